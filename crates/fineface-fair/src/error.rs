@@ -1,0 +1,138 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while reading predictions or computing a report.
+///
+/// Messages are lowercase and name the file, line, column or value that failed, so that a
+/// command-line user can fix the input without reading code.
+#[derive(Debug, thiserror::Error)]
+pub enum FairError {
+    /// The predictions file could not be opened or read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file that failed.
+        path: PathBuf,
+        /// The underlying I/O error.
+        source: std::io::Error,
+    },
+    /// The CSV parser failed (for example invalid UTF-8 or an unterminated quote).
+    #[error("{path}:{line}: malformed csv: {message}")]
+    Csv {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The parser's explanation.
+        message: String,
+    },
+    /// The file has no header line at all.
+    #[error("{path}: the file is empty (expected a header line with {expected})")]
+    EmptyFile {
+        /// The file that failed.
+        path: PathBuf,
+        /// The columns that were expected, for the message.
+        expected: String,
+    },
+    /// The header lacks a column the audit needs.
+    #[error("{path}:1: missing column `{column}` (the header has: {available})")]
+    MissingColumn {
+        /// The file that failed.
+        path: PathBuf,
+        /// The column that was looked for.
+        column: String,
+        /// The columns that the header does have, comma-separated.
+        available: String,
+    },
+    /// The header names the same column twice.
+    #[error("{path}:1: column `{column}` appears more than once in the header")]
+    DuplicateColumn {
+        /// The file that failed.
+        path: PathBuf,
+        /// The repeated column name.
+        column: String,
+    },
+    /// A data line has a different number of fields from the header.
+    #[error("{path}:{line}: expected {expected} fields as in the header, found {found}")]
+    RaggedRow {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// Fields in the header.
+        expected: usize,
+        /// Fields on this line.
+        found: usize,
+    },
+    /// A label or sensitive value is the empty string.
+    #[error("{path}:{line}: column `{column}` is empty")]
+    EmptyValue {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The column holding the empty value.
+        column: String,
+    },
+    /// A compound group value has a different number of `|`-separated parts than expected.
+    #[error(
+        "{path}:{line}: column `{column}` value `{value}` has {found} `|`-separated parts, expected {expected} ({features})"
+    )]
+    GroupArity {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The compound column.
+        column: String,
+        /// The offending value.
+        value: String,
+        /// Number of parts expected.
+        expected: usize,
+        /// Number of parts found.
+        found: usize,
+        /// The feature names the parts map to, comma-separated.
+        features: String,
+    },
+    /// A row passed to [`PredictionTable::push`](crate::PredictionTable::push) has the wrong
+    /// number of sensitive values.
+    #[error("row {row}: expected {expected} sensitive values ({features}), got {found}")]
+    FeatureArity {
+        /// 0-based row index.
+        row: usize,
+        /// Number of sensitive features of the table.
+        expected: usize,
+        /// Number of values given.
+        found: usize,
+        /// The feature names, comma-separated.
+        features: String,
+    },
+    /// The table has no sensitive feature, or names one twice.
+    #[error("invalid sensitive features [{features}]: {reason}")]
+    InvalidFeatures {
+        /// The names given, comma-separated.
+        features: String,
+        /// What is wrong with them.
+        reason: &'static str,
+    },
+    /// The table has no rows, so no rate exists.
+    #[error("{source_name}: no prediction rows")]
+    NoRows {
+        /// The file (or `<table>`) with no rows.
+        source_name: String,
+    },
+    /// The positive label occurs neither in `y_true` nor in `y_pred`.
+    #[error("positive label `{pos_label}` occurs in neither y_true nor y_pred (labels: {classes})")]
+    UnknownPosLabel {
+        /// The label asked for.
+        pos_label: String,
+        /// The labels that do occur, comma-separated.
+        classes: String,
+    },
+    /// Bootstrap settings out of range.
+    #[error("invalid bootstrap setting: {0}")]
+    InvalidBootstrap(String),
+}
+
+/// Short for `Result<T, FairError>`.
+pub type Result<T, E = FairError> = std::result::Result<T, E>;

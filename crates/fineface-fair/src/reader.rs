@@ -1,0 +1,225 @@
+//! Reading a predictions CSV into a [`PredictionTable`].
+
+use std::io::Read;
+use std::path::Path;
+
+use crate::error::{FairError, Result};
+use crate::table::PredictionTable;
+
+/// Where the sensitive features of a predictions file are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SensitiveColumns {
+    /// One column per feature, named after the feature (`race`, `gender`).
+    Columns(Vec<String>),
+    /// One column whose values join the features with `|` (`Black|Female`).
+    Compound {
+        /// The column's name (`group` by default).
+        column: String,
+        /// Names of the parts, in order. When empty, a single part is named after the
+        /// column and several parts `<column>_1`, `<column>_2`, ... from the first row.
+        feature_names: Vec<String>,
+    },
+}
+
+/// The columns to read from a predictions file. Any other column is ignored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvSpec {
+    /// Column of the true labels.
+    pub y_true: String,
+    /// Column of the predicted labels.
+    pub y_pred: String,
+    /// Column(s) of the sensitive features.
+    pub sensitive: SensitiveColumns,
+}
+
+impl Default for CsvSpec {
+    /// `y_true`, `y_pred` and a compound `group` column.
+    fn default() -> Self {
+        Self {
+            y_true: "y_true".to_owned(),
+            y_pred: "y_pred".to_owned(),
+            sensitive: SensitiveColumns::Compound {
+                column: "group".to_owned(),
+                feature_names: Vec::new(),
+            },
+        }
+    }
+}
+
+impl CsvSpec {
+    fn required_columns(&self) -> Vec<&str> {
+        let mut columns = vec![self.y_true.as_str(), self.y_pred.as_str()];
+        match &self.sensitive {
+            SensitiveColumns::Columns(names) => columns.extend(names.iter().map(String::as_str)),
+            SensitiveColumns::Compound { column, .. } => columns.push(column),
+        }
+        columns
+    }
+}
+
+/// Reads the predictions file at `path`.
+///
+/// Values are trimmed. Errors name the file, line and column: unreadable file, empty file,
+/// missing or repeated columns, ragged rows, empty values, compound groups with the wrong
+/// number of parts, and a file without data rows.
+pub fn read_predictions_csv(path: impl AsRef<Path>, spec: &CsvSpec) -> Result<PredictionTable> {
+    let path = path.as_ref();
+    let file = std::fs::File::open(path).map_err(|source| FairError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
+    let table = read_predictions(std::io::BufReader::with_capacity(1 << 20, file), path, spec)?;
+    tracing::debug!(path = %path.display(), rows = table.len(), "read predictions");
+    Ok(table)
+}
+
+/// Reads predictions from any reader; `path` is only used in error messages.
+pub fn read_predictions<R: Read>(
+    reader: R,
+    path: &Path,
+    spec: &CsvSpec,
+) -> Result<PredictionTable> {
+    let mut csv = csv::ReaderBuilder::new()
+        .flexible(true)
+        .trim(csv::Trim::All)
+        .from_reader(reader);
+    let csv_error = |e: csv::Error| match e.kind() {
+        csv::ErrorKind::Io(_) => FairError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        },
+        _ => FairError::Csv {
+            path: path.to_owned(),
+            line: e.position().map_or(0, |p| p.line()),
+            message: e.to_string(),
+        },
+    };
+    let header: Vec<String> = csv
+        .headers()
+        .map_err(csv_error)?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let required = spec.required_columns();
+    if header.is_empty() || header.iter().all(String::is_empty) {
+        return Err(FairError::EmptyFile {
+            path: path.to_owned(),
+            expected: required.join(","),
+        });
+    }
+    for (i, name) in header.iter().enumerate() {
+        if !name.is_empty() && header[..i].contains(name) {
+            return Err(FairError::DuplicateColumn {
+                path: path.to_owned(),
+                column: name.clone(),
+            });
+        }
+    }
+    let index_of = |column: &str| {
+        header
+            .iter()
+            .position(|h| h == column)
+            .ok_or_else(|| FairError::MissingColumn {
+                path: path.to_owned(),
+                column: column.to_owned(),
+                available: header.join(","),
+            })
+    };
+    let y_true = index_of(&spec.y_true)?;
+    let y_pred = index_of(&spec.y_pred)?;
+
+    let mut record = csv::StringRecord::new();
+    let mut table: Option<PredictionTable> = None;
+    match &spec.sensitive {
+        SensitiveColumns::Columns(names) => {
+            let columns: Vec<usize> = names.iter().map(|n| index_of(n)).collect::<Result<_>>()?;
+            let mut t = PredictionTable::new(names.iter().cloned())?;
+            while csv.read_record(&mut record).map_err(csv_error)? {
+                let line = check_row(&record, header.len(), path)?;
+                let field = |i: usize| non_empty(&record, i, &header, line, path);
+                let (truth, pred) = (field(y_true)?, field(y_pred)?);
+                let values: Vec<&str> = columns.iter().map(|&c| field(c)).collect::<Result<_>>()?;
+                t.push(truth, pred, &values)?;
+            }
+            table = Some(t);
+        }
+        SensitiveColumns::Compound {
+            column,
+            feature_names,
+        } => {
+            let group = index_of(column)?;
+            while csv.read_record(&mut record).map_err(csv_error)? {
+                let line = check_row(&record, header.len(), path)?;
+                let field = |i: usize| non_empty(&record, i, &header, line, path);
+                let (truth, pred, value) = (field(y_true)?, field(y_pred)?, field(group)?);
+                let t = match &mut table {
+                    Some(t) => t,
+                    None => table.insert(PredictionTable::new(compound_feature_names(
+                        column,
+                        feature_names,
+                        value,
+                    ))?),
+                };
+                t.push_compound(truth, pred, value)
+                    .map_err(|found| FairError::GroupArity {
+                        path: path.to_owned(),
+                        line,
+                        column: column.clone(),
+                        value: value.to_owned(),
+                        expected: t.feature_names().len(),
+                        found,
+                        features: t.feature_names().join(","),
+                    })?;
+            }
+        }
+    }
+    match table {
+        Some(t) if !t.is_empty() => Ok(t),
+        _ => Err(FairError::NoRows {
+            source_name: path.display().to_string(),
+        }),
+    }
+}
+
+fn compound_feature_names(column: &str, given: &[String], first_value: &str) -> Vec<String> {
+    if !given.is_empty() {
+        return given.to_vec();
+    }
+    let parts = first_value.split(crate::table::GROUP_SEPARATOR).count();
+    if parts == 1 {
+        vec![column.to_owned()]
+    } else {
+        (1..=parts).map(|i| format!("{column}_{i}")).collect()
+    }
+}
+
+/// The record's line, after checking it has as many fields as the header.
+fn check_row(record: &csv::StringRecord, expected: usize, path: &Path) -> Result<u64> {
+    let line = record.position().map_or(0, |p| p.line());
+    if record.len() != expected {
+        return Err(FairError::RaggedRow {
+            path: path.to_owned(),
+            line,
+            expected,
+            found: record.len(),
+        });
+    }
+    Ok(line)
+}
+
+fn non_empty<'r>(
+    record: &'r csv::StringRecord,
+    index: usize,
+    header: &[String],
+    line: u64,
+    path: &Path,
+) -> Result<&'r str> {
+    match record.get(index) {
+        Some(value) if !value.is_empty() => Ok(value),
+        _ => Err(FairError::EmptyValue {
+            path: path.to_owned(),
+            line,
+            column: header[index].clone(),
+        }),
+    }
+}

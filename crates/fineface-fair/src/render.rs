@@ -1,0 +1,329 @@
+//! Renderings of a [`SubgroupReport`]: JSON, a long-format CSV and a markdown summary.
+
+use std::fmt::Write as _;
+
+use serde_json::Value;
+
+use crate::group::GroupMetrics;
+use crate::report::SubgroupReport;
+
+impl SubgroupReport {
+    /// The schema's JSON, pretty-printed.
+    pub fn to_json(&self) -> String {
+        // Every field is a string, number, bool, list or string-keyed map: this cannot fail.
+        serde_json::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// A long-format CSV, one value per line: `section,group,metric,value`.
+    ///
+    /// `section` is `overall`, `groups`, `aggregates`, `by_feature.<f>.groups`,
+    /// `by_feature.<f>.aggregates`, `per_class.<c>.overall|groups|aggregates`,
+    /// `empty_intersections` or `bootstrap.*`; nested aggregates (the `strict` block) appear
+    /// as `strict.<metric>`; lists are `;`-joined; undefined values are empty.
+    pub fn to_csv(&self) -> String {
+        let mut rows = CsvRows::default();
+        let json = serde_json::to_value(self).unwrap_or(Value::Null);
+        rows.object("overall", "", &json["overall"], "");
+        rows.groups("groups", &json["groups"]);
+        rows.object("aggregates", "", &json["aggregates"], "");
+        if let Value::Object(features) = &json["by_feature"] {
+            for (feature, report) in features {
+                rows.groups(&format!("by_feature.{feature}.groups"), &report["groups"]);
+                rows.object(
+                    &format!("by_feature.{feature}.aggregates"),
+                    "",
+                    &report["aggregates"],
+                    "",
+                );
+            }
+        }
+        for name in &self.empty_intersections {
+            rows.push("empty_intersections", name, "n", "0");
+        }
+        if let Value::Object(classes) = &json["per_class"] {
+            for (class, report) in classes {
+                rows.object(
+                    &format!("per_class.{class}.overall"),
+                    "",
+                    &report["overall"],
+                    "",
+                );
+                rows.groups(&format!("per_class.{class}.groups"), &report["groups"]);
+                rows.object(
+                    &format!("per_class.{class}.aggregates"),
+                    "",
+                    &report["aggregates"],
+                    "",
+                );
+            }
+        }
+        if let Some(bootstrap) = json.get("bootstrap") {
+            rows.object(
+                "bootstrap.overall_accuracy",
+                "",
+                &bootstrap["overall_accuracy"],
+                "",
+            );
+            rows.groups("bootstrap.group_accuracy", &bootstrap["group_accuracy"]);
+            rows.groups("bootstrap.aggregates", &bootstrap["aggregates"]);
+        }
+        rows.out
+    }
+
+    /// A markdown summary: overall, the subgroup table, the headline aggregates, each
+    /// feature's marginal groups, empty intersections and the per-class parity.
+    pub fn to_markdown(&self) -> String {
+        let mut md = String::new();
+        let features = self.meta.grouping.features.join(" x ");
+        let _ = writeln!(md, "# Fairness report\n");
+        if let Some(input) = &self.meta.input {
+            let _ = writeln!(md, "- input: `{input}`");
+        }
+        let _ = writeln!(
+            md,
+            "- rows: {}, classes: {}, positive label: `{}`",
+            self.meta.n_rows,
+            self.overall.classes.join(", "),
+            self.meta.pos_label
+        );
+        let _ = writeln!(
+            md,
+            "- groups: {features} ({} non-empty)\n",
+            self.aggregates.n_groups
+        );
+
+        let ci = self.bootstrap.as_ref().map(|b| {
+            (
+                format!("{:.0}% CI", b.confidence * 100.0),
+                &b.group_accuracy,
+                &b.overall_accuracy,
+            )
+        });
+        let _ = writeln!(md, "## Subgroups ({features})\n");
+        let ci_header = ci
+            .as_ref()
+            .map_or(String::new(), |(h, _, _)| format!(" {h} |"));
+        let _ = writeln!(
+            md,
+            "| group | n | accuracy |{ci_header} error rate | selection rate | TPR | FPR |"
+        );
+        let _ = writeln!(
+            md,
+            "|---|---:|---:|{}---:|---:|---:|---:|",
+            if ci.is_some() { "---:|" } else { "" }
+        );
+        let group_row =
+            |md: &mut String, name: &str, m: &GroupMetrics, interval: Option<&crate::Interval>| {
+                let ci_cell = interval.map_or(String::new(), |i| {
+                    format!(" {} - {} |", fmt(i.low), fmt(i.high))
+                });
+                let _ = writeln!(
+                    md,
+                    "| {} | {} | {} |{ci_cell} {} | {} | {} | {} |",
+                    cell(name),
+                    m.n,
+                    fmt(Some(m.accuracy)),
+                    fmt(Some(m.error_rate)),
+                    fmt(Some(m.selection_rate)),
+                    fmt(m.tpr),
+                    fmt(m.fpr)
+                );
+            };
+        for (name, m) in &self.groups {
+            group_row(
+                &mut md,
+                name,
+                m,
+                ci.as_ref().and_then(|(_, g, _)| g.get(name)),
+            );
+        }
+        group_row(
+            &mut md,
+            "**overall**",
+            &self.overall.metrics,
+            ci.as_ref().map(|(_, _, o)| *o),
+        );
+
+        let a = &self.aggregates;
+        let p = &a.parity;
+        let _ = writeln!(md, "\n## Aggregates\n");
+        let _ = writeln!(md, "| metric | value |\n|---|---:|");
+        let rows: [(&str, String); 14] = [
+            ("worst group(s)", cell(&a.worst_groups.join(", "))),
+            ("best group(s)", cell(&a.best_groups.join(", "))),
+            (
+                "min / mean / max group accuracy",
+                format!(
+                    "{} / {} / {}",
+                    fmt(Some(a.min_group_accuracy)),
+                    fmt(Some(a.mean_group_accuracy)),
+                    fmt(Some(a.max_group_accuracy))
+                ),
+            ),
+            (
+                "DoB x100 (std of group accuracy, ddof 0)",
+                fmt(Some(a.dob_std_ddof0 * 100.0)),
+            ),
+            ("DoB x100 (ddof 1)", fmt(a.dob_std_ddof1.map(|d| d * 100.0))),
+            ("SER (max error / min error)", fmt(a.ser)),
+            ("max/min accuracy ratio", fmt(a.max_min_accuracy_ratio)),
+            (
+                "accuracy difference (max - min)",
+                fmt(Some(a.accuracy_difference)),
+            ),
+            (
+                "demographic parity difference",
+                fmt(Some(p.demographic_parity_difference)),
+            ),
+            ("demographic parity ratio", fmt(p.demographic_parity_ratio)),
+            (
+                "equal opportunity difference",
+                fmt(Some(p.equal_opportunity_difference)),
+            ),
+            (
+                "equalized odds difference",
+                fmt(Some(p.equalized_odds_difference)),
+            ),
+            ("equalized odds ratio", fmt(p.equalized_odds_ratio)),
+            (
+                "equalized odds difference (strict)",
+                fmt(p.strict.equalized_odds_difference),
+            ),
+        ];
+        for (name, value) in rows {
+            let _ = writeln!(md, "| {name} | {value} |");
+        }
+
+        if self.by_feature.len() > 1 {
+            for (feature, report) in &self.by_feature {
+                let _ = writeln!(md, "\n## By {feature}\n");
+                let _ = writeln!(
+                    md,
+                    "| {feature} | n | accuracy | selection rate | TPR | FPR |\n|---|---:|---:|---:|---:|---:|"
+                );
+                for (name, m) in &report.groups {
+                    let _ = writeln!(
+                        md,
+                        "| {} | {} | {} | {} | {} | {} |",
+                        cell(name),
+                        m.n,
+                        fmt(Some(m.accuracy)),
+                        fmt(Some(m.selection_rate)),
+                        fmt(m.tpr),
+                        fmt(m.fpr)
+                    );
+                }
+                let a = &report.aggregates;
+                let _ = writeln!(
+                    md,
+                    "\nDoB x100 {}, SER {}, max/min {}, worst: {}",
+                    fmt(Some(a.dob_std_ddof0 * 100.0)),
+                    fmt(a.ser),
+                    fmt(a.max_min_accuracy_ratio),
+                    a.worst_groups.join(", ")
+                );
+            }
+        }
+
+        if !self.empty_intersections.is_empty() {
+            let _ = writeln!(md, "\n## Empty intersections (no rows)\n");
+            for name in &self.empty_intersections {
+                let _ = writeln!(md, "- {name}");
+            }
+        }
+
+        let _ = writeln!(md, "\n## Per class (one-vs-rest)\n");
+        let _ = writeln!(
+            md,
+            "| class | demographic parity difference | equal opportunity difference | equalized odds difference | equalized odds difference (strict) |\n|---|---:|---:|---:|---:|"
+        );
+        for (class, report) in &self.per_class {
+            let p = &report.aggregates;
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {} | {} |",
+                cell(class),
+                fmt(Some(p.demographic_parity_difference)),
+                fmt(Some(p.equal_opportunity_difference)),
+                fmt(Some(p.equalized_odds_difference)),
+                fmt(p.strict.equalized_odds_difference)
+            );
+        }
+        md
+    }
+}
+
+/// Escapes the `|` of group names, which would otherwise split a markdown table cell.
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
+/// Four decimals; `-` for undefined, `inf` for infinity.
+fn fmt(value: Option<f64>) -> String {
+    match value {
+        None => "-".to_owned(),
+        Some(v) if v.is_infinite() => if v > 0.0 { "inf" } else { "-inf" }.to_owned(),
+        Some(v) => format!("{v:.4}"),
+    }
+}
+
+#[derive(Default)]
+struct CsvRows {
+    out: String,
+}
+
+impl CsvRows {
+    fn push(&mut self, section: &str, group: &str, metric: &str, value: &str) {
+        if self.out.is_empty() {
+            self.out.push_str("section,group,metric,value\n");
+        }
+        let _ = writeln!(
+            self.out,
+            "{},{},{},{}",
+            quote(section),
+            quote(group),
+            quote(metric),
+            quote(value)
+        );
+    }
+
+    /// Every scalar of `object` as a row; nested objects with their key as metric prefix.
+    fn object(&mut self, section: &str, group: &str, object: &Value, prefix: &str) {
+        let Value::Object(map) = object else { return };
+        for (key, value) in map {
+            let metric = format!("{prefix}{key}");
+            match value {
+                Value::Object(_) => self.object(section, group, value, &format!("{metric}.")),
+                Value::Array(items) => {
+                    let joined: Vec<String> = items.iter().map(scalar).collect();
+                    self.push(section, group, &metric, &joined.join(";"));
+                }
+                other => self.push(section, group, &metric, &scalar(other)),
+            }
+        }
+    }
+
+    fn groups(&mut self, section: &str, groups: &Value) {
+        if let Value::Object(map) = groups {
+            for (name, metrics) in map {
+                self.object(section, name, metrics, "");
+            }
+        }
+    }
+}
+
+fn scalar(value: &Value) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}

@@ -1,0 +1,330 @@
+//! `cargo xtask bench <case>`: our code beside the Python reference, same machine, same run.
+//!
+//! Each case runs ours and the reference alternately (after one warm-up each), reports the
+//! median and min-max wall time and the peak resident memory of each process, and the ratio
+//! reference time / our time (above 1 means we are faster).
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand};
+use rand::{Rng, SeedableRng};
+use serde::Serialize;
+
+/// Benchmarks against the Python reference tools.
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    case: BenchCase,
+    /// Timed repetitions of each side (after one warm-up).
+    #[arg(long, default_value_t = 5, global = true)]
+    repeat: usize,
+    /// The Python interpreter with the reference packages installed.
+    #[arg(long, default_value = "python3", global = true)]
+    python: String,
+    /// Also write the results as JSON here.
+    #[arg(long, global = true)]
+    json: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+enum BenchCase {
+    /// `cargo xtask fairness` against fairlearn's MetricFrame on one predictions file.
+    Fairness {
+        /// Rows of the generated predictions file.
+        #[arg(long, default_value_t = 1_000_000)]
+        rows: usize,
+    },
+}
+
+/// One benchmark result, in the layout shared by every bench case.
+#[derive(Debug, Serialize)]
+struct CaseResult {
+    name: String,
+    ours_s: f64,
+    reference_s: f64,
+    ratio: f64,
+    ours_min_max_s: [f64; 2],
+    reference_min_max_s: [f64; 2],
+    ours_peak_mb: f64,
+    reference_peak_mb: f64,
+    notes: String,
+}
+
+#[derive(Debug, Serialize)]
+struct BenchReport {
+    machine: String,
+    commit: String,
+    cases: Vec<CaseResult>,
+}
+
+impl BenchArgs {
+    pub fn run(self) -> anyhow::Result<()> {
+        let case = match &self.case {
+            BenchCase::Fairness { rows } => self.fairness(*rows)?,
+        };
+        let report = BenchReport {
+            machine: machine(),
+            commit: commit(),
+            cases: vec![case],
+        };
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "machine: {}\ncommit: {}",
+            report.machine, report.commit
+        )?;
+        writeln!(
+            out,
+            "| case | ours (median s) | reference (median s) | ratio ref/ours | ours peak MB | reference peak MB |"
+        )?;
+        writeln!(out, "|---|---:|---:|---:|---:|---:|")?;
+        for c in &report.cases {
+            writeln!(
+                out,
+                "| {} | {:.3} ({:.3}-{:.3}) | {:.3} ({:.3}-{:.3}) | {:.2} | {:.1} | {:.1} |",
+                c.name,
+                c.ours_s,
+                c.ours_min_max_s[0],
+                c.ours_min_max_s[1],
+                c.reference_s,
+                c.reference_min_max_s[0],
+                c.reference_min_max_s[1],
+                c.ratio,
+                c.ours_peak_mb,
+                c.reference_peak_mb
+            )?;
+            writeln!(out, "\n{}", c.notes)?;
+        }
+        if let Some(path) = &self.json {
+            std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        Ok(())
+    }
+
+    fn fairness(&self, rows: usize) -> anyhow::Result<CaseResult> {
+        let root = workspace_root();
+        let data = root
+            .join("target/bench")
+            .join(format!("predictions_{rows}.csv"));
+        if !data.exists() {
+            write_synthetic_predictions(&data, rows)?;
+        }
+        let script = root.join("tools/bench_fairlearn.py");
+        let exe = std::env::current_exe().context("locating the xtask binary")?;
+        let out = std::env::temp_dir().join("fineface-bench-report.json");
+        let ours = {
+            let mut cmd = Command::new(&exe);
+            cmd.arg("fairness")
+                .arg(&data)
+                .args(["--sensitive", "race,gender", "--pos-label", "Male", "--out"])
+                .arg(&out)
+                .env("RUST_LOG", "warn");
+            cmd
+        };
+        let reference = {
+            let mut cmd = Command::new(&self.python);
+            cmd.arg(&script)
+                .arg(&data)
+                .args(["--sensitive", "race,gender", "--pos-label", "Male"]);
+            cmd
+        };
+        let (ours_runs, reference_runs) = alternate(ours, reference, self.repeat)?;
+        let phases = reference_runs
+            .last()
+            .map(|r| r.stdout.trim().to_owned())
+            .unwrap_or_default();
+        Ok(summarise(
+            format!("fairness_{}k_rows", rows / 1000),
+            &ours_runs,
+            &reference_runs,
+            format!(
+                "ours: `cargo xtask fairness` (CSV parse + full report: intersectional, per feature, per class).\n\
+                 reference: fairlearn MetricFrame via tools/bench_fairlearn.py (process wall time, imports included); \
+                 its own phase times of the last run: {phases}"
+            ),
+        ))
+    }
+}
+
+/// A finished child process: wall time, peak RSS and what it printed.
+struct Run {
+    seconds: f64,
+    peak_mb: f64,
+    stdout: String,
+}
+
+/// Runs `ours` and `reference` alternately: one warm-up each, then `repeat` timed pairs.
+fn alternate(
+    mut ours: Command,
+    mut reference: Command,
+    repeat: usize,
+) -> anyhow::Result<(Vec<Run>, Vec<Run>)> {
+    let (mut a, mut b) = (Vec::new(), Vec::new());
+    for i in 0..=repeat {
+        let (x, y) = (measure(&mut ours)?, measure(&mut reference)?);
+        tracing::info!(
+            "run {i}{}: ours {:.3} s, reference {:.3} s",
+            if i == 0 { " (warm-up)" } else { "" },
+            x.seconds,
+            y.seconds
+        );
+        if i > 0 {
+            a.push(x);
+            b.push(y);
+        }
+    }
+    Ok((a, b))
+}
+
+fn summarise(name: String, ours: &[Run], reference: &[Run], notes: String) -> CaseResult {
+    let stats = |runs: &[Run]| {
+        let mut t: Vec<f64> = runs.iter().map(|r| r.seconds).collect();
+        t.sort_by(f64::total_cmp);
+        let median = if t.len() % 2 == 1 {
+            t[t.len() / 2]
+        } else {
+            (t[t.len() / 2 - 1] + t[t.len() / 2]) / 2.0
+        };
+        let peak = runs.iter().map(|r| r.peak_mb).fold(0.0, f64::max);
+        (median, [t[0], t[t.len() - 1]], peak)
+    };
+    let (ours_s, ours_min_max_s, ours_peak_mb) = stats(ours);
+    let (reference_s, reference_min_max_s, reference_peak_mb) = stats(reference);
+    CaseResult {
+        name,
+        ours_s,
+        reference_s,
+        ratio: reference_s / ours_s,
+        ours_min_max_s,
+        reference_min_max_s,
+        ours_peak_mb,
+        reference_peak_mb,
+        notes,
+    }
+}
+
+/// Runs `cmd` to completion, timing it and reading its peak resident set size.
+fn measure(cmd: &mut Command) -> anyhow::Result<Run> {
+    let start = Instant::now();
+    let child = cmd
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .with_context(|| format!("starting {cmd:?}"))?;
+    let pid = child.id();
+    let mut stdout = child.stdout.context("child stdout")?;
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    let (status, peak_kb) = wait_with_rusage(pid)?;
+    let seconds = start.elapsed().as_secs_f64();
+    let stdout = reader.join().unwrap_or_default();
+    if status != 0 {
+        bail!("{cmd:?} exited with status {status}");
+    }
+    Ok(Run {
+        seconds,
+        peak_mb: peak_kb as f64 / 1024.0,
+        stdout,
+    })
+}
+
+/// `wait4` on one child: its exit status and its own peak RSS in KiB (`getrusage` on all
+/// children would mix the two sides of a comparison).
+#[allow(unsafe_code)]
+fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain old data that wait4 fills; `pid` is our own un-reaped child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let rc = unsafe { libc::wait4(pid as libc::pid_t, &mut status, 0, &mut usage) };
+    if rc < 0 {
+        return Err(std::io::Error::last_os_error()).context("wait4");
+    }
+    let code = if libc::WIFEXITED(status) {
+        libc::WEXITSTATUS(status)
+    } else {
+        -1
+    };
+    Ok((code, usage.ru_maxrss))
+}
+
+/// A FairFace-shaped predictions file: gender predicted for 7 races x 2 genders, group sizes
+/// and accuracies uneven, plus the path and score columns a training run writes.
+fn write_synthetic_predictions(path: &Path, rows: usize) -> anyhow::Result<()> {
+    const RACES: [&str; 7] = [
+        "White",
+        "Black",
+        "East Asian",
+        "Southeast Asian",
+        "Indian",
+        "Middle Eastern",
+        "Latino_Hispanic",
+    ];
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    tracing::info!("writing {rows} synthetic predictions to {}", path.display());
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(20261128);
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    writeln!(out, "path,y_true,y_pred,race,gender,score")?;
+    for i in 0..rows {
+        let race = RACES[(rng.random::<f64>().powi(2) * RACES.len() as f64) as usize];
+        let female = rng.random_bool(0.45);
+        let (truth, other) = if female {
+            ("Female", "Male")
+        } else {
+            ("Male", "Female")
+        };
+        let accuracy = 0.96 - if female { 0.03 } else { 0.0 } - 0.01 * race.len() as f64 / 5.0;
+        let pred = if rng.random_bool(accuracy) {
+            truth
+        } else {
+            other
+        };
+        let score: f64 = rng.random();
+        writeln!(
+            out,
+            "val/{i:07}.jpg,{truth},{pred},{race},{truth},{score:.4}"
+        )?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
+}
+
+fn machine() -> String {
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with("model name"))
+                .and_then(|l| l.split(':').nth(1))
+                .map(|m| m.trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown cpu".to_owned());
+    let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
+    format!("{cpu}, {cores} cores")
+}
+
+fn commit() -> String {
+    Command::new("git")
+        .args(["rev-parse", "--short", "HEAD"])
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+        .unwrap_or_else(|| "unknown".to_owned())
+}

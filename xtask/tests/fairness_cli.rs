@@ -1,0 +1,174 @@
+//! `cargo xtask fairness` end to end, as a user runs it.
+
+#![allow(clippy::unwrap_used)] // Test helpers panic on broken fixtures by design.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+fn xtask(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap()
+}
+
+fn stdout_json(output: &Output) -> Value {
+    assert!(
+        output.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    serde_json::from_slice(&output.stdout).unwrap()
+}
+
+const DEMO: &str = "tests/data/demo_predictions.csv";
+
+#[test]
+fn readme_command_audits_the_demo_file() {
+    let output = xtask(&[
+        "fairness",
+        DEMO,
+        "--sensitive",
+        "race,gender",
+        "--pos-label",
+        "Male",
+        "--format",
+        "md",
+    ]);
+    assert!(output.status.success());
+    let md = String::from_utf8(output.stdout).unwrap();
+    assert!(md.contains("| Indian\\|Female | 80 | 0.8500 |"), "{md}");
+    assert!(md.contains("## By race"));
+}
+
+#[test]
+fn json_has_the_schema_keys_and_fourteen_groups() {
+    let report = stdout_json(&xtask(&[
+        "fairness",
+        DEMO,
+        "--sensitive",
+        "race,gender",
+        "--pos-label",
+        "Male",
+    ]));
+    for key in [
+        "schema_version",
+        "meta",
+        "overall",
+        "groups",
+        "aggregates",
+        "by_feature",
+        "empty_intersections",
+        "per_class",
+    ] {
+        assert!(report.get(key).is_some(), "missing `{key}`");
+    }
+    assert_eq!(report["schema_version"], 1);
+    assert_eq!(report["groups"].as_object().unwrap().len(), 14);
+    assert_eq!(report["meta"]["input"], DEMO);
+    assert_eq!(report["overall"]["n"], 1650);
+    assert!(report.get("bootstrap").is_none());
+}
+
+#[test]
+fn compound_column_gives_the_same_report_as_separate_columns() {
+    let dir = std::env::temp_dir().join(format!("fineface-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let compound = dir.join("compound.csv");
+    let text = std::fs::read_to_string(repo().join(DEMO)).unwrap();
+    let mut lines = vec!["y_pred,group,y_true".to_owned()];
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        lines.push(format!("{},{}|{},{}", f[2], f[3], f[4], f[1]));
+    }
+    std::fs::write(&compound, lines.join("\n")).unwrap();
+    let separate = stdout_json(&xtask(&[
+        "fairness",
+        DEMO,
+        "--sensitive",
+        "race,gender",
+        "--pos-label",
+        "Male",
+    ]));
+    let combined = stdout_json(&xtask(&[
+        "fairness",
+        compound.to_str().unwrap(),
+        "--feature-names",
+        "race,gender",
+        "--pos-label",
+        "Male",
+    ]));
+    for key in ["overall", "groups", "aggregates", "by_feature", "per_class"] {
+        assert_eq!(separate[key], combined[key], "{key}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn out_file_csv_and_bootstrap() {
+    let dir = std::env::temp_dir().join(format!("fineface-cli-out-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let out = dir.join("report.csv");
+    let output = xtask(&[
+        "fairness",
+        DEMO,
+        "--sensitive",
+        "race,gender",
+        "--pos-label",
+        "Male",
+        "--format",
+        "csv",
+        "--bootstrap",
+        "200",
+        "--seed",
+        "5",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    assert!(output.stdout.is_empty());
+    let csv = std::fs::read_to_string(&out).unwrap();
+    assert!(csv.starts_with("section,group,metric,value\n"));
+    assert!(
+        csv.contains("\ngroups,Indian|Female,accuracy,0.85\n"),
+        "{csv}"
+    );
+    assert!(csv.contains("\naggregates,,strict.equalized_odds_difference,"));
+    assert!(csv.contains("\nbootstrap.group_accuracy,Indian|Female,low,"));
+    // Undefined values are empty cells, never 0.
+    assert!(csv.contains("\ngroups,Indian|Female,tpr,\n"));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_input_fails_with_file_line_and_column() {
+    let output = xtask(&["fairness", DEMO, "--sensitive", "race,age"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("tests/data/demo_predictions.csv:1: missing column `age`"),
+        "{stderr}"
+    );
+
+    let output = xtask(&["fairness", DEMO, "--sensitive", "race,gender"]);
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("positive label `1` occurs in neither y_true nor y_pred"),
+        "{stderr}"
+    );
+
+    let output = xtask(&["fairness", "no/such/file.csv"]);
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read no/such/file.csv"));
+}
