@@ -6,6 +6,8 @@
 mod bench;
 mod fairness;
 
+use std::io::IsTerminal;
+
 use clap::{Parser, Subcommand};
 
 /// FineFACE-rs tasks.
@@ -31,6 +33,7 @@ fn main() -> std::process::ExitCode {
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
         )
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_target(false)
         .init();
     let cli = Cli::parse();
