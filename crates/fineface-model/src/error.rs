@@ -1,0 +1,70 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// What can go wrong building, loading or saving a model, or choosing a device.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A weights file that does not exist.
+    #[error(
+        "weights file {path} not found: expected torchvision ResNet weights as .pth or .safetensors \
+         (torchvision publishes them, e.g. resnet50-0676ba61.pth from https://download.pytorch.org/models/; \
+         download on a machine with network access and pass the local path)"
+    )]
+    WeightsNotFound {
+        /// The path that was given.
+        path: PathBuf,
+    },
+    /// A weights file with an extension we do not read.
+    #[error("weights file {path}: unknown format (expected .pth, .pt or .safetensors)")]
+    UnknownWeightFormat {
+        /// The path that was given.
+        path: PathBuf,
+    },
+    /// The file could not be read or parsed.
+    #[error("cannot read weights from {path}: {message}")]
+    WeightsUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// The reader's explanation.
+        message: String,
+    },
+    /// The file's tensors do not match the model's parameters.
+    #[error(
+        "weights in {path} do not fit the model: {} missing [{}], {} unexpected [{}], {} mis-shaped [{}]",
+        missing.len(), missing.join(", "), unexpected.len(), unexpected.join(", "),
+        mismatched.len(), mismatched.join("; ")
+    )]
+    WeightsMismatch {
+        /// The file.
+        path: PathBuf,
+        /// Model parameters the file lacks.
+        missing: Vec<String>,
+        /// File tensors the model has no place for.
+        unexpected: Vec<String>,
+        /// Tensors of the wrong shape or type, with both shapes.
+        mismatched: Vec<String>,
+    },
+    /// A model could not be written.
+    #[error("cannot write {path}: {message}")]
+    Save {
+        /// The target file.
+        path: PathBuf,
+        /// What failed.
+        message: String,
+    },
+    /// A device that cannot be used here.
+    #[error("device `{device}` is not usable: {reason}")]
+    DeviceUnavailable {
+        /// The device asked for (`cuda:0`, ...).
+        device: String,
+        /// Why.
+        reason: String,
+    },
+    /// A device string we do not understand.
+    #[error("unknown device `{0}` (expected `cpu`, `cuda` or `cuda:N`)")]
+    UnknownDevice(String),
+}
+
+/// Short for `Result<T, ModelError>`.
+pub type Result<T, E = ModelError> = std::result::Result<T, E>;

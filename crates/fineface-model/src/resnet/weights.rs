@@ -1,0 +1,208 @@
+//! torchvision weight files: what they are and how their keys map to ours.
+//!
+//! torchvision's ResNet state dicts (`resnet50-0676ba61.pth`, `resnet50-19c8e357.pth`, or the
+//! same tensors as safetensors) name parameters as our modules do, except the projection
+//! shortcut (`downsample.0` / `downsample.1`, ours `downsample.conv` / `downsample.bn`),
+//! BatchNorm's `weight`/`bias` (ours `gamma`/`beta`) and the orientation of Linear weights;
+//! burn-store's `PyTorchToBurnAdapter` handles the last two. `num_batches_tracked` has no
+//! counterpart (our BatchNorm uses a fixed momentum) and is ignored.
+
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use burn_store::{
+    ApplyResult, BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore,
+    SafetensorsStore,
+};
+
+use super::resnet::ResNet;
+use crate::baseline::Baseline;
+use crate::error::{ModelError, Result};
+
+/// Key remappings from torchvision names to ours.
+const TORCHVISION_TO_OURS: &[(&str, &str)] = &[
+    (r"\.downsample\.0\.", ".downsample.conv."),
+    (r"\.downsample\.1\.", ".downsample.bn."),
+];
+
+/// Key remappings from our names to torchvision's (for export).
+const OURS_TO_TORCHVISION: [(&str, &str); 2] = [
+    (r"\.downsample\.conv\.", ".downsample.0."),
+    (r"\.downsample\.bn\.", ".downsample.1."),
+];
+
+/// On-disk formats of weight files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WeightFormat {
+    /// A pickled PyTorch state dict (`.pth`, `.pt`).
+    PyTorch,
+    /// A safetensors file.
+    Safetensors,
+}
+
+impl WeightFormat {
+    /// The format a path's extension names.
+    pub fn from_path(path: &Path) -> Result<Self> {
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("pth" | "pt") => Ok(Self::PyTorch),
+            Some("safetensors") => Ok(Self::Safetensors),
+            _ => Err(ModelError::UnknownWeightFormat {
+                path: path.to_owned(),
+            }),
+        }
+    }
+}
+
+/// What a successful load did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadReport {
+    /// Number of model tensors set from the file.
+    pub applied: usize,
+    /// File tensors deliberately left unused (`num_batches_tracked`, an absent head).
+    pub ignored: Vec<String>,
+}
+
+/// Loads a torchvision-named state dict into `module`.
+///
+/// `remaps` are extra `(regex, replacement)` key rewrites applied after the torchvision ones
+/// (e.g. `("^(conv1|bn1|layer[1-4])\\.", "backbone.$1.")` when the ResNet sits in a field);
+/// file keys matching one of `ignore` (regexes on the rewritten keys) may stay unused. Every
+/// other file tensor must land on a parameter of the same shape and every parameter must be
+/// set, or the error lists what did not fit.
+pub fn load_torchvision_weights<B: Backend, M: ModuleSnapshot<B>>(
+    module: &mut M,
+    path: &Path,
+    remaps: &[(&str, &str)],
+    ignore: &[&str],
+) -> Result<LoadReport> {
+    if !path.exists() {
+        return Err(ModelError::WeightsNotFound {
+            path: path.to_owned(),
+        });
+    }
+    let unreadable = |message: String| ModelError::WeightsUnreadable {
+        path: path.to_owned(),
+        message,
+    };
+    let remaps = TORCHVISION_TO_OURS.iter().chain(remaps);
+    let result: ApplyResult = match WeightFormat::from_path(path)? {
+        WeightFormat::PyTorch => {
+            let mut store = PytorchStore::from_file(path)
+                .allow_partial(true)
+                .validate(false);
+            for (from, to) in remaps {
+                store = store.with_key_remapping(from, *to);
+            }
+            module
+                .load_from(&mut store)
+                .map_err(|e| unreadable(e.to_string()))?
+        }
+        WeightFormat::Safetensors => {
+            let mut store = SafetensorsStore::from_file(path)
+                .with_from_adapter(PyTorchToBurnAdapter)
+                .skip_enum_variants(true)
+                .allow_partial(true)
+                .validate(false);
+            for (from, to) in remaps {
+                store = store.with_key_remapping(from, *to);
+            }
+            module
+                .load_from(&mut store)
+                .map_err(|e| unreadable(e.to_string()))?
+        }
+    };
+    check(result, path, ignore)
+}
+
+/// Turns burn-store's report into ours: an error listing every misfit, or the counts.
+fn check(result: ApplyResult, path: &Path, ignore: &[&str]) -> Result<LoadReport> {
+    let ignore: Vec<regex::Regex> = ignore
+        .iter()
+        .filter_map(|p| regex::Regex::new(p).ok())
+        .collect();
+    let applied: std::collections::HashSet<&str> =
+        result.applied.iter().map(String::as_str).collect();
+    let (ignored, unexpected): (Vec<String>, Vec<String>) = result
+        .unused
+        .iter()
+        .filter(|k| !applied_under_norm_name(k, &applied))
+        .cloned()
+        .partition(|k| ignore.iter().any(|r| r.is_match(k)));
+    let missing: Vec<String> = result.missing.iter().map(|(k, _)| k.clone()).collect();
+    let mismatched: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
+    if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
+        return Err(ModelError::WeightsMismatch {
+            path: path.to_owned(),
+            missing,
+            unexpected,
+            mismatched,
+        });
+    }
+    tracing::info!(
+        path = %path.display(),
+        applied = result.applied.len(),
+        ignored = ignored.len(),
+        "loaded torchvision weights"
+    );
+    Ok(LoadReport {
+        applied: result.applied.len(),
+        ignored,
+    })
+}
+
+/// burn-store 0.21 lists a BatchNorm's `weight`/`bias` as unused even after the adapter
+/// applied them as `gamma`/`beta`; such a key is not a misfit.
+fn applied_under_norm_name(key: &str, applied: &std::collections::HashSet<&str>) -> bool {
+    let renamed = if let Some(stem) = key.strip_suffix(".weight") {
+        format!("{stem}.gamma")
+    } else if let Some(stem) = key.strip_suffix(".bias") {
+        format!("{stem}.beta")
+    } else {
+        return false;
+    };
+    applied.contains(renamed.as_str())
+}
+
+impl<B: Backend> ResNet<B> {
+    /// Loads torchvision ImageNet weights (`resnet50-0676ba61.pth`, ...) into the backbone;
+    /// the classifier's `fc.*` tensors are ignored.
+    pub fn load_torchvision(&mut self, path: &Path) -> Result<LoadReport> {
+        load_torchvision_weights(self, path, &[], &[NUM_BATCHES_TRACKED, r"^fc\."])
+    }
+}
+
+impl<B: Backend> Baseline<B, ResNet<B>> {
+    /// Loads a whole torchvision classifier: backbone and `fc` (which must have this model's
+    /// number of classes).
+    pub fn load_torchvision(&mut self, path: &Path) -> Result<LoadReport> {
+        load_torchvision_weights(
+            self,
+            path,
+            &[(r"^(conv1|bn1|layer[1-4])\.", "backbone.$1.")],
+            &[NUM_BATCHES_TRACKED],
+        )
+    }
+}
+
+/// PyTorch's BatchNorm step counter; ours uses a fixed momentum and has no such buffer.
+const NUM_BATCHES_TRACKED: &str = r"num_batches_tracked$";
+
+/// Writes `module`'s tensors as safetensors with PyTorch conventions (BatchNorm
+/// `weight`/`bias`, `[out, in]` Linear weights, `downsample.0/1`), so that a PyTorch module
+/// with the same structure loads the file with `load_state_dict`.
+pub fn export_torchvision_safetensors<B: Backend, M: ModuleSnapshot<B>>(
+    module: &M,
+    path: &Path,
+) -> Result<()> {
+    let mut store = SafetensorsStore::from_file(path)
+        .with_to_adapter(BurnToPyTorchAdapter)
+        .skip_enum_variants(true)
+        .overwrite(true);
+    for (from, to) in OURS_TO_TORCHVISION {
+        store = store.with_key_remapping(from, to);
+    }
+    module.save_into(&mut store).map_err(|e| ModelError::Save {
+        path: path.to_owned(),
+        message: e.to_string(),
+    })
+}

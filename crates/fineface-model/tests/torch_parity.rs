@@ -1,0 +1,284 @@
+//! Our ResNet and expert head against PyTorch/torchvision (`tools/torch_goldens.py`).
+
+#![allow(clippy::unwrap_used)] // Test helpers panic on broken fixtures by design.
+
+mod common;
+
+use burn::backend::{Autodiff, Flex};
+use burn::module::Module;
+use burn::tensor::Tensor;
+use fineface_model::{
+    Backbone, Baseline, BaselineConfig, Expert, ExpertConfig, ResNet, ResNetConfig, attention_map,
+    load_torchvision_weights,
+};
+use rstest::rstest;
+
+type B = Flex;
+
+/// A torchvision classifier (backbone + fc) loaded from a golden state dict.
+fn torchvision_classifier(config: ResNetConfig, weights: &str) -> Baseline<B, ResNet<B>> {
+    let device = Default::default();
+    let backbone = config.init::<B>(&device);
+    let mut model = BaselineConfig::new(10).init(backbone, &device);
+    let report = model.load_torchvision(&common::golden(weights)).unwrap();
+    assert!(
+        report
+            .ignored
+            .iter()
+            .all(|k| k.ends_with("num_batches_tracked")),
+        "{report:?}"
+    );
+    model
+}
+
+#[rstest]
+#[case::resnet18_safetensors(ResNetConfig::resnet18().with_width(8), "resnet18_w8.safetensors", "resnet18_w8_io.safetensors")]
+#[case::resnet18_pth(ResNetConfig::resnet18().with_width(8), "resnet18_w8.pth", "resnet18_w8_io.safetensors")]
+#[case::resnet50_safetensors(ResNetConfig::resnet50().with_width(4), "resnet50_w4.safetensors", "resnet50_w4_io.safetensors")]
+fn resnet_matches_torchvision_in_eval_mode(
+    #[case] config: ResNetConfig,
+    #[case] weights: &str,
+    #[case] io: &str,
+) {
+    let device = Default::default();
+    let model = torchvision_classifier(config, weights);
+    let io = common::read_tensors(io);
+    let input: Tensor<B, 4> = common::tensor(&io, "input", &device);
+    let stages = model.backbone.forward_stages(input.clone());
+    for (name, actual) in [
+        ("layer2", stages.layer2),
+        ("layer3", stages.layer3),
+        ("layer4", stages.layer4),
+    ] {
+        common::assert_close(name, actual, common::tensor(&io, name, &device), 1e-4);
+    }
+    common::assert_close(
+        "logits",
+        model.forward(input),
+        common::tensor(&io, "logits", &device),
+        1e-4,
+    );
+}
+
+/// The expert head of the goldens: 12 input channels, 16 features (conv-block middle and
+/// classifier hidden width 8), 3 classes.
+fn golden_expert<Bk: burn::tensor::backend::Backend>(device: &Bk::Device) -> Expert<Bk> {
+    let mut expert = ExpertConfig::new(12, 3)
+        .with_features(16)
+        .init::<Bk>(device);
+    load_torchvision_weights(
+        &mut expert,
+        &common::golden("expert_head.safetensors"),
+        &[],
+        &[r"num_batches_tracked$"],
+    )
+    .unwrap();
+    expert
+}
+
+#[test]
+fn expert_head_matches_pytorch_in_eval_mode() {
+    let device = Default::default();
+    let expert = golden_expert::<B>(&device);
+    let io = common::read_tensors("expert_head_io.safetensors");
+    let out = expert.forward(common::tensor(&io, "input", &device));
+    common::assert_close(
+        "feature_map",
+        out.feature_map.clone(),
+        common::tensor(&io, "feature_map", &device),
+        1e-4,
+    );
+    common::assert_close(
+        "pooled",
+        out.pooled,
+        common::tensor(&io, "pooled", &device),
+        1e-4,
+    );
+    common::assert_close(
+        "logits",
+        out.logits.clone(),
+        common::tensor(&io, "logits", &device),
+        1e-4,
+    );
+    let attention = attention_map(out.feature_map, out.logits, &expert.classifier);
+    common::assert_close(
+        "attention",
+        attention,
+        common::tensor(&io, "attention", &device),
+        1e-4,
+    );
+}
+
+#[test]
+fn expert_head_matches_pytorch_in_train_mode_with_running_statistics() {
+    type A = Autodiff<Flex>;
+    let device = Default::default();
+    let expert = golden_expert::<A>(&device);
+    let io = common::read_tensors("expert_head_io.safetensors");
+    let out = expert.forward(common::tensor(&io, "input", &device));
+    common::assert_close(
+        "train_feature_map",
+        out.feature_map,
+        common::tensor(&io, "train_feature_map", &device),
+        1e-4,
+    );
+    common::assert_close(
+        "train_logits",
+        out.logits,
+        common::tensor(&io, "train_logits", &device),
+        1e-4,
+    );
+    let bns = [
+        ("conv_block.bn1", &expert.conv_block.bn1),
+        ("conv_block.bn2", &expert.conv_block.bn2),
+        ("classifier.bn_in", &expert.classifier.bn_in),
+        ("classifier.bn_hidden", &expert.classifier.bn_hidden),
+    ];
+    for (name, bn) in bns {
+        common::assert_close(
+            &format!("{name}.running_mean"),
+            bn.running_mean.value_sync(),
+            common::tensor(&io, &format!("after_train.{name}.running_mean"), &device),
+            1e-5,
+        );
+        common::assert_close(
+            &format!("{name}.running_var"),
+            bn.running_var.value_sync(),
+            common::tensor(&io, &format!("after_train.{name}.running_var"), &device),
+            1e-5,
+        );
+    }
+}
+
+#[test]
+fn resnet50_has_torchvision_parameter_names_and_shapes() {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(common::golden("resnet50_manifest.json")).unwrap(),
+    )
+    .unwrap();
+    let expected: std::collections::BTreeMap<String, Vec<usize>> = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            let shape = e["shape"].as_array().unwrap();
+            let shape = shape.iter().map(|d| d.as_u64().unwrap() as usize).collect();
+            (e["name"].as_str().unwrap().to_owned(), shape)
+        })
+        // Our BatchNorm has no step counter (fixed momentum, as PyTorch with momentum set).
+        .filter(|(name, _)| !name.ends_with("num_batches_tracked"))
+        .collect();
+    assert_eq!(expected.len(), 267);
+
+    let device = Default::default();
+    let model =
+        BaselineConfig::new(1000).init(ResNetConfig::resnet50().init::<B>(&device), &device);
+    let dir = std::env::temp_dir().join(format!("fineface-manifest-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("resnet50.safetensors");
+    fineface_model::export_torchvision_safetensors(&model, &path).unwrap();
+    let bytes = std::fs::read(&path).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let actual: std::collections::BTreeMap<String, Vec<usize>> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| {
+            // The baseline keeps the ResNet under `backbone.`; torchvision has it at the root.
+            let name = name.strip_prefix("backbone.").unwrap_or(&name).to_owned();
+            (name, view.shape().to_vec())
+        })
+        .collect();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let missing: Vec<_> = expected
+        .keys()
+        .filter(|k| !actual.contains_key(*k))
+        .collect();
+    let extra: Vec<_> = actual
+        .keys()
+        .filter(|k| !expected.contains_key(*k))
+        .collect();
+    assert!(
+        missing.is_empty() && extra.is_empty(),
+        "missing {missing:?}, extra {extra:?}"
+    );
+    for (name, shape) in &expected {
+        assert_eq!(&actual[name], shape, "{name}");
+    }
+}
+
+#[test]
+fn exported_weights_load_back_to_the_same_outputs() {
+    let device = Default::default();
+    let model = torchvision_classifier(ResNetConfig::resnet18().with_width(8), "resnet18_w8.pth");
+    let dir = std::env::temp_dir().join(format!("fineface-export-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("resnet18.safetensors");
+    fineface_model::export_torchvision_safetensors(&model, &path).unwrap();
+    let mut fresh = BaselineConfig::new(10).init(
+        ResNetConfig::resnet18().with_width(8).init::<B>(&device),
+        &device,
+    );
+    // The export names the backbone `backbone.*`; load it as a whole model.
+    fineface_model::load_torchvision_weights(&mut fresh, &path, &[], &[]).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    let io = common::read_tensors("resnet18_w8_io.safetensors");
+    let input: Tensor<B, 4> = common::tensor(&io, "input", &device);
+    let diff = common::max_abs_diff(model.forward(input.clone()), fresh.forward(input));
+    assert_eq!(diff, 0.0);
+}
+
+#[test]
+fn weight_errors_name_the_file_and_the_keys() {
+    let device = Default::default();
+    let missing = std::path::Path::new("/nonexistent/resnet50-0676ba61.pth");
+    let mut backbone = ResNetConfig::resnet18().with_width(8).init::<B>(&device);
+    let error = backbone.load_torchvision(missing).unwrap_err().to_string();
+    assert!(
+        error.contains("/nonexistent/resnet50-0676ba61.pth not found"),
+        "{error}"
+    );
+    assert!(
+        error.contains("https://download.pytorch.org/models/"),
+        "{error}"
+    );
+
+    // Wrong width: every conv is mis-shaped.
+    let mut wide = ResNetConfig::resnet18().with_width(16).init::<B>(&device);
+    let error = wide
+        .load_torchvision(&common::golden("resnet18_w8.safetensors"))
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("mis-shaped") && text.contains("conv1.weight"),
+        "{text}"
+    );
+
+    // Wrong architecture: ResNet-50 tensors have no place in a ResNet-18.
+    let mut r18 = ResNetConfig::resnet18().with_width(4).init::<B>(&device);
+    let error = r18
+        .load_torchvision(&common::golden("resnet50_w4.safetensors"))
+        .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains("unexpected") && text.contains("layer1.0.conv3.weight"),
+        "{text}"
+    );
+
+    let error = r18
+        .load_torchvision(std::path::Path::new("Cargo.toml"))
+        .unwrap_err();
+    assert!(error.to_string().contains("unknown format"), "{error}");
+}
+
+#[test]
+fn backbone_taps_have_the_documented_strides() {
+    let device = Default::default();
+    let backbone = ResNetConfig::resnet50().with_width(4).init::<B>(&device);
+    assert_eq!(backbone.tap_channels(), [32, 64, 128]);
+    let images = Tensor::<B, 4>::zeros([1, 3, 96, 64], &device);
+    let taps = backbone.forward_features(images);
+    assert_eq!(taps.stride8.dims(), [1, 32, 12, 8]);
+    assert_eq!(taps.stride16.dims(), [1, 64, 6, 4]);
+    assert_eq!(taps.stride32.dims(), [1, 128, 3, 2]);
+    let _ = backbone.num_params();
+}
