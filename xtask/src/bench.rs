@@ -32,6 +32,21 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 enum BenchCase {
+    /// ResNet forward, forward+backward and one BatchNorm layer on Flex, beside PyTorch CPU.
+    Resnet {
+        /// torchvision architecture.
+        #[arg(long, default_value = "resnet50")]
+        arch: String,
+        /// Images per batch.
+        #[arg(long, default_value_t = 8)]
+        batch: usize,
+        /// Square image size in pixels.
+        #[arg(long, default_value_t = 224)]
+        size: usize,
+        /// Timed iterations per process (after one warm-up iteration).
+        #[arg(long, default_value_t = 3)]
+        iters: usize,
+    },
     /// `cargo xtask fairness` against fairlearn's MetricFrame on one predictions file.
     Fairness {
         /// Rows of the generated predictions file.
@@ -63,13 +78,19 @@ struct BenchReport {
 
 impl BenchArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let case = match &self.case {
-            BenchCase::Fairness { rows } => self.fairness(*rows)?,
+        let cases = match &self.case {
+            BenchCase::Fairness { rows } => vec![self.fairness(*rows)?],
+            BenchCase::Resnet {
+                arch,
+                batch,
+                size,
+                iters,
+            } => self.resnet(arch, *batch, *size, *iters)?,
         };
         let report = BenchReport {
             machine: machine(),
             commit: commit(),
-            cases: vec![case],
+            cases,
         };
         let mut out = std::io::stdout().lock();
         writeln!(
@@ -97,7 +118,10 @@ impl BenchArgs {
                 c.ours_peak_mb,
                 c.reference_peak_mb
             )?;
-            writeln!(out, "\n{}", c.notes)?;
+        }
+        writeln!(out)?;
+        for c in &report.cases {
+            writeln!(out, "- {}: {}", c.name, c.notes)?;
         }
         if let Some(path) = &self.json {
             std::fs::write(path, serde_json::to_string_pretty(&report)? + "\n")
@@ -149,6 +173,103 @@ impl BenchArgs {
             ),
         ))
     }
+}
+
+impl BenchArgs {
+    /// Each case runs `repeat` rounds, one process per side per round, alternating; each
+    /// process times `iters` iterations after a warm-up. Medians are over all iterations.
+    fn resnet(
+        &self,
+        arch: &str,
+        batch: usize,
+        size: usize,
+        iters: usize,
+    ) -> anyhow::Result<Vec<CaseResult>> {
+        let root = workspace_root();
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "fineface-model",
+                "--example",
+            ])
+            .arg("bench_resnet")
+            .current_dir(&root)
+            .status()
+            .context("building the bench_resnet example")?;
+        if !status.success() {
+            bail!("building the bench_resnet example failed");
+        }
+        let ours_exe = root.join("target/release/examples/bench_resnet");
+        let script = root.join("tools/bench_torch.py");
+        let common = |cmd: &mut Command, case: &str| {
+            cmd.args(["--case", case, "--arch", arch])
+                .args(["--batch", &batch.to_string(), "--size", &size.to_string()])
+                .args(["--iters", &iters.to_string()]);
+        };
+        let mut results = Vec::new();
+        for (case, reference_case) in [
+            ("forward", "forward"),
+            ("forward-backward", "forward-backward"),
+            ("batchnorm", "batchnorm"),
+            ("batchnorm-burn", "batchnorm"),
+        ] {
+            let (mut ours_runs, mut reference_runs) = (Vec::new(), Vec::new());
+            for round in 0..self.repeat.max(1) {
+                let mut ours = Command::new(&ours_exe);
+                common(&mut ours, case);
+                let mut reference = Command::new(&self.python);
+                reference.arg(&script);
+                common(&mut reference, reference_case);
+                let (a, b) = (measure(&mut ours)?, measure(&mut reference)?);
+                tracing::info!(
+                    "{case} round {round}: ours {}, reference {}",
+                    a.stdout.trim(),
+                    b.stdout.trim()
+                );
+                ours_runs.extend(iteration_runs(&a)?);
+                reference_runs.extend(iteration_runs(&b)?);
+            }
+            let notes = match case {
+                "batchnorm-burn" => {
+                    "Burn's stock burn::nn::BatchNorm, same shape, beside PyTorch's".to_owned()
+                }
+                "batchnorm" => format!(
+                    "one BatchNorm2d forward+backward, training mode, [{batch}, 256, {s}, {s}]",
+                    s = size / 4
+                ),
+                _ => format!("{arch}, batch {batch}, {size} px, Flex vs PyTorch CPU (all cores)"),
+            };
+            results.push(summarise(
+                format!("{arch}_{case}"),
+                &ours_runs,
+                &reference_runs,
+                notes,
+            ));
+        }
+        Ok(results)
+    }
+}
+
+/// Per-iteration timings printed by a bench program as `{"times_s": [...]}`, each paired
+/// with the process's peak memory.
+fn iteration_runs(run: &Run) -> anyhow::Result<Vec<Run>> {
+    let json: serde_json::Value = serde_json::from_str(run.stdout.trim())
+        .with_context(|| format!("bench output is not JSON: {}", run.stdout))?;
+    let times = json["times_s"]
+        .as_array()
+        .context("bench output lacks times_s")?;
+    Ok(times
+        .iter()
+        .filter_map(serde_json::Value::as_f64)
+        .map(|seconds| Run {
+            seconds,
+            peak_mb: run.peak_mb,
+            stdout: String::new(),
+        })
+        .collect())
 }
 
 /// A finished child process: wall time, peak RSS and what it printed.

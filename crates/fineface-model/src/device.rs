@@ -112,7 +112,12 @@ mod tests {
     fn probing_cuda_never_panics() {
         // On a machine without a driver this is an error; with one, device 99 is absent.
         let error = DeviceSpec::Cuda(99).check().unwrap_err();
-        assert!(error.to_string().starts_with("device `cuda:99` is not usable"), "{error}");
+        assert!(
+            error
+                .to_string()
+                .starts_with("device `cuda:99` is not usable"),
+            "{error}"
+        );
         let _ = DeviceSpec::Cuda(0).check();
     }
 
