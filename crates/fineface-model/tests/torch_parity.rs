@@ -282,3 +282,41 @@ fn backbone_taps_have_the_documented_strides() {
     assert_eq!(taps.stride32.dims(), [1, 128, 3, 2]);
     let _ = backbone.num_params();
 }
+
+/// Sizes of torchvision's classifiers (`tools/torch_goldens.py` environment, torchvision
+/// 0.29): trainable parameters, and tensors in the state dict without `num_batches_tracked`.
+#[rstest]
+#[case::resnet18(ResNetConfig::resnet18(), 11_689_512, 102)]
+#[case::resnet34(ResNetConfig::resnet34(), 21_797_672, 182)]
+#[case::resnet50(ResNetConfig::resnet50(), 25_557_032, 267)]
+#[case::resnet101(ResNetConfig::resnet101(), 44_549_160, 522)]
+#[case::resnet152(ResNetConfig::resnet152(), 60_192_808, 777)]
+fn every_depth_has_torchvisions_size(
+    #[case] config: ResNetConfig,
+    #[case] parameters: usize,
+    #[case] tensors: usize,
+) {
+    struct Count {
+        trainable: usize,
+        tensors: usize,
+    }
+    type A = Autodiff<Flex>;
+    impl burn::module::ModuleVisitor<A> for Count {
+        fn visit_float<const D: usize>(&mut self, param: &burn::module::Param<Tensor<A, D>>) {
+            self.tensors += 1;
+            // Running statistics are visited too, without a gradient (PyTorch's buffers).
+            if param.val().is_require_grad() {
+                self.trainable += param.val().shape().num_elements();
+            }
+        }
+    }
+    let device = Default::default();
+    let model = BaselineConfig::new(1000).init(config.init::<A>(&device), &device);
+    let mut count = Count {
+        trainable: 0,
+        tensors: 0,
+    };
+    model.visit(&mut count);
+    assert_eq!(count.tensors, tensors);
+    assert_eq!(count.trainable, parameters);
+}
