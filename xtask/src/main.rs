@@ -4,6 +4,7 @@
 //! stays in the library crates.
 
 mod bench;
+mod data;
 mod fairness;
 
 use std::io::IsTerminal;
@@ -24,6 +25,8 @@ enum Task {
     Fairness(fairness::FairnessArgs),
     /// Benchmarks against the Python reference tools, measured in the same run.
     Bench(bench::BenchArgs),
+    /// Dataset checks.
+    Data(data::DataArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -40,6 +43,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.task {
         Task::Fairness(args) => args.run(),
         Task::Bench(args) => args.run(),
+        Task::Data(args) => args.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

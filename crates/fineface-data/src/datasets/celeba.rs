@@ -1,0 +1,245 @@
+//! CelebA (Liu et al., 2015): `img_align_celeba/`, `list_attr_celeba.txt`,
+//! `list_eval_partition.txt`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::sample::{FaceSample, Skipped, Split};
+use crate::split::{SplitConfig, assemble};
+
+const HINT: &str = "CelebA is published at https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html: \
+                    unpack img_align_celeba.zip and the Anno/ and Eval/ text files into one folder";
+
+/// CelebA at `root`. Any of the 40 attributes can be the target and any set of them the
+/// sensitive attributes; `Male` reads as `Male`/`Female`, another attribute `A` as
+/// `A`/`Not_A`. Splits follow `list_eval_partition.txt` (0 train, 1 val, 2 test); a split it
+/// does not provide is carved. Images may have any resolution.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CelebA {
+    /// The folder holding `img_align_celeba/` and the annotation files.
+    pub root: PathBuf,
+    /// The target attribute (default `Male`).
+    #[serde(default = "default_target")]
+    pub target: String,
+    /// The sensitive attributes (default `["Male"]`).
+    #[serde(default = "default_sensitive")]
+    pub sensitive: Vec<String>,
+}
+
+fn default_target() -> String {
+    "Male".to_owned()
+}
+
+fn default_sensitive() -> Vec<String> {
+    vec!["Male".to_owned()]
+}
+
+/// The label of attribute `name` at value `positive`.
+pub fn attribute_label(name: &str, positive: bool) -> String {
+    match (name, positive) {
+        ("Male", true) => "Male".to_owned(),
+        ("Male", false) => "Female".to_owned(),
+        (_, true) => name.to_owned(),
+        (_, false) => format!("Not_{name}"),
+    }
+}
+
+/// The parsed attribute table: names and, per image, one +1/-1 value per name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttributeTable {
+    /// The 40 attribute names, in file order.
+    pub names: Vec<String>,
+    /// `(image, values)` in file order; `true` for +1.
+    pub rows: Vec<(String, Vec<bool>)>,
+}
+
+/// Parses `list_attr_celeba.txt`: a count line, the names line, then `image v1 ... v40` with
+/// values `1`/`-1` (CRLF or LF).
+pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
+    let count: usize = lines
+        .next()
+        .and_then(|l| l.trim().parse().ok())
+        .ok_or_else(|| DataError::parse(path, 1, "expected the image count"))?;
+    let names: Vec<String> = lines
+        .next()
+        .ok_or_else(|| DataError::parse(path, 2, "expected the attribute names"))?
+        .split_whitespace()
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::with_capacity(count);
+    for (i, line) in lines.enumerate() {
+        let line_no = i as u64 + 3;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let image = fields.next().unwrap_or_default().to_owned();
+        let values = fields
+            .map(|v| match v {
+                "1" => Ok(true),
+                "-1" => Ok(false),
+                other => Err(DataError::parse(
+                    path,
+                    line_no,
+                    format!("value `{other}` is not 1 or -1"),
+                )),
+            })
+            .collect::<Result<Vec<bool>>>()?;
+        if values.len() != names.len() {
+            return Err(DataError::parse(
+                path,
+                line_no,
+                format!("{} values for {} attributes", values.len(), names.len()),
+            ));
+        }
+        rows.push((image, values));
+    }
+    if rows.len() != count {
+        tracing::warn!(path = %path.display(), count, rows = rows.len(), "attribute count line disagrees with the rows");
+    }
+    Ok(AttributeTable { names, rows })
+}
+
+/// Parses `list_eval_partition.txt` (`image 0|1|2`).
+pub fn read_partition(path: &Path) -> Result<HashMap<String, Split>> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let mut out = HashMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        let mut fields = line.split_whitespace();
+        let (Some(image), Some(code)) = (fields.next(), fields.next()) else {
+            return Err(DataError::parse(
+                path,
+                i as u64 + 1,
+                format!("expected `image 0|1|2`, found `{line}`"),
+            ));
+        };
+        let split = match code {
+            "0" => Split::Train,
+            "1" => Split::Val,
+            "2" => Split::Test,
+            other => {
+                return Err(DataError::parse(
+                    path,
+                    i as u64 + 1,
+                    format!("partition `{other}` is not 0, 1 or 2"),
+                ));
+            }
+        };
+        out.insert(image.to_owned(), split);
+    }
+    Ok(out)
+}
+
+impl CelebA {
+    /// Default settings for `root`.
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            target: default_target(),
+            sensitive: default_sensitive(),
+        }
+    }
+
+    /// Reads the annotation files and finds the images.
+    pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
+        let missing = |expected, path: PathBuf| DataError::MissingFile {
+            dataset: "celeba",
+            expected,
+            path,
+            hint: HINT,
+        };
+        let images = self.root.join("img_align_celeba");
+        if !images.is_dir() {
+            return Err(missing("the image folder img_align_celeba/", images));
+        }
+        let attr_path = self.root.join("list_attr_celeba.txt");
+        if !attr_path.is_file() {
+            return Err(missing(
+                "the attribute table list_attr_celeba.txt",
+                attr_path,
+            ));
+        }
+        let table = read_attributes(&attr_path)?;
+        let index = |name: &str| {
+            table.names.iter().position(|n| n == name).ok_or_else(|| {
+                DataError::Config(format!(
+                    "celeba: no attribute `{name}` (available: {})",
+                    table.names.join(", ")
+                ))
+            })
+        };
+        let target = index(&self.target)?;
+        let sensitive: Vec<usize> = self
+            .sensitive
+            .iter()
+            .map(|s| index(s))
+            .collect::<Result<_>>()?;
+        let partition_path = self.root.join("list_eval_partition.txt");
+        let partition = if partition_path.is_file() {
+            Some(read_partition(&partition_path)?)
+        } else {
+            tracing::warn!(path = %partition_path.display(), "no partition file: carving all splits");
+            None
+        };
+        let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
+        let mut skipped = Vec::new();
+        for (image, values) in table.rows {
+            let Some(path) = crate::sample::inside(&images, &image) else {
+                skipped.push(Skipped {
+                    file: image,
+                    reason: "name in list_attr_celeba.txt leaves the image folder".to_owned(),
+                });
+                continue;
+            };
+            if !path.is_file() {
+                skipped.push(Skipped {
+                    file: image,
+                    reason: "listed in list_attr_celeba.txt but absent".to_owned(),
+                });
+                continue;
+            }
+            let split = match &partition {
+                Some(p) => match p.get(&image) {
+                    Some(split) => *split,
+                    None => {
+                        skipped.push(Skipped {
+                            file: image,
+                            reason: "not in list_eval_partition.txt".to_owned(),
+                        });
+                        continue;
+                    }
+                },
+                None => Split::Train,
+            };
+            official.entry(split).or_default().push(FaceSample {
+                path,
+                target: attribute_label(&self.target, values[target]),
+                sensitive: sensitive
+                    .iter()
+                    .zip(&self.sensitive)
+                    .map(|(&i, name)| attribute_label(name, values[i]))
+                    .collect(),
+                file: image,
+            });
+        }
+        Ok(assemble(
+            "celeba",
+            &self.root,
+            &self.target,
+            self.sensitive.clone(),
+            official,
+            skipped,
+            config,
+        ))
+    }
+}

@@ -1,0 +1,254 @@
+//! FairFace (Kärkkäinen & Joo, 2021): `fairface_label_{train,val}.csv` plus `train/` and `val/`.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::sample::{FaceSample, Skipped, Split, inside};
+use crate::split::{SplitConfig, assemble};
+
+/// The seven race labels, as FairFace writes them.
+pub const RACES: [&str; 7] = [
+    "White",
+    "Black",
+    "East Asian",
+    "Southeast Asian",
+    "Indian",
+    "Middle Eastern",
+    "Latino_Hispanic",
+];
+/// The nine age bins.
+pub const AGES: [&str; 9] = [
+    "0-2",
+    "3-9",
+    "10-19",
+    "20-29",
+    "30-39",
+    "40-49",
+    "50-59",
+    "60-69",
+    "more than 70",
+];
+const HINT: &str = "FairFace is published at https://github.com/joojs/fairface: unpack the \
+                    label CSVs and the image archive (either padding) into one folder";
+
+/// FairFace at `root`: `fairface_label_train.csv`, `fairface_label_val.csv`, and the images
+/// they list (`train/1.jpg`, `val/1.jpg`, ...). The official val split is the test split;
+/// validation is carved from train.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FairFace {
+    /// The folder holding the CSVs and image folders.
+    pub root: PathBuf,
+    /// `gender` (default), `race` or `age`.
+    #[serde(default = "default_target")]
+    pub target: String,
+}
+
+fn default_target() -> String {
+    "gender".to_owned()
+}
+
+/// One parsed label row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FairFaceRow {
+    /// Image path relative to the root.
+    pub file: String,
+    /// Age bin, normalised.
+    pub age: String,
+    /// `Male` or `Female`.
+    pub gender: String,
+    /// One of [`RACES`].
+    pub race: String,
+    /// The `service_test` flag.
+    pub service_test: bool,
+}
+
+impl FairFace {
+    /// Default settings for `root`.
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            target: default_target(),
+        }
+    }
+
+    /// Loads both CSVs and checks every listed image exists.
+    pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
+        if !["gender", "race", "age"].contains(&self.target.as_str()) {
+            return Err(DataError::Config(format!(
+                "fairface: unknown target `{}` (gender, race or age)",
+                self.target
+            )));
+        }
+        let mut official = BTreeMap::new();
+        let mut skipped = Vec::new();
+        for (split, csv_name) in [
+            (Split::Train, "fairface_label_train.csv"),
+            (Split::Test, "fairface_label_val.csv"),
+        ] {
+            let csv_path = self.root.join(csv_name);
+            if !csv_path.exists() {
+                return Err(DataError::MissingFile {
+                    dataset: "fairface",
+                    expected: "the label CSV (file,age,gender,race,service_test)",
+                    path: csv_path,
+                    hint: HINT,
+                });
+            }
+            let mut samples = Vec::new();
+            for row in read_labels(&csv_path)? {
+                let Some(path) = inside(&self.root, &row.file) else {
+                    skipped.push(Skipped {
+                        file: row.file,
+                        reason: format!("path in {csv_name} leaves the dataset folder"),
+                    });
+                    continue;
+                };
+                if !path.is_file() {
+                    skipped.push(Skipped {
+                        file: row.file,
+                        reason: format!("listed in {csv_name} but absent"),
+                    });
+                    continue;
+                }
+                let target = match self.target.as_str() {
+                    "race" => row.race.clone(),
+                    "age" => row.age.clone(),
+                    _ => row.gender.clone(),
+                };
+                samples.push(FaceSample {
+                    path,
+                    file: row.file,
+                    target,
+                    sensitive: vec![row.race, row.gender],
+                });
+            }
+            official.insert(split, samples);
+        }
+        Ok(assemble(
+            "fairface",
+            &self.root,
+            &self.target,
+            vec!["race".into(), "gender".into()],
+            official,
+            skipped,
+            config,
+        ))
+    }
+}
+
+/// Parses a FairFace label CSV, recognising the forms Excel leaves behind (`9-Mar` for
+/// `3-9`, `19-Oct` for `10-19`, `TRUE`); anything else unknown is an error naming line and
+/// value.
+pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
+    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
+    let mut csv = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_reader(std::io::BufReader::new(file));
+    let header: Vec<String> = csv
+        .headers()
+        .map_err(|e| DataError::parse(path, 1, e.to_string()))?
+        .iter()
+        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+        .collect();
+    let column = |name: &str| {
+        header.iter().position(|h| h == name).ok_or_else(|| {
+            DataError::parse(
+                path,
+                1,
+                format!("missing column `{name}` (header: {})", header.join(",")),
+            )
+        })
+    };
+    let (file_col, age_col, gender_col, race_col) = (
+        column("file")?,
+        column("age")?,
+        column("gender")?,
+        column("race")?,
+    );
+    let service_col = header.iter().position(|h| h == "service_test");
+    let mut rows = Vec::new();
+    for record in csv.records() {
+        let record = record.map_err(|e| {
+            DataError::parse(path, e.position().map_or(0, |p| p.line()), e.to_string())
+        })?;
+        let line = record.position().map_or(0, |p| p.line());
+        let field = |i: usize| record.get(i).unwrap_or("");
+        let age = normalise_age(field(age_col)).ok_or_else(|| {
+            DataError::parse(path, line, format!("unknown age bin `{}`", field(age_col)))
+        })?;
+        let gender = field(gender_col);
+        if gender != "Male" && gender != "Female" {
+            return Err(DataError::parse(
+                path,
+                line,
+                format!("unknown gender `{gender}`"),
+            ));
+        }
+        let race = field(race_col);
+        if !RACES.contains(&race) {
+            return Err(DataError::parse(
+                path,
+                line,
+                format!("unknown race `{race}`"),
+            ));
+        }
+        let service_test = match service_col.map(field) {
+            None => false,
+            Some(v) => match v.to_ascii_lowercase().as_str() {
+                "true" => true,
+                "false" => false,
+                _ => {
+                    return Err(DataError::parse(
+                        path,
+                        line,
+                        format!("unknown service_test `{v}`"),
+                    ));
+                }
+            },
+        };
+        let file = field(file_col);
+        if file.is_empty() {
+            return Err(DataError::parse(path, line, "empty `file`"));
+        }
+        rows.push(FairFaceRow {
+            file: file.to_owned(),
+            age: age.to_owned(),
+            gender: gender.to_owned(),
+            race: race.to_owned(),
+            service_test,
+        });
+    }
+    Ok(rows)
+}
+
+/// The age bin, from its own spelling or the date Excel made of it.
+fn normalise_age(value: &str) -> Option<&'static str> {
+    if let Some(bin) = AGES.iter().find(|a| **a == value) {
+        return Some(bin);
+    }
+    // Excel reads "3-9" as 9 March ("9-Mar", "03-Sep" in other locales) and "10-19" as
+    // 19 October ("19-Oct", "Oct-19").
+    match value.to_ascii_lowercase().as_str() {
+        "9-mar" | "mar-9" | "03-sep" | "3-sep" | "sep-03" => Some("3-9"),
+        "19-oct" | "oct-19" | "10-19" => Some("10-19"),
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn excel_dates_are_age_bins() {
+        assert_eq!(normalise_age("9-Mar"), Some("3-9"));
+        assert_eq!(normalise_age("03-Sep"), Some("3-9"));
+        assert_eq!(normalise_age("19-Oct"), Some("10-19"));
+        assert_eq!(normalise_age("more than 70"), Some("more than 70"));
+        assert_eq!(normalise_age("70+"), None);
+    }
+}

@@ -1,0 +1,204 @@
+//! LFWA+: LFW images (`<Name>/<Name>_NNNN.jpg`) with the Columbia attribute table
+//! `lfw_attributes.txt` (Kumar et al., 2009).
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::sample::{FaceSample, Skipped};
+use crate::split::{SplitConfig, assemble};
+
+/// The race columns of the table, in tie-breaking order.
+pub const RACE_COLUMNS: [&str; 4] = ["Asian", "White", "Black", "Indian"];
+const HINT: &str = "LFW images are published at https://vis-www.cs.umass.edu/lfw/ and \
+                    lfw_attributes.txt at https://www.cs.columbia.edu/CAVE/databases/pubfig/download/; \
+                    put lfw_attributes.txt and the lfw/ image folder in one folder, or describe \
+                    another LFWA+ variant with a manifest CSV";
+
+/// LFWA+ at `root`: `root/lfw_attributes.txt` and the images under `root/lfw/` (or directly
+/// under `root`). Gender is the sign of the `Male` score; race is the highest of
+/// Asian/White/Black/Indian when it is positive, else `Undefined`. Splits are carved.
+///
+/// `lfw_attributes.txt`: lines starting with `#` are comments; the one that names the
+/// columns reads `#\tperson\timagenum\tMale\tAsian\t...`; each data line is tab-separated
+/// `person` (`Aaron Eckhart`), `imagenum` (`1`) and 73 real-valued scores. Image
+/// `Aaron Eckhart`, 1 is `lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lfwa {
+    /// The folder holding `lfw_attributes.txt`.
+    pub root: PathBuf,
+    /// `gender` (default) or `race`.
+    #[serde(default = "default_target")]
+    pub target: String,
+}
+
+fn default_target() -> String {
+    "gender".to_owned()
+}
+
+/// One row of the attribute table with the labels derived from it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LfwRow {
+    /// `Aaron Eckhart`.
+    pub person: String,
+    /// 1-based image number.
+    pub imagenum: u32,
+    /// `Male` or `Female`.
+    pub gender: String,
+    /// `Asian`, `White`, `Black`, `Indian` or `Undefined`.
+    pub race: String,
+}
+
+impl LfwRow {
+    /// The image's path relative to the image folder.
+    pub fn relative_path(&self) -> String {
+        let name = self.person.replace(' ', "_");
+        format!("{name}/{name}_{:04}.jpg", self.imagenum)
+    }
+}
+
+/// Parses `lfw_attributes.txt`.
+pub fn read_attributes(path: &Path) -> Result<Vec<LfwRow>> {
+    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let mut columns: Option<Vec<String>> = None;
+    let mut rows = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let line_no = i as u64 + 1;
+        let line = line.trim_end_matches('\r');
+        if let Some(comment) = line.strip_prefix('#') {
+            let fields: Vec<String> = comment
+                .split('\t')
+                .map(|f| f.trim().to_owned())
+                .filter(|f| !f.is_empty())
+                .collect();
+            if fields.first().is_some_and(|f| f == "person") {
+                columns = Some(fields);
+            }
+            continue;
+        }
+        if line.trim().is_empty() {
+            continue;
+        }
+        let columns = columns.as_ref().ok_or_else(|| {
+            DataError::parse(
+                path,
+                line_no,
+                "data before the `#\\tperson\\timagenum\\t...` header line",
+            )
+        })?;
+        let fields: Vec<&str> = line.split('\t').collect();
+        if fields.len() != columns.len() {
+            return Err(DataError::parse(
+                path,
+                line_no,
+                format!("{} fields for {} columns", fields.len(), columns.len()),
+            ));
+        }
+        let score = |name: &str| -> Result<f64> {
+            let i = columns.iter().position(|c| c == name).ok_or_else(|| {
+                DataError::parse(path, line_no, format!("no `{name}` column in the header"))
+            })?;
+            fields[i].trim().parse().map_err(|_| {
+                DataError::parse(
+                    path,
+                    line_no,
+                    format!("`{name}` score `{}` is not a number", fields[i]),
+                )
+            })
+        };
+        let imagenum: u32 = fields[1].trim().parse().map_err(|_| {
+            DataError::parse(
+                path,
+                line_no,
+                format!("imagenum `{}` is not a number", fields[1]),
+            )
+        })?;
+        let gender = if score("Male")? > 0.0 {
+            "Male"
+        } else {
+            "Female"
+        };
+        let mut race = ("Undefined", 0.0f64);
+        for column in RACE_COLUMNS {
+            let s = score(column)?;
+            if s > race.1 {
+                race = (column, s);
+            }
+        }
+        rows.push(LfwRow {
+            person: fields[0].trim().to_owned(),
+            imagenum,
+            gender: gender.to_owned(),
+            race: race.0.to_owned(),
+        });
+    }
+    Ok(rows)
+}
+
+impl Lfwa {
+    /// Default settings for `root`.
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            target: default_target(),
+        }
+    }
+
+    /// Reads the table and finds the images.
+    pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
+        let table = self.root.join("lfw_attributes.txt");
+        if !table.is_file() {
+            return Err(DataError::MissingFile {
+                dataset: "lfwa",
+                expected: "the attribute table lfw_attributes.txt",
+                path: table,
+                hint: HINT,
+            });
+        }
+        let images = if self.root.join("lfw").is_dir() {
+            self.root.join("lfw")
+        } else {
+            self.root.clone()
+        };
+        let (mut samples, mut skipped) = (Vec::new(), Vec::new());
+        for row in read_attributes(&table)? {
+            let relative = row.relative_path();
+            let Some(path) = crate::sample::inside(&images, &relative) else {
+                skipped.push(Skipped {
+                    file: relative,
+                    reason: "person name leaves the image folder".to_owned(),
+                });
+                continue;
+            };
+            if !path.is_file() {
+                skipped.push(Skipped {
+                    file: relative,
+                    reason: "listed in lfw_attributes.txt but absent".to_owned(),
+                });
+                continue;
+            }
+            samples.push(FaceSample {
+                path,
+                file: relative,
+                target: if self.target == "race" {
+                    row.race.clone()
+                } else {
+                    row.gender.clone()
+                },
+                sensitive: vec![row.race, row.gender],
+            });
+        }
+        Ok(assemble(
+            "lfwa",
+            &self.root,
+            &self.target,
+            vec!["race".into(), "gender".into()],
+            BTreeMap::from([(crate::Split::Train, samples)]),
+            skipped,
+            config,
+        ))
+    }
+}

@@ -1,0 +1,74 @@
+//! Loaders for each dataset's native layout.
+
+pub(crate) mod celeba;
+pub(crate) mod fairface;
+mod image_folder;
+pub(crate) mod lfwa;
+mod manifest;
+pub(crate) mod utkface;
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use celeba::CelebA;
+pub use fairface::FairFace;
+pub use image_folder::ImageFolder;
+pub use lfwa::Lfwa;
+pub use manifest::Manifest;
+pub use utkface::UtkFace;
+
+use crate::error::Result;
+use crate::sample::FaceDataset;
+use crate::split::SplitConfig;
+
+/// A dataset as a user's config names it (`kind = "fairface"`, `root = "..."`, ...).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase", deny_unknown_fields)]
+pub enum DatasetConfig {
+    /// FairFace label CSVs and image folders.
+    FairFace(FairFace),
+    /// The UTKFace folder of labelled file names.
+    UtkFace(UtkFace),
+    /// CelebA's aligned images and annotation files.
+    CelebA(CelebA),
+    /// LFW images with the Columbia attribute table (LFWA+).
+    Lfwa(Lfwa),
+    /// Any dataset described by a CSV.
+    Manifest(Manifest),
+    /// `train/<class>/*.jpg`, `test/<class>/*.jpg`.
+    ImageFolder(ImageFolder),
+}
+
+impl DatasetConfig {
+    /// The default configuration of a dataset kind at `root`.
+    pub fn with_root(kind: &str, root: PathBuf) -> Option<Self> {
+        Some(match kind {
+            "fairface" => Self::FairFace(FairFace::new(root)),
+            "utkface" => Self::UtkFace(UtkFace::new(root)),
+            "celeba" => Self::CelebA(CelebA::new(root)),
+            "lfwa" => Self::Lfwa(Lfwa::new(root)),
+            "manifest" => Self::Manifest(Manifest::new(root)),
+            "imagefolder" => Self::ImageFolder(ImageFolder::new(root)),
+            _ => return None,
+        })
+    }
+
+    /// Reads the labels, finds the images, and forms the splits.
+    pub fn load(&self, split: &SplitConfig) -> Result<FaceDataset> {
+        match self {
+            Self::FairFace(d) => d.load(split),
+            Self::UtkFace(d) => d.load(split),
+            Self::CelebA(d) => d.load(split),
+            Self::Lfwa(d) => d.load(split),
+            Self::Manifest(d) => d.load(split),
+            Self::ImageFolder(d) => d.load(split),
+        }
+    }
+}
+
+/// Whether a file name has an image extension we decode.
+pub(crate) fn is_image(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    [".jpg", ".jpeg", ".png"].iter().any(|e| lower.ends_with(e))
+}

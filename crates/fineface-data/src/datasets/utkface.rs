@@ -1,0 +1,187 @@
+//! UTKFace (Zhang et al., 2017): one folder of `[age]_[gender]_[race]_[datetime].jpg.chip.jpg`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DataError, Result};
+use crate::sample::{FaceSample, Skipped};
+use crate::split::{SplitConfig, assemble};
+
+/// Race codes 0..4, as the dataset page names them.
+pub const RACES: [&str; 5] = ["White", "Black", "Asian", "Indian", "Others"];
+/// Gender codes 0 and 1.
+pub const GENDERS: [&str; 2] = ["Male", "Female"];
+const HINT: &str = "UTKFace is published at https://susanqq.github.io/UTKFace/: unpack \
+                    \"Aligned&Cropped Faces\" and point at the UTKFace folder";
+
+/// UTKFace at `root` (the `UTKFace` folder itself or its parent). There is no official
+/// split: train, val and test are carved, seeded and stratified by target x group.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UtkFace {
+    /// The folder of images (or the folder holding `UTKFace/`).
+    pub root: PathBuf,
+    /// `gender` (default) or `race`.
+    #[serde(default = "default_target")]
+    pub target: String,
+}
+
+fn default_target() -> String {
+    "gender".to_owned()
+}
+
+/// Labels parsed from a UTKFace file name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UtkLabels {
+    /// Age in years.
+    pub age: u32,
+    /// `Male` or `Female`.
+    pub gender: &'static str,
+    /// One of [`RACES`].
+    pub race: &'static str,
+}
+
+/// Parses `[age]_[gender]_[race]_[yyyymmddHHMMSSmmm].jpg[.chip.jpg]`, or says what is wrong.
+pub fn parse_name(name: &str) -> std::result::Result<UtkLabels, String> {
+    let stem = name
+        .strip_suffix(".jpg.chip.jpg")
+        .or_else(|| name.strip_suffix(".jpg"))
+        .ok_or("not a .jpg or .jpg.chip.jpg name")?;
+    let fields: Vec<&str> = stem.split('_').collect();
+    let [age, gender, race, stamp] = fields[..] else {
+        return Err(format!(
+            "expected 4 `_`-separated fields, found {}",
+            fields.len()
+        ));
+    };
+    let age: u32 = age
+        .parse()
+        .map_err(|_| format!("age `{age}` is not a number"))?;
+    let gender = match gender {
+        "0" => GENDERS[0],
+        "1" => GENDERS[1],
+        other => return Err(format!("gender `{other}` is not 0 or 1")),
+    };
+    let race = race
+        .parse::<usize>()
+        .ok()
+        .and_then(|r| RACES.get(r).copied())
+        .ok_or_else(|| format!("race `{race}` is not 0..4"))?;
+    if stamp.len() != 17 || !stamp.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!("timestamp `{stamp}` is not 17 digits"));
+    }
+    Ok(UtkLabels { age, gender, race })
+}
+
+impl UtkFace {
+    /// Default settings for `root`.
+    pub fn new(root: PathBuf) -> Self {
+        Self {
+            root,
+            target: default_target(),
+        }
+    }
+
+    /// Lists the folder, parses every name, skips (and lists) malformed ones.
+    pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
+        if !["gender", "race"].contains(&self.target.as_str()) {
+            return Err(DataError::Config(format!(
+                "utkface: unknown target `{}` (gender or race)",
+                self.target
+            )));
+        }
+        let folder = if self.root.join("UTKFace").is_dir() {
+            self.root.join("UTKFace")
+        } else {
+            self.root.clone()
+        };
+        if !folder.is_dir() {
+            return Err(DataError::MissingFile {
+                dataset: "utkface",
+                expected: "a folder of [age]_[gender]_[race]_[datetime].jpg.chip.jpg images",
+                path: folder,
+                hint: HINT,
+            });
+        }
+        let mut entries: Vec<_> = std::fs::read_dir(&folder)
+            .map_err(|e| DataError::io(&folder, e))?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_file())
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        let (mut samples, mut skipped) = (Vec::new(), Vec::new());
+        for entry in entries {
+            let os_name = entry.file_name();
+            let Some(name) = os_name.to_str() else {
+                skipped.push(Skipped {
+                    file: os_name.to_string_lossy().into_owned(),
+                    reason: "file name is not valid UTF-8".to_owned(),
+                });
+                continue;
+            };
+            match parse_name(name) {
+                Ok(labels) => samples.push(FaceSample {
+                    path: entry.path(),
+                    file: name.to_owned(),
+                    target: if self.target == "race" {
+                        labels.race
+                    } else {
+                        labels.gender
+                    }
+                    .to_owned(),
+                    sensitive: vec![labels.race.to_owned(), labels.gender.to_owned()],
+                }),
+                Err(reason) => skipped.push(Skipped {
+                    file: name.to_owned(),
+                    reason: format!("malformed UTKFace name: {reason}"),
+                }),
+            }
+        }
+        if !skipped.is_empty() {
+            tracing::warn!(
+                n = skipped.len(),
+                "utkface: skipped files with malformed names"
+            );
+        }
+        Ok(assemble(
+            "utkface",
+            &self.root,
+            &self.target,
+            vec!["race".into(), "gender".into()],
+            BTreeMap::from([(crate::Split::Train, samples)]),
+            skipped,
+            config,
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_eight_malformed_names_of_the_real_dataset_are_rejected() {
+        for name in [
+            "39_1_20170116174525125.jpg.chip.jpg",
+            "61_1_20170109142408075.jpg.chip.jpg",
+            "61_1_20170109150557335.jpg.chip.jpg",
+            "24_0_1_20170116220224657 .jpg.chip.jpg",
+            "55_0_0_20170116232725357jpg.chip.jpg",
+            "14_0_0_2017011022340900.jpg.chip.jpg",
+            "28_1_2_201701161846515488.jpg.chip.jpg",
+            "38_0_1_201701162330572788.jpg.chip.jpg",
+        ] {
+            assert!(parse_name(name).is_err(), "{name} accepted");
+        }
+        let ok = parse_name("25_0_2_20170116174525125.jpg.chip.jpg").unwrap();
+        assert_eq!((ok.age, ok.gender, ok.race), (25, "Male", "Asian"));
+        assert_eq!(
+            parse_name("1_1_4_20161221193646476.jpg").unwrap().race,
+            "Others"
+        );
+        assert!(parse_name("25_2_0_20170116174525125.jpg").is_err());
+        assert!(parse_name("25_0_5_20170116174525125.jpg").is_err());
+    }
+}

@@ -1,0 +1,64 @@
+//! Face-attribute datasets in their native layouts.
+//!
+//! Point a loader at the folder a dataset unpacks to; no re-layout by hand. Each sample
+//! carries its target label and its sensitive attributes, which training ignores and
+//! evaluation reports on:
+//!
+//! | dataset | expects under `root` | groups |
+//! |---|---|---|
+//! | [`FairFace`] | `fairface_label_{train,val}.csv`, `train/`, `val/` | 7 races x 2 genders |
+//! | [`UtkFace`] | `UTKFace/[age]_[gender]_[race]_[datetime].jpg.chip.jpg` | 5 races x 2 genders |
+//! | [`CelebA`] | `img_align_celeba/`, `list_attr_celeba.txt`, `list_eval_partition.txt` | any attributes (`Male`) |
+//! | [`Lfwa`] | `lfw_attributes.txt`, `lfw/<Name>/<Name>_NNNN.jpg` | 4 races + Undefined x 2 genders |
+//! | [`Manifest`] | a CSV `path,<target>,<sensitive...>[,split]` | named in the config |
+//! | [`ImageFolder`] | `train/<class>/*.jpg`, `test/<class>/*.jpg`, optional groups CSV | from the CSV |
+//!
+//! Official splits are kept (FairFace's val is the test split); validation, and test where
+//! there is none, are carved from training data, seeded and stratified by target x group
+//! ([`SplitConfig`]). Files that cannot be used are skipped and listed with a reason, never
+//! a panic; listed paths that leave the root (`../../x.jpg`) are rejected.
+//!
+//! ```no_run
+//! use fineface_data::{DatasetConfig, Split, SplitConfig};
+//!
+//! let config = DatasetConfig::with_root("utkface", "../shared/data/utkface".into()).unwrap();
+//! let dataset = config.load(&SplitConfig::default())?;
+//! for sample in dataset.split(Split::Train) {
+//!     println!("{} {} {}", sample.file, sample.target, sample.group());
+//! }
+//! # Ok::<(), fineface_data::DataError>(())
+//! ```
+
+mod check;
+mod datasets;
+mod error;
+mod sample;
+mod split;
+
+pub use check::{DataCheck, SplitCounts};
+pub use datasets::{CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, UtkFace};
+pub use error::{DataError, Result};
+pub use sample::{FaceDataset, FaceSample, Skipped, Split};
+pub use split::{SplitConfig, stratified_split};
+
+/// The label-file parsers, for tools that need the raw labels.
+pub mod formats {
+    /// FairFace label CSVs.
+    pub mod fairface {
+        pub use crate::datasets::fairface::{AGES, FairFaceRow, RACES, read_labels};
+    }
+    /// UTKFace file names.
+    pub mod utkface {
+        pub use crate::datasets::utkface::{GENDERS, RACES, UtkLabels, parse_name};
+    }
+    /// CelebA annotation files.
+    pub mod celeba {
+        pub use crate::datasets::celeba::{
+            AttributeTable, attribute_label, read_attributes, read_partition,
+        };
+    }
+    /// LFWA+'s `lfw_attributes.txt`.
+    pub mod lfwa {
+        pub use crate::datasets::lfwa::{LfwRow, RACE_COLUMNS, read_attributes};
+    }
+}

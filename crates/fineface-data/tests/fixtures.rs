@@ -1,0 +1,402 @@
+//! Every loader on generated fixtures in its native format, malformed cases included.
+
+#![allow(clippy::unwrap_used)] // Tests panic on failure by design.
+
+use std::path::{Path, PathBuf};
+
+use fineface_data::{
+    CelebA, DataCheck, DataError, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, Split,
+    SplitConfig, UtkFace,
+};
+
+/// A fresh folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fineface-data-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A real 12x10 JPEG.
+fn jpeg(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let img =
+        image::RgbImage::from_fn(12, 10, |x, y| image::Rgb([x as u8 * 20, y as u8 * 20, 128]));
+    img.save(path).unwrap();
+}
+
+/// A JPEG cut after its first 40 bytes.
+fn truncated_jpeg(path: &Path) {
+    jpeg(path);
+    let bytes = std::fs::read(path).unwrap();
+    std::fs::write(path, &bytes[..40]).unwrap();
+}
+
+fn every_sample(d: &fineface_data::FaceDataset) -> Vec<&fineface_data::FaceSample> {
+    Split::ALL.iter().flat_map(|s| d.split(*s)).collect()
+}
+
+#[test]
+fn fairface_reads_excel_damage_and_rejects_escapes() {
+    let root = scratch("fairface");
+    std::fs::write(
+        root.join("fairface_label_train.csv"),
+        "file,age,gender,race,service_test\n\
+         train/1.jpg,9-Mar,Male,East Asian,TRUE\n\
+         train/2.jpg,19-Oct,Female,Black,FALSE\n\
+         train/3.jpg,20-29,Female,Indian,True\n\
+         ../../etc/passwd,20-29,Male,White,False\n\
+         train/4.jpg,30-39,Male,White,False\n",
+    )
+    .unwrap();
+    std::fs::write(
+        root.join("fairface_label_val.csv"),
+        "file,age,gender,race,service_test\nval/1.jpg,more than 70,Male,Latino_Hispanic,False\n",
+    )
+    .unwrap();
+    for f in ["train/1.jpg", "train/2.jpg", "train/3.jpg", "val/1.jpg"] {
+        jpeg(&root.join(f));
+    }
+    let dataset = FairFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.split(Split::Test).len(), 1);
+    assert_eq!(every_sample(&dataset).len(), 4);
+    let reasons: Vec<(&str, &str)> = dataset
+        .skipped
+        .iter()
+        .map(|s| (s.file.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        reasons,
+        vec![
+            (
+                "../../etc/passwd",
+                "path in fairface_label_train.csv leaves the dataset folder"
+            ),
+            (
+                "train/4.jpg",
+                "listed in fairface_label_train.csv but absent"
+            ),
+        ]
+    );
+    let rows =
+        fineface_data::formats::fairface::read_labels(&root.join("fairface_label_train.csv"))
+            .unwrap();
+    assert_eq!((rows[0].age.as_str(), rows[0].service_test), ("3-9", true));
+    assert_eq!(rows[1].age, "10-19");
+    let groups: Vec<String> = every_sample(&dataset).iter().map(|s| s.group()).collect();
+    assert!(groups.contains(&"East Asian|Male".to_owned()));
+
+    std::fs::write(
+        root.join("fairface_label_val.csv"),
+        "file,age,gender,race,service_test\nval/1.jpg,70+,Male,White,False\n",
+    )
+    .unwrap();
+    let error = FairFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "{}:2: unknown age bin `70+`",
+            root.join("fairface_label_val.csv").display()
+        )
+    );
+    std::fs::remove_file(root.join("fairface_label_val.csv")).unwrap();
+    let error = FairFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err();
+    assert!(matches!(error, DataError::MissingFile { .. }));
+    assert!(
+        error
+            .to_string()
+            .contains("https://github.com/joojs/fairface"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn utkface_skips_malformed_non_utf8_and_reports_bad_jpegs() {
+    let root = scratch("utkface");
+    let folder = root.join("UTKFace");
+    let good = [
+        "25_0_2_20170116174525125.jpg.chip.jpg",
+        "30_1_0_20170116174525126.jpg.chip.jpg",
+        "40_1_1_20170116174525127.jpg",
+        "8_0_3_20170116174525128.jpg.chip.jpg",
+    ];
+    for name in good {
+        jpeg(&folder.join(name));
+    }
+    let malformed = [
+        "39_1_20170116174525125.jpg.chip.jpg",
+        "24_0_1_20170116220224657 .jpg.chip.jpg",
+        "55_0_0_20170116232725357jpg.chip.jpg",
+        "14_0_0_2017011022340900.jpg.chip.jpg",
+        "28_1_2_201701161846515488.jpg.chip.jpg",
+    ];
+    for name in malformed {
+        jpeg(&folder.join(name));
+    }
+    // A zero-byte and a truncated JPEG with well-formed names: usable by name, unreadable.
+    std::fs::write(folder.join("50_0_4_20170116174525129.jpg.chip.jpg"), b"").unwrap();
+    truncated_jpeg(&folder.join("51_1_4_20170116174525130.jpg.chip.jpg"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::ffi::OsStrExt;
+        let name = std::ffi::OsStr::from_bytes(b"26_0_0_2017011617452512\xff.jpg");
+        std::fs::write(folder.join(name), b"x").unwrap();
+    }
+    let dataset = UtkFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(every_sample(&dataset).len(), 6);
+    let malformed_skips = dataset
+        .skipped
+        .iter()
+        .filter(|s| s.reason.starts_with("malformed UTKFace name"))
+        .count();
+    assert_eq!(malformed_skips, malformed.len());
+    #[cfg(unix)]
+    assert!(
+        dataset
+            .skipped
+            .iter()
+            .any(|s| s.reason == "file name is not valid UTF-8")
+    );
+
+    let check = DataCheck::new(&dataset, true);
+    assert_eq!(
+        check.n_usable(),
+        4,
+        "zero-byte and truncated headers are unreadable"
+    );
+    let unreadable: Vec<&str> = check
+        .skipped
+        .iter()
+        .filter(|s| s.reason.starts_with("unreadable image"))
+        .map(|s| s.file.as_str())
+        .collect();
+    assert_eq!(
+        unreadable,
+        vec![
+            "50_0_4_20170116174525129.jpg.chip.jpg",
+            "51_1_4_20170116174525130.jpg.chip.jpg"
+        ]
+    );
+    assert_eq!(
+        check.image_sizes,
+        std::collections::BTreeMap::from([("12x10".to_owned(), 4)])
+    );
+    let json = serde_json::to_value(&check).unwrap();
+    for key in ["dataset", "root", "splits", "skipped", "n_skipped"] {
+        assert!(json.get(key).is_some(), "{key}");
+    }
+    assert!(json["splits"]["train"]["groups"].is_object());
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn celeba_reads_crlf_and_lf_and_any_attribute() {
+    for (name, eol) in [("crlf", "\r\n"), ("lf", "\n")] {
+        let root = scratch(&format!("celeba-{name}"));
+        let names = "5_o_Clock_Shadow Male Smiling Young ";
+        let rows = [
+            ("000001.jpg", "-1  1  1  1", "0"),
+            ("000002.jpg", "-1 -1  1 -1", "0"),
+            ("000003.jpg", " 1  1 -1  1", "1"),
+            ("000004.jpg", "-1 -1 -1  1", "2"),
+            ("000005.jpg", "-1 -1 -1  1", "2"),
+        ];
+        let mut attr = format!("{}{eol}{names}{eol}", rows.len());
+        let mut part = String::new();
+        for (image, values, split) in rows {
+            attr.push_str(&format!("{image} {values}{eol}"));
+            part.push_str(&format!("{image} {split}{eol}"));
+            if image != "000005.jpg" {
+                jpeg(&root.join("img_align_celeba").join(image));
+            }
+        }
+        std::fs::write(root.join("list_attr_celeba.txt"), attr).unwrap();
+        std::fs::write(root.join("list_eval_partition.txt"), part).unwrap();
+        let celeba = CelebA {
+            root: root.clone(),
+            target: "Smiling".into(),
+            sensitive: vec!["Male".into(), "Young".into()],
+        };
+        let dataset = celeba.load(&SplitConfig::default()).unwrap();
+        assert_eq!(dataset.split(Split::Val).len(), 1, "{name}");
+        assert_eq!(dataset.split(Split::Test).len(), 1);
+        let first = &dataset.split(Split::Train)[0];
+        assert_eq!(
+            (first.target.as_str(), first.group()),
+            ("Smiling", "Male|Young".to_owned())
+        );
+        assert_eq!(dataset.classes, vec!["Not_Smiling", "Smiling"]);
+        assert_eq!(
+            dataset.skipped[0].reason,
+            "listed in list_attr_celeba.txt but absent"
+        );
+        let error = CelebA {
+            target: "Eyeglasses".into(),
+            ..celeba
+        }
+        .load(&SplitConfig::default())
+        .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .contains("no attribute `Eyeglasses` (available: 5_o_Clock_Shadow, Male"),
+            "{error}"
+        );
+        std::fs::remove_dir_all(&root).unwrap();
+    }
+}
+
+#[test]
+fn lfwa_derives_gender_and_race_from_the_scores() {
+    let root = scratch("lfwa");
+    let header = "#\tperson\timagenum\tMale\tAsian\tWhite\tBlack\tBaby\tIndian";
+    let table = format!(
+        "# created 2009\n{header}\n\
+         Aaron Eckhart\t1\t1.56\t-1.8\t1.7\t-2.0\t-1\t-0.5\n\
+         Aaron Eckhart\t2\t0.8\t-1.2\t-0.1\t-0.4\t-1\t-0.3\n\
+         Zhu Rongji\t1\t1.2\t2.4\t-0.3\t-1.9\t-1\t0.2\n\
+         Serena Williams\t3\t-2.1\t-1.0\t-0.4\t1.9\t-1\t-0.2\n\
+         Missing Person\t1\t-1.0\t0.1\t0.0\t0.0\t-1\t0.0\n"
+    );
+    std::fs::write(root.join("lfw_attributes.txt"), table).unwrap();
+    for f in [
+        "Aaron_Eckhart/Aaron_Eckhart_0001.jpg",
+        "Aaron_Eckhart/Aaron_Eckhart_0002.jpg",
+        "Zhu_Rongji/Zhu_Rongji_0001.jpg",
+        "Serena_Williams/Serena_Williams_0003.jpg",
+    ] {
+        jpeg(&root.join("lfw").join(f));
+    }
+    let rows =
+        fineface_data::formats::lfwa::read_attributes(&root.join("lfw_attributes.txt")).unwrap();
+    let labels: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.gender.as_str(), r.race.as_str()))
+        .collect();
+    assert_eq!(
+        labels,
+        vec![
+            ("Male", "White"),
+            ("Male", "Undefined"),
+            ("Male", "Asian"),
+            ("Female", "Black"),
+            ("Female", "Asian")
+        ]
+    );
+    let dataset = Lfwa::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(every_sample(&dataset).len(), 4);
+    assert_eq!(
+        dataset.skipped[0].file,
+        "Missing_Person/Missing_Person_0001.jpg"
+    );
+    std::fs::remove_file(root.join("lfw_attributes.txt")).unwrap();
+    let error = Lfwa::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err();
+    assert!(error.to_string().contains("lfw_attributes.txt"), "{error}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn manifest_rejects_path_traversal_and_honours_its_split_column() {
+    let root = scratch("manifest");
+    for f in ["img/a.jpg", "img/b.jpg", "img/c.jpg"] {
+        jpeg(&root.join(f));
+    }
+    jpeg(&root.parent().unwrap().join("outside.jpg"));
+    std::fs::write(
+        root.join("manifest.csv"),
+        "path,smile,skin,split\nimg/a.jpg,yes,dark,train\nimg/b.jpg,no,light,val\nimg/c.jpg,no,dark,test\n../outside.jpg,yes,light,train\n",
+    )
+    .unwrap();
+    let manifest = Manifest {
+        target: "smile".into(),
+        sensitive: vec!["skin".into()],
+        ..Manifest::new(root.clone())
+    };
+    let dataset = manifest.load(&SplitConfig::default()).unwrap();
+    assert_eq!(Split::ALL.map(|s| dataset.split(s).len()), [1, 1, 1]);
+    assert_eq!(dataset.skipped[0].file, "../outside.jpg");
+    assert_eq!(dataset.skipped[0].reason, "path leaves the dataset folder");
+    let error = Manifest {
+        target: "age".into(),
+        ..manifest
+    }
+    .load(&SplitConfig::default())
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .ends_with(":1: missing column `age` (header: path,smile,skin,split)"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn image_folder_with_and_without_groups() {
+    let root = scratch("imagefolder");
+    for f in [
+        "train/Male/1.jpg",
+        "train/Male/2.jpg",
+        "train/Female/3.jpg",
+        "test/Male/4.jpg",
+        "test/Female/5.jpg",
+    ] {
+        jpeg(&root.join(f));
+    }
+    std::fs::write(root.join("train/Male/notes.txt"), "not an image").unwrap();
+    let plain = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(every_sample(&plain).len(), 5);
+    assert_eq!(plain.classes, vec!["Female", "Male"]);
+    assert!(every_sample(&plain).iter().all(|s| s.group() == "all"));
+    std::fs::write(
+        root.join("groups.csv"),
+        "path,race\ntrain/Male/1.jpg,Black\ntrain/Male/2.jpg,White\ntrain/Female/3.jpg,Black\ntest/Male/4.jpg,White\n",
+    )
+    .unwrap();
+    let grouped = ImageFolder {
+        groups_csv: Some("groups.csv".into()),
+        ..ImageFolder::new(root.clone())
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert_eq!(every_sample(&grouped).len(), 4);
+    assert_eq!(grouped.skipped[0].reason, "no row in the groups CSV");
+    assert_eq!(grouped.sensitive, vec!["race"]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn configs_are_plain_toml_with_unknown_keys_rejected() {
+    let config: DatasetConfig =
+        toml::from_str("kind = \"celeba\"\nroot = \"/d\"\ntarget = \"Smiling\"\n").unwrap();
+    assert_eq!(
+        config,
+        DatasetConfig::CelebA(CelebA {
+            root: "/d".into(),
+            target: "Smiling".into(),
+            sensitive: vec!["Male".into()]
+        })
+    );
+    let error =
+        toml::from_str::<DatasetConfig>("kind = \"utkface\"\nroot = \"/d\"\ntargt = \"race\"\n")
+            .unwrap_err();
+    assert!(
+        error.to_string().contains("unknown field `targt`"),
+        "{error}"
+    );
+}

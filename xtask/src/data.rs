@@ -1,0 +1,132 @@
+//! `cargo xtask data check`: what a dataset folder holds, before training on it.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use anyhow::{Context, bail};
+use clap::{Args, Subcommand, ValueEnum};
+use fineface_data::{DataCheck, DatasetConfig, SplitConfig};
+
+/// Dataset tasks.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    #[command(subcommand)]
+    command: DataCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCommand {
+    /// Count images per split x target x group, list skipped files, histogram image sizes;
+    /// exit non-zero if the layout is unusable.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Kind {
+    Fairface,
+    Utkface,
+    Celeba,
+    Lfwa,
+    Imagefolder,
+    Manifest,
+}
+
+#[derive(Debug, Args)]
+struct CheckArgs {
+    /// The dataset's layout.
+    #[arg(value_enum)]
+    kind: Kind,
+    /// The folder the dataset was unpacked to.
+    #[arg(long)]
+    root: PathBuf,
+    /// Also write the report as JSON here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Seed of the carved splits.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Skip reading image headers (no size histogram, faster on large datasets).
+    #[arg(long)]
+    no_sizes: bool,
+}
+
+impl DataArgs {
+    pub fn run(self) -> anyhow::Result<()> {
+        match self.command {
+            DataCommand::Check(args) => args.run(),
+        }
+    }
+}
+
+impl CheckArgs {
+    fn run(self) -> anyhow::Result<()> {
+        let kind = format!("{:?}", self.kind).to_lowercase();
+        let config = DatasetConfig::with_root(&kind, self.root.clone())
+            .with_context(|| format!("unknown dataset kind {kind}"))?;
+        let split = SplitConfig {
+            seed: self.seed,
+            ..SplitConfig::default()
+        };
+        let dataset = config.load(&split)?;
+        let check = DataCheck::new(&dataset, !self.no_sizes);
+        if let Some(path) = &self.json {
+            std::fs::write(path, serde_json::to_string_pretty(&check)? + "\n")
+                .with_context(|| format!("writing {}", path.display()))?;
+        }
+        let mut out = std::io::stdout().lock();
+        writeln!(
+            out,
+            "{} at {}: target `{}`, groups {}",
+            check.dataset,
+            check.root,
+            check.target,
+            check.sensitive.join(" x ")
+        )?;
+        writeln!(out, "| split | n | targets | groups |\n|---|---:|---|---|")?;
+        for (name, counts) in &check.splits {
+            let fmt = |m: &std::collections::BTreeMap<String, usize>| {
+                m.iter()
+                    .map(|(k, v)| format!("{k} {v}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            writeln!(
+                out,
+                "| {name} | {} | {} | {} |",
+                counts.n,
+                fmt(&counts.targets),
+                fmt(&counts.groups)
+            )?;
+        }
+        let sizes: Vec<String> = check
+            .image_sizes
+            .iter()
+            .map(|(k, v)| format!("{k}: {v}"))
+            .collect();
+        if !sizes.is_empty() {
+            writeln!(out, "image sizes: {}", sizes.join(", "))?;
+        }
+        writeln!(out, "skipped: {}", check.n_skipped)?;
+        for s in check.skipped.iter().take(20) {
+            writeln!(out, "  {}: {}", s.file, s.reason)?;
+        }
+        if check.n_skipped > 20 {
+            writeln!(
+                out,
+                "  ... {} more{}",
+                check.n_skipped - 20,
+                self.json
+                    .as_ref()
+                    .map_or(String::new(), |p| format!(" (all in {})", p.display()))
+            )?;
+        }
+        if let Some(reason) = check.unusable_reason() {
+            bail!(
+                "{} at {} is not usable: {reason}",
+                check.dataset,
+                check.root
+            );
+        }
+        Ok(())
+    }
+}

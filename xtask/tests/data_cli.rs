@@ -1,0 +1,91 @@
+//! `cargo xtask data check` on the real samples in ../shared/data.
+
+#![allow(clippy::unwrap_used)] // Tests panic on failure by design.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
+
+#[test]
+fn shared_data_check_utkface_writes_the_documented_json() {
+    let json = std::env::temp_dir().join(format!("fineface-check-{}.json", std::process::id()));
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "data",
+            "check",
+            "utkface",
+            "--root",
+            "../shared/data/utkface",
+            "--json",
+        ])
+        .arg(&json)
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    std::fs::remove_file(&json).unwrap();
+    assert_eq!(report["dataset"], "utkface");
+    assert_eq!(report["n_skipped"], 0);
+    let total: u64 = ["train", "val", "test"]
+        .iter()
+        .map(|s| report["splits"][s]["n"].as_u64().unwrap())
+        .sum();
+    assert_eq!(total, 3000);
+    assert_eq!(report["splits"]["train"]["groups"]["Black|Female"], 216);
+    assert_eq!(report["splits"]["test"]["targets"]["Female"], 300);
+    assert_eq!(report["image_sizes"]["200x200"], 3000);
+}
+
+#[test]
+fn shared_data_check_fairface_without_images_fails_and_says_why() {
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args([
+            "data",
+            "check",
+            "fairface",
+            "--root",
+            "../shared/data/fairface-labels-only",
+        ])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("is not usable: no usable image (97698 skipped"),
+        "{stderr}"
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("train/1.jpg: listed in fairface_label_train.csv but absent"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn check_of_a_missing_dataset_names_the_expected_files() {
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["data", "check", "celeba", "--root", "/nonexistent/celeba"])
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("celeba: expected the image folder img_align_celeba/ at /nonexistent/celeba/img_align_celeba"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("mmlab.ie.cuhk.edu.hk"), "{stderr}");
+}
