@@ -30,12 +30,14 @@
 //! ```
 
 mod check;
+mod crop;
 mod datasets;
 mod error;
 mod sample;
 mod split;
 
 pub use check::{DataCheck, SplitCounts};
+pub use crop::{AttentionCrop, AttentionCropConfig, CropBoxes};
 pub use datasets::{CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, UtkFace};
 pub use error::{DataError, Result};
 pub use sample::{FaceDataset, FaceSample, Skipped, Split};
