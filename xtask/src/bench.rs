@@ -32,6 +32,19 @@ pub struct BenchArgs {
 
 #[derive(Debug, Subcommand)]
 enum BenchCase {
+    /// Decode + training transform at 448 px with 2 workers, beside torchvision's pipeline
+    /// (PIL + transforms + DataLoader) on the same UTKFace images.
+    Data {
+        /// The UTKFace folder.
+        #[arg(long, default_value = "../shared/data/utkface")]
+        root: PathBuf,
+        /// Images per round.
+        #[arg(long, default_value_t = 512)]
+        images: usize,
+        /// Decoding workers on each side.
+        #[arg(long, default_value_t = 2)]
+        workers: usize,
+    },
     /// ResNet forward, forward+backward and one BatchNorm layer on Flex, beside PyTorch CPU.
     Resnet {
         /// torchvision architecture.
@@ -80,6 +93,11 @@ impl BenchArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let cases = match &self.case {
             BenchCase::Fairness { rows } => vec![self.fairness(*rows)?],
+            BenchCase::Data {
+                root,
+                images,
+                workers,
+            } => vec![self.data(root, *images, *workers)?],
             BenchCase::Resnet {
                 arch,
                 batch,
@@ -250,6 +268,68 @@ impl BenchArgs {
             ));
         }
         Ok(results)
+    }
+}
+
+impl BenchArgs {
+    fn data(&self, root: &Path, images: usize, workers: usize) -> anyhow::Result<CaseResult> {
+        let repo = workspace_root();
+        let status = Command::new(env!("CARGO"))
+            .args([
+                "build",
+                "--release",
+                "--quiet",
+                "-p",
+                "fineface-data",
+                "--example",
+                "bench_pipeline",
+            ])
+            .current_dir(&repo)
+            .status()
+            .context("building the bench_pipeline example")?;
+        if !status.success() {
+            bail!("building the bench_pipeline example failed");
+        }
+        let args = |cmd: &mut Command| {
+            cmd.arg("--root")
+                .arg(root)
+                .args([
+                    "--images",
+                    &images.to_string(),
+                    "--workers",
+                    &workers.to_string(),
+                ])
+                .args(["--rounds", "2"]);
+        };
+        let (mut ours_runs, mut reference_runs) = (Vec::new(), Vec::new());
+        for round in 0..self.repeat.max(1) {
+            let mut ours = Command::new(repo.join("target/release/examples/bench_pipeline"));
+            args(&mut ours);
+            let mut reference = Command::new(&self.python);
+            reference.arg(repo.join("tools/bench_torchvision_pipeline.py"));
+            args(&mut reference);
+            let (a, b) = (measure(&mut ours)?, measure(&mut reference)?);
+            tracing::info!(
+                "round {round}: ours {}, reference {}",
+                a.stdout.trim(),
+                b.stdout.trim()
+            );
+            ours_runs.extend(iteration_runs(&a)?);
+            reference_runs.extend(iteration_runs(&b)?);
+        }
+        let mut result = summarise(
+            format!("data_pipeline_{images}_images"),
+            &ours_runs,
+            &reference_runs,
+            String::new(),
+        );
+        result.notes = format!(
+            "UTKFace 200 px JPEGs -> resize 460 -> random crop 448 (pad 8) -> flip -> normalise, \
+             batches of 16, {workers} workers; ours {:.0} img/s, torchvision {:.0} img/s",
+            images as f64 / result.ours_s,
+            images as f64 / result.reference_s
+        );
+        Ok(result)
     }
 }
 

@@ -33,15 +33,19 @@ mod check;
 mod crop;
 mod datasets;
 mod error;
+mod loader;
 mod sample;
 mod split;
+mod transform;
 
 pub use check::{DataCheck, SplitCounts};
 pub use crop::{AttentionCrop, AttentionCropConfig, CropBoxes};
 pub use datasets::{CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, UtkFace};
 pub use error::{DataError, Result};
+pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig};
 pub use sample::{FaceDataset, FaceSample, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};
+pub use transform::{ImageTensor, TransformConfig};
 
 /// The label-file parsers, for tools that need the raw labels.
 pub mod formats {

@@ -1,0 +1,217 @@
+//! Parallel, reproducible decoding and augmentation of a split into batches.
+
+use std::path::PathBuf;
+
+use rand::SeedableRng;
+use rand::seq::SliceRandom;
+use rand_chacha::ChaCha8Rng;
+use serde::{Deserialize, Serialize};
+
+use crate::sample::FaceSample;
+use crate::transform::{ImageTensor, TransformConfig};
+
+/// What to do with an image that cannot be decoded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BadImagePolicy {
+    /// Leave it out of its batch and count it (default).
+    #[default]
+    Skip,
+    /// Stop with an error naming the file.
+    Error,
+}
+
+/// Settings of a [`BatchLoader`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoaderConfig {
+    /// Images per batch.
+    pub batch_size: usize,
+    /// Decoding threads.
+    pub workers: usize,
+    /// Drop the incomplete last batch (training) or keep it (evaluation).
+    pub drop_last: bool,
+    /// What to do with undecodable images.
+    pub bad_images: BadImagePolicy,
+}
+
+impl Default for LoaderConfig {
+    fn default() -> Self {
+        Self {
+            batch_size: 16,
+            workers: 2,
+            drop_last: true,
+            bad_images: BadImagePolicy::Skip,
+        }
+    }
+}
+
+/// A batch of transformed images with their labels and the samples they came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImageBatch {
+    /// `[batch, 3, size, size]` values, sample-major.
+    pub images: Vec<f32>,
+    /// Side length of the images.
+    pub size: usize,
+    /// Index of each image's target in the dataset's class list.
+    pub targets: Vec<usize>,
+    /// Index of each image in the split (to recover path and sensitive attributes).
+    pub indices: Vec<usize>,
+}
+
+impl ImageBatch {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Whether the batch holds no image.
+    pub fn is_empty(&self) -> bool {
+        self.targets.is_empty()
+    }
+}
+
+/// An image that could not be decoded.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadImage {
+    /// The file.
+    pub path: PathBuf,
+    /// The decoder's message.
+    pub message: String,
+}
+
+/// Decodes and transforms a split into batches with `workers` threads.
+///
+/// Reproducible whatever the number of workers: the order of an epoch is a seeded shuffle
+/// of `(seed, epoch)`, and each image's augmentation draws from its own generator seeded by
+/// `(seed, epoch, index)`.
+#[derive(Debug, Clone)]
+pub struct BatchLoader<'a> {
+    samples: &'a [FaceSample],
+    classes: &'a [String],
+    transform: TransformConfig,
+    config: LoaderConfig,
+    train: bool,
+    seed: u64,
+}
+
+impl<'a> BatchLoader<'a> {
+    /// A loader over `samples`; `train` selects the random training transform and a shuffled
+    /// order, otherwise the evaluation transform in file order.
+    pub fn new(
+        samples: &'a [FaceSample],
+        classes: &'a [String],
+        transform: TransformConfig,
+        config: LoaderConfig,
+        train: bool,
+        seed: u64,
+    ) -> Self {
+        Self {
+            samples,
+            classes,
+            transform,
+            config,
+            train,
+            seed,
+        }
+    }
+
+    /// The sample order of an epoch.
+    pub fn order(&self, epoch: u64) -> Vec<usize> {
+        let mut order: Vec<usize> = (0..self.samples.len()).collect();
+        if self.train {
+            order.shuffle(&mut ChaCha8Rng::seed_from_u64(mix(
+                self.seed,
+                epoch,
+                u64::MAX,
+            )));
+        }
+        order
+    }
+
+    /// Number of batches per epoch.
+    pub fn n_batches(&self) -> usize {
+        let (n, b) = (self.samples.len(), self.config.batch_size.max(1));
+        if self.config.drop_last {
+            n / b
+        } else {
+            n.div_ceil(b)
+        }
+    }
+
+    /// Batch `k` of `epoch`, and the images of it that could not be decoded.
+    pub fn batch(&self, epoch: u64, k: usize) -> Result<(ImageBatch, Vec<BadImage>), BadImage> {
+        let b = self.config.batch_size.max(1);
+        let order = self.order(epoch);
+        let end = ((k + 1) * b).min(order.len());
+        let indices = &order[(k * b).min(end)..end];
+        let workers = self.config.workers.max(1).min(indices.len().max(1));
+        let chunk = indices.len().div_ceil(workers).max(1);
+        let decoded: Vec<(usize, Result<ImageTensor, BadImage>)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = indices
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|&i| (i, self.load(epoch, i)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_default())
+                .collect()
+        });
+        let size = self.transform.crop as usize;
+        let mut batch = ImageBatch {
+            images: Vec::with_capacity(indices.len() * 3 * size * size),
+            size,
+            targets: Vec::with_capacity(indices.len()),
+            indices: Vec::with_capacity(indices.len()),
+        };
+        let mut bad = Vec::new();
+        for (index, result) in decoded {
+            match result {
+                Ok(image) => {
+                    batch.images.extend_from_slice(&image.values);
+                    let target = &self.samples[index].target;
+                    batch
+                        .targets
+                        .push(self.classes.iter().position(|c| c == target).unwrap_or(0));
+                    batch.indices.push(index);
+                }
+                Err(error) if self.config.bad_images == BadImagePolicy::Skip => {
+                    tracing::warn!(path = %error.path.display(), "skipping undecodable image: {}", error.message);
+                    bad.push(error);
+                }
+                Err(error) => return Err(error),
+            }
+        }
+        Ok((batch, bad))
+    }
+
+    fn load(&self, epoch: u64, index: usize) -> Result<ImageTensor, BadImage> {
+        let sample = &self.samples[index];
+        let image = image::open(&sample.path).map_err(|e| BadImage {
+            path: sample.path.clone(),
+            message: e.to_string(),
+        })?;
+        Ok(if self.train {
+            let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, epoch, index as u64));
+            self.transform.train(&image, &mut rng)
+        } else {
+            self.transform.eval(&image)
+        })
+    }
+}
+
+/// A 64-bit mix of three numbers (SplitMix64 steps), for per-image seeds.
+fn mix(seed: u64, epoch: u64, index: u64) -> u64 {
+    let mut x = seed
+        ^ epoch.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ index.wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    x ^ (x >> 31)
+}

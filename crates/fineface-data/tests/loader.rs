@@ -1,0 +1,102 @@
+//! Parallel batches are reproducible and survive bad images.
+
+#![allow(clippy::unwrap_used)] // Tests panic on failure by design.
+
+use std::path::PathBuf;
+
+use fineface_data::{
+    BadImagePolicy, BatchLoader, DatasetConfig, FaceSample, LoaderConfig, Split, SplitConfig,
+    TransformConfig,
+};
+
+fn small() -> TransformConfig {
+    TransformConfig {
+        resize: 40,
+        crop: 32,
+        pad: 2,
+        ..TransformConfig::default()
+    }
+}
+
+#[test]
+fn shared_data_utkface_batches_do_not_depend_on_the_worker_count() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/utkface");
+    let dataset = DatasetConfig::with_root("utkface", root)
+        .unwrap()
+        .load(&SplitConfig::default())
+        .unwrap();
+    let train = &dataset.split(Split::Train)[..50];
+    let config = |workers| LoaderConfig {
+        batch_size: 8,
+        workers,
+        ..LoaderConfig::default()
+    };
+    let one = BatchLoader::new(train, &dataset.classes, small(), config(1), true, 3);
+    let three = BatchLoader::new(train, &dataset.classes, small(), config(3), true, 3);
+    assert_eq!(one.n_batches(), 6, "the incomplete last batch is dropped");
+    let (a, bad) = one.batch(1, 2).unwrap();
+    let (b, _) = three.batch(1, 2).unwrap();
+    assert!(bad.is_empty());
+    assert_eq!(a, b);
+    assert_eq!(a.len(), 8);
+    assert_eq!(a.images.len(), 8 * 3 * 32 * 32);
+    assert!(a.images.iter().all(|v| (-1.0..=1.0).contains(v)));
+    // Targets follow the samples.
+    for (&i, &t) in a.indices.iter().zip(&a.targets) {
+        assert_eq!(dataset.classes[t], train[i].target);
+    }
+    // Another epoch, another order and other augmentations.
+    assert_ne!(one.order(1), one.order(2));
+    let eval = BatchLoader::new(
+        train,
+        &dataset.classes,
+        small(),
+        LoaderConfig {
+            drop_last: false,
+            ..config(2)
+        },
+        false,
+        3,
+    );
+    assert_eq!(eval.n_batches(), 7);
+    assert_eq!(eval.order(5), (0..50).collect::<Vec<_>>());
+    assert_eq!(eval.batch(0, 6).unwrap().0.len(), 2);
+}
+
+#[test]
+fn undecodable_images_are_skipped_and_counted_or_stop_the_run() {
+    let dir = std::env::temp_dir().join(format!("fineface-loader-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = dir.join("good.png");
+    image::RgbImage::from_pixel(10, 10, image::Rgb([200, 10, 10]))
+        .save(&good)
+        .unwrap();
+    let empty = dir.join("empty.jpg");
+    std::fs::write(&empty, b"").unwrap();
+    let sample = |path: PathBuf| FaceSample {
+        file: path.display().to_string(),
+        path,
+        target: "a".into(),
+        sensitive: vec!["g".into()],
+    };
+    let samples = vec![sample(good.clone()), sample(empty.clone()), sample(good)];
+    let classes = vec!["a".to_owned()];
+    let config = LoaderConfig {
+        batch_size: 3,
+        ..LoaderConfig::default()
+    };
+    let loader = BatchLoader::new(&samples, &classes, small(), config.clone(), false, 0);
+    let (batch, bad) = loader.batch(0, 0).unwrap();
+    assert_eq!(batch.indices, vec![0, 2]);
+    assert_eq!(bad.len(), 1);
+    assert_eq!(bad[0].path, empty);
+    let strict = LoaderConfig {
+        bad_images: BadImagePolicy::Error,
+        ..config
+    };
+    let error = BatchLoader::new(&samples, &classes, small(), strict, false, 0)
+        .batch(0, 0)
+        .unwrap_err();
+    assert_eq!(error.path, empty);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
