@@ -203,25 +203,8 @@ impl BenchArgs {
         size: usize,
         iters: usize,
     ) -> anyhow::Result<Vec<CaseResult>> {
-        let root = workspace_root();
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "fineface-model",
-                "--example",
-            ])
-            .arg("bench_resnet")
-            .current_dir(&root)
-            .status()
-            .context("building the bench_resnet example")?;
-        if !status.success() {
-            bail!("building the bench_resnet example failed");
-        }
-        let ours_exe = root.join("target/release/examples/bench_resnet");
-        let script = root.join("tools/bench_torch.py");
+        let ours_exe = build_example("fineface-model", "bench_resnet")?;
+        let script = workspace_root().join("tools/bench_torch.py");
         let common = |cmd: &mut Command, case: &str| {
             cmd.args(["--case", case, "--arch", arch])
                 .args(["--batch", &batch.to_string(), "--size", &size.to_string()])
@@ -274,22 +257,7 @@ impl BenchArgs {
 impl BenchArgs {
     fn data(&self, root: &Path, images: usize, workers: usize) -> anyhow::Result<CaseResult> {
         let repo = workspace_root();
-        let status = Command::new(env!("CARGO"))
-            .args([
-                "build",
-                "--release",
-                "--quiet",
-                "-p",
-                "fineface-data",
-                "--example",
-                "bench_pipeline",
-            ])
-            .current_dir(&repo)
-            .status()
-            .context("building the bench_pipeline example")?;
-        if !status.success() {
-            bail!("building the bench_pipeline example failed");
-        }
+        let ours_exe = build_example("fineface-data", "bench_pipeline")?;
         let args = |cmd: &mut Command| {
             cmd.arg("--root")
                 .arg(root)
@@ -303,7 +271,7 @@ impl BenchArgs {
         };
         let (mut ours_runs, mut reference_runs) = (Vec::new(), Vec::new());
         for round in 0..self.repeat.max(1) {
-            let mut ours = Command::new(repo.join("target/release/examples/bench_pipeline"));
+            let mut ours = Command::new(&ours_exe);
             args(&mut ours);
             let mut reference = Command::new(&self.python);
             reference.arg(repo.join("tools/bench_torchvision_pipeline.py"));
@@ -331,6 +299,28 @@ impl BenchArgs {
         );
         Ok(result)
     }
+}
+
+/// Builds one of the library crates' bench examples in release mode; returns its path.
+fn build_example(package: &str, example: &str) -> anyhow::Result<PathBuf> {
+    let root = workspace_root();
+    let status = Command::new(env!("CARGO"))
+        .args([
+            "build",
+            "--release",
+            "--quiet",
+            "-p",
+            package,
+            "--example",
+            example,
+        ])
+        .current_dir(&root)
+        .status()
+        .with_context(|| format!("building the {example} example"))?;
+    if !status.success() {
+        bail!("building the {example} example of {package} failed");
+    }
+    Ok(root.join("target/release/examples").join(example))
 }
 
 /// Per-iteration timings printed by a bench program as `{"times_s": [...]}`, each paired

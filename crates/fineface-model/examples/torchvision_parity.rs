@@ -13,7 +13,7 @@
 
 #![allow(clippy::print_stderr)] // A command-line program reports where it wrote.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use burn::tensor::{Tensor, TensorData};
@@ -38,32 +38,20 @@ struct Args {
 }
 
 /// Shape of one tensor of the weights file.
-fn weight_shape(path: &PathBuf, key: &str) -> anyhow::Result<Vec<usize>> {
-    let snapshot_shape = |shape: &[usize]| shape.to_vec();
-    Ok(match WeightFormat::from_path(path)? {
-        WeightFormat::PyTorch => {
-            let mut store = PytorchStore::from_file(path);
-            let snapshot = store
-                .get_snapshot(key)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            snapshot_shape(
-                &snapshot
-                    .with_context(|| format!("no `{key}` in {}", path.display()))?
-                    .shape,
-            )
-        }
-        WeightFormat::Safetensors => {
-            let mut store = SafetensorsStore::from_file(path);
-            let snapshot = store
-                .get_snapshot(key)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            snapshot_shape(
-                &snapshot
-                    .with_context(|| format!("no `{key}` in {}", path.display()))?
-                    .shape,
-            )
-        }
-    })
+fn weight_shape(path: &Path, key: &str) -> anyhow::Result<Vec<usize>> {
+    fn shape_in(mut store: impl ModuleStore, path: &Path, key: &str) -> anyhow::Result<Vec<usize>> {
+        let snapshot = store
+            .get_snapshot(key)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        Ok(snapshot
+            .with_context(|| format!("no `{key}` in {}", path.display()))?
+            .shape
+            .to_vec())
+    }
+    match WeightFormat::from_path(path)? {
+        WeightFormat::PyTorch => shape_in(PytorchStore::from_file(path), path, key),
+        WeightFormat::Safetensors => shape_in(SafetensorsStore::from_file(path), path, key),
+    }
 }
 
 fn main() -> anyhow::Result<()> {
