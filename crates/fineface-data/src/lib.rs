@@ -30,6 +30,7 @@
 //! ```
 
 mod check;
+#[cfg(feature = "crop")]
 mod crop;
 mod datasets;
 mod error;
@@ -39,6 +40,7 @@ mod split;
 mod transform;
 
 pub use check::{DataCheck, SplitCounts};
+#[cfg(feature = "crop")]
 pub use crop::{AttentionCrop, AttentionCropConfig, CropBoxes};
 pub use datasets::{CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, UtkFace};
 pub use error::{DataError, Result};
