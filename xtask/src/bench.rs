@@ -449,15 +449,7 @@ fn wait_with_rusage(pid: u32) -> anyhow::Result<(i32, i64)> {
 /// A FairFace-shaped predictions file: gender predicted for 7 races x 2 genders, group sizes
 /// and accuracies uneven, plus the path and score columns a training run writes.
 fn write_synthetic_predictions(path: &Path, rows: usize) -> anyhow::Result<()> {
-    const RACES: [&str; 7] = [
-        "White",
-        "Black",
-        "East Asian",
-        "Southeast Asian",
-        "Indian",
-        "Middle Eastern",
-        "Latino_Hispanic",
-    ];
+    use fineface_data::formats::fairface::RACES;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
