@@ -6,6 +6,8 @@
 mod bench;
 mod data;
 mod fairness;
+mod report;
+mod run;
 
 use std::io::IsTerminal;
 
@@ -27,6 +29,17 @@ enum Task {
     Bench(bench::BenchArgs),
     /// Dataset checks.
     Data(data::DataArgs),
+    /// Train an experiment: `cargo xtask train synthface`, `cargo xtask train fairface --data
+    /// PATH --device cuda:0` (see `cargo xtask train -- --help`).
+    Train(run::PassThrough),
+    /// Evaluate a run on its test split or another dataset: `--run DIR [--dataset KIND --data PATH]`.
+    Eval(run::PassThrough),
+    /// Predict images with a trained run: `--run DIR IMAGE...`.
+    Predict(run::PassThrough),
+    /// Markdown report of a run with training curves, subgroup chart and attention crops.
+    Report(report::ReportArgs),
+    /// Side-by-side table and accuracy-vs-DoB scatter of several runs.
+    Compare(report::CompareArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +57,11 @@ fn main() -> std::process::ExitCode {
         Task::Fairness(args) => args.run(),
         Task::Bench(args) => args.run(),
         Task::Data(args) => args.run(),
+        Task::Train(args) => args.run("train"),
+        Task::Eval(args) => args.run("eval"),
+        Task::Predict(args) => args.run("predict"),
+        Task::Report(args) => args.run(),
+        Task::Compare(args) => args.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -12,6 +12,7 @@
 //! | [`Lfwa`] | `lfw_attributes.txt`, `lfw/<Name>/<Name>_NNNN.jpg` | 4 races + Undefined x 2 genders |
 //! | [`Manifest`] | a CSV `path,<target>,<sensitive...>[,split]` | named in the config |
 //! | [`ImageFolder`] | `train/<class>/*.jpg`, `test/<class>/*.jpg`, optional groups CSV | from the CSV |
+//! | [`SynthFace`] | nothing: generated into `root` on first use | 4 tones x 2 face shapes |
 //!
 //! Official splits are kept (FairFace's val is the test split); validation, and test where
 //! there is none, are carved from training data, seeded and stratified by target x group
@@ -42,7 +43,9 @@ mod transform;
 pub use check::{DataCheck, SplitCounts};
 #[cfg(feature = "crop")]
 pub use crop::{AttentionCrop, AttentionCropConfig, CropBoxes};
-pub use datasets::{CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, UtkFace};
+pub use datasets::{
+    CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
+};
 pub use error::{DataError, Result};
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig};
 pub use sample::{FaceDataset, FaceSample, Skipped, Split};

@@ -5,6 +5,7 @@ pub(crate) mod fairface;
 mod image_folder;
 pub(crate) mod lfwa;
 mod manifest;
+mod synthface;
 pub(crate) mod utkface;
 
 use std::path::PathBuf;
@@ -16,6 +17,7 @@ pub use fairface::FairFace;
 pub use image_folder::ImageFolder;
 pub use lfwa::Lfwa;
 pub use manifest::Manifest;
+pub use synthface::SynthFace;
 pub use utkface::UtkFace;
 
 use crate::error::Result;
@@ -38,6 +40,8 @@ pub enum DatasetConfig {
     Manifest(Manifest),
     /// `train/<class>/*.jpg`, `test/<class>/*.jpg`.
     ImageFolder(ImageFolder),
+    /// The generated face-like dataset (made on first use).
+    SynthFace(SynthFace),
 }
 
 impl DatasetConfig {
@@ -50,6 +54,7 @@ impl DatasetConfig {
             "lfwa" => Self::Lfwa(Lfwa::new(root)),
             "manifest" => Self::Manifest(Manifest::new(root)),
             "imagefolder" => Self::ImageFolder(ImageFolder::new(root)),
+            "synthface" => Self::SynthFace(SynthFace::new(root)),
             _ => return None,
         })
     }
@@ -63,6 +68,7 @@ impl DatasetConfig {
             Self::Lfwa(d) => d.load(split),
             Self::Manifest(d) => d.load(split),
             Self::ImageFolder(d) => d.load(split),
+            Self::SynthFace(d) => d.load(split),
         }
     }
 }

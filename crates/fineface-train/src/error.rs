@@ -1,0 +1,100 @@
+//! The crate's error type.
+
+use std::path::PathBuf;
+
+/// What stops a run.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// An experiment file that cannot be read into a configuration.
+    #[error("{path}: {message}")]
+    Config {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// A file or folder that cannot be read or written.
+    #[error("cannot access {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The dataset cannot be loaded.
+    #[error(transparent)]
+    Data(#[from] fineface_data::DataError),
+    /// Weights or devices.
+    #[error(transparent)]
+    Model(#[from] fineface_model::ModelError),
+    /// The fairness report cannot be computed.
+    #[error(transparent)]
+    Fair(#[from] fineface_fair::FairError),
+    /// A split the run needs has no images.
+    #[error("the {split} split of {dataset} has {found} images; at least {needed} are needed")]
+    TooFewImages {
+        /// Dataset name.
+        dataset: String,
+        /// Split name.
+        split: &'static str,
+        /// Images in it.
+        found: usize,
+        /// Images needed.
+        needed: usize,
+    },
+    /// An image could not be decoded and the policy says stop.
+    #[error("cannot decode {path}: {message}")]
+    BadImage {
+        /// The image.
+        path: PathBuf,
+        /// The decoder's message.
+        message: String,
+    },
+    /// A loss became NaN or infinite; the last good checkpoint is kept.
+    #[error(
+        "the {step} loss is {value} at epoch {epoch}, batch {batch}; stopped, the last good checkpoint is intact (lower the learning rate or check the data)"
+    )]
+    NonFiniteLoss {
+        /// Which of the iteration's losses.
+        step: &'static str,
+        /// Its value.
+        value: f64,
+        /// 1-based epoch.
+        epoch: usize,
+        /// 0-based batch in the epoch.
+        batch: usize,
+    },
+    /// A checkpoint or run folder that cannot be used.
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The checkpoint.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+    /// The run's classes and the evaluated dataset's do not match.
+    #[error("the run predicts {run:?} but {dataset} has targets {found:?}")]
+    ClassMismatch {
+        /// Classes of the trained model.
+        run: Vec<String>,
+        /// The evaluated dataset.
+        dataset: String,
+        /// Its classes.
+        found: Vec<String>,
+    },
+    /// A request the configuration cannot serve (e.g. a CUDA device without the feature).
+    #[error("{0}")]
+    Unsupported(String),
+}
+
+/// Short for `Result<T, TrainError>`.
+pub type Result<T, E = TrainError> = std::result::Result<T, E>;
+
+impl TrainError {
+    pub(crate) fn io(path: &std::path::Path, source: std::io::Error) -> Self {
+        Self::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+}

@@ -1,0 +1,255 @@
+//! Evaluation: predictions of a split, their accuracies, the predictions CSV and the
+//! fairness report.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorData, activation::softmax};
+use fineface_data::{
+    AttentionCrop, BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig,
+    TransformConfig,
+};
+use fineface_fair::{AuditOptions, PredictionTable, SubgroupReport, audit};
+
+use crate::checkpoint::write_atomic;
+use crate::error::{Result, TrainError};
+use crate::iteration::Predict;
+use crate::metrics::quote;
+
+/// The images of a batch as a `[n, 3, size, size]` tensor on `device`.
+pub fn batch_tensor<B: Backend>(batch: ImageBatch, device: &B::Device) -> Tensor<B, 4> {
+    let n = batch.len();
+    let size = batch.size;
+    Tensor::from_data(TensorData::new(batch.images, [n, 3, size, size]), device)
+}
+
+/// One evaluated image.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PredictionRow {
+    /// Index of the sample in the evaluated split.
+    pub sample: usize,
+    /// True class index.
+    pub y_true: usize,
+    /// Predicted class (FineFACE: argmax of the 8-logit sum).
+    pub y_pred: usize,
+    /// Prediction of the concat head on the image alone.
+    pub y_pred_concat: usize,
+    /// Prediction of the 4-head sum on the image.
+    pub y_pred_heads: usize,
+    /// Softmax of the final logits at the predicted class (a score, not calibrated).
+    pub probability: f64,
+}
+
+/// The predictions of a split.
+#[derive(Debug, Clone, Default)]
+pub struct Evaluation {
+    /// One row per decoded image, in split order.
+    pub rows: Vec<PredictionRow>,
+    /// Images that could not be decoded (left out of the rows).
+    pub bad_images: Vec<BadImage>,
+}
+
+/// How to batch an evaluation.
+#[derive(Debug, Clone)]
+pub struct EvalSettings<'a> {
+    /// The evaluation transform (resize, centre crop, normalise).
+    pub transform: &'a TransformConfig,
+    /// The attention crop of FineFACE's inference.
+    pub crop: &'a AttentionCrop,
+    /// Images per forward pass.
+    pub batch_size: usize,
+    /// Decoding threads.
+    pub workers: usize,
+}
+
+/// Predicts every image of `samples` with `model` (no autodiff: pass an inner module).
+pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
+    model: &P,
+    samples: &[FaceSample],
+    classes: &[String],
+    settings: &EvalSettings<'_>,
+    device: &B::Device,
+) -> Result<Evaluation> {
+    let loader = BatchLoader::new(
+        samples,
+        classes,
+        settings.transform.clone(),
+        LoaderConfig {
+            batch_size: settings.batch_size,
+            workers: settings.workers,
+            drop_last: false,
+            bad_images: BadImagePolicy::Skip,
+        },
+        false,
+        0,
+    );
+    let mut evaluation = Evaluation::default();
+    for k in 0..loader.n_batches() {
+        let (batch, bad) = loader.batch(0, k).map_err(|e| TrainError::BadImage {
+            path: e.path,
+            message: e.message,
+        })?;
+        evaluation.bad_images.extend(bad);
+        if batch.is_empty() {
+            continue;
+        }
+        let indices = batch.indices.clone();
+        let targets = batch.targets.clone();
+        let logits = model.predict(batch_tensor(batch, device), settings.crop);
+        let n_classes = logits.combined.dims()[1];
+        let probabilities = host(softmax(logits.combined.clone(), 1));
+        let argmax = |t: Tensor<B, 2>| -> Vec<usize> {
+            host(t)
+                .chunks(n_classes)
+                .map(|row| {
+                    row.iter()
+                        .enumerate()
+                        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
+                            if v > best.1 { (i, v) } else { best }
+                        })
+                        .0
+                })
+                .collect()
+        };
+        let combined = argmax(logits.combined);
+        let concat = argmax(logits.concat);
+        let heads = argmax(logits.heads_on_image);
+        for (i, &sample) in indices.iter().enumerate() {
+            evaluation.rows.push(PredictionRow {
+                sample,
+                y_true: targets[i],
+                y_pred: combined[i],
+                y_pred_concat: concat[i],
+                y_pred_heads: heads[i],
+                probability: probabilities[i * n_classes + combined[i]] as f64,
+            });
+        }
+    }
+    Ok(evaluation)
+}
+
+fn host<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {
+    t.into_data()
+        .convert::<f32>()
+        .to_vec::<f32>()
+        .unwrap_or_default()
+}
+
+impl Evaluation {
+    fn share(&self, correct: impl Fn(&PredictionRow) -> bool) -> f64 {
+        if self.rows.is_empty() {
+            return 0.0;
+        }
+        self.rows.iter().filter(|r| correct(r)).count() as f64 / self.rows.len() as f64
+    }
+
+    /// Accuracy of the final prediction.
+    pub fn accuracy(&self) -> f64 {
+        self.share(|r| r.y_pred == r.y_true)
+    }
+
+    /// Accuracy of the concat head on the image.
+    pub fn accuracy_concat(&self) -> f64 {
+        self.share(|r| r.y_pred_concat == r.y_true)
+    }
+
+    /// Accuracy of the 4-head sum on the image.
+    pub fn accuracy_heads(&self) -> f64 {
+        self.share(|r| r.y_pred_heads == r.y_true)
+    }
+
+    /// The final predictions with their sensitive attributes, for fineface-fair.
+    pub fn table(
+        &self,
+        samples: &[FaceSample],
+        classes: &[String],
+        sensitive: &[String],
+    ) -> Result<PredictionTable> {
+        let mut table = PredictionTable::new(sensitive.iter().map(String::as_str))?;
+        for row in &self.rows {
+            let values: Vec<&str> = samples[row.sample]
+                .sensitive
+                .iter()
+                .map(String::as_str)
+                .collect();
+            table.push(&classes[row.y_true], &classes[row.y_pred], &values)?;
+        }
+        Ok(table)
+    }
+
+    /// The fairness report of the final predictions; the positive label of the binary
+    /// rates is the last class in sorted order (`Male`, `yes`).
+    pub fn fairness(
+        &self,
+        samples: &[FaceSample],
+        classes: &[String],
+        sensitive: &[String],
+        input: Option<String>,
+    ) -> Result<SubgroupReport> {
+        let table = self.table(samples, classes, sensitive)?;
+        let options = AuditOptions {
+            pos_label: classes.last().cloned().unwrap_or_else(|| "1".to_owned()),
+            bootstrap: None,
+        };
+        let mut report = audit(&table, &options)?;
+        report.meta.input = input;
+        Ok(report)
+    }
+
+    /// Writes the predictions CSV: `path,y_true,y_pred,y_pred_concat,y_pred_heads,
+    /// probability,<sensitive...>`, which `cargo xtask fairness` reads as it is.
+    pub fn write_csv(
+        &self,
+        path: &Path,
+        samples: &[FaceSample],
+        classes: &[String],
+        sensitive: &[String],
+    ) -> Result<()> {
+        let mut csv = String::from("path,y_true,y_pred,y_pred_concat,y_pred_heads,probability");
+        for name in sensitive {
+            let _ = write!(csv, ",{}", quote(name));
+        }
+        csv.push('\n');
+        for row in &self.rows {
+            let sample = &samples[row.sample];
+            let _ = write!(
+                csv,
+                "{},{},{},{},{},{:.6}",
+                quote(&sample.file),
+                quote(&classes[row.y_true]),
+                quote(&classes[row.y_pred]),
+                quote(&classes[row.y_pred_concat]),
+                quote(&classes[row.y_pred_heads]),
+                row.probability
+            );
+            for value in &sample.sensitive {
+                let _ = write!(csv, ",{}", quote(value));
+            }
+            csv.push('\n');
+        }
+        write_atomic(path, csv.as_bytes())
+    }
+}
+
+/// Writes `predictions.csv`, `fairness.json` and `fairness.md` of an evaluation into `dir`.
+pub fn write_evaluation(
+    dir: &Path,
+    evaluation: &Evaluation,
+    samples: &[FaceSample],
+    classes: &[String],
+    sensitive: &[String],
+) -> Result<SubgroupReport> {
+    std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
+    let predictions = dir.join("predictions.csv");
+    evaluation.write_csv(&predictions, samples, classes, sensitive)?;
+    let report = evaluation.fairness(
+        samples,
+        classes,
+        sensitive,
+        Some(predictions.display().to_string()),
+    )?;
+    write_atomic(&dir.join("fairness.json"), report.to_json().as_bytes())?;
+    write_atomic(&dir.join("fairness.md"), report.to_markdown().as_bytes())?;
+    Ok(report)
+}

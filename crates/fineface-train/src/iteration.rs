@@ -1,0 +1,637 @@
+//! One training iteration: FineFACE's five steps, or the baseline's one.
+//!
+//! A batch arrives as one [`Shard`] per device. Each step forwards every shard on a replica
+//! of the model on its device, scales each shard's mean loss by its share of the batch (so
+//! the summed gradients are the full batch's mean gradient), runs the backward passes, and
+//! takes one optimiser step with the gradients of all devices. With one device this is the
+//! plain loop.
+
+use burn::module::{AutodiffModule, ModuleDisplay};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::tensor::backend::DeviceOps;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::{ElementConversion, Int, Tensor};
+use fineface_data::AttentionCrop;
+use fineface_model::{Backbone, Baseline, FineFace, FineFaceOutput, attention_map};
+use rand::Rng;
+use rand::SeedableRng;
+use rand_chacha::ChaCha8Rng;
+
+use crate::error::{Result, TrainError};
+use crate::optim::{GroupGradients, GroupedModule, GroupedSgd};
+
+/// A backbone that can be trained: a [`Backbone`] on the autodiff backend whose inner
+/// (evaluation) module is a backbone too. Every Burn module implementing [`Backbone`]
+/// generically over its backend is one.
+pub trait TrainBackbone<B: AutodiffBackend>:
+    Backbone<B>
+    + ModuleDisplay
+    + AutodiffModule<B, InnerModule: Backbone<B::InnerBackend> + ModuleDisplay>
+{
+}
+
+impl<B, M> TrainBackbone<B> for M
+where
+    B: AutodiffBackend,
+    M: Backbone<B> + ModuleDisplay + AutodiffModule<B>,
+    M::InnerModule: Backbone<B::InnerBackend> + ModuleDisplay,
+{
+}
+
+/// The part of a batch that lives on one device.
+#[derive(Debug, Clone)]
+pub struct Shard<B: AutodiffBackend> {
+    /// Images, `[n, 3, h, w]`, outside the autodiff graph.
+    pub images: Tensor<B::InnerBackend, 4>,
+    /// Class indices, `[n]`.
+    pub targets: Tensor<B, 1, Int>,
+    /// The device both live on.
+    pub device: B::Device,
+}
+
+impl<B: AutodiffBackend> Shard<B> {
+    /// Number of images.
+    pub fn len(&self) -> usize {
+        self.images.dims()[0]
+    }
+
+    /// Whether the shard is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// Where an iteration is: for messages and the seeded crop-source choices.
+#[derive(Debug, Clone, Copy)]
+pub struct IterationContext {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// 0-based batch within the epoch.
+    pub batch: usize,
+    /// The run's seed.
+    pub seed: u64,
+}
+
+impl IterationContext {
+    /// The generator of this batch's random choices: a function of (seed, epoch, batch)
+    /// only, so a resumed run draws the same.
+    pub fn rng(&self) -> ChaCha8Rng {
+        ChaCha8Rng::seed_from_u64(
+            self.seed
+                ^ (self.epoch as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
+                ^ (self.batch as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)
+                ^ 0xC0FF_EE00,
+        )
+    }
+}
+
+/// Losses and training accuracy of one iteration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IterationLosses {
+    /// `(name, mean loss)` of each step, in order.
+    pub losses: Vec<(&'static str, f64)>,
+    /// Correct predictions of the step training accuracy is read from.
+    pub correct: usize,
+    /// Images in the batch.
+    pub seen: usize,
+    /// Which image source expert 2 and expert 1 were trained on (FineFACE only).
+    pub sources: Option<[CropSource; 2]>,
+}
+
+/// The input of expert 2's and expert 1's steps.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CropSource {
+    /// The original batch.
+    Original,
+    /// Crops from expert 1's map.
+    Expert1,
+    /// Crops from expert 2's map.
+    Expert2,
+    /// Crops from expert 3's map.
+    Expert3,
+}
+
+/// A model the trainer can train: its iteration and its optimiser groups.
+pub trait TrainStep<B: AutodiffBackend>: GroupedModule<B> + Sized {
+    /// Names of the losses [`iteration`](TrainStep::iteration) reports, in order.
+    const LOSS_NAMES: &'static [&'static str];
+
+    /// One training iteration over the shards of a batch; returns the updated model.
+    fn iteration(
+        self,
+        optimizer: &mut GroupedSgd<B, Self>,
+        shards: &[Shard<B>],
+        crop: &AttentionCrop,
+        context: IterationContext,
+    ) -> Result<(Self, IterationLosses)>;
+}
+
+/// Evaluation-time predictions of a model (no autodiff graph).
+pub trait Predict<B: Backend> {
+    /// The logits of the final prediction and of the reported alternatives.
+    fn predict(&self, images: Tensor<B, 4>, crop: &AttentionCrop) -> HeadLogits<B>;
+
+    /// The attention crops of the images, when the model makes them: expert 1, 2 and 3's
+    /// crops and the combined crop.
+    fn attention_crops(
+        &self,
+        _images: Tensor<B, 4>,
+        _crop: &AttentionCrop,
+    ) -> Option<[Tensor<B, 4>; 4]> {
+        None
+    }
+}
+
+/// The logits evaluation reads.
+#[derive(Debug, Clone)]
+pub struct HeadLogits<B: Backend> {
+    /// The final prediction: FineFACE's 8-logit sum (4 heads on the image + 4 on its
+    /// combined crop); the baseline's logits.
+    pub combined: Tensor<B, 2>,
+    /// The concat head on the image alone (the baseline's logits).
+    pub concat: Tensor<B, 2>,
+    /// The sum of the 4 heads on the image (the baseline's logits).
+    pub heads_on_image: Tensor<B, 2>,
+}
+
+/// The output of one step on one shard.
+struct ShardStep<O> {
+    loss: f64,
+    grads: GroupGradients,
+    output: O,
+}
+
+/// A replica of `model` on `device` (the model itself when there is one shard).
+fn replica<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M, device: &B::Device, n: usize) -> M {
+    if n == 1 {
+        model.clone()
+    } else {
+        model.clone().fork(device)
+    }
+}
+
+/// Forward + backward on every shard with `loss_of`, then one optimiser step.
+fn step_on_shards<B, M, O>(
+    model: M,
+    optimizer: &mut GroupedSgd<B, M>,
+    shards: &[Shard<B>],
+    inputs: &[Tensor<B::InnerBackend, 4>],
+    context: IterationContext,
+    step: &'static str,
+    loss_of: impl Fn(&M, Tensor<B, 4>, Tensor<B, 1, Int>) -> (Tensor<B, 1>, O),
+) -> Result<(M, f64, Vec<O>)>
+where
+    B: AutodiffBackend,
+    M: GroupedModule<B>,
+{
+    let total: usize = shards.iter().map(Shard::len).sum();
+    let mut results = Vec::with_capacity(shards.len());
+    for (shard, input) in shards.iter().zip(inputs) {
+        let replica = replica(&model, &shard.device, shards.len());
+        let (loss, output) = loss_of(
+            &replica,
+            Tensor::from_inner(input.clone()),
+            shard.targets.clone(),
+        );
+        let weight = shard.len() as f64 / total as f64;
+        let loss = if shards.len() == 1 {
+            loss
+        } else {
+            loss.mul_scalar(weight)
+        };
+        let value = loss.clone().into_scalar().elem::<f64>();
+        if !value.is_finite() {
+            return Err(TrainError::NonFiniteLoss {
+                step,
+                value,
+                epoch: context.epoch + 1,
+                batch: context.batch,
+            });
+        }
+        let grads = replica.split_gradients(loss.backward());
+        results.push(ShardStep {
+            loss: value,
+            grads,
+            output,
+        });
+    }
+    let loss = results.iter().map(|r| r.loss).sum::<f64>();
+    let mut grads = Vec::with_capacity(results.len());
+    let mut outputs = Vec::with_capacity(results.len());
+    for (result, shard) in results.into_iter().zip(shards) {
+        grads.push((result.grads, shard.device.id()));
+        outputs.push(result.output);
+    }
+    let model = optimizer.step(model, context.epoch, grads);
+    Ok((model, loss, outputs))
+}
+
+fn cross_entropy<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {
+    CrossEntropyLossConfig::new()
+        .init(&logits.device())
+        .forward(logits, targets)
+}
+
+impl<B: AutodiffBackend, M: TrainBackbone<B>> GroupedModule<B> for FineFace<B, M> {
+    fn split_gradients(&self, mut grads: B::Gradients) -> GroupGradients {
+        let backbone = burn::optim::GradientsParams::from_module(&mut grads, &self.backbone);
+        GroupGradients {
+            backbone,
+            heads: burn::optim::GradientsParams::from_grads(grads, self),
+        }
+    }
+}
+
+impl<B: AutodiffBackend, M: TrainBackbone<B>> GroupedModule<B> for Baseline<B, M> {
+    fn split_gradients(&self, mut grads: B::Gradients) -> GroupGradients {
+        let backbone = burn::optim::GradientsParams::from_module(&mut grads, &self.backbone);
+        GroupGradients {
+            backbone,
+            heads: burn::optim::GradientsParams::from_grads(grads, self),
+        }
+    }
+}
+
+/// One of the optimisation steps of a FineFACE iteration (step 2, the crops, has no
+/// optimisation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FineFaceStep {
+    /// Step 1: `CE(expert 3)`.
+    Expert3,
+    /// Step 3: `CE(expert 2)`.
+    Expert2,
+    /// Step 4: `CE(expert 1)`.
+    Expert1,
+    /// Step 5: `CE(e1) + CE(e2) + CE(e3) + 2 CE(concat)`.
+    CropAll,
+    /// Step 6: `2 CE(concat)`.
+    Concat,
+}
+
+impl FineFaceStep {
+    /// The steps in iteration order.
+    pub const ALL: [Self; 5] = [
+        Self::Expert3,
+        Self::Expert2,
+        Self::Expert1,
+        Self::CropAll,
+        Self::Concat,
+    ];
+
+    /// The loss name in logs and `metrics.csv`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Expert3 => "expert3",
+            Self::Expert2 => "expert2",
+            Self::Expert1 => "expert1",
+            Self::CropAll => "crop_all",
+            Self::Concat => "concat",
+        }
+    }
+
+    /// The step's loss on one forward pass.
+    pub fn loss<B: Backend>(
+        self,
+        out: &FineFaceOutput<B>,
+        targets: Tensor<B, 1, Int>,
+    ) -> Tensor<B, 1> {
+        let ce = |logits: &Tensor<B, 2>| cross_entropy(logits.clone(), targets.clone());
+        match self {
+            Self::Expert3 => ce(&out.expert3),
+            Self::Expert2 => ce(&out.expert2),
+            Self::Expert1 => ce(&out.expert1),
+            Self::CropAll => {
+                ce(&out.expert1)
+                    + ce(&out.expert2)
+                    + ce(&out.expert3)
+                    + ce(&out.concat).mul_scalar(2.0)
+            }
+            Self::Concat => ce(&out.concat).mul_scalar(2.0),
+        }
+    }
+}
+
+/// The forward pass of a step, outside the graph: logits and maps computed before the
+/// step's update.
+#[derive(Debug, Clone)]
+pub struct StepForward<B: Backend> {
+    /// Logits of expert 1, 2, 3 and the concat head.
+    pub logits: [Tensor<B, 2>; 4],
+    /// `F_1`, `F_2`, `F_3`.
+    pub maps: [Tensor<B, 4>; 3],
+}
+
+/// One FineFACE optimisation step: forward `inputs` (one tensor per shard), the step's loss,
+/// backward, one SGD step. Returns the updated model, the mean loss and each shard's forward.
+pub fn fineface_step<B, M>(
+    model: FineFace<B, M>,
+    optimizer: &mut GroupedSgd<B, FineFace<B, M>>,
+    shards: &[Shard<B>],
+    inputs: &[Tensor<B::InnerBackend, 4>],
+    step: FineFaceStep,
+    context: IterationContext,
+) -> Result<StepResult<B, FineFace<B, M>>>
+where
+    B: AutodiffBackend,
+    M: TrainBackbone<B>,
+{
+    let (model, loss, forwards) = step_on_shards(
+        model,
+        optimizer,
+        shards,
+        inputs,
+        context,
+        step.name(),
+        |m, x, y| {
+            let out = m.forward(x);
+            let kept = StepForward {
+                logits: [&out.expert1, &out.expert2, &out.expert3, &out.concat]
+                    .map(|t| t.clone().inner()),
+                maps: [&out.map1, &out.map2, &out.map3].map(|t| t.clone().inner()),
+            };
+            (step.loss(&out, y), kept)
+        },
+    )?;
+    Ok(StepResult {
+        model,
+        loss,
+        forwards,
+    })
+}
+
+/// What one optimisation step gives back.
+pub struct StepResult<B: AutodiffBackend, M> {
+    /// The updated model.
+    pub model: M,
+    /// The step's loss (mean over the batch).
+    pub loss: f64,
+    /// Each shard's forward pass (before the update), outside the graph.
+    pub forwards: Vec<StepForward<B::InnerBackend>>,
+}
+
+/// The four crops of one shard.
+#[derive(Debug, Clone)]
+pub struct ShardCrops<B: Backend> {
+    /// From expert 1's map.
+    pub expert1: Tensor<B, 4>,
+    /// From expert 2's map.
+    pub expert2: Tensor<B, 4>,
+    /// From expert 3's map.
+    pub expert3: Tensor<B, 4>,
+    /// From the combined map.
+    pub combined: Tensor<B, 4>,
+}
+
+/// Step 2: the crops of `images` from a forward pass's maps and logits, under the expert
+/// classifiers of `model` as they are now (after step 1's update). Nothing is differentiated.
+pub fn fineface_crops<B, M>(
+    model: &FineFace<B, M>,
+    images: Tensor<B::InnerBackend, 4>,
+    forward: StepForward<B::InnerBackend>,
+    crop: &AttentionCrop,
+) -> ShardCrops<B::InnerBackend>
+where
+    B: AutodiffBackend,
+    M: TrainBackbone<B>,
+{
+    let [l1, l2, l3, _] = forward.logits;
+    let [f1, f2, f3] = forward.maps;
+    let a1 = attention_map(f1, l1, &model.expert1.classifier.valid());
+    let a2 = attention_map(f2, l2, &model.expert2.classifier.valid());
+    let a3 = attention_map(f3, l3, &model.expert3.classifier.valid());
+    ShardCrops {
+        expert1: crop.crop_from_map(images.clone(), a1.clone()),
+        expert2: crop.crop_from_map(images.clone(), a2.clone()),
+        expert3: crop.crop_from_map(images.clone(), a3.clone()),
+        combined: crop.crop_from_maps(images, [a1, a2, a3]),
+    }
+}
+
+impl<B, M> TrainStep<B> for FineFace<B, M>
+where
+    B: AutodiffBackend,
+    M: TrainBackbone<B>,
+{
+    const LOSS_NAMES: &'static [&'static str] =
+        &["expert3", "expert2", "expert1", "crop_all", "concat"];
+
+    fn iteration(
+        self,
+        optimizer: &mut GroupedSgd<B, Self>,
+        shards: &[Shard<B>],
+        crop: &AttentionCrop,
+        context: IterationContext,
+    ) -> Result<(Self, IterationLosses)> {
+        let originals: Vec<_> = shards.iter().map(|s| s.images.clone()).collect();
+        // Step 1: expert 3 on x; its forward (before the update) feeds the crops.
+        let StepResult {
+            model,
+            loss: loss3,
+            forwards: step1,
+        } = fineface_step(
+            self,
+            optimizer,
+            shards,
+            &originals,
+            FineFaceStep::Expert3,
+            context,
+        )?;
+        // Step 2: crops under the classifiers as updated by step 1.
+        let crops: Vec<ShardCrops<B::InnerBackend>> = shards
+            .iter()
+            .zip(step1)
+            .map(|(shard, forward)| {
+                let local = replica(&model, &shard.device, shards.len());
+                fineface_crops(&local, shard.images.clone(), forward, crop)
+            })
+            .collect();
+        // Steps 3 and 4: one source for the whole batch each.
+        let mut rng = context.rng();
+        let source2 = [
+            CropSource::Expert3,
+            CropSource::Expert1,
+            CropSource::Original,
+        ][rng.random_range(0..3)];
+        let source1 = [
+            CropSource::Expert3,
+            CropSource::Expert2,
+            CropSource::Original,
+        ][rng.random_range(0..3)];
+        let pick = |source: CropSource| -> Vec<Tensor<B::InnerBackend, 4>> {
+            crops
+                .iter()
+                .zip(&originals)
+                .map(|(c, x)| match source {
+                    CropSource::Original => x.clone(),
+                    CropSource::Expert1 => c.expert1.clone(),
+                    CropSource::Expert2 => c.expert2.clone(),
+                    CropSource::Expert3 => c.expert3.clone(),
+                })
+                .collect()
+        };
+        let StepResult {
+            model, loss: loss2, ..
+        } = fineface_step(
+            model,
+            optimizer,
+            shards,
+            &pick(source2),
+            FineFaceStep::Expert2,
+            context,
+        )?;
+        let StepResult {
+            model, loss: loss1, ..
+        } = fineface_step(
+            model,
+            optimizer,
+            shards,
+            &pick(source1),
+            FineFaceStep::Expert1,
+            context,
+        )?;
+        // Step 5: every head on the combined crop.
+        let combined: Vec<_> = crops.iter().map(|c| c.combined.clone()).collect();
+        let StepResult {
+            model,
+            loss: loss_all,
+            ..
+        } = fineface_step(
+            model,
+            optimizer,
+            shards,
+            &combined,
+            FineFaceStep::CropAll,
+            context,
+        )?;
+        // Step 6: concat on x; training accuracy from its logits.
+        let StepResult {
+            model,
+            loss: loss_concat,
+            forwards,
+        } = fineface_step(
+            model,
+            optimizer,
+            shards,
+            &originals,
+            FineFaceStep::Concat,
+            context,
+        )?;
+        let correct = forwards
+            .iter()
+            .zip(shards)
+            .map(|(f, s)| correct_count(f.logits[3].clone(), s.targets.clone().inner()))
+            .sum();
+        Ok((
+            model,
+            IterationLosses {
+                losses: vec![
+                    ("expert3", loss3),
+                    ("expert2", loss2),
+                    ("expert1", loss1),
+                    ("crop_all", loss_all),
+                    ("concat", loss_concat),
+                ],
+                correct,
+                seen: shards.iter().map(Shard::len).sum(),
+                sources: Some([source2, source1]),
+            },
+        ))
+    }
+}
+
+/// Number of rows of `logits` whose argmax is the target.
+fn correct_count<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> usize {
+    let n = targets.dims()[0];
+    logits
+        .argmax(1)
+        .reshape([n])
+        .equal(targets)
+        .int()
+        .sum()
+        .into_scalar()
+        .elem::<i64>() as usize
+}
+
+impl<B, M> TrainStep<B> for Baseline<B, M>
+where
+    B: AutodiffBackend,
+    M: TrainBackbone<B>,
+{
+    const LOSS_NAMES: &'static [&'static str] = &["loss"];
+
+    fn iteration(
+        self,
+        optimizer: &mut GroupedSgd<B, Self>,
+        shards: &[Shard<B>],
+        _crop: &AttentionCrop,
+        context: IterationContext,
+    ) -> Result<(Self, IterationLosses)> {
+        let inputs: Vec<_> = shards.iter().map(|s| s.images.clone()).collect();
+        let (model, loss, correct) = step_on_shards(
+            self,
+            optimizer,
+            shards,
+            &inputs,
+            context,
+            "loss",
+            |m, x, y| {
+                let logits = m.forward(x);
+                let kept = (logits.clone().inner(), y.clone().inner());
+                (cross_entropy(logits, y), kept)
+            },
+        )?;
+        let correct = correct
+            .into_iter()
+            .map(|(logits, targets)| correct_count(logits, targets))
+            .sum();
+        Ok((
+            model,
+            IterationLosses {
+                losses: vec![("loss", loss)],
+                correct,
+                seen: shards.iter().map(Shard::len).sum(),
+                sources: None,
+            },
+        ))
+    }
+}
+
+impl<B: Backend, M: Backbone<B>> Predict<B> for FineFace<B, M> {
+    fn predict(&self, images: Tensor<B, 4>, crop: &AttentionCrop) -> HeadLogits<B> {
+        let on_image = self.forward(images.clone());
+        let maps = self.attention_maps(&on_image);
+        let combined_crop = crop.crop_from_maps(images, [maps.expert1, maps.expert2, maps.expert3]);
+        let on_crop = self.forward(combined_crop);
+        let heads_on_image = on_image.logit_sum();
+        HeadLogits {
+            combined: heads_on_image.clone() + on_crop.logit_sum(),
+            concat: on_image.concat,
+            heads_on_image,
+        }
+    }
+
+    fn attention_crops(
+        &self,
+        images: Tensor<B, 4>,
+        crop: &AttentionCrop,
+    ) -> Option<[Tensor<B, 4>; 4]> {
+        let maps = self.attention_maps(&self.forward(images.clone()));
+        Some([
+            crop.crop_from_map(images.clone(), maps.expert1.clone()),
+            crop.crop_from_map(images.clone(), maps.expert2.clone()),
+            crop.crop_from_map(images.clone(), maps.expert3.clone()),
+            crop.crop_from_maps(images, [maps.expert1, maps.expert2, maps.expert3]),
+        ])
+    }
+}
+
+impl<B: Backend, M: Backbone<B>> Predict<B> for Baseline<B, M> {
+    fn predict(&self, images: Tensor<B, 4>, _crop: &AttentionCrop) -> HeadLogits<B> {
+        let logits = self.forward(images);
+        HeadLogits {
+            combined: logits.clone(),
+            concat: logits.clone(),
+            heads_on_image: logits,
+        }
+    }
+}

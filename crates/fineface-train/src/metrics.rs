@@ -1,0 +1,122 @@
+//! Per-epoch numbers and the files they are written to.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::checkpoint::write_atomic;
+use crate::error::Result;
+
+/// What one epoch did, training and validation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch.
+    pub epoch: usize,
+    /// Backbone learning rate of the epoch.
+    pub lr_backbone: f64,
+    /// New-layer learning rate of the epoch.
+    pub lr_new: f64,
+    /// Mean loss of each step over the epoch's batches, in the iteration's order.
+    pub losses: Vec<(String, f64)>,
+    /// Training accuracy (FineFACE: of step 6's concat logits).
+    pub train_accuracy: f64,
+    /// Validation accuracy of the final prediction (FineFACE: the 8-logit sum).
+    pub val_accuracy: f64,
+    /// Validation accuracy of the concat head on the image alone.
+    pub val_accuracy_concat: f64,
+    /// Validation accuracy of the 4-head sum on the image.
+    pub val_accuracy_heads: f64,
+    /// Accuracy of the worst validation subgroup.
+    pub val_worst_group_accuracy: f64,
+    /// The worst subgroup(s), `|`-joined values.
+    pub val_worst_group: String,
+    /// Degree of bias: standard deviation (ddof 0) of the subgroup accuracies.
+    pub val_dob: f64,
+    /// Accuracy per validation subgroup.
+    pub val_groups: BTreeMap<String, f64>,
+    /// Wall time of the epoch (training + validation), seconds.
+    pub seconds: f64,
+    /// Resident memory at the end of the epoch, MB.
+    pub rss_mb: f64,
+    /// Peak resident memory of the process so far, MB.
+    pub peak_rss_mb: f64,
+    /// Images skipped because they could not be decoded.
+    pub skipped_images: usize,
+}
+
+impl EpochMetrics {
+    /// The value of the selection metric.
+    pub fn selection_value(&self, by: crate::config::SelectBy) -> f64 {
+        match by {
+            crate::config::SelectBy::Accuracy => self.val_accuracy,
+            crate::config::SelectBy::WorstGroup => self.val_worst_group_accuracy,
+        }
+    }
+}
+
+/// Writes `metrics.csv` (one row per epoch) and `val_groups.csv` (epoch, group, accuracy).
+pub fn write_history(run: &Path, history: &[EpochMetrics]) -> Result<()> {
+    let mut csv = String::from("epoch,lr_backbone,lr_new");
+    if let Some(first) = history.first() {
+        for (name, _) in &first.losses {
+            let _ = write!(csv, ",loss_{name}");
+        }
+    }
+    csv.push_str(
+        ",train_accuracy,val_accuracy,val_accuracy_concat,val_accuracy_heads,\
+         val_worst_group_accuracy,val_dob,seconds,rss_mb,peak_rss_mb,skipped_images\n",
+    );
+    let mut groups = String::from("epoch,group,accuracy\n");
+    for m in history {
+        let _ = write!(csv, "{},{},{}", m.epoch, m.lr_backbone, m.lr_new);
+        for (_, value) in &m.losses {
+            let _ = write!(csv, ",{value}");
+        }
+        let _ = writeln!(
+            csv,
+            ",{},{},{},{},{},{},{:.3},{:.1},{:.1},{}",
+            m.train_accuracy,
+            m.val_accuracy,
+            m.val_accuracy_concat,
+            m.val_accuracy_heads,
+            m.val_worst_group_accuracy,
+            m.val_dob,
+            m.seconds,
+            m.rss_mb,
+            m.peak_rss_mb,
+            m.skipped_images
+        );
+        for (group, accuracy) in &m.val_groups {
+            let _ = writeln!(groups, "{},{},{accuracy}", m.epoch, quote(group));
+        }
+    }
+    write_atomic(&run.join("metrics.csv"), csv.as_bytes())?;
+    write_atomic(&run.join("val_groups.csv"), groups.as_bytes())
+}
+
+/// Current and peak resident memory of this process in MB (Linux; zeros elsewhere).
+pub fn memory_mb() -> (f64, f64) {
+    let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
+        return (0.0, 0.0);
+    };
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .map_or(0.0, |kb| kb / 1024.0)
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// CSV quoting of a field when it needs it.
+pub(crate) fn quote(field: &str) -> String {
+    if field.contains([',', '"', '\n']) {
+        format!("\"{}\"", field.replace('"', "\"\""))
+    } else {
+        field.to_owned()
+    }
+}

@@ -1,0 +1,67 @@
+//! Building the configured network.
+
+use burn::tensor::backend::Backend;
+use fineface_model::{Baseline, BaselineConfig, FineFace, FineFaceConfig, ResNet, ResNetConfig};
+
+use crate::config::ModelSettings;
+use crate::error::{Result, TrainError};
+
+/// The paper's FineFACE over a ResNet.
+pub type FineFaceResNet<B> = FineFace<B, ResNet<B>>;
+/// The baseline over a ResNet.
+pub type BaselineResNet<B> = Baseline<B, ResNet<B>>;
+
+/// The backbone of the settings, with ImageNet weights when a weights file is configured
+/// and present. A configured file that is absent is a warning and the backbone trains from
+/// scratch (the run still works, it is just far from the paper's setting).
+pub fn build_backbone<B: Backend>(
+    settings: &ModelSettings,
+    device: &B::Device,
+) -> Result<ResNet<B>> {
+    let config = ResNetConfig::from_arch(&settings.backbone)
+        .ok_or_else(|| {
+            TrainError::Unsupported(format!("unknown backbone `{}`", settings.backbone))
+        })?
+        .with_width(settings.width);
+    let mut backbone = config.init(device);
+    match &settings.weights {
+        Some(path) if path.is_file() => {
+            let report = backbone.load_torchvision(path)?;
+            tracing::info!(path = %path.display(), applied = report.applied, "loaded ImageNet weights");
+        }
+        Some(path) => tracing::warn!(
+            "no ImageNet weights at {}: training {} from scratch. Download torchvision's \
+             weights (resnet50: https://download.pytorch.org/models/resnet50-0676ba61.pth) \
+             and pass --weights PATH",
+            path.display(),
+            settings.backbone
+        ),
+        None => tracing::warn!(
+            "no ImageNet weights configured: training {} from scratch (pass --weights PATH \
+             to a torchvision .pth or .safetensors file)",
+            settings.backbone
+        ),
+    }
+    Ok(backbone)
+}
+
+/// FineFACE with the settings' heads on `backbone`.
+pub fn build_fineface<B: Backend>(
+    settings: &ModelSettings,
+    n_classes: usize,
+    backbone: ResNet<B>,
+    device: &B::Device,
+) -> FineFaceResNet<B> {
+    FineFaceConfig::new(n_classes)
+        .with_head_width(settings.head_width)
+        .init(backbone, device)
+}
+
+/// The baseline on `backbone`.
+pub fn build_baseline<B: Backend>(
+    n_classes: usize,
+    backbone: ResNet<B>,
+    device: &B::Device,
+) -> BaselineResNet<B> {
+    BaselineConfig::new(n_classes).init(backbone, device)
+}

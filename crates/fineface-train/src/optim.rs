@@ -1,0 +1,119 @@
+//! SGD with two learning-rate groups (backbone, new layers) and the cosine schedule.
+//!
+//! Burn 0.21 has no parameter groups; the gradients are split by module instead
+//! ([`GradientsParams::from_module`] takes the backbone's out of a backward pass) and one
+//! optimiser, with one state for all parameters, steps each part at its own rate. A
+//! parameter without a gradient is left untouched (no momentum, no weight decay), as in
+//! PyTorch 2.x.
+
+use burn::module::AutodiffModule;
+use burn::optim::adaptor::OptimizerAdaptor;
+use burn::optim::decay::WeightDecayConfig;
+use burn::optim::momentum::MomentumConfig;
+use burn::optim::{GradientsParams, MultiGradientsParams, Optimizer, Sgd, SgdConfig};
+use burn::tensor::backend::{AutodiffBackend, DeviceId};
+
+use crate::config::TrainSettings;
+
+/// The gradients of one backward pass, split into the two learning-rate groups.
+pub struct GroupGradients {
+    /// Gradients of backbone parameters.
+    pub backbone: GradientsParams,
+    /// Gradients of every other parameter (heads, conv blocks, classifiers).
+    pub heads: GradientsParams,
+}
+
+/// A model whose parameters form the backbone group and the new-layer group.
+pub trait GroupedModule<B: AutodiffBackend>: AutodiffModule<B> {
+    /// Splits the gradients of a backward pass into the two groups.
+    fn split_gradients(&self, grads: B::Gradients) -> GroupGradients;
+}
+
+/// The cosine schedule by epoch: `lr0 / 2 * (cos(pi * epoch / epochs) + 1)`, `epoch`
+/// counted from 0, constant within an epoch.
+pub fn cosine_lr(lr0: f64, epoch: usize, epochs: usize) -> f64 {
+    lr0 / 2.0 * ((std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos() + 1.0)
+}
+
+/// The learning rates of one epoch.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct EpochRates {
+    /// Backbone group.
+    pub backbone: f64,
+    /// New layers.
+    pub heads: f64,
+}
+
+/// SGD (momentum, weight decay) stepping the two groups at their own rates.
+pub struct GroupedSgd<B: AutodiffBackend, M: AutodiffModule<B>> {
+    optimizer: OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>,
+    lr_backbone: f64,
+    lr_heads: f64,
+    epochs: usize,
+}
+
+/// The optimiser's state, as checkpointed.
+pub type OptimizerRecord<B, M> =
+    <OptimizerAdaptor<Sgd<<B as AutodiffBackend>::InnerBackend>, M, B> as Optimizer<M, B>>::Record;
+
+impl<B: AutodiffBackend, M: GroupedModule<B>> GroupedSgd<B, M> {
+    /// The optimiser of the settings: PyTorch's SGD (dampening 0, no Nesterov).
+    pub fn new(settings: &TrainSettings) -> Self {
+        let momentum = MomentumConfig {
+            momentum: settings.momentum,
+            // Burn defaults to 0.1; PyTorch (and the reference) use 0.
+            dampening: 0.0,
+            nesterov: false,
+        };
+        let optimizer = SgdConfig::new()
+            .with_momentum(Some(momentum))
+            .with_weight_decay(Some(WeightDecayConfig::new(settings.weight_decay as f32)))
+            .init::<B, M>();
+        Self {
+            optimizer,
+            lr_backbone: settings.lr_backbone,
+            lr_heads: settings.lr_new,
+            epochs: settings.epochs,
+        }
+    }
+
+    /// The rates of `epoch` (0-based).
+    pub fn rates(&self, epoch: usize) -> EpochRates {
+        EpochRates {
+            backbone: cosine_lr(self.lr_backbone, epoch, self.epochs),
+            heads: cosine_lr(self.lr_heads, epoch, self.epochs),
+        }
+    }
+
+    /// One optimiser step from the gradients of one or several devices (data parallel: the
+    /// per-device gradients are summed by Burn's [`MultiGradientsParams`]).
+    pub fn step(&mut self, model: M, epoch: usize, grads: Vec<(GroupGradients, DeviceId)>) -> M {
+        let rates = self.rates(epoch);
+        if grads.len() == 1 {
+            let Some((g, _)) = grads.into_iter().next() else {
+                return model;
+            };
+            let model = self.optimizer.step(rates.backbone, model, g.backbone);
+            return self.optimizer.step(rates.heads, model, g.heads);
+        }
+        let mut backbone = MultiGradientsParams::default();
+        let mut heads = MultiGradientsParams::default();
+        for (g, device) in grads {
+            backbone.grads.push((g.backbone, device));
+            heads.grads.push((g.heads, device));
+        }
+        let model = self.optimizer.step_multi(rates.backbone, model, backbone);
+        self.optimizer.step_multi(rates.heads, model, heads)
+    }
+
+    /// The momentum buffers, for checkpoints.
+    pub fn to_record(&self) -> OptimizerRecord<B, M> {
+        self.optimizer.to_record()
+    }
+
+    /// Restores momentum buffers from a checkpoint.
+    pub fn load_record(mut self, record: OptimizerRecord<B, M>) -> Self {
+        self.optimizer = self.optimizer.load_record(record);
+        self
+    }
+}

@@ -1,0 +1,242 @@
+//! Whole runs on a tiny generated SynthFace: resume equals an uninterrupted run, a kill
+//! during a checkpoint write leaves the previous one usable, and the predictions CSV feeds
+//! the fairness report unchanged.
+
+#![allow(clippy::unwrap_used)] // Tests panic on failure by design.
+
+use std::path::{Path, PathBuf};
+
+use fineface_data::{DatasetConfig, SplitConfig, SynthFace, TransformConfig};
+use fineface_fair::{AuditOptions, CsvSpec, SensitiveColumns, SubgroupReport};
+use fineface_model::CpuAutodiff;
+use fineface_train::{
+    Checkpoints, CropSettings, ExperimentConfig, Method, ModelSettings, RunOptions, TrainSettings,
+    TrainState, train,
+};
+
+fn tiny_config(data: &Path, method: Method) -> ExperimentConfig {
+    ExperimentConfig {
+        name: "tiny".to_owned(),
+        method,
+        data: DatasetConfig::SynthFace(SynthFace {
+            root: data.to_owned(),
+            images: 96,
+            size: 32,
+            seed: 3,
+        }),
+        split: SplitConfig::default(),
+        model: ModelSettings {
+            backbone: "resnet18".to_owned(),
+            width: 4,
+            head_width: 8,
+            weights: None,
+        },
+        train: TrainSettings {
+            epochs: 3,
+            batch_size: 8,
+            lr_new: 0.01,
+            lr_backbone: 0.01,
+            workers: 2,
+            crop_grid_images: 2,
+            ..TrainSettings::default()
+        },
+        transform: TransformConfig {
+            resize: 34,
+            crop: 32,
+            pad: 1,
+            ..TransformConfig::default()
+        },
+        crop: CropSettings::default(),
+    }
+}
+
+fn options(run_dir: PathBuf) -> RunOptions {
+    RunOptions {
+        run_dir,
+        resume: false,
+        stop_after_epoch: None,
+        progress: false,
+    }
+}
+
+/// `metrics.csv` without the columns that measure the machine (time, memory).
+fn metrics_without_timing(run: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let keep: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| !["seconds", "rss_mb", "peak_rss_mb"].contains(h))
+        .map(|(i, _)| i)
+        .collect();
+    std::iter::once(text.lines().next().unwrap().to_owned())
+        .chain(lines.map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            keep.iter()
+                .map(|&i| fields[i])
+                .collect::<Vec<_>>()
+                .join(",")
+        }))
+        .collect()
+}
+
+#[test]
+fn a_resumed_run_ends_exactly_like_an_uninterrupted_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synthface");
+    let config = tiny_config(&data, Method::FineFace);
+    let device = vec![Default::default()];
+
+    let whole = dir.path().join("whole");
+    let summary = train::<CpuAutodiff>(&config, &device, &options(whole.clone())).unwrap();
+    assert_eq!(summary.epochs, 3);
+    let test = summary.test.unwrap();
+
+    // The same run, killed after epoch 1 ...
+    let split = dir.path().join("split");
+    let stopped = train::<CpuAutodiff>(
+        &config,
+        &device,
+        &RunOptions {
+            stop_after_epoch: Some(1),
+            ..options(split.clone())
+        },
+    )
+    .unwrap();
+    assert_eq!(stopped.epochs, 1);
+    assert!(stopped.test.is_none());
+    // ... in the middle of writing epoch 2's checkpoint: a half-written staging folder.
+    let staging = split.join("checkpoints").join(".staging-epoch-002");
+    std::fs::create_dir_all(&staging).unwrap();
+    std::fs::write(staging.join("model.mpk"), b"half a model").unwrap();
+    let latest = Checkpoints::new(&split).latest().unwrap().unwrap();
+    assert!(latest.ends_with("epoch-001"), "{}", latest.display());
+
+    // ... and resumed.
+    let resumed = train::<CpuAutodiff>(
+        &config,
+        &device,
+        &RunOptions {
+            resume: true,
+            ..options(split.clone())
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.epochs, 3);
+    assert_eq!(resumed.best, summary.best);
+    assert_eq!(resumed.test.unwrap(), test);
+    assert_eq!(
+        metrics_without_timing(&split),
+        metrics_without_timing(&whole)
+    );
+    let predictions =
+        |run: &Path| std::fs::read_to_string(run.join("test/predictions.csv")).unwrap();
+    assert_eq!(predictions(&split), predictions(&whole));
+    let state: TrainState = serde_json::from_str(
+        &std::fs::read_to_string(split.join("checkpoints/epoch-003/state.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(state.epochs_done, 3);
+    assert_eq!(state.step, 3 * 8, "3 epochs of 8 full batches");
+    // Only the newest checkpoint is kept.
+    let kept: Vec<_> = std::fs::read_dir(split.join("checkpoints"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("epoch-"))
+        .collect();
+    assert_eq!(kept, ["epoch-003"]);
+}
+
+#[test]
+fn the_predictions_csv_feeds_the_fairness_report_unchanged() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synthface");
+    let mut config = tiny_config(&data, Method::Baseline);
+    config.train.epochs = 1;
+    let run = dir.path().join("run");
+    train::<CpuAutodiff>(&config, &[Default::default()], &options(run.clone())).unwrap();
+    for file in [
+        "config.toml",
+        "run.json",
+        "metrics.csv",
+        "val_groups.csv",
+        "train.log",
+        "best.mpk",
+        "summary.json",
+        "test/fairness.md",
+    ] {
+        if file != "train.log" {
+            assert!(run.join(file).is_file(), "{file} missing");
+        }
+    }
+    // What `cargo xtask fairness test/predictions.csv --sensitive tone,sex --pos-label yes` reads.
+    let spec = CsvSpec {
+        sensitive: SensitiveColumns::Columns(vec!["tone".to_owned(), "sex".to_owned()]),
+        ..CsvSpec::default()
+    };
+    let table =
+        fineface_fair::read_predictions_csv(run.join("test/predictions.csv"), &spec).unwrap();
+    let options = AuditOptions {
+        pos_label: "yes".to_owned(),
+        bootstrap: None,
+    };
+    let recomputed = fineface_fair::audit(&table, &options).unwrap();
+    let written: SubgroupReport =
+        serde_json::from_str(&std::fs::read_to_string(run.join("test/fairness.json")).unwrap())
+            .unwrap();
+    assert_eq!(recomputed.groups, written.groups);
+    assert_eq!(recomputed.aggregates, written.aggregates);
+    assert_eq!(recomputed.overall, written.overall);
+    assert_eq!(written.meta.grouping.features, ["tone", "sex"]);
+    // The run's own config reads back as it was written (deny_unknown_fields, defaults).
+    let reread = ExperimentConfig::from_file(&run.join("config.toml")).unwrap();
+    assert_eq!(reread, config);
+}
+
+#[test]
+fn two_cpu_replicas_train_data_parallel() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synthface");
+    let mut config = tiny_config(&data, Method::FineFace);
+    config.train.epochs = 1;
+    config.train.devices = vec!["cpu".to_owned(), "cpu".to_owned()];
+    config.train.crop_grid_images = 0;
+    let run = dir.path().join("run");
+    // Two replicas of the model, each on half of every batch, one optimiser step with the
+    // gradients of both (Burn's MultiGradientsParams).
+    let summary = train::<CpuAutodiff>(
+        &config,
+        &[Default::default(), Default::default()],
+        &options(run.clone()),
+    )
+    .unwrap();
+    let test = summary.test.unwrap();
+    assert!(test.n > 0);
+    let metrics = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "{metrics}");
+}
+
+#[test]
+fn unknown_keys_and_bad_values_are_errors_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    std::fs::write(&path, "method = \"fineface\"\n[data]\nkind = \"synthface\"\nroot = \"x\"\n[train]\nepochs = 2\nlearning_rate = 0.1\n").unwrap();
+    let message = ExperimentConfig::from_file(&path).unwrap_err().to_string();
+    assert!(
+        message.contains("bad.toml") && message.contains("learning_rate"),
+        "{message}"
+    );
+    std::fs::write(&path, "method = \"fineface\"\n[data]\nkind = \"synthface\"\nroot = \"x\"\n[model]\nbackbone = \"vgg16\"\n").unwrap();
+    let message = ExperimentConfig::from_file(&path).unwrap_err().to_string();
+    assert!(message.contains("vgg16"), "{message}");
+    std::fs::write(
+        &path,
+        "method = \"fineface\"\n[data]\nkind = \"synthface\"\nroot = \"x\"\n",
+    )
+    .unwrap();
+    let config = ExperimentConfig::from_file(&path).unwrap();
+    assert_eq!(config.name, "bad", "the name defaults to the file stem");
+    assert_eq!(config.train.epochs, 25, "the paper's defaults");
+    assert_eq!(config.train.lr_backbone, 0.0002);
+}
