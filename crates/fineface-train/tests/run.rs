@@ -240,3 +240,61 @@ fn unknown_keys_and_bad_values_are_errors_naming_the_file() {
     assert_eq!(config.train.epochs, 25, "the paper's defaults");
     assert_eq!(config.train.lr_backbone, 0.0002);
 }
+
+#[test]
+fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synthface");
+    let mut config = tiny_config(&data, Method::Baseline);
+    config.train.crop_grid_images = 0;
+    let run = dir.path().join("run");
+    let device = vec![Default::default()];
+    train::<CpuAutodiff>(
+        &config,
+        &device,
+        &RunOptions {
+            stop_after_epoch: Some(1),
+            ..options(run.clone())
+        },
+    )
+    .unwrap();
+    // An absurd learning rate from epoch 2 on: the weights overflow within a few steps.
+    config.train.lr_new = 1e30;
+    config.train.lr_backbone = 1e30;
+    let error = train::<CpuAutodiff>(
+        &config,
+        &device,
+        &RunOptions {
+            resume: true,
+            ..options(run.clone())
+        },
+    )
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(
+            error,
+            fineface_train::TrainError::NonFiniteLoss { epoch: 2, .. }
+        ),
+        "{message}"
+    );
+    assert!(
+        message.contains("last good checkpoint is intact"),
+        "{message}"
+    );
+    // The last good checkpoint is still the one to resume from, and it loads.
+    let latest = Checkpoints::new(&run).latest().unwrap().unwrap();
+    assert!(latest.ends_with("epoch-001"));
+    config.train.lr_new = 0.01;
+    config.train.lr_backbone = 0.01;
+    let resumed = train::<CpuAutodiff>(
+        &config,
+        &device,
+        &RunOptions {
+            resume: true,
+            ..options(run)
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.epochs, 3);
+}
