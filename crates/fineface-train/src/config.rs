@@ -107,6 +107,12 @@ pub struct TrainSettings {
     pub devices: Vec<String>,
     /// Images of the validation split shown in the report's crop grid.
     pub crop_grid_images: usize,
+    /// The lean iteration (off by default): expert 2's step runs the backbone only up to
+    /// layer3 and expert 2's head, expert 1's step only up to layer2 and expert 1's head.
+    /// The losses, gradients and updates are the same; what differs is that those two
+    /// forward passes do not update the BatchNorm running statistics of the parts they
+    /// skip (layer3/layer4 and the other heads), so evaluation-mode statistics differ.
+    pub lean: bool,
 }
 
 impl Default for TrainSettings {
@@ -123,6 +129,7 @@ impl Default for TrainSettings {
             select_by: SelectBy::Accuracy,
             devices: vec!["cpu".to_owned()],
             crop_grid_images: 6,
+            lean: false,
         }
     }
 }

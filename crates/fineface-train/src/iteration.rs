@@ -61,7 +61,7 @@ impl<B: AutodiffBackend> Shard<B> {
     }
 }
 
-/// Where an iteration is: for messages and the seeded crop-source choices.
+/// Where an iteration is (for messages and the seeded crop-source choices) and how to run it.
 #[derive(Debug, Clone, Copy)]
 pub struct IterationContext {
     /// 0-based epoch.
@@ -70,6 +70,8 @@ pub struct IterationContext {
     pub batch: usize,
     /// The run's seed.
     pub seed: u64,
+    /// Run the lean iteration (see [`fineface_step_lean`]).
+    pub lean: bool,
 }
 
 impl IterationContext {
@@ -359,6 +361,50 @@ where
     })
 }
 
+/// The lean version of expert 2's or expert 1's step: the forward pass runs only what the
+/// step's loss depends on (the backbone up to the expert's tap, and the expert). Same loss,
+/// gradients and update as [`fineface_step`]; the BatchNorm running statistics of the
+/// skipped layers and heads are not updated. `forwards` is empty. Other steps run in full.
+pub fn fineface_step_lean<B, M>(
+    model: FineFace<B, M>,
+    optimizer: &mut GroupedSgd<B, FineFace<B, M>>,
+    shards: &[Shard<B>],
+    inputs: &[Tensor<B::InnerBackend, 4>],
+    step: FineFaceStep,
+    context: IterationContext,
+) -> Result<StepResult<B, FineFace<B, M>>>
+where
+    B: AutodiffBackend,
+    M: TrainBackbone<B>,
+{
+    let expert = match step {
+        FineFaceStep::Expert2 => 2,
+        FineFaceStep::Expert1 => 1,
+        _ => return fineface_step(model, optimizer, shards, inputs, step, context),
+    };
+    let (model, loss, _) = step_on_shards(
+        model,
+        optimizer,
+        shards,
+        inputs,
+        context,
+        step.name(),
+        |m, x, y| {
+            let logits = if expert == 2 {
+                m.forward_expert2(x)
+            } else {
+                m.forward_expert1(x)
+            };
+            (cross_entropy(logits, y), ())
+        },
+    )?;
+    Ok(StepResult {
+        model,
+        loss,
+        forwards: Vec::new(),
+    })
+}
+
 /// What one optimisation step gives back.
 pub struct StepResult<B: AutodiffBackend, M> {
     /// The updated model.
@@ -469,9 +515,14 @@ where
                 })
                 .collect()
         };
+        let expert_step = if context.lean {
+            fineface_step_lean::<B, M>
+        } else {
+            fineface_step::<B, M>
+        };
         let StepResult {
             model, loss: loss2, ..
-        } = fineface_step(
+        } = expert_step(
             model,
             optimizer,
             shards,
@@ -481,7 +532,7 @@ where
         )?;
         let StepResult {
             model, loss: loss1, ..
-        } = fineface_step(
+        } = expert_step(
             model,
             optimizer,
             shards,

@@ -41,9 +41,13 @@ pub use evaluate::{
 pub use iteration::{
     CropSource, FineFaceStep, HeadLogits, IterationContext, IterationLosses, Predict, Shard,
     ShardCrops, StepForward, StepResult, TrainBackbone, TrainStep, fineface_crops, fineface_step,
+    fineface_step_lean,
 };
 pub use metrics::{EpochMetrics, memory_mb, write_history};
-pub use model::{BaselineResNet, FineFaceResNet, build_backbone, build_baseline, build_fineface};
+pub use model::{
+    BaselineResNet, FineFaceResNet, build_backbone, build_baseline, build_fineface,
+    initialise_parameters, load_imagenet_weights,
+};
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
 pub use picture::write_crop_grid;
 pub use trainer::{RunInfo, RunOptions, RunSummary, SplitSummary, next_run_dir, summarise, train};

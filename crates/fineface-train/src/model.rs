@@ -11,9 +11,7 @@ pub type FineFaceResNet<B> = FineFace<B, ResNet<B>>;
 /// The baseline over a ResNet.
 pub type BaselineResNet<B> = Baseline<B, ResNet<B>>;
 
-/// The backbone of the settings, with ImageNet weights when a weights file is configured
-/// and present. A configured file that is absent is a warning and the backbone trains from
-/// scratch (the run still works, it is just far from the paper's setting).
+/// The backbone of the settings, randomly initialised.
 pub fn build_backbone<B: Backend>(
     settings: &ModelSettings,
     device: &B::Device,
@@ -23,7 +21,16 @@ pub fn build_backbone<B: Backend>(
             TrainError::Unsupported(format!("unknown backbone `{}`", settings.backbone))
         })?
         .with_width(settings.width);
-    let mut backbone = config.init(device);
+    Ok(config.init(device))
+}
+
+/// Loads the configured ImageNet weights into `backbone` for training. A configured file
+/// that is absent is a warning and the backbone trains from scratch (the run still works, it
+/// is just far from the paper's setting).
+pub fn load_imagenet_weights<B: Backend>(
+    backbone: &mut ResNet<B>,
+    settings: &ModelSettings,
+) -> Result<()> {
     match &settings.weights {
         Some(path) if path.is_file() => {
             let report = backbone.load_torchvision(path)?;
@@ -42,7 +49,24 @@ pub fn build_backbone<B: Backend>(
             settings.backbone
         ),
     }
-    Ok(backbone)
+    Ok(())
+}
+
+/// Draws every lazily initialised parameter of `module` now. Burn initialises a parameter
+/// on first use, so without this two clones of a fresh model would draw different weights,
+/// and a seeded model's weights would depend on what else draws from the backend's
+/// generator before its first forward pass.
+pub fn initialise_parameters<B: Backend, M: burn::module::Module<B>>(module: &M) {
+    struct Touch;
+    impl<B: Backend> burn::module::ModuleVisitor<B> for Touch {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<B, D>>,
+        ) {
+            let _ = param.val();
+        }
+    }
+    module.visit(&mut Touch);
 }
 
 /// FineFACE with the settings' heads on `backbone`.

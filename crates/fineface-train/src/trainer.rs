@@ -21,7 +21,9 @@ use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
 use crate::iteration::{IterationContext, Predict, Shard, TrainStep};
 use crate::metrics::{EpochMetrics, memory_mb, write_history};
-use crate::model::{build_backbone, build_baseline, build_fineface};
+use crate::model::{
+    build_backbone, build_baseline, build_fineface, initialise_parameters, load_imagenet_weights,
+};
 use crate::optim::GroupedSgd;
 use crate::picture::write_crop_grid;
 
@@ -145,18 +147,21 @@ pub fn train<B: AutodiffBackend>(
     match config.method {
         Method::FineFace => {
             let model = seeded_init::<B, _>(config.train.seed, device, || {
-                let backbone = build_backbone::<B>(&config.model, device)?;
-                Ok(build_fineface(&config.model, n_classes, backbone, device))
+                let mut backbone = build_backbone::<B>(&config.model, device)?;
+                load_imagenet_weights(&mut backbone, &config.model)?;
+                let model = build_fineface(&config.model, n_classes, backbone, device);
+                initialise_parameters(&model);
+                Ok(model)
             })?;
             trainer.fit(model)
         }
         Method::Baseline => {
             let model = seeded_init::<B, _>(config.train.seed, device, || {
-                Ok(build_baseline(
-                    n_classes,
-                    build_backbone::<B>(&config.model, device)?,
-                    device,
-                ))
+                let mut backbone = build_backbone::<B>(&config.model, device)?;
+                load_imagenet_weights(&mut backbone, &config.model)?;
+                let model = build_baseline(n_classes, backbone, device);
+                initialise_parameters(&model);
+                Ok(model)
             })?;
             trainer.fit(model)
         }
@@ -288,6 +293,7 @@ impl<'a, B: AutodiffBackend> Trainer<'a, B> {
                             epoch,
                             batch: k,
                             seed: settings.seed,
+                            lean: settings.lean,
                         };
                         Some(
                             model

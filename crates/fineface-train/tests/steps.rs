@@ -6,10 +6,10 @@
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use fineface_data::AttentionCropConfig;
-use fineface_model::{CpuAutodiff, FineFaceConfig, ResNetConfig};
+use fineface_model::{Cpu, CpuAutodiff, FineFaceConfig, ResNetConfig};
 use fineface_train::{
     FineFaceResNet, FineFaceStep, GroupedSgd, IterationContext, Shard, StepResult, TrainSettings,
-    TrainStep, fineface_step,
+    TrainStep, fineface_step, fineface_step_lean,
 };
 use rstest::rstest;
 
@@ -18,9 +18,12 @@ type A = CpuAutodiff;
 fn tiny_model() -> FineFaceResNet<A> {
     let device = Default::default();
     let backbone = ResNetConfig::resnet18().with_width(4).init::<A>(&device);
-    FineFaceConfig::new(2)
+    let model = FineFaceConfig::new(2)
         .with_head_width(8)
-        .init(backbone, &device)
+        .init(backbone, &device);
+    // Draw the lazily initialised weights once, so that clones share them.
+    fineface_train::initialise_parameters(&model);
+    model
 }
 
 fn shard() -> Shard<A> {
@@ -81,6 +84,7 @@ const CONTEXT: IterationContext = IterationContext {
     epoch: 0,
     batch: 0,
     seed: 0,
+    lean: false,
 };
 
 #[rstest]
@@ -200,4 +204,88 @@ fn a_whole_iteration_reports_five_finite_losses_and_leaves_no_graph() {
     assert_eq!(again.sources, losses.sources);
     // The updated model evaluates without autodiff.
     let _ = updated.valid();
+}
+
+/// Running statistics of every BatchNorm of a module (after `valid()` folded the pending
+/// updates in).
+fn running<M: Module<Cpu>>(module: &M) -> Vec<Vec<f32>> {
+    struct Stats(Vec<Vec<f32>>);
+    impl ModuleVisitor<Cpu> for Stats {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Cpu, D>>) {
+            self.0
+                .push(param.val().into_data().to_vec::<f32>().unwrap());
+        }
+    }
+    let mut v = Stats(Vec::new());
+    module.visit(&mut v);
+    v.0
+}
+
+#[rstest]
+#[case::expert2(FineFaceStep::Expert2, &["stem", "layer1", "layer2", "layer3", "expert2"])]
+#[case::expert1(FineFaceStep::Expert1, &["stem", "layer1", "layer2", "expert1"])]
+fn the_lean_step_differs_from_the_exact_one_only_in_skipped_running_statistics(
+    #[case] step: FineFaceStep,
+    #[case] on_path: &[&str],
+) {
+    let model = tiny_model();
+    let shard = shard();
+    // Clones of a Burn module share their BatchNorm running statistics (one Arc); each run
+    // gets its own copy through a record.
+    let copy = || {
+        let device = Default::default();
+        let backbone = ResNetConfig::resnet18().with_width(4).init::<A>(&device);
+        FineFaceConfig::new(2)
+            .with_head_width(8)
+            .init(backbone, &device)
+            .load_record(model.clone().into_record())
+    };
+    let run = |lean: bool| {
+        let mut optimizer = GroupedSgd::<A, _>::new(&TrainSettings::default());
+        let f = if lean {
+            fineface_step_lean
+        } else {
+            fineface_step
+        };
+        f(
+            copy(),
+            &mut optimizer,
+            std::slice::from_ref(&shard),
+            std::slice::from_ref(&shard.images),
+            step,
+            CONTEXT,
+        )
+        .unwrap()
+    };
+    let (exact, lean) = (run(false), run(true));
+    assert_eq!(exact.loss, lean.loss, "same loss");
+    // Same gradients, same update: every trainable parameter bit-identical.
+    for ((name, e), (_, l)) in parts(&exact.model).iter().zip(parts(&lean.model)) {
+        assert_eq!(changed(e, &l), 0, "{name} differs between lean and exact");
+    }
+    // Running statistics: identical on the step's path; elsewhere the exact step updated
+    // them (its forward ran there) and the lean one left them as they were.
+    let (before, e, l) = (copy().valid(), exact.model.valid(), lean.model.valid());
+    let stats = |m: &FineFaceResNet<Cpu>| -> Vec<(&'static str, Vec<Vec<f32>>)> {
+        let b = &m.backbone;
+        vec![
+            ("stem", running(&b.bn1)),
+            ("layer1", running(&b.layer1)),
+            ("layer2", running(&b.layer2)),
+            ("layer3", running(&b.layer3)),
+            ("layer4", running(&b.layer4)),
+            ("expert1", running(&m.expert1)),
+            ("expert2", running(&m.expert2)),
+            ("expert3", running(&m.expert3)),
+            ("concat", running(&m.concat)),
+        ]
+    };
+    for (((name, b), (_, e)), (_, l)) in stats(&before).into_iter().zip(stats(&e)).zip(stats(&l)) {
+        if on_path.contains(&name) {
+            assert_eq!(e, l, "{name}: running statistics on the path differ");
+        } else {
+            assert_eq!(l, b, "{name}: the lean step touched statistics it skips");
+            assert_ne!(e, b, "{name}: the exact step should have updated them");
+        }
+    }
 }

@@ -42,4 +42,15 @@ pub trait Backbone<B: Backend>: Module<B> {
     /// # Shapes
     /// - `images`: `[batch, 3, height, width]`
     fn forward_features(&self, images: Tensor<B, 4>) -> BackboneFeatures<B>;
+
+    /// The stride-8 map alone. Backbones that can stop early override this (the lean
+    /// training iteration uses it for expert 1's step); the default runs the whole network.
+    fn forward_stride8(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.forward_features(images).stride8
+    }
+
+    /// The stride-16 map alone (for expert 2's lean step); the default runs everything.
+    fn forward_stride16(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        self.forward_features(images).stride16
+    }
 }

@@ -123,6 +123,24 @@ impl<B: Backend, M: Backbone<B>> FineFace<B, M> {
         }
     }
 
+    /// Expert 1's logits alone: the backbone up to its stride-8 map, then expert 1. What
+    /// expert 1's loss depends on, without the deeper layers or the other heads.
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, 3, h, w]`; output `[batch, n_classes]`
+    pub fn forward_expert1(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.expert1
+            .forward(self.backbone.forward_stride8(images))
+            .logits
+    }
+
+    /// Expert 2's logits alone (the backbone up to its stride-16 map, then expert 2).
+    pub fn forward_expert2(&self, images: Tensor<B, 4>) -> Tensor<B, 2> {
+        self.expert2
+            .forward(self.backbone.forward_stride16(images))
+            .logits
+    }
+
     /// Each expert's attention map under its own prediction, with the classifier weights
     /// the model has now (after step 1's update, in training).
     pub fn attention_maps(&self, output: &FineFaceOutput<B>) -> AttentionMaps<B> {

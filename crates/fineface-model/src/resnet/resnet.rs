@@ -222,4 +222,13 @@ impl<B: Backend> Backbone<B> for ResNet<B> {
             stride32: stages.layer4,
         }
     }
+
+    fn forward_stride8(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        let x = self.stem(images);
+        run(&self.layer2, run(&self.layer1, x)) // [b, 512, h/8, w/8]
+    }
+
+    fn forward_stride16(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
+        run(&self.layer3, self.forward_stride8(images)) // [b, 1024, h/16, w/16]
+    }
 }

@@ -1,0 +1,212 @@
+//! Our side of `cargo xtask bench iteration|baseline|forward|backward|eval|crops`: times one
+//! case on a device and prints `{"case", "times_s": [...]}`.
+//!
+//! ```sh
+//! cargo run --release -p fineface-train --example bench_fineface -- --case iteration \
+//!     --backbone resnet50 --image-size 224 --batch 8
+//! ```
+//! Cases (same as `tools/reference/bench_fineface_torch.py`):
+//! - `iteration`: one FineFACE training iteration (five steps, crops, optimiser);
+//! - `baseline`: one baseline training iteration;
+//! - `forward`: backbone forward in evaluation mode;
+//! - `backward`: backbone forward + backward in training mode (sum of the layer4 map);
+//! - `eval`: FineFACE inference (forward, crops, forward on the combined crop, 8 logits);
+//! - `crops`: the four attention crops of a batch from given maps.
+
+#![allow(clippy::print_stdout)] // The JSON result is this program's output.
+
+use std::time::Instant;
+
+use burn::module::AutodiffModule;
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::{Distribution, Int, Tensor};
+use clap::{Parser, ValueEnum};
+use fineface_data::AttentionCropConfig;
+use fineface_model::{Backbone, DeviceSpec};
+use fineface_train::{
+    GroupedSgd, IterationContext, ModelSettings, Predict, Shard, TrainSettings, TrainStep,
+    build_backbone, build_baseline, build_fineface,
+};
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Case {
+    Iteration,
+    Baseline,
+    Forward,
+    Backward,
+    Eval,
+    Crops,
+}
+
+#[derive(Parser)]
+struct Args {
+    #[arg(long, value_enum)]
+    case: Case,
+    #[arg(long, default_value = "resnet50")]
+    backbone: String,
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    #[arg(long, default_value_t = 1024)]
+    head_width: usize,
+    #[arg(long, default_value_t = 224)]
+    image_size: usize,
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Timed iterations after the warm-up.
+    #[arg(long, default_value_t = 3)]
+    iters: usize,
+    #[arg(long, default_value_t = 1)]
+    warmup: usize,
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// The lean iteration (skips the forward work expert 2's and expert 1's losses cannot see).
+    #[arg(long)]
+    lean: bool,
+}
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let spec: DeviceSpec = args.device.parse()?;
+    spec.check()?;
+    let times = match spec {
+        DeviceSpec::Cpu => run::<fineface_model::CpuAutodiff>(&args, &Default::default())?,
+        #[cfg(feature = "cuda")]
+        DeviceSpec::Cuda(i) => {
+            run::<fineface_model::CudaAutodiff>(&args, &burn::backend::cuda::CudaDevice::new(i))?
+        }
+        #[cfg(not(feature = "cuda"))]
+        DeviceSpec::Cuda(_) => anyhow::bail!("built without the cuda feature"),
+    };
+    println!(
+        "{{\"case\": \"{:?}\", \"times_s\": {:?}}}",
+        args.case, times
+    );
+    Ok(())
+}
+
+fn run<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Vec<f64>> {
+    B::seed(device, 0);
+    let settings = ModelSettings {
+        backbone: args.backbone.clone(),
+        width: args.width,
+        head_width: args.head_width,
+        weights: None,
+    };
+    let train = TrainSettings::default();
+    let shape = [args.batch, 3, args.image_size, args.image_size];
+    let x = Tensor::<B::InnerBackend, 4>::random(shape, Distribution::Normal(0.0, 1.0), device);
+    let y = Tensor::<B, 1, Int>::from_data(
+        burn::tensor::TensorData::new(
+            (0..args.batch as i64).map(|i| i % 2).collect(),
+            [args.batch],
+        ),
+        device,
+    );
+    let crop = AttentionCropConfig::new().init();
+    let shards = [Shard {
+        images: x.clone(),
+        targets: y,
+        device: device.clone(),
+    }];
+    let context = IterationContext {
+        epoch: 0,
+        batch: 0,
+        seed: 0,
+        lean: args.lean,
+    };
+    let sync = || B::sync(device).map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"));
+    let mut step: Box<dyn FnMut() -> anyhow::Result<()>> = match args.case {
+        Case::Iteration => {
+            let mut model = Some(build_fineface::<B>(
+                &settings,
+                2,
+                build_backbone(&settings, device)?,
+                device,
+            ));
+            let mut optimizer = GroupedSgd::new(&train);
+            Box::new(move || {
+                let m = model.take().ok_or_else(|| anyhow::anyhow!("no model"))?;
+                let (m, _) = m.iteration(&mut optimizer, &shards, &crop, context)?;
+                model = Some(m);
+                Ok(())
+            })
+        }
+        Case::Baseline => {
+            let mut model = Some(build_baseline::<B>(
+                2,
+                build_backbone(&settings, device)?,
+                device,
+            ));
+            let mut optimizer = GroupedSgd::new(&train);
+            Box::new(move || {
+                let m = model.take().ok_or_else(|| anyhow::anyhow!("no model"))?;
+                let (m, _) = m.iteration(&mut optimizer, &shards, &crop, context)?;
+                model = Some(m);
+                Ok(())
+            })
+        }
+        Case::Forward => {
+            let backbone = build_backbone::<B::InnerBackend>(&settings, device)?;
+            Box::new(move || {
+                let taps = backbone.forward_features(x.clone());
+                let _ = taps.stride32.sum().into_scalar();
+                Ok(())
+            })
+        }
+        Case::Backward => {
+            let backbone = build_backbone::<B>(&settings, device)?;
+            Box::new(move || {
+                let taps = backbone.forward_features(Tensor::from_inner(x.clone()));
+                let loss = taps.stride32.mean();
+                let _ = loss.clone().into_scalar();
+                let _grads = loss.backward();
+                sync()
+            })
+        }
+        Case::Eval => {
+            let model =
+                build_fineface::<B>(&settings, 2, build_backbone(&settings, device)?, device)
+                    .valid();
+            Box::new(move || {
+                let logits = model.predict(x.clone(), &crop);
+                let _ = logits.combined.sum().into_scalar();
+                Ok(())
+            })
+        }
+        Case::Crops => {
+            let s = args.image_size;
+            let maps: [Tensor<B::InnerBackend, 3>; 3] = [8, 16, 32].map(|stride| {
+                Tensor::random(
+                    [args.batch, s / stride, s / stride],
+                    Distribution::Normal(0.0, 1.0),
+                    device,
+                )
+            });
+            Box::new(move || {
+                let [a1, a2, a3] = maps.clone();
+                let crops = [
+                    crop.crop_from_map(x.clone(), a1.clone()),
+                    crop.crop_from_map(x.clone(), a2.clone()),
+                    crop.crop_from_map(x.clone(), a3.clone()),
+                    crop.crop_from_maps(x.clone(), [a1, a2, a3]),
+                ];
+                for c in crops {
+                    let _ = c.sum().into_scalar();
+                }
+                Ok(())
+            })
+        }
+    };
+    for _ in 0..args.warmup {
+        step()?;
+    }
+    sync()?;
+    (0..args.iters)
+        .map(|_| {
+            let start = Instant::now();
+            step()?;
+            sync()?;
+            Ok(start.elapsed().as_secs_f64())
+        })
+        .collect()
+}
