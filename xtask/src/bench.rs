@@ -60,12 +60,60 @@ enum BenchCase {
         #[arg(long, default_value_t = 3)]
         iters: usize,
     },
+    /// One full FineFACE training iteration (five steps, crops, optimiser), ours beside the
+    /// PyTorch reference (`tools/reference/fineface_torch.py`): the headline.
+    Iteration(ModelBench),
+    /// One baseline training iteration.
+    Baseline(ModelBench),
+    /// Backbone forward, evaluation mode.
+    Forward(ModelBench),
+    /// Backbone forward + backward, training mode.
+    Backward(ModelBench),
+    /// FineFACE inference: forward, combined crop, forward, 8 logits.
+    Eval(ModelBench),
+    /// The four attention crops of a batch.
+    Crops(ModelBench),
+    /// Every case above, the matmul rate and the FLOP count of an iteration.
+    All(ModelBench),
     /// `cargo xtask fairness` against fairlearn's MetricFrame on one predictions file.
     Fairness {
         /// Rows of the generated predictions file.
         #[arg(long, default_value_t = 1_000_000)]
         rows: usize,
     },
+}
+
+/// The model and batch of the FineFACE cases.
+#[derive(Debug, Clone, Args)]
+pub struct ModelBench {
+    /// Backbone architecture.
+    #[arg(long, default_value = "resnet50")]
+    backbone: String,
+    /// Base width of the backbone (64 = torchvision's).
+    #[arg(long, default_value_t = 64)]
+    width: usize,
+    /// Feature width of each expert head (1024 in the paper).
+    #[arg(long, default_value_t = 1024)]
+    head_width: usize,
+    /// Square image size in pixels.
+    #[arg(long, default_value_t = 224)]
+    image_size: usize,
+    /// Images per batch.
+    #[arg(long, default_value_t = 8)]
+    batch: usize,
+    /// Timed iterations per process (after one warm-up iteration).
+    #[arg(long, default_value_t = 2)]
+    iters: usize,
+    /// `cpu` or `cuda:N` (builds ours with the `cuda` feature; PyTorch on the same GPU).
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// Our lean iteration (the reference always runs the exact one).
+    #[arg(long)]
+    lean: bool,
+    /// The reference's crops: its per-sample loop (`loop`, as the authors' code) or one
+    /// batched grid_sample (`batched`).
+    #[arg(long, default_value = "loop")]
+    crops: String,
 }
 
 /// One benchmark result, in the layout shared by every bench case.
@@ -104,6 +152,37 @@ impl BenchArgs {
                 size,
                 iters,
             } => self.resnet(arch, *batch, *size, *iters)?,
+            BenchCase::Iteration(m) => vec![self.fineface_case(m, "iteration")?],
+            BenchCase::Baseline(m) => vec![self.fineface_case(m, "baseline")?],
+            BenchCase::Forward(m) => vec![self.fineface_case(m, "forward")?],
+            BenchCase::Backward(m) => vec![self.fineface_case(m, "backward")?],
+            BenchCase::Eval(m) => vec![self.fineface_case(m, "eval")?],
+            BenchCase::Crops(m) => vec![self.fineface_case(m, "crops")?],
+            BenchCase::All(m) => {
+                let mut cases = Vec::new();
+                for case in [
+                    "iteration",
+                    "baseline",
+                    "forward",
+                    "backward",
+                    "eval",
+                    "crops",
+                ] {
+                    cases.push(self.fineface_case(m, case)?);
+                }
+                let matmul = ModelBench {
+                    image_size: 2048,
+                    ..m.clone()
+                };
+                cases.push(self.fineface_case(&matmul, "matmul")?);
+                if m.device == "cpu" {
+                    let utkface = workspace_root().join("../shared/data/utkface");
+                    if utkface.is_dir() {
+                        cases.push(self.data(&utkface, 512, 2)?);
+                    }
+                }
+                cases
+            }
         };
         let report = BenchReport {
             machine: machine(),
@@ -194,6 +273,108 @@ impl BenchArgs {
 }
 
 impl BenchArgs {
+    /// A FineFACE case: `repeat` rounds, one process per side per round, alternating; each
+    /// process times `iters` iterations after a warm-up. The iteration case also counts its
+    /// floating-point work (PyTorch's flop counter on the reference) and measures the
+    /// machine's matmul rate, to report achieved FLOP/s against it.
+    fn fineface_case(&self, m: &ModelBench, case: &str) -> anyhow::Result<CaseResult> {
+        let cuda = m.device.starts_with("cuda");
+        let ours_exe = build_example_with("fineface-train", "bench_fineface", cuda)?;
+        let script = workspace_root().join("tools/reference/bench_fineface_torch.py");
+        let common = |cmd: &mut Command| {
+            cmd.args(["--case", case, "--backbone", &m.backbone])
+                .args(["--width", &m.width.to_string()])
+                .args(["--head-width", &m.head_width.to_string()])
+                .args(["--image-size", &m.image_size.to_string()])
+                .args(["--batch", &m.batch.to_string()])
+                .args(["--iters", &m.iters.to_string()])
+                .args(["--device", &m.device]);
+            if m.lean {
+                cmd.arg("--lean");
+            }
+        };
+        let (mut ours_runs, mut reference_runs) = (Vec::new(), Vec::new());
+        for round in 0..self.repeat.max(1) {
+            let mut ours = Command::new(&ours_exe);
+            common(&mut ours);
+            let mut reference = Command::new(&self.python);
+            reference.arg(&script).args(["--crops", &m.crops]);
+            common(&mut reference);
+            let (a, b) = (measure(&mut ours)?, measure(&mut reference)?);
+            tracing::info!(
+                "{case} round {round}: ours {}, reference {}",
+                a.stdout.trim(),
+                b.stdout.trim()
+            );
+            ours_runs.extend(iteration_runs(&a)?);
+            reference_runs.extend(iteration_runs(&b)?);
+        }
+        let shape = format!(
+            "{} (width {}, heads {}), batch {}, {} px, {}",
+            m.backbone, m.width, m.head_width, m.batch, m.image_size, m.device
+        );
+        let name = match case {
+            "iteration" if m.lean => "iteration_lean".to_owned(),
+            "iteration" => "iteration".to_owned(),
+            "baseline" => "baseline_iteration".to_owned(),
+            "forward" => "backbone_forward".to_owned(),
+            "backward" => "backbone_forward_backward".to_owned(),
+            "eval" => "eval_8_logit".to_owned(),
+            "crops" => "attention_crops".to_owned(),
+            "matmul" => format!("matmul_{}", m.image_size),
+            other => other.to_owned(),
+        };
+        let mut result = summarise(name, &ours_runs, &reference_runs, shape);
+        match case {
+            "iteration" => {
+                let mut count = Command::new(&self.python);
+                count.arg(&script).args(["--crops", &m.crops, "--flops"]);
+                common(&mut count);
+                let out = measure(&mut count)?;
+                let json: serde_json::Value = serde_json::from_str(out.stdout.trim())
+                    .with_context(|| format!("flop count output: {}", out.stdout))?;
+                let flops = json["flops"].as_f64().unwrap_or(0.0);
+                result.notes = format!(
+                    "{}; {:.1} GFLOP per iteration (torch.utils.flop_counter on the reference: \
+                     convolutions and matmuls, forward and backward of the five steps): \
+                     ours {:.1} GFLOP/s, reference {:.1} GFLOP/s{}",
+                    result.notes,
+                    flops / 1e9,
+                    flops / 1e9 / result.ours_s,
+                    flops / 1e9 / result.reference_s,
+                    if m.lean {
+                        "; ours lean (fewer FLOPs than counted)"
+                    } else {
+                        ""
+                    }
+                );
+            }
+            "eval" => {
+                result.notes = format!(
+                    "{}; ours {:.1} img/s, reference {:.1} img/s (reference crops: {})",
+                    result.notes,
+                    m.batch as f64 / result.ours_s,
+                    m.batch as f64 / result.reference_s,
+                    m.crops
+                );
+            }
+            "crops" => {
+                result.notes = format!("{}; reference crops: {}", result.notes, m.crops);
+            }
+            "matmul" => {
+                let flops = 2.0 * (m.image_size as f64).powi(3);
+                result.notes = format!(
+                    "float32 [{n}, {n}] @ [{n}, {n}]: ours {:.1} GFLOP/s, reference {:.1} GFLOP/s (the machine's matmul rate)",
+                    flops / 1e9 / result.ours_s,
+                    flops / 1e9 / result.reference_s,
+                    n = m.image_size
+                );
+            }
+            _ => {}
+        }
+        Ok(result)
+    }
+
     /// Each case runs `repeat` rounds, one process per side per round, alternating; each
     /// process times `iters` iterations after a warm-up. Medians are over all iterations.
     fn resnet(
@@ -303,17 +484,26 @@ impl BenchArgs {
 
 /// Builds one of the library crates' bench examples in release mode; returns its path.
 fn build_example(package: &str, example: &str) -> anyhow::Result<PathBuf> {
+    build_example_with(package, example, false)
+}
+
+/// Builds an example in release mode, with the `cuda` feature when asked.
+fn build_example_with(package: &str, example: &str, cuda: bool) -> anyhow::Result<PathBuf> {
     let root = workspace_root();
-    let status = Command::new(env!("CARGO"))
-        .args([
-            "build",
-            "--release",
-            "--quiet",
-            "-p",
-            package,
-            "--example",
-            example,
-        ])
+    let mut build = Command::new(env!("CARGO"));
+    build.args([
+        "build",
+        "--release",
+        "--quiet",
+        "-p",
+        package,
+        "--example",
+        example,
+    ]);
+    if cuda {
+        build.args(["--features", "cuda"]);
+    }
+    let status = build
         .current_dir(&root)
         .status()
         .with_context(|| format!("building the {example} example"))?;

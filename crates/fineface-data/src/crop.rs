@@ -216,6 +216,29 @@ impl AttentionCrop {
     }
 }
 
+impl AttentionCrop {
+    /// The four crops of a FineFACE iteration: from each of the three maps and from their
+    /// combination, each map upsampled and normalised once (what `crop_from_map` three times
+    /// and `crop_from_maps` once would compute, with a third of the map work).
+    ///
+    /// # Shapes
+    /// - `images`: `[batch, channels, height, width]`; each map `[batch, h_k, w_k]`
+    /// - output: four tensors shaped like `images`: crops 1, 2, 3 and the combined crop
+    pub fn crops_all<B: Backend>(
+        &self,
+        images: Tensor<B, 4>,
+        maps: [Tensor<B, 3>; 3],
+    ) -> [Tensor<B, 4>; 4] {
+        let [_, _, height, width] = images.dims();
+        let [a, b, c] = maps.map(|m| Self::normalised(m, [height, width]));
+        let combined = min_max(a.clone() + b.clone() + c.clone());
+        [a, b, c, combined].map(|n| {
+            let boxes = self.boxes(n);
+            self.crop(images.clone(), &boxes)
+        })
+    }
+}
+
 /// Per-sample min-max normalisation of `[b, h, w]`.
 fn min_max<B: Backend>(maps: Tensor<B, 3>) -> Tensor<B, 3> {
     let [b, h, w] = maps.dims();

@@ -282,3 +282,33 @@ fn combined_map_is_the_renormalised_sum() {
         }
     }
 }
+
+#[test]
+fn crops_all_equals_three_single_crops_and_the_combined_one() {
+    let device = Default::default();
+    let mut rng = Lcg(99);
+    let images = Tensor::<B, 4>::from_data(
+        TensorData::new(rng.fill(3 * 3 * 40 * 40), [3, 3, 40, 40]),
+        &device,
+    );
+    let map = |rng: &mut Lcg, s: usize| {
+        Tensor::<B, 3>::from_data(TensorData::new(rng.fill(3 * s * s), [3, s, s]), &device)
+    };
+    let maps = [map(&mut rng, 5), map(&mut rng, 3), map(&mut rng, 2)];
+    let crop = AttentionCropConfig::new().init();
+    let all = crop.crops_all(images.clone(), maps.clone());
+    let [a, b, c] = maps.clone();
+    let single = [
+        crop.crop_from_map(images.clone(), a),
+        crop.crop_from_map(images.clone(), b),
+        crop.crop_from_map(images.clone(), c),
+        crop.crop_from_maps(images, maps),
+    ];
+    for (k, (x, y)) in all.into_iter().zip(single).enumerate() {
+        let (x, y) = (
+            x.into_data().to_vec::<f32>().unwrap(),
+            y.into_data().to_vec::<f32>().unwrap(),
+        );
+        assert_eq!(x, y, "crop {k}");
+    }
+}

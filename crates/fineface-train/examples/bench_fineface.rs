@@ -11,7 +11,8 @@
 //! - `forward`: backbone forward in evaluation mode;
 //! - `backward`: backbone forward + backward in training mode (sum of the layer4 map);
 //! - `eval`: FineFACE inference (forward, crops, forward on the combined crop, 8 logits);
-//! - `crops`: the four attention crops of a batch from given maps.
+//! - `crops`: the four attention crops of a batch from given maps;
+//! - `matmul`: one float32 `[n, n] @ [n, n]` with n = `--image-size` (the machine's rate).
 
 #![allow(clippy::print_stdout)] // The JSON result is this program's output.
 
@@ -36,6 +37,7 @@ enum Case {
     Backward,
     Eval,
     Crops,
+    Matmul,
 }
 
 #[derive(Parser)]
@@ -173,6 +175,27 @@ fn run<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Ve
                 Ok(())
             })
         }
+        Case::Matmul => {
+            let n = args.image_size;
+            let a = Tensor::<B::InnerBackend, 2>::random(
+                [n, n],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            );
+            let b = Tensor::<B::InnerBackend, 2>::random(
+                [n, n],
+                Distribution::Normal(0.0, 1.0),
+                device,
+            );
+            Box::new(move || {
+                let _ = a
+                    .clone()
+                    .matmul(b.clone())
+                    .slice([0..1, 0..1])
+                    .into_scalar();
+                Ok(())
+            })
+        }
         Case::Crops => {
             let s = args.image_size;
             let maps: [Tensor<B::InnerBackend, 3>; 3] = [8, 16, 32].map(|stride| {
@@ -183,14 +206,7 @@ fn run<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Ve
                 )
             });
             Box::new(move || {
-                let [a1, a2, a3] = maps.clone();
-                let crops = [
-                    crop.crop_from_map(x.clone(), a1.clone()),
-                    crop.crop_from_map(x.clone(), a2.clone()),
-                    crop.crop_from_map(x.clone(), a3.clone()),
-                    crop.crop_from_maps(x.clone(), [a1, a2, a3]),
-                ];
-                for c in crops {
+                for c in crop.crops_all(x.clone(), maps.clone()) {
                     let _ = c.sum().into_scalar();
                 }
                 Ok(())

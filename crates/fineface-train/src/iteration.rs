@@ -445,11 +445,12 @@ where
     let a1 = attention_map(f1, l1, &model.expert1.classifier.valid());
     let a2 = attention_map(f2, l2, &model.expert2.classifier.valid());
     let a3 = attention_map(f3, l3, &model.expert3.classifier.valid());
+    let [expert1, expert2, expert3, combined] = crop.crops_all(images, [a1, a2, a3]);
     ShardCrops {
-        expert1: crop.crop_from_map(images.clone(), a1.clone()),
-        expert2: crop.crop_from_map(images.clone(), a2.clone()),
-        expert3: crop.crop_from_map(images.clone(), a3.clone()),
-        combined: crop.crop_from_maps(images, [a1, a2, a3]),
+        expert1,
+        expert2,
+        expert3,
+        combined,
     }
 }
 
@@ -667,12 +668,7 @@ impl<B: Backend, M: Backbone<B>> Predict<B> for FineFace<B, M> {
         crop: &AttentionCrop,
     ) -> Option<[Tensor<B, 4>; 4]> {
         let maps = self.attention_maps(&self.forward(images.clone()));
-        Some([
-            crop.crop_from_map(images.clone(), maps.expert1.clone()),
-            crop.crop_from_map(images.clone(), maps.expert2.clone()),
-            crop.crop_from_map(images.clone(), maps.expert3.clone()),
-            crop.crop_from_maps(images, [maps.expert1, maps.expert2, maps.expert3]),
-        ])
+        Some(crop.crops_all(images, [maps.expert1, maps.expert2, maps.expert3]))
     }
 }
 
