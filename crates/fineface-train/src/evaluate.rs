@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData, activation::softmax};
+use burn::tensor::{Tensor, TensorData};
 use fineface_data::{
     AttentionCrop, BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig,
     TransformConfig,
@@ -14,6 +14,8 @@ use fineface_fair::{AuditOptions, PredictionTable, SubgroupReport, audit};
 
 use crate::checkpoint::write_atomic;
 use crate::error::{Result, TrainError};
+#[allow(unused_imports)] // Linked from the docs.
+use crate::iteration::HeadLogits;
 use crate::iteration::Predict;
 use crate::metrics::quote;
 
@@ -37,7 +39,8 @@ pub struct PredictionRow {
     pub y_pred_concat: usize,
     /// Prediction of the 4-head sum on the image.
     pub y_pred_heads: usize,
-    /// Softmax of the final logits at the predicted class (a score, not calibrated).
+    /// Probability of the predicted class ([`HeadLogits::probabilities`](crate::HeadLogits::probabilities); a score, not
+    /// calibrated).
     pub probability: f64,
 }
 
@@ -98,7 +101,7 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
         let targets = batch.targets.clone();
         let logits = model.predict(batch_tensor(batch, device), settings.crop);
         let n_classes = logits.combined.dims()[1];
-        let probabilities = host(softmax(logits.combined.clone(), 1));
+        let probabilities = host(logits.probabilities());
         let argmax = |t: Tensor<B, 2>| -> Vec<usize> {
             host(t)
                 .chunks(n_classes)

@@ -154,6 +154,20 @@ pub struct HeadLogits<B: Backend> {
     pub concat: Tensor<B, 2>,
     /// The sum of the 4 heads on the image (the baseline's logits).
     pub heads_on_image: Tensor<B, 2>,
+    /// How many logit vectors `combined` sums (8 for FineFACE, 1 for the baseline).
+    pub terms: usize,
+}
+
+impl<B: Backend> HeadLogits<B> {
+    /// Class probabilities of the final prediction: the softmax of the *mean* of the summed
+    /// logits (a sum of 8 logit vectors would saturate the softmax). A score for ranking
+    /// and thresholds, not a calibrated probability.
+    ///
+    /// # Shapes
+    /// - output: `[batch, n_classes]`
+    pub fn probabilities(&self) -> Tensor<B, 2> {
+        burn::tensor::activation::softmax(self.combined.clone().div_scalar(self.terms as f64), 1)
+    }
 }
 
 /// The output of one step on one shard.
@@ -659,6 +673,7 @@ impl<B: Backend, M: Backbone<B>> Predict<B> for FineFace<B, M> {
             combined: heads_on_image.clone() + on_crop.logit_sum(),
             concat: on_image.concat,
             heads_on_image,
+            terms: 8,
         }
     }
 
@@ -679,6 +694,7 @@ impl<B: Backend, M: Backbone<B>> Predict<B> for Baseline<B, M> {
             combined: logits.clone(),
             concat: logits.clone(),
             heads_on_image: logits,
+            terms: 1,
         }
     }
 }

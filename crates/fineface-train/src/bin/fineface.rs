@@ -521,7 +521,8 @@ fn predict_on<B: Backend>(args: &PredictArgs, device: &B::Device) -> anyhow::Res
                 indices: vec![0],
             };
             let logits = model.predict(batch_tensor::<B>(batch, device), &crop);
-            let probabilities = burn::tensor::activation::softmax(logits.combined, 1)
+            let probabilities = logits
+                .probabilities()
                 .into_data()
                 .convert::<f32>()
                 .to_vec::<f32>()
