@@ -29,10 +29,22 @@ pub trait GroupedModule<B: AutodiffBackend>: AutodiffModule<B> {
     fn split_gradients(&self, grads: B::Gradients) -> GroupGradients;
 }
 
-/// The cosine schedule by epoch: `lr0 / 2 * (cos(pi * epoch / epochs) + 1)`, `epoch`
-/// counted from 0, constant within an epoch.
+/// The cosine schedule by epoch, `lr0 / 2 * (cos(pi * epoch / epochs) + 1)` with `epoch`
+/// counted from 0 and the rate constant within an epoch: Burn's
+/// [`CosineAnnealingLrScheduler`](burn::lr_scheduler::cosine::CosineAnnealingLrScheduler)
+/// stepped once per epoch, its state (the step count) restored from the epoch, so a resumed
+/// run needs nothing else. A zero rate (a frozen group) stays zero.
 pub fn cosine_lr(lr0: f64, epoch: usize, epochs: usize) -> f64 {
-    lr0 / 2.0 * ((std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos() + 1.0)
+    use burn::lr_scheduler::LrScheduler;
+    use burn::lr_scheduler::cosine::CosineAnnealingLrSchedulerConfig;
+    let Ok(scheduler) = CosineAnnealingLrSchedulerConfig::new(lr0, epochs.max(1)).init() else {
+        // Burn accepts rates in (0, 1]; others follow the same formula.
+        return lr0 / 2.0
+            * ((std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos() + 1.0);
+    };
+    // The scheduler's record is the index of the last step taken; the next step is `epoch`.
+    let mut scheduler = scheduler.load_record::<burn::backend::Flex>(epoch.wrapping_sub(1));
+    scheduler.step()
 }
 
 /// The learning rates of one epoch.
@@ -115,5 +127,31 @@ impl<B: AutodiffBackend, M: GroupedModule<B>> GroupedSgd<B, M> {
     pub fn load_record(mut self, record: OptimizerRecord<B, M>) -> Self {
         self.optimizer = self.optimizer.load_record(record);
         self
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::cosine_lr;
+
+    #[test]
+    fn the_schedule_is_the_specified_cosine_by_epoch() {
+        for epochs in [1, 6, 25] {
+            for epoch in 0..epochs {
+                let expected = 0.002 / 2.0
+                    * ((std::f64::consts::PI * epoch as f64 / epochs as f64).cos() + 1.0);
+                let got = cosine_lr(0.002, epoch, epochs);
+                assert!(
+                    (got - expected).abs() < 1e-15,
+                    "{epoch}/{epochs}: {got} vs {expected}"
+                );
+            }
+        }
+        assert_eq!(
+            cosine_lr(0.002, 0, 25),
+            0.002,
+            "the first epoch runs at the initial rate"
+        );
+        assert_eq!(cosine_lr(0.0, 3, 25), 0.0, "a frozen group stays frozen");
     }
 }
