@@ -21,6 +21,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import torch
@@ -29,6 +30,9 @@ import torch.nn.functional as F
 import torchvision
 from safetensors.torch import save_file
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "reference"))
+from fineface_torch import Classifier, ConvBlock  # noqa: E402
 
 OUT = Path(__file__).resolve().parent.parent / "crates/fineface-model/tests/data/torch"
 
@@ -103,28 +107,7 @@ def resnet_case(name, block, layers, width, gen, pth=False):
 # FineFACE expert head, with the module names of the Rust implementation.
 
 
-class ConvBlock(nn.Module):
-    def __init__(self, cin, hidden, out):
-        super().__init__()
-        self.conv1 = nn.Conv2d(cin, hidden, 1, bias=False)
-        self.bn1 = nn.BatchNorm2d(hidden, eps=1e-5, momentum=0.01)
-        self.conv2 = nn.Conv2d(hidden, out, 3, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(out, eps=1e-5, momentum=0.01)
-
-    def forward(self, x):
-        return F.relu(self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x))))))
-
-
-class Classifier(nn.Module):
-    def __init__(self, cin, hidden, n_classes):
-        super().__init__()
-        self.bn_in = nn.BatchNorm1d(cin)
-        self.fc1 = nn.Linear(cin, hidden)
-        self.bn_hidden = nn.BatchNorm1d(hidden)
-        self.fc2 = nn.Linear(hidden, n_classes)
-
-    def forward(self, v):
-        return self.fc2(F.elu(self.bn_hidden(self.fc1(self.bn_in(v)))))
+# The conv block and classifier are the reference's (tools/reference/fineface_torch.py).
 
 
 class ExpertHead(nn.Module):

@@ -119,33 +119,13 @@ fn run<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Ve
     let sync = || B::sync(device).map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"));
     let mut step: Box<dyn FnMut() -> anyhow::Result<()>> = match args.case {
         Case::Iteration => {
-            let mut model = Some(build_fineface::<B>(
-                &settings,
-                2,
-                build_backbone(&settings, device)?,
-                device,
-            ));
-            let mut optimizer = GroupedSgd::new(&train);
-            Box::new(move || {
-                let m = model.take().ok_or_else(|| anyhow::anyhow!("no model"))?;
-                let (m, _) = m.iteration(&mut optimizer, &shards, &crop, context)?;
-                model = Some(m);
-                Ok(())
-            })
+            let model =
+                build_fineface::<B>(&settings, 2, build_backbone(&settings, device)?, device);
+            training_step(model, &train, shards, crop, context)
         }
         Case::Baseline => {
-            let mut model = Some(build_baseline::<B>(
-                2,
-                build_backbone(&settings, device)?,
-                device,
-            ));
-            let mut optimizer = GroupedSgd::new(&train);
-            Box::new(move || {
-                let m = model.take().ok_or_else(|| anyhow::anyhow!("no model"))?;
-                let (m, _) = m.iteration(&mut optimizer, &shards, &crop, context)?;
-                model = Some(m);
-                Ok(())
-            })
+            let model = build_baseline::<B>(2, build_backbone(&settings, device)?, device);
+            training_step(model, &train, shards, crop, context)
         }
         Case::Forward => {
             let backbone = build_backbone::<B::InnerBackend>(&settings, device)?;
@@ -225,4 +205,22 @@ fn run<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Ve
             Ok(start.elapsed().as_secs_f64())
         })
         .collect()
+}
+
+/// One training iteration of `model` per call, with its optimiser state kept across calls.
+fn training_step<B: AutodiffBackend, M: TrainStep<B> + 'static>(
+    model: M,
+    train: &TrainSettings,
+    shards: [Shard<B>; 1],
+    crop: fineface_data::AttentionCrop,
+    context: IterationContext,
+) -> Box<dyn FnMut() -> anyhow::Result<()>> {
+    let mut model = Some(model);
+    let mut optimizer = GroupedSgd::new(train);
+    Box::new(move || {
+        let m = model.take().ok_or_else(|| anyhow::anyhow!("no model"))?;
+        let (m, _) = m.iteration(&mut optimizer, &shards, &crop, context)?;
+        model = Some(m);
+        Ok(())
+    })
 }
