@@ -70,7 +70,7 @@ pub struct IterationContext {
     pub batch: usize,
     /// The run's seed.
     pub seed: u64,
-    /// Run the lean iteration (see [`fineface_step_lean`]).
+    /// Run the lean iteration (see [`fineface_step`]).
     pub lean: bool,
 }
 
@@ -339,6 +339,11 @@ pub struct StepForward<B: Backend> {
 
 /// One FineFACE optimisation step: forward `inputs` (one tensor per shard), the step's loss,
 /// backward, one SGD step. Returns the updated model, the mean loss and each shard's forward.
+///
+/// With `context.lean`, expert 2's and expert 1's steps forward only what their loss
+/// depends on (the backbone up to the expert's tap, and the expert): same loss, gradients
+/// and update, but the BatchNorm running statistics of the skipped layers and heads are not
+/// updated, and `forwards` is empty. Other steps always run in full.
 pub fn fineface_step<B, M>(
     model: FineFace<B, M>,
     optimizer: &mut GroupedSgd<B, FineFace<B, M>>,
@@ -351,6 +356,7 @@ where
     B: AutodiffBackend,
     M: TrainBackbone<B>,
 {
+    let lean = context.lean && matches!(step, FineFaceStep::Expert2 | FineFaceStep::Expert1);
     let (model, loss, forwards) = step_on_shards(
         model,
         optimizer,
@@ -359,63 +365,27 @@ where
         context,
         step.name(),
         |m, x, y| {
+            if lean {
+                let logits = if step == FineFaceStep::Expert2 {
+                    m.forward_expert2(x)
+                } else {
+                    m.forward_expert1(x)
+                };
+                return (cross_entropy(logits, y), None);
+            }
             let out = m.forward(x);
             let kept = StepForward {
                 logits: [&out.expert1, &out.expert2, &out.expert3, &out.concat]
                     .map(|t| t.clone().inner()),
                 maps: [&out.map1, &out.map2, &out.map3].map(|t| t.clone().inner()),
             };
-            (step.loss(&out, y), kept)
+            (step.loss(&out, y), Some(kept))
         },
     )?;
     Ok(StepResult {
         model,
         loss,
-        forwards,
-    })
-}
-
-/// The lean version of expert 2's or expert 1's step: the forward pass runs only what the
-/// step's loss depends on (the backbone up to the expert's tap, and the expert). Same loss,
-/// gradients and update as [`fineface_step`]; the BatchNorm running statistics of the
-/// skipped layers and heads are not updated. `forwards` is empty. Other steps run in full.
-pub fn fineface_step_lean<B, M>(
-    model: FineFace<B, M>,
-    optimizer: &mut GroupedSgd<B, FineFace<B, M>>,
-    shards: &[Shard<B>],
-    inputs: &[Tensor<B::InnerBackend, 4>],
-    step: FineFaceStep,
-    context: IterationContext,
-) -> Result<StepResult<B, FineFace<B, M>>>
-where
-    B: AutodiffBackend,
-    M: TrainBackbone<B>,
-{
-    let expert = match step {
-        FineFaceStep::Expert2 => 2,
-        FineFaceStep::Expert1 => 1,
-        _ => return fineface_step(model, optimizer, shards, inputs, step, context),
-    };
-    let (model, loss, _) = step_on_shards(
-        model,
-        optimizer,
-        shards,
-        inputs,
-        context,
-        step.name(),
-        |m, x, y| {
-            let logits = if expert == 2 {
-                m.forward_expert2(x)
-            } else {
-                m.forward_expert1(x)
-            };
-            (cross_entropy(logits, y), ())
-        },
-    )?;
-    Ok(StepResult {
-        model,
-        loss,
-        forwards: Vec::new(),
+        forwards: forwards.into_iter().flatten().collect(),
     })
 }
 
@@ -530,14 +500,9 @@ where
                 })
                 .collect()
         };
-        let expert_step = if context.lean {
-            fineface_step_lean::<B, M>
-        } else {
-            fineface_step::<B, M>
-        };
         let StepResult {
             model, loss: loss2, ..
-        } = expert_step(
+        } = fineface_step(
             model,
             optimizer,
             shards,
@@ -547,7 +512,7 @@ where
         )?;
         let StepResult {
             model, loss: loss1, ..
-        } = expert_step(
+        } = fineface_step(
             model,
             optimizer,
             shards,

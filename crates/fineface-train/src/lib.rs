@@ -41,7 +41,6 @@ pub use evaluate::{
 pub use iteration::{
     CropSource, FineFaceStep, HeadLogits, IterationContext, IterationLosses, Predict, Shard,
     ShardCrops, StepForward, StepResult, TrainBackbone, TrainStep, fineface_crops, fineface_step,
-    fineface_step_lean,
 };
 pub use metrics::{EpochMetrics, memory_mb, write_history};
 pub use model::{

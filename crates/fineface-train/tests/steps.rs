@@ -9,7 +9,7 @@ use fineface_data::AttentionCropConfig;
 use fineface_model::{Cpu, CpuAutodiff, FineFaceConfig, ResNetConfig};
 use fineface_train::{
     FineFaceResNet, FineFaceStep, GroupedSgd, IterationContext, Shard, StepResult, TrainSettings,
-    TrainStep, fineface_step, fineface_step_lean,
+    TrainStep, fineface_step,
 };
 use rstest::rstest;
 
@@ -242,18 +242,13 @@ fn the_lean_step_differs_from_the_exact_one_only_in_skipped_running_statistics(
     };
     let run = |lean: bool| {
         let mut optimizer = GroupedSgd::<A, _>::new(&TrainSettings::default());
-        let f = if lean {
-            fineface_step_lean
-        } else {
-            fineface_step
-        };
-        f(
+        fineface_step(
             copy(),
             &mut optimizer,
             std::slice::from_ref(&shard),
             std::slice::from_ref(&shard.images),
             step,
-            CONTEXT,
+            IterationContext { lean, ..CONTEXT },
         )
         .unwrap()
     };
