@@ -692,9 +692,10 @@ fn machine() -> String {
     format!("{cpu}, {cores} cores")
 }
 
+/// The commit measured, `-dirty` when the tree had uncommitted changes.
 fn commit() -> String {
     Command::new("git")
-        .args(["rev-parse", "--short", "HEAD"])
+        .args(["describe", "--always", "--dirty"])
         .output()
         .ok()
         .filter(|o| o.status.success())

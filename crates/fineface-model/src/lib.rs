@@ -41,6 +41,7 @@ mod device;
 mod error;
 mod fineface;
 mod norm;
+mod ops;
 mod resnet;
 mod store;
 
@@ -55,6 +56,10 @@ pub use fineface::{
     ExpertOutput, FineFace, FineFaceConfig, FineFaceOutput, attention_map,
 };
 pub use norm::{BatchNorm, BatchNormConfig};
+pub use ops::{
+    BatchNormForward, BatchNormGradients, BatchNormTrainOutput, FineFaceAutodiffBackend,
+    FineFaceBackend, conv2d, conv2d_weight_gradient_gemm,
+};
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, LoadReport, ResNet, ResNetConfig, ResNetOutput,
     ResidualBlock, WeightFormat, export_torchvision_safetensors, load_torchvision_weights,

@@ -19,11 +19,10 @@
 use std::time::Instant;
 
 use burn::module::AutodiffModule;
-use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
 use fineface_data::AttentionCropConfig;
-use fineface_model::{Backbone, DeviceSpec};
+use fineface_model::{Backbone, DeviceSpec, FineFaceAutodiffBackend};
 use fineface_train::{
     GroupedSgd, IterationContext, ModelSettings, Predict, Shard, TrainSettings, TrainStep,
     build_backbone, build_baseline, build_fineface,
@@ -86,7 +85,7 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Vec<f64>> {
+fn run<B: FineFaceAutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Vec<f64>> {
     B::seed(device, 0);
     let settings = ModelSettings {
         backbone: args.backbone.clone(),
@@ -208,7 +207,7 @@ fn run<B: AutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Ve
 }
 
 /// One training iteration of `model` per call, with its optimiser state kept across calls.
-fn training_step<B: AutodiffBackend, M: TrainStep<B> + 'static>(
+fn training_step<B: FineFaceAutodiffBackend, M: TrainStep<B> + 'static>(
     model: M,
     train: &TrainSettings,
     shards: [Shard<B>; 1],

@@ -12,7 +12,10 @@ use burn::tensor::backend::DeviceOps;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor};
 use fineface_data::AttentionCrop;
-use fineface_model::{Backbone, Baseline, FineFace, FineFaceOutput, attention_map};
+use fineface_model::{
+    Backbone, Baseline, FineFace, FineFaceAutodiffBackend, FineFaceBackend, FineFaceOutput,
+    attention_map,
+};
 use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
@@ -353,7 +356,7 @@ pub fn fineface_step<B, M>(
     context: IterationContext,
 ) -> Result<StepResult<B, FineFace<B, M>>>
 where
-    B: AutodiffBackend,
+    B: FineFaceAutodiffBackend,
     M: TrainBackbone<B>,
 {
     let lean = context.lean && matches!(step, FineFaceStep::Expert2 | FineFaceStep::Expert1);
@@ -421,7 +424,7 @@ pub fn fineface_crops<B, M>(
     crop: &AttentionCrop,
 ) -> ShardCrops<B::InnerBackend>
 where
-    B: AutodiffBackend,
+    B: FineFaceAutodiffBackend,
     M: TrainBackbone<B>,
 {
     let [l1, l2, l3, _] = forward.logits;
@@ -440,7 +443,7 @@ where
 
 impl<B, M> TrainStep<B> for FineFace<B, M>
 where
-    B: AutodiffBackend,
+    B: FineFaceAutodiffBackend,
     M: TrainBackbone<B>,
 {
     const LOSS_NAMES: &'static [&'static str] =
@@ -585,7 +588,7 @@ fn correct_count<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -
 
 impl<B, M> TrainStep<B> for Baseline<B, M>
 where
-    B: AutodiffBackend,
+    B: FineFaceAutodiffBackend,
     M: TrainBackbone<B>,
 {
     const LOSS_NAMES: &'static [&'static str] = &["loss"];
@@ -627,7 +630,7 @@ where
     }
 }
 
-impl<B: Backend, M: Backbone<B>> Predict<B> for FineFace<B, M> {
+impl<B: FineFaceBackend, M: Backbone<B>> Predict<B> for FineFace<B, M> {
     fn predict(&self, images: Tensor<B, 4>, crop: &AttentionCrop) -> HeadLogits<B> {
         let on_image = self.forward(images.clone());
         let maps = self.attention_maps(&on_image);

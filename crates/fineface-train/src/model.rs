@@ -1,7 +1,9 @@
 //! Building the configured network.
 
 use burn::tensor::backend::Backend;
-use fineface_model::{Baseline, BaselineConfig, FineFace, FineFaceConfig, ResNet, ResNetConfig};
+use fineface_model::{
+    Baseline, BaselineConfig, FineFace, FineFaceBackend, FineFaceConfig, ResNet, ResNetConfig,
+};
 
 use crate::config::ModelSettings;
 use crate::error::{Result, TrainError};
@@ -12,7 +14,7 @@ pub type FineFaceResNet<B> = FineFace<B, ResNet<B>>;
 pub type BaselineResNet<B> = Baseline<B, ResNet<B>>;
 
 /// The backbone of the settings, randomly initialised.
-pub fn build_backbone<B: Backend>(
+pub fn build_backbone<B: FineFaceBackend>(
     settings: &ModelSettings,
     device: &B::Device,
 ) -> Result<ResNet<B>> {
@@ -70,7 +72,7 @@ pub fn initialise_parameters<B: Backend, M: burn::module::Module<B>>(module: &M)
 }
 
 /// FineFACE with the settings' heads on `backbone`.
-pub fn build_fineface<B: Backend>(
+pub fn build_fineface<B: FineFaceBackend>(
     settings: &ModelSettings,
     n_classes: usize,
     backbone: ResNet<B>,
@@ -82,7 +84,7 @@ pub fn build_fineface<B: Backend>(
 }
 
 /// The baseline on `backbone`.
-pub fn build_baseline<B: Backend>(
+pub fn build_baseline<B: FineFaceBackend>(
     n_classes: usize,
     backbone: ResNet<B>,
     device: &B::Device,

@@ -10,6 +10,7 @@ use fineface_data::{
     AttentionCrop, AttentionCropConfig, BadImagePolicy, BatchLoader, FaceDataset, ImageBatch,
     LoaderConfig, Split,
 };
+use fineface_model::FineFaceAutodiffBackend;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
@@ -98,7 +99,7 @@ pub struct RunSummary {
 }
 
 /// Trains the experiment on `devices` (one, or several for data parallelism).
-pub fn train<B: AutodiffBackend>(
+pub fn train<B: FineFaceAutodiffBackend>(
     config: &ExperimentConfig,
     devices: &[B::Device],
     options: &RunOptions,
@@ -184,7 +185,7 @@ fn seeded_init<B: AutodiffBackend, T>(
     init()
 }
 
-struct Trainer<'a, B: AutodiffBackend> {
+struct Trainer<'a, B: FineFaceAutodiffBackend> {
     config: &'a ExperimentConfig,
     dataset: &'a FaceDataset,
     devices: &'a [B::Device],
@@ -192,7 +193,7 @@ struct Trainer<'a, B: AutodiffBackend> {
     crop: AttentionCrop,
 }
 
-impl<'a, B: AutodiffBackend> Trainer<'a, B> {
+impl<'a, B: FineFaceAutodiffBackend> Trainer<'a, B> {
     fn new(
         config: &'a ExperimentConfig,
         dataset: &'a FaceDataset,

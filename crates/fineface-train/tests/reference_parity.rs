@@ -56,7 +56,7 @@ fn goldens(path: &Path) -> HashMap<String, (Vec<usize>, Vec<f32>)> {
         .collect()
 }
 
-fn model<B: burn::tensor::backend::Backend>() -> FineFaceResNet<B> {
+fn model<B: fineface_model::FineFaceBackend>() -> FineFaceResNet<B> {
     let device = Default::default();
     let backbone = ResNetConfig::resnet18().with_width(4).init::<B>(&device);
     let mut model = FineFaceConfig::new(2)

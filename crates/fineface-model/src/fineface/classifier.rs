@@ -8,6 +8,7 @@ use burn::tensor::activation::elu;
 use burn::tensor::backend::Backend;
 
 use crate::norm::{BatchNorm, BatchNormConfig};
+use crate::ops::FineFaceBackend;
 
 /// Configuration of a [`Classifier`].
 #[derive(Config, Debug)]
@@ -48,7 +49,7 @@ impl ClassifierConfig {
     }
 }
 
-impl<B: Backend> Classifier<B> {
+impl<B: FineFaceBackend> Classifier<B> {
     /// # Shapes
     /// - `features`: `[batch, in_features]`
     /// - output: `[batch, n_classes]` logits

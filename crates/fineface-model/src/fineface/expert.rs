@@ -10,6 +10,7 @@ use burn::tensor::backend::Backend;
 
 use super::classifier::{Classifier, ClassifierConfig};
 use crate::norm::{BatchNorm, BatchNormConfig};
+use crate::ops::{FineFaceBackend, conv2d};
 
 /// Momentum of the conv-block BatchNorms (PyTorch convention), as in the reference.
 const CONV_BLOCK_BN_MOMENTUM: f64 = 0.01;
@@ -61,13 +62,13 @@ impl ConvBlockConfig {
     }
 }
 
-impl<B: Backend> ConvBlock<B> {
+impl<B: FineFaceBackend> ConvBlock<B> {
     /// # Shapes
     /// - `x`: `[batch, in_channels, h, w]`
     /// - output: `[batch, out_channels, h, w]`
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(x))); // [b, 512, h, w]
-        relu(self.bn2.forward(self.conv2.forward(x))) // [b, 1024, h, w]
+        let x = relu(self.bn1.forward(conv2d(&self.conv1, x))); // [b, 512, h, w]
+        relu(self.bn2.forward(conv2d(&self.conv2, x))) // [b, 1024, h, w]
     }
 }
 
@@ -115,7 +116,7 @@ impl ExpertConfig {
     }
 }
 
-impl<B: Backend> Expert<B> {
+impl<B: FineFaceBackend> Expert<B> {
     /// # Shapes
     /// - `tap`: `[batch, in_channels, h, w]`
     pub fn forward(&self, tap: Tensor<B, 4>) -> ExpertOutput<B> {

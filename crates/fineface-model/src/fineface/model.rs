@@ -9,6 +9,7 @@ use super::attention::attention_map;
 use super::classifier::{Classifier, ClassifierConfig};
 use super::expert::{Expert, ExpertConfig};
 use crate::backbone::Backbone;
+use crate::ops::FineFaceBackend;
 
 /// Configuration of the FineFACE heads; the backbone is built separately and passed to
 /// [`init`](FineFaceConfig::init).
@@ -101,7 +102,7 @@ impl FineFaceConfig {
     }
 }
 
-impl<B: Backend, M: Backbone<B>> FineFace<B, M> {
+impl<B: FineFaceBackend, M: Backbone<B>> FineFace<B, M> {
     /// backbone -> three taps -> three experts -> concat head.
     ///
     /// # Shapes

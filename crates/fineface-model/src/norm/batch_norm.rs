@@ -3,8 +3,10 @@
 use burn::config::Config;
 use burn::module::{Module, Param, RunningState};
 use burn::nn::Initializer;
-use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+use crate::ops::{BatchNormTrainOutput, FineFaceBackend, per_row};
 
 /// Configuration of a [`BatchNorm`] layer.
 #[derive(Config, Debug)]
@@ -64,7 +66,7 @@ impl BatchNormConfig {
     }
 }
 
-impl<B: Backend> BatchNorm<B> {
+impl<B: FineFaceBackend> BatchNorm<B> {
     /// Normalises `input` per channel.
     ///
     /// # Shapes
@@ -77,7 +79,7 @@ impl<B: Backend> BatchNorm<B> {
         // [b * c, spatial]: one row per (sample, channel).
         let rows = input.reshape([batch * channels, spatial]);
         let output = if B::ad_enabled(&rows.device()) {
-            self.forward_train(rows, batch, channels, spatial)
+            self.forward_train(rows, batch, spatial)
         } else {
             self.forward_eval(rows, batch, channels)
         };
@@ -94,19 +96,19 @@ impl<B: Backend> BatchNorm<B> {
         rows * per_row(scale, batch, channels) + per_row(shift, batch, channels)
     }
 
-    fn forward_train(
-        &self,
-        rows: Tensor<B, 2>,
-        batch: usize,
-        channels: usize,
-        spatial: usize,
-    ) -> Tensor<B, 2> {
+    /// Batch statistics through [`FineFaceBackend::batch_norm_train`] (one op with a
+    /// closed-form backward), and the running statistics updated PyTorch's way.
+    fn forward_train(&self, rows: Tensor<B, 2>, batch: usize, spatial: usize) -> Tensor<B, 2> {
         let device = rows.device();
-        // Per-channel mean over batch and space: rows have equal length, so the mean of the
-        // row means over the batch is the channel mean.
-        let mean = channel_mean(rows.clone().mean_dim(1), batch, channels); // [c]
-        let centered = rows - per_row(mean.clone(), batch, channels); // [b * c, spatial]
-        let var = channel_mean(centered.clone().square().mean_dim(1), batch, channels); // [c]
+        let BatchNormTrainOutput { output, mean, var } = B::batch_norm_train(
+            rows.into_primitive().tensor(),
+            self.gamma.val().into_primitive().tensor(),
+            self.beta.val().into_primitive().tensor(),
+            batch,
+            self.epsilon,
+        );
+        let mean = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(mean));
+        let var = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(var));
 
         let n = (batch * spatial) as f64;
         // PyTorch stores the unbiased variance; with one value per channel it has none.
@@ -117,26 +119,8 @@ impl<B: Backend> BatchNorm<B> {
         self.running_mean
             .update((running_mean.mul_scalar(1.0 - m) + mean.detach().mul_scalar(m)).detach());
         self.running_var.update(
-            (running_var.mul_scalar(1.0 - m) + var.clone().detach().mul_scalar(m * unbiased))
-                .detach(),
+            (running_var.mul_scalar(1.0 - m) + var.detach().mul_scalar(m * unbiased)).detach(),
         );
-
-        let scale = self.gamma.val() * var.add_scalar(self.epsilon).sqrt().recip();
-        centered * per_row(scale, batch, channels) + per_row(self.beta.val(), batch, channels)
+        Tensor::from_primitive(TensorPrimitive::Float(output))
     }
-}
-
-/// `[c]` per-channel values as a `[b * c, 1]` column matching the row layout.
-fn per_row<B: Backend>(values: Tensor<B, 1>, batch: usize, channels: usize) -> Tensor<B, 2> {
-    values
-        .reshape([1, channels])
-        .repeat_dim(0, batch)
-        .reshape([batch * channels, 1])
-}
-
-/// Mean over the batch of a `[b * c, 1]` column of per-row values: `[c]`.
-fn channel_mean<B: Backend>(rows: Tensor<B, 2>, batch: usize, channels: usize) -> Tensor<B, 1> {
-    rows.reshape([batch, channels])
-        .mean_dim(0)
-        .reshape([channels])
 }

@@ -9,6 +9,7 @@ use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 
 use crate::norm::{BatchNorm, BatchNormConfig};
+use crate::ops::{FineFaceBackend, conv2d};
 
 /// torchvision's conv initialisation: Kaiming normal, fan-out, ReLU gain.
 fn kaiming_fan_out() -> Initializer {
@@ -51,9 +52,11 @@ impl<B: Backend> Downsample<B> {
             bn: BatchNormConfig::new(channels[1]).init(device),
         }
     }
+}
 
+impl<B: FineFaceBackend> Downsample<B> {
     fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        self.bn.forward(self.conv.forward(x))
+        self.bn.forward(conv2d(&self.conv, x))
     }
 }
 
@@ -157,7 +160,7 @@ impl BlockConfig {
     }
 }
 
-impl<B: Backend> BasicBlock<B> {
+impl<B: FineFaceBackend> BasicBlock<B> {
     /// Output channels per `planes`.
     pub const EXPANSION: usize = 1;
 
@@ -169,8 +172,8 @@ impl<B: Backend> BasicBlock<B> {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = self.bn2.forward(self.conv2.forward(out));
+        let out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let out = self.bn2.forward(conv2d(&self.conv2, out));
         relu(out + identity)
     }
 }
@@ -178,7 +181,9 @@ impl<B: Backend> BasicBlock<B> {
 impl<B: Backend> Bottleneck<B> {
     /// Output channels per `planes`.
     pub const EXPANSION: usize = 4;
+}
 
+impl<B: FineFaceBackend> Bottleneck<B> {
     /// # Shapes
     /// - `x`: `[batch, in_channels, h, w]`
     /// - output: `[batch, 4 * planes, h / stride, w / stride]`
@@ -187,14 +192,14 @@ impl<B: Backend> Bottleneck<B> {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(self.conv1.forward(x)));
-        let out = relu(self.bn2.forward(self.conv2.forward(out)));
-        let out = self.bn3.forward(self.conv3.forward(out));
+        let out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let out = relu(self.bn2.forward(conv2d(&self.conv2, out)));
+        let out = self.bn3.forward(conv2d(&self.conv3, out));
         relu(out + identity)
     }
 }
 
-impl<B: Backend> ResidualBlock<B> {
+impl<B: FineFaceBackend> ResidualBlock<B> {
     /// Runs the block.
     ///
     /// # Shapes

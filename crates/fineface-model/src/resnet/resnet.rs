@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use super::block::{BlockConfig, ResidualBlock, conv};
 use crate::backbone::{Backbone, BackboneFeatures};
 use crate::norm::{BatchNorm, BatchNormConfig};
+use crate::ops::{FineFaceBackend, conv2d};
 
 /// Which residual block a ResNet stacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -170,18 +171,18 @@ pub struct ResNetOutput<B: Backend> {
     pub layer4: Tensor<B, 4>,
 }
 
-fn run<B: Backend>(blocks: &[ResidualBlock<B>], x: Tensor<B, 4>) -> Tensor<B, 4> {
+fn run<B: FineFaceBackend>(blocks: &[ResidualBlock<B>], x: Tensor<B, 4>) -> Tensor<B, 4> {
     blocks.iter().fold(x, |x, block| block.forward(x))
 }
 
-impl<B: Backend> ResNet<B> {
+impl<B: FineFaceBackend> ResNet<B> {
     /// The stem (conv, BN, ReLU, max pool).
     ///
     /// # Shapes
     /// - `images`: `[batch, 3, h, w]`
     /// - output: `[batch, width, h / 4, w / 4]`
     pub fn stem(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = relu(self.bn1.forward(self.conv1.forward(images))); // [b, 64, h/2, w/2]
+        let x = relu(self.bn1.forward(conv2d(&self.conv1, images))); // [b, 64, h/2, w/2]
         self.maxpool.forward(x) // [b, 64, h/4, w/4]
     }
 
@@ -209,7 +210,7 @@ impl<B: Backend> ResNet<B> {
     }
 }
 
-impl<B: Backend> Backbone<B> for ResNet<B> {
+impl<B: FineFaceBackend> Backbone<B> for ResNet<B> {
     fn tap_channels(&self) -> [usize; 3] {
         [self.channels[1], self.channels[2], self.channels[3]]
     }

@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
-use burn::tensor::backend::Backend;
 use clap::{Args, Parser, Subcommand};
 use fineface_data::{AttentionCropConfig, DatasetConfig, FaceDataset, Split, TransformConfig};
-use fineface_model::DeviceSpec;
+use fineface_model::{DeviceSpec, FineFaceBackend};
 use fineface_train::{
     EvalSettings, ExperimentConfig, Method, Overrides, Predict, RunInfo, RunOptions, RunSummary,
     batch_tensor, build_backbone, build_baseline, build_fineface, load_weights, next_run_dir,
@@ -365,7 +364,7 @@ fn eval(args: EvalArgs) -> anyhow::Result<()> {
     }
 }
 
-fn eval_on<B: Backend>(args: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
+fn eval_on<B: FineFaceBackend>(args: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
     let run = RunFolder::open(&args.run)?;
     let (data, other) = match (&args.dataset, &args.data) {
         (Some(kind), Some(root)) => (
@@ -463,7 +462,7 @@ fn split_samples(
 }
 
 /// Builds the run's model on `device`, loads its selected weights, and hands it to `f`.
-fn with_model<B: Backend, T>(
+fn with_model<B: FineFaceBackend, T>(
     run: &RunFolder,
     device: &B::Device,
     f: impl FnOnce(&dyn Predict<B>) -> T,
@@ -499,7 +498,7 @@ fn predict(args: PredictArgs) -> anyhow::Result<()> {
     }
 }
 
-fn predict_on<B: Backend>(args: &PredictArgs, device: &B::Device) -> anyhow::Result<()> {
+fn predict_on<B: FineFaceBackend>(args: &PredictArgs, device: &B::Device) -> anyhow::Result<()> {
     let run = RunFolder::open(&args.run)?;
     let transform: &TransformConfig = &run.config.transform;
     let crop = AttentionCropConfig::new()

@@ -1,0 +1,163 @@
+//! [`FineFaceBackend`] on Burn's autodiff backend: Burn's forward ops with our backward.
+
+use burn::backend::Autodiff;
+use burn::backend::autodiff::NodeId;
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::tensor::backend::AutodiffBackend;
+use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
+
+use super::FineFaceBackend;
+use super::batch_norm::BatchNormTrainOutput;
+
+impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, C> {
+    /// Burn's `conv2d` forward and input gradient; the weight gradient from
+    /// `B::conv2d_weight_gradient`. A convolution with a bias (none in FineFACE) is Burn's
+    /// autodiff convolution unchanged.
+    fn conv2d_tracked(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        if bias.is_some() {
+            return Self::conv2d(x, weight, bias, options);
+        }
+        match Conv2dBackward
+            .prepare::<C>([x.node.clone(), weight.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(mut prep) => {
+                let x_state = prep.checkpoint(&x);
+                let weight_state = prep.checkpoint(&weight);
+                prep.finish(
+                    (x_state, weight_state, options.clone()),
+                    B::conv2d(x.primitive, weight.primitive, None, options),
+                )
+            }
+            OpsKind::UnTracked(prep) => {
+                prep.finish(B::conv2d(x.primitive, weight.primitive, None, options))
+            }
+        }
+    }
+
+    /// `B::batch_norm_forward` on the inner tensors, keeping the input rows, `mean` and
+    /// `inv_std` for `B::batch_norm_backward`; the statistics come back without a gradient.
+    fn batch_norm_train(
+        rows: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        batch: usize,
+        epsilon: f64,
+    ) -> BatchNormTrainOutput<Self> {
+        let nodes = [rows.node.clone(), gamma.node.clone(), beta.node.clone()];
+        let forward = B::batch_norm_forward(
+            rows.primitive.clone(),
+            gamma.primitive.clone(),
+            beta.primitive,
+            batch,
+            epsilon,
+        );
+        let output = match BatchNormBackward
+            .prepare::<C>(nodes)
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => prep.finish(
+                BatchNormState {
+                    rows: rows.primitive,
+                    mean: forward.mean.clone(),
+                    inv_std: forward.inv_std,
+                    gamma: gamma.primitive,
+                    batch,
+                },
+                forward.output,
+            ),
+            OpsKind::UnTracked(prep) => prep.finish(forward.output),
+        };
+        BatchNormTrainOutput {
+            output,
+            mean: Self::from_inner(forward.mean),
+            var: Self::from_inner(forward.var),
+        }
+    }
+}
+
+/// What the BatchNorm backward keeps from the forward.
+#[derive(Debug, Clone)]
+struct BatchNormState<B: FineFaceBackend> {
+    rows: FloatTensor<B>,
+    mean: FloatTensor<B>,
+    inv_std: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    batch: usize,
+}
+
+/// Backward of a training-mode BatchNorm over rows.
+#[derive(Debug)]
+struct BatchNormBackward;
+
+impl<B: FineFaceBackend> Backward<B, 3> for BatchNormBackward {
+    type State = BatchNormState<B>;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 3>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [node_rows, node_gamma, node_beta] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let state = ops.state;
+        let gradients = B::batch_norm_backward(
+            grad,
+            state.rows,
+            state.mean,
+            state.inv_std,
+            state.gamma,
+            state.batch,
+        );
+        if let Some(node) = node_rows {
+            grads.register::<B>(node.id, gradients.input);
+        }
+        if let Some(node) = node_gamma {
+            grads.register::<B>(node.id, gradients.gamma);
+        }
+        if let Some(node) = node_beta {
+            grads.register::<B>(node.id, gradients.beta);
+        }
+    }
+}
+
+/// Backward of a bias-free convolution.
+#[derive(Debug)]
+struct Conv2dBackward;
+
+impl<B: FineFaceBackend> Backward<B, 2> for Conv2dBackward {
+    type State = (NodeId, NodeId, ConvOptions<2>);
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        checkpointer: &mut Checkpointer,
+    ) {
+        let [node_x, node_weight] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let (x_state, weight_state, options) = ops.state;
+        let x = checkpointer.retrieve_node_output::<FloatTensor<B>>(x_state);
+        let weight = checkpointer.retrieve_node_output::<FloatTensor<B>>(weight_state);
+
+        if let Some(node) = node_x {
+            let grad_x =
+                B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+            grads.register::<B>(node.id, grad_x);
+        }
+        if let Some(node) = node_weight {
+            grads.register::<B>(node.id, B::conv2d_weight_gradient(x, weight, grad, options));
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The backend extension trait and its implementations for the backends we ship.
+
+use burn::backend::Flex;
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::ops::{ConvOptions, FloatTensor};
+
+use super::batch_norm::{
+    BatchNormForward, BatchNormGradients, BatchNormTrainOutput, normalise, normalise_backward,
+};
+use super::conv::conv2d_weight_gradient_gemm;
+use super::flex;
+
+/// A Burn backend with the kernels FineFACE-rs replaces.
+///
+/// Every method has a default that is Burn's own op, so a backend opts in with an empty
+/// `impl FineFaceBackend for MyBackend {}`; `Autodiff<B>` implements
+/// [`FineFaceBackend::conv2d_tracked`] with a backward pass that asks the inner backend for
+/// [`FineFaceBackend::conv2d_weight_gradient`].
+pub trait FineFaceBackend: Backend {
+    /// A 2-d convolution (same contract as Burn's `ModuleOps::conv2d`). On an autodiff
+    /// backend the weight gradient comes from [`FineFaceBackend::conv2d_weight_gradient`].
+    fn conv2d_tracked(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, bias, options)
+    }
+
+    /// The gradient of a 2-d convolution's weight (same contract as Burn's
+    /// `ModuleOps::conv2d_weight_backward`).
+    fn conv2d_weight_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, weight, output_grad, options)
+    }
+
+    /// Training-mode batch normalisation of `[batch * channels, spatial]` rows (one row per
+    /// sample and channel) with per-channel batch statistics. On an autodiff backend it is
+    /// one op whose backward is [`FineFaceBackend::batch_norm_backward`], not the graph of a
+    /// dozen element-wise ops.
+    fn batch_norm_train(
+        rows: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        batch: usize,
+        epsilon: f64,
+    ) -> BatchNormTrainOutput<Self> {
+        let forward = Self::batch_norm_forward(rows, gamma, beta, batch, epsilon);
+        BatchNormTrainOutput {
+            output: forward.output,
+            mean: forward.mean,
+            var: forward.var,
+        }
+    }
+
+    /// The forward of [`FineFaceBackend::batch_norm_train`] with what its backward needs.
+    fn batch_norm_forward(
+        rows: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        batch: usize,
+        epsilon: f64,
+    ) -> BatchNormForward<Self> {
+        normalise::<Self>(rows, gamma, beta, batch, epsilon)
+    }
+
+    /// The closed-form backward of [`FineFaceBackend::batch_norm_forward`], given the
+    /// output gradient, the input rows and the forward's `mean` and `inv_std`.
+    fn batch_norm_backward(
+        grad: FloatTensor<Self>,
+        rows: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        inv_std: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        batch: usize,
+    ) -> BatchNormGradients<Self> {
+        normalise_backward::<Self>(grad, rows, mean, inv_std, gamma, batch)
+    }
+}
+
+/// An autodiff backend whose inner backend is a [`FineFaceBackend`] too (what training needs:
+/// the crops and evaluation run on the inner backend).
+pub trait FineFaceAutodiffBackend:
+    AutodiffBackend<InnerBackend: FineFaceBackend> + FineFaceBackend
+{
+}
+
+impl<B> FineFaceAutodiffBackend for B where
+    B: AutodiffBackend<InnerBackend: FineFaceBackend> + FineFaceBackend
+{
+}
+
+/// Flex computes a convolution's weight gradient as a convolution of the input with the output
+/// gradient (Burn's generic formulation), which runs as thousands of matrix-vector products:
+/// for ResNet-50's 1x1 convolutions 8-19x slower than one matrix product
+/// (`cargo run --release -p fineface-model --example conv_probe`, docs/performance.md).
+impl FineFaceBackend for Flex {
+    fn conv2d_weight_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        conv2d_weight_gradient_gemm::<Self>(x, weight, output_grad, options)
+    }
+
+    /// Three sweeps over memory instead of about eight (see [`super::flex`]).
+    fn batch_norm_forward(
+        rows: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        batch: usize,
+        epsilon: f64,
+    ) -> BatchNormForward<Self> {
+        if flex::is_f32(&[&rows, &gamma, &beta]) {
+            flex::batch_norm_forward(rows, gamma, beta, batch, epsilon)
+        } else {
+            normalise::<Self>(rows, gamma, beta, batch, epsilon)
+        }
+    }
+
+    fn batch_norm_backward(
+        grad: FloatTensor<Self>,
+        rows: FloatTensor<Self>,
+        mean: FloatTensor<Self>,
+        inv_std: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        batch: usize,
+    ) -> BatchNormGradients<Self> {
+        if flex::is_f32(&[&grad, &rows, &mean, &inv_std, &gamma]) {
+            flex::batch_norm_backward(grad, rows, mean, inv_std, gamma, batch)
+        } else {
+            normalise_backward::<Self>(grad, rows, mean, inv_std, gamma, batch)
+        }
+    }
+}
+
+/// Burn's CUDA kernels are used as they are.
+#[cfg(feature = "cuda")]
+impl FineFaceBackend for burn::backend::Cuda {}

@@ -1,0 +1,138 @@
+//! Training-mode BatchNorm as one op with a closed-form backward.
+//!
+//! Both passes work on `[batch * channels, spatial]` rows (one row per sample and channel),
+//! the layout [`crate::BatchNorm`] reshapes to. The generic versions here are Burn tensor ops
+//! and run on any backend; [`super::flex`] fuses them into three sweeps over memory for Flex.
+
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::FloatTensor;
+use burn::tensor::{Tensor, TensorPrimitive};
+
+/// What a training-mode BatchNorm computes: the output and the batch statistics.
+#[derive(Debug)]
+pub struct BatchNormTrainOutput<B: Backend> {
+    /// Normalised, scaled and shifted rows, `[batch * channels, spatial]`.
+    pub output: FloatTensor<B>,
+    /// Per-channel batch mean, `[channels]` (no gradient).
+    pub mean: FloatTensor<B>,
+    /// Per-channel biased batch variance, `[channels]` (no gradient).
+    pub var: FloatTensor<B>,
+}
+
+/// The forward pass: output, statistics and what the backward pass needs.
+#[derive(Debug)]
+pub struct BatchNormForward<B: Backend> {
+    /// `[batch * channels, spatial]`
+    pub output: FloatTensor<B>,
+    /// `[channels]`
+    pub mean: FloatTensor<B>,
+    /// Biased variance, `[channels]`.
+    pub var: FloatTensor<B>,
+    /// `1 / sqrt(var + eps)`, `[channels]`
+    pub inv_std: FloatTensor<B>,
+}
+
+/// Gradients of a training-mode BatchNorm.
+#[derive(Debug)]
+pub struct BatchNormGradients<B: Backend> {
+    /// `[batch * channels, spatial]`
+    pub input: FloatTensor<B>,
+    /// `[channels]`
+    pub gamma: FloatTensor<B>,
+    /// `[channels]`
+    pub beta: FloatTensor<B>,
+}
+
+/// Normalises rows with per-channel batch statistics, with Burn tensor ops.
+pub(crate) fn normalise<B: Backend>(
+    rows: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    beta: FloatTensor<B>,
+    batch: usize,
+    epsilon: f64,
+) -> BatchNormForward<B> {
+    let (rows, gamma, beta) = (float::<B, 2>(rows), float::<B, 1>(gamma), float(beta));
+    let channels = gamma.dims()[0];
+    // Rows have equal length, so the mean over the batch of the row means is the channel mean.
+    let mean = channel_mean(rows.clone().mean_dim(1), batch, channels); // [c]
+    let centered = rows - per_row(mean.clone(), batch, channels); // [b * c, s]
+    let var = channel_mean(centered.clone().square().mean_dim(1), batch, channels); // [c]
+    let inv_std = var.clone().add_scalar(epsilon).sqrt().recip(); // [c]
+    let scale = inv_std.clone() * gamma;
+    let output = centered * per_row(scale, batch, channels) + per_row(beta, batch, channels);
+    BatchNormForward {
+        output: primitive(output),
+        mean: primitive(mean),
+        var: primitive(var),
+        inv_std: primitive(inv_std),
+    }
+}
+
+/// The closed-form backward of [`normalise`] (what PyTorch's fused kernel computes), with
+/// `x_hat = (x - mean) * inv_std` and `n = batch * spatial` values per channel:
+/// `d_beta = sum(g)`, `d_gamma = sum(g * x_hat)`,
+/// `d_x = gamma * inv_std * (g - d_beta / n - x_hat * d_gamma / n)`.
+pub(crate) fn normalise_backward<B: Backend>(
+    grad: FloatTensor<B>,
+    rows: FloatTensor<B>,
+    mean: FloatTensor<B>,
+    inv_std: FloatTensor<B>,
+    gamma: FloatTensor<B>,
+    batch: usize,
+) -> BatchNormGradients<B> {
+    let (grad, rows) = (float::<B, 2>(grad), float::<B, 2>(rows));
+    let (mean, inv_std, gamma) = (float::<B, 1>(mean), float::<B, 1>(inv_std), float(gamma));
+    let channels = gamma.dims()[0];
+    let [_, spatial] = grad.dims();
+    let n = (batch * spatial) as f64;
+    let normalised =
+        (rows - per_row(mean, batch, channels)) * per_row(inv_std.clone(), batch, channels); // [b * c, s]
+    let d_beta = channel_sum(grad.clone().sum_dim(1), batch, channels); // [c]
+    let d_gamma = channel_sum(
+        (grad.clone() * normalised.clone()).sum_dim(1),
+        batch,
+        channels,
+    ); // [c]
+    let centred_grad = grad - per_row(d_beta.clone().div_scalar(n), batch, channels);
+    let projection = normalised * per_row(d_gamma.clone().div_scalar(n), batch, channels);
+    let input = (centred_grad - projection) * per_row(gamma * inv_std, batch, channels);
+    BatchNormGradients {
+        input: primitive(input),
+        gamma: primitive(d_gamma),
+        beta: primitive(d_beta),
+    }
+}
+
+/// `[c]` per-channel values as a `[b * c, 1]` column matching the row layout.
+pub(crate) fn per_row<B: Backend>(
+    values: Tensor<B, 1>,
+    batch: usize,
+    channels: usize,
+) -> Tensor<B, 2> {
+    values
+        .reshape([1, channels])
+        .repeat_dim(0, batch)
+        .reshape([batch * channels, 1])
+}
+
+/// Mean over the batch of a `[b * c, 1]` column of per-row values: `[c]`.
+fn channel_mean<B: Backend>(rows: Tensor<B, 2>, batch: usize, channels: usize) -> Tensor<B, 1> {
+    rows.reshape([batch, channels])
+        .mean_dim(0)
+        .reshape([channels])
+}
+
+/// Sum over the batch of a `[b * c, 1]` column of per-row values: `[c]`.
+fn channel_sum<B: Backend>(rows: Tensor<B, 2>, batch: usize, channels: usize) -> Tensor<B, 1> {
+    rows.reshape([batch, channels])
+        .sum_dim(0)
+        .reshape([channels])
+}
+
+fn float<B: Backend, const D: usize>(tensor: FloatTensor<B>) -> Tensor<B, D> {
+    Tensor::from_primitive(TensorPrimitive::Float(tensor))
+}
+
+fn primitive<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> FloatTensor<B> {
+    tensor.into_primitive().tensor()
+}

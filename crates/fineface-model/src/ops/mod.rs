@@ -1,0 +1,14 @@
+//! Kernels where FineFACE-rs measured Burn 0.21's default too slow on CPU, as a backend
+//! extension ([`FineFaceBackend`]) in the way Burn's own guide extends backends: the forward
+//! ops stay Burn's, only the backward passes Flex runs badly are replaced.
+
+mod autodiff;
+mod backend;
+mod batch_norm;
+mod conv;
+mod flex;
+
+pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
+pub(crate) use batch_norm::per_row;
+pub use batch_norm::{BatchNormForward, BatchNormGradients, BatchNormTrainOutput};
+pub use conv::{conv2d, conv2d_weight_gradient_gemm};
