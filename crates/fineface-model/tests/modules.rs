@@ -95,7 +95,10 @@ fn attention_map_equals_the_per_sample_definition(
     }
 }
 
-/// Our BatchNorm beside Burn's with the same parameters and statistics.
+/// Our BatchNorm beside Burn's with the same parameters and statistics: outputs and running
+/// statistics in both modes, and in training (where ours is one op with a closed-form
+/// backward, Burn's a graph of element-wise ops) the input, gamma and beta gradients under
+/// the loss `sum(y * r)`.
 #[rstest]
 #[case::bn2d(vec![4, 6, 5, 3])]
 #[case::bn1d(vec![8, 6])]
@@ -111,17 +114,36 @@ fn batch_norm_matches_burns_in_both_modes(#[case] shape: Vec<usize>) {
     burns.beta = Param::from_tensor(beta);
     let total: usize = shape.iter().product();
     let data = Tensor::<B, 1>::random([total], Distribution::Normal(1.0, 2.0), &device).into_data();
+    let r = Tensor::<A, 1>::random([total], Distribution::Normal(0.0, 1.0), &device);
     let n: usize = shape.iter().product::<usize>() / 6;
 
     macro_rules! check {
         ($D:literal) => {{
             let dims: [usize; $D] = shape.clone().try_into().unwrap();
-            let x = Tensor::<A, 1>::from_data(data.clone(), &device).reshape(dims);
+            let x = Tensor::<A, 1>::from_data(data.clone(), &device)
+                .reshape(dims)
+                .require_grad();
             // Training mode (autodiff backend): batch statistics.
             let y_ours = ours.forward(x.clone());
             let y_burn = burns.forward(x.clone());
-            let diff = common::max_abs_diff(y_ours.inner(), y_burn.inner());
+            let diff = common::max_abs_diff(y_ours.clone().inner(), y_burn.clone().inner());
             assert!(diff < 1e-5, "train output differs by {diff}");
+            let r = r.clone().reshape(dims);
+            let grads_ours = (y_ours * r.clone()).sum().backward();
+            let grads_burn = (y_burn * r).sum().backward();
+            let input =
+                common::relative_diff(x.grad(&grads_ours).unwrap(), x.grad(&grads_burn).unwrap());
+            assert!(input < 1e-4, "input gradient differs by {input}");
+            let gamma = common::relative_diff(
+                ours.gamma.grad(&grads_ours).unwrap(),
+                burns.gamma.grad(&grads_burn).unwrap(),
+            );
+            assert!(gamma < 1e-5, "gamma gradient differs by {gamma}");
+            let beta = common::relative_diff(
+                ours.beta.grad(&grads_ours).unwrap(),
+                burns.beta.grad(&grads_burn).unwrap(),
+            );
+            assert!(beta < 1e-5, "beta gradient differs by {beta}");
             let mean_diff = common::max_abs_diff(
                 ours.running_mean.value_sync().inner(),
                 burns.running_mean.value_sync().inner(),

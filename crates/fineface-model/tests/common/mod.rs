@@ -80,3 +80,16 @@ pub fn assert_close<B: Backend, const D: usize>(
     );
     eprintln!("{name}: max |diff| {diff:e} (max |expected| {scale:.3})");
 }
+
+/// Max |a - b| relative to max |b|.
+pub fn relative_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
+    let scale: f32 = b
+        .clone()
+        .abs()
+        .max()
+        .into_scalar()
+        .to_string()
+        .parse()
+        .unwrap();
+    max_abs_diff(a, b) / (scale + 1e-6)
+}
