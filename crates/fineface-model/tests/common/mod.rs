@@ -46,16 +46,15 @@ pub fn tensor<B: Backend, const D: usize>(
     Tensor::from_data(TensorData::new(values.clone(), shape.clone()), device)
 }
 
+/// Largest absolute value.
+pub fn max_abs<B: Backend, const D: usize>(t: Tensor<B, D>) -> f32 {
+    t.abs().max().into_scalar().to_string().parse().unwrap()
+}
+
 /// Largest absolute difference; panics on a shape mismatch.
 pub fn max_abs_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b)
-        .abs()
-        .max()
-        .into_scalar()
-        .to_string()
-        .parse()
-        .unwrap()
+    max_abs(a - b)
 }
 
 /// Asserts `actual` is within `tolerance` of `expected` everywhere, naming the tensor.
@@ -65,14 +64,7 @@ pub fn assert_close<B: Backend, const D: usize>(
     expected: Tensor<B, D>,
     tolerance: f32,
 ) {
-    let scale: f32 = expected
-        .clone()
-        .abs()
-        .max()
-        .into_scalar()
-        .to_string()
-        .parse()
-        .unwrap();
+    let scale = max_abs(expected.clone());
     let diff = max_abs_diff(actual, expected);
     assert!(
         diff <= tolerance,
@@ -83,13 +75,6 @@ pub fn assert_close<B: Backend, const D: usize>(
 
 /// Max |a - b| relative to max |b|.
 pub fn relative_diff<B: Backend, const D: usize>(a: Tensor<B, D>, b: Tensor<B, D>) -> f32 {
-    let scale: f32 = b
-        .clone()
-        .abs()
-        .max()
-        .into_scalar()
-        .to_string()
-        .parse()
-        .unwrap();
+    let scale = max_abs(b.clone());
     max_abs_diff(a, b) / (scale + 1e-6)
 }
