@@ -57,8 +57,8 @@ pub use fineface::{
 };
 pub use norm::{BatchNorm, BatchNormConfig};
 pub use ops::{
-    BatchNormForward, BatchNormGradients, BatchNormTrainOutput, FineFaceAutodiffBackend,
-    FineFaceBackend, conv2d, conv2d_weight_gradient_gemm,
+    BatchNormForward, BatchNormGradients, FineFaceAutodiffBackend, FineFaceBackend, conv2d,
+    conv2d_weight_gradient_gemm,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, LoadReport, ResNet, ResNetConfig, ResNetOutput,

@@ -6,7 +6,7 @@ use burn::nn::Initializer;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use crate::ops::{BatchNormTrainOutput, FineFaceBackend, per_row};
+use crate::ops::{BatchNormForward, FineFaceBackend, per_row};
 
 /// Configuration of a [`BatchNorm`] layer.
 #[derive(Config, Debug)]
@@ -100,7 +100,9 @@ impl<B: FineFaceBackend> BatchNorm<B> {
     /// closed-form backward), and the running statistics updated PyTorch's way.
     fn forward_train(&self, rows: Tensor<B, 2>, batch: usize, spatial: usize) -> Tensor<B, 2> {
         let device = rows.device();
-        let BatchNormTrainOutput { output, mean, var } = B::batch_norm_train(
+        let BatchNormForward {
+            output, mean, var, ..
+        } = B::batch_norm_train(
             rows.into_primitive().tensor(),
             self.gamma.val().into_primitive().tensor(),
             self.beta.val().into_primitive().tensor(),

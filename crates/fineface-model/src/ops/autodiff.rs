@@ -10,7 +10,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 
 use super::FineFaceBackend;
-use super::batch_norm::BatchNormTrainOutput;
+use super::batch_norm::BatchNormForward;
 
 impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, C> {
     /// Burn's `conv2d` forward and input gradient; the weight gradient from
@@ -52,7 +52,7 @@ impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, 
         beta: FloatTensor<Self>,
         batch: usize,
         epsilon: f64,
-    ) -> BatchNormTrainOutput<Self> {
+    ) -> BatchNormForward<Self> {
         let nodes = [rows.node.clone(), gamma.node.clone(), beta.node.clone()];
         let forward = B::batch_norm_forward(
             rows.primitive.clone(),
@@ -70,7 +70,7 @@ impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, 
                 BatchNormState {
                     rows: rows.primitive,
                     mean: forward.mean.clone(),
-                    inv_std: forward.inv_std,
+                    inv_std: forward.inv_std.clone(),
                     gamma: gamma.primitive,
                     batch,
                 },
@@ -78,10 +78,11 @@ impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, 
             ),
             OpsKind::UnTracked(prep) => prep.finish(forward.output),
         };
-        BatchNormTrainOutput {
+        BatchNormForward {
             output,
             mean: Self::from_inner(forward.mean),
             var: Self::from_inner(forward.var),
+            inv_std: Self::from_inner(forward.inv_std),
         }
     }
 }

@@ -4,18 +4,18 @@ use burn::backend::Flex;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 
-use super::batch_norm::{
-    BatchNormForward, BatchNormGradients, BatchNormTrainOutput, normalise, normalise_backward,
-};
+use super::batch_norm::{BatchNormForward, BatchNormGradients, normalise, normalise_backward};
 use super::conv::conv2d_weight_gradient_gemm;
 use super::flex;
 
 /// A Burn backend with the kernels FineFACE-rs replaces.
 ///
-/// Every method has a default that is Burn's own op, so a backend opts in with an empty
-/// `impl FineFaceBackend for MyBackend {}`; `Autodiff<B>` implements
-/// [`FineFaceBackend::conv2d_tracked`] with a backward pass that asks the inner backend for
-/// [`FineFaceBackend::conv2d_weight_gradient`].
+/// Every method has a default built from Burn's ops (the convolution ones are Burn's own, the
+/// BatchNorm ones the closed form in Burn tensor ops), so a backend opts in with an empty
+/// `impl FineFaceBackend for MyBackend {}`. `Autodiff<B>` implements
+/// [`FineFaceBackend::conv2d_tracked`] and [`FineFaceBackend::batch_norm_train`] as single
+/// autodiff ops whose backward asks the inner backend for
+/// [`FineFaceBackend::conv2d_weight_gradient`] and [`FineFaceBackend::batch_norm_backward`].
 pub trait FineFaceBackend: Backend {
     /// A 2-d convolution (same contract as Burn's `ModuleOps::conv2d`). On an autodiff
     /// backend the weight gradient comes from [`FineFaceBackend::conv2d_weight_gradient`].
@@ -49,13 +49,8 @@ pub trait FineFaceBackend: Backend {
         beta: FloatTensor<Self>,
         batch: usize,
         epsilon: f64,
-    ) -> BatchNormTrainOutput<Self> {
-        let forward = Self::batch_norm_forward(rows, gamma, beta, batch, epsilon);
-        BatchNormTrainOutput {
-            output: forward.output,
-            mean: forward.mean,
-            var: forward.var,
-        }
+    ) -> BatchNormForward<Self> {
+        Self::batch_norm_forward(rows, gamma, beta, batch, epsilon)
     }
 
     /// The forward of [`FineFaceBackend::batch_norm_train`] with what its backward needs.
@@ -97,8 +92,8 @@ impl<B> FineFaceAutodiffBackend for B where
 
 /// Flex computes a convolution's weight gradient as a convolution of the input with the output
 /// gradient (Burn's generic formulation), which runs as thousands of matrix-vector products:
-/// for ResNet-50's 1x1 convolutions 8-19x slower than one matrix product
-/// (`cargo run --release -p fineface-model --example conv_probe`, docs/performance.md).
+/// for ResNet-50's 1x1 convolutions 8-20x slower than one matrix product
+/// (`cargo run --release -p fineface-model --example kernel_probe`, docs/performance.md).
 impl FineFaceBackend for Flex {
     fn conv2d_weight_gradient(
         x: FloatTensor<Self>,
@@ -140,6 +135,6 @@ impl FineFaceBackend for Flex {
     }
 }
 
-/// Burn's CUDA kernels are used as they are.
+/// Burn's CUDA convolution kernels as they are; BatchNorm as the closed form in tensor ops.
 #[cfg(feature = "cuda")]
 impl FineFaceBackend for burn::backend::Cuda {}

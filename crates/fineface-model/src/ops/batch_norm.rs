@@ -8,25 +8,15 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-/// What a training-mode BatchNorm computes: the output and the batch statistics.
-#[derive(Debug)]
-pub struct BatchNormTrainOutput<B: Backend> {
-    /// Normalised, scaled and shifted rows, `[batch * channels, spatial]`.
-    pub output: FloatTensor<B>,
-    /// Per-channel batch mean, `[channels]` (no gradient).
-    pub mean: FloatTensor<B>,
-    /// Per-channel biased batch variance, `[channels]` (no gradient).
-    pub var: FloatTensor<B>,
-}
-
-/// The forward pass: output, statistics and what the backward pass needs.
+/// What a training-mode BatchNorm computes: the output, the batch statistics and what the
+/// backward pass needs. Only `output` carries a gradient.
 #[derive(Debug)]
 pub struct BatchNormForward<B: Backend> {
-    /// `[batch * channels, spatial]`
+    /// Normalised, scaled and shifted rows, `[batch * channels, spatial]`.
     pub output: FloatTensor<B>,
-    /// `[channels]`
+    /// Per-channel batch mean, `[channels]`.
     pub mean: FloatTensor<B>,
-    /// Biased variance, `[channels]`.
+    /// Per-channel biased batch variance, `[channels]`.
     pub var: FloatTensor<B>,
     /// `1 / sqrt(var + eps)`, `[channels]`
     pub inv_std: FloatTensor<B>,

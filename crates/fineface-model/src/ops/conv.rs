@@ -38,7 +38,7 @@ pub fn conv2d<B: FineFaceBackend>(conv: &Conv2d<B>, input: Tensor<B, 4>) -> Tens
 }
 
 /// Below this many output positions per image a 1x1 convolution's weight gradient is one
-/// matrix product over the whole batch, above it one per image (measured with `conv_probe`:
+/// matrix product over the whole batch, above it one per image (measured with `kernel_probe`:
 /// at 7x7 the per-image products are too small to run at speed, at 56x56 the transposing copy
 /// the single product needs costs more than it saves).
 const PER_IMAGE_MIN_POSITIONS: usize = 128;

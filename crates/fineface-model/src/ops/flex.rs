@@ -4,7 +4,7 @@
 //!
 //! Flex 0.21 allocates a fresh buffer and sweeps memory once per element-wise op, so the
 //! generic formulation in [`super::batch_norm`] costs about eight sweeps each way
-//! (`cargo xtask bench` op probe in docs/performance.md).
+//! (`cargo run --release -p fineface-model --example kernel_probe`, docs/performance.md).
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::{DType, TensorData};
@@ -41,7 +41,7 @@ fn row_of(data: &[f32], r: usize, spatial: usize) -> &[f32] {
     &data[r * spatial..(r + 1) * spatial]
 }
 
-/// Per-channel sums over the `batch` rows of each channel of `f(row values, row index)`.
+/// Per-channel sums of `row_sum(row index, channel)` over the `batch` rows of each channel.
 fn channel_sums(
     channels: usize,
     batch: usize,

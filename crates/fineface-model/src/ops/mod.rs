@@ -10,5 +10,5 @@ mod flex;
 
 pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
 pub(crate) use batch_norm::per_row;
-pub use batch_norm::{BatchNormForward, BatchNormGradients, BatchNormTrainOutput};
+pub use batch_norm::{BatchNormForward, BatchNormGradients};
 pub use conv::{conv2d, conv2d_weight_gradient_gemm};
