@@ -1,7 +1,7 @@
 //! Op-level timings behind docs/performance.md: ResNet-50's convolution shapes (batch 8,
 //! 224 px) and FineFACE's 512 -> 1024 head, forward, input gradient and weight gradient
-//! (Burn's and ours), and a training-mode BatchNorm forward+backward (ours and Burn's stock
-//! layer). `tools/kernel_probe_torch.py` prints the same lines for PyTorch.
+//! (Flex's own and ours through `FineFaceBackend`), and a training-mode BatchNorm
+//! forward+backward (ours and Burn's stock layer). `tools/kernel_probe_torch.py` prints the same lines for PyTorch.
 //!
 //! ```sh
 //! cargo run --release -p fineface-model --example kernel_probe
@@ -15,24 +15,34 @@ use std::time::Instant;
 
 use burn::backend::{Autodiff, Flex};
 use burn::nn::BatchNormConfig as BurnBatchNormConfig;
-use burn::tensor::ops::{ConvOptions, ModuleOps};
+use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 use burn::tensor::{Distribution, Tensor, TensorPrimitive};
-use fineface_model::{BatchNormConfig, conv2d_weight_gradient_gemm};
+use fineface_model::{BatchNormConfig, FineFaceBackend};
 
 type A = Autodiff<Flex>;
 
 /// `[batch, channels_in, channels_out, size, kernel, stride]`
-const CONVS: [[usize; 6]; 9] = [
+const CONVS: [[usize; 6]; 11] = [
+    [8, 3, 64, 224, 7, 2],
     [8, 64, 64, 56, 3, 1],
     [8, 256, 64, 56, 1, 1],
     [8, 64, 256, 56, 1, 1],
     [8, 256, 512, 56, 1, 2],
+    [8, 128, 128, 56, 3, 2],
     [8, 128, 128, 28, 3, 1],
     [8, 256, 256, 14, 3, 1],
     [8, 1024, 512, 14, 1, 1],
     [8, 512, 512, 7, 3, 1],
     [8, 512, 1024, 28, 3, 1],
 ];
+
+/// A convolution op given `(x, weight, output_grad, options)`.
+type Probe = fn(
+    FloatTensor<Flex>,
+    FloatTensor<Flex>,
+    FloatTensor<Flex>,
+    ConvOptions<2>,
+) -> FloatTensor<Flex>;
 
 fn median_seconds(mut f: impl FnMut() -> f32) -> f64 {
     std::hint::black_box(f());
@@ -51,11 +61,11 @@ fn report(op: &str, shape: &str, seconds: f64) {
     println!("{{\"op\": \"{op}\", \"shape\": \"{shape}\", \"seconds\": {seconds:.5}}}");
 }
 
-fn float<const D: usize>(t: &Tensor<Flex, D>) -> burn::tensor::ops::FloatTensor<Flex> {
+fn float<const D: usize>(t: &Tensor<Flex, D>) -> FloatTensor<Flex> {
     t.clone().into_primitive().tensor()
 }
 
-fn sum<const D: usize>(t: burn::tensor::ops::FloatTensor<Flex>) -> f32 {
+fn sum<const D: usize>(t: FloatTensor<Flex>) -> f32 {
     Tensor::<Flex, D>::from_primitive(TensorPrimitive::Float(t))
         .sum()
         .into_scalar()
@@ -72,36 +82,25 @@ fn main() {
         let g = Tensor::<Flex, 4>::random([batch, cout, out, out], normal, &device);
         let options = ConvOptions::new([stride; 2], [padding; 2], [1, 1], 1);
         let shape = format!("{batch}x{cin}x{size}x{size} -> {cout}, {kernel}x{kernel}/{stride}");
-        let seconds =
-            median_seconds(|| sum::<4>(Flex::conv2d(float(&x), float(&w), None, options.clone())));
-        report("conv forward", &shape, seconds);
-        let seconds = median_seconds(|| {
-            sum::<4>(Flex::conv2d_x_backward(
-                float(&x),
-                float(&w),
-                float(&g),
-                options.clone(),
-            ))
-        });
-        report("conv input gradient", &shape, seconds);
-        let seconds = median_seconds(|| {
-            sum::<4>(Flex::conv2d_weight_backward(
-                float(&x),
-                float(&w),
-                float(&g),
-                options.clone(),
-            ))
-        });
-        report("conv weight gradient, Burn", &shape, seconds);
-        let seconds = median_seconds(|| {
-            sum::<4>(conv2d_weight_gradient_gemm::<Flex>(
-                float(&x),
-                float(&w),
-                float(&g),
-                options.clone(),
-            ))
-        });
-        report("conv weight gradient, ours", &shape, seconds);
+        let (xf, wf, gf) = (float(&x), float(&w), float(&g));
+        let probes: [(&str, Probe); 6] = [
+            ("conv forward, Flex", |x, w, _, o| {
+                Flex::conv2d(x, w, None, o)
+            }),
+            ("conv forward, ours", |x, w, _, o| {
+                Flex::conv2d_tracked(x, w, None, o)
+            }),
+            ("conv input gradient, Flex", Flex::conv2d_x_backward),
+            ("conv input gradient, ours", Flex::conv2d_input_gradient),
+            ("conv weight gradient, Flex", Flex::conv2d_weight_backward),
+            ("conv weight gradient, ours", Flex::conv2d_weight_gradient),
+        ];
+        for (op, probe) in probes {
+            let seconds = median_seconds(|| {
+                sum::<4>(probe(xf.clone(), wf.clone(), gf.clone(), options.clone()))
+            });
+            report(op, &shape, seconds);
+        }
     }
 
     // BatchNorm2d forward + backward under a dense upstream gradient.

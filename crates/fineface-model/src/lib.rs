@@ -58,7 +58,6 @@ pub use fineface::{
 pub use norm::{BatchNorm, BatchNormConfig};
 pub use ops::{
     BatchNormForward, BatchNormGradients, FineFaceAutodiffBackend, FineFaceBackend, conv2d,
-    conv2d_weight_gradient_gemm,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, LoadReport, ResNet, ResNetConfig, ResNetOutput,

@@ -1,9 +1,11 @@
 //! The convolution of `FineFaceBackend` against Burn's own: same output, same gradients.
 //!
-//! It keeps Burn's forward and input gradient and replaces the weight gradient (matrix
-//! products instead of Burn's convolution of the input with the output gradient), with one
-//! case per dispatch branch. BatchNorm's fused op is checked against Burn's layer in
-//! `modules.rs`.
+//! On Flex it is our im2col kernel (forward, input gradient, weight gradient), so the cases
+//! cover what its index arithmetic must get right: 1x1 with and without an im2col buffer,
+//! padding wider than the kernel reaches, strides on odd sizes, the 7x7 stem, non-square
+//! kernels, dilation, a bias, and both ways of using the threads (a single image, whose
+//! products are split over the pool, and images in parallel with an uneven share of the batch
+//! per thread). BatchNorm's fused op is checked against Burn's layer in `modules.rs`.
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
@@ -18,45 +20,52 @@ use rstest::rstest;
 
 type A = Autodiff<Flex>;
 
+/// A convolution to compare: `[batch, channels_in, channels_out]`, input `[h, w]`, kernel
+/// `[k_h, k_w]`, stride, padding `[p_h, p_w]` and dilation (the same on both axes).
+struct Case {
+    channels: [usize; 3],
+    size: [usize; 2],
+    kernel: [usize; 2],
+    stride: usize,
+    padding: [usize; 2],
+    dilation: usize,
+}
+
+impl Case {
+    fn config(&self) -> Conv2dConfig {
+        let [_, channels_in, channels_out] = self.channels;
+        let [p_h, p_w] = self.padding;
+        Conv2dConfig::new([channels_in, channels_out], self.kernel)
+            .with_stride([self.stride; 2])
+            .with_dilation([self.dilation; 2])
+            .with_padding(PaddingConfig2d::Explicit(p_h, p_w, p_h, p_w))
+    }
+
+    fn input_dims(&self) -> [usize; 4] {
+        let [batch, channels_in, _] = self.channels;
+        [batch, channels_in, self.size[0], self.size[1]]
+    }
+}
+
 /// Our convolution beside Burn's `Conv2d::forward` with the same weight, under the loss
 /// `sum(y * r)` for a random `r` (so the output gradient is not uniform).
 #[rstest]
-// 1x1, 12x12 outputs: one product per image.
-#[case::pointwise_per_image(2, 6, 5, 12, 1, 1, 0)]
-// 1x1, 5x5 outputs: one product over the batch.
-#[case::pointwise_batched(3, 6, 5, 5, 1, 1, 0)]
-// ResNet's strided 1x1 projection, on an odd size.
-#[case::pointwise_strided(2, 6, 5, 9, 1, 2, 0)]
-// 3x3 with >= 256 output channels and >= 256 output positions: one product per kernel
-// position.
-#[case::per_position(2, 4, 256, 16, 3, 1, 1)]
-#[case::per_position_strided(2, 4, 256, 32, 3, 2, 1)]
-// 3x3 with few output channels or positions: Burn's own weight gradient.
-#[case::burns_weight_gradient(2, 4, 8, 16, 3, 1, 1)]
-#[case::burns_weight_gradient_few_positions(2, 4, 256, 6, 3, 1, 1)]
-fn convolution_gradients_match_burns(
-    #[case] batch: usize,
-    #[case] channels_in: usize,
-    #[case] channels_out: usize,
-    #[case] size: usize,
-    #[case] kernel: usize,
-    #[case] stride: usize,
-    #[case] padding: usize,
-) {
+#[case::pointwise(Case { channels: [2, 6, 5], size: [12, 12], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
+#[case::pointwise_strided_odd(Case { channels: [2, 6, 5], size: [9, 9], kernel: [1, 1], stride: 2, padding: [0, 0], dilation: 1 })]
+#[case::pointwise_padded(Case { channels: [2, 3, 4], size: [5, 6], kernel: [1, 1], stride: 1, padding: [1, 2], dilation: 1 })]
+#[case::three_by_three(Case { channels: [2, 4, 8], size: [10, 10], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+#[case::three_by_three_strided_odd(Case { channels: [2, 4, 8], size: [11, 9], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
+#[case::padding_beyond_the_kernel(Case { channels: [2, 3, 4], size: [4, 5], kernel: [3, 3], stride: 1, padding: [3, 2], dilation: 1 })]
+#[case::stem(Case { channels: [2, 3, 8], size: [20, 20], kernel: [7, 7], stride: 2, padding: [3, 3], dilation: 1 })]
+#[case::non_square(Case { channels: [2, 3, 5], size: [7, 8], kernel: [3, 1], stride: 1, padding: [1, 0], dilation: 1 })]
+#[case::dilated(Case { channels: [2, 3, 5], size: [9, 9], kernel: [3, 3], stride: 1, padding: [2, 2], dilation: 2 })]
+#[case::single_image(Case { channels: [1, 4, 8], size: [10, 10], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+#[case::uneven_batch(Case { channels: [5, 4, 8], size: [6, 7], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+fn convolution_and_gradients_match_burns(#[case] case: Case) {
     let device = Default::default();
-    let conv = Conv2dConfig::new([channels_in, channels_out], [kernel, kernel])
-        .with_stride([stride, stride])
-        .with_padding(PaddingConfig2d::Explicit(
-            padding, padding, padding, padding,
-        ))
-        .with_bias(false)
-        .init::<A>(&device);
-    let x = Tensor::<A, 4>::random(
-        [batch, channels_in, size, size],
-        Distribution::Normal(0.0, 1.0),
-        &device,
-    )
-    .require_grad();
+    let conv = case.config().with_bias(false).init::<A>(&device);
+    let x = Tensor::<A, 4>::random(case.input_dims(), Distribution::Normal(0.0, 1.0), &device)
+        .require_grad();
 
     let y_ours = conv2d(&conv, x.clone());
     let y_burn = conv.forward(x.clone());
@@ -74,4 +83,22 @@ fn convolution_gradients_match_burns(
     assert!(output < 1e-6, "output differs by {output}");
     assert!(input < 1e-5, "input gradient differs by {input}");
     assert!(weight < 1e-5, "weight gradient differs by {weight}");
+}
+
+/// Without autodiff (evaluation), a convolution with a bias runs our kernel too.
+#[rstest]
+#[case::pointwise(Case { channels: [3, 6, 5], size: [7, 7], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
+#[case::three_by_three(Case { channels: [1, 4, 8], size: [9, 8], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
+fn evaluation_with_bias_matches_burns(#[case] case: Case) {
+    let device = Default::default();
+    let conv = case.config().with_bias(true).init::<Flex>(&device);
+    let bias = conv.bias.as_ref().unwrap().val();
+    assert!(
+        common::max_abs(bias) > 0.0,
+        "the bias is initialised non-zero"
+    );
+    let x = Tensor::<Flex, 4>::random(case.input_dims(), Distribution::Normal(0.0, 1.0), &device);
+
+    let diff = common::relative_diff(conv2d(&conv, x.clone()), conv.forward(x));
+    assert!(diff < 1e-6, "output differs by {diff}");
 }

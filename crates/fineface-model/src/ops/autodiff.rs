@@ -1,4 +1,5 @@
-//! [`FineFaceBackend`] on Burn's autodiff backend: Burn's forward ops with our backward.
+//! [`FineFaceBackend`] on Burn's autodiff backend: the inner backend's kernels as single
+//! autodiff ops with closed-form backward passes.
 
 use burn::backend::Autodiff;
 use burn::backend::autodiff::NodeId;
@@ -13,9 +14,9 @@ use super::FineFaceBackend;
 use super::batch_norm::BatchNormForward;
 
 impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, C> {
-    /// Burn's `conv2d` forward and input gradient; the weight gradient from
-    /// `B::conv2d_weight_gradient`. A convolution with a bias (none in FineFACE) is Burn's
-    /// autodiff convolution unchanged.
+    /// `B::conv2d_tracked` forward, `B::conv2d_input_gradient` and `B::conv2d_weight_gradient`
+    /// backward. A convolution with a bias (none in FineFACE) is Burn's autodiff convolution
+    /// unchanged.
     fn conv2d_tracked(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -35,12 +36,15 @@ impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, 
                 let weight_state = prep.checkpoint(&weight);
                 prep.finish(
                     (x_state, weight_state, options.clone()),
-                    B::conv2d(x.primitive, weight.primitive, None, options),
+                    B::conv2d_tracked(x.primitive, weight.primitive, None, options),
                 )
             }
-            OpsKind::UnTracked(prep) => {
-                prep.finish(B::conv2d(x.primitive, weight.primitive, None, options))
-            }
+            OpsKind::UnTracked(prep) => prep.finish(B::conv2d_tracked(
+                x.primitive,
+                weight.primitive,
+                None,
+                options,
+            )),
         }
     }
 
@@ -154,7 +158,7 @@ impl<B: FineFaceBackend> Backward<B, 2> for Conv2dBackward {
 
         if let Some(node) = node_x {
             let grad_x =
-                B::conv2d_x_backward(x.clone(), weight.clone(), grad.clone(), options.clone());
+                B::conv2d_input_gradient(x.clone(), weight.clone(), grad.clone(), options.clone());
             grads.register::<B>(node.id, grad_x);
         }
         if let Some(node) = node_weight {

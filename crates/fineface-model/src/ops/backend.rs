@@ -2,11 +2,10 @@
 
 use burn::backend::Flex;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ops::{ConvOptions, FloatTensor};
+use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 
 use super::batch_norm::{BatchNormForward, BatchNormGradients, normalise, normalise_backward};
-use super::conv::conv2d_weight_gradient_gemm;
-use super::flex;
+use super::flex::{self, ConvGeometry};
 
 /// A Burn backend with the kernels FineFACE-rs replaces.
 ///
@@ -14,11 +13,13 @@ use super::flex;
 /// BatchNorm ones the closed form in Burn tensor ops), so a backend opts in with an empty
 /// `impl FineFaceBackend for MyBackend {}`. `Autodiff<B>` implements
 /// [`FineFaceBackend::conv2d_tracked`] and [`FineFaceBackend::batch_norm_train`] as single
-/// autodiff ops whose backward asks the inner backend for
-/// [`FineFaceBackend::conv2d_weight_gradient`] and [`FineFaceBackend::batch_norm_backward`].
+/// autodiff ops that run the inner backend's forward, and whose backward asks it for
+/// [`FineFaceBackend::conv2d_input_gradient`], [`FineFaceBackend::conv2d_weight_gradient`]
+/// and [`FineFaceBackend::batch_norm_backward`].
 pub trait FineFaceBackend: Backend {
     /// A 2-d convolution (same contract as Burn's `ModuleOps::conv2d`). On an autodiff
-    /// backend the weight gradient comes from [`FineFaceBackend::conv2d_weight_gradient`].
+    /// backend its gradients come from [`FineFaceBackend::conv2d_input_gradient`] and
+    /// [`FineFaceBackend::conv2d_weight_gradient`].
     fn conv2d_tracked(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
@@ -26,6 +27,17 @@ pub trait FineFaceBackend: Backend {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         Self::conv2d(x, weight, bias, options)
+    }
+
+    /// The gradient of a 2-d convolution's input (same contract as Burn's
+    /// `ModuleOps::conv2d_x_backward`).
+    fn conv2d_input_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, output_grad, options)
     }
 
     /// The gradient of a 2-d convolution's weight (same contract as Burn's
@@ -90,18 +102,51 @@ impl<B> FineFaceAutodiffBackend for B where
 {
 }
 
-/// Flex computes a convolution's weight gradient as a convolution of the input with the output
-/// gradient (Burn's generic formulation), which runs as thousands of matrix-vector products:
-/// for ResNet-50's 1x1 convolutions 8-20x slower than one matrix product
+/// Convolutions (groups 1, `f32`) as one matrix product per image over an im2col buffer
+/// ([`super::flex`]); grouped or non-`f32` ones stay Burn's. Flex 0.21's own 3x3 forward and
+/// input gradient ran at 0.3-0.9x PyTorch's, and its weight gradient (a convolution of the
+/// input with the output gradient, thousands of matrix-vector products) at 0.06-0.6x
 /// (`cargo run --release -p fineface-model --example kernel_probe`, docs/performance.md).
 impl FineFaceBackend for Flex {
+    fn conv2d_tracked(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        let bias_f32 = bias.as_ref().is_none_or(|b| flex::is_f32(&[b]));
+        match ConvGeometry::of(&x, &weight, &options) {
+            Some(geometry) if bias_f32 => flex::conv2d(geometry, x, weight, bias),
+            _ => Self::conv2d(x, weight, bias, options),
+        }
+    }
+
+    fn conv2d_input_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        match ConvGeometry::of(&x, &weight, &options) {
+            Some(geometry) if flex::is_f32(&[&output_grad]) => {
+                flex::conv2d_input_gradient(geometry, weight, output_grad)
+            }
+            _ => Self::conv2d_x_backward(x, weight, output_grad, options),
+        }
+    }
+
     fn conv2d_weight_gradient(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        conv2d_weight_gradient_gemm::<Self>(x, weight, output_grad, options)
+        match ConvGeometry::of(&x, &weight, &options) {
+            Some(geometry) if flex::is_f32(&[&output_grad]) => {
+                flex::conv2d_weight_gradient(geometry, x, output_grad)
+            }
+            _ => Self::conv2d_weight_backward(x, weight, output_grad, options),
+        }
     }
 
     /// Three sweeps over memory instead of about eight (see [`super::flex`]).

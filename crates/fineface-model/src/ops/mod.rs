@@ -1,6 +1,6 @@
 //! Kernels where FineFACE-rs measured Burn 0.21's default too slow on CPU, as a backend
-//! extension ([`FineFaceBackend`]) in the way Burn's own guide extends backends: the forward
-//! ops stay Burn's, only the backward passes Flex runs badly are replaced.
+//! extension ([`FineFaceBackend`]) in the way Burn's own guide extends backends: convolution
+//! and training-mode BatchNorm on Flex; every other backend keeps Burn's ops.
 
 mod autodiff;
 mod backend;
@@ -11,4 +11,4 @@ mod flex;
 pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
 pub(crate) use batch_norm::per_row;
 pub use batch_norm::{BatchNormForward, BatchNormGradients};
-pub use conv::{conv2d, conv2d_weight_gradient_gemm};
+pub use conv::conv2d;

@@ -1,40 +1,15 @@
-//! Fused CPU kernels for Flex where a chain of Burn tensor ops costs several sweeps over
-//! memory: training-mode BatchNorm in three sweeps forward and three backward (PyTorch's
-//! CPU kernels do the same), parallel over channels with rayon.
+//! Training-mode BatchNorm as fused kernels: three sweeps over memory forward and three
+//! backward (PyTorch's CPU kernels do the same), parallel over channels with rayon.
 //!
 //! Flex 0.21 allocates a fresh buffer and sweeps memory once per element-wise op, so the
-//! generic formulation in [`super::batch_norm`] costs about eight sweeps each way
+//! generic formulation in [`crate::ops::batch_norm`] costs about eight sweeps each way
 //! (`cargo run --release -p fineface-model --example kernel_probe`, docs/performance.md).
 
 use burn::backend::flex::FlexTensor;
-use burn::tensor::{DType, TensorData};
 use rayon::prelude::*;
 
-use super::batch_norm::{BatchNormForward, BatchNormGradients};
-
-/// `f32` rows as a contiguous slice, copying only a strided tensor.
-fn contiguous(tensor: FlexTensor) -> FlexTensor {
-    if tensor.as_slice::<f32>().is_some() {
-        tensor
-    } else {
-        tensor.to_contiguous()
-    }
-}
-
-fn values(tensor: &FlexTensor) -> &[f32] {
-    tensor
-        .as_slice::<f32>()
-        .expect("contiguous f32 tensor (checked by the caller)")
-}
-
-fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
-    FlexTensor::from_data(TensorData::new(values, shape))
-}
-
-/// Whether the fused kernels apply (f32; anything else takes the generic path).
-pub(crate) fn is_f32(tensors: &[&FlexTensor]) -> bool {
-    tensors.iter().all(|t| t.dtype() == DType::F32)
-}
+use super::tensor::{contiguous, tensor, values};
+use crate::ops::batch_norm::{BatchNormForward, BatchNormGradients};
 
 /// Row `r` of `[rows, spatial]` values.
 fn row_of(data: &[f32], r: usize, spatial: usize) -> &[f32] {
@@ -178,8 +153,8 @@ mod tests {
     use burn::backend::Flex;
     use burn::tensor::{Distribution, Tensor, TensorPrimitive};
 
-    use super::super::batch_norm::{normalise, normalise_backward};
     use super::*;
+    use crate::ops::batch_norm::{normalise, normalise_backward};
 
     fn random<const D: usize>(shape: [usize; D], distribution: Distribution) -> FlexTensor {
         Tensor::<Flex, D>::random(shape, distribution, &Default::default())

@@ -1,0 +1,116 @@
+//! A bounds-checked view of the `gemm` crate (the GEMM Flex itself runs on) for strided
+//! `f32` matrices, so the convolution kernels can multiply transposed views in place.
+
+/// A read-only `rows x cols` matrix inside `data`: element `(i, j)` at
+/// `i * row_stride + j * col_stride`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct MatRef<'a> {
+    data: &'a [f32],
+    rows: usize,
+    cols: usize,
+    row_stride: usize,
+    col_stride: usize,
+}
+
+impl<'a> MatRef<'a> {
+    /// `data` as a row-major `rows x cols` matrix.
+    ///
+    /// # Panics
+    /// If `data` holds fewer than `rows * cols` values.
+    pub(crate) fn row_major(data: &'a [f32], rows: usize, cols: usize) -> Self {
+        assert!(
+            data.len() >= rows * cols,
+            "a {rows}x{cols} matrix needs {} values, got {}",
+            rows * cols,
+            data.len()
+        );
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride: cols,
+            col_stride: 1,
+        }
+    }
+
+    /// The transposed view (no copy).
+    pub(crate) fn t(self) -> Self {
+        Self {
+            rows: self.cols,
+            cols: self.rows,
+            row_stride: self.col_stride,
+            col_stride: self.row_stride,
+            ..self
+        }
+    }
+}
+
+/// How one product may use the thread pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Threads {
+    /// On the calling thread (the caller runs several products in parallel).
+    One,
+    /// Split over rayon's pool.
+    Pool,
+}
+
+/// `dst = lhs x rhs`, or `dst += lhs x rhs` when `accumulate`, with `dst` row-major.
+///
+/// # Panics
+/// If the shapes do not chain or `dst` is not `lhs.rows x rhs.cols`.
+pub(crate) fn matmul(
+    dst: &mut [f32],
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    threads: Threads,
+) {
+    let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
+    assert_eq!(
+        rhs.rows, k,
+        "inner dimensions differ: {m}x{k} by {}x{n}",
+        rhs.rows
+    );
+    assert_eq!(dst.len(), m * n, "destination is not {m}x{n}");
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            dst.fill(0.0);
+        }
+        return;
+    }
+    let parallelism = match threads {
+        Threads::One => gemm::Parallelism::None,
+        Threads::Pool => gemm::Parallelism::Rayon(0),
+    };
+    // SAFETY: `row_major` checked that each operand's slice holds its whole matrix and `t` only
+    // swaps the two strides, so every element gemm reads, `(i, j)` at `i * row_stride + j *
+    // col_stride` for `i < rows, j < cols`, lies in its slice; `dst` is exactly `m x n`
+    // row-major and borrowed mutably, so nothing else aliases it.
+    #[allow(unsafe_code)]
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            n as isize,
+            accumulate,
+            lhs.data.as_ptr(),
+            lhs.col_stride as isize,
+            lhs.row_stride as isize,
+            rhs.data.as_ptr(),
+            rhs.col_stride as isize,
+            rhs.row_stride as isize,
+            1.0,
+            1.0,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
