@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """The PyTorch side of crates/fineface-model/examples/kernel_probe.rs: the same convolution
-shapes (forward, input gradient, weight gradient through PyTorch's native backward) and a
+shapes (forward, and the input and weight gradients through `aten.convolution_backward`, the
+kernel autograd runs) and a
 training-mode BatchNorm2d forward+backward, on CPU with all cores, one JSON line each.
 
     python3 tools/kernel_probe_torch.py
@@ -14,10 +15,12 @@ import torch
 import torch.nn.functional as F
 
 CONVS = [
+    (8, 3, 64, 224, 7, 2),
     (8, 64, 64, 56, 3, 1),
     (8, 256, 64, 56, 1, 1),
     (8, 64, 256, 56, 1, 1),
     (8, 256, 512, 56, 1, 2),
+    (8, 128, 128, 56, 3, 2),
     (8, 128, 128, 28, 3, 1),
     (8, 256, 256, 14, 3, 1),
     (8, 1024, 512, 14, 1, 1),
@@ -53,10 +56,16 @@ def main():
         with torch.no_grad():
             report("conv forward", shape,
                    median_seconds(lambda: F.conv2d(x, w, None, stride, padding).sum()))
-        report("conv input gradient", shape, median_seconds(
-            lambda: torch.nn.grad.conv2d_input(x.shape, w, g, stride, padding).sum()))
-        report("conv weight gradient", shape, median_seconds(
-            lambda: torch.nn.grad.conv2d_weight(x, w.shape, g, stride, padding).sum()))
+
+        def backward(mask, index):
+            grads = torch.ops.aten.convolution_backward(
+                g, x, w, None, [stride] * 2, [padding] * 2, [1, 1], False, [0, 0], 1, mask)
+            return grads[index].sum()
+
+        report("conv input gradient", shape,
+               median_seconds(lambda: backward([True, False, False], 0)))
+        report("conv weight gradient", shape,
+               median_seconds(lambda: backward([False, True, False], 1)))
 
     x = torch.randn(8, 256, 56, 56, requires_grad=True)
     r = torch.randn(8, 256, 56, 56)
