@@ -57,7 +57,8 @@ pub use fineface::{
 };
 pub use norm::{BatchNorm, BatchNormConfig};
 pub use ops::{
-    BatchNormForward, BatchNormGradients, FineFaceAutodiffBackend, FineFaceBackend, conv2d,
+    BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics,
+    FineFaceAutodiffBackend, FineFaceBackend, conv2d,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, LoadReport, ResNet, ResNetConfig, ResNetOutput,

@@ -7,6 +7,7 @@ mod common;
 use burn::backend::{Autodiff, Flex};
 use burn::module::{AutodiffModule, Param};
 use burn::nn::BatchNormConfig as BurnBatchNormConfig;
+use burn::tensor::activation::relu;
 use burn::tensor::{Distribution, Tensor};
 use fineface_model::{
     BatchNormConfig, ClassifierConfig, FineFaceConfig, ResNetConfig, attention_map, load_model,
@@ -98,11 +99,15 @@ fn attention_map_equals_the_per_sample_definition(
 /// Our BatchNorm beside Burn's with the same parameters and statistics: outputs and running
 /// statistics in both modes, and in training (where ours is one op with a closed-form
 /// backward, Burn's a graph of element-wise ops) the input, gamma and beta gradients under
-/// the loss `sum(y * r)`.
+/// the loss `sum(y * r)`. With `relu_after`, our fused `forward_relu` against Burn's layer
+/// followed by Burn's `relu` (about half the outputs are clipped).
 #[rstest]
 #[case::bn2d(vec![4, 6, 5, 3])]
 #[case::bn1d(vec![8, 6])]
-fn batch_norm_matches_burns_in_both_modes(#[case] shape: Vec<usize>) {
+fn batch_norm_matches_burns_in_both_modes(
+    #[case] shape: Vec<usize>,
+    #[values(false, true)] relu_after: bool,
+) {
     let device = Default::default();
     let gamma = Tensor::<A, 1>::random([6], Distribution::Uniform(0.5, 1.5), &device);
     let beta = Tensor::<A, 1>::random([6], Distribution::Normal(0.0, 0.1), &device);
@@ -124,8 +129,11 @@ fn batch_norm_matches_burns_in_both_modes(#[case] shape: Vec<usize>) {
                 .reshape(dims)
                 .require_grad();
             // Training mode (autodiff backend): batch statistics.
-            let y_ours = ours.forward(x.clone());
-            let y_burn = burns.forward(x.clone());
+            let (y_ours, y_burn) = if relu_after {
+                (ours.forward_relu(x.clone()), relu(burns.forward(x.clone())))
+            } else {
+                (ours.forward(x.clone()), burns.forward(x.clone()))
+            };
             let diff = common::max_abs_diff(y_ours.clone().inner(), y_burn.clone().inner());
             assert!(diff < 1e-5, "train output differs by {diff}");
             let r = r.clone().reshape(dims);
@@ -160,7 +168,15 @@ fn batch_norm_matches_burns_in_both_modes(#[case] shape: Vec<usize>) {
             burns.running_var = ours.running_var.clone();
             let (ours_eval, burns_eval) = (ours.valid(), burns.valid());
             let xe = x.inner();
-            let diff = common::max_abs_diff(ours_eval.forward(xe.clone()), burns_eval.forward(xe));
+            let (e_ours, e_burn) = if relu_after {
+                (
+                    ours_eval.forward_relu(xe.clone()),
+                    relu(burns_eval.forward(xe)),
+                )
+            } else {
+                (ours_eval.forward(xe.clone()), burns_eval.forward(xe))
+            };
+            let diff = common::max_abs_diff(e_ours, e_burn);
             assert!(diff < 1e-5, "eval output differs by {diff}");
         }};
     }

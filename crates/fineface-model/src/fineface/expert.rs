@@ -5,7 +5,6 @@ use burn::module::Module;
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::Tensor;
-use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 
 use super::classifier::{Classifier, ClassifierConfig};
@@ -67,8 +66,8 @@ impl<B: FineFaceBackend> ConvBlock<B> {
     /// - `x`: `[batch, in_channels, h, w]`
     /// - output: `[batch, out_channels, h, w]`
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = relu(self.bn1.forward(conv2d(&self.conv1, x))); // [b, 512, h, w]
-        relu(self.bn2.forward(conv2d(&self.conv2, x))) // [b, 1024, h, w]
+        let x = self.bn1.forward_relu(conv2d(&self.conv1, x)); // [b, 512, h, w]
+        self.bn2.forward_relu(conv2d(&self.conv2, x)) // [b, 1024, h, w]
     }
 }
 

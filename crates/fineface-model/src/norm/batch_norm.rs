@@ -3,10 +3,11 @@
 use burn::config::Config;
 use burn::module::{Module, Param, RunningState};
 use burn::nn::Initializer;
+use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use crate::ops::{BatchNormForward, FineFaceBackend, per_row};
+use crate::ops::{BatchNormForward, BatchNormOptions, FineFaceBackend, per_row};
 
 /// Configuration of a [`BatchNorm`] layer.
 #[derive(Config, Debug)]
@@ -73,13 +74,34 @@ impl<B: FineFaceBackend> BatchNorm<B> {
     /// - `input`: `[batch, channels, ...]` (rank 2 for BatchNorm1d, 4 for BatchNorm2d)
     /// - output: same as `input`
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
+        self.forward_with(input, false)
+    }
+
+    /// `relu(self.forward(input))`; in training one op (one pass less over memory each way,
+    /// and no ReLU output kept for the backward).
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, channels, ...]`
+    /// - output: same as `input`
+    pub fn forward_relu<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
+        self.forward_with(input, true)
+    }
+
+    fn forward_with<const D: usize>(&self, input: Tensor<B, D>, relu_after: bool) -> Tensor<B, D> {
         let dims = input.dims();
         let (batch, channels) = (dims[0], dims[1]);
         let spatial: usize = dims[2..].iter().product();
         // [b * c, spatial]: one row per (sample, channel).
         let rows = input.reshape([batch * channels, spatial]);
         let output = if B::ad_enabled(&rows.device()) {
-            self.forward_train(rows, batch, spatial)
+            let options = BatchNormOptions {
+                batch,
+                epsilon: self.epsilon,
+                relu: relu_after,
+            };
+            self.forward_train(rows, options, spatial)
+        } else if relu_after {
+            relu(self.forward_eval(rows, batch, channels))
         } else {
             self.forward_eval(rows, batch, channels)
         };
@@ -98,16 +120,21 @@ impl<B: FineFaceBackend> BatchNorm<B> {
 
     /// Batch statistics through [`FineFaceBackend::batch_norm_train`] (one op with a
     /// closed-form backward), and the running statistics updated PyTorch's way.
-    fn forward_train(&self, rows: Tensor<B, 2>, batch: usize, spatial: usize) -> Tensor<B, 2> {
+    fn forward_train(
+        &self,
+        rows: Tensor<B, 2>,
+        options: BatchNormOptions,
+        spatial: usize,
+    ) -> Tensor<B, 2> {
         let device = rows.device();
+        let batch = options.batch;
         let BatchNormForward {
             output, mean, var, ..
         } = B::batch_norm_train(
             rows.into_primitive().tensor(),
             self.gamma.val().into_primitive().tensor(),
             self.beta.val().into_primitive().tensor(),
-            batch,
-            self.epsilon,
+            options,
         );
         let mean = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(mean));
         let var = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(var));

@@ -11,7 +11,7 @@ use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 
 use super::FineFaceBackend;
-use super::batch_norm::BatchNormForward;
+use super::batch_norm::{BatchNormForward, BatchNormOptions, BatchNormStatistics};
 
 impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, C> {
     /// `B::conv2d_tracked` forward, `B::conv2d_input_gradient` and `B::conv2d_weight_gradient`
@@ -48,22 +48,20 @@ impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, 
         }
     }
 
-    /// `B::batch_norm_forward` on the inner tensors, keeping the input rows, `mean` and
-    /// `inv_std` for `B::batch_norm_backward`; the statistics come back without a gradient.
+    /// `B::batch_norm_forward` on the inner tensors, keeping the input rows and the
+    /// statistics for `B::batch_norm_backward`; the statistics come back without a gradient.
     fn batch_norm_train(
         rows: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        batch: usize,
-        epsilon: f64,
+        options: BatchNormOptions,
     ) -> BatchNormForward<Self> {
         let nodes = [rows.node.clone(), gamma.node.clone(), beta.node.clone()];
         let forward = B::batch_norm_forward(
             rows.primitive.clone(),
             gamma.primitive.clone(),
-            beta.primitive,
-            batch,
-            epsilon,
+            beta.primitive.clone(),
+            options,
         );
         let output = match BatchNormBackward
             .prepare::<C>(nodes)
@@ -73,10 +71,13 @@ impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, 
             OpsKind::Tracked(prep) => prep.finish(
                 BatchNormState {
                     rows: rows.primitive,
-                    mean: forward.mean.clone(),
-                    inv_std: forward.inv_std.clone(),
-                    gamma: gamma.primitive,
-                    batch,
+                    statistics: BatchNormStatistics {
+                        mean: forward.mean.clone(),
+                        inv_std: forward.inv_std.clone(),
+                        gamma: gamma.primitive,
+                        beta: beta.primitive,
+                    },
+                    options,
                 },
                 forward.output,
             ),
@@ -95,10 +96,8 @@ impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, 
 #[derive(Debug, Clone)]
 struct BatchNormState<B: FineFaceBackend> {
     rows: FloatTensor<B>,
-    mean: FloatTensor<B>,
-    inv_std: FloatTensor<B>,
-    gamma: FloatTensor<B>,
-    batch: usize,
+    statistics: BatchNormStatistics<B>,
+    options: BatchNormOptions,
 }
 
 /// Backward of a training-mode BatchNorm over rows.
@@ -117,14 +116,7 @@ impl<B: FineFaceBackend> Backward<B, 3> for BatchNormBackward {
         let [node_rows, node_gamma, node_beta] = ops.parents;
         let grad = grads.consume::<B>(&ops.node);
         let state = ops.state;
-        let gradients = B::batch_norm_backward(
-            grad,
-            state.rows,
-            state.mean,
-            state.inv_std,
-            state.gamma,
-            state.batch,
-        );
+        let gradients = B::batch_norm_backward(grad, state.rows, state.statistics, state.options);
         if let Some(node) = node_rows {
             grads.register::<B>(node.id, gradients.input);
         }

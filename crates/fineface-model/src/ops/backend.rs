@@ -4,7 +4,10 @@ use burn::backend::Flex;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 
-use super::batch_norm::{BatchNormForward, BatchNormGradients, normalise, normalise_backward};
+use super::batch_norm::{
+    BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, normalise,
+    normalise_backward,
+};
 use super::flex::{self, ConvGeometry};
 
 /// A Burn backend with the kernels FineFACE-rs replaces.
@@ -54,15 +57,15 @@ pub trait FineFaceBackend: Backend {
     /// Training-mode batch normalisation of `[batch * channels, spatial]` rows (one row per
     /// sample and channel) with per-channel batch statistics. On an autodiff backend it is
     /// one op whose backward is [`FineFaceBackend::batch_norm_backward`], not the graph of a
-    /// dozen element-wise ops.
+    /// dozen element-wise ops; with [`BatchNormOptions::relu`] it includes the ReLU that
+    /// follows.
     fn batch_norm_train(
         rows: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        batch: usize,
-        epsilon: f64,
+        options: BatchNormOptions,
     ) -> BatchNormForward<Self> {
-        Self::batch_norm_forward(rows, gamma, beta, batch, epsilon)
+        Self::batch_norm_forward(rows, gamma, beta, options)
     }
 
     /// The forward of [`FineFaceBackend::batch_norm_train`] with what its backward needs.
@@ -70,23 +73,20 @@ pub trait FineFaceBackend: Backend {
         rows: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        batch: usize,
-        epsilon: f64,
+        options: BatchNormOptions,
     ) -> BatchNormForward<Self> {
-        normalise::<Self>(rows, gamma, beta, batch, epsilon)
+        normalise::<Self>(rows, gamma, beta, options)
     }
 
     /// The closed-form backward of [`FineFaceBackend::batch_norm_forward`], given the
-    /// output gradient, the input rows and the forward's `mean` and `inv_std`.
+    /// output gradient, the input rows and the forward's statistics.
     fn batch_norm_backward(
         grad: FloatTensor<Self>,
         rows: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        inv_std: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        batch: usize,
+        statistics: BatchNormStatistics<Self>,
+        options: BatchNormOptions,
     ) -> BatchNormGradients<Self> {
-        normalise_backward::<Self>(grad, rows, mean, inv_std, gamma, batch)
+        normalise_backward::<Self>(grad, rows, statistics, options)
     }
 }
 
@@ -154,28 +154,26 @@ impl FineFaceBackend for Flex {
         rows: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
         beta: FloatTensor<Self>,
-        batch: usize,
-        epsilon: f64,
+        options: BatchNormOptions,
     ) -> BatchNormForward<Self> {
         if flex::is_f32(&[&rows, &gamma, &beta]) {
-            flex::batch_norm_forward(rows, gamma, beta, batch, epsilon)
+            flex::batch_norm_forward(rows, gamma, beta, options)
         } else {
-            normalise::<Self>(rows, gamma, beta, batch, epsilon)
+            normalise::<Self>(rows, gamma, beta, options)
         }
     }
 
     fn batch_norm_backward(
         grad: FloatTensor<Self>,
         rows: FloatTensor<Self>,
-        mean: FloatTensor<Self>,
-        inv_std: FloatTensor<Self>,
-        gamma: FloatTensor<Self>,
-        batch: usize,
+        statistics: BatchNormStatistics<Self>,
+        options: BatchNormOptions,
     ) -> BatchNormGradients<Self> {
-        if flex::is_f32(&[&grad, &rows, &mean, &inv_std, &gamma]) {
-            flex::batch_norm_backward(grad, rows, mean, inv_std, gamma, batch)
+        let s = &statistics;
+        if flex::is_f32(&[&grad, &rows, &s.mean, &s.inv_std, &s.gamma, &s.beta]) {
+            flex::batch_norm_backward(grad, rows, statistics, options)
         } else {
-            normalise_backward::<Self>(grad, rows, mean, inv_std, gamma, batch)
+            normalise_backward::<Self>(grad, rows, statistics, options)
         }
     }
 }

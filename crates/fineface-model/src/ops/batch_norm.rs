@@ -8,11 +8,25 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
 use burn::tensor::{Tensor, TensorPrimitive};
 
+/// How a training-mode BatchNorm op runs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BatchNormOptions {
+    /// Samples in the batch: the rows are `[batch * channels, spatial]`.
+    pub batch: usize,
+    /// Added to the variance for numerical stability.
+    pub epsilon: f64,
+    /// Whether a ReLU follows, as part of the op: the output is clipped at zero, and the
+    /// backward masks the output gradient where it was (the mask is recomputed from the input,
+    /// so nothing more is kept). What `relu(batch_norm(x))` computes, in one pass less each way.
+    pub relu: bool,
+}
+
 /// What a training-mode BatchNorm computes: the output, the batch statistics and what the
 /// backward pass needs. Only `output` carries a gradient.
 #[derive(Debug)]
 pub struct BatchNormForward<B: Backend> {
-    /// Normalised, scaled and shifted rows, `[batch * channels, spatial]`.
+    /// Normalised, scaled and shifted rows (clipped at zero with
+    /// [`BatchNormOptions::relu`]), `[batch * channels, spatial]`.
     pub output: FloatTensor<B>,
     /// Per-channel batch mean, `[channels]`.
     pub mean: FloatTensor<B>,
@@ -20,6 +34,20 @@ pub struct BatchNormForward<B: Backend> {
     pub var: FloatTensor<B>,
     /// `1 / sqrt(var + eps)`, `[channels]`
     pub inv_std: FloatTensor<B>,
+}
+
+/// The per-channel values a training-mode BatchNorm's backward needs besides the output
+/// gradient and the input rows, each `[channels]`.
+#[derive(Debug, Clone)]
+pub struct BatchNormStatistics<B: Backend> {
+    /// The forward's batch mean.
+    pub mean: FloatTensor<B>,
+    /// The forward's `1 / sqrt(var + eps)`.
+    pub inv_std: FloatTensor<B>,
+    /// Scale.
+    pub gamma: FloatTensor<B>,
+    /// Shift (for the ReLU mask).
+    pub beta: FloatTensor<B>,
 }
 
 /// Gradients of a training-mode BatchNorm.
@@ -38,9 +66,13 @@ pub(crate) fn normalise<B: Backend>(
     rows: FloatTensor<B>,
     gamma: FloatTensor<B>,
     beta: FloatTensor<B>,
-    batch: usize,
-    epsilon: f64,
+    options: BatchNormOptions,
 ) -> BatchNormForward<B> {
+    let BatchNormOptions {
+        batch,
+        epsilon,
+        relu,
+    } = options;
     let (rows, gamma, beta) = (float::<B, 2>(rows), float::<B, 1>(gamma), float(beta));
     let channels = gamma.dims()[0];
     // Rows have equal length, so the mean over the batch of the row means is the channel mean.
@@ -50,6 +82,7 @@ pub(crate) fn normalise<B: Backend>(
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip(); // [c]
     let scale = inv_std.clone() * gamma;
     let output = centered * per_row(scale, batch, channels) + per_row(beta, batch, channels);
+    let output = if relu { output.clamp_min(0.0) } else { output };
     BatchNormForward {
         output: primitive(output),
         mean: primitive(mean),
@@ -61,22 +94,36 @@ pub(crate) fn normalise<B: Backend>(
 /// The closed-form backward of [`normalise`] (what PyTorch's fused kernel computes), with
 /// `x_hat = (x - mean) * inv_std` and `n = batch * spatial` values per channel:
 /// `d_beta = sum(g)`, `d_gamma = sum(g * x_hat)`,
-/// `d_x = gamma * inv_std * (g - d_beta / n - x_hat * d_gamma / n)`.
+/// `d_x = gamma * inv_std * (g - d_beta / n - x_hat * d_gamma / n)`; with
+/// [`BatchNormOptions::relu`], `g` is first zeroed where `x_hat * gamma + beta <= 0`.
 pub(crate) fn normalise_backward<B: Backend>(
     grad: FloatTensor<B>,
     rows: FloatTensor<B>,
-    mean: FloatTensor<B>,
-    inv_std: FloatTensor<B>,
-    gamma: FloatTensor<B>,
-    batch: usize,
+    statistics: BatchNormStatistics<B>,
+    options: BatchNormOptions,
 ) -> BatchNormGradients<B> {
+    let batch = options.batch;
     let (grad, rows) = (float::<B, 2>(grad), float::<B, 2>(rows));
-    let (mean, inv_std, gamma) = (float::<B, 1>(mean), float::<B, 1>(inv_std), float(gamma));
+    let BatchNormStatistics {
+        mean,
+        inv_std,
+        gamma,
+        beta,
+    } = statistics;
+    let (mean, inv_std) = (float::<B, 1>(mean), float::<B, 1>(inv_std));
+    let (gamma, beta) = (float::<B, 1>(gamma), float::<B, 1>(beta));
     let channels = gamma.dims()[0];
     let [_, spatial] = grad.dims();
     let n = (batch * spatial) as f64;
     let normalised =
         (rows - per_row(mean, batch, channels)) * per_row(inv_std.clone(), batch, channels); // [b * c, s]
+    let grad = if options.relu {
+        let output = normalised.clone() * per_row(gamma.clone(), batch, channels)
+            + per_row(beta, batch, channels);
+        grad.mask_fill(output.lower_equal_elem(0.0), 0.0)
+    } else {
+        grad
+    };
     let d_beta = channel_sum(grad.clone().sum_dim(1), batch, channels); // [c]
     let d_gamma = channel_sum(
         (grad.clone() * normalised.clone()).sum_dim(1),

@@ -10,5 +10,5 @@ mod flex;
 
 pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
 pub(crate) use batch_norm::per_row;
-pub use batch_norm::{BatchNormForward, BatchNormGradients};
+pub use batch_norm::{BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics};
 pub use conv::conv2d;

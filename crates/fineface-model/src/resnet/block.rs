@@ -172,7 +172,7 @@ impl<B: FineFaceBackend> BasicBlock<B> {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
+        let out = self.bn1.forward_relu(conv2d(&self.conv1, x));
         let out = self.bn2.forward(conv2d(&self.conv2, out));
         relu(out + identity)
     }
@@ -192,8 +192,8 @@ impl<B: FineFaceBackend> Bottleneck<B> {
             Some(d) => d.forward(x.clone()),
             None => x.clone(),
         };
-        let out = relu(self.bn1.forward(conv2d(&self.conv1, x)));
-        let out = relu(self.bn2.forward(conv2d(&self.conv2, out)));
+        let out = self.bn1.forward_relu(conv2d(&self.conv1, x));
+        let out = self.bn2.forward_relu(conv2d(&self.conv2, out));
         let out = self.bn3.forward(conv2d(&self.conv3, out));
         relu(out + identity)
     }

@@ -6,7 +6,6 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::Tensor;
-use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use serde::{Deserialize, Serialize};
 
@@ -182,7 +181,7 @@ impl<B: FineFaceBackend> ResNet<B> {
     /// - `images`: `[batch, 3, h, w]`
     /// - output: `[batch, width, h / 4, w / 4]`
     pub fn stem(&self, images: Tensor<B, 4>) -> Tensor<B, 4> {
-        let x = relu(self.bn1.forward(conv2d(&self.conv1, images))); // [b, 64, h/2, w/2]
+        let x = self.bn1.forward_relu(conv2d(&self.conv1, images)); // [b, 64, h/2, w/2]
         self.maxpool.forward(x) // [b, 64, h/4, w/4]
     }
 

@@ -9,7 +9,9 @@ use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::tensor::{contiguous, tensor, values};
-use crate::ops::batch_norm::{BatchNormForward, BatchNormGradients};
+use crate::ops::batch_norm::{
+    BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics,
+};
 
 /// Row `r` of `[rows, spatial]` values.
 fn row_of(data: &[f32], r: usize, spatial: usize) -> &[f32] {
@@ -17,26 +19,48 @@ fn row_of(data: &[f32], r: usize, spatial: usize) -> &[f32] {
 }
 
 /// Per-channel sums of `row_sum(row index, channel)` over the `batch` rows of each channel.
-fn channel_sums(
+fn channel_sums<T: std::iter::Sum + Send>(
     channels: usize,
     batch: usize,
-    row_sum: impl Fn(usize, usize) -> f64 + Sync,
-) -> Vec<f64> {
+    row_sum: impl Fn(usize, usize) -> T + Sync,
+) -> Vec<T> {
     (0..channels)
         .into_par_iter()
         .map(|c| (0..batch).map(|b| row_sum(b * channels + c, c)).sum())
         .collect()
 }
 
+/// A pair of sums accumulated in one sweep.
+#[derive(Debug, Clone, Copy, Default)]
+struct TwoSums(f64, f64);
+
+impl std::iter::Sum for TwoSums {
+    fn sum<I: Iterator<Item = Self>>(iter: I) -> Self {
+        iter.fold(Self::default(), |a, b| Self(a.0 + b.0, a.1 + b.1))
+    }
+}
+
+/// The forward's per-channel affine map `y = x * scale + shift`, computed the same way in the
+/// backward so that the ReLU mask it recomputes is exactly the forward's.
+fn affine(mean: f32, inv_std: f32, gamma: f32, beta: f32) -> (f32, f32) {
+    let scale = inv_std * gamma;
+    (scale, beta - mean * scale)
+}
+
 /// Training-mode BatchNorm forward over `[batch * channels, spatial]` rows: the mean sweep,
-/// the variance sweep (two-pass, for accuracy), and the output sweep.
+/// the variance sweep (two-pass, for accuracy), and the output sweep (clipping at zero with
+/// [`BatchNormOptions::relu`]).
 pub(crate) fn batch_norm_forward(
     rows: FlexTensor,
     gamma: FlexTensor,
     beta: FlexTensor,
-    batch: usize,
-    epsilon: f64,
+    options: BatchNormOptions,
 ) -> BatchNormForward<burn::backend::Flex> {
+    let BatchNormOptions {
+        batch,
+        epsilon,
+        relu,
+    } = options;
     let (rows, gamma, beta) = (contiguous(rows), contiguous(gamma), contiguous(beta));
     let (x, gamma, beta) = (values(&rows), values(&gamma), values(&beta));
     let channels = gamma.len();
@@ -44,15 +68,18 @@ pub(crate) fn batch_norm_forward(
     let n = (batch * spatial) as f64;
     let row = |r: usize| row_of(x, r, spatial);
 
-    let mean: Vec<f64> = channel_sums(channels, batch, |r, _| {
-        row(r).iter().map(|&v| f64::from(v)).sum()
+    let mean: Vec<f32> = channel_sums(channels, batch, |r, _| {
+        row(r).iter().map(|&v| f64::from(v)).sum::<f64>()
     })
     .into_iter()
-    .map(|s| s / n)
+    .map(|s| (s / n) as f32)
     .collect();
     let var: Vec<f64> = channel_sums(channels, batch, |r, c| {
-        let m = mean[c] as f32;
-        row(r).iter().map(|&v| f64::from((v - m) * (v - m))).sum()
+        let m = mean[c];
+        row(r)
+            .iter()
+            .map(|&v| f64::from((v - m) * (v - m)))
+            .sum::<f64>()
     })
     .into_iter()
     .map(|s| s / n)
@@ -68,59 +95,80 @@ pub(crate) fn batch_norm_forward(
         .enumerate()
         .for_each(|(r, out)| {
             let c = r % channels;
-            let scale = inv_std[c] * gamma[c];
-            let shift = beta[c] - mean[c] as f32 * scale;
-            for (o, &v) in out.iter_mut().zip(row(r)) {
-                *o = v * scale + shift;
+            let (scale, shift) = affine(mean[c], inv_std[c], gamma[c], beta[c]);
+            let values = out.iter_mut().zip(row(r));
+            if relu {
+                values.for_each(|(o, &v)| *o = (v * scale + shift).max(0.0));
+            } else {
+                values.for_each(|(o, &v)| *o = v * scale + shift);
             }
         });
 
     let per_channel = |v: Vec<f32>| tensor(v, vec![channels]);
     BatchNormForward {
         output: tensor(output, vec![batch * channels, spatial]),
-        mean: per_channel(mean.iter().map(|&m| m as f32).collect()),
+        mean: per_channel(mean),
         var: per_channel(var.iter().map(|&v| v as f32).collect()),
         inv_std: per_channel(inv_std),
     }
 }
 
 /// The closed-form BatchNorm backward: one sweep for `sum(g)` and `sum(g * (x - mean))`,
-/// one for the input gradient `a * g + b * x + d` with per-channel `a, b, d`.
+/// one for the input gradient `a * g + b * x + d` with per-channel `a, b, d`. With
+/// [`BatchNormOptions::relu`] both sweeps read `g` as zero where the forward's output was
+/// clipped.
 pub(crate) fn batch_norm_backward(
     grad: FlexTensor,
     rows: FlexTensor,
-    mean: FlexTensor,
-    inv_std: FlexTensor,
-    gamma: FlexTensor,
-    batch: usize,
+    statistics: BatchNormStatistics<burn::backend::Flex>,
+    options: BatchNormOptions,
 ) -> BatchNormGradients<burn::backend::Flex> {
+    let BatchNormOptions { batch, relu, .. } = options;
     let (grad, rows) = (contiguous(grad), contiguous(rows));
-    let (mean, inv_std, gamma) = (contiguous(mean), contiguous(inv_std), contiguous(gamma));
+    let BatchNormStatistics {
+        mean,
+        inv_std,
+        gamma,
+        beta,
+    } = statistics;
+    let (mean, inv_std) = (contiguous(mean), contiguous(inv_std));
+    let (gamma, beta) = (contiguous(gamma), contiguous(beta));
     let (g, x) = (values(&grad), values(&rows));
-    let (mean, inv_std, gamma) = (values(&mean), values(&inv_std), values(&gamma));
+    let (mean, inv_std) = (values(&mean), values(&inv_std));
+    let (gamma, beta) = (values(&gamma), values(&beta));
     let channels = gamma.len();
     let spatial = x.len() / (batch * channels);
     let n = (batch * spatial) as f32;
+    // The gradient reaching the normalisation: `g`, masked by the ReLU if there is one.
+    let masked = |c: usize| {
+        let (scale, shift) = affine(mean[c], inv_std[c], gamma[c], beta[c]);
+        move |gv: f32, xv: f32| {
+            if relu && xv * scale + shift <= 0.0 {
+                0.0
+            } else {
+                gv
+            }
+        }
+    };
 
-    let d_beta: Vec<f32> = channel_sums(channels, batch, |r, _| {
-        row_of(g, r, spatial).iter().map(|&v| f64::from(v)).sum()
-    })
-    .into_iter()
-    .map(|s| s as f32)
-    .collect();
-    // sum(g * x_hat) = inv_std * sum(g * (x - mean))
-    let d_gamma: Vec<f32> = channel_sums(channels, batch, |r, c| {
-        let m = mean[c];
+    let sums = channel_sums(channels, batch, |r, c| {
+        let (m, masked) = (mean[c], masked(c));
         row_of(g, r, spatial)
             .iter()
             .zip(row_of(x, r, spatial))
-            .map(|(&gv, &xv)| f64::from(gv * (xv - m)))
-            .sum()
-    })
-    .into_iter()
-    .zip(inv_std)
-    .map(|(s, &k)| s as f32 * k)
-    .collect();
+            .map(|(&gv, &xv)| {
+                let gv = masked(gv, xv);
+                TwoSums(f64::from(gv), f64::from(gv * (xv - m)))
+            })
+            .sum::<TwoSums>()
+    });
+    let d_beta: Vec<f32> = sums.iter().map(|s| s.0 as f32).collect();
+    // sum(g * x_hat) = inv_std * sum(g * (x - mean))
+    let d_gamma: Vec<f32> = sums
+        .iter()
+        .zip(inv_std)
+        .map(|(s, &k)| s.1 as f32 * k)
+        .collect();
 
     // d_x = gamma * inv_std * (g - d_beta / n - (x - mean) * inv_std * d_gamma / n)
     let mut input = vec![0.0f32; x.len()];
@@ -129,6 +177,7 @@ pub(crate) fn batch_norm_backward(
         .enumerate()
         .for_each(|(r, out)| {
             let c = r % channels;
+            let masked = masked(c);
             let a = gamma[c] * inv_std[c];
             let b = -a * inv_std[c] * d_gamma[c] / n;
             let d = -a * d_beta[c] / n - b * mean[c];
@@ -137,7 +186,7 @@ pub(crate) fn batch_norm_backward(
                 .zip(row_of(g, r, spatial))
                 .zip(row_of(x, r, spatial))
             {
-                *o = a * gv + b * xv + d;
+                *o = a * masked(gv, xv) + b * xv + d;
             }
         });
 
@@ -169,17 +218,23 @@ mod tests {
         (a - b).abs().max().into_scalar() / scale
     }
 
-    /// The fused kernels compute what the generic tensor-op formulation computes.
-    #[test]
-    fn fused_batch_norm_equals_the_generic_formulation() {
+    /// The fused kernels compute what the generic tensor-op formulation computes, with and
+    /// without the ReLU (its mask must zero the same gradient entries in both).
+    #[rstest::rstest]
+    fn fused_batch_norm_equals_the_generic_formulation(#[values(false, true)] relu: bool) {
         let (batch, channels, spatial) = (3, 5, 7);
+        let options = BatchNormOptions {
+            batch,
+            epsilon: 1e-5,
+            relu,
+        };
         let rows = random([batch * channels, spatial], Distribution::Normal(2.0, 3.0));
         let gamma = random([channels], Distribution::Uniform(0.5, 1.5));
         let beta = random([channels], Distribution::Normal(0.0, 0.5));
         let grad = random([batch * channels, spatial], Distribution::Normal(0.0, 1.0));
 
-        let fused = batch_norm_forward(rows.clone(), gamma.clone(), beta.clone(), batch, 1e-5);
-        let generic = normalise::<Flex>(rows.clone(), gamma.clone(), beta, batch, 1e-5);
+        let fused = batch_norm_forward(rows.clone(), gamma.clone(), beta.clone(), options);
+        let generic = normalise::<Flex>(rows.clone(), gamma.clone(), beta.clone(), options);
         for (name, a, b) in [
             ("output", fused.output, generic.output),
             ("mean", fused.mean.clone(), generic.mean),
@@ -190,16 +245,14 @@ mod tests {
             assert!(diff < 1e-5, "{name} differs by {diff}");
         }
 
-        let (mean, inv_std) = (fused.mean, fused.inv_std);
-        let fused = batch_norm_backward(
-            grad.clone(),
-            rows.clone(),
-            mean.clone(),
-            inv_std.clone(),
-            gamma.clone(),
-            batch,
-        );
-        let generic = normalise_backward::<Flex>(grad, rows, mean, inv_std, gamma, batch);
+        let statistics = BatchNormStatistics {
+            mean: fused.mean,
+            inv_std: fused.inv_std,
+            gamma,
+            beta,
+        };
+        let fused = batch_norm_backward(grad.clone(), rows.clone(), statistics.clone(), options);
+        let generic = normalise_backward::<Flex>(grad, rows, statistics, options);
         for (name, a, b) in [
             ("input", fused.input, generic.input),
             ("gamma", fused.gamma, generic.gamma),
