@@ -3,9 +3,11 @@
 //! On Flex it is our im2col kernel (forward, input gradient, weight gradient), so the cases
 //! cover what its index arithmetic must get right: 1x1 with and without an im2col buffer,
 //! padding wider than the kernel reaches, strides on odd sizes, the 7x7 stem, non-square
-//! kernels, dilation, a bias, and both ways of using the threads (a single image, whose
-//! products are split over the pool, and images in parallel with an uneven share of the batch
-//! per thread). BatchNorm's fused op is checked against Burn's layer in `modules.rs`.
+//! kernels, dilation, a bias, and its three ways of running: small maps (under 128 output
+//! positions) as one product over the whole batch, larger ones as one product per image with
+//! images in parallel (an uneven share of the batch per thread included), and a single image
+//! whose product is split over the pool. BatchNorm's fused op is checked against Burn's layer
+//! in `modules.rs`.
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
@@ -50,7 +52,7 @@ impl Case {
 /// Our convolution beside Burn's `Conv2d::forward` with the same weight, under the loss
 /// `sum(y * r)` for a random `r` (so the output gradient is not uniform).
 #[rstest]
-#[case::pointwise(Case { channels: [2, 6, 5], size: [12, 12], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
+#[case::pointwise(Case { channels: [2, 6, 5], size: [8, 9], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
 #[case::pointwise_strided_odd(Case { channels: [2, 6, 5], size: [9, 9], kernel: [1, 1], stride: 2, padding: [0, 0], dilation: 1 })]
 #[case::pointwise_padded(Case { channels: [2, 3, 4], size: [5, 6], kernel: [1, 1], stride: 1, padding: [1, 2], dilation: 1 })]
 #[case::three_by_three(Case { channels: [2, 4, 8], size: [10, 10], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
@@ -59,6 +61,9 @@ impl Case {
 #[case::stem(Case { channels: [2, 3, 8], size: [20, 20], kernel: [7, 7], stride: 2, padding: [3, 3], dilation: 1 })]
 #[case::non_square(Case { channels: [2, 3, 5], size: [7, 8], kernel: [3, 1], stride: 1, padding: [1, 0], dilation: 1 })]
 #[case::dilated(Case { channels: [2, 3, 5], size: [9, 9], kernel: [3, 3], stride: 1, padding: [2, 2], dilation: 2 })]
+#[case::per_image_pointwise(Case { channels: [2, 6, 5], size: [12, 12], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
+#[case::per_image_three_by_three(Case { channels: [2, 4, 8], size: [16, 17], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+#[case::per_image_strided_uneven_batch(Case { channels: [5, 3, 4], size: [33, 32], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
 #[case::single_image(Case { channels: [1, 4, 8], size: [10, 10], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 #[case::uneven_batch(Case { channels: [5, 4, 8], size: [6, 7], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 fn convolution_and_gradients_match_burns(#[case] case: Case) {
