@@ -10,7 +10,9 @@
 //!
 //! Images run in parallel, each product on one thread, when the batch has at least as many
 //! images as rayon has threads; otherwise images run one after the other with each product
-//! split over the pool (a single image at evaluation).
+//! split over the pool (a single image at evaluation). Small maps (fewer than
+//! [`FOLD_BELOW_POSITIONS`] output positions) run the whole batch as one product split over
+//! the pool, with the batch's im2col matrices side by side.
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorMetadata;
