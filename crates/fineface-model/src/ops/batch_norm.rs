@@ -2,7 +2,8 @@
 //!
 //! Both passes work on `[batch * channels, spatial]` rows (one row per sample and channel),
 //! the layout [`crate::BatchNorm`] reshapes to. The generic versions here are Burn tensor ops
-//! and run on any backend; [`super::flex`] fuses them into three sweeps over memory for Flex.
+//! and run on any backend; [`super::flex`] fuses them into two sweeps over memory each way for
+//! Flex.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
