@@ -112,6 +112,16 @@ impl ConvGeometry {
         self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
     }
 
+    /// Values of one image's im2col buffer (none where the image is its own, see
+    /// [`ConvGeometry::is_pointwise`]).
+    fn scratch_len(&self) -> usize {
+        if self.is_pointwise() {
+            0
+        } else {
+            self.col_rows() * self.positions()
+        }
+    }
+
     /// Whether the batch runs as one product ([`FOLD_BELOW_POSITIONS`]).
     fn folds(&self) -> bool {
         let col_bytes = self.col_rows() * self.batch * self.positions() * size_of::<f32>();
@@ -304,14 +314,14 @@ fn unfold_batch(folded: &[f32], batch: usize, channels: usize, positions: usize)
 
 /// Runs `per_image(b, scratch, out_b)` for every image, over `out` split into `out_len`-long
 /// chunks, in parallel or in turn as [`ConvGeometry::threads`] says; `scratch` is a reusable
-/// buffer of `scratch_len` values (an im2col matrix).
+/// buffer for one image's im2col matrix ([`ConvGeometry::scratch_len`]).
 fn for_each_image(
     g: &ConvGeometry,
     out: &mut [f32],
     out_len: usize,
-    scratch_len: usize,
     per_image: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
 ) {
+    let scratch_len = g.scratch_len();
     match g.threads() {
         Threads::One => out.par_chunks_mut(out_len).enumerate().for_each_init(
             || vec![0.0; scratch_len],
@@ -365,31 +375,20 @@ pub(crate) fn conv2d(
         return tensor(output, shape);
     }
 
-    let scratch_len = if g.is_pointwise() {
-        0
-    } else {
-        rows * positions
-    };
     let mut output = vec![0.0f32; g.batch * g.output_len()];
-    for_each_image(
-        &g,
-        &mut output,
-        g.output_len(),
-        scratch_len,
-        |b, col, out| {
-            let image = &x[b * g.image_len()..(b + 1) * g.image_len()];
-            let col: &[f32] = if g.is_pointwise() {
-                image
-            } else {
-                im2col(&g, image, col);
-                col
-            };
-            // [c_out, rows] x [rows, positions] -> [c_out, positions]
-            let col = MatRef::row_major(col, rows, positions);
-            matmul(out, weight, col, false, g.threads());
-            add_bias(out);
-        },
-    );
+    for_each_image(&g, &mut output, g.output_len(), |b, col, out| {
+        let image = &x[b * g.image_len()..(b + 1) * g.image_len()];
+        let col: &[f32] = if g.is_pointwise() {
+            image
+        } else {
+            im2col(&g, image, col);
+            col
+        };
+        // [c_out, rows] x [rows, positions] -> [c_out, positions]
+        let col = MatRef::row_major(col, rows, positions);
+        matmul(out, weight, col, false, g.threads());
+        add_bias(out);
+    });
     tensor(output, shape)
 }
 
@@ -431,29 +430,18 @@ pub(crate) fn conv2d_input_gradient(
         return tensor(input_grad, shape);
     }
 
-    let scratch_len = if g.is_pointwise() {
-        0
-    } else {
-        rows * positions
-    };
     let mut input_grad = vec![0.0f32; g.batch * g.image_len()];
-    for_each_image(
-        &g,
-        &mut input_grad,
-        g.image_len(),
-        scratch_len,
-        |b, col, out| {
-            let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
-            // [rows, c_out] x [c_out, positions] -> [rows, positions]
-            let grad = MatRef::row_major(grad, g.channels_out, positions);
-            if g.is_pointwise() {
-                matmul(out, weight_t, grad, false, g.threads());
-            } else {
-                matmul(col, weight_t, grad, false, g.threads());
-                col2im(&g, col, out);
-            }
-        },
-    );
+    for_each_image(&g, &mut input_grad, g.image_len(), |b, col, out| {
+        let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
+        // [rows, c_out] x [c_out, positions] -> [rows, positions]
+        let grad = MatRef::row_major(grad, g.channels_out, positions);
+        if g.is_pointwise() {
+            matmul(out, weight_t, grad, false, g.threads());
+        } else {
+            matmul(col, weight_t, grad, false, g.threads());
+            col2im(&g, col, out);
+        }
+    });
     tensor(input_grad, shape)
 }
 
@@ -498,14 +486,7 @@ pub(crate) fn conv2d_weight_gradient(
 
     let sum_share = |images: std::ops::Range<usize>| {
         let mut sum = vec![0.0f32; len];
-        let mut col = vec![
-            0.0f32;
-            if g.is_pointwise() {
-                0
-            } else {
-                rows * positions
-            }
-        ];
+        let mut col = vec![0.0f32; g.scratch_len()];
         for (i, b) in images.enumerate() {
             let image = &x[b * g.image_len()..(b + 1) * g.image_len()];
             let col: &[f32] = if g.is_pointwise() {
