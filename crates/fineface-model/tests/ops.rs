@@ -4,10 +4,11 @@
 //! cover what its index arithmetic must get right: 1x1 with and without an im2col buffer,
 //! padding wider than the kernel reaches, strides on odd sizes, the 7x7 stem, non-square
 //! kernels, dilation, a bias, and its three ways of running: small maps (under 128 output
-//! positions) as one product over the whole batch, larger ones as one product per image with
-//! images in parallel (an uneven share of the batch per thread included), and a single image
-//! whose product is split over the pool. BatchNorm's fused op is checked against Burn's layer
-//! in `modules.rs`.
+//! positions) as one product per thread over its share of the batch (uneven shares, and
+//! shares of one image, included; the whole batch with one thread), larger ones as one
+//! product per image with images in parallel (an uneven share of the batch per thread
+//! included), and a single image whose product is split over the pool. BatchNorm's fused op
+//! is checked against Burn's layer in `modules.rs`.
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
@@ -66,6 +67,8 @@ impl Case {
 #[case::per_image_strided_uneven_batch(Case { channels: [5, 3, 4], size: [33, 32], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
 #[case::single_image(Case { channels: [1, 4, 8], size: [10, 10], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 #[case::uneven_batch(Case { channels: [5, 4, 8], size: [6, 7], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+#[case::folded_pointwise_shares(Case { channels: [4, 6, 5], size: [7, 6], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
+#[case::folded_strided_shares(Case { channels: [4, 3, 4], size: [9, 9], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
 fn convolution_and_gradients_match_burns(#[case] case: Case) {
     let device = Default::default();
     let conv = case.config().with_bias(false).init::<A>(&device);
@@ -107,3 +110,4 @@ fn evaluation_with_bias_matches_burns(#[case] case: Case) {
     let diff = common::relative_diff(conv2d(&conv, x.clone()), conv.forward(x));
     assert!(diff < 1e-6, "output differs by {diff}");
 }
+

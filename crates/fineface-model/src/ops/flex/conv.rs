@@ -11,8 +11,15 @@
 //! Images run in parallel, each product on one thread, when the batch has at least as many
 //! images as rayon has threads; otherwise images run one after the other with each product
 //! split over the pool (a single image at evaluation). Small maps (fewer than
-//! [`FOLD_BELOW_POSITIONS`] output positions) run the whole batch as one product split over
-//! the pool, with the batch's im2col matrices side by side.
+//! [`FOLD_BELOW_POSITIONS`] output positions) run each thread's share of the batch as one
+//! product, with the share's im2col matrices side by side.
+//!
+//! Output buffers are zeroed piece by piece by the thread that fills the piece
+//! ([`super::tensor::par_chunks_zeroed`]), not up front on the calling thread.
+
+use std::borrow::Cow;
+use std::cell::RefCell;
+use std::ops::Range;
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorMetadata;
@@ -20,17 +27,18 @@ use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
 use super::matmul::{MatRef, Threads, matmul};
-use super::tensor::{contiguous, is_f32, tensor, values};
+use super::tensor::{contiguous, is_f32, par_chunks_zeroed, tensor, values};
 
-/// Below this many output positions per image the whole batch is one product
-/// (`[c_out, rows] x [rows, batch * positions]`) instead of one per image: per-image products
+/// Below this many output positions per image a share of the batch is one product
+/// (`[c_out, rows] x [rows, images * positions]`) instead of one per image: per-image products
 /// with 49 columns ran ResNet-50's layer-4 3x3 convolution at 0.3-0.6x PyTorch, one over the
 /// batch at 0.6-0.8x (`kernel_probe`). At 14x14 it measured no faster: three alternating
 /// iterations each with a threshold of 128 (12.1-13.2 s), 256 (12.5-13.6 s) and without
 /// folding (12.3-14.0 s).
 const FOLD_BELOW_POSITIONS: usize = 128;
 
-/// The batch's im2col matrix stays under this size; above it, one product per image.
+/// A folded im2col matrix of the whole batch stays under this size; above it, one product per
+/// image.
 const FOLD_MAX_BYTES: usize = 256 << 20;
 
 /// The sizes of a convolution these kernels run: groups 1, `f32`.
@@ -112,29 +120,47 @@ impl ConvGeometry {
         self.kernel == [1, 1] && self.stride == [1, 1] && self.padding == [0, 0]
     }
 
-    /// Values of one image's im2col buffer (none where the image is its own, see
-    /// [`ConvGeometry::is_pointwise`]).
-    fn scratch_len(&self) -> usize {
-        if self.is_pointwise() {
-            0
-        } else {
-            self.col_rows() * self.positions()
-        }
-    }
-
-    /// Whether the batch runs as one product ([`FOLD_BELOW_POSITIONS`]).
+    /// Whether small maps run several images as one product ([`FOLD_BELOW_POSITIONS`]).
     fn folds(&self) -> bool {
         let col_bytes = self.col_rows() * self.batch * self.positions() * size_of::<f32>();
         self.batch > 1 && self.positions() < FOLD_BELOW_POSITIONS && col_bytes <= FOLD_MAX_BYTES
     }
 
-    /// Whether images run in parallel (one thread per product) or in turn (products split).
+    /// Whether groups of images run in parallel (one thread per product) or in turn (each
+    /// product split over the pool).
     fn threads(&self) -> Threads {
         if self.batch >= rayon::current_num_threads() {
             Threads::One
         } else {
             Threads::Pool
         }
+    }
+
+    /// Images per product: one, or with [`ConvGeometry::folds`] an equal share of the batch
+    /// per thread (the whole batch when there are fewer images than threads). One product
+    /// over the whole batch, split by `gemm` over two threads, ran layer 4's 3x3 convolution
+    /// only 1.2x faster than on one thread; a share per thread runs it 1.6-1.9x faster.
+    fn group_size(&self) -> usize {
+        match (self.folds(), self.threads()) {
+            (false, _) => 1,
+            (true, Threads::One) => self.batch.div_ceil(rayon::current_num_threads()),
+            (true, Threads::Pool) => self.batch,
+        }
+    }
+
+    /// Values of the im2col buffer for `images` images side by side (none for one image of a
+    /// convolution that reads the image itself, see [`ConvGeometry::is_pointwise`]).
+    fn scratch_len(&self, images: usize) -> usize {
+        if self.is_pointwise() && images == 1 {
+            0
+        } else {
+            self.col_rows() * images * self.positions()
+        }
+    }
+
+    /// Image `b` of a `[batch, ...]` buffer of `len` values per image.
+    fn image<'a>(&self, data: &'a [f32], b: usize, len: usize) -> &'a [f32] {
+        &data[b * len..(b + 1) * len]
     }
 
     /// For kernel offset `k` along `axis`, the output positions `[lo, hi)` that read inside
@@ -183,10 +209,19 @@ fn for_each_chunk(
     }
 }
 
-/// Fills `col` (`[col_rows, positions]`) with the input values each output position sees.
-fn im2col(g: &ConvGeometry, image: &[f32], col: &mut [f32]) {
-    for_each_chunk(col, g.positions(), g.threads(), |(r, row)| {
-        im2col_row(g, image, r, row);
+/// The images of group `index`, groups being `size` images long (the last may be shorter).
+fn group_images(g: &ConvGeometry, size: usize, index: usize) -> Range<usize> {
+    index * size..((index + 1) * size).min(g.batch)
+}
+
+/// Fills `col` (`[col_rows, images.len() * positions]`) with the input values each output
+/// position of `images` sees, image `k` of the group in columns `k * positions..`.
+fn im2col(g: &ConvGeometry, x: &[f32], images: Range<usize>, col: &mut [f32]) {
+    let positions = g.positions();
+    for_each_chunk(col, images.len() * positions, g.threads(), |(r, row)| {
+        for (out, b) in row.chunks_mut(positions).zip(images.clone()) {
+            im2col_row(g, g.image(x, b, g.image_len()), r, out);
+        }
     });
 }
 
@@ -224,12 +259,16 @@ fn im2col_row(g: &ConvGeometry, image: &[f32], r: usize, out: &mut [f32]) {
     }
 }
 
-/// Adds every im2col entry of `col` back onto the input position it was read from (the
-/// adjoint of [`im2col`]); `image` must start zeroed.
-fn col2im(g: &ConvGeometry, col: &[f32], image: &mut [f32]) {
+/// Adds every entry of `col` (`[col_rows, images * positions]`, laid out as [`im2col`] writes
+/// it) back onto the input position it was read from, into `input` (`[images, channels_in,
+/// height, width]`, zeroed): the adjoint of [`im2col`].
+fn col2im(g: &ConvGeometry, col: &[f32], input: &mut [f32]) {
     let positions = g.positions();
-    for_each_chunk(image, g.height * g.width, g.threads(), |(c, channel)| {
-        col2im_channel(g, |r| &col[r * positions..(r + 1) * positions], c, channel);
+    let columns = input.len() / g.image_len() * positions;
+    for_each_chunk(input, g.height * g.width, g.threads(), |(i, channel)| {
+        let (k, c) = (i / g.channels_in, i % g.channels_in);
+        let row = |r: usize| &col[r * columns + k * positions..][..positions];
+        col2im_channel(g, row, c, channel);
     });
 }
 
@@ -267,71 +306,107 @@ fn col2im_channel<'a>(
     }
 }
 
-/// Small maps: the batch as one matrix. `im2col` of every image side by side,
-/// `[col_rows, batch * positions]`, image `b` in columns `b * positions..`.
-fn im2col_batch(g: &ConvGeometry, x: &[f32]) -> Vec<f32> {
-    let positions = g.positions();
-    let mut col = vec![0.0f32; g.col_rows() * g.batch * positions];
-    col.par_chunks_mut(g.batch * positions)
-        .enumerate()
-        .for_each(|(r, row)| {
-            for (b, out) in row.chunks_mut(positions).enumerate() {
-                im2col_row(g, &x[b * g.image_len()..(b + 1) * g.image_len()], r, out);
-            }
-        });
-    col
-}
-
-/// `[batch, channels, positions]` as `[channels, batch * positions]` (and back with
-/// [`unfold_batch`]).
-fn fold_batch(values: &[f32], batch: usize, channels: usize, positions: usize) -> Vec<f32> {
+/// `[images, channels, positions]` as `[channels, images * positions]`: a group's output
+/// gradient as the matrix its product reads.
+fn fold(values: &[f32], channels: usize, positions: usize) -> Vec<f32> {
+    let images = values.len() / (channels * positions);
     let mut folded = vec![0.0f32; values.len()];
-    folded
-        .par_chunks_mut(batch * positions)
-        .enumerate()
-        .for_each(|(c, row)| {
-            for (b, out) in row.chunks_mut(positions).enumerate() {
-                let start = (b * channels + c) * positions;
-                out.copy_from_slice(&values[start..start + positions]);
-            }
-        });
+    for (c, row) in folded.chunks_mut(images * positions).enumerate() {
+        for (k, out) in row.chunks_mut(positions).enumerate() {
+            let start = (k * channels + c) * positions;
+            out.copy_from_slice(&values[start..start + positions]);
+        }
+    }
     folded
 }
 
-/// `[channels, batch * positions]` as `[batch, channels, positions]`.
-fn unfold_batch(folded: &[f32], batch: usize, channels: usize, positions: usize) -> Vec<f32> {
-    let mut values = vec![0.0f32; folded.len()];
-    values
-        .par_chunks_mut(positions)
-        .enumerate()
-        .for_each(|(i, out)| {
-            let (b, c) = (i / channels, i % channels);
-            let start = c * batch * positions + b * positions;
-            out.copy_from_slice(&folded[start..start + positions]);
-        });
-    values
+/// `[channels, images * positions]` written into `out` as `[images, channels, positions]`.
+fn unfold(folded: &[f32], channels: usize, positions: usize, out: &mut [f32]) {
+    let images = out.len() / (channels * positions);
+    for (i, dst) in out.chunks_mut(positions).enumerate() {
+        let (k, c) = (i / channels, i % channels);
+        dst.copy_from_slice(&folded[(c * images + k) * positions..][..positions]);
+    }
 }
 
-/// Runs `per_image(b, scratch, out_b)` for every image, over `out` split into `out_len`-long
-/// chunks, in parallel or in turn as [`ConvGeometry::threads`] says; `scratch` is a reusable
-/// buffer for one image's im2col matrix ([`ConvGeometry::scratch_len`]).
-fn for_each_image(
+/// The im2col matrix of `images` (`[col_rows, images.len() * positions]`): written into
+/// `scratch`, or the image itself where `scratch` is empty ([`ConvGeometry::scratch_len`]).
+fn columns<'a>(
     g: &ConvGeometry,
-    out: &mut [f32],
-    out_len: usize,
-    per_image: impl Fn(usize, &mut [f32], &mut [f32]) + Sync,
-) {
-    let scratch_len = g.scratch_len();
-    match g.threads() {
-        Threads::One => out.par_chunks_mut(out_len).enumerate().for_each_init(
-            || vec![0.0; scratch_len],
-            |scratch, (b, out_b)| per_image(b, scratch, out_b),
-        ),
-        Threads::Pool => {
-            let mut scratch = vec![0.0; scratch_len];
-            for (b, out_b) in out.chunks_mut(out_len).enumerate() {
-                per_image(b, &mut scratch, out_b);
+    x: &'a [f32],
+    images: Range<usize>,
+    scratch: &'a mut [f32],
+) -> &'a [f32] {
+    if scratch.is_empty() {
+        g.image(x, images.start, g.image_len())
+    } else {
+        im2col(g, x, images, scratch);
+        scratch
+    }
+}
+
+/// The output gradient of `images` as the `[c_out, images.len() * positions]` matrix a
+/// product reads: one image's as it lies, several folded side by side ([`fold`]).
+fn output_grad_matrix<'a>(
+    g: &ConvGeometry,
+    grad: &'a [f32],
+    images: Range<usize>,
+) -> Cow<'a, [f32]> {
+    let grad = &grad[images.start * g.output_len()..images.end * g.output_len()];
+    if images.len() == 1 {
+        Cow::Borrowed(grad)
+    } else {
+        Cow::Owned(fold(grad, g.channels_out, g.positions()))
+    }
+}
+
+thread_local! {
+    /// This thread's im2col buffer, kept from one convolution to the next. A fresh zeroed
+    /// buffer per rayon job (up to eight per convolution) was most of the 2.8 % of an
+    /// iteration's CPU time spent in `memset`. It holds the largest matrix this thread has
+    /// needed: for the heads' 3x3 convolution one image's, 14 MB at 224 px, 58 MB at 448 px.
+    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Runs `f` on a `len`-long scratch buffer of unspecified contents: this thread's kept one,
+/// or a new one where that is in use (a convolution run from inside another on this thread).
+fn with_scratch<R>(len: usize, f: impl FnOnce(&mut [f32]) -> R) -> R {
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            if scratch.len() < len {
+                scratch.resize(len, 0.0);
             }
+            f(&mut scratch[..len])
+        }
+        Err(_) => f(&mut vec![0.0; len]),
+    })
+}
+
+/// Runs `per_group(images, scratch, out)` for every group of [`ConvGeometry::group_size`]
+/// images, `out` being the group's part (`out_len` values per image) of the new zeroed
+/// `[batch * out_len]` buffer it returns; groups run in parallel or in turn as
+/// [`ConvGeometry::threads`] says, and `scratch` is a buffer of
+/// [`ConvGeometry::scratch_len`] values for the group, of unspecified contents.
+fn for_each_group(
+    g: &ConvGeometry,
+    out_len: usize,
+    per_group: impl Fn(Range<usize>, &mut [f32], &mut [f32]) + Sync + Send,
+) -> Vec<f32> {
+    let size = g.group_size();
+    let run = |i: usize, out: &mut [f32]| {
+        let images = group_images(g, size, i);
+        with_scratch(g.scratch_len(images.len()), |scratch| {
+            per_group(images, scratch, out);
+        });
+    };
+    match g.threads() {
+        Threads::One => par_chunks_zeroed(g.batch * out_len, size * out_len, run),
+        Threads::Pool => {
+            let mut output = vec![0.0; g.batch * out_len];
+            for (i, out) in output.chunks_mut(size * out_len).enumerate() {
+                run(i, out);
+            }
+            output
         }
     }
 }
@@ -361,38 +436,28 @@ pub(crate) fn conv2d(
             }
         }
     };
-    let shape = vec![g.batch, g.channels_out, g.height_out, g.width_out];
 
-    if g.folds() {
-        let columns = g.batch * positions;
-        let col = im2col_batch(&g, x);
-        // [c_out, rows] x [rows, batch * positions] -> [c_out, batch * positions]
-        let mut folded = vec![0.0f32; g.channels_out * columns];
-        let col = MatRef::row_major(&col, rows, columns);
-        matmul(&mut folded, weight, col, false, Threads::Pool);
-        let mut output = unfold_batch(&folded, g.batch, g.channels_out, positions);
-        add_bias(&mut output);
-        return tensor(output, shape);
-    }
-
-    let mut output = vec![0.0f32; g.batch * g.output_len()];
-    for_each_image(&g, &mut output, g.output_len(), |b, col, out| {
-        let image = &x[b * g.image_len()..(b + 1) * g.image_len()];
-        let col: &[f32] = if g.is_pointwise() {
-            image
+    let output = for_each_group(&g, g.output_len(), |images, scratch, out| {
+        let n = images.len();
+        let col = MatRef::row_major(columns(&g, x, images, scratch), rows, n * positions);
+        if n == 1 {
+            // [c_out, rows] x [rows, positions] -> [c_out, positions]
+            matmul(out, weight, col, false, g.threads());
         } else {
-            im2col(&g, image, col);
-            col
-        };
-        // [c_out, rows] x [rows, positions] -> [c_out, positions]
-        let col = MatRef::row_major(col, rows, positions);
-        matmul(out, weight, col, false, g.threads());
+            // [c_out, rows] x [rows, n * positions] -> [c_out, n * positions]
+            let mut folded = vec![0.0f32; g.channels_out * n * positions];
+            matmul(&mut folded, weight, col, false, g.threads());
+            unfold(&folded, g.channels_out, positions, out);
+        }
         add_bias(out);
     });
-    tensor(output, shape)
+    tensor(
+        output,
+        vec![g.batch, g.channels_out, g.height_out, g.width_out],
+    )
 }
 
-/// The gradient of `conv2d(x, weight)` with respect to `x`: per image
+/// The gradient of `conv2d(x, weight)` with respect to `x`: per group of images
 /// `col = weight^T x output_grad`, then [`col2im`].
 ///
 /// # Shapes
@@ -408,47 +473,27 @@ pub(crate) fn conv2d_input_gradient(
     let (weight, grad) = (values(&weight), values(&grad));
     let (rows, positions) = (g.col_rows(), g.positions());
     let weight_t = MatRef::row_major(weight, g.channels_out, rows).t();
-    let shape = vec![g.batch, g.channels_in, g.height, g.width];
 
-    if g.folds() {
-        let columns = g.batch * positions;
-        let grad = fold_batch(grad, g.batch, g.channels_out, positions);
-        // [rows, c_out] x [c_out, batch * positions] -> [rows, batch * positions]
-        let mut col = vec![0.0f32; rows * columns];
-        let grad = MatRef::row_major(&grad, g.channels_out, columns);
-        matmul(&mut col, weight_t, grad, false, Threads::Pool);
-        let mut input_grad = vec![0.0f32; g.batch * g.image_len()];
-        let plane = g.height * g.width;
-        input_grad
-            .par_chunks_mut(plane)
-            .enumerate()
-            .for_each(|(i, channel)| {
-                let (b, c) = (i / g.channels_in, i % g.channels_in);
-                let row = |r: usize| &col[r * columns + b * positions..][..positions];
-                col2im_channel(&g, row, c, channel);
-            });
-        return tensor(input_grad, shape);
-    }
-
-    let mut input_grad = vec![0.0f32; g.batch * g.image_len()];
-    for_each_image(&g, &mut input_grad, g.image_len(), |b, col, out| {
-        let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
-        // [rows, c_out] x [c_out, positions] -> [rows, positions]
-        let grad = MatRef::row_major(grad, g.channels_out, positions);
-        if g.is_pointwise() {
+    let input_grad = for_each_group(&g, g.image_len(), |images, scratch, out| {
+        let n = images.len();
+        let grad = output_grad_matrix(&g, grad, images);
+        let grad = MatRef::row_major(&grad, g.channels_out, n * positions);
+        if scratch.is_empty() {
+            // [c_in, c_out] x [c_out, positions] -> the image's gradient
             matmul(out, weight_t, grad, false, g.threads());
         } else {
-            matmul(col, weight_t, grad, false, g.threads());
-            col2im(&g, col, out);
+            // [rows, c_out] x [c_out, n * positions] -> [rows, n * positions]
+            matmul(scratch, weight_t, grad, false, g.threads());
+            col2im(&g, scratch, out);
         }
     });
-    tensor(input_grad, shape)
+    tensor(input_grad, vec![g.batch, g.channels_in, g.height, g.width])
 }
 
 /// The gradient of `conv2d(x, weight)` with respect to `weight`:
-/// `sum over images of output_grad x im2col(x)^T`. With images in parallel, each thread sums
-/// its share of the batch into its own buffer and the buffers are added in a fixed order, so
-/// the result does not depend on scheduling.
+/// `sum over images of output_grad x im2col(x)^T`, one product per group of images. With
+/// groups in parallel, each thread sums its share of the batch into its own buffer and the
+/// buffers are added in a fixed order, so the result does not depend on scheduling.
 ///
 /// # Shapes
 /// - `x`: `[batch, channels_in, height, width]`
@@ -463,19 +508,7 @@ pub(crate) fn conv2d_weight_gradient(
     let (x, grad) = (values(&x), values(&grad));
     let (rows, positions) = (g.col_rows(), g.positions());
     let len = g.channels_out * rows;
-    let shape = vec![g.channels_out, g.channels_in, g.kernel[0], g.kernel[1]];
-
-    if g.folds() {
-        let columns = g.batch * positions;
-        let col = im2col_batch(&g, x);
-        let grad = fold_batch(grad, g.batch, g.channels_out, positions);
-        // [c_out, batch * positions] x [batch * positions, rows] -> [c_out, rows]
-        let mut gradient = vec![0.0f32; len];
-        let grad = MatRef::row_major(&grad, g.channels_out, columns);
-        let col_t = MatRef::row_major(&col, rows, columns).t();
-        matmul(&mut gradient, grad, col_t, false, Threads::Pool);
-        return tensor(gradient, shape);
-    }
+    let size = g.group_size();
 
     let threads = g.threads();
     let shares = match threads {
@@ -484,22 +517,18 @@ pub(crate) fn conv2d_weight_gradient(
     };
     let per_share = g.batch.div_ceil(shares);
 
-    let sum_share = |images: std::ops::Range<usize>| {
+    let sum_share = |images: Range<usize>| {
         let mut sum = vec![0.0f32; len];
-        let mut col = vec![0.0f32; g.scratch_len()];
-        for (i, b) in images.enumerate() {
-            let image = &x[b * g.image_len()..(b + 1) * g.image_len()];
-            let col: &[f32] = if g.is_pointwise() {
-                image
-            } else {
-                im2col(&g, image, &mut col);
-                &col
-            };
-            let grad = &grad[b * g.output_len()..(b + 1) * g.output_len()];
-            // [c_out, positions] x [positions, rows] -> [c_out, rows]
-            let grad = MatRef::row_major(grad, g.channels_out, positions);
-            let col_t = MatRef::row_major(col, rows, positions).t();
-            matmul(&mut sum, grad, col_t, i > 0, threads);
+        for (i, start) in images.clone().step_by(size).enumerate() {
+            let group = start..(start + size).min(images.end);
+            let n = group.len();
+            with_scratch(g.scratch_len(n), |scratch| {
+                // [c_out, n * positions] x [n * positions, rows] -> [c_out, rows]
+                let grad = output_grad_matrix(&g, grad, group.clone());
+                let grad = MatRef::row_major(&grad, g.channels_out, n * positions);
+                let col = MatRef::row_major(columns(&g, x, group, scratch), rows, n * positions);
+                matmul(&mut sum, grad, col.t(), i > 0, threads);
+            });
         }
         sum
     };
@@ -512,5 +541,8 @@ pub(crate) fn conv2d_weight_gradient(
     for sum in sums {
         gradient.iter_mut().zip(&sum).for_each(|(a, &b)| *a += b);
     }
-    tensor(gradient, shape)
+    tensor(
+        gradient,
+        vec![g.channels_out, g.channels_in, g.kernel[0], g.kernel[1]],
+    )
 }
