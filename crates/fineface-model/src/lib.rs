@@ -58,7 +58,7 @@ pub use fineface::{
 pub use norm::{BatchNorm, BatchNormConfig};
 pub use ops::{
     BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics,
-    FineFaceAutodiffBackend, FineFaceBackend, conv2d,
+    FineFaceAutodiffBackend, FineFaceBackend, add_relu, conv2d,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, LoadReport, ResNet, ResNetConfig, ResNetOutput,

@@ -18,7 +18,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Distribution, Tensor};
-use fineface_model::conv2d;
+use fineface_model::{add_relu, conv2d};
 use rstest::rstest;
 
 type A = Autodiff<Flex>;
@@ -111,3 +111,62 @@ fn evaluation_with_bias_matches_burns(#[case] case: Case) {
     assert!(diff < 1e-6, "output differs by {diff}");
 }
 
+/// `add_relu` (the end of a residual block) against Burn's `relu(lhs + rhs)`: output and both
+/// input gradients under a non-uniform upstream gradient, at sizes below, at and beyond one
+/// parallel piece of the Flex kernel (32 Ki values, the last piece shorter), with a quarter
+/// of the sums exactly zero (where the ReLU's gradient is zero). `owned`: `lhs` is an
+/// intermediate result nothing else holds, which the Flex kernel overwrites in place (a
+/// leaf tensor the test keeps is shared, so the kernel writes a new buffer).
+#[rstest]
+fn add_relu_and_its_gradients_match_burns(
+    #[values([2, 3, 5, 7], [1, 2, 128, 128], [2, 3, 150, 151])] dims: [usize; 4],
+    #[values(false, true)] owned: bool,
+) {
+    let device = Default::default();
+    let lhs = Tensor::<A, 4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+    // rhs = -lhs on every fourth value, so that those sums are exactly zero.
+    let mask = Tensor::<A, 1>::from_data(
+        burn::tensor::TensorData::new(
+            (0..dims.iter().product::<usize>())
+                .map(|i| if i % 4 == 0 { 1.0f32 } else { 0.0 })
+                .collect(),
+            [dims.iter().product::<usize>()],
+        ),
+        &device,
+    )
+    .reshape(dims);
+    let noise = Tensor::<A, 4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+    let rhs = mask.clone().neg() * lhs.clone() + (mask.neg() + 1.0) * noise;
+    let (lhs, rhs) = (lhs.require_grad(), rhs.detach().require_grad());
+    let r = Tensor::<A, 4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+
+    let lhs_in = if owned {
+        lhs.clone().mul_scalar(1.0)
+    } else {
+        lhs.clone()
+    };
+    let ours = add_relu(lhs_in, rhs.clone());
+    let burns = burn::tensor::activation::relu(lhs.clone() + rhs.clone());
+    let grads_ours = (ours.clone() * r.clone()).sum().backward();
+    let grads_burn = (burns.clone() * r).sum().backward();
+
+    let zeros = ours
+        .clone()
+        .inner()
+        .equal_elem(0.0)
+        .int()
+        .sum()
+        .into_scalar();
+    assert!(
+        zeros as usize >= dims.iter().product::<usize>() / 4,
+        "zeros: {zeros}"
+    );
+    assert_eq!(ours.inner().into_data(), burns.inner().into_data());
+    for (name, x) in [("lhs", &lhs), ("rhs", &rhs)] {
+        assert_eq!(
+            x.grad(&grads_ours).unwrap().into_data(),
+            x.grad(&grads_burn).unwrap().into_data(),
+            "{name} gradient"
+        );
+    }
+}

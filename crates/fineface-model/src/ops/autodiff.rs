@@ -48,6 +48,22 @@ impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, 
         }
     }
 
+    /// `B::add_relu` forward, keeping the output; the backward hands both inputs
+    /// `B::relu_gradient(output, grad)`.
+    fn add_relu(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        match AddReluBackward
+            .prepare::<C>([lhs.node.clone(), rhs.node.clone()])
+            .compute_bound()
+            .stateful()
+        {
+            OpsKind::Tracked(prep) => {
+                let output = B::add_relu(lhs.primitive, rhs.primitive);
+                prep.finish(output.clone(), output)
+            }
+            OpsKind::UnTracked(prep) => prep.finish(B::add_relu(lhs.primitive, rhs.primitive)),
+        }
+    }
+
     /// `B::batch_norm_forward` on the inner tensors, keeping the input rows and the
     /// statistics for `B::batch_norm_backward`; the statistics come back without a gradient.
     fn batch_norm_train(
@@ -125,6 +141,31 @@ impl<B: FineFaceBackend> Backward<B, 3> for BatchNormBackward {
         }
         if let Some(node) = node_beta {
             grads.register::<B>(node.id, gradients.beta);
+        }
+    }
+}
+
+/// Backward of `relu(lhs + rhs)`: the same gradient for both inputs.
+#[derive(Debug)]
+struct AddReluBackward;
+
+impl<B: FineFaceBackend> Backward<B, 2> for AddReluBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(
+        self,
+        ops: Ops<Self::State, 2>,
+        grads: &mut Gradients,
+        _checkpointer: &mut Checkpointer,
+    ) {
+        let [node_lhs, node_rhs] = ops.parents;
+        let grad = grads.consume::<B>(&ops.node);
+        let grad = B::relu_gradient(ops.state, grad);
+        if let Some(node) = node_rhs {
+            grads.register::<B>(node.id, grad.clone());
+        }
+        if let Some(node) = node_lhs {
+            grads.register::<B>(node.id, grad);
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The backend extension trait and its implementations for the backends we ship.
 
 use burn::backend::Flex;
+use burn::tensor::TensorMetadata;
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
+use burn::tensor::ops::{ActivationOps, ConvOptions, FloatTensor, FloatTensorOps, ModuleOps};
 
 use super::batch_norm::{
     BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, normalise,
@@ -66,6 +67,19 @@ pub trait FineFaceBackend: Backend {
         options: BatchNormOptions,
     ) -> BatchNormForward<Self> {
         Self::batch_norm_forward(rows, gamma, beta, options)
+    }
+
+    /// `relu(lhs + rhs)` of two tensors of one shape: the end of a residual block. On an
+    /// autodiff backend it is one op whose backward hands both inputs
+    /// [`FineFaceBackend::relu_gradient`], not an addition and a ReLU node.
+    fn add_relu(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu(Self::float_add(lhs, rhs))
+    }
+
+    /// The gradient through a ReLU from its output: `grad` where `output > 0`, zero elsewhere
+    /// (same contract as Burn's `ActivationOps::relu_backward`).
+    fn relu_gradient(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu_backward(output, grad)
     }
 
     /// The forward of [`FineFaceBackend::batch_norm_train`] with what its backward needs.
@@ -149,7 +163,26 @@ impl FineFaceBackend for Flex {
         }
     }
 
-    /// Three sweeps over memory instead of about eight (see [`super::flex`]).
+    /// One parallel sweep; Flex 0.21 runs the addition and the ReLU as two sweeps on the
+    /// calling thread.
+    fn add_relu(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        if flex::is_f32(&[&lhs, &rhs]) && lhs.shape() == rhs.shape() {
+            flex::add_relu(lhs, rhs)
+        } else {
+            Self::relu(Self::float_add(lhs, rhs))
+        }
+    }
+
+    /// One parallel sweep (Flex 0.21's runs on the calling thread).
+    fn relu_gradient(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        if flex::is_f32(&[&output, &grad]) && output.shape() == grad.shape() {
+            flex::relu_gradient(output, grad)
+        } else {
+            Self::relu_backward(output, grad)
+        }
+    }
+
+    /// Two sweeps over memory each way instead of about eight (see [`super::flex`]).
     fn batch_norm_forward(
         rows: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

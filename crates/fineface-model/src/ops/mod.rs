@@ -1,14 +1,17 @@
 //! Kernels where FineFACE-rs measured Burn 0.21's default too slow on CPU, as a backend
-//! extension ([`FineFaceBackend`]) in the way Burn's own guide extends backends: convolution
-//! and training-mode BatchNorm on Flex; every other backend keeps Burn's ops.
+//! extension ([`FineFaceBackend`]) in the way Burn's own guide extends backends: convolution,
+//! training-mode BatchNorm and the residual addition with its ReLU on Flex; every other
+//! backend keeps Burn's ops.
 
 mod autodiff;
 mod backend;
 mod batch_norm;
 mod conv;
 mod flex;
+mod residual;
 
 pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
 pub(crate) use batch_norm::per_row;
 pub use batch_norm::{BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics};
 pub use conv::conv2d;
+pub use residual::add_relu;

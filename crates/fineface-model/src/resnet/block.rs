@@ -5,11 +5,10 @@ use burn::module::Module;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::Tensor;
-use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 
 use crate::norm::{BatchNorm, BatchNormConfig};
-use crate::ops::{FineFaceBackend, conv2d};
+use crate::ops::{FineFaceBackend, add_relu, conv2d};
 
 /// torchvision's conv initialisation: Kaiming normal, fan-out, ReLU gain.
 fn kaiming_fan_out() -> Initializer {
@@ -174,7 +173,7 @@ impl<B: FineFaceBackend> BasicBlock<B> {
         };
         let out = self.bn1.forward_relu(conv2d(&self.conv1, x));
         let out = self.bn2.forward(conv2d(&self.conv2, out));
-        relu(out + identity)
+        add_relu(out, identity)
     }
 }
 
@@ -195,7 +194,7 @@ impl<B: FineFaceBackend> Bottleneck<B> {
         let out = self.bn1.forward_relu(conv2d(&self.conv1, x));
         let out = self.bn2.forward_relu(conv2d(&self.conv2, out));
         let out = self.bn3.forward(conv2d(&self.conv3, out));
-        relu(out + identity)
+        add_relu(out, identity)
     }
 }
 
