@@ -535,7 +535,7 @@ pub(crate) fn conv2d_weight_gradient(
     };
     let sums: Vec<Vec<f32>> = (0..shares)
         .into_par_iter()
-        .map(|s| sum_share(s * per_share..((s + 1) * per_share).min(g.batch)))
+        .map(|s| sum_share(group_images(&g, per_share, s)))
         .collect();
     let mut sums = sums.into_iter();
     let mut gradient = sums.next().unwrap_or_else(|| vec![0.0; len]);
