@@ -7,8 +7,11 @@
 //! positions) as one product per thread over its share of the batch (uneven shares, and
 //! shares of one image, included; the whole batch with one thread), larger ones as one
 //! product per image with images in parallel (an uneven share of the batch per thread
-//! included), and a single image whose product is split over the pool. BatchNorm's fused op
-//! is checked against Burn's layer in `modules.rs`.
+//! included, with the forward a block of output rows at a time where an image's im2col matrix
+//! is large), and a single image whose product is split over the pool. The weight gradient
+//! runs as its transpose where the im2col matrix has many rows and the map is large (3x3 and
+//! 1x1 reductions; more than 16 output channels included). BatchNorm's fused op is checked
+//! against Burn's layer in `modules.rs`.
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
@@ -22,6 +25,16 @@ use fineface_model::{add_relu, conv2d};
 use rstest::rstest;
 
 type A = Autodiff<Flex>;
+
+/// Runs `f` on a pool of two threads, the count the cases are sized for (images in parallel
+/// from a batch of two, shares of the batch, the forward in blocks), whatever the machine's.
+fn on_two_threads(f: impl FnOnce() + Send) {
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(2)
+        .build()
+        .unwrap()
+        .install(f);
+}
 
 /// A convolution to compare: `[batch, channels_in, channels_out]`, input `[h, w]`, kernel
 /// `[k_h, k_w]`, stride, padding `[p_h, p_w]` and dilation (the same on both axes).
@@ -64,33 +77,41 @@ impl Case {
 #[case::dilated(Case { channels: [2, 3, 5], size: [9, 9], kernel: [3, 3], stride: 1, padding: [2, 2], dilation: 2 })]
 #[case::per_image_pointwise(Case { channels: [2, 6, 5], size: [12, 12], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
 #[case::per_image_three_by_three(Case { channels: [2, 4, 8], size: [16, 17], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+#[case::large_map_three_by_three(Case { channels: [3, 4, 8], size: [24, 24], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 #[case::per_image_strided_uneven_batch(Case { channels: [5, 3, 4], size: [33, 32], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
 #[case::single_image(Case { channels: [1, 4, 8], size: [10, 10], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 #[case::uneven_batch(Case { channels: [5, 4, 8], size: [6, 7], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 #[case::folded_pointwise_shares(Case { channels: [4, 6, 5], size: [7, 6], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
+#[case::pointwise_reduction(Case { channels: [2, 12, 5], size: [23, 24], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
+#[case::three_by_three_many_outputs(Case { channels: [2, 5, 20], size: [24, 23], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+#[case::forward_in_blocks(Case { channels: [2, 8, 6], size: [167, 100], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+#[case::forward_in_blocks_strided(Case { channels: [2, 8, 6], size: [333, 201], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
 #[case::folded_strided_shares(Case { channels: [4, 3, 4], size: [9, 9], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
 fn convolution_and_gradients_match_burns(#[case] case: Case) {
-    let device = Default::default();
-    let conv = case.config().with_bias(false).init::<A>(&device);
-    let x = Tensor::<A, 4>::random(case.input_dims(), Distribution::Normal(0.0, 1.0), &device)
-        .require_grad();
+    on_two_threads(|| {
+        let device = Default::default();
+        let conv = case.config().with_bias(false).init::<A>(&device);
+        let x = Tensor::<A, 4>::random(case.input_dims(), Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
 
-    let y_ours = conv2d(&conv, x.clone());
-    let y_burn = conv.forward(x.clone());
-    assert_eq!(y_ours.dims(), y_burn.dims());
-    let r = Tensor::<A, 4>::random(y_burn.dims(), Distribution::Normal(0.0, 1.0), &device);
-    let grads_ours = (y_ours.clone() * r.clone()).sum().backward();
-    let grads_burn = (y_burn.clone() * r).sum().backward();
+        let y_ours = conv2d(&conv, x.clone());
+        let y_burn = conv.forward(x.clone());
+        assert_eq!(y_ours.dims(), y_burn.dims());
+        let r = Tensor::<A, 4>::random(y_burn.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let grads_ours = (y_ours.clone() * r.clone()).sum().backward();
+        let grads_burn = (y_burn.clone() * r).sum().backward();
 
-    let output = common::relative_diff(y_ours.inner(), y_burn.inner());
-    let input = common::relative_diff(x.grad(&grads_ours).unwrap(), x.grad(&grads_burn).unwrap());
-    let weight = common::relative_diff(
-        conv.weight.grad(&grads_ours).unwrap(),
-        conv.weight.grad(&grads_burn).unwrap(),
-    );
-    assert!(output < 1e-6, "output differs by {output}");
-    assert!(input < 1e-5, "input gradient differs by {input}");
-    assert!(weight < 1e-5, "weight gradient differs by {weight}");
+        let output = common::relative_diff(y_ours.inner(), y_burn.inner());
+        let input =
+            common::relative_diff(x.grad(&grads_ours).unwrap(), x.grad(&grads_burn).unwrap());
+        let weight = common::relative_diff(
+            conv.weight.grad(&grads_ours).unwrap(),
+            conv.weight.grad(&grads_burn).unwrap(),
+        );
+        assert!(output < 1e-6, "output differs by {output}");
+        assert!(input < 1e-5, "input gradient differs by {input}");
+        assert!(weight < 1e-5, "weight gradient differs by {weight}");
+    });
 }
 
 /// Without autodiff (evaluation), a convolution with a bias runs our kernel too.

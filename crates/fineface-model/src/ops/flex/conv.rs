@@ -26,7 +26,7 @@ use burn::tensor::TensorMetadata;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
-use super::matmul::{MatRef, Threads, matmul};
+use super::matmul::{MatRef, Threads, matmul, matmul_strided};
 use super::tensor::{contiguous, is_f32, par_chunks_zeroed, tensor, values};
 
 /// Below this many output positions per image a share of the batch is one product
@@ -124,6 +124,37 @@ impl ConvGeometry {
     fn folds(&self) -> bool {
         let col_bytes = self.col_rows() * self.batch * self.positions() * size_of::<f32>();
         self.batch > 1 && self.positions() < FOLD_BELOW_POSITIONS && col_bytes <= FOLD_MAX_BYTES
+    }
+
+    /// Whether the weight gradient is computed as its transpose, `[rows, c_out]`. With
+    /// `[c_out, rows]` the product's long side is the im2col matrix, which `gemm` repacks for
+    /// every image; transposed, it repacks the smaller output gradient instead. That pays where
+    /// the im2col matrix has at least twice as many rows as there are output channels, at most
+    /// 256 output channels and at least 512 positions per image (`kernel_probe`, 2 threads,
+    /// batch 8): the stem 0.0198 -> 0.0161 s, the 64-channel 3x3 at 56x56 0.0130 -> 0.0100 s,
+    /// the 128-channel 3x3 at 28x28 0.0106 -> 0.0097 s, the 256 -> 64 1x1 0.0056 -> 0.0043 s.
+    /// Elsewhere it lost: 14x14 and 7x7 maps (the 1024 -> 512 1x1 0.0079 -> 0.0121 s, layer 4's
+    /// 3x3 0.0104 -> 0.0191 s) and the heads' 1024-channel 3x3 (0.294 -> 0.310 s).
+    fn weight_gradient_transposed(&self) -> bool {
+        self.col_rows() >= 2 * self.channels_out
+            && self.channels_out <= 256
+            && self.positions() >= 512
+    }
+
+    /// Whether one image's forward runs a block of output rows at a time
+    /// ([`forward_in_blocks`]): images in parallel, an im2col matrix larger than
+    /// [`BLOCK_FROM_BYTES`] with at most [`BLOCK_MAX_ROWS`] rows. Against the whole matrix at
+    /// once (`kernel_probe`, batch 8, three alternating runs): at 224 px the stem 0.0180-0.0188
+    /// -> 0.0158-0.0162 s; at 448 px the stem 0.114-0.121 -> 0.100-0.107 s, the 64-channel 3x3
+    /// at 112x112 0.063-0.072 -> 0.044-0.046 s, the 128-channel 3x3 at 56x56 0.045-0.053 ->
+    /// 0.040-0.044 s. With more rows a block no longer fits in L2, and the heads' 3x3 (4608
+    /// rows) ran 2-4 % slower.
+    fn forward_in_blocks(&self) -> bool {
+        let rows = self.col_rows();
+        self.threads() == Threads::One
+            && !self.is_pointwise()
+            && rows <= BLOCK_MAX_ROWS
+            && rows * self.positions() * size_of::<f32>() > BLOCK_FROM_BYTES
     }
 
     /// Whether groups of images run in parallel (one thread per product) or in turn (each
@@ -227,12 +258,24 @@ fn im2col(g: &ConvGeometry, x: &[f32], images: Range<usize>, col: &mut [f32]) {
 
 /// Row `r` of [`im2col`] for one image: `out` is `positions` long.
 fn im2col_row(g: &ConvGeometry, image: &[f32], r: usize, out: &mut [f32]) {
+    im2col_row_part(g, image, r, 0..g.height_out, out);
+}
+
+/// The part of [`im2col_row`] for output rows `lines`: `out` is `lines.len() * width_out`
+/// long.
+fn im2col_row_part(
+    g: &ConvGeometry,
+    image: &[f32],
+    r: usize,
+    lines: Range<usize>,
+    out: &mut [f32],
+) {
     let plane = g.height * g.width;
     let (c, ki, kj) = g.row_origin(r);
     let (h_lo, h_hi, h_offset) = g.valid_range(0, ki);
     let (w_lo, w_hi, w_offset) = g.valid_range(1, kj);
     let channel = &image[c * plane..(c + 1) * plane];
-    for (oh, out) in out.chunks_mut(g.width_out).enumerate() {
+    for (oh, out) in lines.zip(out.chunks_mut(g.width_out)) {
         if oh < h_lo || oh >= h_hi {
             out.fill(0.0);
             continue;
@@ -440,6 +483,17 @@ pub(crate) fn conv2d(
 
     let output = for_each_group(&g, g.output_len(), |images, scratch, out| {
         let n = images.len();
+        if n == 1 && g.forward_in_blocks() {
+            forward_in_blocks(
+                &g,
+                g.image(x, images.start, g.image_len()),
+                weight,
+                scratch,
+                out,
+            );
+            add_bias(out);
+            return;
+        }
         let col = MatRef::row_major(columns(&g, x, images, scratch), rows, n * positions);
         if n == 1 {
             // [c_out, rows] x [rows, positions] -> [c_out, positions]
@@ -456,6 +510,44 @@ pub(crate) fn conv2d(
         output,
         vec![g.batch, g.channels_out, g.height_out, g.width_out],
     )
+}
+
+/// Output positions per block of [`forward_in_blocks`] (rounded down to whole output rows).
+const BLOCK_POSITIONS: usize = 256;
+
+/// [`forward_in_blocks`] applies up to this many im2col rows: a block of [`BLOCK_POSITIONS`]
+/// columns is then at most 1.2 MB, about the size of a core's L2 cache here (1 MB).
+const BLOCK_MAX_ROWS: usize = 1152;
+
+/// ... and from this size of one image's im2col matrix on (smaller ones stay in cache whole).
+const BLOCK_FROM_BYTES: usize = 4 << 20;
+
+/// One image's forward, `[c_out, rows] x im2col`, a block of whole output rows at a time:
+/// each block's im2col columns are written into `scratch` and multiplied while they are in
+/// cache, instead of the whole matrix going out to memory and back before `gemm` packs it
+/// ([`ConvGeometry::forward_in_blocks`]).
+fn forward_in_blocks(
+    g: &ConvGeometry,
+    image: &[f32],
+    weight: MatRef<'_>,
+    scratch: &mut [f32],
+    out: &mut [f32],
+) {
+    let (rows, positions) = (g.col_rows(), g.positions());
+    let lines_per_block = (BLOCK_POSITIONS / g.width_out).max(1);
+    for first in (0..g.height_out).step_by(lines_per_block) {
+        let lines = first..(first + lines_per_block).min(g.height_out);
+        let width = lines.len() * g.width_out;
+        let col = &mut scratch[..rows * width];
+        for (r, row) in col.chunks_mut(width).enumerate() {
+            im2col_row_part(g, image, r, lines.clone(), row);
+        }
+        let start = first * g.width_out;
+        let block = &mut out[start..(g.channels_out - 1) * positions + start + width];
+        // [c_out, rows] x [rows, width] -> columns `start..start + width` of the output
+        let col = MatRef::row_major(col, rows, width);
+        matmul_strided(block, positions, weight, col, false, Threads::One);
+    }
 }
 
 /// The gradient of `conv2d(x, weight)` with respect to `x`: per group of images
@@ -496,6 +588,11 @@ pub(crate) fn conv2d_input_gradient(
 /// groups in parallel, each thread sums its share of the batch into its own buffer and the
 /// buffers are added in a fixed order, so the result does not depend on scheduling.
 ///
+/// Where [`ConvGeometry::weight_gradient_transposed`] says so (3x3 convolutions and 1x1
+/// reductions with few output channels on large maps), each share computes the transpose,
+/// `im2col(x) x output_grad^T` (`[rows, c_out]`), and the shares are summed and transposed in
+/// one pass at the end ([`ConvGeometry::weight_gradient_transposed`]).
+///
 /// # Shapes
 /// - `x`: `[batch, channels_in, height, width]`
 /// - `output_grad`: `[batch, channels_out, height_out, width_out]`
@@ -510,6 +607,7 @@ pub(crate) fn conv2d_weight_gradient(
     let (rows, positions) = (g.col_rows(), g.positions());
     let len = g.channels_out * rows;
     let size = g.group_size();
+    let transposed = g.weight_gradient_transposed();
 
     let threads = g.threads();
     let shares = match threads {
@@ -524,11 +622,16 @@ pub(crate) fn conv2d_weight_gradient(
             let group = start..(start + size).min(images.end);
             let n = group.len();
             with_scratch(g.scratch_len(n), |scratch| {
-                // [c_out, n * positions] x [n * positions, rows] -> [c_out, rows]
                 let grad = output_grad_matrix(&g, grad, group.clone());
                 let grad = MatRef::row_major(&grad, g.channels_out, n * positions);
                 let col = MatRef::row_major(columns(&g, x, group, scratch), rows, n * positions);
-                matmul(&mut sum, grad, col.t(), i > 0, threads);
+                if transposed {
+                    // [rows, n * positions] x [n * positions, c_out] -> [rows, c_out]
+                    matmul(&mut sum, col, grad.t(), i > 0, threads);
+                } else {
+                    // [c_out, n * positions] x [n * positions, rows] -> [c_out, rows]
+                    matmul(&mut sum, grad, col.t(), i > 0, threads);
+                }
             });
         }
         sum
@@ -537,18 +640,47 @@ pub(crate) fn conv2d_weight_gradient(
         .into_par_iter()
         .map(|s| sum_share(group_images(&g, per_share, s)))
         .collect();
-    let mut sums = sums.into_iter();
-    let mut gradient = sums.next().unwrap_or_else(|| vec![0.0; len]);
-    for sum in sums {
-        // In parallel: the heads' 3x3 weight gradient is 4.7 M values, and a sum on the
-        // calling thread alone left the pool idle (about 20 ms an iteration, `perf_idle.py`).
-        gradient
-            .par_chunks_mut(1 << 15)
-            .zip(sum.par_chunks(1 << 15))
-            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a += b));
-    }
+    let gradient = if transposed {
+        sum_transposed(&sums, rows, g.channels_out)
+    } else {
+        sum_in_order(sums, len)
+    };
     tensor(
         gradient,
         vec![g.channels_out, g.channels_in, g.kernel[0], g.kernel[1]],
     )
+}
+
+/// The sum of `sums`, added in their order.
+fn sum_in_order(sums: Vec<Vec<f32>>, len: usize) -> Vec<f32> {
+    let mut sums = sums.into_iter();
+    let mut total = sums.next().unwrap_or_else(|| vec![0.0; len]);
+    for sum in sums {
+        // In parallel: the heads' 3x3 weight gradient is 4.7 M values, and a sum on the
+        // calling thread alone left the pool idle (about 20 ms an iteration, `perf_idle.py`).
+        total
+            .par_chunks_mut(1 << 15)
+            .zip(sum.par_chunks(1 << 15))
+            .for_each(|(a, b)| a.iter_mut().zip(b).for_each(|(a, &b)| *a += b));
+    }
+    total
+}
+
+/// The `[cols, rows]` transpose of the sum of `sums` (each `[rows, cols]` row-major), added in
+/// their order, in one parallel pass.
+fn sum_transposed(sums: &[Vec<f32>], rows: usize, cols: usize) -> Vec<f32> {
+    // Sixteen output rows per piece: each input row contributes one 64-byte run to a piece.
+    const BLOCK: usize = 16;
+    par_chunks_zeroed(rows * cols, BLOCK * rows, |piece, out| {
+        let first = piece * BLOCK;
+        let block = out.len() / rows;
+        for r in 0..rows {
+            for sum in sums {
+                let run = &sum[r * cols + first..][..block];
+                for (c, &v) in run.iter().enumerate() {
+                    out[c * rows + r] += v;
+                }
+            }
+        }
+    })
 }

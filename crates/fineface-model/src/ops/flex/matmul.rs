@@ -65,19 +65,49 @@ pub(crate) fn matmul(
     accumulate: bool,
     threads: Threads,
 ) {
+    assert_eq!(
+        dst.len(),
+        lhs.rows * rhs.cols,
+        "destination is not {}x{}",
+        lhs.rows,
+        rhs.cols
+    );
+    matmul_strided(dst, rhs.cols, lhs, rhs, accumulate, threads);
+}
+
+/// [`matmul`] into the `lhs.rows x rhs.cols` block of `dst` whose row `i` starts at
+/// `i * dst_row_stride` (a block of columns of a wider row-major matrix).
+///
+/// # Panics
+/// If the shapes do not chain, `dst_row_stride < rhs.cols` or `dst` is too short for the
+/// block.
+pub(crate) fn matmul_strided(
+    dst: &mut [f32],
+    dst_row_stride: usize,
+    lhs: MatRef<'_>,
+    rhs: MatRef<'_>,
+    accumulate: bool,
+    threads: Threads,
+) {
     let (m, k, n) = (lhs.rows, lhs.cols, rhs.cols);
     assert_eq!(
         rhs.rows, k,
         "inner dimensions differ: {m}x{k} by {}x{n}",
         rhs.rows
     );
-    assert_eq!(dst.len(), m * n, "destination is not {m}x{n}");
+    assert!(
+        dst_row_stride >= n && dst.len() >= m.saturating_sub(1) * dst_row_stride + n,
+        "destination of {} values with row stride {dst_row_stride} cannot hold {m}x{n}",
+        dst.len()
+    );
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
-            dst.fill(0.0);
+            for row in dst.chunks_mut(dst_row_stride).take(m) {
+                row[..n].fill(0.0);
+            }
         }
         return;
     }
@@ -87,8 +117,9 @@ pub(crate) fn matmul(
     };
     // SAFETY: `row_major` checked that each operand's slice holds its whole matrix and `t` only
     // swaps the two strides, so every element gemm reads, `(i, j)` at `i * row_stride + j *
-    // col_stride` for `i < rows, j < cols`, lies in its slice; `dst` is exactly `m x n`
-    // row-major and borrowed mutably, so nothing else aliases it.
+    // col_stride` for `i < rows, j < cols`, lies in its slice; `dst` holds an `m x n`
+    // row-major block with rows `dst_row_stride >= n` apart (checked above), and is borrowed
+    // mutably, so nothing else aliases it.
     #[allow(unsafe_code)]
     unsafe {
         gemm::gemm(
@@ -97,7 +128,7 @@ pub(crate) fn matmul(
             k,
             dst.as_mut_ptr(),
             1,
-            n as isize,
+            dst_row_stride as isize,
             accumulate,
             lhs.data.as_ptr(),
             lhs.col_stride as isize,
