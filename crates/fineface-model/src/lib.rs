@@ -58,7 +58,7 @@ pub use fineface::{
 pub use norm::{BatchNorm, BatchNormConfig};
 pub use ops::{
     BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics,
-    FineFaceAutodiffBackend, FineFaceBackend, add_relu, conv2d,
+    FineFaceAutodiffBackend, FineFaceBackend, SgdOptions, SgdUpdate, add_relu, conv2d, sgd_step,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, LoadReport, ResNet, ResNetConfig, ResNetOutput,

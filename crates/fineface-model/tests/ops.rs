@@ -21,7 +21,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Distribution, Tensor};
-use fineface_model::{add_relu, conv2d};
+use fineface_model::{SgdOptions, add_relu, conv2d, sgd_step};
 use rstest::rstest;
 
 type A = Autodiff<Flex>;
@@ -190,4 +190,60 @@ fn add_relu_and_its_gradients_match_burns(
             "{name} gradient"
         );
     }
+}
+
+/// The SGD update on Flex (one parallel sweep, in place where its buffers are not shared)
+/// equals the default implementation (Burn's tensor ops in the order of Burn's `Sgd`, run
+/// here through `Autodiff<Flex>`, which keeps the default) to the bit: at a parameter's first
+/// step (no momentum buffer) and later, over more than one parallel piece. `shared`: the test
+/// keeps clones of the parameter and the momentum buffer, which must come out untouched.
+#[rstest]
+fn sgd_step_matches_the_default_to_the_bit(
+    #[values(false, true)] first: bool,
+    #[values(false, true)] shared: bool,
+) {
+    let device = Default::default();
+    let dims = [3, 50, 400];
+    let random = || Tensor::<Flex, 3>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+    let (param, grad, velocity) = (random(), random(), (!first).then(random));
+    let options = SgdOptions {
+        lr: 0.013,
+        momentum: 0.9,
+        dampening: 0.1,
+        weight_decay: 5e-4,
+    };
+    let lift = |t: &Tensor<Flex, 3>| Tensor::<A, 3>::from_inner(t.clone());
+    let [param_default, velocity_default] = sgd_step(
+        lift(&param),
+        lift(&grad),
+        velocity.as_ref().map(lift),
+        options,
+    );
+
+    let (param_before, velocity_before) = (
+        param.clone().into_data(),
+        velocity.as_ref().map(|v| v.clone().into_data()),
+    );
+    let (param_in, velocity_in) = if shared {
+        (param.clone(), velocity.clone())
+    } else {
+        // Fresh buffers nothing else holds, which the kernel overwrites in place.
+        (
+            param.clone().mul_scalar(1.0),
+            velocity.clone().map(|v| v.mul_scalar(1.0)),
+        )
+    };
+    let [param_ours, velocity_ours] = sgd_step(param_in, grad, velocity_in, options);
+
+    assert_eq!(param_ours.into_data(), param_default.inner().into_data());
+    assert_eq!(
+        velocity_ours.into_data(),
+        velocity_default.inner().into_data()
+    );
+    assert_eq!(param.into_data(), param_before, "a kept parameter changed");
+    assert_eq!(
+        velocity.map(|v| v.into_data()),
+        velocity_before,
+        "a kept momentum buffer changed"
+    );
 }

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
-use burn::tensor::backend::AutodiffBackend;
+use fineface_model::FineFaceAutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -76,7 +76,7 @@ impl Checkpoints {
     }
 
     /// Writes a checkpoint of the end of `state.epochs_done`.
-    pub fn save<B: AutodiffBackend, M: GroupedModule<B>>(
+    pub fn save<B: FineFaceAutodiffBackend, M: GroupedModule<B>>(
         &self,
         model: &M,
         optimizer: &GroupedSgd<B, M>,
@@ -118,7 +118,7 @@ impl Checkpoints {
     }
 
     /// Loads the checkpoint at `path` into a freshly built model and optimiser.
-    pub fn load<B: AutodiffBackend, M: GroupedModule<B>>(
+    pub fn load<B: FineFaceAutodiffBackend, M: GroupedModule<B>>(
         path: &Path,
         model: M,
         optimizer: GroupedSgd<B, M>,

@@ -117,7 +117,7 @@ pub enum CropSource {
 }
 
 /// A model the trainer can train: its iteration and its optimiser groups.
-pub trait TrainStep<B: AutodiffBackend>: GroupedModule<B> + Sized {
+pub trait TrainStep<B: FineFaceAutodiffBackend>: GroupedModule<B> + Sized {
     /// Names of the losses [`iteration`](TrainStep::iteration) reports, in order.
     const LOSS_NAMES: &'static [&'static str];
 
@@ -200,7 +200,7 @@ fn step_on_shards<B, M, O>(
     loss_of: impl Fn(&M, Tensor<B, 4>, Tensor<B, 1, Int>) -> (Tensor<B, 1>, O),
 ) -> Result<(M, f64, Vec<O>)>
 where
-    B: AutodiffBackend,
+    B: FineFaceAutodiffBackend,
     M: GroupedModule<B>,
 {
     let total: usize = shards.iter().map(Shard::len).sum();

@@ -25,6 +25,7 @@ mod metrics;
 mod model;
 mod optim;
 mod picture;
+mod sgd;
 mod trainer;
 
 pub use checkpoint::{
@@ -49,4 +50,5 @@ pub use model::{
 };
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
 pub use picture::write_crop_grid;
+pub use sgd::{FusedSgd, MomentumState, SgdState};
 pub use trainer::{RunInfo, RunOptions, RunSummary, SplitSummary, next_run_dir, summarise, train};

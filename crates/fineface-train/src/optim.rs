@@ -8,12 +8,12 @@
 
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::decay::WeightDecayConfig;
-use burn::optim::momentum::MomentumConfig;
-use burn::optim::{GradientsParams, MultiGradientsParams, Optimizer, Sgd, SgdConfig};
+use burn::optim::{GradientsParams, MultiGradientsParams, Optimizer};
 use burn::tensor::backend::{AutodiffBackend, DeviceId};
+use fineface_model::FineFaceAutodiffBackend;
 
 use crate::config::TrainSettings;
+use crate::sgd::FusedSgd;
 
 /// The gradients of one backward pass, split into the two learning-rate groups.
 pub struct GroupGradients {
@@ -56,31 +56,28 @@ pub struct EpochRates {
     pub heads: f64,
 }
 
-/// SGD (momentum, weight decay) stepping the two groups at their own rates.
-pub struct GroupedSgd<B: AutodiffBackend, M: AutodiffModule<B>> {
-    optimizer: OptimizerAdaptor<Sgd<B::InnerBackend>, M, B>,
+/// SGD (momentum, weight decay) stepping the two groups at their own rates: Burn's `Sgd`
+/// update with each parameter's update as one op ([`FusedSgd`]).
+pub struct GroupedSgd<B: FineFaceAutodiffBackend, M: AutodiffModule<B>> {
+    optimizer: OptimizerAdaptor<FusedSgd, M, B>,
     lr_backbone: f64,
     lr_heads: f64,
     epochs: usize,
 }
 
 /// The optimiser's state, as checkpointed.
-pub type OptimizerRecord<B, M> =
-    <OptimizerAdaptor<Sgd<<B as AutodiffBackend>::InnerBackend>, M, B> as Optimizer<M, B>>::Record;
+pub type OptimizerRecord<B, M> = <OptimizerAdaptor<FusedSgd, M, B> as Optimizer<M, B>>::Record;
 
-impl<B: AutodiffBackend, M: GroupedModule<B>> GroupedSgd<B, M> {
+impl<B: FineFaceAutodiffBackend, M: GroupedModule<B>> GroupedSgd<B, M> {
     /// The optimiser of the settings: PyTorch's SGD (dampening 0, no Nesterov).
     pub fn new(settings: &TrainSettings) -> Self {
-        let momentum = MomentumConfig {
+        let optimizer = FusedSgd {
             momentum: settings.momentum,
-            // Burn defaults to 0.1; PyTorch (and the reference) use 0.
+            // Burn's `MomentumConfig` defaults to 0.1; PyTorch (and the reference) use 0.
             dampening: 0.0,
-            nesterov: false,
-        };
-        let optimizer = SgdConfig::new()
-            .with_momentum(Some(momentum))
-            .with_weight_decay(Some(WeightDecayConfig::new(settings.weight_decay as f32)))
-            .init::<B, M>();
+            weight_decay: settings.weight_decay as f32,
+        }
+        .init::<B, M>();
         Self {
             optimizer,
             lr_backbone: settings.lr_backbone,

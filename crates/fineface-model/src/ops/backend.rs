@@ -10,6 +10,7 @@ use super::batch_norm::{
     normalise_backward,
 };
 use super::flex::{self, ConvGeometry};
+use super::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 
 /// A Burn backend with the kernels FineFACE-rs replaces.
 ///
@@ -102,6 +103,17 @@ pub trait FineFaceBackend: Backend {
     ) -> BatchNormGradients<Self> {
         normalise_backward::<Self>(grad, rows, statistics, options)
     }
+
+    /// One SGD update of a parameter from its gradient and momentum buffer (`None` at its
+    /// first step), with the arithmetic of Burn's `Sgd` (weight decay, momentum, step).
+    fn sgd_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        velocity: Option<FloatTensor<Self>>,
+        options: SgdOptions,
+    ) -> SgdUpdate<Self> {
+        sgd_reference::<Self>(param, grad, velocity, options)
+    }
 }
 
 /// An autodiff backend whose inner backend is a [`FineFaceBackend`] too (what training needs:
@@ -117,7 +129,7 @@ impl<B> FineFaceAutodiffBackend for B where
 }
 
 /// Convolutions (groups 1, `f32`) as one matrix product per image over an im2col buffer
-/// ([`super::flex`]); grouped or non-`f32` ones stay Burn's. Flex 0.21's own 3x3 forward and
+/// (`ops/flex/conv.rs`); grouped or non-`f32` ones stay Burn's. Flex 0.21's own 3x3 forward and
 /// input gradient ran at 0.3-0.9x PyTorch's, and its weight gradient (a convolution of the
 /// input with the output gradient, thousands of matrix-vector products) at 0.06-0.6x
 /// (`cargo run --release -p fineface-model --example kernel_probe`, docs/performance.md).
@@ -182,7 +194,7 @@ impl FineFaceBackend for Flex {
         }
     }
 
-    /// Two sweeps over memory each way instead of about eight (see [`super::flex`]).
+    /// Two sweeps over memory each way instead of about eight (see `ops/flex/batch_norm.rs`).
     fn batch_norm_forward(
         rows: FloatTensor<Self>,
         gamma: FloatTensor<Self>,
@@ -207,6 +219,25 @@ impl FineFaceBackend for Flex {
             flex::batch_norm_backward(grad, rows, statistics, options)
         } else {
             normalise_backward::<Self>(grad, rows, statistics, options)
+        }
+    }
+
+    /// One parallel sweep, in place where the parameter and momentum buffer are not shared;
+    /// Burn's `Sgd` runs five to six element-wise ops, each a sweep on the calling thread.
+    fn sgd_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        velocity: Option<FloatTensor<Self>>,
+        options: SgdOptions,
+    ) -> SgdUpdate<Self> {
+        let fits = {
+            let tensors: Vec<_> = [&param, &grad].into_iter().chain(&velocity).collect();
+            flex::is_f32(&tensors) && tensors.iter().all(|t| t.shape() == param.shape())
+        };
+        if fits {
+            flex::sgd_step(param, grad, velocity, options)
+        } else {
+            sgd_reference::<Self>(param, grad, velocity, options)
         }
     }
 }

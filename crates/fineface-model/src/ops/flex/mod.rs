@@ -1,14 +1,16 @@
 //! Flex kernels where Burn 0.21's CPU ops measured too slow: fused BatchNorm, the im2col
-//! convolution and the residual addition with its ReLU (`cargo run --release -p fineface-model --example kernel_probe`,
+//! convolution, the residual addition with its ReLU and the SGD update (`cargo run --release -p fineface-model --example kernel_probe`,
 //! docs/performance.md).
 
 mod batch_norm;
 mod conv;
 mod matmul;
 mod residual;
+mod sgd;
 mod tensor;
 
 pub(crate) use batch_norm::{batch_norm_backward, batch_norm_forward};
 pub(crate) use conv::{ConvGeometry, conv2d, conv2d_input_gradient, conv2d_weight_gradient};
 pub(crate) use residual::{add_relu, relu_gradient};
+pub(crate) use sgd::sgd_step;
 pub(crate) use tensor::is_f32;
