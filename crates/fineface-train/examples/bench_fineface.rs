@@ -7,6 +7,7 @@
 //! ```
 //! Cases (same as `tools/reference/bench_fineface_torch.py`):
 //! - `iteration`: one FineFACE training iteration (five steps, crops, optimiser);
+//!   with `--op-times FILE`, every kernel's time as well (`tools/op_times.py`);
 //! - `baseline`: one baseline training iteration;
 //! - `forward`: backbone forward in evaluation mode;
 //! - `backward`: backbone forward + backward in training mode (sum of the layer4 map);
@@ -63,6 +64,10 @@ struct Args {
     /// The lean iteration (skips the forward work expert 2's and expert 1's losses cannot see).
     #[arg(long)]
     lean: bool,
+    /// Writes the closing line of every kernel's and optimiser step's `trace` span of the timed
+    /// iterations (their busy time) to this file, for `tools/op_times.py`.
+    #[arg(long)]
+    op_times: Option<std::path::PathBuf>,
 }
 
 fn main() -> anyhow::Result<()> {
@@ -196,14 +201,30 @@ fn run<B: FineFaceAutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::R
         step()?;
     }
     sync()?;
-    (0..args.iters)
-        .map(|_| {
-            let start = Instant::now();
-            step()?;
-            sync()?;
-            Ok(start.elapsed().as_secs_f64())
-        })
-        .collect()
+    let mut timed = || -> anyhow::Result<Vec<f64>> {
+        (0..args.iters)
+            .map(|_| {
+                let start = Instant::now();
+                step()?;
+                sync()?;
+                Ok(start.elapsed().as_secs_f64())
+            })
+            .collect()
+    };
+    match &args.op_times {
+        None => timed(),
+        Some(path) => {
+            let file = std::fs::File::create(path)
+                .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
+            let spans = tracing_subscriber::fmt()
+                .with_env_filter("fineface_model=trace,fineface_train=trace")
+                .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
+                .with_ansi(false)
+                .with_writer(std::sync::Mutex::new(file))
+                .finish();
+            tracing::subscriber::with_default(spans, timed)
+        }
+    }
 }
 
 /// One training iteration of `model` per call, with its optimiser state kept across calls.

@@ -97,6 +97,7 @@ impl<B: FineFaceAutodiffBackend, M: GroupedModule<B>> GroupedSgd<B, M> {
     /// One optimiser step from the gradients of one or several devices (data parallel: the
     /// per-device gradients are summed by Burn's [`MultiGradientsParams`]).
     pub fn step(&mut self, model: M, epoch: usize, grads: Vec<(GroupGradients, DeviceId)>) -> M {
+        let _span = tracing::trace_span!("sgd_step").entered();
         let rates = self.rates(epoch);
         if grads.len() == 1 {
             let Some((g, _)) = grads.into_iter().next() else {

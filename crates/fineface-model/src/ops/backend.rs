@@ -4,6 +4,7 @@ use burn::backend::Flex;
 use burn::tensor::TensorMetadata;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{ActivationOps, ConvOptions, FloatTensor, FloatTensorOps, ModuleOps};
+use tracing::trace_span;
 
 use super::batch_norm::{
     BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, normalise,
@@ -133,6 +134,9 @@ impl<B> FineFaceAutodiffBackend for B where
 /// input gradient ran at 0.3-0.9x PyTorch's, and its weight gradient (a convolution of the
 /// input with the output gradient, thousands of matrix-vector products) at 0.06-0.6x
 /// (`cargo run --release -p fineface-model --example kernel_probe`, docs/performance.md).
+/// Each Flex kernel below runs inside a `trace`-level span (a convolution's carries its pass
+/// and shape), so that a subscriber can time an iteration op by op (`bench_fineface
+/// --op-times`, `tools/op_times.py`); without one at `trace` level a span costs a check.
 impl FineFaceBackend for Flex {
     fn conv2d_tracked(
         x: FloatTensor<Self>,
@@ -142,7 +146,10 @@ impl FineFaceBackend for Flex {
     ) -> FloatTensor<Self> {
         let bias_f32 = bias.as_ref().is_none_or(|b| flex::is_f32(&[b]));
         match ConvGeometry::of(&x, &weight, &options) {
-            Some(geometry) if bias_f32 => flex::conv2d(geometry, x, weight, bias),
+            Some(geometry) if bias_f32 => {
+                let _span = geometry.span("forward").entered();
+                flex::conv2d(geometry, x, weight, bias)
+            }
             _ => Self::conv2d(x, weight, bias, options),
         }
     }
@@ -155,6 +162,7 @@ impl FineFaceBackend for Flex {
     ) -> FloatTensor<Self> {
         match ConvGeometry::of(&x, &weight, &options) {
             Some(geometry) if flex::is_f32(&[&output_grad]) => {
+                let _span = geometry.span("input_gradient").entered();
                 flex::conv2d_input_gradient(geometry, weight, output_grad)
             }
             _ => Self::conv2d_x_backward(x, weight, output_grad, options),
@@ -169,6 +177,7 @@ impl FineFaceBackend for Flex {
     ) -> FloatTensor<Self> {
         match ConvGeometry::of(&x, &weight, &options) {
             Some(geometry) if flex::is_f32(&[&output_grad]) => {
+                let _span = geometry.span("weight_gradient").entered();
                 flex::conv2d_weight_gradient(geometry, x, output_grad)
             }
             _ => Self::conv2d_weight_backward(x, weight, output_grad, options),
@@ -179,6 +188,7 @@ impl FineFaceBackend for Flex {
     /// calling thread.
     fn add_relu(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
         if flex::is_f32(&[&lhs, &rhs]) && lhs.shape() == rhs.shape() {
+            let _span = trace_span!("add_relu").entered();
             flex::add_relu(lhs, rhs)
         } else {
             Self::relu(Self::float_add(lhs, rhs))
@@ -188,6 +198,7 @@ impl FineFaceBackend for Flex {
     /// One parallel sweep (Flex 0.21's runs on the calling thread).
     fn relu_gradient(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
         if flex::is_f32(&[&output, &grad]) && output.shape() == grad.shape() {
+            let _span = trace_span!("relu_gradient").entered();
             flex::relu_gradient(output, grad)
         } else {
             Self::relu_backward(output, grad)
@@ -202,6 +213,7 @@ impl FineFaceBackend for Flex {
         options: BatchNormOptions,
     ) -> BatchNormForward<Self> {
         if flex::is_f32(&[&rows, &gamma, &beta]) {
+            let _span = trace_span!("batch_norm", pass = "forward").entered();
             flex::batch_norm_forward(rows, gamma, beta, options)
         } else {
             normalise::<Self>(rows, gamma, beta, options)
@@ -216,6 +228,7 @@ impl FineFaceBackend for Flex {
     ) -> BatchNormGradients<Self> {
         let s = &statistics;
         if flex::is_f32(&[&grad, &rows, &s.mean, &s.inv_std, &s.gamma, &s.beta]) {
+            let _span = trace_span!("batch_norm", pass = "backward").entered();
             flex::batch_norm_backward(grad, rows, statistics, options)
         } else {
             normalise_backward::<Self>(grad, rows, statistics, options)
@@ -235,6 +248,7 @@ impl FineFaceBackend for Flex {
             flex::is_f32(&tensors) && tensors.iter().all(|t| t.shape() == param.shape())
         };
         if fits {
+            let _span = trace_span!("sgd_update").entered();
             flex::sgd_step(param, grad, velocity, options)
         } else {
             sgd_reference::<Self>(param, grad, velocity, options)

@@ -95,6 +95,20 @@ impl ConvGeometry {
         (weight_in == channels_in && sized).then_some(geometry)
     }
 
+    /// A `trace`-level span for one pass of this convolution, with its channels, kernel,
+    /// stride and input size as fields.
+    pub(crate) fn span(&self, pass: &'static str) -> tracing::Span {
+        tracing::trace_span!(
+            "conv2d",
+            pass,
+            c_in = self.channels_in,
+            c_out = self.channels_out,
+            kernel = self.kernel[0],
+            stride = self.stride[0],
+            size = self.height,
+        )
+    }
+
     /// Output positions per image.
     fn positions(&self) -> usize {
         self.height_out * self.width_out
