@@ -14,6 +14,11 @@
 //! [`FOLD_BELOW_POSITIONS`] output positions) run each thread's share of the batch as one
 //! product, with the share's im2col matrices side by side.
 //!
+//! Where one image's im2col matrix outgrows the cache, the forward writes and multiplies it a
+//! block of output rows at a time ([`ConvGeometry::forward_in_blocks`]); where it has many
+//! more rows than there are output channels, the weight gradient is computed as its transpose
+//! ([`ConvGeometry::weight_gradient_transposed`]).
+//!
 //! Output buffers are zeroed piece by piece by the thread that fills the piece
 //! ([`super::tensor::par_chunks_zeroed`]), not up front on the calling thread.
 
