@@ -610,7 +610,7 @@ pub(crate) fn conv2d_input_gradient(
 /// Where [`ConvGeometry::weight_gradient_transposed`] says so (3x3 convolutions and 1x1
 /// reductions with few output channels on large maps), each share computes the transpose,
 /// `im2col(x) x output_grad^T` (`[rows, c_out]`), and the shares are summed and transposed in
-/// one pass at the end ([`ConvGeometry::weight_gradient_transposed`]).
+/// one pass at the end.
 ///
 /// # Shapes
 /// - `x`: `[batch, channels_in, height, width]`
