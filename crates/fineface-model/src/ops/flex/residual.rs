@@ -5,10 +5,7 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorMetadata;
 use rayon::prelude::*;
 
-use super::tensor::{contiguous, par_chunks_zeroed, tensor, values};
-
-/// Values per parallel piece: 128 KiB, enough to outweigh the scheduling.
-const PIECE: usize = 32 * 1024;
+use super::tensor::{PIECE, contiguous, par_chunks_zeroed, tensor, values, writable_values};
 
 /// `f(target[i], other[i])` for every `i` of two `f32` tensors of one shape, in parallel:
 /// written over `target` where its buffer is contiguous and not shared (no allocation), else
@@ -21,9 +18,8 @@ fn zip_into(
     let (mut target, other) = (contiguous(target), contiguous(other));
     let other = values(&other);
     let len = other.len();
-    let owned = target.layout().contiguous_offsets() == Some((0, len));
-    if let Some(buffer) = target.try_storage_mut::<f32>().filter(|_| owned) {
-        buffer[..len]
+    if let Some(buffer) = writable_values(&mut target) {
+        buffer
             .par_chunks_mut(PIECE)
             .zip(other.par_chunks(PIECE))
             .for_each(|(t, o)| t.iter_mut().zip(o).for_each(|(t, &o)| *t = f(*t, o)));

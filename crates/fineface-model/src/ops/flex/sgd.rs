@@ -7,19 +7,14 @@ use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorMetadata;
 use rayon::prelude::*;
 
-use super::tensor::{contiguous, par_chunks_zeroed, tensor, values};
+use super::tensor::{PIECE, contiguous, par_chunks_zeroed, tensor, values, writable_values};
 use crate::ops::sgd::{SgdOptions, SgdUpdate};
-
-/// Values per parallel piece: 128 KiB of each buffer, enough to outweigh the scheduling.
-const PIECE: usize = 32 * 1024;
 
 /// `tensor` with a contiguous buffer of its own to write into: as it is when nothing else
 /// holds its storage, else a copy.
 fn owned(tensor: FlexTensor) -> FlexTensor {
     let mut tensor = contiguous(tensor);
-    let len = tensor.shape().num_elements();
-    let whole = tensor.layout().contiguous_offsets() == Some((0, len));
-    if whole && tensor.try_storage_mut::<f32>().is_some() {
+    if writable_values(&mut tensor).is_some() {
         return tensor;
     }
     let shape = tensor.shape().to_vec();
@@ -28,11 +23,7 @@ fn owned(tensor: FlexTensor) -> FlexTensor {
 
 /// The values of a tensor from [`owned`], mutably.
 fn values_mut(tensor: &mut FlexTensor) -> &mut [f32] {
-    let len = tensor.shape().num_elements();
-    let buffer = tensor
-        .try_storage_mut::<f32>()
-        .expect("an owned f32 buffer (from `owned`)");
-    &mut buffer[..len]
+    writable_values(tensor).expect("an owned f32 buffer (from `owned`)")
 }
 
 /// Burn's `Sgd` update (see [`crate::ops::sgd::sgd_reference`]) element by element, with the

@@ -3,7 +3,7 @@
 use std::mem::MaybeUninit;
 
 use burn::backend::flex::FlexTensor;
-use burn::tensor::{DType, TensorData};
+use burn::tensor::{DType, TensorData, TensorMetadata};
 use rayon::prelude::*;
 
 /// The tensor with contiguous storage, copying only a strided one.
@@ -25,6 +25,19 @@ pub(crate) fn values(tensor: &FlexTensor) -> &[f32] {
 /// A tensor owning `values`, laid out as `shape`.
 pub(crate) fn tensor(values: Vec<f32>, shape: Vec<usize>) -> FlexTensor {
     FlexTensor::from_data(TensorData::new(values, shape))
+}
+
+/// Values per parallel piece of the element-wise kernels: 128 KiB of each buffer, enough to
+/// outweigh the scheduling.
+pub(crate) const PIECE: usize = 32 * 1024;
+
+/// The values of `tensor`, mutably, where its storage is exactly its contiguous `f32` values
+/// (from offset 0) and nothing else holds it, so a kernel may write over them in place.
+pub(crate) fn writable_values(tensor: &mut FlexTensor) -> Option<&mut [f32]> {
+    let len = tensor.shape().num_elements();
+    let whole = tensor.layout().contiguous_offsets() == Some((0, len));
+    let buffer = tensor.try_storage_mut::<f32>().filter(|_| whole)?;
+    Some(&mut buffer[..len])
 }
 
 /// Whether the kernels apply (`f32`; anything else takes Burn's or the generic path).
