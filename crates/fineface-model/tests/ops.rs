@@ -10,7 +10,10 @@
 //! included, with the forward a block of output rows at a time where an image's im2col matrix
 //! is large), and a single image whose product is split over the pool. The weight gradient
 //! runs as its transpose where the im2col matrix has many rows and the map is large (3x3 and
-//! 1x1 reductions; more than 16 output channels included). BatchNorm's fused op is checked
+//! 1x1 reductions; more than 16 output channels included). Stride-1 3x3 convolutions with 128
+//! channels or more on maps of 14x14 or more run their forward and input gradient as Winograd
+//! F(2x2, 3x3): a map of whole tiles, odd sizes (a last tile half outside the map) with the
+//! images grouped into one product per group, and a bias in evaluation. BatchNorm's fused op is checked
 //! against Burn's layer in `modules.rs`.
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
@@ -87,6 +90,8 @@ impl Case {
 #[case::forward_in_blocks(Case { channels: [2, 8, 6], size: [167, 100], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 #[case::forward_in_blocks_strided(Case { channels: [2, 8, 6], size: [333, 201], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
 #[case::folded_strided_shares(Case { channels: [4, 3, 4], size: [9, 9], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
+#[case::winograd(Case { channels: [2, 128, 128], size: [14, 14], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
+#[case::winograd_odd_sizes_grouped(Case { channels: [5, 128, 130], size: [15, 17], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 fn convolution_and_gradients_match_burns(#[case] case: Case) {
     on_two_threads(|| {
         let device = Default::default();
@@ -114,22 +119,27 @@ fn convolution_and_gradients_match_burns(#[case] case: Case) {
     });
 }
 
-/// Without autodiff (evaluation), a convolution with a bias runs our kernel too.
+/// Without autodiff (evaluation), a convolution with a bias runs our kernel too (on two threads,
+/// so that a batch of four runs its images in parallel as Winograd needs).
 #[rstest]
 #[case::pointwise(Case { channels: [3, 6, 5], size: [7, 7], kernel: [1, 1], stride: 1, padding: [0, 0], dilation: 1 })]
 #[case::three_by_three(Case { channels: [1, 4, 8], size: [9, 8], kernel: [3, 3], stride: 2, padding: [1, 1], dilation: 1 })]
+#[case::winograd(Case { channels: [4, 128, 136], size: [14, 15], kernel: [3, 3], stride: 1, padding: [1, 1], dilation: 1 })]
 fn evaluation_with_bias_matches_burns(#[case] case: Case) {
-    let device = Default::default();
-    let conv = case.config().with_bias(true).init::<Flex>(&device);
-    let bias = conv.bias.as_ref().unwrap().val();
-    assert!(
-        common::max_abs(bias) > 0.0,
-        "the bias is initialised non-zero"
-    );
-    let x = Tensor::<Flex, 4>::random(case.input_dims(), Distribution::Normal(0.0, 1.0), &device);
+    on_two_threads(|| {
+        let device = Default::default();
+        let conv = case.config().with_bias(true).init::<Flex>(&device);
+        let bias = conv.bias.as_ref().unwrap().val();
+        assert!(
+            common::max_abs(bias) > 0.0,
+            "the bias is initialised non-zero"
+        );
+        let x =
+            Tensor::<Flex, 4>::random(case.input_dims(), Distribution::Normal(0.0, 1.0), &device);
 
-    let diff = common::relative_diff(conv2d(&conv, x.clone()), conv.forward(x));
-    assert!(diff < 1e-6, "output differs by {diff}");
+        let diff = common::relative_diff(conv2d(&conv, x.clone()), conv.forward(x));
+        assert!(diff < 1e-6, "output differs by {diff}");
+    });
 }
 
 /// `add_relu` (the end of a residual block) against Burn's `relu(lhs + rhs)`: output and both

@@ -33,6 +33,30 @@ impl<'a> MatRef<'a> {
         }
     }
 
+    /// A `rows x cols` matrix in `data` whose rows start `row_stride` values apart.
+    ///
+    /// # Panics
+    /// If `row_stride < cols` or `data` is too short for the last row.
+    pub(crate) fn with_row_stride(
+        data: &'a [f32],
+        rows: usize,
+        cols: usize,
+        row_stride: usize,
+    ) -> Self {
+        assert!(
+            row_stride >= cols && data.len() >= rows.saturating_sub(1) * row_stride + cols,
+            "{} values with row stride {row_stride} cannot hold a {rows}x{cols} matrix",
+            data.len()
+        );
+        Self {
+            data,
+            rows,
+            cols,
+            row_stride,
+            col_stride: 1,
+        }
+    }
+
     /// The transposed view (no copy).
     pub(crate) fn t(self) -> Self {
         Self {
