@@ -90,7 +90,7 @@ pub(super) enum Filter {
 /// The filters taken to the 16 points, `U = G f G^T` with `G = [[1, 0, 0], [1/2, 1/2, 1/2],
 /// [1/2, -1/2, 1/2], [0, 0, 1]]`, laid out `[outputs, 16, inputs]` (point `p`'s matrix is
 /// `[outputs, inputs]` with rows `16 * inputs` apart), computed in parallel over the outputs:
-/// for the heads' 3x3 convolution that is 8 M values an iteration step.
+/// for the heads' 3x3 convolution that is 8 M values a call.
 fn transform_filters(weight: &[f32], shape: &WinogradShape, filter: Filter) -> Vec<f32> {
     let (outputs, inputs) = (shape.channels_out, shape.channels_in);
     par_chunks_zeroed(outputs * POINTS * inputs, POINTS * inputs, |o, u| {
