@@ -164,24 +164,18 @@ fn transform_input(shape: &WinogradShape, input: &[f32], images: Range<usize>, v
                 let (d0, rest) = band.split_at(columns);
                 let (d1, rest) = rest.split_at(columns);
                 let (d2, d3) = rest.split_at(columns);
-                let mut s = combined.chunks_mut(columns);
-                let mut next = || s.next().expect("four rows");
-                next()
-                    .iter_mut()
-                    .zip(d0.iter().zip(d2))
-                    .for_each(|(o, (a, b))| *o = a - b);
-                next()
-                    .iter_mut()
-                    .zip(d1.iter().zip(d2))
-                    .for_each(|(o, (a, b))| *o = a + b);
-                next()
-                    .iter_mut()
-                    .zip(d2.iter().zip(d1))
-                    .for_each(|(o, (a, b))| *o = a - b);
-                next()
-                    .iter_mut()
-                    .zip(d1.iter().zip(d3))
-                    .for_each(|(o, (a, b))| *o = a - b);
+                // Rows of B^T as (row, row, sign): x + (-1) y is x - y exactly.
+                let rows = [
+                    (d0, d2, -1.0),
+                    (d1, d2, 1.0),
+                    (d2, d1, -1.0),
+                    (d1, d3, -1.0),
+                ];
+                for (out, (x, y, sign)) in combined.chunks_mut(columns).zip(rows) {
+                    for (o, (x, y)) in out.iter_mut().zip(x.iter().zip(y)) {
+                        *o = x + sign * y;
+                    }
+                }
                 // (B^T d) B, tile by tile along the row: tile tw reads columns 2 tw..2 tw + 4.
                 let first = c * tiles + k * shape.tiles() + th * tiles_w;
                 for (a, s) in combined.chunks(columns).enumerate() {
