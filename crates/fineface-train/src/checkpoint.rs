@@ -20,6 +20,7 @@ use fineface_model::FineFaceAutodiffBackend;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
+use crate::files::{write_atomic, write_json};
 use crate::metrics::EpochMetrics;
 use crate::optim::{GroupedModule, GroupedSgd};
 
@@ -177,25 +178,6 @@ pub fn load_weights<B: burn::tensor::backend::Backend, M: Module<B>>(
     model
         .load_file(path, &CheckpointRecorder::new(), device)
         .map_err(|e| record_error(path, e))
-}
-
-/// Writes `bytes` to `path` through a temporary file and a rename.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let staging = path.with_extension("tmp");
-    std::fs::write(&staging, bytes).map_err(|e| TrainError::io(&staging, e))?;
-    if let Ok(file) = std::fs::File::open(&staging) {
-        let _ = file.sync_all();
-    }
-    std::fs::rename(&staging, path).map_err(|e| TrainError::io(path, e))
-}
-
-/// Writes pretty JSON atomically.
-pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
-    let text = serde_json::to_string_pretty(value).map_err(|e| TrainError::Checkpoint {
-        path: path.to_owned(),
-        message: e.to_string(),
-    })?;
-    write_atomic(path, text.as_bytes())
 }
 
 fn sync_dir(dir: &Path) {

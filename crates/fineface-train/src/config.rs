@@ -60,7 +60,9 @@ pub struct ExperimentConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSettings {
-    /// `resnet18`, `resnet34`, `resnet50` (paper), `resnet101` or `resnet152`.
+    /// `resnet18`, `resnet34`, `resnet50` (paper), `resnet101` or `resnet152` for the
+    /// convenience path ([`train`](crate::train)); a model handed to
+    /// [`Trainer::fit`](crate::Trainer::fit) is recorded under the name given here.
     pub backbone: String,
     /// Channels of the stem (64 in torchvision); smaller values give small, fast models.
     pub width: usize,
@@ -233,14 +235,10 @@ impl ExperimentConfig {
         }
     }
 
-    /// Checks values serde cannot: architecture names, positive sizes, devices.
+    /// Checks values serde cannot: positive sizes, devices. (Backbone names are checked
+    /// where a ResNet is built, [`resnet_config`](crate::resnet_config): other networks
+    /// train through [`Trainer::fit`](crate::Trainer::fit).)
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if fineface_model::ResNetConfig::from_arch(&self.model.backbone).is_none() {
-            return Err(format!(
-                "unknown backbone `{}` (resnet18, resnet34, resnet50, resnet101, resnet152)",
-                self.model.backbone
-            ));
-        }
         if self.train.epochs == 0 || self.train.batch_size < 2 {
             return Err(format!(
                 "epochs must be >= 1 and batch_size >= 2 (BatchNorm needs two samples), got {} and {}",
@@ -267,9 +265,13 @@ impl ExperimentConfig {
         Ok(())
     }
 
-    /// The resolved configuration as TOML, saved into every run folder.
-    pub fn to_toml(&self) -> String {
-        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot serialise: {e}\n"))
+    /// The resolved configuration as TOML, saved into every run folder (and read back by
+    /// `--resume`).
+    ///
+    /// # Errors
+    /// The serialiser's message when a value has no TOML form (a path that is not UTF-8).
+    pub fn to_toml(&self) -> std::result::Result<String, String> {
+        toml::to_string_pretty(self).map_err(|e| format!("cannot write the config as TOML: {e}"))
     }
 }
 

@@ -30,6 +30,20 @@ pub enum TrainError {
     /// The fairness report cannot be computed.
     #[error(transparent)]
     Fair(#[from] fineface_fair::FairError),
+    /// Configured ImageNet weights that are not there.
+    #[error(
+        "no ImageNet weights at {path}: the {backbone} backbone expects torchvision's {expected} \
+         (https://download.pytorch.org/models/{expected}); pass --weights PATH to where it is, \
+         or --no-weights to train from scratch"
+    )]
+    MissingWeights {
+        /// The configured path.
+        path: PathBuf,
+        /// The backbone architecture.
+        backbone: String,
+        /// The torchvision file name expected for it.
+        expected: String,
+    },
     /// A split the run needs has no images.
     #[error("the {split} split of {dataset} has {found} images; at least {needed} are needed")]
     TooFewImages {
@@ -41,6 +55,18 @@ pub enum TrainError {
         found: usize,
         /// Images needed.
         needed: usize,
+    },
+    /// No batch of an epoch could be trained.
+    #[error(
+        "no batch of epoch {epoch} could be trained: {skipped} images were undecodable and each of the {batches} batches was left with fewer than 2"
+    )]
+    NothingTrained {
+        /// 1-based epoch.
+        epoch: usize,
+        /// Batches in the epoch.
+        batches: usize,
+        /// Images skipped as undecodable.
+        skipped: usize,
     },
     /// An image could not be decoded and the policy says stop.
     #[error("cannot decode {path}: {message}")]
@@ -81,6 +107,14 @@ pub enum TrainError {
         dataset: String,
         /// Its classes.
         found: Vec<String>,
+    },
+    /// A tensor that cannot be read back from its device as the values expected.
+    #[error("cannot read the {what} back from the device: {message}")]
+    TensorData {
+        /// Which tensor.
+        what: &'static str,
+        /// What went wrong.
+        message: String,
     },
     /// A request the configuration cannot serve (e.g. a CUDA device without the feature).
     #[error("{0}")]

@@ -1,7 +1,6 @@
 //! Evaluation: predictions of a split, their accuracies, the predictions CSV and the
 //! fairness report.
 
-use std::fmt::Write as _;
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
@@ -12,12 +11,11 @@ use fineface_data::{
 };
 use fineface_fair::{AuditOptions, PredictionTable, SubgroupReport, audit};
 
-use crate::checkpoint::write_atomic;
 use crate::error::{Result, TrainError};
+use crate::files::{write_atomic, write_csv};
 #[allow(unused_imports)] // Linked from the docs.
 use crate::iteration::HeadLogits;
 use crate::iteration::Predict;
-use crate::metrics::quote;
 
 /// The images of a batch as a `[n, 3, size, size]` tensor on `device`.
 pub fn batch_tensor<B: Backend>(batch: ImageBatch, device: &B::Device) -> Tensor<B, 4> {
@@ -101,9 +99,9 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
         let targets = batch.targets.clone();
         let logits = model.predict(batch_tensor(batch, device), settings.crop);
         let n_classes = logits.combined.dims()[1];
-        let probabilities = host(logits.probabilities());
-        let argmax = |t: Tensor<B, 2>| -> Vec<usize> {
-            host(t)
+        let probabilities = host(logits.probabilities(), "probabilities")?;
+        let argmax = |t: Tensor<B, 2>, what| -> Result<Vec<usize>> {
+            Ok(host(t, what)?
                 .chunks(n_classes)
                 .map(|row| {
                     row.iter()
@@ -113,11 +111,11 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
                         })
                         .0
                 })
-                .collect()
+                .collect())
         };
-        let combined = argmax(logits.combined);
-        let concat = argmax(logits.concat);
-        let heads = argmax(logits.heads_on_image);
+        let combined = argmax(logits.combined, "logits")?;
+        let concat = argmax(logits.concat, "concat logits")?;
+        let heads = argmax(logits.heads_on_image, "head logits")?;
         for (i, &sample) in indices.iter().enumerate() {
             evaluation.rows.push(PredictionRow {
                 sample,
@@ -132,11 +130,28 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
     Ok(evaluation)
 }
 
-fn host<B: Backend>(t: Tensor<B, 2>) -> Vec<f32> {
-    t.into_data()
+/// The values of `t` on the host as `f32`.
+pub(crate) fn host<B: Backend, const D: usize>(
+    t: Tensor<B, D>,
+    what: &'static str,
+) -> Result<Vec<f32>> {
+    let n = t.shape().num_elements();
+    let values = t
+        .into_data()
         .convert::<f32>()
         .to_vec::<f32>()
-        .unwrap_or_default()
+        .map_err(|e| TrainError::TensorData {
+            what,
+            message: format!("{e:?}"),
+        })?;
+    if values.len() == n {
+        Ok(values)
+    } else {
+        Err(TrainError::TensorData {
+            what,
+            message: format!("expected {n} values, read {}", values.len()),
+        })
+    }
 }
 
 impl Evaluation {
@@ -209,29 +224,31 @@ impl Evaluation {
         classes: &[String],
         sensitive: &[String],
     ) -> Result<()> {
-        let mut csv = String::from("path,y_true,y_pred,y_pred_concat,y_pred_heads,probability");
-        for name in sensitive {
-            let _ = write!(csv, ",{}", quote(name));
-        }
-        csv.push('\n');
-        for row in &self.rows {
+        let mut header: Vec<String> = [
+            "path",
+            "y_true",
+            "y_pred",
+            "y_pred_concat",
+            "y_pred_heads",
+            "probability",
+        ]
+        .map(String::from)
+        .to_vec();
+        header.extend(sensitive.iter().cloned());
+        let rows = self.rows.iter().map(|row| {
             let sample = &samples[row.sample];
-            let _ = write!(
-                csv,
-                "{},{},{},{},{},{:.6}",
-                quote(&sample.file),
-                quote(&classes[row.y_true]),
-                quote(&classes[row.y_pred]),
-                quote(&classes[row.y_pred_concat]),
-                quote(&classes[row.y_pred_heads]),
-                row.probability
-            );
-            for value in &sample.sensitive {
-                let _ = write!(csv, ",{}", quote(value));
-            }
-            csv.push('\n');
-        }
-        write_atomic(path, csv.as_bytes())
+            let mut fields = vec![
+                sample.file.clone(),
+                classes[row.y_true].clone(),
+                classes[row.y_pred].clone(),
+                classes[row.y_pred_concat].clone(),
+                classes[row.y_pred_heads].clone(),
+                format!("{:.6}", row.probability),
+            ];
+            fields.extend(sample.sensitive.iter().cloned());
+            fields
+        });
+        write_csv(path, &header, rows)
     }
 }
 

@@ -20,6 +20,7 @@ use rand::Rng;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
+use crate::config::Method;
 use crate::error::{Result, TrainError};
 use crate::optim::{GroupGradients, GroupedModule, GroupedSgd};
 
@@ -78,6 +79,23 @@ pub struct IterationContext {
 }
 
 impl IterationContext {
+    /// The sources of expert 2's step (one of crop 3, crop 1, the original) and of expert
+    /// 1's step (one of crop 3, crop 2, the original), drawn once for the whole batch.
+    pub fn crop_sources(&self) -> [CropSource; 2] {
+        let mut rng = self.rng();
+        let source2 = [
+            CropSource::Expert3,
+            CropSource::Expert1,
+            CropSource::Original,
+        ][rng.random_range(0..3)];
+        let source1 = [
+            CropSource::Expert3,
+            CropSource::Expert2,
+            CropSource::Original,
+        ][rng.random_range(0..3)];
+        [source2, source1]
+    }
+
     /// The generator of this batch's random choices: a function of (seed, epoch, batch)
     /// only, so a resumed run draws the same.
     pub fn rng(&self) -> ChaCha8Rng {
@@ -118,6 +136,9 @@ pub enum CropSource {
 
 /// A model the trainer can train: its iteration and its optimiser groups.
 pub trait TrainStep<B: FineFaceAutodiffBackend>: GroupedModule<B> + Sized {
+    /// The method this model trains with (recorded in the run folder).
+    const METHOD: Method;
+
     /// Names of the losses [`iteration`](TrainStep::iteration) reports, in order.
     const LOSS_NAMES: &'static [&'static str];
 
@@ -136,15 +157,20 @@ pub trait Predict<B: Backend> {
     /// The logits of the final prediction and of the reported alternatives.
     fn predict(&self, images: Tensor<B, 4>, crop: &AttentionCrop) -> HeadLogits<B>;
 
-    /// The attention crops of the images, when the model makes them: expert 1, 2 and 3's
-    /// crops and the combined crop.
-    fn attention_crops(
-        &self,
-        _images: Tensor<B, 4>,
-        _crop: &AttentionCrop,
-    ) -> Option<[Tensor<B, 4>; 4]> {
+    /// The attention maps and crops of the images, when the model makes them.
+    fn attention(&self, _images: Tensor<B, 4>, _crop: &AttentionCrop) -> Option<Attention<B>> {
         None
     }
+}
+
+/// What FineFACE's experts attend to on a batch of images.
+#[derive(Debug, Clone)]
+pub struct Attention<B: Backend> {
+    /// Expert 1, 2 and 3's attention maps ([`attention_map`]), `[batch, h / s, w / s]` for
+    /// strides 8, 16 and 32.
+    pub maps: [Tensor<B, 3>; 3],
+    /// The crops of expert 1, 2 and 3's maps and the combined crop, `[batch, 3, h, w]`.
+    pub crops: [Tensor<B, 4>; 4],
 }
 
 /// The logits evaluation reads.
@@ -446,9 +472,11 @@ where
     B: FineFaceAutodiffBackend,
     M: TrainBackbone<B>,
 {
+    const METHOD: Method = Method::FineFace;
     const LOSS_NAMES: &'static [&'static str] =
         &["expert3", "expert2", "expert1", "crop_all", "concat"];
 
+    /// The paper's iteration (`../shared/docs/FINEFACE.md`, "Training"), one line a stage.
     fn iteration(
         self,
         optimizer: &mut GroupedSgd<B, Self>,
@@ -456,120 +484,147 @@ where
         crop: &AttentionCrop,
         context: IterationContext,
     ) -> Result<(Self, IterationLosses)> {
-        let originals: Vec<_> = shards.iter().map(|s| s.images.clone()).collect();
-        // Step 1: expert 3 on x; its forward (before the update) feeds the crops.
-        let StepResult {
-            model,
-            loss: loss3,
-            forwards: step1,
-        } = fineface_step(
-            self,
-            optimizer,
-            shards,
-            &originals,
-            FineFaceStep::Expert3,
-            context,
-        )?;
-        // Step 2: crops under the classifiers as updated by step 1.
-        let crops: Vec<ShardCrops<B::InnerBackend>> = shards
-            .iter()
-            .zip(step1)
-            .map(|(shard, forward)| {
-                let local = replica(&model, &shard.device, shards.len());
-                fineface_crops(&local, shard.images.clone(), forward, crop)
-            })
-            .collect();
-        // Steps 3 and 4: one source for the whole batch each.
-        let mut rng = context.rng();
-        let source2 = [
-            CropSource::Expert3,
-            CropSource::Expert1,
-            CropSource::Original,
-        ][rng.random_range(0..3)];
-        let source1 = [
-            CropSource::Expert3,
-            CropSource::Expert2,
-            CropSource::Original,
-        ][rng.random_range(0..3)];
-        let pick = |source: CropSource| -> Vec<Tensor<B::InnerBackend, 4>> {
-            crops
-                .iter()
-                .zip(&originals)
-                .map(|(c, x)| match source {
-                    CropSource::Original => x.clone(),
-                    CropSource::Expert1 => c.expert1.clone(),
-                    CropSource::Expert2 => c.expert2.clone(),
-                    CropSource::Expert3 => c.expert3.clone(),
-                })
-                .collect()
-        };
-        let StepResult {
-            model, loss: loss2, ..
-        } = fineface_step(
-            model,
-            optimizer,
-            shards,
-            &pick(source2),
+        let [source2, source1] = context.crop_sources();
+        let mut stepper = Stepper::new(optimizer, shards, context);
+        let x = stepper.originals();
+        let expert3 = stepper.step(self, &x, FineFaceStep::Expert3)?;
+        let crops = stepper.crops(&expert3, crop);
+        let expert2 = stepper.step(
+            expert3.model,
+            &crops.pick(source2, &x),
             FineFaceStep::Expert2,
-            context,
         )?;
-        let StepResult {
-            model, loss: loss1, ..
-        } = fineface_step(
-            model,
-            optimizer,
-            shards,
-            &pick(source1),
+        let expert1 = stepper.step(
+            expert2.model,
+            &crops.pick(source1, &x),
             FineFaceStep::Expert1,
-            context,
         )?;
-        // Step 5: every head on the combined crop.
-        let combined: Vec<_> = crops.iter().map(|c| c.combined.clone()).collect();
-        let StepResult {
-            model,
-            loss: loss_all,
-            ..
-        } = fineface_step(
-            model,
-            optimizer,
-            shards,
-            &combined,
-            FineFaceStep::CropAll,
-            context,
-        )?;
-        // Step 6: concat on x; training accuracy from its logits.
-        let StepResult {
-            model,
-            loss: loss_concat,
-            forwards,
-        } = fineface_step(
-            model,
-            optimizer,
-            shards,
-            &originals,
-            FineFaceStep::Concat,
-            context,
-        )?;
-        let correct = forwards
+        let crop_all = stepper.step(expert1.model, &crops.combined(), FineFaceStep::CropAll)?;
+        let concat = stepper.step(crop_all.model, &x, FineFaceStep::Concat)?;
+        // Training accuracy from step 6's concat logits (before its update).
+        let correct = concat
+            .forwards
             .iter()
             .zip(shards)
             .map(|(f, s)| correct_count(f.logits[3].clone(), s.targets.clone().inner()))
             .sum();
+        let losses = [
+            expert3.loss,
+            expert2.loss,
+            expert1.loss,
+            crop_all.loss,
+            concat.loss,
+        ]
+        .into_iter()
+        .zip(FineFaceStep::ALL)
+        .map(|(loss, step)| (step.name(), loss))
+        .collect();
         Ok((
-            model,
+            concat.model,
             IterationLosses {
-                losses: vec![
-                    ("expert3", loss3),
-                    ("expert2", loss2),
-                    ("expert1", loss1),
-                    ("crop_all", loss_all),
-                    ("concat", loss_concat),
-                ],
+                losses,
                 correct,
                 seen: shards.iter().map(Shard::len).sum(),
                 sources: Some([source2, source1]),
             },
         ))
+    }
+}
+
+/// What the steps of one FineFACE iteration share: the optimiser, the shards of the batch
+/// and where the iteration is.
+pub struct Stepper<'a, B: FineFaceAutodiffBackend, M: AutodiffModule<B>> {
+    optimizer: &'a mut GroupedSgd<B, M>,
+    shards: &'a [Shard<B>],
+    context: IterationContext,
+}
+
+impl<'a, B, M> Stepper<'a, B, FineFace<B, M>>
+where
+    B: FineFaceAutodiffBackend,
+    M: TrainBackbone<B>,
+{
+    /// The steps of one iteration over `shards`.
+    pub fn new(
+        optimizer: &'a mut GroupedSgd<B, FineFace<B, M>>,
+        shards: &'a [Shard<B>],
+        context: IterationContext,
+    ) -> Self {
+        Self {
+            optimizer,
+            shards,
+            context,
+        }
+    }
+
+    /// The original images, one tensor per shard.
+    pub fn originals(&self) -> Vec<Tensor<B::InnerBackend, 4>> {
+        self.shards.iter().map(|s| s.images.clone()).collect()
+    }
+
+    /// One optimisation step of `model` on `inputs` (see [`fineface_step`]).
+    ///
+    /// # Errors
+    /// [`TrainError::NonFiniteLoss`] when the step's loss is not finite.
+    pub fn step(
+        &mut self,
+        model: FineFace<B, M>,
+        inputs: &[Tensor<B::InnerBackend, 4>],
+        step: FineFaceStep,
+    ) -> Result<StepResult<B, FineFace<B, M>>> {
+        fineface_step(
+            model,
+            self.optimizer,
+            self.shards,
+            inputs,
+            step,
+            self.context,
+        )
+    }
+
+    /// Step 2: each shard's attention crops from `after`'s forward pass (made before its
+    /// update) under the expert classifiers as `after` left them.
+    pub fn crops(
+        &self,
+        after: &StepResult<B, FineFace<B, M>>,
+        crop: &AttentionCrop,
+    ) -> BatchCrops<B::InnerBackend> {
+        let n = self.shards.len();
+        BatchCrops(
+            self.shards
+                .iter()
+                .zip(&after.forwards)
+                .map(|(shard, forward)| {
+                    let local = replica(&after.model, &shard.device, n);
+                    fineface_crops(&local, shard.images.clone(), forward.clone(), crop)
+                })
+                .collect(),
+        )
+    }
+}
+
+/// The crops of every shard of a batch.
+#[derive(Debug, Clone)]
+pub struct BatchCrops<B: Backend>(pub Vec<ShardCrops<B>>);
+
+impl<B: Backend> BatchCrops<B> {
+    /// The images of `source` per shard (`originals` for [`CropSource::Original`]).
+    pub fn pick(&self, source: CropSource, originals: &[Tensor<B, 4>]) -> Vec<Tensor<B, 4>> {
+        self.0
+            .iter()
+            .zip(originals)
+            .map(|(c, x)| match source {
+                CropSource::Original => x.clone(),
+                CropSource::Expert1 => c.expert1.clone(),
+                CropSource::Expert2 => c.expert2.clone(),
+                CropSource::Expert3 => c.expert3.clone(),
+            })
+            .collect()
+    }
+
+    /// The combined crops per shard (step 5's input).
+    pub fn combined(&self) -> Vec<Tensor<B, 4>> {
+        self.0.iter().map(|c| c.combined.clone()).collect()
     }
 }
 
@@ -591,6 +646,7 @@ where
     B: FineFaceAutodiffBackend,
     M: TrainBackbone<B>,
 {
+    const METHOD: Method = Method::Baseline;
     const LOSS_NAMES: &'static [&'static str] = &["loss"];
 
     fn iteration(
@@ -645,13 +701,11 @@ impl<B: FineFaceBackend, M: Backbone<B>> Predict<B> for FineFace<B, M> {
         }
     }
 
-    fn attention_crops(
-        &self,
-        images: Tensor<B, 4>,
-        crop: &AttentionCrop,
-    ) -> Option<[Tensor<B, 4>; 4]> {
+    fn attention(&self, images: Tensor<B, 4>, crop: &AttentionCrop) -> Option<Attention<B>> {
         let maps = self.attention_maps(&self.forward(images.clone()));
-        Some(crop.crops_all(images, [maps.expert1, maps.expert2, maps.expert3]))
+        let maps = [maps.expert1, maps.expert2, maps.expert3];
+        let crops = crop.crops_all(images, maps.clone());
+        Some(Attention { maps, crops })
     }
 }
 

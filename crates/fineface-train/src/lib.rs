@@ -10,45 +10,54 @@
 //! 5. every head on the combined crop (weights 1, 1, 1, 2 for the concat head);
 //! 6. the concat head on the original (weight 2).
 //!
-//! [`train`] runs the epochs, validates after each on the carved validation split (8-logit
-//! accuracy, concat alone, the 4 heads on the image, per-group accuracy, DoB), keeps the
-//! best checkpoint by the configured metric, and ends with the test split's predictions CSV
-//! and fairness report. Every forward pass that only feeds attention or evaluation runs on
+//! [`Trainer`] trains any model it can step ([`TrainStep`]: FineFACE or the baseline over
+//! any [`Backbone`](fineface_model::Backbone)); [`train`] is the convenience that builds the
+//! configured ResNet. Both run the epochs, validate after each on the carved validation
+//! split (8-logit accuracy, concat alone, the 4 heads on the image, per-group accuracy,
+//! DoB), keep the best checkpoint by the configured metric, and end with the test split's
+//! predictions CSV and fairness report. Every forward pass that only feeds attention or evaluation runs on
 //! the inner (non-autodiff) backend.
 
 mod checkpoint;
 mod config;
+mod devices;
 mod error;
 mod evaluate;
+mod files;
 mod iteration;
 mod metrics;
 mod model;
 mod optim;
 mod picture;
+mod run_folder;
 mod sgd;
 mod trainer;
 
-pub use checkpoint::{
-    CheckpointRecorder, Checkpoints, TrainState, load_weights, save_weights, write_atomic,
-    write_json,
-};
+pub use checkpoint::{CheckpointRecorder, Checkpoints, TrainState, load_weights, save_weights};
 pub use config::{
     CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy, TrainSettings,
 };
+pub use devices::{BackendTask, on_devices, parse_devices};
 pub use error::{Result, TrainError};
 pub use evaluate::{
     EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, write_evaluation,
 };
+pub use files::{write_atomic, write_csv, write_json};
 pub use iteration::{
-    CropSource, FineFaceStep, HeadLogits, IterationContext, IterationLosses, Predict, Shard,
-    ShardCrops, StepForward, StepResult, TrainBackbone, TrainStep, fineface_crops, fineface_step,
+    Attention, BatchCrops, CropSource, FineFaceStep, HeadLogits, IterationContext, IterationLosses,
+    Predict, Shard, ShardCrops, StepForward, StepResult, Stepper, TrainBackbone, TrainStep,
+    fineface_crops, fineface_step,
 };
 pub use metrics::{EpochMetrics, memory_mb, write_history};
 pub use model::{
-    BaselineResNet, FineFaceResNet, build_backbone, build_baseline, build_fineface,
-    initialise_parameters, load_imagenet_weights,
+    BaselineResNet, FineFaceResNet, TORCHVISION_WEIGHTS, build_backbone, build_baseline,
+    build_fineface, build_pretrained_backbone, check_imagenet_weights, initialise_parameters,
+    resnet_config,
 };
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
 pub use picture::write_crop_grid;
+pub use run_folder::RunFolder;
 pub use sgd::{FusedSgd, MomentumState, SgdState};
-pub use trainer::{RunInfo, RunOptions, RunSummary, SplitSummary, next_run_dir, summarise, train};
+pub use trainer::{
+    RunInfo, RunOptions, RunSummary, SplitSummary, Trainer, next_run_dir, summarise, train,
+};

@@ -1,13 +1,12 @@
 //! Per-epoch numbers and the files they are written to.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::write_atomic;
 use crate::error::Result;
+use crate::files::write_csv;
 
 /// What one epoch did, training and validation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -57,43 +56,63 @@ impl EpochMetrics {
 }
 
 /// Writes `metrics.csv` (one row per epoch) and `val_groups.csv` (epoch, group, accuracy).
+///
+/// # Errors
+/// [`TrainError::Io`](crate::TrainError::Io) naming the file that could not be written.
 pub fn write_history(run: &Path, history: &[EpochMetrics]) -> Result<()> {
-    let mut csv = String::from("epoch,lr_backbone,lr_new");
+    let mut header: Vec<String> = ["epoch", "lr_backbone", "lr_new"]
+        .map(String::from)
+        .to_vec();
     if let Some(first) = history.first() {
-        for (name, _) in &first.losses {
-            let _ = write!(csv, ",loss_{name}");
-        }
+        header.extend(first.losses.iter().map(|(name, _)| format!("loss_{name}")));
     }
-    csv.push_str(
-        ",train_accuracy,val_accuracy,val_accuracy_concat,val_accuracy_heads,\
-         val_worst_group_accuracy,val_dob,seconds,rss_mb,peak_rss_mb,skipped_images\n",
+    header.extend(
+        [
+            "train_accuracy",
+            "val_accuracy",
+            "val_accuracy_concat",
+            "val_accuracy_heads",
+            "val_worst_group_accuracy",
+            "val_dob",
+            "seconds",
+            "rss_mb",
+            "peak_rss_mb",
+            "skipped_images",
+        ]
+        .map(String::from),
     );
-    let mut groups = String::from("epoch,group,accuracy\n");
-    for m in history {
-        let _ = write!(csv, "{},{},{}", m.epoch, m.lr_backbone, m.lr_new);
-        for (_, value) in &m.losses {
-            let _ = write!(csv, ",{value}");
-        }
-        let _ = writeln!(
-            csv,
-            ",{},{},{},{},{},{},{:.3},{:.1},{:.1},{}",
-            m.train_accuracy,
-            m.val_accuracy,
-            m.val_accuracy_concat,
-            m.val_accuracy_heads,
-            m.val_worst_group_accuracy,
-            m.val_dob,
-            m.seconds,
-            m.rss_mb,
-            m.peak_rss_mb,
-            m.skipped_images
-        );
-        for (group, accuracy) in &m.val_groups {
-            let _ = writeln!(groups, "{},{},{accuracy}", m.epoch, quote(group));
-        }
-    }
-    write_atomic(&run.join("metrics.csv"), csv.as_bytes())?;
-    write_atomic(&run.join("val_groups.csv"), groups.as_bytes())
+    let rows = history.iter().map(|m| {
+        let mut row = vec![
+            m.epoch.to_string(),
+            m.lr_backbone.to_string(),
+            m.lr_new.to_string(),
+        ];
+        row.extend(m.losses.iter().map(|(_, value)| value.to_string()));
+        row.extend([
+            m.train_accuracy.to_string(),
+            m.val_accuracy.to_string(),
+            m.val_accuracy_concat.to_string(),
+            m.val_accuracy_heads.to_string(),
+            m.val_worst_group_accuracy.to_string(),
+            m.val_dob.to_string(),
+            format!("{:.3}", m.seconds),
+            format!("{:.1}", m.rss_mb),
+            format!("{:.1}", m.peak_rss_mb),
+            m.skipped_images.to_string(),
+        ]);
+        row
+    });
+    write_csv(&run.join("metrics.csv"), &header, rows)?;
+    let groups = history.iter().flat_map(|m| {
+        m.val_groups
+            .iter()
+            .map(|(group, accuracy)| [m.epoch.to_string(), group.clone(), accuracy.to_string()])
+    });
+    write_csv(
+        &run.join("val_groups.csv"),
+        &["epoch", "group", "accuracy"].map(String::from),
+        groups,
+    )
 }
 
 /// Current and peak resident memory of this process in MB (Linux; zeros elsewhere).
@@ -110,13 +129,4 @@ pub fn memory_mb() -> (f64, f64) {
             .map_or(0.0, |kb| kb / 1024.0)
     };
     (field("VmRSS:"), field("VmHWM:"))
-}
-
-/// CSV quoting of a field when it needs it.
-pub(crate) fn quote(field: &str) -> String {
-    if field.contains([',', '"', '\n']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
-    }
 }

@@ -1,10 +1,11 @@
 //! The training run: epochs of iterations, validation, checkpoints, the final test
 //! evaluation with its fairness report, and the picture of attention crops.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use burn::tensor::backend::AutodiffBackend;
+use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
 use fineface_data::{
     AttentionCrop, AttentionCropConfig, BadImagePolicy, BatchLoader, FaceDataset, ImageBatch,
@@ -14,16 +15,16 @@ use fineface_model::FineFaceAutodiffBackend;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
-use crate::checkpoint::{
-    Checkpoints, TrainState, load_weights, save_weights, write_atomic, write_json,
-};
+use crate::checkpoint::{Checkpoints, TrainState, load_weights, save_weights};
 use crate::config::{ExperimentConfig, Method};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
-use crate::iteration::{IterationContext, Predict, Shard, TrainStep};
+use crate::files::{write_atomic, write_json};
+use crate::iteration::{IterationContext, IterationLosses, Predict, Shard, TrainStep};
 use crate::metrics::{EpochMetrics, memory_mb, write_history};
 use crate::model::{
-    build_backbone, build_baseline, build_fineface, initialise_parameters, load_imagenet_weights,
+    build_baseline, build_fineface, build_pretrained_backbone, check_imagenet_weights,
+    initialise_parameters, resnet_config,
 };
 use crate::optim::GroupedSgd;
 use crate::picture::write_crop_grid;
@@ -37,8 +38,10 @@ pub struct RunOptions {
     pub resume: bool,
     /// Stop (as if killed) after this many epochs; the run can be resumed.
     pub stop_after_epoch: Option<usize>,
-    /// Draw a progress bar on the terminal.
+    /// Draw a progress bar when standard error is a terminal.
     pub progress: bool,
+    /// Off a terminal (or without the bar), how often a progress line is logged.
+    pub progress_every: Duration,
 }
 
 /// What a run folder says about the run, beside its config (`run.json`).
@@ -98,316 +101,228 @@ pub struct RunSummary {
     pub seconds: f64,
 }
 
-/// Trains the experiment on `devices` (one, or several for data parallelism).
+impl RunOptions {
+    /// Options for a fresh run in `run_dir`: no resume, no early stop, a progress bar when
+    /// standard error is a terminal, otherwise a progress line in the log every 30 s.
+    pub fn new(run_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            run_dir: run_dir.into(),
+            resume: false,
+            stop_after_epoch: None,
+            progress: true,
+            progress_every: Duration::from_secs(30),
+        }
+    }
+}
+
+/// Trains the experiment's own network: a torchvision ResNet (`model.backbone`) under
+/// FineFACE or the baseline (`method`), on `devices` (one, or several for data
+/// parallelism). The convenience over [`Trainer`], which trains any model.
+///
+/// # Errors
+/// Everything [`Trainer::new`] and [`Trainer::fit`] report, an unknown backbone name, and
+/// configured ImageNet weights that are absent ([`TrainError::MissingWeights`]).
 pub fn train<B: FineFaceAutodiffBackend>(
     config: &ExperimentConfig,
     devices: &[B::Device],
     options: &RunOptions,
 ) -> Result<RunSummary> {
-    let device = devices
-        .first()
-        .ok_or_else(|| TrainError::Unsupported("no device given".to_owned()))?;
-    let dataset = config.data.load(&config.split)?;
-    let needed = config.train.batch_size;
-    for (split, n) in [(Split::Train, needed), (Split::Val, 1), (Split::Test, 1)] {
-        let found = dataset.split(split).len();
-        if found < n {
-            return Err(TrainError::TooFewImages {
-                dataset: dataset.name.clone(),
-                split: split.name(),
-                found,
-                needed: n,
-            });
-        }
-    }
-    let run = &options.run_dir;
-    std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
-    write_atomic(&run.join("config.toml"), config.to_toml().as_bytes())?;
-    let info = RunInfo {
-        name: config.name.clone(),
-        method: config.method,
-        dataset: dataset.name.clone(),
-        target: dataset.target.clone(),
-        classes: dataset.classes.clone(),
-        sensitive: dataset.sensitive.clone(),
-        split_sizes: dataset
-            .splits
-            .iter()
-            .map(|(s, v)| (s.name().to_owned(), v.len()))
-            .collect(),
-        version: env!("CARGO_PKG_VERSION").to_owned(),
-    };
-    write_json(&run.join("run.json"), &info)?;
-    tracing::info!(
-        dataset = %dataset.name, train = dataset.split(Split::Train).len(),
-        val = dataset.split(Split::Val).len(), test = dataset.split(Split::Test).len(),
-        classes = ?dataset.classes, skipped = dataset.skipped.len(), "dataset loaded"
-    );
-    let n_classes = dataset.classes.len();
-    let trainer = Trainer::new(config, &dataset, devices, options);
+    // Before the dataset is read: a mistyped path should not cost a dataset scan.
+    resnet_config(&config.model)?;
+    check_imagenet_weights(&config.model)?;
+    let trainer = Trainer::<B>::new(config.clone(), devices.to_vec(), options.clone())?;
+    let n_classes = trainer.n_classes();
     match config.method {
         Method::FineFace => {
-            let model = seeded_init::<B, _>(config.train.seed, device, || {
-                let mut backbone = build_backbone::<B>(&config.model, device)?;
-                load_imagenet_weights(&mut backbone, &config.model)?;
-                let model = build_fineface(&config.model, n_classes, backbone, device);
-                initialise_parameters(&model);
-                Ok(model)
+            let model = trainer.init_model(|device| {
+                let backbone = build_pretrained_backbone::<B>(&config.model, device)?;
+                Ok(build_fineface(&config.model, n_classes, backbone, device))
             })?;
             trainer.fit(model)
         }
         Method::Baseline => {
-            let model = seeded_init::<B, _>(config.train.seed, device, || {
-                let mut backbone = build_backbone::<B>(&config.model, device)?;
-                load_imagenet_weights(&mut backbone, &config.model)?;
-                let model = build_baseline(n_classes, backbone, device);
-                initialise_parameters(&model);
-                Ok(model)
+            let model = trainer.init_model(|device| {
+                let backbone = build_pretrained_backbone::<B>(&config.model, device)?;
+                Ok(build_baseline(n_classes, backbone, device))
             })?;
             trainer.fit(model)
         }
     }
 }
 
-/// Seeds the backend and builds a model under a process-wide lock: the backend's generator
-/// is global, so two runs initialising at once (tests, a sweep in threads) would otherwise
-/// draw from each other's sequence and stop being reproducible.
-fn seeded_init<B: AutodiffBackend, T>(
-    seed: u64,
-    device: &B::Device,
-    init: impl FnOnce() -> Result<T>,
-) -> Result<T> {
-    static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let _guard = INIT
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    B::seed(device, seed);
-    init()
-}
-
-struct Trainer<'a, B: FineFaceAutodiffBackend> {
-    config: &'a ExperimentConfig,
-    dataset: &'a FaceDataset,
-    devices: &'a [B::Device],
-    options: &'a RunOptions,
+/// Trains, validates, checkpoints, resumes and audits any model the library can step: a
+/// [`FineFace`](fineface_model::FineFace) or [`Baseline`](fineface_model::Baseline) over any
+/// [`Backbone`](fineface_model::Backbone) (see [`TrainStep`]), writing the same run folder
+/// for every one:
+///
+/// ```no_run
+/// # use fineface_train::{ExperimentConfig, RunOptions, Trainer, build_backbone};
+/// # use fineface_model::{CpuAutodiff, FineFaceConfig};
+/// # fn main() -> fineface_train::Result<()> {
+/// let config = ExperimentConfig::from_file("configs/synthface.toml".as_ref())?;
+/// let trainer = Trainer::<CpuAutodiff>::new(config, vec![Default::default()],
+///     RunOptions::new("runs/mine"))?;
+/// let n_classes = trainer.n_classes();
+/// // Any `Backbone` goes here: examples/custom_backbone.rs builds one that is not a ResNet.
+/// let model = trainer.init_model(|device| {
+///     let backbone = build_backbone(&trainer.config().model, device)?;
+///     Ok(FineFaceConfig::new(n_classes).init(backbone, device))
+/// })?;
+/// let summary = trainer.fit(model)?;
+/// # Ok(()) }
+/// ```
+pub struct Trainer<B: FineFaceAutodiffBackend> {
+    config: ExperimentConfig,
+    dataset: FaceDataset,
+    devices: Vec<B::Device>,
+    options: RunOptions,
     crop: AttentionCrop,
 }
 
-impl<'a, B: FineFaceAutodiffBackend> Trainer<'a, B> {
-    fn new(
-        config: &'a ExperimentConfig,
-        dataset: &'a FaceDataset,
-        devices: &'a [B::Device],
-        options: &'a RunOptions,
-    ) -> Self {
+/// What one epoch's training did.
+#[derive(Debug, Clone, Default)]
+struct EpochTraining {
+    /// Per loss name, the sum over the trained batches.
+    loss_sums: Vec<f64>,
+    /// Batches that ran an iteration (a batch left with fewer than 2 decodable images does
+    /// not).
+    batches: usize,
+    correct: usize,
+    seen: usize,
+    skipped: usize,
+}
+
+impl EpochTraining {
+    /// Mean of each loss over the batches that were trained.
+    fn mean_losses(&self, names: &[&str]) -> Vec<(String, f64)> {
+        names
+            .iter()
+            .zip(&self.loss_sums)
+            .map(|(name, sum)| ((*name).to_owned(), sum / self.batches.max(1) as f64))
+            .collect()
+    }
+}
+
+impl<B: FineFaceAutodiffBackend> Trainer<B> {
+    /// Loads the configured dataset and checks that every split can serve the run.
+    ///
+    /// # Errors
+    /// [`TrainError::Data`] when the dataset cannot be read, [`TrainError::TooFewImages`]
+    /// when the train split holds less than a batch or validation or test is empty, and
+    /// [`TrainError::Unsupported`] without a device.
+    pub fn new(
+        config: ExperimentConfig,
+        devices: Vec<B::Device>,
+        options: RunOptions,
+    ) -> Result<Self> {
+        if devices.is_empty() {
+            return Err(TrainError::Unsupported("no device given".to_owned()));
+        }
+        let dataset = config.data.load(&config.split)?;
+        let needed = config.train.batch_size;
+        for (split, n) in [(Split::Train, needed), (Split::Val, 1), (Split::Test, 1)] {
+            let found = dataset.split(split).len();
+            if found < n {
+                return Err(TrainError::TooFewImages {
+                    dataset: dataset.name.clone(),
+                    split: split.name(),
+                    found,
+                    needed: n,
+                });
+            }
+        }
+        tracing::info!(
+            dataset = %dataset.name, train = dataset.split(Split::Train).len(),
+            val = dataset.split(Split::Val).len(), test = dataset.split(Split::Test).len(),
+            classes = ?dataset.classes, skipped = dataset.skipped.len(), "dataset loaded"
+        );
         let crop = AttentionCropConfig::new()
             .with_threshold(config.crop.threshold)
             .with_padding(config.crop.padding)
             .init();
-        Self {
+        Ok(Self {
             config,
             dataset,
             devices,
             options,
             crop,
-        }
+        })
     }
 
-    fn device(&self) -> &B::Device {
+    /// The experiment trained.
+    pub fn config(&self) -> &ExperimentConfig {
+        &self.config
+    }
+
+    /// The loaded dataset with its splits.
+    pub fn dataset(&self) -> &FaceDataset {
+        &self.dataset
+    }
+
+    /// Number of target classes: the size of the model's output.
+    pub fn n_classes(&self) -> usize {
+        self.dataset.classes.len()
+    }
+
+    /// The first device: where the model is built, validated and checkpointed.
+    pub fn device(&self) -> &B::Device {
         &self.devices[0]
     }
 
-    fn fit<M>(&self, model: M) -> Result<RunSummary>
+    /// Builds a model with the backend seeded by `train.seed`, then draws every lazily
+    /// initialised parameter, so that the same seed gives the same weights whatever runs
+    /// before or beside it. Models are built under a process-wide lock: the backend's
+    /// generator is global, so two runs initialising at once (tests, a sweep in threads)
+    /// would otherwise draw from each other's sequence.
+    ///
+    /// # Errors
+    /// Whatever `build` returns.
+    pub fn init_model<M: Module<B>>(
+        &self,
+        build: impl FnOnce(&B::Device) -> Result<M>,
+    ) -> Result<M> {
+        static INIT: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let _guard = INIT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        B::seed(self.device(), self.config.train.seed);
+        let model = build(self.device())?;
+        initialise_parameters(&model);
+        Ok(model)
+    }
+
+    /// Trains `model` for the configured epochs (or continues the run folder's latest
+    /// checkpoint with [`RunOptions::resume`]): validation after each epoch, the best
+    /// checkpoint by `train.select_by`, and at the end the test split's predictions,
+    /// fairness report and the picture of attention crops. Writes `summary.json`.
+    ///
+    /// # Errors
+    /// I/O on the run folder, a checkpoint that cannot be read, an image that cannot be
+    /// decoded under a stopping policy, a non-finite loss ([`TrainError::NonFiniteLoss`]).
+    pub fn fit<M>(&self, model: M) -> Result<RunSummary>
     where
         M: TrainStep<B>,
         M::InnerModule: Predict<B::InnerBackend>,
     {
         let started = Instant::now();
-        let run = &self.options.run_dir;
-        let settings = &self.config.train;
-        let checkpoints = Checkpoints::new(run);
-        let mut optimizer = GroupedSgd::<B, M>::new(settings);
-        let mut model = model;
-        let mut state = TrainState {
-            seed: settings.seed,
-            ..TrainState::default()
-        };
-        if self.options.resume {
-            let Some(path) = checkpoints.latest()? else {
-                return Err(TrainError::Checkpoint {
-                    path: run.join("checkpoints"),
-                    message: "no checkpoint to resume from".to_owned(),
-                });
-            };
-            (model, optimizer, state) = Checkpoints::load(&path, model, optimizer, self.device())?;
-            tracing::info!(checkpoint = %path.display(), epochs_done = state.epochs_done, step = state.step, "resumed");
-        }
-        let train = self.dataset.split(Split::Train);
-        let loader = BatchLoader::new(
-            train,
-            &self.dataset.classes,
-            self.config.transform.clone(),
-            LoaderConfig {
-                batch_size: settings.batch_size,
-                workers: settings.workers,
-                drop_last: true,
-                bad_images: BadImagePolicy::Skip,
-            },
-            true,
-            settings.seed,
-        );
-        let n_batches = loader.n_batches();
+        self.write_run_files(M::METHOD)?;
+        let (mut model, mut optimizer, mut state) = self.start(model)?;
+        let loader = self.train_loader();
         let last_epoch = self
             .options
             .stop_after_epoch
-            .map_or(settings.epochs, |e| e.min(settings.epochs));
+            .map_or(self.config.train.epochs, |e| {
+                e.min(self.config.train.epochs)
+            });
         for epoch in state.epochs_done..last_epoch {
             let epoch_started = Instant::now();
-            let rates = optimizer.rates(epoch);
-            let bar = self.progress_bar(epoch, n_batches);
-            let mut sums = vec![0.0; M::LOSS_NAMES.len()];
-            let (mut correct, mut seen, mut skipped) = (0, 0, 0);
-            // Decode batch k + 1 while batch k trains.
-            let mut pending = Some(Ok(loader.batch(epoch as u64, 0)));
-            for k in 0..n_batches {
-                let (batch, bad) = match pending.take() {
-                    Some(Ok(result)) => result.map_err(|e| TrainError::BadImage {
-                        path: e.path,
-                        message: e.message,
-                    })?,
-                    _ => loader
-                        .batch(epoch as u64, k)
-                        .map_err(|e| TrainError::BadImage {
-                            path: e.path,
-                            message: e.message,
-                        })?,
-                };
-                skipped += bad.len();
-                let (next, step) = std::thread::scope(|s| {
-                    let next =
-                        (k + 1 < n_batches).then(|| s.spawn(|| loader.batch(epoch as u64, k + 1)));
-                    let step = if batch.len() < 2 {
-                        None
-                    } else {
-                        let shards = self.shards(batch);
-                        let context = IterationContext {
-                            epoch,
-                            batch: k,
-                            seed: settings.seed,
-                            lean: settings.lean,
-                        };
-                        Some(
-                            model
-                                .clone()
-                                .iteration(&mut optimizer, &shards, &self.crop, context),
-                        )
-                    };
-                    (next.map(|h| h.join()), step)
-                });
-                pending = next;
-                let Some(step) = step else {
-                    tracing::warn!(
-                        epoch = epoch + 1,
-                        batch = k,
-                        "batch left with fewer than 2 images after skipping undecodable ones"
-                    );
-                    continue;
-                };
-                let (updated, losses) = step?;
-                model = updated;
-                state.step += 1;
-                for (sum, (_, value)) in sums.iter_mut().zip(&losses.losses) {
-                    *sum += value;
-                }
-                correct += losses.correct;
-                seen += losses.seen;
-                bar.set_message(
-                    losses
-                        .losses
-                        .iter()
-                        .map(|(name, value)| format!("{name} {value:.3}"))
-                        .collect::<Vec<_>>()
-                        .join(" "),
-                );
-                bar.inc(1);
-                // Resident memory per iteration in the log: it stays flat over an epoch
-                // because nothing outside the five steps builds an autodiff graph.
-                tracing::debug!(
-                    epoch = epoch + 1,
-                    batch = k,
-                    losses = ?losses.losses,
-                    sources = ?losses.sources,
-                    rss_mb = memory_mb().0,
-                    "iteration"
-                );
-            }
-            bar.finish_and_clear();
-            // Validation under the model as it is now.
-            let inner = model.valid();
-            let val = self.evaluate(&inner, Split::Val)?;
-            let report = val.fairness(
-                self.dataset.split(Split::Val),
-                &self.dataset.classes,
-                &self.dataset.sensitive,
-                None,
-            )?;
-            let (rss, peak) = memory_mb();
-            let metrics = EpochMetrics {
-                epoch: epoch + 1,
-                lr_backbone: rates.backbone,
-                lr_new: rates.heads,
-                losses: M::LOSS_NAMES
-                    .iter()
-                    .zip(&sums)
-                    .map(|(n, s)| ((*n).to_owned(), s / n_batches.max(1) as f64))
-                    .collect(),
-                train_accuracy: if seen == 0 {
-                    0.0
-                } else {
-                    correct as f64 / seen as f64
-                },
-                val_accuracy: val.accuracy(),
-                val_accuracy_concat: val.accuracy_concat(),
-                val_accuracy_heads: val.accuracy_heads(),
-                val_worst_group_accuracy: report.aggregates.min_group_accuracy,
-                val_worst_group: report.aggregates.worst_groups.join(" / "),
-                val_dob: report.aggregates.dob_std_ddof0,
-                val_groups: report
-                    .groups
-                    .iter()
-                    .map(|(g, m)| (g.clone(), m.accuracy))
-                    .collect(),
-                seconds: epoch_started.elapsed().as_secs_f64(),
-                rss_mb: rss,
-                peak_rss_mb: peak,
-                skipped_images: skipped,
-            };
-            tracing::info!(
-                epoch = epoch + 1,
-                losses = ?metrics.losses,
-                train_accuracy = metrics.train_accuracy,
-                val_accuracy = metrics.val_accuracy,
-                val_concat = metrics.val_accuracy_concat,
-                val_heads = metrics.val_accuracy_heads,
-                worst_group = %metrics.val_worst_group,
-                worst_group_accuracy = metrics.val_worst_group_accuracy,
-                dob = metrics.val_dob,
-                seconds = metrics.seconds,
-                rss_mb = metrics.rss_mb,
-                "epoch done"
-            );
-            let value = metrics.selection_value(settings.select_by);
-            if state.best.is_none_or(|(best, _)| value > best) {
-                state.best = Some((value, epoch + 1));
-                save_weights(&inner, &run.join("best.mpk"))?;
-                write_json(&run.join("best.json"), &metrics)?;
-            }
-            state.history.push(metrics);
-            state.epochs_done = epoch + 1;
-            write_history(run, &state.history)?;
-            checkpoints.save(&model, &optimizer, &state)?;
+            let training;
+            (model, training) = self.train_epoch(model, &mut optimizer, &loader, epoch)?;
+            state.step += training.batches as u64;
+            let metrics = self.validate(&model, &optimizer, epoch, &training, epoch_started)?;
+            self.checkpoint(&model, &optimizer, &mut state, metrics)?;
         }
-        let finished = state.epochs_done >= settings.epochs;
+        let finished = state.epochs_done >= self.config.train.epochs;
         let test = if finished {
             Some(self.finish(&model)?)
         } else {
@@ -418,14 +333,262 @@ impl<'a, B: FineFaceAutodiffBackend> Trainer<'a, B> {
             None
         };
         let summary = RunSummary {
-            run_dir: run.clone(),
+            run_dir: self.options.run_dir.clone(),
             epochs: state.epochs_done,
             best: state.best,
             test,
             seconds: started.elapsed().as_secs_f64(),
         };
-        write_json(&run.join("summary.json"), &summary)?;
+        write_json(&self.options.run_dir.join("summary.json"), &summary)?;
         Ok(summary)
+    }
+
+    /// `config.toml` (the resolved config, with the model's method) and `run.json`.
+    fn write_run_files(&self, method: Method) -> Result<()> {
+        let run = &self.options.run_dir;
+        std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
+        let mut config = self.config.clone();
+        config.method = method;
+        let path = run.join("config.toml");
+        let text = config.to_toml().map_err(|message| TrainError::Config {
+            path: path.clone(),
+            message,
+        })?;
+        write_atomic(&path, text.as_bytes())?;
+        let dataset = &self.dataset;
+        let info = RunInfo {
+            name: config.name.clone(),
+            method,
+            dataset: dataset.name.clone(),
+            target: dataset.target.clone(),
+            classes: dataset.classes.clone(),
+            sensitive: dataset.sensitive.clone(),
+            split_sizes: dataset
+                .splits
+                .iter()
+                .map(|(s, v)| (s.name().to_owned(), v.len()))
+                .collect(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+        };
+        write_json(&run.join("run.json"), &info)
+    }
+
+    /// A fresh optimiser and state, or the latest checkpoint's with `resume`.
+    fn start<M: TrainStep<B>>(&self, model: M) -> Result<(M, GroupedSgd<B, M>, TrainState)> {
+        let optimizer = GroupedSgd::<B, M>::new(&self.config.train);
+        let state = TrainState {
+            seed: self.config.train.seed,
+            ..TrainState::default()
+        };
+        if !self.options.resume {
+            return Ok((model, optimizer, state));
+        }
+        let run = &self.options.run_dir;
+        let Some(path) = Checkpoints::new(run).latest()? else {
+            return Err(TrainError::Checkpoint {
+                path: run.join("checkpoints"),
+                message: "no checkpoint to resume from".to_owned(),
+            });
+        };
+        let resumed = Checkpoints::load(&path, model, optimizer, self.device())?;
+        tracing::info!(checkpoint = %path.display(), epochs_done = resumed.2.epochs_done, step = resumed.2.step, "resumed");
+        Ok(resumed)
+    }
+
+    /// The shuffled, augmented training batches (our deterministic loader: the order and
+    /// the augmentation are functions of seed, epoch and batch, not of the worker count).
+    fn train_loader(&self) -> BatchLoader<'_> {
+        let settings = &self.config.train;
+        BatchLoader::new(
+            self.dataset.split(Split::Train),
+            &self.dataset.classes,
+            self.config.transform.clone(),
+            LoaderConfig {
+                batch_size: settings.batch_size,
+                workers: settings.workers,
+                drop_last: true,
+                bad_images: BadImagePolicy::Skip,
+            },
+            true,
+            settings.seed,
+        )
+    }
+
+    /// One epoch of iterations; the next batch decodes while the current one trains.
+    fn train_epoch<M: TrainStep<B>>(
+        &self,
+        mut model: M,
+        optimizer: &mut GroupedSgd<B, M>,
+        loader: &BatchLoader<'_>,
+        epoch: usize,
+    ) -> Result<(M, EpochTraining)> {
+        let n_batches = loader.n_batches();
+        let mut progress = Progress::new(self, epoch, n_batches);
+        let mut training = EpochTraining {
+            loss_sums: vec![0.0; M::LOSS_NAMES.len()],
+            ..EpochTraining::default()
+        };
+        let bad_image = |e: fineface_data::BadImage| TrainError::BadImage {
+            path: e.path,
+            message: e.message,
+        };
+        let mut pending = Some(loader.batch(epoch as u64, 0));
+        for k in 0..n_batches {
+            let (batch, bad) = match pending.take() {
+                Some(result) => result.map_err(bad_image)?,
+                None => loader.batch(epoch as u64, k).map_err(bad_image)?,
+            };
+            training.skipped += bad.len();
+            let context = IterationContext {
+                epoch,
+                batch: k,
+                seed: self.config.train.seed,
+                lean: self.config.train.lean,
+            };
+            let (next, step) = std::thread::scope(|s| {
+                let next =
+                    (k + 1 < n_batches).then(|| s.spawn(|| loader.batch(epoch as u64, k + 1)));
+                let step = (batch.len() >= 2).then(|| {
+                    let shards = self.shards(batch);
+                    model
+                        .clone()
+                        .iteration(optimizer, &shards, &self.crop, context)
+                });
+                (next.and_then(|h| h.join().ok()), step)
+            });
+            if k + 1 < n_batches && next.is_none() {
+                return Err(TrainError::Unsupported(format!(
+                    "the thread decoding batch {} of epoch {} panicked",
+                    k + 1,
+                    epoch + 1
+                )));
+            }
+            pending = next;
+            let Some(step) = step else {
+                tracing::warn!(
+                    epoch = epoch + 1,
+                    batch = k,
+                    "batch left with fewer than 2 images after skipping undecodable ones"
+                );
+                progress.advance(k, None);
+                continue;
+            };
+            let (updated, losses) = step?;
+            model = updated;
+            training.batches += 1;
+            for (sum, (_, value)) in training.loss_sums.iter_mut().zip(&losses.losses) {
+                *sum += value;
+            }
+            training.correct += losses.correct;
+            training.seen += losses.seen;
+            // Resident memory per iteration in the log: it stays flat over an epoch
+            // because nothing outside the five steps builds an autodiff graph.
+            tracing::debug!(
+                epoch = epoch + 1,
+                batch = k,
+                losses = ?losses.losses,
+                sources = ?losses.sources,
+                rss_mb = memory_mb().0,
+                "iteration"
+            );
+            progress.advance(k, Some(&losses));
+        }
+        progress.finish();
+        if training.batches == 0 {
+            return Err(TrainError::NothingTrained {
+                epoch: epoch + 1,
+                batches: n_batches,
+                skipped: training.skipped,
+            });
+        }
+        Ok((model, training))
+    }
+
+    /// Validation under the model as it is now, and the epoch's numbers.
+    fn validate<M>(
+        &self,
+        model: &M,
+        optimizer: &GroupedSgd<B, M>,
+        epoch: usize,
+        training: &EpochTraining,
+        epoch_started: Instant,
+    ) -> Result<EpochMetrics>
+    where
+        M: TrainStep<B>,
+        M::InnerModule: Predict<B::InnerBackend>,
+    {
+        let rates = optimizer.rates(epoch);
+        let val = self.evaluate(&model.valid(), Split::Val)?;
+        let report = val.fairness(
+            self.dataset.split(Split::Val),
+            &self.dataset.classes,
+            &self.dataset.sensitive,
+            None,
+        )?;
+        let (rss, peak) = memory_mb();
+        let metrics = EpochMetrics {
+            epoch: epoch + 1,
+            lr_backbone: rates.backbone,
+            lr_new: rates.heads,
+            losses: training.mean_losses(M::LOSS_NAMES),
+            train_accuracy: if training.seen == 0 {
+                0.0
+            } else {
+                training.correct as f64 / training.seen as f64
+            },
+            val_accuracy: val.accuracy(),
+            val_accuracy_concat: val.accuracy_concat(),
+            val_accuracy_heads: val.accuracy_heads(),
+            val_worst_group_accuracy: report.aggregates.min_group_accuracy,
+            val_worst_group: report.aggregates.worst_groups.join(" / "),
+            val_dob: report.aggregates.dob_std_ddof0,
+            val_groups: report
+                .groups
+                .iter()
+                .map(|(g, m)| (g.clone(), m.accuracy))
+                .collect(),
+            seconds: epoch_started.elapsed().as_secs_f64(),
+            rss_mb: rss,
+            peak_rss_mb: peak,
+            skipped_images: training.skipped,
+        };
+        tracing::info!(
+            epoch = epoch + 1,
+            losses = ?metrics.losses,
+            train_accuracy = metrics.train_accuracy,
+            val_accuracy = metrics.val_accuracy,
+            val_concat = metrics.val_accuracy_concat,
+            val_heads = metrics.val_accuracy_heads,
+            worst_group = %metrics.val_worst_group,
+            worst_group_accuracy = metrics.val_worst_group_accuracy,
+            dob = metrics.val_dob,
+            seconds = metrics.seconds,
+            rss_mb = metrics.rss_mb,
+            "epoch done"
+        );
+        Ok(metrics)
+    }
+
+    /// Keeps the best weights, the history files and the epoch's checkpoint.
+    fn checkpoint<M: TrainStep<B>>(
+        &self,
+        model: &M,
+        optimizer: &GroupedSgd<B, M>,
+        state: &mut TrainState,
+        metrics: EpochMetrics,
+    ) -> Result<()> {
+        let run = &self.options.run_dir;
+        let value = metrics.selection_value(self.config.train.select_by);
+        if state.best.is_none_or(|(best, _)| value > best) {
+            state.best = Some((value, metrics.epoch));
+            save_weights(&model.valid(), &run.join("best.mpk"))?;
+            write_json(&run.join("best.json"), &metrics)?;
+        }
+        state.epochs_done = metrics.epoch;
+        state.history.push(metrics);
+        write_history(run, &state.history)?;
+        Checkpoints::new(run).save(model, optimizer, state)?;
+        Ok(())
     }
 
     /// Test evaluation of the selected checkpoint, its reports, and the crop picture.
@@ -516,23 +679,91 @@ impl<'a, B: FineFaceAutodiffBackend> Trainer<'a, B> {
             })
             .collect()
     }
+}
 
-    fn progress_bar(&self, epoch: usize, n: usize) -> ProgressBar {
-        let bar = ProgressBar::with_draw_target(
-            Some(n as u64),
-            if self.options.progress {
-                ProgressDrawTarget::stderr()
-            } else {
-                ProgressDrawTarget::hidden()
-            },
-        );
-        if let Ok(style) = ProgressStyle::with_template(
-            "epoch {prefix} [{bar:25}] {pos}/{len} {elapsed_precise} eta {eta_precise} {msg}",
-        ) {
-            bar.set_style(style.progress_chars("=> "));
+/// Progress of an epoch: a bar on a terminal; otherwise (a file, a pipe, a batch
+/// scheduler's log) an info line about every [`RunOptions::progress_every`] with the
+/// iteration, images per second and the epoch's remaining time, so a long epoch shows
+/// signs of life.
+struct Progress {
+    bar: Option<ProgressBar>,
+    every: Duration,
+    started: Instant,
+    last_line: Instant,
+    epoch: usize,
+    n_batches: usize,
+    batch_size: usize,
+}
+
+impl Progress {
+    fn new<B: FineFaceAutodiffBackend>(
+        trainer: &Trainer<B>,
+        epoch: usize,
+        n_batches: usize,
+    ) -> Self {
+        let terminal = trainer.options.progress && std::io::stderr().is_terminal();
+        let bar = terminal.then(|| {
+            let bar =
+                ProgressBar::with_draw_target(Some(n_batches as u64), ProgressDrawTarget::stderr());
+            if let Ok(style) = ProgressStyle::with_template(
+                "epoch {prefix} [{bar:25}] {pos}/{len} {elapsed_precise} eta {eta_precise} {msg}",
+            ) {
+                bar.set_style(style.progress_chars("=> "));
+            }
+            bar.set_prefix(format!("{}/{}", epoch + 1, trainer.config.train.epochs));
+            bar
+        });
+        let now = Instant::now();
+        Self {
+            bar,
+            every: trainer.options.progress_every,
+            started: now,
+            last_line: now,
+            epoch,
+            n_batches,
+            batch_size: trainer.config.train.batch_size,
         }
-        bar.set_prefix(format!("{}/{}", epoch + 1, self.config.train.epochs));
-        bar
+    }
+
+    /// Batch `k` (0-based) is done.
+    fn advance(&mut self, k: usize, losses: Option<&IterationLosses>) {
+        if let Some(bar) = &self.bar {
+            if let Some(losses) = losses {
+                bar.set_message(
+                    losses
+                        .losses
+                        .iter()
+                        .map(|(name, value)| format!("{name} {value:.3}"))
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                );
+            }
+            bar.inc(1);
+            return;
+        }
+        if self.last_line.elapsed() < self.every {
+            return;
+        }
+        self.last_line = Instant::now();
+        let done = k + 1;
+        let elapsed = self.started.elapsed().as_secs_f64();
+        let images_per_second = (done * self.batch_size) as f64 / elapsed.max(1e-9);
+        let eta = elapsed / done as f64 * (self.n_batches - done) as f64;
+        tracing::info!(
+            epoch = self.epoch + 1,
+            iteration = done,
+            of = self.n_batches,
+            images_per_second = format!("{images_per_second:.1}"),
+            eta_s = eta.round(),
+            losses = ?losses.map(|l| &l.losses),
+            "training"
+        );
+    }
+
+    fn finish(self) {
+        if let Some(bar) = self.bar {
+            bar.finish_and_clear();
+        }
     }
 }
 
@@ -557,4 +788,24 @@ pub fn next_run_dir(root: &Path, name: &str) -> PathBuf {
         .map(|i| base.join(format!("run-{i:03}")))
         .find(|p| !p.exists())
         .unwrap_or_else(|| base.join("run"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_losses_are_means_over_the_batches_that_trained() {
+        // Two of four batches trained (two were left with too few decodable images): the
+        // mean is over the two, not the four.
+        let training = EpochTraining {
+            loss_sums: vec![3.0, 1.0],
+            batches: 2,
+            ..EpochTraining::default()
+        };
+        assert_eq!(
+            training.mean_losses(&["a", "b"]),
+            [("a".to_owned(), 1.5), ("b".to_owned(), 0.5)]
+        );
+    }
 }

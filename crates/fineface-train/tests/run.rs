@@ -52,10 +52,8 @@ fn tiny_config(data: &Path, method: Method) -> ExperimentConfig {
 
 fn options(run_dir: PathBuf) -> RunOptions {
     RunOptions {
-        run_dir,
-        resume: false,
-        stop_after_epoch: None,
         progress: false,
+        ..RunOptions::new(run_dir)
     }
 }
 
@@ -195,7 +193,9 @@ fn the_predictions_csv_feeds_the_fairness_report_unchanged() {
 }
 
 #[test]
-fn two_cpu_replicas_train_data_parallel() {
+fn two_cpu_replicas_train_a_whole_run_data_parallel() {
+    // The update itself is compared with one device in tests/steps.rs; here the run
+    // around it: two replicas through every epoch, validation and the test report.
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("synthface");
     let mut config = tiny_config(&data, Method::FineFace);
@@ -203,8 +203,6 @@ fn two_cpu_replicas_train_data_parallel() {
     config.train.devices = vec!["cpu".to_owned(), "cpu".to_owned()];
     config.train.crop_grid_images = 0;
     let run = dir.path().join("run");
-    // Two replicas of the model, each on half of every batch, one optimiser step with the
-    // gradients of both (Burn's MultiGradientsParams).
     let summary = train::<CpuAutodiff>(
         &config,
         &[Default::default(), Default::default()],
@@ -228,7 +226,23 @@ fn unknown_keys_and_bad_values_are_errors_naming_the_file() {
         "{message}"
     );
     std::fs::write(&path, "method = \"fineface\"\n[data]\nkind = \"synthface\"\nroot = \"x\"\n[model]\nbackbone = \"vgg16\"\n").unwrap();
-    let message = ExperimentConfig::from_file(&path).unwrap_err().to_string();
+    // Any backbone name reads (a custom backbone trains through `Trainer::fit`); the ResNet
+    // convenience path refuses an unknown one, naming it and the accepted ones.
+    let config = ExperimentConfig::from_file(&path).unwrap();
+    let message = fineface_train::resnet_config(&config.model)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        message.contains("vgg16") && message.contains("resnet50"),
+        "{message}"
+    );
+    let message = train::<CpuAutodiff>(
+        &config,
+        &[Default::default()],
+        &options(dir.path().join("run")),
+    )
+    .unwrap_err()
+    .to_string();
     assert!(message.contains("vgg16"), "{message}");
     std::fs::write(
         &path,
@@ -297,4 +311,70 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     )
     .unwrap();
     assert_eq!(resumed.epochs, 3);
+}
+
+#[test]
+fn the_binary_logs_plain_progress_lines_off_a_terminal() {
+    // Under a batch scheduler stderr is a file: no colour codes, and a progress line with
+    // images/s and the ETA between epochs (every 30 s by default; every batch here).
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(&dir.path().join("synthface"), Method::Baseline);
+    config.train.epochs = 1;
+    config.train.crop_grid_images = 0;
+    let toml = dir.path().join("tiny.toml");
+    std::fs::write(&toml, config.to_toml().unwrap()).unwrap();
+    let run = dir.path().join("run");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
+        .args([
+            "train",
+            toml.to_str().unwrap(),
+            "--out",
+            run.to_str().unwrap(),
+        ])
+        .args(["--progress-every", "0"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{stderr}");
+    let log = std::fs::read_to_string(run.join("train.log")).unwrap();
+    for (name, text) in [("stderr", &*stderr), ("train.log", &*log)] {
+        assert!(!text.contains('\x1b'), "colour codes in {name}: {text}");
+        assert!(
+            text.contains("images_per_second") && text.contains("eta_s"),
+            "no progress line in {name}: {text}"
+        );
+    }
+}
+
+#[test]
+fn configured_imagenet_weights_that_are_absent_stop_the_run_naming_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(&dir.path().join("synthface"), Method::FineFace);
+    config.model.weights = Some(dir.path().join("resnet18-typo.pth"));
+    let error = train::<CpuAutodiff>(
+        &config,
+        &[Default::default()],
+        &options(dir.path().join("run")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("resnet18-typo.pth")
+            && error.contains("resnet18-f37072fd.pth")
+            && error.contains("--no-weights"),
+        "{error}"
+    );
+    assert!(!dir.path().join("run").exists(), "nothing trained");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_config_without_a_toml_form_is_an_error_not_a_commented_config_toml() {
+    // A non-UTF-8 path has no TOML form; writing `# cannot serialise` into config.toml
+    // instead would only fail later, at `--resume`.
+    use std::os::unix::ffi::OsStrExt;
+    let root = Path::new(std::ffi::OsStr::from_bytes(b"data-\xff"));
+    let config = tiny_config(root, Method::FineFace);
+    let error = config.to_toml().unwrap_err();
+    assert!(error.contains("TOML"), "{error}");
 }

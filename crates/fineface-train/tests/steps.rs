@@ -202,8 +202,152 @@ fn a_whole_iteration_reports_five_finite_losses_and_leaves_no_graph() {
         .unwrap()
         .1;
     assert_eq!(again.sources, losses.sources);
+    // No graph survives the iteration: every parameter of the updated model is a leaf of
+    // the autodiff graph (no parent node), so nothing from the five steps is kept alive.
+    assert_eq!(graph_parents(&updated), 0, "parameters still hold a graph");
     // The updated model evaluates without autodiff.
     let _ = updated.valid();
+}
+
+/// Number of autodiff parent nodes held by a module's parameters: 0 when every parameter
+/// is a leaf.
+fn graph_parents<M: Module<A>>(module: &M) -> usize {
+    struct Parents(usize);
+    impl ModuleVisitor<A> for Parents {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<A, D>>) {
+            self.0 += param.val().into_primitive().tensor().node.parents.len();
+        }
+    }
+    let mut parents = Parents(0);
+    module.visit(&mut parents);
+    parents.0
+}
+
+#[test]
+fn graph_parents_sees_a_parameter_computed_from_another() {
+    // The check above must be able to fail: a parameter that is the result of an op on a
+    // tracked tensor has a parent.
+    let device = Default::default();
+    let leaf = Tensor::<A, 1>::ones([3], &device).require_grad();
+    // (`Param::from_tensor` refuses a non-leaf; `initialized` takes it as it is.)
+    let derived = Param::initialized(burn::module::ParamId::new(), leaf.mul_scalar(2.0));
+    let mut model = burn::nn::LinearConfig::new(3, 1).init::<A>(&device);
+    assert_eq!(graph_parents(&model), 0);
+    model.bias = Some(derived);
+    assert!(graph_parents(&model) > 0);
+}
+
+/// Largest difference between two models' updates from `start`, relative to the largest
+/// update.
+fn update_difference(
+    start: &[(&str, Vec<Vec<f32>>)],
+    a: &[(&str, Vec<Vec<f32>>)],
+    b: &[(&str, Vec<Vec<f32>>)],
+) -> f32 {
+    let (mut largest, mut difference) = (0.0f32, 0.0f32);
+    for (((_, s), (_, a)), (_, b)) in start.iter().zip(a).zip(b) {
+        for ((s, a), b) in s.iter().zip(a).zip(b) {
+            for ((s, a), b) in s.iter().zip(a).zip(b) {
+                largest = largest.max((a - s).abs()).max((b - s).abs());
+                difference = difference.max(((a - s) - (b - s)).abs());
+            }
+        }
+    }
+    assert!(largest > 0.0, "nothing was updated");
+    difference / largest
+}
+
+#[test]
+fn two_shards_update_a_fineface_model_as_one_device_does_the_whole_batch() {
+    // The batch is the six images twice: each shard's BatchNorm statistics then equal the
+    // whole batch's, so the data-parallel update (each shard's mean loss weighted by its
+    // share, gradients summed, one step) must equal the single-device one. A dropped shard
+    // halves the update and an unweighted sum doubles it.
+    let half = shard();
+    let device = half.device;
+    let whole = Shard::<A> {
+        images: Tensor::cat(vec![half.images.clone(), half.images.clone()], 0),
+        targets: Tensor::cat(vec![half.targets.clone(), half.targets.clone()], 0),
+        device,
+    };
+    let crop = AttentionCropConfig::new().init();
+    let model = tiny_model();
+    let copy = || {
+        let device = Default::default();
+        let backbone = ResNetConfig::resnet18().with_width(4).init::<A>(&device);
+        FineFaceConfig::new(2)
+            .with_head_width(8)
+            .init(backbone, &device)
+            .load_record(model.clone().into_record())
+    };
+    let run = |shards: &[Shard<A>]| {
+        copy()
+            .iteration(
+                &mut GroupedSgd::<A, _>::new(&TrainSettings::default()),
+                shards,
+                &crop,
+                CONTEXT,
+            )
+            .unwrap()
+    };
+    let (one, one_losses) = run(std::slice::from_ref(&whole));
+    let (two, two_losses) = run(&[half.clone(), half]);
+    for ((name, a), (_, b)) in one_losses.losses.iter().zip(&two_losses.losses) {
+        assert!((a - b).abs() <= 1e-5 * a.abs(), "{name}: {a} vs {b}");
+    }
+    assert_eq!(one_losses.seen, two_losses.seen);
+    let relative = update_difference(&parts(&copy()), &parts(&one), &parts(&two));
+    assert!(
+        relative < 1e-4,
+        "updates differ by {relative} of the largest update"
+    );
+}
+
+#[test]
+fn two_shards_update_the_baseline_as_one_device_does_the_whole_batch() {
+    let half = shard();
+    let device = half.device;
+    let whole = Shard::<A> {
+        images: Tensor::cat(vec![half.images.clone(), half.images.clone()], 0),
+        targets: Tensor::cat(vec![half.targets.clone(), half.targets.clone()], 0),
+        device,
+    };
+    let crop = AttentionCropConfig::new().init();
+    let fresh = || {
+        let device = Default::default();
+        let backbone = ResNetConfig::resnet18().with_width(4).init::<A>(&device);
+        fineface_model::BaselineConfig::new(2).init(backbone, &device)
+    };
+    let model = fresh();
+    fineface_train::initialise_parameters(&model);
+    let copy = || fresh().load_record(model.clone().into_record());
+    let run = |shards: &[Shard<A>]| {
+        copy()
+            .iteration(
+                &mut GroupedSgd::<A, _>::new(&TrainSettings::default()),
+                shards,
+                &crop,
+                CONTEXT,
+            )
+            .unwrap()
+            .0
+    };
+    let baseline_parts = |m: &fineface_train::BaselineResNet<A>| {
+        vec![("backbone", values(&m.backbone)), ("all", values(m))]
+    };
+    let (one, two) = (
+        run(std::slice::from_ref(&whole)),
+        run(&[half.clone(), half]),
+    );
+    let relative = update_difference(
+        &baseline_parts(&copy()),
+        &baseline_parts(&one),
+        &baseline_parts(&two),
+    );
+    assert!(
+        relative < 1e-4,
+        "updates differ by {relative} of the largest update"
+    );
 }
 
 /// Running statistics of every BatchNorm of a module (after `valid()` folded the pending

@@ -1,16 +1,17 @@
 //! `fineface`: train, evaluate and predict. Usually started through `cargo xtask train`,
 //! `cargo xtask eval` and `cargo xtask predict`, which build it with the right features.
 
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use fineface_data::{AttentionCropConfig, DatasetConfig, FaceDataset, Split, TransformConfig};
-use fineface_model::{DeviceSpec, FineFaceBackend};
+use fineface_data::{DatasetConfig, FaceDataset, Split, TransformConfig};
+use fineface_model::FineFaceAutodiffBackend;
 use fineface_train::{
-    EvalSettings, ExperimentConfig, Method, Overrides, Predict, RunInfo, RunOptions, RunSummary,
-    batch_tensor, build_backbone, build_baseline, build_fineface, load_weights, next_run_dir,
-    predict_samples, summarise, write_evaluation, write_json,
+    BackendTask, EvalSettings, ExperimentConfig, Overrides, RunFolder, RunOptions, RunSummary,
+    batch_tensor, next_run_dir, on_devices, parse_devices, predict_samples, resnet_config,
+    summarise, write_evaluation, write_json,
 };
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -69,8 +70,11 @@ struct TrainArgs {
     #[arg(long)]
     image_size: Option<u32>,
     /// ImageNet weights of the backbone (torchvision `.pth` or `.safetensors`).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "no_weights")]
     weights: Option<PathBuf>,
+    /// Train the backbone from scratch even if the experiment names ImageNet weights.
+    #[arg(long)]
+    no_weights: bool,
     /// Continue the run in this folder from its latest checkpoint.
     #[arg(long, conflicts_with = "out")]
     resume: Option<PathBuf>,
@@ -83,6 +87,10 @@ struct TrainArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Without a progress bar (off a terminal, or `--quiet`), log a progress line (iteration,
+    /// images/s, the epoch's ETA) every this many seconds.
+    #[arg(long, default_value_t = 30.0)]
+    progress_every: f64,
 }
 
 #[derive(Args)]
@@ -141,8 +149,10 @@ fn main() -> anyhow::Result<()> {
 
 /// Logs to stderr (`RUST_LOG`, default info) and, for runs, to `train.log` in the run folder.
 fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
+    // Colour codes only on a terminal: a log redirected to a file or a pipe stays plain.
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
     let file_layer = match file {
         Some(path) => {
@@ -176,14 +186,6 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     } else {
         let path = experiment_path(&args.experiment, &args.configs);
         let mut config = ExperimentConfig::from_file(&path)?;
-        if let Some(weights) = &args.weights
-            && !weights.is_file()
-        {
-            bail!(
-                "--weights {}: no such file (torchvision publishes resnet50-0676ba61.pth at https://download.pytorch.org/models/)",
-                weights.display()
-            );
-        }
         config.apply(&Overrides {
             data: args.data.clone(),
             epochs: args.epochs,
@@ -197,9 +199,14 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             image_size: args.image_size,
             weights: args.weights.clone(),
         });
+        if args.no_weights {
+            config.model.weights = None;
+        }
         config
             .validate()
             .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
+        resnet_config(&config.model).with_context(|| path.display().to_string())?;
+        fineface_train::check_imagenet_weights(&config.model)?;
         let run_dir = args
             .out
             .clone()
@@ -215,9 +222,17 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         resume,
         stop_after_epoch: args.stop_after_epoch,
         progress: !args.quiet,
+        progress_every: std::time::Duration::try_from_secs_f64(args.progress_every)
+            .with_context(|| format!("--progress-every {}", args.progress_every))?,
     };
     let devices = parse_devices(&config.train.devices)?;
-    let summary = dispatch_train(&config, &devices, &options)?;
+    let summary = on_devices(
+        &devices,
+        Train {
+            config: &config,
+            options: &options,
+        },
+    )?;
     print_summary(&summary);
     Ok(())
 }
@@ -231,70 +246,21 @@ fn experiment_path(experiment: &str, configs: &Path) -> PathBuf {
     }
 }
 
-fn parse_devices(names: &[String]) -> anyhow::Result<Vec<DeviceSpec>> {
-    let devices: Vec<DeviceSpec> = names
-        .iter()
-        .map(|n| n.parse::<DeviceSpec>())
-        .collect::<Result<_, _>>()?;
-    let cuda = devices
-        .iter()
-        .filter(|d| matches!(d, DeviceSpec::Cuda(_)))
-        .count();
-    if cuda != 0 && cuda != devices.len() {
-        bail!("devices {names:?} mix cpu and cuda; use one kind");
-    }
-    for device in &devices {
-        device.check()?;
-    }
-    Ok(devices)
+/// `fineface_train::train` on the chosen backend.
+struct Train<'a> {
+    config: &'a ExperimentConfig,
+    options: &'a RunOptions,
 }
 
-fn dispatch_train(
-    config: &ExperimentConfig,
-    devices: &[DeviceSpec],
-    options: &RunOptions,
-) -> anyhow::Result<RunSummary> {
-    match devices.first() {
-        Some(DeviceSpec::Cuda(_)) => cuda_train(config, devices, options),
-        _ => {
-            let cpus = vec![Default::default(); devices.len().max(1)];
-            Ok(fineface_train::train::<fineface_model::CpuAutodiff>(
-                config, &cpus, options,
-            )?)
-        }
+impl BackendTask for Train<'_> {
+    type Output = RunSummary;
+
+    fn run<B: FineFaceAutodiffBackend>(
+        self,
+        devices: Vec<B::Device>,
+    ) -> fineface_train::Result<RunSummary> {
+        fineface_train::train::<B>(self.config, &devices, self.options)
     }
-}
-
-#[cfg(feature = "cuda")]
-fn cuda_train(
-    config: &ExperimentConfig,
-    devices: &[DeviceSpec],
-    options: &RunOptions,
-) -> anyhow::Result<RunSummary> {
-    let cuda: Vec<_> = devices.iter().map(cuda_device).collect();
-    Ok(fineface_train::train::<fineface_model::CudaAutodiff>(
-        config, &cuda, options,
-    )?)
-}
-
-#[cfg(feature = "cuda")]
-fn cuda_device(spec: &DeviceSpec) -> burn::backend::cuda::CudaDevice {
-    match spec {
-        DeviceSpec::Cuda(i) => burn::backend::cuda::CudaDevice::new(*i),
-        DeviceSpec::Cpu => burn::backend::cuda::CudaDevice::new(0),
-    }
-}
-
-#[cfg(not(feature = "cuda"))]
-fn cuda_train(
-    _config: &ExperimentConfig,
-    _devices: &[DeviceSpec],
-    _options: &RunOptions,
-) -> anyhow::Result<RunSummary> {
-    bail!(
-        "this build has no CUDA support: `cargo xtask train ... --device cuda:0` builds it \
-         with `--features cuda`"
-    )
 }
 
 #[allow(clippy::print_stdout)]
@@ -323,49 +289,31 @@ fn print_summary(summary: &RunSummary) {
     }
 }
 
-/// A trained run folder: its config and what it learnt.
-struct RunFolder {
-    dir: PathBuf,
-    config: ExperimentConfig,
-    info: RunInfo,
-}
-
-impl RunFolder {
-    fn open(run: &Path) -> anyhow::Result<Self> {
-        let mut config = ExperimentConfig::from_file(&run.join("config.toml"))
-            .with_context(|| format!("{} is not a run folder", run.display()))?;
-        // The trained weights replace the ImageNet ones.
-        config.model.weights = None;
-        let info_path = run.join("run.json");
-        let info: RunInfo = serde_json::from_str(
-            &std::fs::read_to_string(&info_path)
-                .with_context(|| format!("cannot read {}", info_path.display()))?,
-        )
-        .with_context(|| format!("cannot parse {}", info_path.display()))?;
-        Ok(Self {
-            dir: run.to_owned(),
-            config,
-            info,
-        })
-    }
-}
-
 fn eval(args: EvalArgs) -> anyhow::Result<()> {
-    let device: DeviceSpec = args.device.parse()?;
-    device.check()?;
-    match device {
-        DeviceSpec::Cpu => eval_on::<fineface_model::Cpu>(&args, &Default::default()),
-        #[cfg(feature = "cuda")]
-        DeviceSpec::Cuda(i) => {
-            eval_on::<fineface_model::Cuda>(&args, &burn::backend::cuda::CudaDevice::new(i))
-        }
-        #[cfg(not(feature = "cuda"))]
-        DeviceSpec::Cuda(_) => bail!("this build has no CUDA support (build with --features cuda)"),
+    let devices = parse_devices(std::slice::from_ref(&args.device))?;
+    on_devices(&devices, Eval(&args))?
+}
+
+/// Evaluation on the chosen backend (its inner, non-autodiff one).
+struct Eval<'a>(&'a EvalArgs);
+
+impl BackendTask for Eval<'_> {
+    type Output = anyhow::Result<()>;
+
+    fn run<B: FineFaceAutodiffBackend>(
+        self,
+        devices: Vec<B::Device>,
+    ) -> fineface_train::Result<Self::Output> {
+        Ok(eval_on::<B::InnerBackend>(self.0, &devices[0]))
     }
 }
 
-fn eval_on<B: FineFaceBackend>(args: &EvalArgs, device: &B::Device) -> anyhow::Result<()> {
-    let run = RunFolder::open(&args.run)?;
+fn eval_on<B: fineface_model::FineFaceBackend>(
+    args: &EvalArgs,
+    device: &B::Device,
+) -> anyhow::Result<()> {
+    let run = RunFolder::open(&args.run)
+        .with_context(|| format!("{} is not a run folder", args.run.display()))?;
     let (data, other) = match (&args.dataset, &args.data) {
         (Some(kind), Some(root)) => (
             DatasetConfig::with_root(kind, root.clone())
@@ -402,19 +350,15 @@ fn eval_on<B: FineFaceBackend>(args: &EvalArgs, device: &B::Device) -> anyhow::R
         .out
         .clone()
         .unwrap_or_else(|| args.run.join(format!("eval-{}-{split}", dataset.name)));
-    let crop = AttentionCropConfig::new()
-        .with_threshold(run.config.crop.threshold)
-        .with_padding(run.config.crop.padding)
-        .init();
+    let crop = run.crop();
     let settings = EvalSettings {
         transform: &run.config.transform,
         crop: &crop,
         batch_size: args.batch_size,
         workers: run.config.train.workers,
     };
-    let evaluation = with_model::<B, _>(&run, device, |model| {
-        predict_samples(model, &samples, &run.info.classes, &settings, device)
-    })??;
+    let model = run.load_model::<B>(device)?;
+    let evaluation = predict_samples(&*model, &samples, &run.info.classes, &settings, device)?;
     let report = write_evaluation(
         &out,
         &evaluation,
@@ -461,86 +405,97 @@ fn split_samples(
     })
 }
 
-/// Builds the run's model on `device`, loads its selected weights, and hands it to `f`.
-fn with_model<B: FineFaceBackend, T>(
-    run: &RunFolder,
-    device: &B::Device,
-    f: impl FnOnce(&dyn Predict<B>) -> T,
-) -> anyhow::Result<T> {
-    let weights = run.dir.join("best.mpk");
-    let n_classes = run.info.classes.len();
-    let backbone = build_backbone::<B>(&run.config.model, device)?;
-    Ok(match run.config.method {
-        Method::FineFace => {
-            let model = build_fineface(&run.config.model, n_classes, backbone, device);
-            let model = load_weights(model, &weights, device)?;
-            f(&model)
-        }
-        Method::Baseline => {
-            let model = build_baseline(n_classes, backbone, device);
-            let model = load_weights(model, &weights, device)?;
-            f(&model)
-        }
-    })
+fn predict(args: PredictArgs) -> anyhow::Result<()> {
+    let devices = parse_devices(std::slice::from_ref(&args.device))?;
+    on_devices(&devices, PredictImages(&args))?
 }
 
-fn predict(args: PredictArgs) -> anyhow::Result<()> {
-    let device: DeviceSpec = args.device.parse()?;
-    device.check()?;
-    match device {
-        DeviceSpec::Cpu => predict_on::<fineface_model::Cpu>(&args, &Default::default()),
-        #[cfg(feature = "cuda")]
-        DeviceSpec::Cuda(i) => {
-            predict_on::<fineface_model::Cuda>(&args, &burn::backend::cuda::CudaDevice::new(i))
-        }
-        #[cfg(not(feature = "cuda"))]
-        DeviceSpec::Cuda(_) => bail!("this build has no CUDA support (build with --features cuda)"),
+/// Prediction on the chosen backend (its inner, non-autodiff one).
+struct PredictImages<'a>(&'a PredictArgs);
+
+impl BackendTask for PredictImages<'_> {
+    type Output = anyhow::Result<()>;
+
+    fn run<B: FineFaceAutodiffBackend>(
+        self,
+        devices: Vec<B::Device>,
+    ) -> fineface_train::Result<Self::Output> {
+        Ok(predict_on::<B::InnerBackend>(self.0, &devices[0]))
     }
 }
 
-fn predict_on<B: FineFaceBackend>(args: &PredictArgs, device: &B::Device) -> anyhow::Result<()> {
-    let run = RunFolder::open(&args.run)?;
+fn predict_on<B: fineface_model::FineFaceBackend>(
+    args: &PredictArgs,
+    device: &B::Device,
+) -> anyhow::Result<()> {
+    let run = RunFolder::open(&args.run)
+        .with_context(|| format!("{} is not a run folder", args.run.display()))?;
     let transform: &TransformConfig = &run.config.transform;
-    let crop = AttentionCropConfig::new()
-        .with_threshold(run.config.crop.threshold)
-        .with_padding(run.config.crop.padding)
-        .init();
+    let crop = run.crop();
     let classes = &run.info.classes;
-    let lines = with_model::<B, _>(&run, device, |model| -> anyhow::Result<Vec<String>> {
-        let mut lines = Vec::new();
-        for path in &args.images {
-            let image =
-                image::open(path).with_context(|| format!("cannot decode {}", path.display()))?;
-            let tensor = transform.eval(&image);
-            let size = tensor.size as usize;
-            let batch = fineface_data::ImageBatch {
-                images: tensor.values,
-                size,
-                targets: vec![0],
-                indices: vec![0],
-            };
-            let logits = model.predict(batch_tensor::<B>(batch, device), &crop);
-            let probabilities = logits
-                .probabilities()
-                .into_data()
-                .convert::<f32>()
-                .to_vec::<f32>()
-                .unwrap_or_default();
-            let (best, p) =
-                probabilities
-                    .iter()
-                    .enumerate()
-                    .fold(
-                        (0, f32::NEG_INFINITY),
-                        |b, (i, &v)| if v > b.1 { (i, v) } else { b },
-                    );
-            lines.push(format!("{}\t{}\t{:.4}", path.display(), classes[best], p));
-        }
-        Ok(lines)
-    })??;
+    let model = run.load_model::<B>(device)?;
+    let mut lines = Vec::new();
+    for path in &args.images {
+        let image =
+            image::open(path).with_context(|| format!("cannot decode {}", path.display()))?;
+        let tensor = transform.eval(&image);
+        let size = tensor.size as usize;
+        let batch = fineface_data::ImageBatch {
+            images: tensor.values,
+            size,
+            targets: vec![0],
+            indices: vec![0],
+        };
+        let logits = model.predict(batch_tensor::<B>(batch, device), &crop);
+        let probabilities = logits
+            .probabilities()
+            .into_data()
+            .convert::<f32>()
+            .to_vec::<f32>()
+            .map_err(|e| {
+                anyhow::anyhow!("cannot read the probabilities of {}: {e:?}", path.display())
+            })?;
+        let (best, p) = best_class(&probabilities).with_context(|| {
+            format!(
+                "{}: the model gave {} probabilities for {} classes",
+                path.display(),
+                probabilities.len(),
+                classes.len()
+            )
+        })?;
+        let class = classes.get(best).with_context(|| {
+            format!(
+                "{}: class {best} is not among the run's {classes:?}",
+                path.display()
+            )
+        })?;
+        lines.push(format!("{}\t{class}\t{p:.4}", path.display()));
+    }
     #[allow(clippy::print_stdout)]
     for line in lines {
         println!("{line}");
     }
     Ok(())
+}
+
+/// The most probable class and its probability; `None` for an empty or all-NaN vector.
+fn best_class(probabilities: &[f32]) -> Option<(usize, f32)> {
+    probabilities
+        .iter()
+        .copied()
+        .enumerate()
+        .filter(|(_, p)| !p.is_nan())
+        .max_by(|a, b| a.1.total_cmp(&b.1))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::best_class;
+
+    #[test]
+    fn the_best_class_of_no_probabilities_is_none_not_the_first_class() {
+        assert_eq!(best_class(&[]), None);
+        assert_eq!(best_class(&[f32::NAN]), None);
+        assert_eq!(best_class(&[0.2, 0.7, 0.1]), Some((1, 0.7)));
+    }
 }

@@ -1,0 +1,118 @@
+//! Device dispatch, written once: command-line device names to a Burn backend and its
+//! devices, for training, evaluation and prediction alike.
+
+use fineface_model::{DeviceSpec, FineFaceAutodiffBackend};
+
+use crate::error::{Result, TrainError};
+
+/// Work generic over the backend, run by [`on_devices`] on the backend the device names
+/// choose (Rust closures cannot be generic, so the work is a trait).
+pub trait BackendTask {
+    /// What the work returns.
+    type Output;
+
+    /// Runs on autodiff backend `B` (inference uses `B::InnerBackend`) and `devices` (at
+    /// least one).
+    ///
+    /// # Errors
+    /// The work's own.
+    fn run<B: FineFaceAutodiffBackend>(self, devices: Vec<B::Device>) -> Result<Self::Output>;
+}
+
+/// Parses device names (`cpu`, `cuda`, `cuda:N`) and checks each can run.
+///
+/// # Errors
+/// [`TrainError::Model`] for an unknown name or an unusable device;
+/// [`TrainError::Unsupported`] for an empty list or a mix of CPU and CUDA.
+pub fn parse_devices(names: &[String]) -> Result<Vec<DeviceSpec>> {
+    if names.is_empty() {
+        return Err(TrainError::Unsupported("no device given".to_owned()));
+    }
+    let devices: Vec<DeviceSpec> = names
+        .iter()
+        .map(|n| n.parse::<DeviceSpec>())
+        .collect::<std::result::Result<_, _>>()?;
+    let cuda = devices
+        .iter()
+        .filter(|d| matches!(d, DeviceSpec::Cuda(_)))
+        .count();
+    if cuda != 0 && cuda != devices.len() {
+        return Err(TrainError::Unsupported(format!(
+            "devices {names:?} mix cpu and cuda; use one kind"
+        )));
+    }
+    for device in &devices {
+        device.check()?;
+    }
+    Ok(devices)
+}
+
+/// Runs `task` on the backend of `devices`: Flex for `cpu` (every `cpu` is the same Flex
+/// device), Burn's CUDA backend for `cuda:N` (with the `cuda` feature).
+///
+/// # Errors
+/// The task's errors; [`TrainError::Unsupported`] for an empty list or CUDA without the
+/// `cuda` feature.
+pub fn on_devices<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
+    match devices.first() {
+        None => Err(TrainError::Unsupported("no device given".to_owned())),
+        Some(DeviceSpec::Cpu) => {
+            task.run::<fineface_model::CpuAutodiff>(vec![Default::default(); devices.len()])
+        }
+        Some(DeviceSpec::Cuda(_)) => on_cuda(devices, task),
+    }
+}
+
+#[cfg(feature = "cuda")]
+fn on_cuda<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
+    let cuda = devices
+        .iter()
+        .map(|spec| match spec {
+            DeviceSpec::Cuda(i) => burn::backend::cuda::CudaDevice::new(*i),
+            DeviceSpec::Cpu => burn::backend::cuda::CudaDevice::new(0),
+        })
+        .collect();
+    task.run::<fineface_model::CudaAutodiff>(cuda)
+}
+
+#[cfg(not(feature = "cuda"))]
+fn on_cuda<T: BackendTask>(_devices: &[DeviceSpec], _task: T) -> Result<T::Output> {
+    Err(TrainError::Unsupported(
+        "this build has no CUDA support: `cargo xtask train ... --device cuda:0` builds it \
+         with `--features cuda`"
+            .to_owned(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    struct Count;
+
+    impl BackendTask for Count {
+        type Output = usize;
+
+        fn run<B: FineFaceAutodiffBackend>(self, devices: Vec<B::Device>) -> Result<usize> {
+            Ok(devices.len())
+        }
+    }
+
+    #[test]
+    fn cpu_names_run_on_as_many_flex_devices() {
+        let devices = parse_devices(&["cpu".to_owned(), "cpu".to_owned()]).unwrap();
+        assert_eq!(on_devices(&devices, Count).unwrap(), 2);
+    }
+
+    #[test]
+    fn empty_and_mixed_device_lists_are_errors() {
+        assert!(parse_devices(&[]).is_err());
+        assert!(on_devices(&[], Count).is_err());
+        let mixed = parse_devices(&["cpu".to_owned(), "cuda:0".to_owned()]);
+        let message = mixed.unwrap_err().to_string();
+        assert!(
+            message.contains("mix cpu and cuda") || message.contains("cuda:0"),
+            "{message}"
+        );
+    }
+}
