@@ -29,6 +29,7 @@
 mod aggregate;
 mod bootstrap;
 mod confusion;
+mod core_report;
 mod error;
 mod extended_float;
 mod group;
