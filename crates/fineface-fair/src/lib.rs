@@ -25,6 +25,10 @@
 //! Files: [`read_predictions_csv`] reads `y_true,y_pred` plus either one column per sensitive
 //! feature or a compound `group` column (`Black|Female`); other columns are ignored. The
 //! definitions and the JSON schema are in the crate README.
+//!
+//! Run folders: [`RunInfo`], [`RunSummary`] and [`SplitSummary`] declare the JSON files a
+//! FineFACE-rs training run writes beside its `fairness.json`, for the trainer and the tools
+//! that read them.
 
 mod aggregate;
 mod bootstrap;
@@ -36,6 +40,7 @@ mod group;
 mod reader;
 mod render;
 mod report;
+mod run_folder;
 mod table;
 
 pub use aggregate::{Aggregates, ParityAggregates, StrictRateAggregates};
@@ -47,4 +52,5 @@ pub use report::{
     AuditOptions, ClassReport, FeatureReport, Grouping, Meta, OverallMetrics, SCHEMA_VERSION,
     SubgroupReport, audit,
 };
+pub use run_folder::{RunInfo, RunSummary, SplitSummary};
 pub use table::{GROUP_SEPARATOR, PredictionTable};
