@@ -54,3 +54,8 @@ pub use report::{
 };
 pub use run_folder::{RunInfo, RunSummary, SplitSummary};
 pub use table::{GROUP_SEPARATOR, PredictionTable};
+
+/// The README's examples, run as doctests so that they stay true.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
