@@ -4,6 +4,7 @@
 //! stays in the library crates.
 
 mod bench;
+mod cargo;
 mod data;
 mod fairness;
 mod report;
