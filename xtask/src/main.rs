@@ -4,6 +4,7 @@
 //! stays in the library crates.
 
 mod bench;
+mod cargo;
 mod data;
 mod fairness;
 mod report;
@@ -76,5 +77,23 @@ fn main() -> std::process::ExitCode {
             tracing::error!("{error:#}");
             std::process::ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::Cli;
+
+    #[test]
+    fn bench_repeat_must_be_at_least_one() {
+        let error = Cli::try_parse_from(["xtask", "bench", "fairness", "--repeat", "0"])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains("--repeat"), "{error}");
+        assert!(error.contains("0 is not in 1.."), "{error}");
+        assert!(Cli::try_parse_from(["xtask", "bench", "fairness", "--repeat", "1"]).is_ok());
+        assert!(Cli::try_parse_from(["xtask", "bench", "--repeat", "2", "iteration"]).is_ok());
     }
 }

@@ -7,9 +7,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use fineface_fair::SubgroupReport;
+use fineface_fair::{RunInfo, SplitSummary, SubgroupReport};
 use plotters::prelude::*;
-use serde::Deserialize;
 
 /// Writes `report.md`, `curves.svg` and `groups.svg` into a run folder.
 #[derive(Debug, Args)]
@@ -27,30 +26,6 @@ pub struct CompareArgs {
     /// Output folder of `compare.md` and `compare.svg`.
     #[arg(long, default_value = "runs/compare")]
     out: PathBuf,
-}
-
-/// `run.json`, the part the report reads.
-#[derive(Debug, Deserialize)]
-struct RunInfo {
-    name: String,
-    method: String,
-    dataset: String,
-    target: String,
-    classes: Vec<String>,
-    sensitive: Vec<String>,
-}
-
-/// `test/summary.json`.
-#[derive(Debug, Deserialize)]
-struct SplitSummary {
-    n: usize,
-    accuracy: f64,
-    accuracy_concat: f64,
-    accuracy_heads: f64,
-    worst_group_accuracy: f64,
-    worst_group: String,
-    dob: f64,
-    ser: Option<f64>,
 }
 
 /// One trained run's files.
@@ -82,8 +57,8 @@ impl Run {
     fn open(dir: &Path) -> anyhow::Result<Self> {
         Ok(Self {
             dir: dir.to_owned(),
-            info: read_json(&dir.join("run.json"))?,
-            test: read_json(&dir.join("test/summary.json"))?,
+            info: read_json(&dir.join(RunInfo::FILE_NAME))?,
+            test: read_json(&dir.join("test").join(SplitSummary::FILE_NAME))?,
             fairness: read_json(&dir.join("test/fairness.json"))?,
             metrics: Metrics::read(&dir.join("metrics.csv"))?,
         })
@@ -217,6 +192,10 @@ impl ReportArgs {
             ),
             ("SER: worst / best group error", ser),
             ("max / min group accuracy", ratio),
+            (
+                "images skipped (could not be decoded)",
+                run.test.skipped.to_string(),
+            ),
         ] {
             let _ = writeln!(md, "| {name} | {value} |");
         }

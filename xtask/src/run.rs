@@ -1,13 +1,12 @@
 //! `cargo xtask train|eval|predict`: build the `fineface` binary (with CUDA when a CUDA
 //! device is asked for) and run it with the arguments as given.
 
-use std::path::PathBuf;
 use std::process::Command;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::bench::workspace_root;
+use crate::cargo::{Target, build_release, workspace_root};
 
 /// Arguments passed through to `fineface <command>`.
 #[derive(Debug, Args)]
@@ -20,8 +19,11 @@ pub struct PassThrough {
 impl PassThrough {
     /// Builds `fineface` and runs `fineface <command> <args...>`.
     pub fn run(&self, command: &str) -> anyhow::Result<()> {
-        let cuda = self.args.iter().any(|a| a.contains("cuda"));
-        let binary = build_fineface(cuda)?;
+        let binary = build_release(
+            "fineface-train",
+            Target::Bin("fineface"),
+            wants_cuda(&self.args),
+        )?;
         let mut args = vec![command.to_owned()];
         args.extend(self.args.iter().cloned());
         if command == "train" && !self.args.iter().any(|a| a == "--configs") {
@@ -39,27 +41,51 @@ impl PassThrough {
     }
 }
 
-/// Builds the `fineface` binary in release mode and returns its path.
-fn build_fineface(cuda: bool) -> anyhow::Result<PathBuf> {
-    let root = workspace_root();
-    let mut build = Command::new(env!("CARGO"));
-    build.args([
-        "build",
-        "--release",
-        "-p",
-        "fineface-train",
-        "--bin",
-        "fineface",
-    ]);
-    if cuda {
-        build.args(["--features", "cuda"]);
+/// Whether `fineface` is asked to run on a CUDA device: a value of `--device X`,
+/// `--device=X`, `--devices a,b` or `--devices=a,b` starts with `cuda`. Other arguments are
+/// not looked at, so a path such as `--data /home/me/cuda-data` does not count.
+fn wants_cuda(args: &[String]) -> bool {
+    let mut values: Vec<&str> = Vec::new();
+    let mut args = args.iter();
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--device" | "--devices" => values.extend(args.next().map(String::as_str)),
+            other => values.extend(
+                other
+                    .strip_prefix("--device=")
+                    .or_else(|| other.strip_prefix("--devices=")),
+            ),
+        }
     }
-    let status = build
-        .current_dir(&root)
-        .status()
-        .context("cannot run cargo to build fineface")?;
-    if !status.success() {
-        bail!("building fineface failed");
+    values
+        .iter()
+        .flat_map(|v| v.split(','))
+        .any(|device| device.trim().starts_with("cuda"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cuda(args: &[&str]) -> bool {
+        wants_cuda(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
     }
-    Ok(root.join("target/release/fineface"))
+
+    #[test]
+    fn cuda_is_decided_by_the_device_values_only() {
+        assert!(cuda(&["fairface", "--device", "cuda:0"]));
+        assert!(cuda(&["fairface", "--device=cuda"]));
+        assert!(cuda(&["fairface", "--devices", "cuda:0,cuda:1"]));
+        assert!(cuda(&["fairface", "--devices=cpu,cuda:1"]));
+        assert!(!cuda(&["fairface", "--device", "cpu"]));
+        assert!(!cuda(&["fairface", "--devices=cpu"]));
+        assert!(!cuda(&["fairface"]));
+        // A path (or any other value) that merely contains the text.
+        assert!(!cuda(&["fairface", "--data", "/home/me/cuda-data"]));
+        assert!(!cuda(&["fairface", "--out=runs/cuda", "--device", "cpu"]));
+        assert!(!cuda(&["fairface", "--run", "cuda:0"]));
+        assert!(!cuda(&["predict", "--run", "r", "cuda.png"]));
+        // A trailing `--device` without a value asks for nothing.
+        assert!(!cuda(&["fairface", "--device"]));
+    }
 }

@@ -96,6 +96,34 @@ fn report_writes_markdown_with_curves_and_subgroup_chart() {
 }
 
 #[test]
+fn report_reads_an_infinite_ser_and_the_skipped_images() {
+    // `test/summary.json` writes an infinite SER as `fairness.json` does: `"inf"`.
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run-001");
+    fake_run(&run, "fineface", 0.93, 0.02);
+    std::fs::write(
+        run.join("test/summary.json"),
+        r#"{"n": 1000, "accuracy": 0.93, "accuracy_concat": 0.93, "accuracy_heads": 0.93, "worst_group_accuracy": 0.8, "worst_group": "Black|Female", "dob": 0.02, "ser": "inf", "skipped": 3}"#,
+    )
+    .unwrap();
+    let output = xtask(&["report", run.to_str().unwrap()]);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        md.contains("| SER: worst / best group error | inf |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| images skipped (could not be decoded) | 3 |"),
+        "{md}"
+    );
+}
+
+#[test]
 fn compare_tables_runs_side_by_side_with_a_scatter() {
     let dir = tempfile::tempdir().unwrap();
     let a = dir.path().join("fineface");

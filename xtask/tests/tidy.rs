@@ -2,6 +2,7 @@
 
 #![allow(clippy::unwrap_used)] // Test helpers panic on broken fixtures by design.
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 fn repo() -> PathBuf {
@@ -94,7 +95,15 @@ fn no_dataset_files_are_committed() {
         .args(["ls-files"])
         .current_dir(repo())
         .output();
-    let Ok(output) = output else { return };
+    let output = match output {
+        Ok(output) if output.status.success() => output,
+        Ok(output) => panic!(
+            "`git ls-files` failed ({}): {}; this test needs a git checkout",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        ),
+        Err(error) => panic!("cannot run `git ls-files` ({error}); this test needs git on PATH"),
+    };
     let files = String::from_utf8_lossy(&output.stdout);
     for file in files.lines() {
         let lower = file.to_lowercase();
@@ -122,4 +131,372 @@ fn ci_runs_the_readme_test_command() {
         ci.lines().any(|l| l.trim() == command),
         ".ci/run does not run the README's test command `{command}`"
     );
+}
+
+/// Every crate's `src/`, the command line's included.
+fn source_roots() -> Vec<PathBuf> {
+    let mut roots: Vec<PathBuf> = crates().into_iter().map(|c| c.join("src")).collect();
+    roots.push(repo().join("xtask/src"));
+    roots
+}
+
+/// The module path of a file under `src/` (`a/b.rs` and `a/b/mod.rs` are `a::b`; `lib.rs` and
+/// `main.rs` are the crate root, `""`), or `None` for binaries under `src/bin/`, which are
+/// crates of their own.
+fn module_path(src: &Path, file: &Path) -> Option<String> {
+    let relative = file.strip_prefix(src).ok()?;
+    let mut parts: Vec<String> = relative
+        .iter()
+        .map(|p| p.to_string_lossy().into_owned())
+        .collect();
+    if parts.first().is_some_and(|p| p == "bin") {
+        return None;
+    }
+    let last = parts.pop()?;
+    let stem = last.trim_end_matches(".rs");
+    let is_root = parts.is_empty() && (stem == "lib" || stem == "main");
+    if stem != "mod" && !is_root {
+        parts.push(stem.to_owned());
+    }
+    Some(parts.join("::"))
+}
+
+/// Rust source with comments removed and, when `blank_strings`, the contents of string and
+/// character literals replaced by spaces, so that only code is left to search.
+fn strip_comments(text: &str, blank_strings: bool) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let next = chars.get(i + 1).copied();
+        if c == '/' && next == Some('/') {
+            while i < chars.len() && chars[i] != '\n' {
+                i += 1;
+            }
+        } else if c == '/' && next == Some('*') {
+            let mut depth = 0;
+            while i < chars.len() {
+                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
+                    depth += 1;
+                    i += 2;
+                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
+                    depth -= 1;
+                    i += 2;
+                    if depth == 0 {
+                        break;
+                    }
+                } else {
+                    i += 1;
+                }
+            }
+            out.push(' ');
+        } else if c == 'r'
+            && matches!(next, Some('#' | '"'))
+            && !chars[..i]
+                .last()
+                .is_some_and(|p| p.is_alphanumeric() || *p == '_')
+        {
+            // A raw string `r#"..."#`: it ends at a quote followed by as many hashes.
+            let hashes = chars[i + 1..].iter().take_while(|&&h| h == '#').count();
+            if chars.get(i + 1 + hashes) != Some(&'"') {
+                out.push(c);
+                i += 1;
+                continue;
+            }
+            let body = i + 2 + hashes;
+            let mut end = body;
+            while end < chars.len()
+                && !(chars[end] == '"'
+                    && chars[end + 1..].iter().take_while(|&&h| h == '#').count() >= hashes)
+            {
+                end += 1;
+            }
+            let close = (end + 1 + hashes).min(chars.len());
+            for &ch in &chars[i..close] {
+                out.push(if blank_strings && ch != '\n' { ' ' } else { ch });
+            }
+            i = close;
+        } else if c == '"' {
+            let mut end = i + 1;
+            while end < chars.len() && chars[end] != '"' {
+                end += if chars[end] == '\\' { 2 } else { 1 };
+            }
+            let close = (end + 1).min(chars.len());
+            for &ch in &chars[i..close] {
+                out.push(if blank_strings && ch != '\n' { ' ' } else { ch });
+            }
+            i = close;
+        } else if c == '\'' {
+            // A character literal (`'x'`, `'\n'`, `'"'`) or a lifetime (`'a`).
+            let close = if next == Some('\\') {
+                // The escaped character itself may be a quote: `'\''`.
+                chars
+                    .get(i + 3..)
+                    .and_then(|rest| rest.iter().position(|&q| q == '\''))
+                    .map(|p| i + 3 + p + 1)
+            } else if chars.get(i + 2) == Some(&'\'') {
+                Some(i + 3)
+            } else {
+                None
+            };
+            match close {
+                Some(close) => {
+                    for &ch in &chars[i..close] {
+                        out.push(if blank_strings { ' ' } else { ch });
+                    }
+                    i = close;
+                }
+                None => {
+                    out.push(c);
+                    i += 1;
+                }
+            }
+        } else {
+            out.push(c);
+            i += 1;
+        }
+    }
+    out
+}
+
+/// The paths named after each `crate::` in `code`, with `use crate::{a::X, b::{Y, Z}}` groups
+/// expanded: `["a::X", "b::Y", "b::Z"]`.
+fn crate_paths(code: &str) -> Vec<String> {
+    /// Parses one use tree at `rest` (after `crate::` or a group's `{`/`,`) into `out`,
+    /// prefixed by `prefix`; returns what follows it.
+    fn tree<'a>(rest: &'a str, prefix: &str, out: &mut Vec<String>) -> &'a str {
+        let rest = rest.trim_start();
+        if let Some(group) = rest.strip_prefix('{') {
+            let mut rest = group;
+            loop {
+                rest = tree(rest, prefix, out).trim_start();
+                if let Some(more) = rest.strip_prefix(',') {
+                    rest = more;
+                    if let Some(done) = rest.trim_start().strip_prefix('}') {
+                        return done;
+                    }
+                } else {
+                    return rest.strip_prefix('}').unwrap_or(rest);
+                }
+            }
+        }
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .unwrap_or(rest.len());
+        if end == 0 {
+            if !prefix.is_empty() {
+                out.push(prefix.to_owned());
+            }
+            return rest;
+        }
+        let path = if prefix.is_empty() {
+            rest[..end].to_owned()
+        } else {
+            format!("{prefix}::{}", &rest[..end])
+        };
+        let after = &rest[end..];
+        match after.trim_start().strip_prefix("::") {
+            Some(more) => tree(more, &path, out),
+            None => {
+                out.push(path);
+                // A rename, `X as Y`, ends the tree as `X` does.
+                match after.trim_start().strip_prefix("as ") {
+                    Some(renamed) => renamed
+                        .trim_start()
+                        .trim_start_matches(|c: char| c.is_alphanumeric() || c == '_'),
+                    None => after,
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    let mut search = 0;
+    while let Some(found) = code[search..].find("crate::") {
+        let at = search + found;
+        search = at + "crate::".len();
+        let before = code[..at].chars().next_back();
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            continue;
+        }
+        tree(&code[search..], "", &mut out);
+    }
+    out
+}
+
+/// The longest module of `modules` that `path` starts with, if any but the root.
+fn module_of<'m>(path: &str, modules: &'m BTreeSet<String>) -> Option<&'m String> {
+    let segments: Vec<&str> = path.split("::").collect();
+    (1..=segments.len())
+        .rev()
+        .map(|n| segments[..n].join("::"))
+        .find_map(|prefix| modules.get(&prefix))
+}
+
+/// For one crate's `src/`, every module pair that import each other, as
+/// `"a <-> b (a.rs uses crate::b::X, b.rs uses crate::a::Y)"`.
+fn mutual_imports(src: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(src, &mut files);
+    let files: Vec<(String, PathBuf)> = files
+        .into_iter()
+        .filter_map(|f| module_path(src, &f).map(|m| (m, f)))
+        .collect();
+    let modules: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
+    // (importer, imported) -> one example: "file uses crate::path".
+    let mut edges: BTreeMap<(String, String), String> = BTreeMap::new();
+    for (module, file) in &files {
+        let code = strip_comments(&std::fs::read_to_string(file).unwrap(), false);
+        for path in crate_paths(&code) {
+            let Some(target) = module_of(&path, &modules) else {
+                continue;
+            };
+            if target.is_empty() || target == module {
+                continue;
+            }
+            let name = file.strip_prefix(repo()).unwrap_or(file).display();
+            edges
+                .entry((module.clone(), target.clone()))
+                .or_insert_with(|| format!("{name} uses crate::{path}"));
+        }
+    }
+    edges
+        .iter()
+        .filter(|((a, b), _)| a < b)
+        .filter_map(|((a, b), why)| {
+            let back = edges.get(&(b.clone(), a.clone()))?;
+            Some(format!("{a} <-> {b} ({why}; {back})"))
+        })
+        .collect()
+}
+
+#[test]
+fn no_two_modules_import_each_other() {
+    let mut circles = Vec::new();
+    for src in source_roots() {
+        for pair in mutual_imports(&src) {
+            let krate = src.parent().unwrap().strip_prefix(repo()).unwrap();
+            circles.push(format!("{}: {pair}", krate.display()));
+        }
+    }
+    assert!(
+        circles.is_empty(),
+        "modules that import each other (move what both need into a module of its own):\n{}",
+        circles.join("\n")
+    );
+}
+
+#[test]
+fn import_scanner_expands_groups_and_skips_comments_and_strings() {
+    let code = strip_comments(
+        "use crate::{a::X as AX, b::{c::Y, Z}};\n// crate::commented::Out\nlet s = \"crate::quoted\"; \
+         let c = '\"'; fn f<'a>(x: &'a crate::d::W) {}\n#[serde(with = \"crate::e\")]\n\
+         let r = r#\"crate::raw\"#; my_crate::not::This; /* crate::block */",
+        false,
+    );
+    assert_eq!(
+        crate_paths(&code),
+        [
+            "a::X", "b::c::Y", "b::Z", "quoted", "d::W", "e", "raw", // strings kept here
+        ]
+    );
+    let blanked = strip_comments("let s = \"unsafe\"; // unsafe\nunsafe { x }", true);
+    assert_eq!(blanked.matches("unsafe").count(), 1, "{blanked}");
+    let modules: BTreeSet<String> = ["", "a", "a::b"].iter().map(|s| s.to_string()).collect();
+    assert_eq!(
+        module_of("a::b::C", &modules).map(String::as_str),
+        Some("a::b")
+    );
+    assert_eq!(module_of("a::C", &modules).map(String::as_str), Some("a"));
+    assert_eq!(module_of("Root", &modules), None);
+    let src = Path::new("/x/src");
+    assert_eq!(
+        module_path(src, Path::new("/x/src/lib.rs")).as_deref(),
+        Some("")
+    );
+    assert_eq!(
+        module_path(src, Path::new("/x/src/a/mod.rs")).as_deref(),
+        Some("a")
+    );
+    assert_eq!(
+        module_path(src, Path::new("/x/src/a/b.rs")).as_deref(),
+        Some("a::b")
+    );
+    assert_eq!(module_path(src, Path::new("/x/src/bin/tool.rs")), None);
+}
+
+#[test]
+fn mutual_imports_are_found_and_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let src = dir.path().join("src");
+    std::fs::create_dir_all(src.join("nested")).unwrap();
+    std::fs::write(src.join("lib.rs"), "mod a;\nmod nested;\npub use a::X;\n").unwrap();
+    std::fs::write(src.join("a.rs"), "use crate::nested::inner::Y;\n").unwrap();
+    std::fs::write(src.join("nested/mod.rs"), "mod inner;\n").unwrap();
+    std::fs::write(
+        src.join("nested/inner.rs"),
+        "use crate::{X as Root, a::X};\n",
+    )
+    .unwrap();
+    let found = mutual_imports(&src);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("a <-> nested::inner ("), "{found:?}");
+    std::fs::write(src.join("a.rs"), "// use crate::nested::inner::Y;\n").unwrap();
+    assert!(mutual_imports(&src).is_empty());
+}
+
+/// Every `file:line` under `dir` whose code (comments and strings aside) has the `unsafe`
+/// keyword.
+fn unsafe_places(dir: &Path) -> Vec<String> {
+    let mut files = Vec::new();
+    rust_files(dir, &mut files);
+    files.sort();
+    let mut found = Vec::new();
+    for file in files {
+        let code = strip_comments(&std::fs::read_to_string(&file).unwrap(), true);
+        for (i, line) in code.lines().enumerate() {
+            let has_token = line.match_indices("unsafe").any(|(at, _)| {
+                let ident = |c: Option<char>| c.is_some_and(|c| c.is_alphanumeric() || c == '_');
+                !ident(line[..at].chars().next_back())
+                    && !ident(line[at + "unsafe".len()..].chars().next())
+            });
+            if has_token {
+                let name = file.strip_prefix(repo()).unwrap_or(&file).display();
+                found.push(format!("{name}:{}", i + 1));
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn fineface_model_has_no_unsafe_code() {
+    // Unsafe kernels belong in their own crate; the model crate forbids unsafe code.
+    let found = unsafe_places(&repo().join("crates/fineface-model"));
+    assert!(
+        found.is_empty(),
+        "`unsafe` in crates/fineface-model ({} places; move such code to the kernels crate):\n{}",
+        found.len(),
+        found.join("\n")
+    );
+}
+
+#[test]
+fn xtask_has_no_unsafe_code() {
+    // The workspace denies unsafe code; xtask has no reason to allow it anywhere.
+    let found = unsafe_places(&repo().join("xtask/src"));
+    assert!(found.is_empty(), "`unsafe` in xtask:\n{}", found.join("\n"));
+}
+
+#[test]
+fn unsafe_scanner_sees_only_the_keyword_in_code() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("a.rs"),
+        "#![forbid(unsafe_code)]\n// unsafe\nlet s = \"unsafe\";\n/* unsafe */ fn f() {}\nlet x = unsafe { 1 };\n",
+    )
+    .unwrap();
+    let found = unsafe_places(dir.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].ends_with("a.rs:5"), "{found:?}");
 }

@@ -16,8 +16,8 @@ use rand_distr::{Binomial, Distribution};
 use serde::{Deserialize, Serialize};
 
 use crate::confusion::Confusion;
+use crate::core_report::CoreReport;
 use crate::error::{FairError, Result};
-use crate::report::CoreReport;
 
 /// How many replicates, from which seed, at which confidence level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

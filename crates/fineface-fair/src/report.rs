@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 use crate::aggregate::{Aggregates, ParityAggregates};
 use crate::bootstrap::{BootstrapConfig, BootstrapReport};
 use crate::confusion::{CellConfusions, Confusion};
+use crate::core_report::CoreReport;
 use crate::error::{FairError, Result};
 use crate::group::{ClassRates, GroupMetrics};
 use crate::table::PredictionTable;
@@ -228,42 +229,4 @@ pub fn audit(table: &PredictionTable, options: &AuditOptions) -> Result<Subgroup
         per_class,
         bootstrap,
     })
-}
-
-/// Overall, per-group and aggregate metrics of one set of groups; the part of a report that
-/// the bootstrap recomputes for every replicate.
-pub(crate) struct CoreReport {
-    pub(crate) pooled: Confusion,
-    pub(crate) overall: GroupMetrics,
-    pub(crate) groups: Vec<(String, GroupMetrics)>,
-    pub(crate) aggregates: Aggregates,
-}
-
-impl CoreReport {
-    /// `confusions` are the groups' matrices (all non-empty), `names` their names.
-    pub(crate) fn compute(confusions: &[Confusion], names: &[String], pos: usize) -> Self {
-        let mut pooled = Confusion::zeros(confusions[0].k());
-        for c in confusions {
-            pooled.add(c);
-        }
-        let overall = GroupMetrics::from_confusion(&pooled, pos);
-        let groups: Vec<(String, GroupMetrics)> = names
-            .iter()
-            .cloned()
-            .zip(
-                confusions
-                    .iter()
-                    .map(|c| GroupMetrics::from_confusion(c, pos)),
-            )
-            .collect();
-        let refs: Vec<(String, &GroupMetrics)> =
-            groups.iter().map(|(n, m)| (n.clone(), m)).collect();
-        let aggregates = Aggregates::compute(&refs, &overall);
-        Self {
-            pooled,
-            overall,
-            groups,
-            aggregates,
-        }
-    }
 }
