@@ -67,7 +67,7 @@ impl SubgroupReport {
             rows.groups("bootstrap.group_accuracy", &bootstrap["group_accuracy"]);
             rows.groups("bootstrap.aggregates", &bootstrap["aggregates"]);
         }
-        rows.out
+        rows.finish()
     }
 
     /// A markdown summary: overall, the subgroup table, the headline aggregates, each
@@ -267,24 +267,37 @@ fn fmt(value: Option<f64>) -> String {
     }
 }
 
-#[derive(Default)]
+/// The long-format CSV, quoted by the `csv` crate's writer.
 struct CsvRows {
-    out: String,
+    writer: csv::Writer<Vec<u8>>,
+    empty: bool,
+}
+
+impl Default for CsvRows {
+    fn default() -> Self {
+        Self {
+            writer: csv::Writer::from_writer(Vec::new()),
+            empty: true,
+        }
+    }
 }
 
 impl CsvRows {
     fn push(&mut self, section: &str, group: &str, metric: &str, value: &str) {
-        if self.out.is_empty() {
-            self.out.push_str("section,group,metric,value\n");
+        // Writing into memory cannot fail.
+        if self.empty {
+            let _ = self
+                .writer
+                .write_record(["section", "group", "metric", "value"]);
+            self.empty = false;
         }
-        let _ = writeln!(
-            self.out,
-            "{},{},{},{}",
-            quote(section),
-            quote(group),
-            quote(metric),
-            quote(value)
-        );
+        let _ = self.writer.write_record([section, group, metric, value]);
+    }
+
+    /// The CSV text.
+    fn finish(self) -> String {
+        let bytes = self.writer.into_inner().unwrap_or_default();
+        String::from_utf8(bytes).unwrap_or_default()
     }
 
     /// Every scalar of `object` as a row; nested objects with their key as metric prefix.
@@ -320,10 +333,40 @@ fn scalar(value: &Value) -> String {
     }
 }
 
-fn quote(field: &str) -> String {
-    if field.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", field.replace('"', "\"\""))
-    } else {
-        field.to_owned()
+#[cfg(test)]
+mod tests {
+    use crate::{AuditOptions, PredictionTable, audit};
+
+    #[test]
+    fn the_long_csv_reads_back_with_commas_and_quotes_in_group_names() {
+        let mut table = PredictionTable::new(["origin"]).unwrap();
+        for (t, p, g) in [
+            ("1", "1", "Middle Eastern, \"MENA\""),
+            ("0", "1", "Middle Eastern, \"MENA\""),
+            ("1", "1", "Latino"),
+            ("0", "0", "Latino"),
+        ] {
+            table.push(t, p, &[g]).unwrap();
+        }
+        let report = audit(&table, &AuditOptions::default()).unwrap();
+        let text = report.to_csv();
+        let mut reader = csv::Reader::from_reader(text.as_bytes());
+        assert_eq!(
+            reader.headers().unwrap(),
+            vec!["section", "group", "metric", "value"]
+        );
+        let accuracy: Vec<(String, String)> = reader
+            .records()
+            .map(|r| r.unwrap())
+            .filter(|r| &r[0] == "groups" && &r[2] == "accuracy")
+            .map(|r| (r[1].to_owned(), r[3].to_owned()))
+            .collect();
+        assert_eq!(
+            accuracy,
+            [
+                ("Latino".to_owned(), "1.0".to_owned()),
+                ("Middle Eastern, \"MENA\"".to_owned(), "0.5".to_owned()),
+            ]
+        );
     }
 }

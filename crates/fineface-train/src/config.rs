@@ -17,6 +17,16 @@ pub enum Method {
     Baseline,
 }
 
+impl Method {
+    /// The name in config files and `run.json`: `fineface` or `baseline`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FineFace => "fineface",
+            Self::Baseline => "baseline",
+        }
+    }
+}
+
 /// Which validation number picks the checkpoint kept as `best`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -43,6 +43,7 @@ pub use evaluate::{
     EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, write_evaluation,
 };
 pub use files::{write_atomic, write_csv, write_json};
+pub use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 pub use iteration::{
     Attention, BatchCrops, CropSource, FineFaceStep, HeadLogits, IterationContext, IterationLosses,
     Predict, Shard, ShardCrops, StepForward, StepResult, Stepper, TrainBackbone, TrainStep,
@@ -58,6 +59,4 @@ pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr
 pub use picture::write_crop_grid;
 pub use run_folder::RunFolder;
 pub use sgd::{FusedSgd, MomentumState, SgdState};
-pub use trainer::{
-    RunInfo, RunOptions, RunSummary, SplitSummary, Trainer, next_run_dir, summarise, train,
-};
+pub use trainer::{RunOptions, Trainer, next_run_dir, summarise, train};

@@ -11,7 +11,7 @@ use crate::config::{ExperimentConfig, Method};
 use crate::error::{Result, TrainError};
 use crate::iteration::Predict;
 use crate::model::{build_backbone, build_baseline, build_fineface};
-use crate::trainer::RunInfo;
+use fineface_fair::RunInfo;
 
 /// A run folder written by [`Trainer::fit`](crate::Trainer::fit): `config.toml`,
 /// `run.json` and the selected weights `best.mpk`.
@@ -35,7 +35,7 @@ impl RunFolder {
     pub fn open(dir: &Path) -> Result<Self> {
         let mut config = ExperimentConfig::from_file(&dir.join("config.toml"))?;
         config.model.weights = None;
-        let info_path = dir.join("run.json");
+        let info_path = dir.join(RunInfo::FILE_NAME);
         let text =
             std::fs::read_to_string(&info_path).map_err(|e| TrainError::io(&info_path, e))?;
         let info = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
@@ -70,6 +70,8 @@ impl RunFolder {
         let weights = self.dir.join("best.mpk");
         let n_classes = self.info.classes.len();
         let backbone = build_backbone::<B>(&self.config.model, device)?;
+        // `run.json`'s method is what was trained (the model's own); the config agrees for
+        // the runs this builds.
         Ok(match self.config.method {
             Method::FineFace => {
                 let model = build_fineface(&self.config.model, n_classes, backbone, device);

@@ -11,9 +11,9 @@ use fineface_data::{
     AttentionCrop, AttentionCropConfig, BadImagePolicy, BatchLoader, FaceDataset, ImageBatch,
     LoaderConfig, Split,
 };
+use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 use fineface_model::FineFaceAutodiffBackend;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use serde::{Deserialize, Serialize};
 
 use crate::checkpoint::{Checkpoints, TrainState, load_weights, save_weights};
 use crate::config::{ExperimentConfig, Method};
@@ -42,63 +42,6 @@ pub struct RunOptions {
     pub progress: bool,
     /// Off a terminal (or without the bar), how often a progress line is logged.
     pub progress_every: Duration,
-}
-
-/// What a run folder says about the run, beside its config (`run.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunInfo {
-    /// The experiment's name.
-    pub name: String,
-    /// FineFACE or baseline.
-    pub method: Method,
-    /// The dataset trained on.
-    pub dataset: String,
-    /// The target attribute.
-    pub target: String,
-    /// Class names, in the model's output order.
-    pub classes: Vec<String>,
-    /// Sensitive attribute names.
-    pub sensitive: Vec<String>,
-    /// Images per split.
-    pub split_sizes: Vec<(String, usize)>,
-    /// Version of this crate.
-    pub version: String,
-}
-
-/// The numbers of one evaluated split.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SplitSummary {
-    /// Images evaluated.
-    pub n: usize,
-    /// Accuracy of the final prediction.
-    pub accuracy: f64,
-    /// Accuracy of the concat head on the image.
-    pub accuracy_concat: f64,
-    /// Accuracy of the 4-head sum on the image.
-    pub accuracy_heads: f64,
-    /// Accuracy of the worst subgroup.
-    pub worst_group_accuracy: f64,
-    /// The worst subgroup(s).
-    pub worst_group: String,
-    /// Standard deviation (ddof 0) of the subgroup accuracies.
-    pub dob: f64,
-    /// Skin/subgroup error ratio (worst error / best error), when defined.
-    pub ser: Option<f64>,
-}
-
-/// The outcome of a finished run (`summary.json`).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunSummary {
-    /// The run folder.
-    pub run_dir: PathBuf,
-    /// Epochs trained.
-    pub epochs: usize,
-    /// Best validation value of the selection metric and its epoch (1-based).
-    pub best: Option<(f64, usize)>,
-    /// The test split under the selected checkpoint; `None` when stopped early.
-    pub test: Option<SplitSummary>,
-    /// Wall time of this invocation, seconds.
-    pub seconds: f64,
 }
 
 impl RunOptions {
@@ -339,7 +282,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             test,
             seconds: started.elapsed().as_secs_f64(),
         };
-        write_json(&self.options.run_dir.join("summary.json"), &summary)?;
+        write_json(&self.options.run_dir.join(RunSummary::FILE_NAME), &summary)?;
         Ok(summary)
     }
 
@@ -358,7 +301,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let dataset = &self.dataset;
         let info = RunInfo {
             name: config.name.clone(),
-            method,
+            method: method.name().to_owned(),
             dataset: dataset.name.clone(),
             target: dataset.target.clone(),
             classes: dataset.classes.clone(),
@@ -370,7 +313,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 .collect(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         };
-        write_json(&run.join("run.json"), &info)
+        write_json(&run.join(RunInfo::FILE_NAME), &info)
     }
 
     /// A fresh optimiser and state, or the latest checkpoint's with `resume`.
@@ -609,7 +552,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             &self.dataset.sensitive,
         )?;
         let summary = summarise(&test, &report);
-        write_json(&run.join("test").join("summary.json"), &summary)?;
+        write_json(&run.join("test").join(SplitSummary::FILE_NAME), &summary)?;
         tracing::info!(
             accuracy = summary.accuracy, accuracy_concat = summary.accuracy_concat,
             accuracy_heads = summary.accuracy_heads, worst_group = %summary.worst_group,
@@ -778,6 +721,7 @@ pub fn summarise(evaluation: &Evaluation, report: &fineface_fair::SubgroupReport
         worst_group: report.aggregates.worst_groups.join(" / "),
         dob: report.aggregates.dob_std_ddof0,
         ser: report.aggregates.ser,
+        skipped: evaluation.bad_images.len(),
     }
 }
 

@@ -367,7 +367,7 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         &dataset.sensitive,
     )?;
     let summary = summarise(&evaluation, &report);
-    write_json(&out.join("summary.json"), &summary)?;
+    write_json(&out.join(fineface_train::SplitSummary::FILE_NAME), &summary)?;
     #[allow(clippy::print_stdout)]
     {
         println!(
