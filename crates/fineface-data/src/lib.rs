@@ -31,8 +31,6 @@
 //! ```
 
 mod check;
-#[cfg(feature = "crop")]
-mod crop;
 mod datasets;
 mod error;
 mod loader;
@@ -41,8 +39,6 @@ mod split;
 mod transform;
 
 pub use check::{DataCheck, SplitCounts};
-#[cfg(feature = "crop")]
-pub use crop::{AttentionCrop, AttentionCropConfig, CropBoxes};
 pub use datasets::{
     CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
 };

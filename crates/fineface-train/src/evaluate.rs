@@ -7,10 +7,10 @@ use std::path::Path;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use fineface_data::{
-    AttentionCrop, BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig,
-    TransformConfig,
+    BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig, TransformConfig,
 };
 use fineface_fair::{AuditOptions, PredictionTable, SubgroupReport, audit};
+use fineface_model::AttentionCrop;
 
 use crate::checkpoint::write_atomic;
 use crate::error::{Result, TrainError};

@@ -11,7 +11,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::backend::DeviceOps;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Int, Tensor};
-use fineface_data::AttentionCrop;
+use fineface_model::AttentionCrop;
 use fineface_model::{
     Backbone, Baseline, FineFace, FineFaceAutodiffBackend, FineFaceBackend, FineFaceOutput,
     attention_map,

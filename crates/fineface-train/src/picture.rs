@@ -5,9 +5,8 @@ use std::path::Path;
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use fineface_data::{
-    AttentionCrop, BadImagePolicy, BatchLoader, FaceSample, LoaderConfig, TransformConfig,
-};
+use fineface_data::{BadImagePolicy, BatchLoader, FaceSample, LoaderConfig, TransformConfig};
+use fineface_model::AttentionCrop;
 use image::{Rgb, RgbImage};
 
 use crate::error::{Result, TrainError};

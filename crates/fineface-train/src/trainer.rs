@@ -6,11 +6,9 @@ use std::time::Instant;
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::{Int, Tensor, TensorData};
-use fineface_data::{
-    AttentionCrop, AttentionCropConfig, BadImagePolicy, BatchLoader, FaceDataset, ImageBatch,
-    LoaderConfig, Split,
-};
+use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, ImageBatch, LoaderConfig, Split};
 use fineface_model::FineFaceAutodiffBackend;
+use fineface_model::{AttentionCrop, AttentionCropConfig};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 

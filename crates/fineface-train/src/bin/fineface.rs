@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use fineface_data::{AttentionCropConfig, DatasetConfig, FaceDataset, Split, TransformConfig};
+use fineface_data::{DatasetConfig, FaceDataset, Split, TransformConfig};
+use fineface_model::AttentionCropConfig;
 use fineface_model::{DeviceSpec, FineFaceBackend};
 use fineface_train::{
     EvalSettings, ExperimentConfig, Method, Overrides, Predict, RunInfo, RunOptions, RunSummary,
