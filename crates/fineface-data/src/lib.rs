@@ -29,8 +29,18 @@
 //! }
 //! # Ok::<(), fineface_data::DataError>(())
 //! ```
+//!
+//! # Batches
+//! [`BatchLoader`] is the loader training uses: parallel, and reproducible whatever the
+//! number of threads. For Burn's data API, each split is a `burn_dataset::Dataset` of
+//! samples ([`SplitDataset`], from [`FaceDataset::dataset`]), and with the `burn` feature
+//! `FaceBatcher` turns samples into image and target tensors, so
+//! `DataLoaderBuilder::new(batcher).batch_size(n).build(dataset)` works (see the README).
 
+#[cfg(feature = "burn")]
+mod batcher;
 mod check;
+mod dataset;
 mod datasets;
 mod error;
 mod loader;
@@ -38,7 +48,10 @@ mod sample;
 mod split;
 mod transform;
 
+#[cfg(feature = "burn")]
+pub use batcher::{FaceBatch, FaceBatcher};
 pub use check::{DataCheck, SplitCounts};
+pub use dataset::SplitDataset;
 pub use datasets::{
     CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
 };
