@@ -36,6 +36,16 @@ pub enum DataError {
         /// What is wrong, with the offending value.
         message: String,
     },
+    /// A sample's target label is not one of the classes it should index into.
+    #[error("{file}: unknown target label {value:?} (known classes: {})", classes.join(", "))]
+    UnknownTarget {
+        /// The sample's file, as the dataset lists it.
+        file: String,
+        /// Its label.
+        value: String,
+        /// The labels known.
+        classes: Vec<String>,
+    },
     /// A configuration value that does not fit the dataset.
     #[error("{0}")]
     Config(String),

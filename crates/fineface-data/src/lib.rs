@@ -29,10 +29,18 @@
 //! }
 //! # Ok::<(), fineface_data::DataError>(())
 //! ```
+//!
+//! # Batches
+//! [`BatchLoader`] is the loader training uses: parallel, and reproducible whatever the
+//! number of threads. For Burn's data API, each split is a `burn_dataset::Dataset` of
+//! samples ([`SplitDataset`], from [`FaceDataset::dataset`]), and with the `burn` feature
+//! `FaceBatcher` turns samples into image and target tensors, so
+//! `DataLoaderBuilder::new(batcher).batch_size(n).build(dataset)` works (see the README).
 
+#[cfg(feature = "burn")]
+mod batcher;
 mod check;
-#[cfg(feature = "crop")]
-mod crop;
+mod dataset;
 mod datasets;
 mod error;
 mod loader;
@@ -40,9 +48,10 @@ mod sample;
 mod split;
 mod transform;
 
+#[cfg(feature = "burn")]
+pub use batcher::{FaceBatch, FaceBatcher};
 pub use check::{DataCheck, SplitCounts};
-#[cfg(feature = "crop")]
-pub use crop::{AttentionCrop, AttentionCropConfig, CropBoxes};
+pub use dataset::SplitDataset;
 pub use datasets::{
     CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
 };

@@ -1,5 +1,6 @@
 //! Parallel, reproducible decoding and augmentation of a split into batches.
 
+use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
 use rand::SeedableRng;
@@ -7,7 +8,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::sample::FaceSample;
+use crate::sample::{FaceSample, class_index};
 use crate::transform::{ImageTensor, TransformConfig};
 
 /// What to do with an image that cannot be decoded.
@@ -71,20 +72,27 @@ impl ImageBatch {
     }
 }
 
-/// An image that could not be decoded.
+/// An image that cannot go into a batch, and why: it could not be decoded (its decoder or
+/// transform panicked included), or its target is not one of the classes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BadImage {
     /// The file.
     pub path: PathBuf,
-    /// The decoder's message.
+    /// What went wrong: the decoder's message, the panic's, or the unknown label with the
+    /// known classes.
     pub message: String,
 }
 
-/// Decodes and transforms a split into batches with `workers` threads.
+/// Decodes and transforms a split into batches with `workers` threads: the loader training
+/// uses.
 ///
 /// Reproducible whatever the number of workers: the order of an epoch is a seeded shuffle
 /// of `(seed, epoch)`, and each image's augmentation draws from its own generator seeded by
-/// `(seed, epoch, index)`.
+/// `(seed, epoch, index)`. A run therefore gives the same batches, augmentations and
+/// losses on a laptop with 2 threads and a server with 32, and a resumed run continues
+/// exactly where it stopped. Burn's `DataLoader` hands batches to its workers as they free
+/// up, so there the order in which images meet a random generator depends on the thread
+/// count.
 #[derive(Debug, Clone)]
 pub struct BatchLoader<'a> {
     samples: &'a [FaceSample],
@@ -140,11 +148,30 @@ impl<'a> BatchLoader<'a> {
     }
 
     /// Batch `k` of `epoch`, and the images of it that could not be decoded.
+    ///
+    /// An image whose decoder or transform panics counts as undecodable (its message says
+    /// so): skipped and listed, or the error, as the [`BadImagePolicy`] says.
+    ///
+    /// # Errors
+    /// The first undecodable image under [`BadImagePolicy::Error`]; under any policy, a
+    /// sample whose target is not one of the classes (the message names its file, the label
+    /// and the classes).
     pub fn batch(&self, epoch: u64, k: usize) -> Result<(ImageBatch, Vec<BadImage>), BadImage> {
         let b = self.config.batch_size.max(1);
         let order = self.order(epoch);
         let end = ((k + 1) * b).min(order.len());
         let indices = &order[(k * b).min(end)..end];
+        // Labels first: a wrong class list is a configuration error, found before decoding.
+        let targets = indices
+            .iter()
+            .map(|&i| {
+                let sample = &self.samples[i];
+                class_index(self.classes, sample).map_err(|error| BadImage {
+                    path: sample.path.clone(),
+                    message: error.to_string(),
+                })
+            })
+            .collect::<Result<Vec<usize>, BadImage>>()?;
         let workers = self.config.workers.max(1).min(indices.len().max(1));
         let chunk = indices.len().div_ceil(workers).max(1);
         let decoded: Vec<(usize, Result<ImageTensor, BadImage>)> = std::thread::scope(|scope| {
@@ -158,9 +185,14 @@ impl<'a> BatchLoader<'a> {
                     })
                 })
                 .collect();
+            // `load` turns a panic into that image's error; a thread that panics anyway has
+            // lost its images, so its panic goes on to the caller.
             handles
                 .into_iter()
-                .flat_map(|h| h.join().unwrap_or_default())
+                .flat_map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
                 .collect()
         });
         let size = self.transform.crop as usize;
@@ -171,14 +203,11 @@ impl<'a> BatchLoader<'a> {
             indices: Vec::with_capacity(indices.len()),
         };
         let mut bad = Vec::new();
-        for (index, result) in decoded {
+        for ((index, result), target) in decoded.into_iter().zip(targets) {
             match result {
                 Ok(image) => {
                     batch.images.extend_from_slice(&image.values);
-                    let target = &self.samples[index].target;
-                    batch
-                        .targets
-                        .push(self.classes.iter().position(|c| c == target).unwrap_or(0));
+                    batch.targets.push(target);
                     batch.indices.push(index);
                 }
                 Err(error) if self.config.bad_images == BadImagePolicy::Skip => {
@@ -193,17 +222,42 @@ impl<'a> BatchLoader<'a> {
 
     fn load(&self, epoch: u64, index: usize) -> Result<ImageTensor, BadImage> {
         let sample = &self.samples[index];
-        let image = image::open(&sample.path).map_err(|e| BadImage {
-            path: sample.path.clone(),
-            message: e.to_string(),
-        })?;
-        Ok(if self.train {
-            let mut rng = ChaCha8Rng::seed_from_u64(mix(self.seed, epoch, index as u64));
-            self.transform.train(&image, &mut rng)
-        } else {
-            self.transform.eval(&image)
-        })
+        let mut rng = self
+            .train
+            .then(|| ChaCha8Rng::seed_from_u64(mix(self.seed, epoch, index as u64)));
+        decode(sample, &self.transform, rng.as_mut())
     }
+}
+
+/// Decodes `sample` and applies the training transform with `rng`, or the evaluation
+/// transform without. A panic while decoding or transforming becomes this image's error,
+/// so the image is skipped and listed or stops the run like any undecodable one, instead of
+/// vanishing with its thread.
+pub(crate) fn decode(
+    sample: &FaceSample,
+    transform: &TransformConfig,
+    rng: Option<&mut ChaCha8Rng>,
+) -> Result<ImageTensor, BadImage> {
+    let bad = |message: String| BadImage {
+        path: sample.path.clone(),
+        message,
+    };
+    // Nothing outlives a panic here: the generator is per image and dropped with the result.
+    std::panic::catch_unwind(AssertUnwindSafe(|| {
+        let image = image::open(&sample.path).map_err(|e| bad(e.to_string()))?;
+        Ok(match rng {
+            Some(rng) => transform.train(&image, rng),
+            None => transform.eval(&image),
+        })
+    }))
+    .unwrap_or_else(|panic| {
+        let message = panic
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "no message".to_owned());
+        Err(bad(format!("decoding panicked: {message}")))
+    })
 }
 
 /// A 64-bit mix of three numbers (SplitMix64 steps), for per-image seeds.

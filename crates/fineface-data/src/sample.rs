@@ -98,6 +98,18 @@ impl FaceDataset {
     }
 }
 
+/// The position of `sample`'s target in `classes`.
+pub(crate) fn class_index(classes: &[String], sample: &FaceSample) -> crate::Result<usize> {
+    classes
+        .iter()
+        .position(|c| *c == sample.target)
+        .ok_or_else(|| crate::DataError::UnknownTarget {
+            file: sample.file.clone(),
+            value: sample.target.clone(),
+            classes: classes.to_vec(),
+        })
+}
+
 /// `root/relative`, or `None` when `relative` is absolute or climbs out of `root`
 /// (`../../x.jpg`): listed paths come from files users download and must stay inside.
 pub(crate) fn inside(root: &Path, relative: &str) -> Option<PathBuf> {

@@ -100,3 +100,74 @@ fn undecodable_images_are_skipped_and_counted_or_stop_the_run() {
     assert_eq!(error.path, empty);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A fresh folder with `n` small PNGs, and one sample per image labelled `targets[i]`.
+fn pngs(name: &str, targets: &[&str]) -> (PathBuf, Vec<FaceSample>) {
+    let dir = std::env::temp_dir().join(format!("fineface-loader-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let samples = targets
+        .iter()
+        .enumerate()
+        .map(|(i, target)| {
+            let path = dir.join(format!("{i}.png"));
+            image::RgbImage::from_pixel(10, 10, image::Rgb([40 * i as u8, 10, 10]))
+                .save(&path)
+                .unwrap();
+            FaceSample {
+                file: format!("{i}.png"),
+                path,
+                target: (*target).to_owned(),
+                sensitive: vec!["g".into()],
+            }
+        })
+        .collect();
+    (dir, samples)
+}
+
+#[test]
+fn an_unknown_target_is_an_error_naming_the_file_the_value_and_the_classes() {
+    let (dir, samples) = pngs("unknown-target", &["a", "b", "typo"]);
+    let classes = vec!["a".to_owned(), "b".to_owned()];
+    let config = LoaderConfig {
+        batch_size: 3,
+        ..LoaderConfig::default()
+    };
+    let loader = BatchLoader::new(&samples, &classes, small(), config, false, 0);
+    // Before the fix, the batch came back with the third image as class 0 ("a").
+    let error = loader.batch(0, 0).unwrap_err();
+    assert_eq!(error.path, samples[2].path);
+    for part in ["2.png", "\"typo\"", "a, b"] {
+        assert!(error.message.contains(part), "{part} in {}", error.message);
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_panicking_decode_loses_no_image_silently() {
+    // `crop = 0` makes the transform panic (a zero-sized chunk) in every decode thread.
+    let (dir, samples) = pngs("panic", &["a", "a", "a", "a"]);
+    let classes = vec!["a".to_owned()];
+    let broken = TransformConfig { crop: 0, ..small() };
+    let config = LoaderConfig {
+        batch_size: 4,
+        workers: 2,
+        ..LoaderConfig::default()
+    };
+    let loader = BatchLoader::new(&samples, &classes, broken.clone(), config.clone(), false, 0);
+    // Before the fix: an empty batch and no bad image, as if the split had no images.
+    let (batch, bad) = loader.batch(0, 0).unwrap();
+    assert!(batch.is_empty());
+    let lost: Vec<&PathBuf> = bad.iter().map(|b| &b.path).collect();
+    assert_eq!(lost, samples.iter().map(|s| &s.path).collect::<Vec<_>>());
+    assert!(bad[0].message.contains("panicked"), "{}", bad[0].message);
+    let strict = LoaderConfig {
+        bad_images: BadImagePolicy::Error,
+        ..config
+    };
+    let error = BatchLoader::new(&samples, &classes, broken, strict, false, 0)
+        .batch(0, 0)
+        .unwrap_err();
+    assert_eq!(error.path, samples[0].path);
+    std::fs::remove_dir_all(&dir).unwrap();
+}

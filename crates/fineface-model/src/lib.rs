@@ -52,8 +52,9 @@ pub use device::{Cpu, CpuAutodiff, DeviceSpec};
 pub use device::{Cuda, CudaAutodiff};
 pub use error::{ModelError, Result};
 pub use fineface::{
-    AttentionMaps, Classifier, ClassifierConfig, ConvBlock, ConvBlockConfig, Expert, ExpertConfig,
-    ExpertOutput, FineFace, FineFaceConfig, FineFaceOutput, attention_map,
+    Attention, AttentionCrop, AttentionCropConfig, AttentionMaps, Classifier, ClassifierConfig,
+    ConvBlock, ConvBlockConfig, CropBoxes, Expert, ExpertConfig, ExpertOutput, FineFace,
+    FineFaceConfig, FineFaceOutput, HeadLogits, Predict, attention_map,
 };
 pub use norm::{BatchNorm, BatchNormConfig};
 pub use ops::{

@@ -22,7 +22,7 @@ use std::time::Instant;
 use burn::module::AutodiffModule;
 use burn::tensor::{Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
-use fineface_data::AttentionCropConfig;
+use fineface_model::AttentionCropConfig;
 use fineface_model::{Backbone, DeviceSpec, FineFaceAutodiffBackend};
 use fineface_train::{
     GroupedSgd, IterationContext, ModelSettings, Predict, Shard, TrainSettings, TrainStep,
@@ -232,7 +232,7 @@ fn training_step<B: FineFaceAutodiffBackend, M: TrainStep<B> + 'static>(
     model: M,
     train: &TrainSettings,
     shards: [Shard<B>; 1],
-    crop: fineface_data::AttentionCrop,
+    crop: fineface_model::AttentionCrop,
     context: IterationContext,
 ) -> Box<dyn FnMut() -> anyhow::Result<()>> {
     let mut model = Some(model);

@@ -6,16 +6,16 @@ use std::path::Path;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use fineface_data::{
-    AttentionCrop, BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig,
-    TransformConfig,
+    BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig, TransformConfig,
 };
 use fineface_fair::{AuditOptions, PredictionTable, SubgroupReport, audit};
+use fineface_model::AttentionCrop;
 
 use crate::error::{Result, TrainError};
 use crate::files::{write_atomic, write_csv};
 #[allow(unused_imports)] // Linked from the docs.
-use crate::iteration::HeadLogits;
-use crate::iteration::Predict;
+use fineface_model::HeadLogits;
+use fineface_model::Predict;
 
 /// The images of a batch as a `[n, 3, size, size]` tensor on `device`.
 pub fn batch_tensor<B: Backend>(batch: ImageBatch, device: &B::Device) -> Tensor<B, 4> {

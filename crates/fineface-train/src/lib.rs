@@ -44,10 +44,11 @@ pub use evaluate::{
 };
 pub use files::{write_atomic, write_csv, write_json};
 pub use fineface_fair::{RunInfo, RunSummary, SplitSummary};
+/// FineFACE's prediction lives with the model; re-exported for evaluation code.
+pub use fineface_model::{Attention, HeadLogits, Predict};
 pub use iteration::{
-    Attention, BatchCrops, CropSource, FineFaceStep, HeadLogits, IterationContext, IterationLosses,
-    Predict, Shard, ShardCrops, StepForward, StepResult, Stepper, TrainBackbone, TrainStep,
-    fineface_crops, fineface_step,
+    BatchCrops, CropSource, FineFaceStep, IterationContext, IterationLosses, Shard, ShardCrops,
+    StepForward, StepResult, Stepper, TrainBackbone, TrainStep, fineface_crops, fineface_step,
 };
 pub use metrics::{EpochMetrics, memory_mb, write_history};
 pub use model::{

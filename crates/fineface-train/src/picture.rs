@@ -6,14 +6,13 @@ use std::path::Path;
 
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use fineface_data::{
-    AttentionCrop, BadImagePolicy, BatchLoader, FaceSample, LoaderConfig, TransformConfig,
-};
+use fineface_data::{BadImagePolicy, BatchLoader, FaceSample, LoaderConfig, TransformConfig};
+use fineface_model::AttentionCrop;
 use image::{Rgb, RgbImage};
 
 use crate::error::{Result, TrainError};
 use crate::evaluate::{batch_tensor, host};
-use crate::iteration::Predict;
+use fineface_model::Predict;
 
 /// Gap between tiles, pixels.
 const GAP: u32 = 4;

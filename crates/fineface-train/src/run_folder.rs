@@ -3,15 +3,15 @@
 
 use std::path::{Path, PathBuf};
 
-use fineface_data::{AttentionCrop, AttentionCropConfig};
 use fineface_model::FineFaceBackend;
+use fineface_model::{AttentionCrop, AttentionCropConfig};
 
 use crate::checkpoint::load_weights;
 use crate::config::{ExperimentConfig, Method};
 use crate::error::{Result, TrainError};
-use crate::iteration::Predict;
 use crate::model::{build_backbone, build_baseline, build_fineface};
 use fineface_fair::RunInfo;
+use fineface_model::Predict;
 
 /// A run folder written by [`Trainer::fit`](crate::Trainer::fit): `config.toml`,
 /// `run.json` and the selected weights `best.mpk`.

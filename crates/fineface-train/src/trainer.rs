@@ -7,12 +7,10 @@ use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use burn::tensor::{Int, Tensor, TensorData};
-use fineface_data::{
-    AttentionCrop, AttentionCropConfig, BadImagePolicy, BatchLoader, FaceDataset, ImageBatch,
-    LoaderConfig, Split,
-};
+use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, ImageBatch, LoaderConfig, Split};
 use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 use fineface_model::FineFaceAutodiffBackend;
+use fineface_model::{AttentionCrop, AttentionCropConfig};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{Checkpoints, TrainState, load_weights, save_weights};
@@ -20,7 +18,7 @@ use crate::config::{ExperimentConfig, Method};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
 use crate::files::{write_atomic, write_json};
-use crate::iteration::{IterationContext, IterationLosses, Predict, Shard, TrainStep};
+use crate::iteration::{IterationContext, IterationLosses, Shard, TrainStep};
 use crate::metrics::{EpochMetrics, memory_mb, write_history};
 use crate::model::{
     build_baseline, build_fineface, build_pretrained_backbone, check_imagenet_weights,
@@ -28,6 +26,7 @@ use crate::model::{
 };
 use crate::optim::GroupedSgd;
 use crate::picture::write_crop_grid;
+use fineface_model::Predict;
 
 /// How to run (as opposed to what to train, which is the [`ExperimentConfig`]).
 #[derive(Debug, Clone)]

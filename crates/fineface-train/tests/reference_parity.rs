@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::AutodiffModule;
 use burn::tensor::{Int, Tensor, TensorData};
-use fineface_data::{AttentionCrop, AttentionCropConfig};
+use fineface_model::{AttentionCrop, AttentionCropConfig};
 use fineface_model::{
     Cpu, CpuAutodiff, FineFaceConfig, ResNetConfig, export_torchvision_safetensors,
     load_torchvision_weights,

@@ -5,7 +5,7 @@
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use fineface_data::AttentionCropConfig;
+use fineface_model::AttentionCropConfig;
 use fineface_model::{Cpu, CpuAutodiff, FineFaceConfig, ResNetConfig};
 use fineface_train::{
     FineFaceResNet, FineFaceStep, GroupedSgd, IterationContext, Shard, StepResult, TrainSettings,

@@ -4,7 +4,7 @@
 
 use burn::backend::Flex;
 use burn::tensor::{Tensor, TensorData};
-use fineface_data::{AttentionCrop, AttentionCropConfig};
+use fineface_model::{AttentionCrop, AttentionCropConfig};
 use rstest::rstest;
 
 type B = Flex;
