@@ -21,9 +21,31 @@ use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 /// [`FineFaceBackend::conv2d_weight_gradient`], [`FineFaceBackend::batch_norm_backward`] and
 /// [`FineFaceBackend::relu_gradient`].
 ///
-/// By Rust's orphan rule only this crate can implement the trait for Burn's own backend
-/// types: it does for `Flex` (the kernels in `flex/`), `Cuda` (feature `cuda`, the defaults)
-/// and `Autodiff<B>`; a backend type you define opts in with the empty impl.
+/// # Implementations
+/// | backend | cargo feature | ops |
+/// |---|---|---|
+/// | `burn::backend::Flex` | `flex` (default) | this crate's kernels (`flex/`) |
+/// | `burn::backend::NdArray` | `ndarray` | the defaults (Burn's ops) |
+/// | `burn::backend::Cuda` | `cuda` | the defaults (Burn's CUDA kernels) |
+/// | `burn::backend::Autodiff<B>` | (always) | single autodiff ops over `B`'s |
+///
+/// # Adding a backend
+/// By Rust's orphan rule a trait may be implemented for a type only in the crate that defines
+/// the trait or the one that defines the type, so only this crate can implement
+/// `FineFaceBackend` for Burn's own backend types (`Wgpu`, `LibTorch`, `Candle`, ...); a
+/// backend type you define yourself you can opt in from your own crate with the empty impl.
+/// To add one of Burn's here:
+/// 1. a cargo feature of the backend's name in this crate's `Cargo.toml` that switches on
+///    Burn's feature of that name (`wgpu = ["burn/wgpu"]`);
+/// 2. one line in `src/backends.rs`, `#[cfg(feature = "wgpu")] impl FineFaceBackend for
+///    burn::backend::Wgpu {}`, which runs the defaults (override a method there only with a
+///    kernel measured faster than Burn's);
+/// 3. one line in `tests/defaults.rs`, `#[cfg(feature = "wgpu")] backend_tests!(wgpu,
+///    burn::backend::Wgpu);`, which checks every method, and the autodiff ops over the
+///    backend, against Burn's own ops;
+/// 4. a row in the table above and in the README, and the feature in CI's test command.
+///
+/// `Autodiff<B>` needs nothing: its implementation is generic over the inner backend.
 pub trait FineFaceBackend: Backend {
     /// A 2-d convolution (same contract as Burn's `ModuleOps::conv2d`). On an autodiff
     /// backend its gradients come from [`FineFaceBackend::conv2d_input_gradient`] and

@@ -27,8 +27,9 @@
 //!
 //! # Backends and features
 //! [`FineFaceBackend`] is implemented here for Burn's backends, each behind the cargo feature
-//! of its name: `flex` (default; the fast kernels) and `cuda` (Burn's ops unchanged), and
-//! `Autodiff<B>` over any of them.
+//! of its name: `flex` (default; the fast kernels), `ndarray` and `cuda` (Burn's ops
+//! unchanged), and `Autodiff<B>` over any of them. The trait's documentation says how another
+//! backend is added.
 //!
 //! # Unsafe code
 //! The workspace denies `unsafe`, and this crate is where the workspace's `unsafe` lives (so

@@ -14,7 +14,8 @@
 //! channels or more on maps of 14x14 or more run their forward and input gradient as Winograd
 //! F(2x2, 3x3): a map of whole tiles, odd sizes (a last tile half outside the map) with the
 //! images grouped into one product per group, and a bias in evaluation. BatchNorm's fused op is checked
-//! against Burn's layer, as the model's layer, in fineface-model's `tests/modules.rs`.
+//! against Burn's layer in `defaults.rs` (and, as the model's layer, in fineface-model's
+//! `tests/modules.rs`).
 
 #![cfg(feature = "flex")]
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
