@@ -19,10 +19,10 @@
 //! A new backend gets all of these with one `backend_tests!` line at the bottom.
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
-// Without a backend feature no `backend_tests!` line is compiled and the checks go unused.
 #![cfg_attr(
+    // Without a backend feature no `backend_tests!` line is compiled: the checks go unused.
     not(any(feature = "flex", feature = "ndarray", feature = "cuda")),
-    allow(dead_code, unused_imports)
+    allow(dead_code, unused_imports, unused_macros)
 )]
 
 mod common;
