@@ -70,27 +70,13 @@ fn check_cuda(index: usize) -> Result<()> {
     })
 }
 
+/// The driver probe (`unsafe`: it loads the driver library) lives in the kernels crate.
 #[cfg(feature = "cuda")]
-#[allow(unsafe_code)]
 fn check_cuda(index: usize) -> Result<()> {
-    use cudarc::driver::{result, sys};
-    let unavailable = |reason: String| ModelError::DeviceUnavailable {
+    fineface_kernels::cuda::check_device(index).map_err(|reason| ModelError::DeviceUnavailable {
         device: format!("cuda:{index}"),
-        reason,
-    };
-    // SAFETY: only tries to dlopen the driver library by its well-known names.
-    if !unsafe { sys::is_culib_present() } {
-        return Err(unavailable(
-            "no CUDA driver library (libcuda.so) found; install the NVIDIA driver".to_owned(),
-        ));
-    }
-    result::init().map_err(|e| unavailable(format!("the CUDA driver failed to start: {e:?}")))?;
-    let count = result::device::get_count()
-        .map_err(|e| unavailable(format!("cannot count CUDA devices: {e:?}")))?;
-    if index >= count.max(0) as usize {
-        return Err(unavailable(format!("only {count} CUDA device(s) present")));
-    }
-    Ok(())
+        reason: reason.to_string(),
+    })
 }
 
 #[cfg(test)]

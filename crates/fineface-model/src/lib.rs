@@ -35,13 +35,15 @@
 //! mis-shaped keys. [`export_torchvision_safetensors`] writes PyTorch-named safetensors;
 //! [`save_model`] and [`load_model`] keep whole models in Burn's burnpack format.
 
+// The workspace's `unsafe` code is in fineface-kernels (the Flex kernels, the CUDA driver probe).
+#![forbid(unsafe_code)]
+
 mod backbone;
 mod baseline;
 mod device;
 mod error;
 mod fineface;
 mod norm;
-mod ops;
 mod resnet;
 mod store;
 
@@ -57,7 +59,9 @@ pub use fineface::{
     FineFaceConfig, FineFaceOutput, HeadLogits, Predict, attention_map,
 };
 pub use norm::{BatchNorm, BatchNormConfig};
-pub use ops::{
+// The backend extension every module runs on, and its ops, from fineface-kernels: re-exported
+// so that users of the model need not name that crate.
+pub use fineface_kernels::{
     BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics,
     FineFaceAutodiffBackend, FineFaceBackend, SgdOptions, SgdUpdate, add_relu, conv2d, sgd_step,
 };

@@ -6,9 +6,9 @@ use burn::nn::{Linear, LinearConfig};
 use burn::tensor::Tensor;
 use burn::tensor::activation::elu;
 use burn::tensor::backend::Backend;
+use fineface_kernels::FineFaceBackend;
 
 use crate::norm::{BatchNorm, BatchNormConfig};
-use crate::ops::FineFaceBackend;
 
 /// Configuration of a [`Classifier`].
 #[derive(Config, Debug)]

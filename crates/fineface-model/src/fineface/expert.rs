@@ -6,10 +6,10 @@ use burn::nn::PaddingConfig2d;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use fineface_kernels::{FineFaceBackend, conv2d};
 
 use super::classifier::{Classifier, ClassifierConfig};
 use crate::norm::{BatchNorm, BatchNormConfig};
-use crate::ops::{FineFaceBackend, conv2d};
 
 /// Momentum of the conv-block BatchNorms (PyTorch convention), as in the reference.
 const CONV_BLOCK_BN_MOMENTUM: f64 = 0.01;

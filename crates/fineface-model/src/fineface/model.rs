@@ -4,12 +4,12 @@ use burn::config::Config;
 use burn::module::Module;
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use fineface_kernels::FineFaceBackend;
 
 use super::attention::attention_map;
 use super::classifier::{Classifier, ClassifierConfig};
 use super::expert::{Expert, ExpertConfig};
 use crate::backbone::Backbone;
-use crate::ops::FineFaceBackend;
 
 /// Configuration of the FineFACE heads; the backbone is built separately and passed to
 /// [`init`](FineFaceConfig::init).

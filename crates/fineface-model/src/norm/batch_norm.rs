@@ -6,8 +6,7 @@ use burn::nn::Initializer;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
-
-use crate::ops::{BatchNormForward, BatchNormOptions, FineFaceBackend, per_row};
+use fineface_kernels::{BatchNormForward, BatchNormOptions, FineFaceBackend, per_row};
 
 /// Configuration of a [`BatchNorm`] layer.
 #[derive(Config, Debug)]

@@ -6,9 +6,9 @@ use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::{Initializer, PaddingConfig2d};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use fineface_kernels::{FineFaceBackend, add_relu, conv2d};
 
 use crate::norm::{BatchNorm, BatchNormConfig};
-use crate::ops::{FineFaceBackend, add_relu, conv2d};
 
 /// torchvision's conv initialisation: Kaiming normal, fan-out, ReLU gain.
 fn kaiming_fan_out() -> Initializer {

@@ -7,12 +7,12 @@ use burn::nn::conv::Conv2d;
 use burn::nn::pool::{MaxPool2d, MaxPool2dConfig};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
+use fineface_kernels::{FineFaceBackend, conv2d};
 use serde::{Deserialize, Serialize};
 
 use super::block::{BlockConfig, ResidualBlock, conv};
 use crate::backbone::{Backbone, BackboneFeatures};
 use crate::norm::{BatchNorm, BatchNormConfig};
-use crate::ops::{FineFaceBackend, conv2d};
 
 /// Which residual block a ResNet stacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

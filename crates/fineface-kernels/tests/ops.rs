@@ -14,8 +14,10 @@
 //! channels or more on maps of 14x14 or more run their forward and input gradient as Winograd
 //! F(2x2, 3x3): a map of whole tiles, odd sizes (a last tile half outside the map) with the
 //! images grouped into one product per group, and a bias in evaluation. BatchNorm's fused op is checked
-//! against Burn's layer in `modules.rs`.
+//! against Burn's layer in `defaults.rs` (and, as the model's layer, in fineface-model's
+//! `tests/modules.rs`).
 
+#![cfg(feature = "flex")]
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
 mod common;
@@ -24,7 +26,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Distribution, Tensor};
-use fineface_model::{SgdOptions, add_relu, conv2d, sgd_step};
+use fineface_kernels::{SgdOptions, add_relu, conv2d, sgd_step};
 use rstest::rstest;
 
 type A = Autodiff<Flex>;

@@ -8,7 +8,7 @@ use burn::tensor::TensorMetadata;
 use rayon::prelude::*;
 
 use super::tensor::{PIECE, contiguous, par_chunks_zeroed, tensor, values, writable_values};
-use crate::ops::sgd::{SgdOptions, SgdUpdate};
+use crate::sgd::{SgdOptions, SgdUpdate};
 
 /// `tensor` with a contiguous buffer of its own to write into: as it is when nothing else
 /// holds its storage, else a copy.
@@ -26,7 +26,7 @@ fn values_mut(tensor: &mut FlexTensor) -> &mut [f32] {
     writable_values(tensor).expect("an owned f32 buffer (from `owned`)")
 }
 
-/// Burn's `Sgd` update (see [`crate::ops::sgd::sgd_reference`]) element by element, with the
+/// Burn's `Sgd` update (see [`crate::sgd::sgd_reference`]) element by element, with the
 /// same `f32` operations in the same order, so the result is the same to the bit:
 /// the parameter and momentum buffer are written in place where they are not shared.
 pub(crate) fn sgd_step(

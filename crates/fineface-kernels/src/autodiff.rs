@@ -10,8 +10,8 @@ use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 
-use super::FineFaceBackend;
-use super::batch_norm::{BatchNormForward, BatchNormOptions, BatchNormStatistics};
+use crate::FineFaceBackend;
+use crate::batch_norm::{BatchNormForward, BatchNormOptions, BatchNormStatistics};
 
 impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, C> {
     /// `B::conv2d_tracked` forward, `B::conv2d_input_gradient` and `B::conv2d_weight_gradient`

@@ -1,9 +1,10 @@
 //! Training-mode BatchNorm as one op with a closed-form backward.
 //!
-//! Both passes work on `[batch * channels, spatial]` rows (one row per sample and channel),
-//! the layout [`crate::BatchNorm`] reshapes to. The generic versions here are Burn tensor ops
-//! and run on any backend; [`super::flex`] fuses them into two sweeps over memory each way for
-//! Flex.
+//! Both passes work on `[batch * channels, spatial]` rows (one row per sample and channel):
+//! an NCHW tensor reshaped, which keeps every per-channel value a per-row scalar ([`per_row`])
+//! instead of a `[1, C, 1, 1]` broadcast (slow on Flex 0.21). The generic versions here are
+//! Burn tensor ops and run on any backend; `flex/batch_norm.rs` fuses them into two sweeps over
+//! memory each way for Flex.
 
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::FloatTensor;
@@ -141,12 +142,15 @@ pub(crate) fn normalise_backward<B: Backend>(
     }
 }
 
-/// `[c]` per-channel values as a `[b * c, 1]` column matching the row layout.
-pub(crate) fn per_row<B: Backend>(
-    values: Tensor<B, 1>,
-    batch: usize,
-    channels: usize,
-) -> Tensor<B, 2> {
+/// `[channels]` per-channel values as a `[batch * channels, 1]` column matching the row
+/// layout of [`FineFaceBackend::batch_norm_train`](crate::FineFaceBackend::batch_norm_train)
+/// (row `i` holds channel `i % channels`), to scale or shift rows by broadcasting along the
+/// spatial axis (what an evaluation-mode BatchNorm does with its running statistics).
+///
+/// # Shapes
+/// - `values`: `[channels]`
+/// - output: `[batch * channels, 1]`
+pub fn per_row<B: Backend>(values: Tensor<B, 1>, batch: usize, channels: usize) -> Tensor<B, 2> {
     values
         .reshape([1, channels])
         .repeat_dim(0, batch)

@@ -5,7 +5,7 @@ use burn::nn::conv::Conv2d;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use super::FineFaceBackend;
+use crate::FineFaceBackend;
 
 /// `conv.forward(input)` through [`FineFaceBackend::conv2d_tracked`], so that the backend's
 /// own convolution kernels run (on an autodiff backend: forward and both gradients). Padding other than symmetric explicit or

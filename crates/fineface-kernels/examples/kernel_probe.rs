@@ -1,10 +1,11 @@
 //! Op-level timings behind docs/performance.md: ResNet-50's convolution shapes (batch 8,
 //! 224 px) and FineFACE's 512 -> 1024 head, forward, input gradient and weight gradient
 //! (Flex's own and ours through `FineFaceBackend`), and a training-mode BatchNorm
-//! forward+backward (ours and Burn's stock layer). `tools/kernel_probe_torch.py` prints the same lines for PyTorch.
+//! forward+backward (ours, `FineFaceBackend::batch_norm_train` on the `[B*C, H*W]` rows the
+//! model's layer reshapes to, and Burn's stock layer). `tools/kernel_probe_torch.py` prints the same lines for PyTorch.
 //!
 //! ```sh
-//! cargo run --release -p fineface-model --example kernel_probe
+//! cargo run --release -p fineface-kernels --example kernel_probe
 //! python3 tools/kernel_probe_torch.py
 //! ```
 //! Each line is `{"op", "shape", "seconds"}` (median of 5 after one warm-up).
@@ -17,7 +18,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::nn::BatchNormConfig as BurnBatchNormConfig;
 use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
 use burn::tensor::{Distribution, Tensor, TensorPrimitive};
-use fineface_model::{BatchNormConfig, FineFaceBackend};
+use fineface_kernels::{BatchNormOptions, FineFaceBackend};
 
 type A = Autodiff<Flex>;
 
@@ -108,9 +109,25 @@ fn main() {
     let shape = "8x256x56x56";
     let x = Tensor::<A, 4>::random(dims, normal, &device).require_grad();
     let r = Tensor::<A, 4>::random(dims, normal, &device);
-    let ours = BatchNormConfig::new(256).init::<A>(&device);
+    let [batch, channels, height, width] = dims;
+    let gamma = Tensor::<A, 1>::ones([channels], &device).require_grad();
+    let beta = Tensor::<A, 1>::zeros([channels], &device).require_grad();
+    let options = BatchNormOptions {
+        batch,
+        epsilon: 1e-5,
+        relu: false,
+    };
     let seconds = median_seconds(|| {
-        let grads = (ours.forward(x.clone()) * r.clone()).sum().backward();
+        let rows = x.clone().reshape([batch * channels, height * width]);
+        let forward = A::batch_norm_train(
+            rows.into_primitive().tensor(),
+            gamma.clone().into_primitive().tensor(),
+            beta.clone().into_primitive().tensor(),
+            options,
+        );
+        let y =
+            Tensor::<A, 2>::from_primitive(TensorPrimitive::Float(forward.output)).reshape(dims);
+        let grads = (y * r.clone()).sum().backward();
         x.grad(&grads).map_or(0.0, |g| g.sum().into_scalar())
     });
     report("batchnorm train forward+backward, ours", shape, seconds);

@@ -4,7 +4,7 @@
 use burn::tensor::backend::Backend;
 use burn::tensor::{Scalar, Tensor, TensorPrimitive};
 
-use super::FineFaceBackend;
+use crate::FineFaceBackend;
 
 /// The settings of one SGD update: PyTorch's `SGD` without Nesterov, as Burn's `Sgd` computes
 /// it with momentum and weight decay.

@@ -1,7 +1,9 @@
 //! Flex kernels where Burn 0.21's CPU ops measured too slow: fused BatchNorm, the im2col
-//! convolution, the residual addition with its ReLU and the SGD update (`cargo run --release -p fineface-model --example kernel_probe`,
-//! docs/performance.md).
+//! convolution, the residual addition with its ReLU and the SGD update (`cargo run --release
+//! -p fineface-kernels --example kernel_probe`, docs/performance.md), and the
+//! [`FineFaceBackend`](crate::FineFaceBackend) implementation for Flex that calls them.
 
+mod backend;
 mod batch_norm;
 mod conv;
 mod matmul;

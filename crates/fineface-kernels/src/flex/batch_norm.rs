@@ -2,14 +2,14 @@
 //! (PyTorch's CPU kernels do the same), parallel over channels with rayon.
 //!
 //! Flex 0.21 allocates a fresh buffer and sweeps memory once per element-wise op, so the
-//! generic formulation in [`crate::ops::batch_norm`] costs about eight sweeps each way
-//! (`cargo run --release -p fineface-model --example kernel_probe`, docs/performance.md).
+//! generic formulation in [`crate::batch_norm`] costs about eight sweeps each way
+//! (`cargo run --release -p fineface-kernels --example kernel_probe`, docs/performance.md).
 
 use burn::backend::flex::FlexTensor;
 use rayon::prelude::*;
 
 use super::tensor::{contiguous, par_chunks_zeroed, tensor, values};
-use crate::ops::batch_norm::{
+use crate::batch_norm::{
     BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics,
 };
 
@@ -216,7 +216,7 @@ mod tests {
     use burn::tensor::{Distribution, Tensor, TensorPrimitive};
 
     use super::*;
-    use crate::ops::batch_norm::{normalise, normalise_backward};
+    use crate::batch_norm::{normalise, normalise_backward};
 
     fn random<const D: usize>(shape: [usize; D], distribution: Distribution) -> FlexTensor {
         Tensor::<Flex, D>::random(shape, distribution, &Default::default())

@@ -2,7 +2,7 @@
 
 use burn::tensor::{Tensor, TensorPrimitive};
 
-use super::FineFaceBackend;
+use crate::FineFaceBackend;
 
 /// `relu(lhs + rhs)` as one op ([`FineFaceBackend::add_relu`]): the residual addition and the
 /// ReLU after it.

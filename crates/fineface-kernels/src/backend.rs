@@ -1,0 +1,154 @@
+//! The backend extension trait, with a default for every op built from Burn's own ops.
+
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use burn::tensor::ops::{ConvOptions, FloatTensor};
+
+use crate::batch_norm::{
+    BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, normalise,
+    normalise_backward,
+};
+use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
+
+/// A Burn backend with the kernels FineFACE-rs replaces.
+///
+/// Every method has a default built from Burn's ops (the convolution ones are Burn's own, the
+/// BatchNorm ones the closed form in Burn tensor ops, the SGD update Burn's `Sgd` arithmetic),
+/// so a backend opts in with an empty impl and runs exactly what Burn would. `Flex` overrides
+/// them with this crate's CPU kernels. `Autodiff<B>` (over any `B: FineFaceBackend`)
+/// implements [`FineFaceBackend::conv2d_tracked`], [`FineFaceBackend::batch_norm_train`] and
+/// [`FineFaceBackend::add_relu`] as single autodiff ops that run the inner backend's forward,
+/// and whose backward asks it for [`FineFaceBackend::conv2d_input_gradient`],
+/// [`FineFaceBackend::conv2d_weight_gradient`], [`FineFaceBackend::batch_norm_backward`] and
+/// [`FineFaceBackend::relu_gradient`].
+///
+/// # Implementations
+/// | backend | cargo feature | ops |
+/// |---|---|---|
+/// | `burn::backend::Flex` | `flex` (default) | this crate's kernels (`flex/`) |
+/// | `burn::backend::NdArray` | `ndarray` | the defaults (Burn's ops) |
+/// | `burn::backend::Cuda` | `cuda` | the defaults (Burn's CUDA kernels) |
+/// | `burn::backend::Autodiff<B>` | (always) | single autodiff ops over `B`'s |
+///
+/// # Adding a backend
+/// By Rust's orphan rule a trait may be implemented for a type only in the crate that defines
+/// the trait or the one that defines the type, so only this crate can implement
+/// `FineFaceBackend` for Burn's own backend types (`Wgpu`, `LibTorch`, `Candle`, ...); a
+/// backend type you define yourself you can opt in from your own crate with the empty impl.
+/// To add one of Burn's here:
+/// 1. a cargo feature of the backend's name in this crate's `Cargo.toml` that switches on
+///    Burn's feature of that name (`wgpu = ["burn/wgpu"]`);
+/// 2. one line in `src/backends.rs`, `#[cfg(feature = "wgpu")] impl FineFaceBackend for
+///    burn::backend::Wgpu {}`, which runs the defaults (override a method there only with a
+///    kernel measured faster than Burn's);
+/// 3. one line in `tests/defaults.rs`, `#[cfg(feature = "wgpu")] backend_tests!(wgpu,
+///    burn::backend::Wgpu);`, which checks every method, and the autodiff ops over the
+///    backend, against Burn's own ops;
+/// 4. a row in the table above and in the README, and the feature in CI's test command.
+///
+/// `Autodiff<B>` needs nothing: its implementation is generic over the inner backend.
+pub trait FineFaceBackend: Backend {
+    /// A 2-d convolution (same contract as Burn's `ModuleOps::conv2d`). On an autodiff
+    /// backend its gradients come from [`FineFaceBackend::conv2d_input_gradient`] and
+    /// [`FineFaceBackend::conv2d_weight_gradient`].
+    fn conv2d_tracked(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        bias: Option<FloatTensor<Self>>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d(x, weight, bias, options)
+    }
+
+    /// The gradient of a 2-d convolution's input (same contract as Burn's
+    /// `ModuleOps::conv2d_x_backward`).
+    fn conv2d_input_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_x_backward(x, weight, output_grad, options)
+    }
+
+    /// The gradient of a 2-d convolution's weight (same contract as Burn's
+    /// `ModuleOps::conv2d_weight_backward`).
+    fn conv2d_weight_gradient(
+        x: FloatTensor<Self>,
+        weight: FloatTensor<Self>,
+        output_grad: FloatTensor<Self>,
+        options: ConvOptions<2>,
+    ) -> FloatTensor<Self> {
+        Self::conv2d_weight_backward(x, weight, output_grad, options)
+    }
+
+    /// Training-mode batch normalisation of `[batch * channels, spatial]` rows (one row per
+    /// sample and channel) with per-channel batch statistics. On an autodiff backend it is
+    /// one op whose backward is [`FineFaceBackend::batch_norm_backward`], not the graph of a
+    /// dozen element-wise ops; with [`BatchNormOptions::relu`] it includes the ReLU that
+    /// follows.
+    fn batch_norm_train(
+        rows: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        options: BatchNormOptions,
+    ) -> BatchNormForward<Self> {
+        Self::batch_norm_forward(rows, gamma, beta, options)
+    }
+
+    /// `relu(lhs + rhs)` of two tensors of one shape: the end of a residual block. On an
+    /// autodiff backend it is one op whose backward hands both inputs
+    /// [`FineFaceBackend::relu_gradient`], not an addition and a ReLU node.
+    fn add_relu(lhs: FloatTensor<Self>, rhs: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu(Self::float_add(lhs, rhs))
+    }
+
+    /// The gradient through a ReLU from its output: `grad` where `output > 0`, zero elsewhere
+    /// (same contract as Burn's `ActivationOps::relu_backward`).
+    fn relu_gradient(output: FloatTensor<Self>, grad: FloatTensor<Self>) -> FloatTensor<Self> {
+        Self::relu_backward(output, grad)
+    }
+
+    /// The forward of [`FineFaceBackend::batch_norm_train`] with what its backward needs.
+    fn batch_norm_forward(
+        rows: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        beta: FloatTensor<Self>,
+        options: BatchNormOptions,
+    ) -> BatchNormForward<Self> {
+        normalise::<Self>(rows, gamma, beta, options)
+    }
+
+    /// The closed-form backward of [`FineFaceBackend::batch_norm_forward`], given the
+    /// output gradient, the input rows and the forward's statistics.
+    fn batch_norm_backward(
+        grad: FloatTensor<Self>,
+        rows: FloatTensor<Self>,
+        statistics: BatchNormStatistics<Self>,
+        options: BatchNormOptions,
+    ) -> BatchNormGradients<Self> {
+        normalise_backward::<Self>(grad, rows, statistics, options)
+    }
+
+    /// One SGD update of a parameter from its gradient and momentum buffer (`None` at its
+    /// first step), with the arithmetic of Burn's `Sgd` (weight decay, momentum, step).
+    fn sgd_step(
+        param: FloatTensor<Self>,
+        grad: FloatTensor<Self>,
+        velocity: Option<FloatTensor<Self>>,
+        options: SgdOptions,
+    ) -> SgdUpdate<Self> {
+        sgd_reference::<Self>(param, grad, velocity, options)
+    }
+}
+
+/// An autodiff backend whose inner backend is a [`FineFaceBackend`] too (what training needs:
+/// the crops and evaluation run on the inner backend).
+pub trait FineFaceAutodiffBackend:
+    AutodiffBackend<InnerBackend: FineFaceBackend> + FineFaceBackend
+{
+}
+
+impl<B> FineFaceAutodiffBackend for B where
+    B: AutodiffBackend<InnerBackend: FineFaceBackend> + FineFaceBackend
+{
+}

@@ -1,0 +1,18 @@
+//! [`FineFaceBackend`](crate::FineFaceBackend) for Burn's own backends, each behind the cargo
+//! feature of its name and at Burn's default element types (`f32` floats). The trait's
+//! documentation says why they live in this crate and how one is added. Flex's
+//! implementation, which overrides the defaults with this crate's kernels, is in
+//! `flex/backend.rs`; `Autodiff<B>`'s, generic over the inner backend, in `autodiff.rs`.
+
+/// Burn's `NdArray` CPU backend with Burn's ops (the defaults throughout).
+#[cfg(feature = "ndarray")]
+impl crate::FineFaceBackend for burn::backend::NdArray {}
+
+/// Burn's CUDA convolution kernels as they are; BatchNorm as the closed form in tensor ops.
+#[cfg(feature = "cuda")]
+impl crate::FineFaceBackend for burn::backend::Cuda {}
+
+// Burn's wgpu backend goes here (another issue adds it), behind a `wgpu` feature that
+// switches on `burn/wgpu`, with the defaults like the two above:
+// #[cfg(feature = "wgpu")]
+// impl crate::FineFaceBackend for burn::backend::Wgpu {}

@@ -1,0 +1,47 @@
+//! Whether a CUDA device can run, asked of the driver directly: Burn's CUDA runtime panics in
+//! a device thread on the first tensor op where no driver is present, so callers check first
+//! (`fineface_model::DeviceSpec::check` does).
+
+use cudarc::driver::{result, sys};
+
+/// Why a CUDA device cannot run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CudaUnavailable {
+    /// The driver library cannot be loaded.
+    #[error("no CUDA driver library (libcuda.so) found; install the NVIDIA driver")]
+    NoDriver,
+    /// The driver loaded but did not initialise.
+    #[error("the CUDA driver failed to start: {0}")]
+    DriverFailed(String),
+    /// The driver could not count its devices.
+    #[error("cannot count CUDA devices: {0}")]
+    CannotCount(String),
+    /// The device index is not below the device count.
+    #[error("only {count} CUDA device(s) present")]
+    Absent {
+        /// Devices present.
+        count: usize,
+    },
+}
+
+/// Checks that CUDA device `index` exists and its driver starts, without touching Burn's
+/// runtime (so it never panics): the driver library, its initialisation and the device count
+/// are probed in turn.
+///
+/// # Errors
+/// The first probe that fails, as a [`CudaUnavailable`].
+#[allow(unsafe_code)]
+pub fn check_device(index: usize) -> Result<(), CudaUnavailable> {
+    // SAFETY: only tries to dlopen the driver library by its well-known names.
+    if !unsafe { sys::is_culib_present() } {
+        return Err(CudaUnavailable::NoDriver);
+    }
+    result::init().map_err(|e| CudaUnavailable::DriverFailed(format!("{e:?}")))?;
+    let count =
+        result::device::get_count().map_err(|e| CudaUnavailable::CannotCount(format!("{e:?}")))?;
+    let count = usize::try_from(count).unwrap_or(0);
+    if index >= count {
+        return Err(CudaUnavailable::Absent { count });
+    }
+    Ok(())
+}

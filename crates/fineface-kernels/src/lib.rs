@@ -1,0 +1,61 @@
+//! CPU kernels for [Burn](https://burn.dev) 0.21 where its defaults measured too slow for
+//! training convolutional networks, as a backend extension ([`FineFaceBackend`]) in the way
+//! Burn's own guide extends backends: 2-d convolution (im2col and Winograd F(2x2, 3x3)),
+//! training-mode BatchNorm with an optional ReLU, the end of a residual block
+//! (`relu(lhs + rhs)`) and the SGD update.
+//!
+//! Each op has a default built from Burn's own ops, so every backend runs it; `Flex`
+//! overrides them with the kernels in `flex/`, and `Autodiff<B>` turns the convolution,
+//! BatchNorm and `add_relu` into single autodiff ops whose backward passes call the inner
+//! backend's kernels. Nothing here is specific to FineFACE: the ResNet of `fineface-model` is
+//! one user.
+//!
+//! ```
+//! use burn::backend::{Autodiff, Flex};
+//! use burn::nn::conv::Conv2dConfig;
+//! use burn::tensor::{Distribution, Tensor};
+//!
+//! type A = Autodiff<Flex>;
+//! let device = Default::default();
+//! let conv = Conv2dConfig::new([3, 8], [3, 3]).init::<A>(&device);
+//! let x = Tensor::<A, 4>::random([2, 3, 16, 16], Distribution::Normal(0.0, 1.0), &device);
+//! // Burn's `conv.forward(x)`, through Flex's im2col kernel and its closed-form gradients.
+//! let y = fineface_kernels::conv2d(&conv, x);
+//! let y = fineface_kernels::add_relu(y.clone(), y);
+//! assert_eq!(y.dims(), [2, 8, 14, 14]);
+//! ```
+//!
+//! # Backends and features
+//! [`FineFaceBackend`] is implemented here for Burn's backends, each behind the cargo feature
+//! of its name: `flex` (default; the fast kernels), `ndarray` and `cuda` (Burn's ops
+//! unchanged), and `Autodiff<B>` over any of them. The trait's documentation says how another
+//! backend is added.
+//!
+//! # Unsafe code
+//! The workspace denies `unsafe`, and this crate is where the workspace's `unsafe` lives (so
+//! that the model crate can forbid it). It is allowed block by block, each block with an
+//! `#[allow(unsafe_code)]` and a `SAFETY` comment, rather than for a whole module, so that a
+//! new one cannot slip in unreviewed: filling an output buffer in parallel without zeroing it
+//! on one thread first (two blocks, `flex/tensor.rs`), handing the `gemm` crate raw strided
+//! views after checking their bounds (`flex/matmul.rs`), and, with the `cuda` feature, asking
+//! whether the CUDA driver library can be loaded (`cuda.rs`).
+
+mod autodiff;
+mod backend;
+mod backends;
+mod batch_norm;
+mod conv;
+#[cfg(feature = "cuda")]
+pub mod cuda;
+#[cfg(feature = "flex")]
+mod flex;
+mod residual;
+mod sgd;
+
+pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
+pub use batch_norm::{
+    BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, per_row,
+};
+pub use conv::conv2d;
+pub use residual::add_relu;
+pub use sgd::{SgdOptions, SgdUpdate, sgd_step};
