@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The PyTorch side of crates/fineface-model/examples/kernel_probe.rs: the same convolution
+"""The PyTorch side of crates/fineface-kernels/examples/kernel_probe.rs: the same convolution
 shapes (forward, and the input and weight gradients through `aten.convolution_backward`, the
 kernel autograd runs) and a
 training-mode BatchNorm2d forward+backward, on CPU with all cores, one JSON line each.
