@@ -199,18 +199,6 @@ mod tests {
 
     #[test]
     fn fineface_over_a_custom_backbone_writes_a_whole_run_folder() {
-        // Unoptimised (test-profile) code of this example needs more than the test
-        // harness's 2 MiB thread stack (4 MiB measured enough); a release run uses the
-        // main thread's 8 MiB.
-        std::thread::Builder::new()
-            .stack_size(16 << 20)
-            .spawn(train_a_tiny_run)
-            .unwrap()
-            .join()
-            .unwrap();
-    }
-
-    fn train_a_tiny_run() {
         let dir = tempfile::tempdir().unwrap();
         let args = Args {
             data: dir.path().join("synthface"),

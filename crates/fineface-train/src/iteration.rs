@@ -440,19 +440,21 @@ where
         let mut stepper = Stepper::new(optimizer, shards, context);
         let x = stepper.originals();
         let expert3 = stepper.step(self, &x, FineFaceStep::Expert3)?;
-        let crops = stepper.crops(&expert3, crop);
-        let expert2 = stepper.step(
-            expert3.model,
-            &crops.pick(source2, &x),
-            FineFaceStep::Expert2,
-        )?;
-        let expert1 = stepper.step(
-            expert2.model,
-            &crops.pick(source1, &x),
-            FineFaceStep::Expert1,
-        )?;
-        let crop_all = stepper.step(expert1.model, &crops.combined(), FineFaceStep::CropAll)?;
-        let concat = stepper.step(crop_all.model, &x, FineFaceStep::Concat)?;
+        let crops = stepper.crops(&expert3.model, expert3.forwards, crop);
+        let model = stepper
+            .step(
+                expert3.model,
+                &crops.pick(source2, &x),
+                FineFaceStep::Expert2,
+            )?
+            .model;
+        let model = stepper
+            .step(model, &crops.pick(source1, &x), FineFaceStep::Expert1)?
+            .model;
+        let model = stepper
+            .step(model, &crops.combined(), FineFaceStep::CropAll)?
+            .model;
+        let concat = stepper.step(model, &x, FineFaceStep::Concat)?;
         // Training accuracy from step 6's concat logits (before its update).
         let correct = concat
             .forwards
@@ -460,17 +462,7 @@ where
             .zip(shards)
             .map(|(f, s)| correct_count(f.logits[3].clone(), s.targets.clone().inner()))
             .sum();
-        let losses = [
-            expert3.loss,
-            expert2.loss,
-            expert1.loss,
-            crop_all.loss,
-            concat.loss,
-        ]
-        .into_iter()
-        .zip(FineFaceStep::ALL)
-        .map(|(loss, step)| (step.name(), loss))
-        .collect();
+        let losses = stepper.losses;
         Ok((
             concat.model,
             IterationLosses {
@@ -489,6 +481,8 @@ pub struct Stepper<'a, B: FineFaceAutodiffBackend, M: AutodiffModule<B>> {
     optimizer: &'a mut GroupedSgd<B, M>,
     shards: &'a [Shard<B>],
     context: IterationContext,
+    /// `(step name, mean loss)` of each step taken, in order.
+    pub losses: Vec<(&'static str, f64)>,
 }
 
 impl<'a, B, M> Stepper<'a, B, FineFace<B, M>>
@@ -506,6 +500,7 @@ where
             optimizer,
             shards,
             context,
+            losses: Vec::with_capacity(FineFaceStep::ALL.len()),
         }
     }
 
@@ -514,7 +509,9 @@ where
         self.shards.iter().map(|s| s.images.clone()).collect()
     }
 
-    /// One optimisation step of `model` on `inputs` (see [`fineface_step`]).
+    /// One optimisation step of `model` on `inputs` (see [`fineface_step`]); its loss is
+    /// recorded in [`losses`](Stepper::losses). Take `.model` of the result where the
+    /// forwards are not needed, so that their feature maps are freed at once.
     ///
     /// # Errors
     /// [`TrainError::NonFiniteLoss`] when the step's loss is not finite.
@@ -524,31 +521,29 @@ where
         inputs: &[Tensor<B::InnerBackend, 4>],
         step: FineFaceStep,
     ) -> Result<StepResult<B, FineFace<B, M>>> {
-        fineface_step(
-            model,
-            self.optimizer,
-            self.shards,
-            inputs,
-            step,
-            self.context,
-        )
+        let shards = self.shards;
+        let result = fineface_step(model, self.optimizer, shards, inputs, step, self.context)?;
+        self.losses.push((step.name(), result.loss));
+        Ok(result)
     }
 
-    /// Step 2: each shard's attention crops from `after`'s forward pass (made before its
-    /// update) under the expert classifiers as `after` left them.
+    /// Step 2: each shard's attention crops from a step's forward passes (made before its
+    /// update) under the expert classifiers of `model`, the model that step left. The
+    /// forwards are consumed: their feature maps are freed once the crops exist.
     pub fn crops(
         &self,
-        after: &StepResult<B, FineFace<B, M>>,
+        model: &FineFace<B, M>,
+        forwards: Vec<StepForward<B::InnerBackend>>,
         crop: &AttentionCrop,
     ) -> BatchCrops<B::InnerBackend> {
         let n = self.shards.len();
         BatchCrops(
             self.shards
                 .iter()
-                .zip(&after.forwards)
+                .zip(forwards)
                 .map(|(shard, forward)| {
-                    let local = replica(&after.model, &shard.device, n);
-                    fineface_crops(&local, shard.images.clone(), forward.clone(), crop)
+                    let local = replica(model, &shard.device, n);
+                    fineface_crops(&local, shard.images.clone(), forward, crop)
                 })
                 .collect(),
         )
