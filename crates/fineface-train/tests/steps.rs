@@ -257,6 +257,15 @@ fn update_difference(
     difference / largest
 }
 
+/// One shard holding `half`'s images and targets twice.
+fn twice(half: &Shard<A>) -> Shard<A> {
+    Shard {
+        images: Tensor::cat(vec![half.images.clone(), half.images.clone()], 0),
+        targets: Tensor::cat(vec![half.targets.clone(), half.targets.clone()], 0),
+        device: half.device,
+    }
+}
+
 #[test]
 fn two_shards_update_a_fineface_model_as_one_device_does_the_whole_batch() {
     // The batch is the six images twice: each shard's BatchNorm statistics then equal the
@@ -264,12 +273,7 @@ fn two_shards_update_a_fineface_model_as_one_device_does_the_whole_batch() {
     // share, gradients summed, one step) must equal the single-device one. A dropped shard
     // halves the update and an unweighted sum doubles it.
     let half = shard();
-    let device = half.device;
-    let whole = Shard::<A> {
-        images: Tensor::cat(vec![half.images.clone(), half.images.clone()], 0),
-        targets: Tensor::cat(vec![half.targets.clone(), half.targets.clone()], 0),
-        device,
-    };
+    let whole = twice(&half);
     let crop = AttentionCropConfig::new().init();
     let model = tiny_model();
     let copy = || {
@@ -306,12 +310,7 @@ fn two_shards_update_a_fineface_model_as_one_device_does_the_whole_batch() {
 #[test]
 fn two_shards_update_the_baseline_as_one_device_does_the_whole_batch() {
     let half = shard();
-    let device = half.device;
-    let whole = Shard::<A> {
-        images: Tensor::cat(vec![half.images.clone(), half.images.clone()], 0),
-        targets: Tensor::cat(vec![half.targets.clone(), half.targets.clone()], 0),
-        device,
-    };
+    let whole = twice(&half);
     let crop = AttentionCropConfig::new().init();
     let fresh = || {
         let device = Default::default();
