@@ -12,6 +12,7 @@
 //! trains, validates, checkpoints, resumes and audits it exactly as it does a ResNet, and
 //! writes the same run folder (`test/fairness.json`, `metrics.csv`, `crops.png`, ...).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use burn::config::Config;
@@ -156,6 +157,7 @@ fn run(config: ExperimentConfig, options: RunOptions) -> anyhow::Result<RunSumma
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
