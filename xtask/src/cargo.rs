@@ -23,6 +23,38 @@ pub(crate) enum Target<'a> {
     Example(&'a str),
 }
 
+/// The GPU backend a build needs, from the device names it will run on: each is a cargo
+/// feature of `fineface-train` (and of the crates below it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum GpuFeature {
+    /// Burn's CUDA backend (`cuda`, `cuda:N`).
+    Cuda,
+    /// Burn's wgpu backend (`wgpu`, `wgpu:N`).
+    Wgpu,
+}
+
+impl GpuFeature {
+    /// The feature a device name needs: `cuda...` -> CUDA, `wgpu...` -> wgpu, others none.
+    pub(crate) fn of_device(device: &str) -> Option<Self> {
+        let device = device.trim();
+        if device.starts_with("cuda") {
+            Some(Self::Cuda)
+        } else if device.starts_with("wgpu") {
+            Some(Self::Wgpu)
+        } else {
+            None
+        }
+    }
+
+    /// The cargo feature's name.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Self::Cuda => "cuda",
+            Self::Wgpu => "wgpu",
+        }
+    }
+}
+
 impl Target<'_> {
     fn name(&self) -> &str {
         match self {
@@ -31,13 +63,13 @@ impl Target<'_> {
     }
 }
 
-/// Builds `target` of `package` in release mode (with the `cuda` feature when asked) and
+/// Builds `target` of `package` in release mode (with the GPU backends' features asked) and
 /// returns the path of the executable, as cargo reports it: wherever `CARGO_TARGET_DIR`,
 /// `.cargo/config.toml` or `--target` put it.
 pub(crate) fn build_release(
     package: &str,
     target: Target<'_>,
-    cuda: bool,
+    features: &[GpuFeature],
 ) -> anyhow::Result<PathBuf> {
     let mut build = Command::new(env!("CARGO"));
     build.args([
@@ -51,8 +83,9 @@ pub(crate) fn build_release(
         Target::Bin(name) => build.args(["--bin", name]),
         Target::Example(name) => build.args(["--example", name]),
     };
-    if cuda {
-        build.args(["--features", "cuda"]);
+    if !features.is_empty() {
+        let names: Vec<&str> = features.iter().map(|f| f.name()).collect();
+        build.args(["--features", &names.join(",")]);
     }
     // Cargo's messages come as JSON on stdout; its progress and diagnostics stay on stderr.
     let mut child = build

@@ -1,12 +1,12 @@
-//! `cargo xtask train|eval|predict`: build the `fineface` binary (with CUDA when a CUDA
-//! device is asked for) and run it with the arguments as given.
+//! `cargo xtask train|eval|predict`: build the `fineface` binary (with CUDA or wgpu when
+//! such a device is asked for) and run it with the arguments as given.
 
 use std::process::Command;
 
 use anyhow::{Context, bail};
 use clap::Args;
 
-use crate::cargo::{Target, build_release, workspace_root};
+use crate::cargo::{GpuFeature, Target, build_release, workspace_root};
 
 /// Arguments passed through to `fineface <command>`.
 #[derive(Debug, Args)]
@@ -22,7 +22,7 @@ impl PassThrough {
         let binary = build_release(
             "fineface-train",
             Target::Bin("fineface"),
-            wants_cuda(&self.args),
+            &gpu_features(&self.args),
         )?;
         let mut args = vec![command.to_owned()];
         args.extend(self.args.iter().cloned());
@@ -41,10 +41,11 @@ impl PassThrough {
     }
 }
 
-/// Whether `fineface` is asked to run on a CUDA device: a value of `--device X`,
-/// `--device=X`, `--devices a,b` or `--devices=a,b` starts with `cuda`. Other arguments are
-/// not looked at, so a path such as `--data /home/me/cuda-data` does not count.
-fn wants_cuda(args: &[String]) -> bool {
+/// The GPU features `fineface` needs for the devices it is asked to run on: the values of
+/// `--device X`, `--device=X`, `--devices a,b` and `--devices=a,b` starting with `cuda` or
+/// `wgpu`. Other arguments are not looked at, so a path such as `--data /home/me/cuda-data`
+/// does not count.
+fn gpu_features(args: &[String]) -> Vec<GpuFeature> {
     let mut values: Vec<&str> = Vec::new();
     let mut args = args.iter();
     while let Some(arg) = args.next() {
@@ -57,18 +58,48 @@ fn wants_cuda(args: &[String]) -> bool {
             ),
         }
     }
-    values
+    let mut features: Vec<GpuFeature> = values
         .iter()
         .flat_map(|v| v.split(','))
-        .any(|device| device.trim().starts_with("cuda"))
+        .filter_map(GpuFeature::of_device)
+        .collect();
+    features.sort_by_key(|f| f.name());
+    features.dedup();
+    features
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn features(args: &[&str]) -> Vec<GpuFeature> {
+        gpu_features(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+    }
+
     fn cuda(args: &[&str]) -> bool {
-        wants_cuda(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+        features(args) == [GpuFeature::Cuda]
+    }
+
+    #[test]
+    fn wgpu_devices_build_the_wgpu_feature() {
+        assert_eq!(
+            features(&["synthface", "--device", "wgpu"]),
+            [GpuFeature::Wgpu]
+        );
+        assert_eq!(
+            features(&["synthface", "--device=wgpu:1"]),
+            [GpuFeature::Wgpu]
+        );
+        assert_eq!(
+            features(&["synthface", "--devices", "wgpu:0,wgpu:1"]),
+            [GpuFeature::Wgpu]
+        );
+        // A mix builds both, so that `fineface` itself names the mix as the error.
+        assert_eq!(
+            features(&["synthface", "--devices=cuda:0,wgpu"]),
+            [GpuFeature::Cuda, GpuFeature::Wgpu]
+        );
+        assert!(features(&["synthface", "--data", "/data/wgpu-runs"]).is_empty());
     }
 
     #[test]

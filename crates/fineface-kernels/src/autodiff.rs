@@ -9,6 +9,7 @@ use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::ops::{ConvOptions, FloatTensor, ModuleOps};
+use burn::tensor::{Tensor, TensorPrimitive};
 
 use crate::FineFaceBackend;
 use crate::batch_norm::{BatchNormForward, BatchNormOptions, BatchNormStatistics};
@@ -16,15 +17,28 @@ use crate::batch_norm::{BatchNormForward, BatchNormOptions, BatchNormStatistics}
 impl<B: FineFaceBackend, C: CheckpointStrategy> FineFaceBackend for Autodiff<B, C> {
     /// `B::conv2d_tracked` forward, `B::conv2d_input_gradient` and `B::conv2d_weight_gradient`
     /// backward. A convolution with a bias (none in FineFACE) is Burn's autodiff convolution
-    /// unchanged.
+    /// unchanged, except where the kernel skips pixels (1x1 of stride 2), whose input gradient
+    /// Burn's CubeCL backends get wrong: there, this op without the bias, then the bias added.
     fn conv2d_tracked(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         bias: Option<FloatTensor<Self>>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        if bias.is_some() {
-            return Self::conv2d(x, weight, bias, options);
+        if let Some(bias) = bias {
+            let weight_dims: [usize; 4] =
+                Tensor::<Self, 4>::from_primitive(TensorPrimitive::Float(weight.clone())).dims();
+            if !crate::conv::skips_pixels(weight_dims, &options) {
+                return Self::conv2d(x, weight, Some(bias), options);
+            }
+            let output = Self::conv2d_tracked(x, weight, None, options);
+            let output = Tensor::<Self, 4>::from_primitive(TensorPrimitive::Float(output));
+            let bias = Tensor::<Self, 1>::from_primitive(TensorPrimitive::Float(bias));
+            let channels = bias.dims()[0];
+            // [batch, channels_out, height_out, width_out]
+            return (output + bias.reshape([1, channels, 1, 1]))
+                .into_primitive()
+                .tensor();
         }
         match Conv2dBackward
             .prepare::<C>([x.node.clone(), weight.node.clone()])

@@ -2,6 +2,7 @@
 
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{ConvOptions, FloatTensor};
+use burn::tensor::{Tensor, TensorPrimitive};
 
 use crate::batch_norm::{
     BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, normalise,
@@ -27,6 +28,7 @@ use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 /// | `burn::backend::Flex` | `flex` (default) | this crate's kernels (`flex/`) |
 /// | `burn::backend::NdArray` | `ndarray` | the defaults (Burn's ops) |
 /// | `burn::backend::Cuda` | `cuda` | the defaults (Burn's CUDA kernels) |
+/// | `burn::backend::Wgpu` | `wgpu` | the defaults (Burn's CubeCL kernels on Vulkan/Metal/DX12) |
 /// | `burn::backend::Autodiff<B>` | (always) | single autodiff ops over `B`'s |
 ///
 /// # Adding a backend
@@ -61,13 +63,35 @@ pub trait FineFaceBackend: Backend {
 
     /// The gradient of a 2-d convolution's input (same contract as Burn's
     /// `ModuleOps::conv2d_x_backward`).
+    ///
+    /// The default is Burn's op, except where the kernel spans fewer pixels than the stride
+    /// (1x1 of stride 2, ResNet's downsample): there Burn 0.21's CubeCL backends (wgpu,
+    /// CUDA) are wrong, so the gradient is computed as a stride-1 one over the zero-inserted
+    /// output gradient (`conv.rs`, `input_gradient_by_zero_insertion`).
     fn conv2d_input_gradient(
         x: FloatTensor<Self>,
         weight: FloatTensor<Self>,
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
-        Self::conv2d_x_backward(x, weight, output_grad, options)
+        let float = |t| Tensor::<Self, 4>::from_primitive(TensorPrimitive::Float(t));
+        let (x, weight, output_grad) = (float(x), float(weight), float(output_grad));
+        if crate::conv::skips_pixels(weight.dims(), &options)
+            && let Some(grad) = crate::conv::input_gradient_by_zero_insertion(
+                &x,
+                weight.clone(),
+                output_grad.clone(),
+                &options,
+            )
+        {
+            return grad.into_primitive().tensor();
+        }
+        Self::conv2d_x_backward(
+            x.into_primitive().tensor(),
+            weight.into_primitive().tensor(),
+            output_grad.into_primitive().tensor(),
+            options,
+        )
     }
 
     /// The gradient of a 2-d convolution's weight (same contract as Burn's

@@ -12,7 +12,7 @@ impl crate::FineFaceBackend for burn::backend::NdArray {}
 #[cfg(feature = "cuda")]
 impl crate::FineFaceBackend for burn::backend::Cuda {}
 
-// Burn's wgpu backend goes here (another issue adds it), behind a `wgpu` feature that
-// switches on `burn/wgpu`, with the defaults like the two above:
-// #[cfg(feature = "wgpu")]
-// impl crate::FineFaceBackend for burn::backend::Wgpu {}
+/// Burn's wgpu backend (CubeCL kernels compiled for Vulkan, Metal or DirectX 12) with Burn's
+/// ops: the same kernels as CUDA, for any GPU and for Mesa's software driver in CI.
+#[cfg(feature = "wgpu")]
+impl crate::FineFaceBackend for burn::backend::Wgpu {}

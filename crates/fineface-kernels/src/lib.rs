@@ -27,8 +27,8 @@
 //!
 //! # Backends and features
 //! [`FineFaceBackend`] is implemented here for Burn's backends, each behind the cargo feature
-//! of its name: `flex` (default; the fast kernels), `ndarray` and `cuda` (Burn's ops
-//! unchanged), and `Autodiff<B>` over any of them. The trait's documentation says how another
+//! of its name: `flex` (default; the fast kernels), `ndarray`, `cuda` and `wgpu` (Burn's
+//! ops unchanged), and `Autodiff<B>` over any of them. The trait's documentation says how another
 //! backend is added.
 //!
 //! # Unsafe code
@@ -51,6 +51,8 @@ pub mod cuda;
 mod flex;
 mod residual;
 mod sgd;
+#[cfg(feature = "wgpu")]
+pub mod wgpu;
 
 pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
 pub use batch_norm::{

@@ -52,6 +52,8 @@ pub use baseline::{Baseline, BaselineConfig};
 pub use device::{Cpu, CpuAutodiff, DeviceSpec};
 #[cfg(feature = "cuda")]
 pub use device::{Cuda, CudaAutodiff};
+#[cfg(feature = "wgpu")]
+pub use device::{Wgpu, WgpuAutodiff, wgpu_device};
 pub use error::{ModelError, Result};
 pub use fineface::{
     Attention, AttentionCrop, AttentionCropConfig, AttentionMaps, Classifier, ClassifierConfig,

@@ -82,6 +82,12 @@ fn main() -> anyhow::Result<()> {
         }
         #[cfg(not(feature = "cuda"))]
         DeviceSpec::Cuda(_) => anyhow::bail!("built without the cuda feature"),
+        #[cfg(feature = "wgpu")]
+        DeviceSpec::Wgpu(i) => {
+            run::<fineface_model::WgpuAutodiff>(&args, &fineface_model::wgpu_device(i)?)?
+        }
+        #[cfg(not(feature = "wgpu"))]
+        DeviceSpec::Wgpu(_) => anyhow::bail!("built without the wgpu feature"),
     };
     println!(
         "{{\"case\": \"{:?}\", \"times_s\": {:?}}}",

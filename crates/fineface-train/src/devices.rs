@@ -19,11 +19,12 @@ pub trait BackendTask {
     fn run<B: FineFaceAutodiffBackend>(self, devices: Vec<B::Device>) -> Result<Self::Output>;
 }
 
-/// Parses device names (`cpu`, `cuda`, `cuda:N`) and checks each can run.
+/// Parses device names (`cpu`, `cuda`, `cuda:N`, `wgpu`, `wgpu:N`) and checks each can run.
 ///
 /// # Errors
 /// [`TrainError::Model`] for an unknown name or an unusable device;
-/// [`TrainError::Unsupported`] for an empty list or a mix of CPU and CUDA.
+/// [`TrainError::Unsupported`] for an empty list or a mix of backends (`cpu` with `cuda:0`,
+/// say): one run trains on one backend.
 pub fn parse_devices(names: &[String]) -> Result<Vec<DeviceSpec>> {
     if names.is_empty() {
         return Err(TrainError::Unsupported("no device given".to_owned()));
@@ -32,13 +33,10 @@ pub fn parse_devices(names: &[String]) -> Result<Vec<DeviceSpec>> {
         .iter()
         .map(|n| n.parse::<DeviceSpec>())
         .collect::<std::result::Result<_, _>>()?;
-    let cuda = devices
-        .iter()
-        .filter(|d| matches!(d, DeviceSpec::Cuda(_)))
-        .count();
-    if cuda != 0 && cuda != devices.len() {
+    let backend = |d: &DeviceSpec| std::mem::discriminant(d);
+    if devices.iter().any(|d| backend(d) != backend(&devices[0])) {
         return Err(TrainError::Unsupported(format!(
-            "devices {names:?} mix cpu and cuda; use one kind"
+            "devices {names:?} mix backends (cpu, cuda, wgpu); use one kind"
         )));
     }
     for device in &devices {
@@ -48,11 +46,12 @@ pub fn parse_devices(names: &[String]) -> Result<Vec<DeviceSpec>> {
 }
 
 /// Runs `task` on the backend of `devices`: Flex for `cpu` (every `cpu` is the same Flex
-/// device), Burn's CUDA backend for `cuda:N` (with the `cuda` feature).
+/// device), Burn's CUDA backend for `cuda:N` (with the `cuda` feature), Burn's wgpu backend
+/// for `wgpu` / `wgpu:N` (with the `wgpu` feature).
 ///
 /// # Errors
-/// The task's errors; [`TrainError::Unsupported`] for an empty list or CUDA without the
-/// `cuda` feature.
+/// The task's errors; [`TrainError::Unsupported`] for an empty list or a backend this build
+/// lacks; [`TrainError::Model`] for an absent wgpu adapter.
 pub fn on_devices<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
     match devices.first() {
         None => Err(TrainError::Unsupported("no device given".to_owned())),
@@ -60,6 +59,7 @@ pub fn on_devices<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::
             task.run::<fineface_model::CpuAutodiff>(vec![Default::default(); devices.len()])
         }
         Some(DeviceSpec::Cuda(_)) => on_cuda(devices, task),
+        Some(DeviceSpec::Wgpu(_)) => on_wgpu(devices, task),
     }
 }
 
@@ -69,7 +69,7 @@ fn on_cuda<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output>
         .iter()
         .map(|spec| match spec {
             DeviceSpec::Cuda(i) => burn::backend::cuda::CudaDevice::new(*i),
-            DeviceSpec::Cpu => burn::backend::cuda::CudaDevice::new(0),
+            DeviceSpec::Cpu | DeviceSpec::Wgpu(_) => burn::backend::cuda::CudaDevice::new(0),
         })
         .collect();
     task.run::<fineface_model::CudaAutodiff>(cuda)
@@ -80,6 +80,27 @@ fn on_cuda<T: BackendTask>(_devices: &[DeviceSpec], _task: T) -> Result<T::Outpu
     Err(TrainError::Unsupported(
         "this build has no CUDA support: `cargo xtask train ... --device cuda:0` builds it \
          with `--features cuda`"
+            .to_owned(),
+    ))
+}
+
+#[cfg(feature = "wgpu")]
+fn on_wgpu<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
+    let wgpu = devices
+        .iter()
+        .map(|spec| match spec {
+            DeviceSpec::Wgpu(index) => fineface_model::wgpu_device(*index),
+            DeviceSpec::Cpu | DeviceSpec::Cuda(_) => fineface_model::wgpu_device(None),
+        })
+        .collect::<std::result::Result<_, _>>()?;
+    task.run::<fineface_model::WgpuAutodiff>(wgpu)
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn on_wgpu<T: BackendTask>(_devices: &[DeviceSpec], _task: T) -> Result<T::Output> {
+    Err(TrainError::Unsupported(
+        "this build has no wgpu support: `cargo xtask train ... --device wgpu` builds it \
+         with `--features wgpu`"
             .to_owned(),
     ))
 }
@@ -111,7 +132,7 @@ mod tests {
         let mixed = parse_devices(&["cpu".to_owned(), "cuda:0".to_owned()]);
         let message = mixed.unwrap_err().to_string();
         assert!(
-            message.contains("mix cpu and cuda") || message.contains("cuda:0"),
+            message.contains("mix backends") || message.contains("cuda:0"),
             "{message}"
         );
     }

@@ -16,7 +16,7 @@ impl BenchArgs {
         images: usize,
         workers: usize,
     ) -> anyhow::Result<CaseResult> {
-        let ours_exe = build_release("fineface-data", Target::Example("bench_pipeline"), false)?;
+        let ours_exe = build_release("fineface-data", Target::Example("bench_pipeline"), &[])?;
         let args = |cmd: &mut Command| {
             cmd.arg("--root")
                 .arg(root)

@@ -11,7 +11,7 @@ use super::BenchArgs;
 use super::process::measure;
 use super::result::CaseResult;
 use super::rounds::{Timing, alternate};
-use crate::cargo::{Target, build_release, workspace_root};
+use crate::cargo::{GpuFeature, Target, build_release, workspace_root};
 
 /// The model and batch of the FineFACE cases.
 #[derive(Debug, Clone, Args)]
@@ -34,9 +34,16 @@ pub struct ModelBench {
     /// Timed iterations per process (after one warm-up iteration).
     #[arg(long, default_value_t = 2)]
     iters: usize,
-    /// `cpu` or `cuda:N` (builds ours with the `cuda` feature; PyTorch on the same GPU).
+    /// `cpu`, `cuda:N` (builds ours with the `cuda` feature; PyTorch on the same GPU) or
+    /// `wgpu[:N]` (builds ours with the `wgpu` feature; PyTorch has no wgpu backend, so the
+    /// reference runs on `--reference-device`).
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Where the PyTorch reference runs: `cpu` or `cuda:N` (default: `--device`, or `cpu`
+    /// when that is a wgpu adapter; on an NVIDIA GPU pass `cuda:0` to put wgpu beside
+    /// PyTorch's CUDA).
+    #[arg(long)]
+    reference_device: Option<String>,
     /// Our lean iteration (the reference always runs the exact one).
     #[arg(long)]
     lean: bool,
@@ -80,8 +87,19 @@ impl BenchArgs {
     /// floating-point work (PyTorch's flop counter on the reference) and measures the
     /// machine's matmul rate, to report achieved FLOP/s against it.
     pub(super) fn fineface_case(&self, m: &ModelBench, case: &str) -> anyhow::Result<CaseResult> {
-        let cuda = m.device.starts_with("cuda");
-        let ours_exe = build_release("fineface-train", Target::Example("bench_fineface"), cuda)?;
+        let features: Vec<GpuFeature> = GpuFeature::of_device(&m.device).into_iter().collect();
+        let ours_exe = build_release(
+            "fineface-train",
+            Target::Example("bench_fineface"),
+            &features,
+        )?;
+        let reference_device =
+            m.reference_device
+                .clone()
+                .unwrap_or_else(|| match GpuFeature::of_device(&m.device) {
+                    Some(GpuFeature::Wgpu) => "cpu".to_owned(),
+                    _ => m.device.clone(),
+                });
         let script = workspace_root().join("tools/reference/bench_fineface_torch.py");
         let common = |cmd: &mut Command| {
             cmd.args(["--case", case, "--backbone", &m.backbone])
@@ -89,17 +107,18 @@ impl BenchArgs {
                 .args(["--head-width", &m.head_width.to_string()])
                 .args(["--image-size", &m.image_size.to_string()])
                 .args(["--batch", &m.batch.to_string()])
-                .args(["--iters", &m.iters.to_string()])
-                .args(["--device", &m.device]);
+                .args(["--iters", &m.iters.to_string()]);
             if m.lean {
                 cmd.arg("--lean");
             }
         };
         let mut ours = Command::new(&ours_exe);
         common(&mut ours);
+        ours.args(["--device", &m.device]);
         let mut reference = Command::new(&self.python);
         reference.arg(&script).args(["--crops", &m.crops]);
         common(&mut reference);
+        reference.args(["--device", &reference_device]);
         let rounds = alternate(
             case,
             self.repeat,
@@ -107,9 +126,14 @@ impl BenchArgs {
             &mut ours,
             &mut reference,
         )?;
+        let devices = if reference_device == m.device {
+            m.device.clone()
+        } else {
+            format!("ours {}, reference {reference_device}", m.device)
+        };
         let shape = format!(
-            "{} (width {}, heads {}), batch {}, {} px, {}",
-            m.backbone, m.width, m.head_width, m.batch, m.image_size, m.device
+            "{} (width {}, heads {}), batch {}, {} px, {devices}",
+            m.backbone, m.width, m.head_width, m.batch, m.image_size
         );
         let name = match case {
             "iteration" if m.lean => "iteration_lean".to_owned(),
@@ -128,6 +152,7 @@ impl BenchArgs {
                 let mut count = Command::new(&self.python);
                 count.arg(&script).args(["--crops", &m.crops, "--flops"]);
                 common(&mut count);
+                count.args(["--device", &reference_device]);
                 let out = measure(&mut count)?;
                 let json: serde_json::Value = serde_json::from_str(out.stdout.trim())
                     .with_context(|| format!("flop count output: {}", out.stdout))?;

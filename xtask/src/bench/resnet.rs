@@ -18,7 +18,7 @@ impl BenchArgs {
         size: usize,
         iters: usize,
     ) -> anyhow::Result<Vec<CaseResult>> {
-        let ours_exe = build_release("fineface-model", Target::Example("bench_resnet"), false)?;
+        let ours_exe = build_release("fineface-model", Target::Example("bench_resnet"), &[])?;
         let script = workspace_root().join("tools/bench_torch.py");
         let common = |cmd: &mut Command, case: &str| {
             cmd.args(["--case", case, "--arch", arch])

@@ -51,7 +51,7 @@ struct TrainArgs {
     /// Images per batch.
     #[arg(long)]
     batch_size: Option<usize>,
-    /// One device: `cpu`, `cuda:0`.
+    /// One device: `cpu`, `cuda:0`, `wgpu` (the default adapter) or `wgpu:N` (the N-th adapter).
     #[arg(long, conflicts_with = "devices")]
     device: Option<String>,
     /// Several devices for data parallelism: `cuda:0,cuda:1`.
