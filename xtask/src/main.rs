@@ -7,6 +7,7 @@ mod bench;
 mod cargo;
 mod data;
 mod fairness;
+mod gpu_bundle;
 mod report;
 mod run;
 
@@ -41,6 +42,10 @@ enum Task {
     Report(report::ReportArgs),
     /// Side-by-side table and accuracy-vs-DoB scatter of several runs.
     Compare(report::CompareArgs),
+    /// Build the one-shot CUDA check for a GPU machine without Rust: `fineface` and
+    /// `bench_fineface` with `--features cuda`, the PyTorch reference and `run.sh`, in one
+    /// folder under 48 MiB (`target/gpu-bundle`).
+    GpuBundle(gpu_bundle::GpuBundleArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -63,6 +68,7 @@ fn main() -> std::process::ExitCode {
         Task::Predict(args) => args.run("predict"),
         Task::Report(args) => args.run(),
         Task::Compare(args) => args.run(),
+        Task::GpuBundle(args) => args.run(),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

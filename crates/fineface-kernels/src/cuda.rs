@@ -24,6 +24,49 @@ pub enum CudaUnavailable {
     },
 }
 
+/// One CUDA device as the driver reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CudaDevice {
+    /// The driver's ordinal: the `N` of `cuda:N`.
+    pub index: usize,
+    /// The device's name (e.g. `NVIDIA H200`).
+    pub name: String,
+    /// Total device memory, bytes.
+    pub memory_bytes: usize,
+}
+
+/// The CUDA devices the driver sees, in its order, without touching Burn's runtime.
+///
+/// # Errors
+/// [`CudaUnavailable::NoDriver`] where no driver library loads, or the driver's own error
+/// when it does not start or cannot describe a device.
+#[allow(unsafe_code)]
+pub fn devices() -> Result<Vec<CudaDevice>, CudaUnavailable> {
+    // SAFETY: only tries to dlopen the driver library by its well-known names.
+    if !unsafe { sys::is_culib_present() } {
+        return Err(CudaUnavailable::NoDriver);
+    }
+    result::init().map_err(|e| CudaUnavailable::DriverFailed(format!("{e:?}")))?;
+    let count =
+        result::device::get_count().map_err(|e| CudaUnavailable::CannotCount(format!("{e:?}")))?;
+    (0..count)
+        .map(|ordinal| {
+            let describe = |e: result::DriverError| {
+                CudaUnavailable::DriverFailed(format!("describing device {ordinal}: {e:?}"))
+            };
+            let device = result::device::get(ordinal).map_err(describe)?;
+            let name = result::device::get_name(device).map_err(describe)?;
+            // SAFETY: `device` is a handle the initialised driver just returned.
+            let memory_bytes = unsafe { result::device::total_mem(device) }.map_err(describe)?;
+            Ok(CudaDevice {
+                index: usize::try_from(ordinal).unwrap_or(0),
+                name,
+                memory_bytes,
+            })
+        })
+        .collect()
+}
+
 /// Checks that CUDA device `index` exists and its driver starts, without touching Burn's
 /// runtime (so it never panics): the driver library, its initialisation and the device count
 /// are probed in turn.

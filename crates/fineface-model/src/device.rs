@@ -121,6 +121,115 @@ fn wgpu_device(index: Option<usize>) -> Result<()> {
     })
 }
 
+/// One device a backend of this build found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FoundDevice {
+    /// The name that selects it (`cpu`, `cuda:0`, `wgpu:1`).
+    pub spec: DeviceSpec,
+    /// What it is (`NVIDIA H200`, `llvmpipe (LLVM 15.0.6, 256 bits)`, the CPU backend).
+    pub name: String,
+    /// More about it: memory (CUDA), kind and driver (wgpu), threads (CPU).
+    pub detail: String,
+}
+
+/// What one backend of this build, or one it lacks, found on this machine.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendDevices {
+    /// `cpu`, `cuda` or `wgpu`.
+    pub backend: &'static str,
+    /// Its devices (empty where it has none or is not built).
+    pub devices: Vec<FoundDevice>,
+    /// Why it has no device: a build without its feature, no driver, no adapter.
+    pub unavailable: Option<String>,
+}
+
+/// The devices each backend finds, asked of the driver (CUDA) and of wgpu directly, so
+/// nothing here panics where a driver is missing: `fineface devices` prints this.
+pub fn found_devices() -> Vec<BackendDevices> {
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    vec![
+        BackendDevices {
+            backend: "cpu",
+            devices: vec![FoundDevice {
+                spec: DeviceSpec::Cpu,
+                name: "Flex (Burn's CPU backend, with FineFACE's kernels)".to_owned(),
+                detail: format!("{threads} thread(s)"),
+            }],
+            unavailable: None,
+        },
+        cuda_devices(),
+        wgpu_devices(),
+    ]
+}
+
+#[cfg(feature = "cuda")]
+fn cuda_devices() -> BackendDevices {
+    match fineface_kernels::cuda::devices() {
+        Ok(devices) => BackendDevices {
+            backend: "cuda",
+            unavailable: devices
+                .is_empty()
+                .then(|| "the CUDA driver reports no device".to_owned()),
+            devices: devices
+                .into_iter()
+                .map(|d| FoundDevice {
+                    spec: DeviceSpec::Cuda(d.index),
+                    name: d.name,
+                    detail: format!("{:.1} GiB", d.memory_bytes as f64 / (1u64 << 30) as f64),
+                })
+                .collect(),
+        },
+        Err(reason) => BackendDevices {
+            backend: "cuda",
+            devices: Vec::new(),
+            unavailable: Some(reason.to_string()),
+        },
+    }
+}
+
+#[cfg(not(feature = "cuda"))]
+fn cuda_devices() -> BackendDevices {
+    BackendDevices {
+        backend: "cuda",
+        devices: Vec::new(),
+        unavailable: Some("this build has no CUDA support; rebuild with `--features cuda`".into()),
+    }
+}
+
+#[cfg(feature = "wgpu")]
+fn wgpu_devices() -> BackendDevices {
+    // Adapters Burn cannot select (kind `Other`) are left out: no name reaches them.
+    let devices: Vec<FoundDevice> = fineface_kernels::wgpu::adapters()
+        .into_iter()
+        .filter(|a| a.device.is_some())
+        .map(|a| FoundDevice {
+            spec: DeviceSpec::Wgpu(Some(a.index)),
+            name: a.name,
+            detail: format!("{}, {}", a.kind, a.driver),
+        })
+        .collect();
+    let unavailable = devices
+        .is_empty()
+        .then(|| match fineface_kernels::wgpu::device(None) {
+            Err(reason) => reason.to_string(),
+            Ok(_) => "no adapter Burn can select".to_owned(),
+        });
+    BackendDevices {
+        backend: "wgpu",
+        devices,
+        unavailable,
+    }
+}
+
+#[cfg(not(feature = "wgpu"))]
+fn wgpu_devices() -> BackendDevices {
+    BackendDevices {
+        backend: "wgpu",
+        devices: Vec::new(),
+        unavailable: Some("this build has no wgpu support; rebuild with `--features wgpu`".into()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +293,34 @@ mod tests {
             "{error}"
         );
         let _ = DeviceSpec::Cuda(0).check();
+    }
+
+    #[test]
+    fn the_device_list_agrees_with_the_checks() {
+        let found = found_devices();
+        let backends: Vec<&str> = found.iter().map(|b| b.backend).collect();
+        assert_eq!(backends, ["cpu", "cuda", "wgpu"]);
+        for backend in &found {
+            // A backend lists devices or says why it has none, never both or neither.
+            assert_eq!(
+                backend.devices.is_empty(),
+                backend.unavailable.is_some(),
+                "{backend:?}"
+            );
+            for device in &backend.devices {
+                assert!(
+                    device.spec.check().is_ok(),
+                    "{device:?} listed but unusable"
+                );
+                assert_eq!(
+                    device.spec.to_string().split(':').next(),
+                    Some(backend.backend)
+                );
+            }
+        }
+        if found[1].devices.is_empty() {
+            assert!(DeviceSpec::Cuda(0).check().is_err());
+        }
     }
 
     #[cfg(not(feature = "cuda"))]

@@ -49,7 +49,7 @@ mod store;
 
 pub use backbone::{Backbone, BackboneFeatures};
 pub use baseline::{Baseline, BaselineConfig};
-pub use device::{Cpu, CpuAutodiff, DeviceSpec};
+pub use device::{BackendDevices, Cpu, CpuAutodiff, DeviceSpec, FoundDevice, found_devices};
 #[cfg(feature = "cuda")]
 pub use device::{Cuda, CudaAutodiff};
 #[cfg(feature = "wgpu")]

@@ -119,6 +119,19 @@ pub enum TrainError {
     /// A request the configuration cannot serve (e.g. a CUDA device without the feature).
     #[error("{0}")]
     Unsupported(String),
+    /// The device probe computed something else on the device than on Flex.
+    #[error(
+        "device `{device}` computes the probe differently from Flex: relative error {error:e} \
+         (tolerance {tolerance:e})"
+    )]
+    ProbeMismatch {
+        /// The device probed.
+        device: String,
+        /// The largest relative error seen.
+        error: f64,
+        /// The tolerance it exceeded.
+        tolerance: f64,
+    },
 }
 
 /// Short for `Result<T, TrainError>`.

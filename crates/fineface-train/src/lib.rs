@@ -29,6 +29,7 @@ mod metrics;
 mod model;
 mod optim;
 mod picture;
+mod probe;
 mod run_folder;
 mod sgd;
 mod trainer;
@@ -58,6 +59,7 @@ pub use model::{
 };
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
 pub use picture::write_crop_grid;
+pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
 pub use run_folder::RunFolder;
 pub use sgd::{FusedSgd, MomentumState, SgdState};
 pub use trainer::{RunOptions, Trainer, next_run_dir, summarise, train};

@@ -37,6 +37,13 @@ pub struct EpochMetrics {
     pub val_groups: BTreeMap<String, f64>,
     /// Wall time of the epoch (training + validation), seconds.
     pub seconds: f64,
+    /// Wall time of the epoch's training loop alone (batch loading, the iterations, the
+    /// optimiser steps), seconds. Zero in histories written before it was recorded.
+    #[serde(default)]
+    pub train_seconds: f64,
+    /// Training throughput: images trained over [`train_seconds`](Self::train_seconds).
+    #[serde(default)]
+    pub train_images_per_second: f64,
     /// Resident memory at the end of the epoch, MB.
     pub rss_mb: f64,
     /// Peak resident memory of the process so far, MB.
@@ -75,6 +82,8 @@ pub fn write_history(run: &Path, history: &[EpochMetrics]) -> Result<()> {
             "val_worst_group_accuracy",
             "val_dob",
             "seconds",
+            "train_seconds",
+            "train_images_per_second",
             "rss_mb",
             "peak_rss_mb",
             "skipped_images",
@@ -96,6 +105,8 @@ pub fn write_history(run: &Path, history: &[EpochMetrics]) -> Result<()> {
             m.val_worst_group_accuracy.to_string(),
             m.val_dob.to_string(),
             format!("{:.3}", m.seconds),
+            format!("{:.3}", m.train_seconds),
+            format!("{:.2}", m.train_images_per_second),
             format!("{:.1}", m.rss_mb),
             format!("{:.1}", m.peak_rss_mb),
             m.skipped_images.to_string(),

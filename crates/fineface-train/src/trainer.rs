@@ -135,6 +135,8 @@ struct EpochTraining {
     correct: usize,
     seen: usize,
     skipped: usize,
+    /// Wall time of the training loop (loading, the iterations, the optimiser), seconds.
+    seconds: f64,
 }
 
 impl EpochTraining {
@@ -388,6 +390,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         loader: &BatchLoader<'_>,
         epoch: usize,
     ) -> Result<(M, EpochTraining)> {
+        let started = Instant::now();
         let n_batches = loader.n_batches();
         let mut progress = Progress::new(self, epoch, n_batches);
         let mut training = EpochTraining {
@@ -460,6 +463,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             progress.advance(k, Some(&losses));
         }
         progress.finish();
+        training.seconds = started.elapsed().as_secs_f64();
         if training.batches == 0 {
             return Err(TrainError::NothingTrained {
                 epoch: epoch + 1,
@@ -514,6 +518,8 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 .map(|(g, m)| (g.clone(), m.accuracy))
                 .collect(),
             seconds: epoch_started.elapsed().as_secs_f64(),
+            train_seconds: training.seconds,
+            train_images_per_second: training.seen as f64 / training.seconds.max(1e-9),
             rss_mb: rss,
             peak_rss_mb: peak,
             skipped_images: training.skipped,
@@ -529,6 +535,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             worst_group_accuracy = metrics.val_worst_group_accuracy,
             dob = metrics.val_dob,
             seconds = metrics.seconds,
+            train_images_per_second = metrics.train_images_per_second,
             rss_mb = metrics.rss_mb,
             "epoch done"
         );

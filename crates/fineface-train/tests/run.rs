@@ -65,7 +65,16 @@ fn metrics_without_timing(run: &Path) -> Vec<String> {
     let keep: Vec<usize> = header
         .iter()
         .enumerate()
-        .filter(|(_, h)| !["seconds", "rss_mb", "peak_rss_mb"].contains(h))
+        .filter(|(_, h)| {
+            ![
+                "seconds",
+                "train_seconds",
+                "train_images_per_second",
+                "rss_mb",
+                "peak_rss_mb",
+            ]
+            .contains(h)
+        })
         .map(|(i, _)| i)
         .collect();
     std::iter::once(text.lines().next().unwrap().to_owned())
