@@ -137,12 +137,12 @@ done
 [ -n "$cuda_root" ] && export CUDA_PATH="$cuda_root"
 
 if [ -z "$libcuda" ]; then
-    # The binary's own probe says the same in its words; its JSON goes into the results.
+    # The binary's own probe says the same in its words: its JSON and log go into the results.
     "$bin/fineface" devices --probe "cuda:${FINEFACE_GPU_INDEX:-0}" --json \
-        >"$out/probe.json" || true
+        >"$out/probe.json" 2>"$out/probe.log" || true
     say "no CUDA driver: libcuda.so.1 is in none of ldconfig's cache, LD_LIBRARY_PATH, \
 /usr/local/nvidia/lib64, /usr/lib/x86_64-linux-gnu or the Python NVIDIA packages; this \
-check needs a Linux machine with the NVIDIA driver (see $out/probe.json)"
+check needs a Linux machine with the NVIDIA driver (the binary's probe: $out/probe.json)"
     exit 1
 fi
 [ -n "$nvrtc" ] || say "warning: no libnvrtc found; CUDA kernels cannot be compiled"
