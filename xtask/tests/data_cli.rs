@@ -2,15 +2,11 @@
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
-use std::path::{Path, PathBuf};
 use std::process::Command;
 
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .unwrap()
-        .to_path_buf()
-}
+mod common;
+
+use common::repo;
 
 #[test]
 fn shared_data_check_utkface_writes_the_documented_json() {
