@@ -32,6 +32,10 @@ pub struct FairnessArgs {
     /// The predicted-label column.
     #[arg(long, default_value = "y_pred")]
     pub y_pred: String,
+    /// Drop rows whose sensitive value is missing (empty, `nan`, `NA`, `N/A`, `None`, `null`)
+    /// instead of stopping at the first; the report counts them (`meta.n_dropped_missing`).
+    #[arg(long)]
+    pub drop_missing: bool,
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Json)]
     pub format: Format,
@@ -74,6 +78,7 @@ impl FairnessArgs {
             y_true: self.y_true.clone(),
             y_pred: self.y_pred.clone(),
             sensitive,
+            drop_missing: self.drop_missing,
         };
         let table = fineface_fair::read_predictions_csv(&self.predictions, &spec)?;
         let options = AuditOptions {

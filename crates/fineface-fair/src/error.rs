@@ -129,6 +129,33 @@ pub enum FairError {
         /// The labels that do occur, comma-separated.
         classes: String,
     },
+    /// A sensitive value is a spelling of a missing value (`nan`, `NA`, ...).
+    #[error(
+        "{}:{line}: missing value `{value}` in sensitive column `{column}`: a missing value is \
+         no group; fill it in, or drop such rows (`--drop-missing`, `CsvSpec::drop_missing`)",
+        path.display()
+    )]
+    MissingSensitiveValue {
+        /// The predictions file.
+        path: PathBuf,
+        /// 1-based line.
+        line: u64,
+        /// The sensitive column.
+        column: String,
+        /// The value as written.
+        value: String,
+    },
+    /// Some labels are numbers and others are not.
+    #[error(
+        "labels mix numbers and text (`{numeric}` and `{text}`): numeric labels are compared \
+         by value (`1` = `1.0`), so every label of y_true and y_pred must be a number, or none"
+    )]
+    MixedLabels {
+        /// The first numeric label seen, as written.
+        numeric: String,
+        /// The first non-numeric label seen, as written.
+        text: String,
+    },
     /// Bootstrap settings out of range.
     #[error("invalid bootstrap setting: {0}")]
     InvalidBootstrap(String),

@@ -47,13 +47,16 @@ pub use aggregate::{Aggregates, ParityAggregates, StrictRateAggregates};
 pub use bootstrap::{BootstrapConfig, BootstrapReport, Interval};
 pub use error::{FairError, Result};
 pub use group::{ClassRates, GroupMetrics};
-pub use reader::{CsvSpec, SensitiveColumns, read_predictions, read_predictions_csv};
+pub use reader::{
+    CsvSpec, MISSING_SPELLINGS, SensitiveColumns, is_missing, read_predictions,
+    read_predictions_csv,
+};
 pub use report::{
     AuditOptions, ClassReport, FeatureReport, Grouping, Meta, OverallMetrics, SCHEMA_VERSION,
     SubgroupReport, audit,
 };
 pub use run_folder::{RunInfo, RunSummary, SplitSummary};
-pub use table::{GROUP_SEPARATOR, PredictionTable};
+pub use table::{GROUP_SEPARATOR, PredictionTable, canonical_label};
 
 /// The README's examples, run as doctests so that they stay true.
 #[cfg(doctest)]

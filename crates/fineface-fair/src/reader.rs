@@ -30,6 +30,23 @@ pub struct CsvSpec {
     pub y_pred: String,
     /// Column(s) of the sensitive features.
     pub sensitive: SensitiveColumns,
+    /// Drop the rows whose sensitive value is missing (empty, or a spelling of
+    /// [`MISSING_SPELLINGS`]) instead of failing on the first; the table counts them
+    /// ([`PredictionTable::dropped_missing`]) and the report says how many.
+    pub drop_missing: bool,
+}
+
+/// How tools write a missing value as text (pandas' `astype(str)`: `nan`; R: `NA`; others
+/// `N/A`, `None`, `null`, `<NA>`), compared without case. In a sensitive column such a value
+/// is no group: reading fails on it, or drops its row with [`CsvSpec::drop_missing`].
+pub const MISSING_SPELLINGS: [&str; 6] = ["nan", "na", "n/a", "none", "null", "<na>"];
+
+/// Whether a sensitive value is missing: empty or one of [`MISSING_SPELLINGS`].
+pub fn is_missing(value: &str) -> bool {
+    value.is_empty()
+        || MISSING_SPELLINGS
+            .iter()
+            .any(|m| value.eq_ignore_ascii_case(m))
 }
 
 impl Default for CsvSpec {
@@ -42,6 +59,7 @@ impl Default for CsvSpec {
                 column: "group".to_owned(),
                 feature_names: Vec::new(),
             },
+            drop_missing: false,
         }
     }
 }
@@ -60,8 +78,9 @@ impl CsvSpec {
 /// Reads the predictions file at `path`.
 ///
 /// Values are trimmed. Errors name the file, line and column: unreadable file, empty file,
-/// missing or repeated columns, ragged rows, empty values, compound groups with the wrong
-/// number of parts, and a file without data rows.
+/// missing or repeated columns, ragged rows, empty values, a missing sensitive value
+/// (`nan`, `NA`, ...: [`is_missing`]) unless [`CsvSpec::drop_missing`], compound groups with
+/// the wrong number of parts, and a file without data rows.
 pub fn read_predictions_csv(path: impl AsRef<Path>, spec: &CsvSpec) -> Result<PredictionTable> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(|source| FairError::Io {
@@ -130,6 +149,7 @@ pub fn read_predictions<R: Read>(
 
     let mut record = csv::StringRecord::new();
     let mut table: Option<PredictionTable> = None;
+    let mut dropped = 0_u64;
     match &spec.sensitive {
         SensitiveColumns::Columns(names) => {
             let columns: Vec<usize> = names.iter().map(|n| index_of(n)).collect::<Result<_>>()?;
@@ -138,6 +158,18 @@ pub fn read_predictions<R: Read>(
                 let line = check_row(&record, header.len(), path)?;
                 let field = |i: usize| non_empty(&record, i, &header, line, path);
                 let (truth, pred) = (field(y_true)?, field(y_pred)?);
+                let missing = columns
+                    .iter()
+                    .find(|&&c| record.get(c).is_some_and(is_missing));
+                if let Some(&c) = missing {
+                    if spec.drop_missing {
+                        dropped += 1;
+                        continue;
+                    }
+                    if record.get(c).is_some_and(|v| !v.is_empty()) {
+                        return Err(missing_error(&record, c, &header, line, path));
+                    }
+                }
                 let values: Vec<&str> = columns.iter().map(|&c| field(c)).collect::<Result<_>>()?;
                 t.push(truth, pred, &values)?;
             }
@@ -151,7 +183,21 @@ pub fn read_predictions<R: Read>(
             while csv.read_record(&mut record).map_err(csv_error)? {
                 let line = check_row(&record, header.len(), path)?;
                 let field = |i: usize| non_empty(&record, i, &header, line, path);
-                let (truth, pred, value) = (field(y_true)?, field(y_pred)?, field(group)?);
+                let (truth, pred) = (field(y_true)?, field(y_pred)?);
+                let raw = record.get(group).unwrap_or_default();
+                if raw
+                    .split(crate::table::GROUP_SEPARATOR)
+                    .any(|part| is_missing(part.trim()))
+                {
+                    if spec.drop_missing {
+                        dropped += 1;
+                        continue;
+                    }
+                    if !raw.is_empty() {
+                        return Err(missing_error(&record, group, &header, line, path));
+                    }
+                }
+                let value = field(group)?;
                 let t = match &mut table {
                     Some(t) => t,
                     None => table.insert(PredictionTable::new(compound_feature_names(
@@ -173,11 +219,36 @@ pub fn read_predictions<R: Read>(
             }
         }
     }
+    if dropped > 0 {
+        tracing::warn!(
+            path = %path.display(),
+            rows = dropped,
+            "dropped rows with a missing sensitive value"
+        );
+    }
     match table {
-        Some(t) if !t.is_empty() => Ok(t),
+        Some(mut t) if !t.is_empty() => {
+            t.set_dropped_missing(dropped);
+            Ok(t)
+        }
         _ => Err(FairError::NoRows {
             source_name: path.display().to_string(),
         }),
+    }
+}
+
+fn missing_error(
+    record: &csv::StringRecord,
+    index: usize,
+    header: &[String],
+    line: u64,
+    path: &Path,
+) -> FairError {
+    FairError::MissingSensitiveValue {
+        path: path.to_owned(),
+        line,
+        column: header[index].clone(),
+        value: record.get(index).unwrap_or_default().to_owned(),
     }
 }
 

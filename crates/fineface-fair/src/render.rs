@@ -86,6 +86,13 @@ impl SubgroupReport {
             self.overall.classes.join(", "),
             self.meta.pos_label
         );
+        if self.meta.n_dropped_missing > 0 {
+            let _ = writeln!(
+                md,
+                "- dropped: {} row(s) with a missing sensitive value",
+                self.meta.n_dropped_missing
+            );
+        }
         let _ = writeln!(
             md,
             "- groups: {features} ({} non-empty)\n",

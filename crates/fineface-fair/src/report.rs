@@ -66,6 +66,9 @@ pub struct Meta {
     pub input: Option<String>,
     /// Number of prediction rows.
     pub n_rows: u64,
+    /// Rows of the input left out because a sensitive value was missing (`--drop-missing`).
+    #[serde(default)]
+    pub n_dropped_missing: u64,
     /// The positive label used for the binary metrics.
     pub pos_label: String,
     /// How groups are formed.
@@ -135,11 +138,14 @@ pub fn audit(table: &PredictionTable, options: &AuditOptions) -> Result<Subgroup
             source_name: "<table>".to_owned(),
         });
     }
+    table.check_labels()?;
     let counts = CellConfusions::count(table);
+    // The positive label is compared as the labels are: `1.0` finds class `1`.
+    let (pos_label, _) = crate::table::canonical_label(&options.pos_label);
     let pos = counts
         .classes
         .iter()
-        .position(|c| *c == options.pos_label)
+        .position(|c| *c == pos_label)
         .ok_or_else(|| FairError::UnknownPosLabel {
             pos_label: options.pos_label.clone(),
             classes: counts.classes.join(", "),
@@ -207,6 +213,7 @@ pub fn audit(table: &PredictionTable, options: &AuditOptions) -> Result<Subgroup
         meta: Meta {
             input: None,
             n_rows: table.len() as u64,
+            n_dropped_missing: table.dropped_missing(),
             pos_label: options.pos_label.clone(),
             grouping: Grouping {
                 features: table.feature_names().to_vec(),

@@ -68,6 +68,27 @@ pub struct PredictionTable {
     cells_by_compound: HashMap<String, u32>,
     cell_of_row: Vec<u32>,
     scratch: Vec<u32>,
+    /// The first label seen that is a number and the first that is not, as written: a table
+    /// with both cannot be audited ([`Self::check_labels`]).
+    first_numeric_label: Option<String>,
+    first_text_label: Option<String>,
+    /// Rows the reader dropped for a missing sensitive value.
+    dropped_missing: u64,
+}
+
+/// The spelling a label is compared by: a number is written the one way Rust prints it
+/// (`1.0`, `1`, `01`, `1e0` -> `1`; `0.50` -> `0.5`), as scikit-learn and fairlearn compare
+/// numeric labels by value (pandas writes an int column with a missing value as floats);
+/// anything else is kept as it is. Returns whether the label is a number.
+pub fn canonical_label(label: &str) -> (std::borrow::Cow<'_, str>, bool) {
+    match label.parse::<f64>() {
+        Ok(value) if value.is_finite() => {
+            // `-0` and `0` are one label.
+            let value = if value == 0.0 { 0.0 } else { value };
+            (std::borrow::Cow::Owned(format!("{value}")), true)
+        }
+        _ => (std::borrow::Cow::Borrowed(label), false),
+    }
 }
 
 impl PredictionTable {
@@ -109,6 +130,9 @@ impl PredictionTable {
             cells_by_compound: HashMap::new(),
             cell_of_row: Vec::new(),
             scratch: Vec::new(),
+            first_numeric_label: None,
+            first_text_label: None,
+            dropped_missing: 0,
         })
     }
 
@@ -171,11 +195,50 @@ impl PredictionTable {
     }
 
     fn push_cell(&mut self, y_true: &str, y_pred: &str, cell: u32) {
-        let t = self.labels.intern(y_true);
-        let p = self.labels.intern(y_pred);
+        let t = self.intern_label(y_true);
+        let p = self.intern_label(y_pred);
         self.y_true.push(t);
         self.y_pred.push(p);
         self.cell_of_row.push(cell);
+    }
+
+    fn intern_label(&mut self, label: &str) -> u32 {
+        let (canonical, numeric) = canonical_label(label);
+        let first = if numeric {
+            &mut self.first_numeric_label
+        } else {
+            &mut self.first_text_label
+        };
+        if first.is_none() {
+            *first = Some(label.to_owned());
+        }
+        self.labels.intern(&canonical)
+    }
+
+    /// Checks that the labels are all numbers or all text: a mix (`1` beside `yes`) has no
+    /// meaning as classes.
+    ///
+    /// # Errors
+    /// [`FairError::MixedLabels`] naming the first spelling of each kind.
+    pub fn check_labels(&self) -> Result<()> {
+        match (&self.first_numeric_label, &self.first_text_label) {
+            (Some(numeric), Some(text)) => Err(FairError::MixedLabels {
+                numeric: numeric.clone(),
+                text: text.clone(),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// Rows of the source left out for a missing sensitive value
+    /// ([`CsvSpec::drop_missing`](crate::CsvSpec::drop_missing)); 0 for a table built row by
+    /// row.
+    pub fn dropped_missing(&self) -> u64 {
+        self.dropped_missing
+    }
+
+    pub(crate) fn set_dropped_missing(&mut self, rows: u64) {
+        self.dropped_missing = rows;
     }
 
     /// Number of rows.

@@ -1,0 +1,128 @@
+//! Inputs as real tools write them (pandas, R), audited to the right numbers or refused with
+//! the reason (issue 17).
+
+#![allow(clippy::unwrap_used)] // Test helpers panic on broken fixtures by design.
+
+use std::path::Path;
+
+use fineface_fair::{AuditOptions, CsvSpec, FairError, audit, canonical_label, read_predictions};
+
+fn audit_text(text: &str) -> Result<fineface_fair::SubgroupReport, FairError> {
+    let table = read_predictions(text.as_bytes(), Path::new("preds.csv"), &CsvSpec::default())?;
+    audit(&table, &AuditOptions::default())
+}
+
+/// pandas writes an int column holding a missing value as floats: `y_pred` 0.0/1.0 beside a
+/// `y_true` of 0/1. 6 of the 8 rows agree, as scikit-learn and fairlearn count them.
+#[test]
+fn numeric_labels_written_as_floats_compare_by_value() {
+    let report = audit_text(
+        "y_true,y_pred,group\n\
+         0,0.0,A\n1,1.0,A\n1,1.0,A\n0,1.0,A\n\
+         0,0.0,B\n1,1.0,B\n1,0.0,B\n0,0.0,B\n",
+    )
+    .unwrap();
+    assert_eq!(report.overall.classes, ["0", "1"]);
+    assert_eq!(report.overall.metrics.accuracy, 0.75);
+    assert_eq!(report.groups["A"].accuracy, 0.75);
+    assert_eq!(report.groups["B"].accuracy, 0.75);
+    // The positive label is found however it is written.
+    let table = read_predictions(
+        "y_true,y_pred,group\n1,1.0,A\n0,0.0,B\n".as_bytes(),
+        Path::new("preds.csv"),
+        &CsvSpec::default(),
+    )
+    .unwrap();
+    let options = AuditOptions {
+        pos_label: "1.0".to_owned(),
+        ..AuditOptions::default()
+    };
+    assert_eq!(
+        audit(&table, &options).unwrap().overall.metrics.accuracy,
+        1.0
+    );
+}
+
+#[test]
+fn numbers_have_one_spelling_and_text_keeps_its_own() {
+    for (written, canonical) in [
+        ("1", "1"),
+        ("1.0", "1"),
+        ("01", "1"),
+        ("1e0", "1"),
+        ("+1", "1"),
+        ("-0.0", "0"),
+        ("0.50", "0.5"),
+        ("2.25", "2.25"),
+    ] {
+        assert_eq!(
+            canonical_label(written),
+            (canonical.into(), true),
+            "{written}"
+        );
+    }
+    for text in ["yes", "Male", "nan", "inf", "1a", ""] {
+        assert_eq!(canonical_label(text), (text.into(), false), "{text}");
+    }
+}
+
+#[test]
+fn labels_mixing_numbers_and_text_are_an_error_naming_both() {
+    let error = audit_text("y_true,y_pred,group\n1,1.0,A\nyes,0,B\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "labels mix numbers and text (`1` and `yes`): numeric labels are compared by value \
+         (`1` = `1.0`), so every label of y_true and y_pred must be a number, or none"
+    );
+}
+
+/// `astype(str)` writes a missing race as `nan`, R as `NA`: neither is a group.
+#[test]
+fn missing_sensitive_values_written_as_text_are_an_error_or_dropped_and_counted() {
+    let text = "y_true,y_pred,race,gender\n\
+                1,1,White,F\n0,0,White,M\n1,0,nan,F\n0,0,Black,F\n1,1,NA,M\n0,1,Black,M\n";
+    let spec = CsvSpec {
+        sensitive: fineface_fair::SensitiveColumns::Columns(vec!["race".into(), "gender".into()]),
+        ..CsvSpec::default()
+    };
+    let error = read_predictions(text.as_bytes(), Path::new("preds.csv"), &spec)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "preds.csv:4: missing value `nan` in sensitive column `race`: a missing value is no \
+         group; fill it in, or drop such rows (`--drop-missing`, `CsvSpec::drop_missing`)"
+    );
+    let drop = CsvSpec {
+        drop_missing: true,
+        ..spec
+    };
+    let table = read_predictions(text.as_bytes(), Path::new("preds.csv"), &drop).unwrap();
+    assert_eq!((table.len(), table.dropped_missing()), (4, 2));
+    let report = audit(&table, &AuditOptions::default()).unwrap();
+    let groups: Vec<&str> = report.groups.keys().map(String::as_str).collect();
+    assert_eq!(groups, ["Black|F", "Black|M", "White|F", "White|M"]);
+    assert_eq!(report.meta.n_dropped_missing, 2);
+    assert!(
+        report
+            .to_markdown()
+            .contains("- dropped: 2 row(s) with a missing sensitive value")
+    );
+    // Every usual spelling, any case, and in a compound group.
+    for missing in ["nan", "NaN", "NA", "N/A", "None", "null", "<NA>"] {
+        assert!(fineface_fair::is_missing(missing), "{missing}");
+        let compound = format!("y_true,y_pred,group\n1,1,White|F\n1,1,{missing}|M\n");
+        let error = read_predictions(compound.as_bytes(), Path::new("p.csv"), &CsvSpec::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "p.csv:3: missing value `{missing}|M` in sensitive column `group`"
+            )),
+            "{error}"
+        );
+    }
+    assert!(!fineface_fair::is_missing("Native American"));
+}
