@@ -65,7 +65,9 @@ pub use transform::{ImageTensor, TransformConfig};
 pub mod formats {
     /// FairFace label CSVs.
     pub mod fairface {
-        pub use crate::datasets::fairface::{AGES, FairFaceRow, RACES, read_labels};
+        pub use crate::datasets::fairface::{
+            AGES, FairFaceRow, RACES, SERVICE_TEST_SPELLINGS, read_labels,
+        };
     }
     /// UTKFace file names.
     pub mod utkface {

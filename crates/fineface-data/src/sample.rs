@@ -113,8 +113,14 @@ pub(crate) fn class_index(classes: &[String], sample: &FaceSample) -> crate::Res
 /// `root/relative`, or `None` when `relative` is absolute or climbs out of `root`
 /// (`../../x.jpg`): listed paths come from files users download and must stay inside.
 pub(crate) fn inside(root: &Path, relative: &str) -> Option<PathBuf> {
-    let rel = Path::new(relative);
+    // Label files written on Windows separate folders with `\`: one separator on every OS.
+    let relative = relative.replace('\\', "/");
+    // A drive (`C:/...`) is as absolute as `/...`, whatever the OS.
+    let drive =
+        relative.as_bytes().get(1) == Some(&b':') && relative.as_bytes()[0].is_ascii_alphabetic();
+    let rel = Path::new(&relative);
     let safe = !relative.is_empty()
+        && !drive
         && rel
             .components()
             .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
@@ -134,5 +140,18 @@ mod tests {
         assert_eq!(inside(root, "train/../../x.jpg"), None);
         assert_eq!(inside(root, "/etc/passwd"), None);
         assert_eq!(inside(root, ""), None);
+    }
+
+    #[test]
+    fn windows_separators_are_separators_on_every_os() {
+        let root = Path::new("/data/faces");
+        assert_eq!(
+            inside(root, "images\\face_0.jpg"),
+            Some(root.join("images/face_0.jpg"))
+        );
+        assert_eq!(inside(root, ".\\a\\b.png"), Some(root.join("./a/b.png")));
+        assert_eq!(inside(root, "..\\..\\etc\\passwd"), None);
+        assert_eq!(inside(root, "C:\\data\\x.jpg"), None);
+        assert_eq!(inside(root, "\\\\server\\share\\x.jpg"), None);
     }
 }

@@ -83,7 +83,10 @@ fn fairface_reads_excel_damage_and_rejects_escapes() {
     let rows =
         fineface_data::formats::fairface::read_labels(&root.join("fairface_label_train.csv"))
             .unwrap();
-    assert_eq!((rows[0].age.as_str(), rows[0].service_test), ("3-9", true));
+    assert_eq!(
+        (rows[0].age.as_str(), rows[0].service_test),
+        ("3-9", Some(true))
+    );
     assert_eq!(rows[1].age, "10-19");
     let groups: Vec<String> = every_sample(&dataset).iter().map(|s| s.group()).collect();
     assert!(groups.contains(&"East Asian|Male".to_owned()));
@@ -341,6 +344,67 @@ fn manifest_rejects_path_traversal_and_honours_its_split_column() {
             .ends_with(":1: missing column `age` (header: path,smile,skin,split)"),
         "{error}"
     );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// FairFace re-exports write `service_test` as `0`/`1` (or worse); the column is unused, so
+/// no spelling of it can make the dataset unusable (issue 17, item 11).
+#[test]
+fn fairface_service_test_in_any_spelling_never_fails_the_dataset() {
+    let root = scratch("fairface-service-test");
+    let csv = root.join("fairface_label_train.csv");
+    std::fs::write(
+        &csv,
+        "file,age,gender,race,service_test\n\
+         train/1.jpg,20-29,Male,White,1\n\
+         train/2.jpg,20-29,Female,Black,0\n\
+         train/3.jpg,30-39,Female,Indian,yes\n\
+         train/4.jpg,30-39,Male,White,N\n\
+         train/5.jpg,30-39,Male,White,maybe\n\
+         train/6.jpg,30-39,Male,White,\n",
+    )
+    .unwrap();
+    let rows = fineface_data::formats::fairface::read_labels(&csv).unwrap();
+    let flags: Vec<Option<bool>> = rows.iter().map(|r| r.service_test).collect();
+    assert_eq!(
+        flags,
+        [Some(true), Some(false), Some(true), Some(false), None, None]
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A manifest written on Windows (`images\\face_0.jpg`) reads on every OS (issue 17, item 10).
+#[test]
+fn manifest_paths_with_windows_separators_are_found() {
+    let root = scratch("manifest-windows");
+    for f in [
+        "images/face_0.jpg",
+        "images/face_1.jpg",
+        "images/sub/face_2.jpg",
+    ] {
+        jpeg(&root.join(f));
+    }
+    std::fs::write(
+        root.join("manifest.csv"),
+        "path,smile,skin,split\r\nimages\\face_0.jpg,yes,dark,train\r\n\
+         images\\face_1.jpg,no,light,val\r\nimages\\sub\\face_2.jpg,no,dark,test\r\n\
+         C:\\faces\\face_3.jpg,no,dark,train\r\n",
+    )
+    .unwrap();
+    let manifest = Manifest {
+        target: "smile".into(),
+        sensitive: vec!["skin".into()],
+        ..Manifest::new(root.clone())
+    };
+    let dataset = manifest.load(&SplitConfig::default()).unwrap();
+    assert_eq!(Split::ALL.map(|s| dataset.split(s).len()), [1, 1, 1]);
+    assert_eq!(
+        dataset.split(Split::Test)[0].path,
+        root.join("images/sub/face_2.jpg")
+    );
+    // A drive letter is outside the dataset folder on every OS.
+    assert_eq!(dataset.skipped.len(), 1);
+    assert_eq!(dataset.skipped[0].reason, "path leaves the dataset folder");
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -125,7 +125,13 @@ fn shared_data_fairface_label_csvs_parse_in_full_and_absent_images_are_reported(
         train.iter().filter(|r| r.race == "Middle Eastern").count(),
         9_216
     );
-    assert_eq!(train.iter().filter(|r| r.service_test).count(), 40_252);
+    assert_eq!(
+        train
+            .iter()
+            .filter(|r| r.service_test == Some(true))
+            .count(),
+        40_252
+    );
 
     let dataset = DatasetConfig::with_root("fairface", root)
         .unwrap()

@@ -62,8 +62,22 @@ pub struct FairFaceRow {
     pub gender: String,
     /// One of [`RACES`].
     pub race: String,
-    /// The `service_test` flag.
-    pub service_test: bool,
+    /// The `service_test` flag (FairFace's balanced subset used in the authors' service
+    /// test); `None` where the column is absent or its value is no boolean spelling
+    /// ([`SERVICE_TEST_SPELLINGS`]). Nothing here depends on it.
+    pub service_test: Option<bool>,
+}
+
+/// The spellings of `service_test` read as booleans, compared without case: FairFace's own
+/// `True`/`False` and what re-exports write (`1`/`0`, `yes`/`no`, `t`/`f`, `y`/`n`).
+pub const SERVICE_TEST_SPELLINGS: [&str; 10] =
+    ["true", "false", "1", "0", "yes", "no", "t", "f", "y", "n"];
+
+fn parse_flag(value: &str) -> Option<bool> {
+    let position = SERVICE_TEST_SPELLINGS
+        .iter()
+        .position(|s| value.eq_ignore_ascii_case(s))?;
+    Some(position % 2 == 0)
 }
 
 impl FairFace {
@@ -171,6 +185,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
     );
     let service_col = header.iter().position(|h| h == "service_test");
     let mut rows = Vec::new();
+    let (mut odd_service_test, mut odd_count) = (None::<(u64, String)>, 0_usize);
     for record in csv.records() {
         let record = record.map_err(|e| {
             DataError::parse(path, e.position().map_or(0, |p| p.line()), e.to_string())
@@ -196,20 +211,15 @@ pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
                 format!("unknown race `{race}`"),
             ));
         }
-        let service_test = match service_col.map(field) {
-            None => false,
-            Some(v) => match v.to_ascii_lowercase().as_str() {
-                "true" => true,
-                "false" => false,
-                _ => {
-                    return Err(DataError::parse(
-                        path,
-                        line,
-                        format!("unknown service_test `{v}`"),
-                    ));
-                }
-            },
-        };
+        // Unused by training: an odd spelling is counted and reported, never fatal.
+        let service_test = service_col.map(field).and_then(|v| {
+            let flag = parse_flag(v);
+            if flag.is_none() {
+                odd_service_test.get_or_insert((line, v.to_owned()));
+                odd_count += 1;
+            }
+            flag
+        });
         let file = field(file_col);
         if file.is_empty() {
             return Err(DataError::parse(path, line, "empty `file`"));
@@ -221,6 +231,16 @@ pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
             race: race.to_owned(),
             service_test,
         });
+    }
+    if let Some((line, value)) = odd_service_test {
+        tracing::warn!(
+            file = %path.display(),
+            rows = odd_count,
+            first_line = line,
+            first_value = %value,
+            accepted = SERVICE_TEST_SPELLINGS.join(", "),
+            "service_test values that are no boolean are read as unknown (the column is not used)"
+        );
     }
     Ok(rows)
 }

@@ -12,7 +12,9 @@ use crate::split::{SplitConfig, assemble};
 /// A CSV of image paths (relative to `root`) with a target column and sensitive columns,
 /// named in the config. An optional `split` column (`train`/`val`/`test`) gives official
 /// splits; missing ones are carved. This is how to bring a dataset we do not know, or an
-/// LFWA+ variant without `lfw_attributes.txt`.
+/// LFWA+ variant without `lfw_attributes.txt`. Paths separate folders with `/` or `\` on
+/// every OS (a manifest written on Windows reads anywhere); absolute paths, drive letters and
+/// paths that climb out of `root` are skipped with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
