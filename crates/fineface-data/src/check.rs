@@ -56,7 +56,7 @@ impl DataCheck {
             };
             for sample in dataset.split(split) {
                 if read_sizes {
-                    match image::image_dimensions(&sample.path) {
+                    match crate::image_file::image_size(&sample.path) {
                         Ok((w, h)) => *image_sizes.entry(format!("{w}x{h}")).or_insert(0) += 1,
                         Err(e) => {
                             skipped.push(Skipped {

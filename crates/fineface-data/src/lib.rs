@@ -43,6 +43,7 @@ mod check;
 mod dataset;
 mod datasets;
 mod error;
+mod image_file;
 mod loader;
 mod sample;
 mod split;
@@ -56,6 +57,7 @@ pub use datasets::{
     CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
 };
 pub use error::{DataError, Result};
+pub use image_file::{ImageFileError, image_size, open_image};
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig};
 pub use sample::{FaceDataset, FaceSample, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};

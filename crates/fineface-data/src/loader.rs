@@ -244,7 +244,7 @@ pub(crate) fn decode(
     };
     // Nothing outlives a panic here: the generator is per image and dropped with the result.
     std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let image = image::open(&sample.path).map_err(|e| bad(e.to_string()))?;
+        let image = crate::image_file::open_image(&sample.path).map_err(|e| bad(e.to_string()))?;
         Ok(match rng {
             Some(rng) => transform.train(&image, rng),
             None => transform.eval(&image),

@@ -523,8 +523,8 @@ fn predict_on<B: fineface_model::FineFaceBackend>(
     let model = run.load_model::<B>(device)?;
     let mut lines = Vec::new();
     for path in &args.images {
-        let image =
-            image::open(path).with_context(|| format!("cannot decode {}", path.display()))?;
+        let image = fineface_data::open_image(path)
+            .with_context(|| format!("cannot use {}", path.display()))?;
         let tensor = transform.eval(&image);
         let size = tensor.size as usize;
         let batch = fineface_data::ImageBatch {

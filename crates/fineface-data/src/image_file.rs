@@ -1,0 +1,146 @@
+//! Reading one image file the way every part of FineFACE-rs reads it: the format from the
+//! bytes (not the name), truncated files refused (a decoder would fill the missing part with
+//! grey and score it), and the EXIF orientation applied (phone photos are stored sideways).
+
+use std::io::Cursor;
+use std::path::Path;
+
+use image::{DynamicImage, ImageDecoder, ImageFormat, ImageReader};
+
+/// Why an image file cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ImageFileError {
+    /// The file cannot be read.
+    #[error("cannot read the file: {0}")]
+    Read(#[from] std::io::Error),
+    /// The file has no bytes.
+    #[error("the file is empty (0 bytes)")]
+    Empty,
+    /// The bytes are no image format this build reads (JPEG, PNG).
+    #[error("not a JPEG or PNG image (it starts with bytes {start})")]
+    UnknownFormat {
+        /// The first bytes, in hex.
+        start: String,
+    },
+    /// The image data stops before its end marker.
+    #[error("the {format} data ends early: the file is truncated ({bytes} bytes)")]
+    Truncated {
+        /// The format found (`JPEG`, `PNG`).
+        format: &'static str,
+        /// The file's size.
+        bytes: usize,
+    },
+    /// The decoder refused the data.
+    #[error("undecodable {format}: {message}")]
+    Decode {
+        /// The format found.
+        format: &'static str,
+        /// The decoder's message.
+        message: String,
+    },
+}
+
+/// Opens the image at `path`, whatever its extension, upright.
+///
+/// The format comes from the file's first bytes (a PNG saved as `.jpg` is a PNG); a JPEG
+/// without an end-of-image marker after its last scan, or a PNG without its `IEND` chunk, is
+/// [`ImageFileError::Truncated`]; the EXIF orientation (JPEG's APP1, 1-8) is applied as a
+/// viewer applies it, so the pixels are those a person sees.
+///
+/// # Errors
+/// An [`ImageFileError`] saying what is wrong with the file.
+pub fn open_image(path: &Path) -> Result<DynamicImage, ImageFileError> {
+    let bytes = std::fs::read(path)?;
+    let format = check_image_bytes(&bytes)?;
+    let name = format_name(format);
+    let decode_error = |e: image::ImageError| ImageFileError::Decode {
+        format: name,
+        message: e.to_string(),
+    };
+    let mut decoder = ImageReader::with_format(Cursor::new(&bytes), format)
+        .into_decoder()
+        .map_err(decode_error)?;
+    // A file whose EXIF block cannot be read is still an image: shown as stored.
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    let mut image = DynamicImage::from_decoder(decoder).map_err(decode_error)?;
+    image.apply_orientation(orientation);
+    Ok(image)
+}
+
+/// The size of the image at `path` as shown (width and height swapped for EXIF orientations
+/// 5-8), after the checks of [`open_image`] that need no decoding: empty, unknown format,
+/// truncated.
+///
+/// # Errors
+/// An [`ImageFileError`] saying what is wrong with the file.
+pub fn image_size(path: &Path) -> Result<(u32, u32), ImageFileError> {
+    let bytes = std::fs::read(path)?;
+    let format = check_image_bytes(&bytes)?;
+    let mut decoder = ImageReader::with_format(Cursor::new(&bytes), format)
+        .into_decoder()
+        .map_err(|e| ImageFileError::Decode {
+            format: format_name(format),
+            message: e.to_string(),
+        })?;
+    let (w, h) = decoder.dimensions();
+    let orientation = decoder
+        .orientation()
+        .unwrap_or(image::metadata::Orientation::NoTransforms);
+    use image::metadata::Orientation::{Rotate90, Rotate90FlipH, Rotate270, Rotate270FlipH};
+    Ok(match orientation {
+        Rotate90 | Rotate270 | Rotate90FlipH | Rotate270FlipH => (h, w),
+        _ => (w, h),
+    })
+}
+
+/// The format of `bytes`, after checking they are a whole JPEG or PNG.
+fn check_image_bytes(bytes: &[u8]) -> Result<ImageFormat, ImageFileError> {
+    if bytes.is_empty() {
+        return Err(ImageFileError::Empty);
+    }
+    let format = match image::guess_format(bytes) {
+        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
+        _ => {
+            let start: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
+            return Err(ImageFileError::UnknownFormat {
+                start: start.join(" "),
+            });
+        }
+    };
+    let whole = match format {
+        ImageFormat::Jpeg => jpeg_has_end(bytes),
+        _ => png_has_end(bytes),
+    };
+    if !whole {
+        return Err(ImageFileError::Truncated {
+            format: format_name(format),
+            bytes: bytes.len(),
+        });
+    }
+    Ok(format)
+}
+
+fn format_name(format: ImageFormat) -> &'static str {
+    match format {
+        ImageFormat::Jpeg => "JPEG",
+        ImageFormat::Png => "PNG",
+        _ => "image",
+    }
+}
+
+/// Whether an end-of-image marker (`FF D9`) follows the last start-of-scan (`FF DA`): an
+/// embedded EXIF thumbnail ends before the main image's scans, bytes appended after the
+/// end (some cameras do) are allowed.
+fn jpeg_has_end(bytes: &[u8]) -> bool {
+    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
+    let last_end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
+    matches!((last_scan, last_end), (Some(scan), Some(end)) if end > scan)
+}
+
+/// Whether the PNG's `IEND` chunk is there (within the last KiB: trailing bytes allowed).
+fn png_has_end(bytes: &[u8]) -> bool {
+    let tail = &bytes[bytes.len().saturating_sub(1024)..];
+    tail.windows(4).any(|w| w == b"IEND")
+}
