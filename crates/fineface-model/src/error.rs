@@ -45,6 +45,26 @@ pub enum ModelError {
         /// Tensors of the wrong shape or type, with both shapes.
         mismatched: Vec<String>,
     },
+    /// Most of the model found no tensor in the file: its keys follow another naming.
+    #[error(
+        "{n_found} tensors in {} fit nowhere in the model: the file has keys like {found}, \
+         the model expects keys like {expected}; {nearest} (a file \
+         saved from a wrapper module has a prefix on every key: save the inner model's \
+         state_dict)",
+        path.display()
+    )]
+    WeightsKeysUnrelated {
+        /// The file.
+        path: PathBuf,
+        /// How many of the file's tensors the model did not take.
+        n_found: usize,
+        /// A few of the file's keys.
+        found: String,
+        /// A few of the keys the model expects.
+        expected: String,
+        /// Which expected key is nearest to the first file key (the longest common ending).
+        nearest: String,
+    },
     /// A model could not be written.
     #[error("cannot write {path}: {message}")]
     Save {

@@ -320,3 +320,67 @@ fn every_depth_has_torchvisions_size(
     assert_eq!(count.tensors, tensors);
     assert_eq!(count.trainable, parameters);
 }
+
+/// A copy of the safetensors file at `from` with every key renamed by `rename`.
+fn renamed_copy(from: &std::path::Path, to: &std::path::Path, rename: impl Fn(&str) -> String) {
+    let bytes = std::fs::read(from).unwrap();
+    let file = safetensors::SafeTensors::deserialize(&bytes).unwrap();
+    let tensors: Vec<(String, safetensors::tensor::TensorView<'_>)> = file
+        .tensors()
+        .into_iter()
+        .map(|(name, view)| (rename(&name), view))
+        .collect();
+    safetensors::serialize_to_file(tensors, None, to).unwrap();
+}
+
+/// A state dict saved from `nn.DataParallel` has `module.` on every key (issue 17, item 8);
+/// keys of another naming altogether are an error showing both namings.
+#[test]
+fn data_parallel_prefixes_load_and_unrelated_keys_are_shown() {
+    let device = Default::default();
+    let model = torchvision_classifier(ResNetConfig::resnet18().with_width(8), "resnet18_w8.pth");
+    let dir = std::env::temp_dir().join(format!("fineface-prefix-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let exported = dir.join("resnet18.safetensors");
+    fineface_model::export_torchvision_safetensors(&model, &exported).unwrap();
+    let fresh = || {
+        BaselineConfig::new(10).init(
+            ResNetConfig::resnet18().with_width(8).init::<B>(&device),
+            &device,
+        )
+    };
+    let wrapped = dir.join("data_parallel.safetensors");
+    renamed_copy(&exported, &wrapped, |k| format!("module.{k}"));
+    let mut loaded = fresh();
+    fineface_model::load_torchvision_weights(&mut loaded, &wrapped, &[], &[]).unwrap();
+    let io = common::read_tensors("resnet18_w8_io.safetensors");
+    let input: Tensor<B, 4> = common::tensor(&io, "input", &device);
+    assert_eq!(
+        common::max_abs_diff(model.forward(input.clone()), loaded.forward(input)),
+        0.0
+    );
+
+    let other = dir.join("encoder.safetensors");
+    renamed_copy(&exported, &other, |k| k.replace("backbone.", "encoder."));
+    let error = fineface_model::load_torchvision_weights(&mut fresh(), &other, &[], &[])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("tensors in") && error.contains("fit nowhere in the model"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the file has keys like `encoder.bn1.beta`")
+            || error.contains("the file has keys like `encoder.bn1.bias`"),
+        "{error}"
+    );
+    assert!(
+        error.contains("the model expects keys like `backbone."),
+        "{error}"
+    );
+    assert!(
+        error.contains("nearest to `encoder.bn1.") && error.contains("is `backbone.bn1."),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}

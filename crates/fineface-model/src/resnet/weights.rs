@@ -19,8 +19,11 @@ use super::resnet::ResNet;
 use crate::baseline::Baseline;
 use crate::error::{ModelError, Result};
 
-/// Key remappings from torchvision names to ours.
+/// Key remappings from torchvision names to ours. The first strips the `module.` prefix
+/// `nn.DataParallel` and `DistributedDataParallel` put on every key of a state dict saved
+/// from the wrapper.
 const TORCHVISION_TO_OURS: &[(&str, &str)] = &[
+    (r"^module\.", ""),
     (r"\.downsample\.0\.", ".downsample.conv."),
     (r"\.downsample\.1\.", ".downsample.bn."),
 ];
@@ -130,6 +133,11 @@ fn check(result: ApplyResult, path: &Path, ignore: &[&str]) -> Result<LoadReport
         .partition(|k| ignore.iter().any(|r| r.is_match(k)));
     let missing: Vec<String> = result.missing.iter().map(|(k, _)| k.clone()).collect();
     let mismatched: Vec<String> = result.errors.iter().map(|e| e.to_string()).collect();
+    // Most of the model unset while the file has tensors to spare: another naming, not a
+    // few misfits; a short error showing both namings beats hundreds of keys.
+    if missing.len() > result.applied.len() && !unexpected.is_empty() {
+        return Err(unrelated_keys(path, &unexpected, &missing));
+    }
     if !missing.is_empty() || !unexpected.is_empty() || !mismatched.is_empty() {
         return Err(ModelError::WeightsMismatch {
             path: path.to_owned(),
@@ -148,6 +156,43 @@ fn check(result: ApplyResult, path: &Path, ignore: &[&str]) -> Result<LoadReport
         applied: result.applied.len(),
         ignored,
     })
+}
+
+/// Most file keys did not reach the model: a few keys of each side, and the expected key nearest to
+/// the first found one (the longest common ending: a prefix such as `model.` or
+/// `encoder.` is the usual cause).
+fn unrelated_keys(path: &Path, found: &[String], expected: &[String]) -> ModelError {
+    let few = |keys: &[String]| {
+        let mut keys = keys.to_vec();
+        keys.sort();
+        keys.iter()
+            .take(3)
+            .map(|k| format!("`{k}`"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let common_ending = |a: &str, b: &str| {
+        a.bytes()
+            .rev()
+            .zip(b.bytes().rev())
+            .take_while(|(x, y)| x == y)
+            .count()
+    };
+    let mut sorted_found = found.to_vec();
+    sorted_found.sort();
+    let first = sorted_found.first().cloned().unwrap_or_default();
+    let nearest = expected
+        .iter()
+        .max_by_key(|k| (common_ending(&first, k), std::cmp::Reverse(k.len())))
+        .cloned()
+        .unwrap_or_default();
+    ModelError::WeightsKeysUnrelated {
+        path: path.to_owned(),
+        n_found: found.len(),
+        found: few(found),
+        expected: few(expected),
+        nearest: format!("nearest to `{first}` is `{nearest}`"),
+    }
 }
 
 /// burn-store 0.21 lists a BatchNorm's `weight`/`bias` as unused even after the adapter
