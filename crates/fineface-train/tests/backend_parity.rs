@@ -20,20 +20,21 @@
 #![cfg(feature = "wgpu")]
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
+mod common;
+
 use std::path::Path;
 
 use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
-use fineface_data::{DatasetConfig, SplitConfig, SynthFace, TransformConfig};
+use fineface_data::DatasetConfig;
 use fineface_model::{
     AttentionCrop, AttentionCropConfig, CpuAutodiff, FineFaceConfig, Predict, ResNetConfig,
     WgpuAutodiff,
 };
 use fineface_train::{
-    CropSettings, ExperimentConfig, FineFaceResNet, GroupedSgd, IterationContext, Method,
-    ModelSettings, RunOptions, Shard, TrainSettings, TrainStep, Trainer, load_weights,
-    save_weights,
+    ExperimentConfig, FineFaceResNet, GroupedSgd, IterationContext, Method, RunOptions, Shard,
+    TrainSettings, TrainStep, Trainer, load_weights, save_weights,
 };
 
 type F = CpuAutodiff;
@@ -360,41 +361,14 @@ fn a_checkpoint_written_on_either_backend_predicts_the_same_on_the_other_on_both
     assert!(relative_diff(&trained, &expected) > 1e-3);
 }
 
-/// A tiny SynthFace run (the one of `tests/run.rs`).
+/// The tiny SynthFace run of `tests/run.rs`, on 160 images and without the crop picture.
 fn tiny_config(data: &Path) -> ExperimentConfig {
-    ExperimentConfig {
-        name: "tiny".to_owned(),
-        method: Method::FineFace,
-        data: DatasetConfig::SynthFace(SynthFace {
-            root: data.to_owned(),
-            images: 160,
-            size: 32,
-            seed: 3,
-        }),
-        split: SplitConfig::default(),
-        model: ModelSettings {
-            backbone: "resnet18".to_owned(),
-            width: 4,
-            head_width: 8,
-            weights: None,
-        },
-        train: TrainSettings {
-            epochs: 3,
-            batch_size: 8,
-            lr_new: 0.01,
-            lr_backbone: 0.01,
-            workers: 2,
-            crop_grid_images: 0,
-            ..TrainSettings::default()
-        },
-        transform: TransformConfig {
-            resize: 34,
-            crop: 32,
-            pad: 1,
-            ..TransformConfig::default()
-        },
-        crop: CropSettings::default(),
+    let mut config = common::tiny_config(data, Method::FineFace);
+    if let DatasetConfig::SynthFace(synth) = &mut config.data {
+        synth.images = 160;
     }
+    config.train.crop_grid_images = 0;
+    config
 }
 
 /// Trains the tiny run on backend `B` from the weights in `weights`; returns the test

@@ -6,49 +6,13 @@
 
 use std::path::{Path, PathBuf};
 
-use fineface_data::{DatasetConfig, SplitConfig, SynthFace, TransformConfig};
 use fineface_fair::{AuditOptions, CsvSpec, SensitiveColumns, SubgroupReport};
 use fineface_model::CpuAutodiff;
-use fineface_train::{
-    Checkpoints, CropSettings, ExperimentConfig, Method, ModelSettings, RunOptions, TrainSettings,
-    TrainState, train,
-};
+use fineface_train::{Checkpoints, ExperimentConfig, Method, RunOptions, TrainState, train};
 
-fn tiny_config(data: &Path, method: Method) -> ExperimentConfig {
-    ExperimentConfig {
-        name: "tiny".to_owned(),
-        method,
-        data: DatasetConfig::SynthFace(SynthFace {
-            root: data.to_owned(),
-            images: 96,
-            size: 32,
-            seed: 3,
-        }),
-        split: SplitConfig::default(),
-        model: ModelSettings {
-            backbone: "resnet18".to_owned(),
-            width: 4,
-            head_width: 8,
-            weights: None,
-        },
-        train: TrainSettings {
-            epochs: 3,
-            batch_size: 8,
-            lr_new: 0.01,
-            lr_backbone: 0.01,
-            workers: 2,
-            crop_grid_images: 2,
-            ..TrainSettings::default()
-        },
-        transform: TransformConfig {
-            resize: 34,
-            crop: 32,
-            pad: 1,
-            ..TransformConfig::default()
-        },
-        crop: CropSettings::default(),
-    }
-}
+mod common;
+
+use common::tiny_config;
 
 fn options(run_dir: PathBuf) -> RunOptions {
     RunOptions {
