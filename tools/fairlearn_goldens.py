@@ -132,7 +132,11 @@ def strict_block(groups: dict, overall: dict) -> dict:
         return diff, (min(rs) if rs else None)
 
     def both(a, b, f):
-        return None if a is None or b is None else f(a, b)
+        # Over the defined components: all-perfect groups have FPR ratio 0/0 and TPR ratio 1,
+        # so their equalized odds ratio is 1.
+        if a is None or b is None:
+            return b if a is None else a
+        return f(a, b)
 
     td, tr = between(tpr)
     fd, fr = between(fpr)

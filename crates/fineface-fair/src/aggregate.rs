@@ -98,7 +98,9 @@ pub struct ParityAggregates {
 
 /// TPR/FPR-based aggregates that skip groups where the rate is undefined (no positives for
 /// TPR, no negatives for FPR) instead of counting them as 0. A combined metric (equalized
-/// odds) is `None` as soon as one of its parts is.
+/// odds: the max, min or mean of a TPR and an FPR number) is taken over its defined parts:
+/// when every group is perfect, FPR's ratio is 0/0 (undefined) and TPR's is 1, so the
+/// equalized odds ratio is 1. It is `None` only when both parts are.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StrictRateAggregates {
     /// Groups with at least one positive.
@@ -117,13 +119,13 @@ pub struct StrictRateAggregates {
     pub equal_opportunity_difference: Option<f64>,
     /// Equal to `tpr_ratio`.
     pub equal_opportunity_ratio: Option<f64>,
-    /// `max(tpr_difference, fpr_difference)`.
+    /// `max(tpr_difference, fpr_difference)` over the defined ones.
     pub equalized_odds_difference: Option<f64>,
-    /// Mean of `tpr_difference` and `fpr_difference`.
+    /// Mean of the defined ones of `tpr_difference` and `fpr_difference`.
     pub equalized_odds_difference_mean: Option<f64>,
-    /// `min(tpr_ratio, fpr_ratio)`.
+    /// `min(tpr_ratio, fpr_ratio)` over the defined ones.
     pub equalized_odds_ratio: Option<f64>,
-    /// Mean of `tpr_ratio` and `fpr_ratio`.
+    /// Mean of the defined ones of `tpr_ratio` and `fpr_ratio`.
     pub equalized_odds_ratio_mean: Option<f64>,
     /// The worst of the TPR and FPR differences to overall.
     pub equalized_odds_difference_to_overall: Option<f64>,
@@ -301,7 +303,7 @@ impl StrictRateAggregates {
         let (fpr_difference, fpr_ratio) = split(between(&fpr));
         let (tpr_diff_overall, tpr_ratio_overall) = split(against(&tpr, overall.tpr));
         let (fpr_diff_overall, fpr_ratio_overall) = split(against(&fpr, overall.fpr));
-        let both = |a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64| Some(f(a?, b?));
+        let both = |a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64| over_defined(a, b, f);
         Self {
             n_groups_tpr_defined: tpr.len(),
             n_groups_fpr_defined: fpr.len(),
@@ -322,6 +324,16 @@ impl StrictRateAggregates {
             ),
             equalized_odds_ratio_to_overall: both(tpr_ratio_overall, fpr_ratio_overall, f64::min),
         }
+    }
+}
+
+/// Combines two components with `f`, over the defined ones only: one undefined component
+/// leaves the other (all-perfect groups: FPR's ratio is 0/0, TPR's is 1, the equalized odds
+/// ratio is 1), two leave `None`.
+fn over_defined(a: Option<f64>, b: Option<f64>, f: fn(f64, f64) -> f64) -> Option<f64> {
+    match (a, b) {
+        (Some(a), Some(b)) => Some(f(a, b)),
+        (one, None) | (None, one) => one,
     }
 }
 
@@ -359,6 +371,14 @@ mod tests {
         assert_eq!(python_min(None, Some(0.5)), None);
         assert_eq!(python_min(Some(0.5), None), Some(0.5));
         assert_eq!(python_min(Some(0.5), Some(0.25)), Some(0.25));
+    }
+
+    #[test]
+    fn combined_strict_metrics_use_the_defined_components() {
+        assert_eq!(over_defined(Some(1.0), None, f64::min), Some(1.0));
+        assert_eq!(over_defined(None, Some(0.25), f64::max), Some(0.25));
+        assert_eq!(over_defined(Some(1.0), Some(0.5), mean2), Some(0.75));
+        assert_eq!(over_defined(None, None, f64::min), None);
     }
 
     #[test]

@@ -96,6 +96,14 @@ fn undefined_and_infinite_values_have_their_json_spelling() {
     let report = audit(&table, &AuditOptions::default()).unwrap();
     assert_eq!(report.aggregates.ser, None);
     assert!(report.to_json().contains("\"ser\": null"));
+    // Every group perfect: the strict FPR ratio is 0/0, the TPR ratio 1, and a combined
+    // strict metric is taken over its defined components.
+    let strict = &report.aggregates.parity.strict;
+    assert_eq!(strict.fpr_ratio, None);
+    assert_eq!(strict.tpr_ratio, Some(1.0));
+    assert_eq!(strict.equalized_odds_ratio, Some(1.0));
+    assert_eq!(strict.equalized_odds_ratio_mean, Some(1.0));
+    assert_eq!(strict.equalized_odds_difference, Some(0.0));
 
     // The JSON reads back into the same report.
     let back: fineface_fair::SubgroupReport = serde_json::from_str(&report.to_json()).unwrap();
