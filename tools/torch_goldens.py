@@ -7,6 +7,11 @@
   perturbed affine parameters. `resnet18_w8.pth` holds the same state dict as a pickle.
 * `resnet{18,50}_w{W}_io.safetensors`: an input batch and, in eval mode, the classifier logits
   and the layer2/layer3/layer4 feature maps.
+* `resnet18_w4_{f16,bf16,f64}.{pth,safetensors}`: one ResNet-18 at width 4, its state dict cast
+  to half, bfloat16 and double precision (`model.half()`, `.bfloat16()`, `.double()`; integer
+  buffers stay int64) and saved both ways; `resnet18_w4_precision_io.safetensors` holds an
+  input, the fp32 model's logits (`logits_f32`) and, for each dtype, the logits of the fp32
+  model running the weights rounded to that dtype (`logits_f16`, ...).
 * `resnet50_manifest.json`: every parameter and buffer name and shape of the full-width
   torchvision resnet50 (no weights are downloaded: the model is built randomly initialised).
 * `expert_head.safetensors` / `expert_head_io.safetensors`: a FineFACE expert head (conv block,
@@ -15,7 +20,8 @@
   training-mode forward with the BatchNorm running statistics it leaves behind.
 
     pip install torch torchvision safetensors
-    python3 tools/torch_goldens.py
+    python3 tools/torch_goldens.py              # every golden
+    python3 tools/torch_goldens.py precision    # only the resnet18_w4 precision files
 """
 
 from __future__ import annotations
@@ -103,6 +109,29 @@ def resnet_case(name, block, layers, width, gen, pth=False):
     print(name, {k: tuple(v.shape) for k, v in taps.items()})
 
 
+def precision_case(gen):
+    """Weights saved in reduced or extended precision, as training scripts write them."""
+    model = NarrowResNet(BasicBlock, [2, 2, 2, 2], 4, num_classes=10)
+    make_nontrivial(model, gen, (4, 3, 64, 64))
+    model.eval()
+    x = torch.randn(2, 3, 64, 64, generator=gen)
+    io = {"input": x}
+    with torch.no_grad():
+        io["logits_f32"] = model(x)
+    state = model.state_dict()
+    for tag, dtype in [("f16", torch.float16), ("bf16", torch.bfloat16), ("f64", torch.float64)]:
+        cast = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in state.items()}
+        torch.save(cast, OUT / f"resnet18_w4_{tag}.pth")
+        save_file(cast, OUT / f"resnet18_w4_{tag}.safetensors")
+        rounded = NarrowResNet(BasicBlock, [2, 2, 2, 2], 4, num_classes=10)
+        rounded.load_state_dict({k: (v.float() if v.is_floating_point() else v) for k, v in cast.items()})
+        rounded.eval()
+        with torch.no_grad():
+            io[f"logits_{tag}"] = rounded(x)
+    save_file({k: v.contiguous() for k, v in io.items()}, OUT / "resnet18_w4_precision_io.safetensors")
+    print("precision", {k: float((v - io["logits_f32"]).abs().max()) for k, v in io.items() if k.startswith("logits")})
+
+
 # ------------------------------------------------------------------------------------------
 # FineFACE expert head, with the module names of the Rust implementation.
 
@@ -169,12 +198,17 @@ def manifest():
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["precision"]:
+        # Only the precision files (added later; leaves the other goldens untouched).
+        precision_case(torch.Generator().manual_seed(20261204))
+        return
     torch.manual_seed(0)
     gen = torch.Generator().manual_seed(20261128)
     resnet_case("resnet18_w8", BasicBlock, [2, 2, 2, 2], 8, gen, pth=True)
     resnet_case("resnet50_w4", Bottleneck, [3, 4, 6, 3], 4, gen)
     expert_case(gen)
     manifest()
+    precision_case(torch.Generator().manual_seed(20261204))
 
 
 if __name__ == "__main__":

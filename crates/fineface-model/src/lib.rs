@@ -68,7 +68,8 @@ pub use fineface_kernels::{
     FineFaceAutodiffBackend, FineFaceBackend, SgdOptions, SgdUpdate, add_relu, conv2d, sgd_step,
 };
 pub use resnet::{
-    BasicBlock, BlockKind, Bottleneck, Downsample, LoadReport, ResNet, ResNetConfig, ResNetOutput,
-    ResidualBlock, WeightFormat, export_torchvision_safetensors, load_torchvision_weights,
+    BasicBlock, BlockKind, Bottleneck, Downsample, FloatCastAdapter, LoadReport, ResNet,
+    ResNetConfig, ResNetOutput, ResidualBlock, WeightFormat, export_torchvision_safetensors,
+    load_torchvision_weights,
 };
 pub use store::{load_model, save_model};

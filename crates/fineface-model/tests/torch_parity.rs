@@ -60,6 +60,43 @@ fn resnet_matches_torchvision_in_eval_mode(
     );
 }
 
+/// State dicts saved after `model.half()`, `.bfloat16()` or `.double()`, as `.pth` and as
+/// safetensors, load into the f32 model: its logits are PyTorch's for the fp32 model running
+/// the rounded weights (1e-4), and the fp32 model's within the source dtype's rounding
+/// (`tolerance`, relative to the largest logit: 8 units of roundoff, 2^-11 for f16 and 2^-8
+/// for bf16; measured 1.0e-3 and 6.5e-3).
+#[rstest]
+#[case::f16_pth("resnet18_w4_f16.pth", "logits_f16", 4e-3)]
+#[case::f16_safetensors("resnet18_w4_f16.safetensors", "logits_f16", 4e-3)]
+#[case::bf16_pth("resnet18_w4_bf16.pth", "logits_bf16", 3.2e-2)]
+#[case::bf16_safetensors("resnet18_w4_bf16.safetensors", "logits_bf16", 3.2e-2)]
+#[case::f64_pth("resnet18_w4_f64.pth", "logits_f64", 1e-6)]
+#[case::f64_safetensors("resnet18_w4_f64.safetensors", "logits_f64", 1e-6)]
+fn half_bfloat16_and_double_weights_load_as_the_models_f32(
+    #[case] weights: &str,
+    #[case] rounded: &str,
+    #[case] tolerance: f32,
+) {
+    let device = Default::default();
+    let model = torchvision_classifier(ResNetConfig::resnet18().with_width(4), weights);
+    let io = common::read_tensors("resnet18_w4_precision_io.safetensors");
+    let input: Tensor<B, 4> = common::tensor(&io, "input", &device);
+    let logits = model.forward(input);
+    assert_eq!(logits.dtype(), burn::tensor::DType::F32);
+    common::assert_close(
+        rounded,
+        logits.clone(),
+        common::tensor(&io, rounded, &device),
+        1e-4,
+    );
+    let fp32: Tensor<B, 2> = common::tensor(&io, "logits_f32", &device);
+    let relative = common::max_abs_diff(logits, fp32.clone()) / common::max_abs(fp32);
+    assert!(
+        relative <= tolerance,
+        "{weights}: max |diff| to the fp32 model is {relative:e} of the largest logit"
+    );
+}
+
 /// The expert head of the goldens: 12 input channels, 16 features (conv-block middle and
 /// classifier hidden width 8), 3 classes.
 fn golden_expert<Bk: burn::tensor::backend::Backend>(device: &Bk::Device) -> Expert<Bk> {

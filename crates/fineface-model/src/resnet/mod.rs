@@ -8,5 +8,6 @@ mod weights;
 pub use block::{BasicBlock, Bottleneck, Downsample, ResidualBlock};
 pub use resnet::{BlockKind, ResNet, ResNetConfig, ResNetOutput};
 pub use weights::{
-    LoadReport, WeightFormat, export_torchvision_safetensors, load_torchvision_weights,
+    FloatCastAdapter, LoadReport, WeightFormat, export_torchvision_safetensors,
+    load_torchvision_weights,
 };

@@ -10,9 +10,10 @@
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
+use burn::tensor::{DType, Element};
 use burn_store::{
-    ApplyResult, BurnToPyTorchAdapter, ModuleSnapshot, PyTorchToBurnAdapter, PytorchStore,
-    SafetensorsStore,
+    ApplyResult, BurnToPyTorchAdapter, ModuleAdapter, ModuleSnapshot, ModuleStore,
+    PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, TensorSnapshot,
 };
 
 use super::resnet::ResNet;
@@ -88,33 +89,86 @@ pub fn load_torchvision_weights<B: Backend, M: ModuleSnapshot<B>>(
         message,
     };
     let remaps = TORCHVISION_TO_OURS.iter().chain(remaps);
-    let result: ApplyResult = match WeightFormat::from_path(path)? {
+    let snapshots: Vec<TensorSnapshot> = match WeightFormat::from_path(path)? {
         WeightFormat::PyTorch => {
-            let mut store = PytorchStore::from_file(path)
-                .allow_partial(true)
-                .validate(false);
+            let mut store = PytorchStore::from_file(path);
             for (from, to) in remaps {
                 store = store.with_key_remapping(from, *to);
             }
-            module
-                .load_from(&mut store)
-                .map_err(|e| unreadable(e.to_string()))?
+            let snapshots = store
+                .get_all_snapshots()
+                .map_err(|e| unreadable(e.to_string()))?;
+            snapshots.values().cloned().collect()
         }
         WeightFormat::Safetensors => {
-            let mut store = SafetensorsStore::from_file(path)
-                .with_from_adapter(PyTorchToBurnAdapter)
-                .skip_enum_variants(true)
-                .allow_partial(true)
-                .validate(false);
+            let mut store = SafetensorsStore::from_file(path);
             for (from, to) in remaps {
                 store = store.with_key_remapping(from, *to);
             }
-            module
-                .load_from(&mut store)
-                .map_err(|e| unreadable(e.to_string()))?
+            let snapshots = store
+                .get_all_snapshots()
+                .map_err(|e| unreadable(e.to_string()))?;
+            snapshots.values().cloned().collect()
         }
     };
+    let model_dtype = <B::FloatElem as Element>::dtype();
+    let mut cast: Vec<String> = snapshots
+        .iter()
+        .filter(|t| t.dtype.is_float() && t.dtype != model_dtype)
+        .map(|t| format!("{:?}", t.dtype))
+        .collect();
+    cast.sort();
+    cast.dedup();
+    if !cast.is_empty() {
+        tracing::info!(
+            path = %path.display(),
+            from = cast.join(", "),
+            to = ?model_dtype,
+            "casting weights to the model's float type"
+        );
+    }
+    let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(model_dtype));
+    let result: ApplyResult = module.apply(snapshots, None, Some(Box::new(adapter)), true);
     check(result, path, ignore)
+}
+
+/// Casts every floating-point tensor (f16, bf16, f32, f64) to the model's float type on
+/// load, leaving integer buffers (`num_batches_tracked`) alone. State dicts saved after
+/// `model.half()` or in bf16 otherwise load "successfully" and fail at the first forward
+/// with a dtype mismatch. burn-store's `HalfPrecisionAdapter` only turns f16 into f32 and
+/// only for Burn's own module types, which our BatchNorm is not.
+#[derive(Debug, Clone, Copy)]
+pub struct FloatCastAdapter {
+    target: DType,
+}
+
+impl FloatCastAdapter {
+    /// An adapter casting floating-point tensors to `target` (a float dtype).
+    pub fn to(target: DType) -> Self {
+        Self { target }
+    }
+}
+
+impl ModuleAdapter for FloatCastAdapter {
+    fn adapt(&self, snapshot: &TensorSnapshot) -> TensorSnapshot {
+        if !snapshot.dtype.is_float() || snapshot.dtype == self.target {
+            return snapshot.clone();
+        }
+        let data = snapshot.clone_data_fn();
+        let target = self.target;
+        TensorSnapshot::from_closure(
+            std::rc::Rc::new(move || Ok(data()?.convert_dtype(target))),
+            target,
+            snapshot.shape.clone(),
+            snapshot.path_stack.clone().unwrap_or_default(),
+            snapshot.container_stack.clone().unwrap_or_default(),
+            snapshot.tensor_id.unwrap_or_default(),
+        )
+    }
+
+    fn clone_box(&self) -> Box<dyn ModuleAdapter> {
+        Box::new(*self)
+    }
 }
 
 /// Turns burn-store's report into ours: an error listing every misfit, or the counts.
