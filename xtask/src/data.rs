@@ -120,6 +120,9 @@ impl CheckArgs {
                     .map_or(String::new(), |p| format!(" (all in {})", p.display()))
             )?;
         }
+        for warning in &check.warnings {
+            writeln!(out, "warning: {warning}")?;
+        }
         if let Some(reason) = check.unusable_reason() {
             bail!(
                 "{} at {} is not usable: {reason}",

@@ -85,3 +85,39 @@ fn check_of_a_missing_dataset_names_the_expected_files() {
     );
     assert!(stderr.contains("mmlab.ie.cuhk.edu.hk"), "{stderr}");
 }
+
+#[test]
+fn check_warns_when_a_carved_split_is_empty_and_says_why() {
+    // 2 images per target x group stratum (headers are not read with --no-sizes): 20 % and
+    // 10 % of 2 round to 0, so the carved test and val splits are empty.
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("UTKFace");
+    std::fs::create_dir_all(&folder).unwrap();
+    for race in 0..4 {
+        for gender in 0..2 {
+            for i in 0..2 {
+                let name =
+                    format!("2{i}_{gender}_{race}_20170116174525{i}{race}{gender}.jpg.chip.jpg");
+                std::fs::write(folder.join(name), b"").unwrap();
+            }
+        }
+    }
+    let output = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["data", "check", "utkface", "--no-sizes", "--root"])
+        .arg(dir.path())
+        .current_dir(repo())
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success(), "usable for evaluation: {stdout}");
+    for split in ["val", "test"] {
+        assert!(
+            stdout.contains(&format!(
+                "warning: the {split} split is empty, so training refuses this dataset: there is \
+                 no official {split} split"
+            )),
+            "{stdout}"
+        );
+    }
+    assert!(stdout.contains("raise split.test_fraction"), "{stdout}");
+}

@@ -38,6 +38,10 @@ pub struct DataCheck {
     pub n_skipped: usize,
     /// Images per `WIDTHxHEIGHT` (read from the image headers), plus `unreadable`.
     pub image_sizes: BTreeMap<String, usize>,
+    /// What leaves the dataset usable for evaluation but not for training (an empty
+    /// validation or test split, with the reason).
+    #[serde(default)]
+    pub warnings: Vec<String>,
 }
 
 impl DataCheck {
@@ -79,7 +83,23 @@ impl DataCheck {
             }
             splits.insert(split.name().to_owned(), counts);
         }
+        let warnings = [Split::Val, Split::Test]
+            .into_iter()
+            .filter(|split| splits.get(split.name()).is_some_and(|c| c.n == 0))
+            .map(|split| {
+                let reason = dataset
+                    .empty_splits
+                    .get(&split)
+                    .cloned()
+                    .unwrap_or_else(|| "every image of it was skipped".to_owned());
+                format!(
+                    "the {} split is empty, so training refuses this dataset: {reason}",
+                    split.name()
+                )
+            })
+            .collect();
         Self {
+            warnings,
             dataset: dataset.name.clone(),
             root: dataset.root.display().to_string(),
             target: dataset.target.clone(),

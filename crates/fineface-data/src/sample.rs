@@ -79,6 +79,10 @@ pub struct FaceDataset {
     pub splits: BTreeMap<Split, Vec<FaceSample>>,
     /// Files left out, with reasons.
     pub skipped: Vec<Skipped>,
+    /// Why each empty split is empty (a carved split too small to hold an image); training
+    /// refuses an empty split with this reason, `data check` warns with it.
+    #[serde(default)]
+    pub empty_splits: BTreeMap<Split, String>,
 }
 
 impl FaceDataset {

@@ -81,17 +81,35 @@ pub(crate) fn assemble(
     let mut train = official.remove(&Split::Train).unwrap_or_default();
     let mut val = official.remove(&Split::Val).unwrap_or_default();
     let mut test = official.remove(&Split::Test).unwrap_or_default();
+    let mut empty_splits = BTreeMap::new();
     if test.is_empty() {
+        let source_reason = empty_carve_reason(Split::Test, config.test_fraction, &train);
         let mut parts = stratified_split(train, &[config.test_fraction], config.seed);
         test = parts.pop().unwrap_or_default();
         train = parts.pop().unwrap_or_default();
         tracing::info!(dataset = name, n = test.len(), "carved a test split");
+        if test.is_empty() {
+            empty_splits.insert(Split::Test, source_reason);
+        }
     }
     if val.is_empty() {
+        let source_reason = empty_carve_reason(Split::Val, config.val_fraction, &train);
         let mut parts =
             stratified_split(train, &[config.val_fraction], config.seed.wrapping_add(1));
         val = parts.pop().unwrap_or_default();
         train = parts.pop().unwrap_or_default();
+        if val.is_empty() {
+            empty_splits.insert(Split::Val, source_reason);
+        }
+    }
+    if train.is_empty() {
+        empty_splits.insert(
+            Split::Train,
+            format!(
+                "{name} has no usable training image ({} files skipped)",
+                skipped.len()
+            ),
+        );
     }
     let mut classes: Vec<String> = train
         .iter()
@@ -113,7 +131,44 @@ pub(crate) fn assemble(
             (Split::Test, test),
         ]),
         skipped,
+        empty_splits,
     }
+}
+
+/// Why carving `fraction` of `source` for `split` leaves it empty: every target x group
+/// stratum takes `round(n * fraction)` images, which is 0 below `n = 0.5 / fraction`.
+fn empty_carve_reason(split: Split, fraction: f64, source: &[FaceSample]) -> String {
+    let key = format!("split.{}_fraction", split.name());
+    if source.is_empty() {
+        return format!(
+            "there is no official {} split and no training image to carve one from",
+            split.name()
+        );
+    }
+    if fraction <= 0.0 {
+        return format!(
+            "there is no official {} split and {key} is {fraction}",
+            split.name()
+        );
+    }
+    let mut strata: BTreeMap<(String, String), usize> = BTreeMap::new();
+    for sample in source {
+        *strata
+            .entry((sample.target.clone(), sample.group()))
+            .or_insert(0) += 1;
+    }
+    let largest = strata.values().copied().max().unwrap_or(0);
+    let needed = (0.5 / fraction).ceil();
+    format!(
+        "there is no official {split} split, and {percent} of each target x group stratum \
+         rounds to 0 images: the largest of the {n_strata} strata among the {n} images it is \
+         carved from has {largest}, and {percent} of a stratum is an image from {needed} on; \
+         raise {key} in the experiment's config or add images",
+        split = split.name(),
+        percent = format!("{}%", (fraction * 1000.0).round() / 10.0),
+        n_strata = strata.len(),
+        n = source.len(),
+    )
 }
 
 #[cfg(test)]

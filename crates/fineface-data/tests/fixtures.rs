@@ -464,3 +464,61 @@ fn configs_are_plain_toml_with_unknown_keys_rejected() {
         "{error}"
     );
 }
+
+/// A UTKFace folder with `per_stratum` images of each race (0-3) x gender.
+fn utkface_strata(name: &str, per_stratum: usize) -> PathBuf {
+    let root = scratch(name);
+    for race in 0..4 {
+        for gender in 0..2 {
+            for i in 0..per_stratum {
+                let file = format!(
+                    "{}_{gender}_{race}_20170116174525{i}{race}{gender}.jpg.chip.jpg",
+                    20 + i
+                );
+                jpeg(&root.join("UTKFace").join(file));
+            }
+        }
+    }
+    root
+}
+
+#[test]
+fn carved_splits_that_end_up_empty_are_warned_about_with_the_reason() {
+    // 2 images per target x group stratum: 20 % and 10 % of 2 round to 0.
+    let root = utkface_strata("empty-splits", 2);
+    let dataset = UtkFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.split(Split::Train).len(), 16);
+    assert!(dataset.split(Split::Test).is_empty() && dataset.split(Split::Val).is_empty());
+    let check = DataCheck::new(&dataset, false);
+    assert_eq!(check.unusable_reason(), None, "usable for evaluation");
+    assert_eq!(
+        check.warnings,
+        [
+            "the val split is empty, so training refuses this dataset: there is no official \
+             val split, and 10% of each target x group stratum rounds to 0 images: the largest \
+             of the 8 strata among the 16 images it is carved from has 2, and 10% of a stratum \
+             is an image from 5 on; raise split.val_fraction in the experiment's config or add \
+             images",
+            "the test split is empty, so training refuses this dataset: there is no official \
+             test split, and 20% of each target x group stratum rounds to 0 images: the largest \
+             of the 8 strata among the 16 images it is carved from has 2, and 20% of a stratum \
+             is an image from 3 on; raise split.test_fraction in the experiment's config or add \
+             images",
+        ]
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+
+    // 3 per stratum: 20 % of 3 rounds to 1, as the message says; 10 % of the 2 left is 0.
+    let root = utkface_strata("empty-val", 3);
+    let dataset = UtkFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.split(Split::Test).len(), 8);
+    let check = DataCheck::new(&dataset, false);
+    assert_eq!(check.warnings.len(), 1);
+    assert!(check.warnings[0].starts_with("the val split is empty"));
+    assert!(check.warnings[0].contains("the largest of the 8 strata among the 16 images"));
+    std::fs::remove_dir_all(&root).unwrap();
+}

@@ -45,7 +45,9 @@ pub enum TrainError {
         expected: String,
     },
     /// A split the run needs has no images.
-    #[error("the {split} split of {dataset} has {found} images; at least {needed} are needed")]
+    #[error(
+        "the {split} split of {dataset} has {found} images; at least {needed} are needed: {reason}"
+    )]
     TooFewImages {
         /// Dataset name.
         dataset: String,
@@ -55,6 +57,8 @@ pub enum TrainError {
         found: usize,
         /// Images needed.
         needed: usize,
+        /// Why the split is that small and what to change.
+        reason: String,
     },
     /// No batch of an epoch could be trained.
     #[error(

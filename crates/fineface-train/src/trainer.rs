@@ -170,11 +170,19 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         for (split, n) in [(Split::Train, needed), (Split::Val, 1), (Split::Test, 1)] {
             let found = dataset.split(split).len();
             if found < n {
+                let reason = match dataset.empty_splits.get(&split) {
+                    Some(reason) => reason.clone(),
+                    None if split == Split::Train => format!(
+                        "a batch is train.batch_size = {needed} images; lower it or add images"
+                    ),
+                    None => "every image of it was skipped".to_owned(),
+                };
                 return Err(TrainError::TooFewImages {
                     dataset: dataset.name.clone(),
                     split: split.name(),
                     found,
                     needed: n,
+                    reason,
                 });
             }
         }

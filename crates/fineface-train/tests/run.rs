@@ -340,6 +340,41 @@ fn configured_imagenet_weights_that_are_absent_stop_the_run_naming_the_file() {
     assert!(!dir.path().join("run").exists(), "nothing trained");
 }
 
+#[test]
+fn an_empty_validation_split_stops_the_run_with_the_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(&dir.path().join("synthface"), Method::FineFace);
+    // ~5 images per target x group stratum after the test split: 5 % of each rounds to 0.
+    config.split.val_fraction = 0.05;
+    let error = train::<CpuAutodiff>(
+        &config,
+        &[Default::default()],
+        &options(dir.path().join("run")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("the val split of synthface has 0 images; at least 1 are needed: ")
+            && error.contains("5% of each target x group stratum rounds to 0 images")
+            && error.contains("raise split.val_fraction"),
+        "{error}"
+    );
+    assert!(!dir.path().join("run").exists(), "nothing trained");
+
+    config.split.val_fraction = 0.0;
+    let error = train::<CpuAutodiff>(
+        &config,
+        &[Default::default()],
+        &options(dir.path().join("run")),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.ends_with(": there is no official val split and split.val_fraction is 0"),
+        "{error}"
+    );
+}
+
 #[cfg(unix)]
 #[test]
 fn a_config_without_a_toml_form_is_an_error_not_a_commented_config_toml() {
