@@ -18,6 +18,21 @@ pub enum DataError {
         /// Where the dataset is published or how the layout looks.
         hint: &'static str,
     },
+    /// The layout's folder exists, but no image is where the layout puts them nor in the
+    /// usual variants of it.
+    #[error("{dataset}: no {expected} in {looked_in}; {found} ({hint})")]
+    ImagesNotFound {
+        /// Dataset name.
+        dataset: &'static str,
+        /// The images looked for.
+        expected: String,
+        /// The folders looked in.
+        looked_in: String,
+        /// What is there instead.
+        found: String,
+        /// Where the dataset is published or how the layout looks.
+        hint: &'static str,
+    },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {

@@ -522,3 +522,153 @@ fn carved_splits_that_end_up_empty_are_warned_about_with_the_reason() {
     assert!(check.warnings[0].contains("the largest of the 8 strata among the 16 images"));
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// Four CelebA images with Male/Smiling attributes and partitions 0, 0, 1, 2.
+const CELEBA_ROWS: [(&str, &str, &str); 4] = [
+    ("000001.jpg", "1,1", "0"),
+    ("000002.jpg", "-1,1", "0"),
+    ("000003.jpg", "1,-1", "1"),
+    ("000004.jpg", "-1,-1", "2"),
+];
+
+#[test]
+fn celeba_from_kaggle_and_from_the_official_archive_folders_loads() {
+    // Kaggle: img_align_celeba/img_align_celeba/*.jpg and the annotations as CSV.
+    let root = scratch("celeba-kaggle");
+    let mut attr = "image_id,Male,Smiling\n".to_owned();
+    let mut part = "image_id,partition\n".to_owned();
+    for (image, values, split) in CELEBA_ROWS {
+        attr.push_str(&format!("{image},{values}\n"));
+        part.push_str(&format!("{image},{split}\n"));
+        jpeg(&root.join("img_align_celeba/img_align_celeba").join(image));
+    }
+    std::fs::write(root.join("list_attr_celeba.csv"), attr).unwrap();
+    std::fs::write(root.join("list_eval_partition.csv"), part).unwrap();
+    let dataset = CelebA::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(
+        [Split::Train, Split::Val, Split::Test].map(|s| dataset.split(s).len()),
+        [2, 1, 1]
+    );
+    assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
+    assert_eq!(
+        dataset.split(Split::Val)[0].path,
+        root.join("img_align_celeba/img_align_celeba/000003.jpg")
+    );
+    assert_eq!(dataset.split(Split::Test)[0].target, "Female");
+    std::fs::remove_dir_all(&root).unwrap();
+
+    // The official archive: img_align_celeba/, Anno/list_attr_celeba.txt,
+    // Eval/list_eval_partition.txt.
+    let root = scratch("celeba-anno-eval");
+    let mut attr = format!("{}\nMale Smiling\n", CELEBA_ROWS.len());
+    let mut part = String::new();
+    for (image, values, split) in CELEBA_ROWS {
+        attr.push_str(&format!("{image} {}\n", values.replace(',', " ")));
+        part.push_str(&format!("{image} {split}\n"));
+        jpeg(&root.join("img_align_celeba").join(image));
+    }
+    std::fs::create_dir_all(root.join("Anno")).unwrap();
+    std::fs::create_dir_all(root.join("Eval")).unwrap();
+    std::fs::write(root.join("Anno/list_attr_celeba.txt"), attr).unwrap();
+    std::fs::write(root.join("Eval/list_eval_partition.txt"), part).unwrap();
+    let dataset = CelebA::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(
+        [Split::Train, Split::Val, Split::Test].map(|s| dataset.split(s).len()),
+        [2, 1, 1]
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn celeba_images_elsewhere_are_an_error_saying_where_we_looked_and_what_is_there() {
+    let root = scratch("celeba-elsewhere");
+    let mut attr = "image_id,Male,Smiling\n".to_owned();
+    for (image, values, _) in CELEBA_ROWS {
+        attr.push_str(&format!("{image},{values}\n"));
+        jpeg(&root.join("img_align_celeba/images").join(image));
+    }
+    std::fs::write(root.join("list_attr_celeba.csv"), attr).unwrap();
+    let error = CelebA::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    let images = root.join("img_align_celeba");
+    assert!(
+        error.starts_with(&format!(
+            "celeba: no image listed in list_attr_celeba.csv (4 listed, the first `000001.jpg`) \
+             in {} nor in {}; {} holds only folders: images/ (",
+            images.display(),
+            images.join("img_align_celeba").display(),
+            images.display()
+        )),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+#[test]
+fn utkface_in_the_wild_parts_and_a_doubled_folder_are_found() {
+    // "In-the-wild" faces: part1/ part2/ part3/ under the folder pointed at.
+    let root = scratch("utkface-parts");
+    for (part, name) in [
+        ("part1", "25_0_2_20170116174525125.jpg"),
+        ("part1", "30_1_0_20170116174525126.jpg"),
+        ("part2", "40_1_1_20170116174525127.jpg"),
+        ("part3", "8_0_3_20170116174525128.jpg"),
+    ] {
+        jpeg(&root.join(part).join(name));
+    }
+    let dataset = UtkFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    let mut files: Vec<&str> = every_sample(&dataset)
+        .iter()
+        .map(|s| s.file.as_str())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "part1/25_0_2_20170116174525125.jpg",
+            "part1/30_1_0_20170116174525126.jpg",
+            "part2/40_1_1_20170116174525127.jpg",
+            "part3/8_0_3_20170116174525128.jpg",
+        ]
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+
+    // An archive unpacked into a folder of its own name: UTKFace/UTKFace/*.jpg.
+    let root = scratch("utkface-doubled");
+    jpeg(&root.join("UTKFace/UTKFace/25_0_2_20170116174525125.jpg.chip.jpg"));
+    let dataset = UtkFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.len(), 1);
+    assert_eq!(
+        every_sample(&dataset)[0].file,
+        "UTKFace/25_0_2_20170116174525125.jpg.chip.jpg"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+
+    // Nothing UTKFace-named anywhere: where we looked and what is there.
+    let root = scratch("utkface-none");
+    jpeg(&root.join("photos/holiday.jpg"));
+    let error = UtkFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "utkface: no image named [age]_[gender]_[race]_[datetime].jpg in {} nor in the \
+             folders two levels below it; {} holds only folders: photos/ (",
+            root.display(),
+            root.display()
+        )),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

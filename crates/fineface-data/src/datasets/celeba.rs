@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::layout;
 use crate::error::{DataError, Result};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
@@ -16,7 +17,9 @@ const HINT: &str = "CelebA is published at https://mmlab.ie.cuhk.edu.hk/projects
 /// CelebA at `root`. Any of the 40 attributes can be the target and any set of them the
 /// sensitive attributes; `Male` reads as `Male`/`Female`, another attribute `A` as
 /// `A`/`Not_A`. Splits follow `list_eval_partition.txt` (0 train, 1 val, 2 test); a split it
-/// does not provide is carved. Images may have any resolution.
+/// does not provide is carved. Images may have any resolution. The official archive's
+/// `Anno/` and `Eval/` folders and Kaggle's layout (images in
+/// `img_align_celeba/img_align_celeba/`, annotations as `.csv`) load too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CelebA {
@@ -106,6 +109,91 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
     Ok(AttributeTable { names, rows })
 }
 
+/// Parses Kaggle's `list_attr_celeba.csv`: a header `image_id,<40 names>`, then one row per
+/// image with values `1`/`-1`.
+pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))?;
+    let names: Vec<String> = reader
+        .headers()
+        .map_err(|e| csv_error(path, e))?
+        .iter()
+        .skip(1)
+        .map(str::to_owned)
+        .collect();
+    let mut rows = Vec::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let image = record.get(0).unwrap_or_default().to_owned();
+        let values = record
+            .iter()
+            .skip(1)
+            .map(|v| match v {
+                "1" => Ok(true),
+                "-1" => Ok(false),
+                other => Err(DataError::parse(
+                    path,
+                    line,
+                    format!("value `{other}` is not 1 or -1"),
+                )),
+            })
+            .collect::<Result<Vec<bool>>>()?;
+        if values.len() != names.len() {
+            return Err(DataError::parse(
+                path,
+                line,
+                format!("{} values for {} attributes", values.len(), names.len()),
+            ));
+        }
+        rows.push((image, values));
+    }
+    Ok(AttributeTable { names, rows })
+}
+
+/// Parses Kaggle's `list_eval_partition.csv` (`image_id,partition`, then `image,0|1|2`).
+pub fn read_partition_csv(path: &Path) -> Result<HashMap<String, Split>> {
+    let mut reader = csv::ReaderBuilder::new()
+        .trim(csv::Trim::All)
+        .from_path(path)
+        .map_err(|e| csv_error(path, e))?;
+    let mut out = HashMap::new();
+    for record in reader.records() {
+        let record = record.map_err(|e| csv_error(path, e))?;
+        let line = record.position().map_or(0, |p| p.line());
+        let (Some(image), Some(code)) = (record.get(0), record.get(1)) else {
+            return Err(DataError::parse(path, line, "expected `image,0|1|2`"));
+        };
+        out.insert(image.to_owned(), partition_split(path, line, code)?);
+    }
+    Ok(out)
+}
+
+fn partition_split(path: &Path, line: u64, code: &str) -> Result<Split> {
+    match code {
+        "0" => Ok(Split::Train),
+        "1" => Ok(Split::Val),
+        "2" => Ok(Split::Test),
+        other => Err(DataError::parse(
+            path,
+            line,
+            format!("partition `{other}` is not 0, 1 or 2"),
+        )),
+    }
+}
+
+fn csv_error(path: &Path, e: csv::Error) -> DataError {
+    let line = e.position().map_or(0, |p| p.line());
+    DataError::parse(path, line, e.to_string())
+}
+
+fn is_csv(path: &Path) -> bool {
+    path.extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
+}
+
 /// Parses `list_eval_partition.txt` (`image 0|1|2`).
 pub fn read_partition(path: &Path) -> Result<HashMap<String, Split>> {
     let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
@@ -123,19 +211,7 @@ pub fn read_partition(path: &Path) -> Result<HashMap<String, Split>> {
                 format!("expected `image 0|1|2`, found `{line}`"),
             ));
         };
-        let split = match code {
-            "0" => Split::Train,
-            "1" => Split::Val,
-            "2" => Split::Test,
-            other => {
-                return Err(DataError::parse(
-                    path,
-                    i as u64 + 1,
-                    format!("partition `{other}` is not 0, 1 or 2"),
-                ));
-            }
-        };
-        out.insert(image.to_owned(), split);
+        out.insert(image.to_owned(), partition_split(path, i as u64 + 1, code)?);
     }
     Ok(out)
 }
@@ -158,18 +234,46 @@ impl CelebA {
             path,
             hint: HINT,
         };
-        let images = self.root.join("img_align_celeba");
-        if !images.is_dir() {
-            return Err(missing("the image folder img_align_celeba/", images));
-        }
-        let attr_path = self.root.join("list_attr_celeba.txt");
-        if !attr_path.is_file() {
+        // The official layout, the official archive's Anno/ and Eval/ folders, and Kaggle's
+        // (images one level down, annotations as CSV).
+        let image_folders = [
+            self.root.join("img_align_celeba"),
+            self.root.join("img_align_celeba").join("img_align_celeba"),
+        ];
+        if !image_folders[0].is_dir() {
             return Err(missing(
-                "the attribute table list_attr_celeba.txt",
-                attr_path,
+                "the image folder img_align_celeba/",
+                image_folders[0].clone(),
             ));
         }
-        let table = read_attributes(&attr_path)?;
+        let attr_path = layout::first_file(&[
+            self.root.join("list_attr_celeba.txt"),
+            self.root.join("Anno").join("list_attr_celeba.txt"),
+            self.root.join("list_attr_celeba.csv"),
+        ])
+        .cloned()
+        .ok_or_else(|| {
+            missing(
+                "the attribute table list_attr_celeba.txt (or Anno/list_attr_celeba.txt, or \
+                 Kaggle's list_attr_celeba.csv)",
+                self.root.join("list_attr_celeba.txt"),
+            )
+        })?;
+        let table = if is_csv(&attr_path) {
+            read_attributes_csv(&attr_path)?
+        } else {
+            read_attributes(&attr_path)?
+        };
+        let listed_in = attr_path
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let first_listed: Vec<String> = table.rows.iter().take(5).map(|(n, _)| n.clone()).collect();
+        let probe: Vec<&str> = first_listed.iter().map(String::as_str).collect();
+        let images = layout::folder_holding(&image_folders, &probe)
+            .unwrap_or_else(|| image_folders[0].clone());
+        if images != image_folders[0] {
+            tracing::info!(folder = %images.display(), "celeba: images found one level down");
+        }
         let index = |name: &str| {
             table.names.iter().position(|n| n == name).ok_or_else(|| {
                 DataError::Config(format!(
@@ -184,27 +288,33 @@ impl CelebA {
             .iter()
             .map(|s| index(s))
             .collect::<Result<_>>()?;
-        let partition_path = self.root.join("list_eval_partition.txt");
-        let partition = if partition_path.is_file() {
-            Some(read_partition(&partition_path)?)
-        } else {
-            tracing::warn!(path = %partition_path.display(), "no partition file: carving all splits");
-            None
+        let partition = match layout::first_file(&[
+            self.root.join("list_eval_partition.txt"),
+            self.root.join("Eval").join("list_eval_partition.txt"),
+            self.root.join("list_eval_partition.csv"),
+        ]) {
+            Some(path) if is_csv(path) => Some(read_partition_csv(path)?),
+            Some(path) => Some(read_partition(path)?),
+            None => {
+                tracing::warn!(root = %self.root.display(), "no list_eval_partition file: carving all splits");
+                None
+            }
         };
+        let n_listed = table.rows.len();
         let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
         let mut skipped = Vec::new();
         for (image, values) in table.rows {
             let Some(path) = crate::sample::inside(&images, &image) else {
                 skipped.push(Skipped {
                     file: image,
-                    reason: "name in list_attr_celeba.txt leaves the image folder".to_owned(),
+                    reason: format!("name in {listed_in} leaves the image folder"),
                 });
                 continue;
             };
             if !path.is_file() {
                 skipped.push(Skipped {
                     file: image,
-                    reason: "listed in list_attr_celeba.txt but absent".to_owned(),
+                    reason: format!("listed in {listed_in} but absent"),
                 });
                 continue;
             }
@@ -214,7 +324,7 @@ impl CelebA {
                     None => {
                         skipped.push(Skipped {
                             file: image,
-                            reason: "not in list_eval_partition.txt".to_owned(),
+                            reason: "not in the list_eval_partition file".to_owned(),
                         });
                         continue;
                     }
@@ -230,6 +340,25 @@ impl CelebA {
                     .map(|(&i, name)| attribute_label(name, values[i]))
                     .collect(),
                 file: image,
+            });
+        }
+        if official.is_empty()
+            && n_listed > 0
+            && skipped.iter().all(|s| s.reason.ends_with("but absent"))
+        {
+            return Err(DataError::ImagesNotFound {
+                dataset: "celeba",
+                expected: format!(
+                    "image listed in {listed_in} ({n_listed} listed, the first `{}`)",
+                    first_listed.first().map_or("", String::as_str)
+                ),
+                looked_in: image_folders
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(" nor in "),
+                found: layout::describe(&images),
+                hint: HINT,
             });
         }
         Ok(assemble(

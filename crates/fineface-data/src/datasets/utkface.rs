@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::layout;
 use crate::error::{DataError, Result};
 use crate::sample::{FaceSample, Skipped};
 use crate::split::{SplitConfig, assemble};
@@ -105,12 +106,40 @@ impl UtkFace {
                 hint: HINT,
             });
         }
-        let mut entries: Vec<_> = std::fs::read_dir(&folder)
-            .map_err(|e| DataError::io(&folder, e))?
-            .filter_map(|e| e.ok())
-            .filter(|e| e.path().is_file())
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
+        let folders = layout::image_folders(&folder, |name| parse_name(name).is_ok());
+        if folders.is_empty() {
+            return Err(DataError::ImagesNotFound {
+                dataset: "utkface",
+                expected: "image named [age]_[gender]_[race]_[datetime].jpg".to_owned(),
+                looked_in: format!(
+                    "{} nor in the folders two levels below it",
+                    folder.display()
+                ),
+                found: layout::describe(&folder),
+                hint: HINT,
+            });
+        }
+        if folders != [folder.clone()] {
+            let names: Vec<String> = folders
+                .iter()
+                .map(|f| f.strip_prefix(&folder).unwrap_or(f).display().to_string())
+                .collect();
+            tracing::info!(
+                root = %folder.display(),
+                folders = %names.join(", "),
+                "utkface: images found in subfolders"
+            );
+        }
+        let mut entries = Vec::new();
+        for sub in &folders {
+            entries.extend(
+                std::fs::read_dir(sub)
+                    .map_err(|e| DataError::io(sub, e))?
+                    .filter_map(|e| e.ok())
+                    .filter(|e| e.path().is_file()),
+            );
+        }
+        entries.sort_by_key(|e| e.path());
         let (mut samples, mut skipped) = (Vec::new(), Vec::new());
         for entry in entries {
             let os_name = entry.file_name();
@@ -121,10 +150,18 @@ impl UtkFace {
                 });
                 continue;
             };
+            // `part1/<name>` for images in a subfolder, the bare name otherwise.
+            let path = entry.path();
+            let shown = path
+                .strip_prefix(&folder)
+                .ok()
+                .and_then(|p| p.to_str())
+                .unwrap_or(name)
+                .replace('\\', "/");
             match parse_name(name) {
                 Ok(labels) => samples.push(FaceSample {
-                    path: entry.path(),
-                    file: name.to_owned(),
+                    path,
+                    file: shown,
                     target: if self.target == "race" {
                         labels.race
                     } else {
@@ -134,7 +171,7 @@ impl UtkFace {
                     sensitive: vec![labels.race.to_owned(), labels.gender.to_owned()],
                 }),
                 Err(reason) => skipped.push(Skipped {
-                    file: name.to_owned(),
+                    file: shown,
                     reason: format!("malformed UTKFace name: {reason}"),
                 }),
             }

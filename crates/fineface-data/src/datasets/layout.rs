@@ -1,0 +1,109 @@
+//! Finding a dataset's files when the download was unpacked a level off: the Kaggle CelebA
+//! (`img_align_celeba/img_align_celeba/`), UTKFace "in-the-wild" (`part1/ part2/ part3/`),
+//! an archive's own top folder around everything.
+
+use std::path::{Path, PathBuf};
+
+/// The first of `candidates` that is a file.
+pub(crate) fn first_file(candidates: &[PathBuf]) -> Option<&PathBuf> {
+    candidates.iter().find(|p| p.is_file())
+}
+
+/// The first of `folders` holding one of `names` (the first few listed images), else the
+/// first that exists.
+pub(crate) fn folder_holding(folders: &[PathBuf], names: &[&str]) -> Option<PathBuf> {
+    folders
+        .iter()
+        .find(|f| names.iter().any(|n| f.join(n).is_file()))
+        .or_else(|| folders.iter().find(|f| f.is_dir()))
+        .cloned()
+}
+
+/// The folders holding the images under `base`: `base` itself when it holds any file,
+/// else the shallowest subfolders (one, then two levels down) holding a file `wanted`
+/// accepts, all of them (`part1/`, `part2/`, `part3/`). Empty when there is none.
+pub(crate) fn image_folders(base: &Path, wanted: impl Fn(&str) -> bool) -> Vec<PathBuf> {
+    if has_file(base, |_| true) {
+        return vec![base.to_owned()];
+    }
+    let mut level = subfolders(base);
+    for _ in 0..2 {
+        let found: Vec<PathBuf> = level
+            .iter()
+            .filter(|f| has_file(f, &wanted))
+            .cloned()
+            .collect();
+        if !found.is_empty() {
+            return found;
+        }
+        level = level.iter().flat_map(|f| subfolders(f)).collect();
+    }
+    Vec::new()
+}
+
+/// What `folder` holds, for an error: its subfolders and a few file names.
+pub(crate) fn describe(folder: &Path) -> String {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return format!("{} cannot be listed", folder.display());
+    };
+    let mut dirs = Vec::new();
+    let mut files = Vec::new();
+    for entry in entries.filter_map(|e| e.ok()) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.path().is_dir() {
+            dirs.push(format!("{name}/"));
+        } else {
+            files.push(name);
+        }
+    }
+    dirs.sort();
+    files.sort();
+    let few = |v: &[String]| {
+        let shown: Vec<&str> = v.iter().take(4).map(String::as_str).collect();
+        let more = v.len().saturating_sub(4);
+        if more > 0 {
+            format!("{} and {more} more", shown.join(", "))
+        } else {
+            shown.join(", ")
+        }
+    };
+    match (dirs.is_empty(), files.is_empty()) {
+        (true, true) => format!("{} is empty", folder.display()),
+        (false, true) => format!("{} holds only folders: {}", folder.display(), few(&dirs)),
+        (true, false) => format!(
+            "{} holds {} files such as {}",
+            folder.display(),
+            files.len(),
+            few(&files)
+        ),
+        (false, false) => format!(
+            "{} holds the folders {} and {} files such as {}",
+            folder.display(),
+            few(&dirs),
+            files.len(),
+            few(&files)
+        ),
+    }
+}
+
+fn has_file(folder: &Path, wanted: impl Fn(&str) -> bool) -> bool {
+    std::fs::read_dir(folder).is_ok_and(|entries| {
+        entries
+            .filter_map(|e| e.ok())
+            .any(|e| e.path().is_file() && e.file_name().to_str().is_some_and(&wanted))
+    })
+}
+
+fn subfolders(folder: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map(|entries| {
+            entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .collect()
+        })
+        .unwrap_or_default();
+    dirs.sort();
+    dirs
+}
