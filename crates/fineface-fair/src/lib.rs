@@ -53,7 +53,7 @@ pub use reader::{
 };
 pub use report::{
     AuditOptions, ClassReport, FeatureReport, Grouping, Meta, OverallMetrics, SCHEMA_VERSION,
-    SubgroupReport, audit,
+    SkippedItem, SubgroupReport, audit,
 };
 pub use run_folder::{RunInfo, RunSummary, SplitSummary};
 pub use table::{GROUP_SEPARATOR, PredictionTable, canonical_label};

@@ -7,6 +7,9 @@ use serde_json::Value;
 use crate::group::GroupMetrics;
 use crate::report::SubgroupReport;
 
+/// Skipped items the markdown lists one by one; the JSON has all.
+const MAX_SKIPPED_LISTED: usize = 20;
+
 impl SubgroupReport {
     /// The schema's JSON, pretty-printed.
     pub fn to_json(&self) -> String {
@@ -92,6 +95,23 @@ impl SubgroupReport {
                 "- dropped: {} row(s) with a missing sensitive value",
                 self.meta.n_dropped_missing
             );
+        }
+        if !self.meta.skipped.is_empty() {
+            let _ = writeln!(
+                md,
+                "- skipped before scoring: {} (the rows above are the scored ones)",
+                self.meta.skipped.len()
+            );
+            for item in self.meta.skipped.iter().take(MAX_SKIPPED_LISTED) {
+                let _ = writeln!(md, "  - `{}`: {}", item.file, item.reason);
+            }
+            if self.meta.skipped.len() > MAX_SKIPPED_LISTED {
+                let _ = writeln!(
+                    md,
+                    "  - ... {} more in fairness.json",
+                    self.meta.skipped.len() - MAX_SKIPPED_LISTED
+                );
+            }
         }
         let _ = writeln!(
             md,

@@ -69,12 +69,25 @@ pub struct Meta {
     /// Rows of the input left out because a sensitive value was missing (`--drop-missing`).
     #[serde(default)]
     pub n_dropped_missing: u64,
+    /// Items of the evaluated data that were never scored (an undecodable image), with the
+    /// reason; `n_rows` counts only the scored ones. Empty when the caller left none out.
+    #[serde(default)]
+    pub skipped: Vec<SkippedItem>,
     /// The positive label used for the binary metrics.
     pub pos_label: String,
     /// How groups are formed.
     pub grouping: Grouping,
     /// Versions of the software that computed the report.
     pub versions: BTreeMap<String, String>,
+}
+
+/// An item of the evaluated data left out before scoring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SkippedItem {
+    /// The file (as the dataset lists it).
+    pub file: String,
+    /// Why it was left out (the decoder's message).
+    pub reason: String,
 }
 
 /// How the report's groups are formed.
@@ -214,6 +227,7 @@ pub fn audit(table: &PredictionTable, options: &AuditOptions) -> Result<Subgroup
             input: None,
             n_rows: table.len() as u64,
             n_dropped_missing: table.dropped_missing(),
+            skipped: Vec::new(),
             pos_label: options.pos_label.clone(),
             grouping: Grouping {
                 features: table.feature_names().to_vec(),

@@ -40,7 +40,7 @@ impl RunInfo {
 /// The headline numbers of one evaluated split (`<split>/summary.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SplitSummary {
-    /// Images evaluated.
+    /// Images scored (the rows of `predictions.csv`).
     pub n: usize,
     /// Accuracy of the final prediction.
     pub accuracy: f64,
@@ -62,6 +62,9 @@ pub struct SplitSummary {
     /// before this field existed).
     #[serde(default)]
     pub skipped: usize,
+    /// Those images, each with the reason it was left out.
+    #[serde(default)]
+    pub skipped_images: Vec<crate::SkippedItem>,
 }
 
 impl SplitSummary {
@@ -106,6 +109,7 @@ mod tests {
             dob: 0.04,
             ser,
             skipped: 2,
+            skipped_images: Vec::new(),
         }
     }
 

@@ -8,7 +8,7 @@ use burn::tensor::{Tensor, TensorData};
 use fineface_data::{
     BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig, TransformConfig,
 };
-use fineface_fair::{AuditOptions, PredictionTable, SubgroupReport, audit};
+use fineface_fair::{AuditOptions, PredictionTable, SkippedItem, SubgroupReport, audit};
 use fineface_model::AttentionCrop;
 
 use crate::error::{Result, TrainError};
@@ -212,6 +212,17 @@ impl Evaluation {
         };
         let mut report = audit(&table, &options)?;
         report.meta.input = input;
+        report.meta.skipped = self
+            .bad_images
+            .iter()
+            .map(|bad| SkippedItem {
+                file: samples
+                    .iter()
+                    .find(|s| s.path == bad.path)
+                    .map_or_else(|| bad.path.display().to_string(), |s| s.file.clone()),
+                reason: bad.message.clone(),
+            })
+            .collect();
         Ok(report)
     }
 

@@ -760,6 +760,7 @@ pub fn summarise(evaluation: &Evaluation, report: &fineface_fair::SubgroupReport
         dob: report.aggregates.dob_std_ddof0,
         ser: report.aggregates.ser,
         skipped: evaluation.bad_images.len(),
+        skipped_images: report.meta.skipped.clone(),
     }
 }
 

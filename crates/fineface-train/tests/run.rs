@@ -166,6 +166,112 @@ fn the_predictions_csv_feeds_the_fairness_report_unchanged() {
 }
 
 #[test]
+fn eval_records_every_skipped_image_with_its_reason_in_every_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synthface");
+    let mut config = tiny_config(&data, Method::Baseline);
+    config.train.epochs = 1;
+    config.train.crop_grid_images = 0;
+    let run = dir.path().join("run");
+    train::<CpuAutodiff>(&config, &[Default::default()], &options(run.clone())).unwrap();
+    // Damage four test images: truncated, empty, not an image, a corrupted byte.
+    let dataset = config.data.load(&config.split).unwrap();
+    let test = dataset.split(fineface_data::Split::Test);
+    let n_test = test.len();
+    let bytes = std::fs::read(&test[0].path).unwrap();
+    std::fs::write(&test[0].path, &bytes[..bytes.len() / 2]).unwrap();
+    std::fs::write(&test[1].path, b"").unwrap();
+    std::fs::write(&test[2].path, b"not an image").unwrap();
+    let mut bytes = std::fs::read(&test[3].path).unwrap();
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0xff;
+    std::fs::write(&test[3].path, bytes).unwrap();
+    let damaged: Vec<String> = test[..4].iter().map(|s| s.file.clone()).collect();
+
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
+        .args(["eval", "--run", run.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("({} images scored, 4 skipped)", n_test - 4)),
+        "{stdout}"
+    );
+    let out = run.join("eval-synthface-test");
+    let summary: fineface_fair::SplitSummary =
+        serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
+    assert_eq!((summary.n, summary.skipped), (n_test - 4, 4));
+    let report: SubgroupReport =
+        serde_json::from_str(&std::fs::read_to_string(out.join("fairness.json")).unwrap()).unwrap();
+    assert_eq!(report.meta.n_rows as usize, n_test - 4);
+    assert_eq!(report.meta.skipped, summary.skipped_images);
+    let mut files: Vec<&str> = report
+        .meta
+        .skipped
+        .iter()
+        .map(|s| s.file.as_str())
+        .collect();
+    files.sort();
+    let mut expected: Vec<&str> = damaged.iter().map(String::as_str).collect();
+    expected.sort();
+    assert_eq!(files, expected);
+    let reason = |file: &str| {
+        report
+            .meta
+            .skipped
+            .iter()
+            .find(|s| s.file == file)
+            .unwrap()
+            .reason
+            .clone()
+    };
+    assert!(
+        reason(&damaged[0]).contains("truncated"),
+        "{}",
+        reason(&damaged[0])
+    );
+    assert!(
+        reason(&damaged[1]).contains("empty"),
+        "{}",
+        reason(&damaged[1])
+    );
+    let markdown = std::fs::read_to_string(out.join("fairness.md")).unwrap();
+    assert!(
+        markdown.contains("- skipped before scoring: 4 (the rows above are the scored ones)"),
+        "{markdown}"
+    );
+    for file in &damaged {
+        assert!(markdown.contains(&format!("  - `{file}`: ")), "{markdown}");
+    }
+
+    // Over the whole dataset, a file the reader left out (listed, absent) is recorded too.
+    std::fs::remove_file(&dataset.split(fineface_data::Split::Train)[0].path).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
+        .args(["eval", "--run", run.to_str().unwrap(), "--split", "all"])
+        .output()
+        .unwrap();
+    assert!(output.status.success());
+    let summary: fineface_fair::SplitSummary = serde_json::from_str(
+        &std::fs::read_to_string(run.join("eval-synthface-all/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary.skipped, 5);
+    assert!(
+        summary
+            .skipped_images
+            .iter()
+            .any(|s| s.reason.contains("absent")),
+        "{:?}",
+        summary.skipped_images
+    );
+}
+
+#[test]
 fn two_cpu_replicas_train_a_whole_run_data_parallel() {
     // The update itself is compared with one device in tests/steps.rs; here the run
     // around it: two replicas through every epoch, validation and the test report.

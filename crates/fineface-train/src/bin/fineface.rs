@@ -445,7 +445,16 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         workers: run.config.train.workers,
     };
     let model = run.load_model::<B>(device)?;
-    let evaluation = predict_samples(&*model, &samples, &run.info.classes, &settings, device)?;
+    let mut evaluation = predict_samples(&*model, &samples, &run.info.classes, &settings, device)?;
+    if split == "all" {
+        // Files the dataset reader already left out never reached the model either.
+        evaluation
+            .bad_images
+            .extend(dataset.skipped.iter().map(|s| fineface_data::BadImage {
+                path: s.file.clone().into(),
+                message: s.reason.clone(),
+            }));
+    }
     let report = write_evaluation(
         &out,
         &evaluation,
@@ -458,11 +467,11 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
     #[allow(clippy::print_stdout)]
     {
         println!(
-            "{} {} ({} images, {} undecodable): accuracy {:.4} (concat {:.4}, 4 heads {:.4}), worst group {} {:.4}, DoB {:.4}",
+            "{} {} ({} images scored, {} skipped): accuracy {:.4} (concat {:.4}, 4 heads {:.4}), worst group {} {:.4}, DoB {:.4}",
             dataset.name,
             split,
             summary.n,
-            evaluation.bad_images.len(),
+            summary.skipped,
             summary.accuracy,
             summary.accuracy_concat,
             summary.accuracy_heads,
@@ -470,6 +479,12 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
             summary.worst_group_accuracy,
             summary.dob
         );
+        for item in summary.skipped_images.iter().take(5) {
+            println!("  skipped {}: {}", item.file, item.reason);
+        }
+        if summary.skipped > 5 {
+            println!("  ... {} more in summary.json", summary.skipped - 5);
+        }
         println!("wrote {}", out.display());
     }
     Ok(())
