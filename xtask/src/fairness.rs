@@ -1,31 +1,35 @@
 //! `cargo xtask fairness`: the subgroup fairness audit of a predictions CSV.
 
 use std::io::Write;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::{Args, ValueEnum};
-use fineface_fair::{AuditOptions, BootstrapConfig, CsvSpec, SensitiveColumns};
+use fineface_fair::{
+    AuditOptions, BootstrapConfig, CsvSpec, FairError, SensitiveColumns, SubgroupReport,
+};
 
 /// Audit a predictions CSV: `y_true,y_pred` plus either a compound `group` column
 /// (`Black|Female`) or one column per sensitive feature (`--sensitive race,gender`).
-/// Other columns are ignored.
+/// Other columns are ignored. A run's own `predictions.csv` needs no flags: the sensitive
+/// columns and positive label come from the `fairness.json` the run wrote beside it.
 #[derive(Debug, Args)]
 pub struct FairnessArgs {
     /// The predictions CSV.
     pub predictions: PathBuf,
-    /// The positive label for selection rate, TPR and FPR.
-    #[arg(long, default_value = "1")]
-    pub pos_label: String,
+    /// The positive label for selection rate, TPR and FPR (default `1`, or the run's for a
+    /// run's own predictions file).
+    #[arg(long)]
+    pub pos_label: Option<String>,
     /// Names of the `|`-separated parts of the compound group column.
     #[arg(long, value_delimiter = ',', conflicts_with = "sensitive")]
     pub feature_names: Vec<String>,
     /// Sensitive feature columns, instead of a compound group column.
     #[arg(long, value_delimiter = ',')]
     pub sensitive: Vec<String>,
-    /// The compound group column.
-    #[arg(long, default_value = "group")]
-    pub group_column: String,
+    /// The compound group column (default `group`).
+    #[arg(long, conflicts_with = "sensitive")]
+    pub group_column: Option<String>,
     /// The true-label column.
     #[arg(long, default_value = "y_true")]
     pub y_true: String,
@@ -64,15 +68,67 @@ pub enum Format {
     Md,
 }
 
+/// Columns of a predictions CSV that are never sensitive features.
+const NOT_SENSITIVE: [&str; 7] = [
+    "path",
+    "file",
+    "y_true",
+    "y_pred",
+    "y_pred_concat",
+    "y_pred_heads",
+    "probability",
+];
+
+/// The grouping and positive label of the report a run wrote next to its predictions
+/// (`test/fairness.json`, `eval-*/fairness.json`), when `predictions` is such a file.
+fn run_report_beside(predictions: &Path) -> Option<(Vec<String>, String, PathBuf)> {
+    let path = predictions.with_file_name("fairness.json");
+    let report: SubgroupReport =
+        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    let name = predictions.file_name()?.to_str()?;
+    let input = report.meta.input.as_deref()?;
+    (Path::new(input).file_name()?.to_str()? == name).then_some((
+        report.meta.grouping.features,
+        report.meta.pos_label,
+        path,
+    ))
+}
+
 impl FairnessArgs {
     pub fn run(self) -> anyhow::Result<()> {
-        let sensitive = if self.sensitive.is_empty() {
-            SensitiveColumns::Compound {
-                column: self.group_column.clone(),
-                feature_names: self.feature_names.clone(),
-            }
+        let flags_given = !self.sensitive.is_empty()
+            || self.group_column.is_some()
+            || !self.feature_names.is_empty();
+        let beside = if flags_given && self.pos_label.is_some() {
+            None
         } else {
-            SensitiveColumns::Columns(self.sensitive.clone())
+            run_report_beside(&self.predictions)
+        };
+        let sensitive = match (&beside, flags_given) {
+            (Some((features, _, path)), false) => {
+                tracing::info!(
+                    columns = %features.join(","),
+                    "sensitive columns from {}",
+                    path.display()
+                );
+                SensitiveColumns::Columns(features.clone())
+            }
+            _ if !self.sensitive.is_empty() => SensitiveColumns::Columns(self.sensitive.clone()),
+            _ => SensitiveColumns::Compound {
+                column: self
+                    .group_column
+                    .clone()
+                    .unwrap_or_else(|| "group".to_owned()),
+                feature_names: self.feature_names.clone(),
+            },
+        };
+        let pos_label = match (&self.pos_label, &beside) {
+            (Some(label), _) => label.clone(),
+            (None, Some((_, label, path))) => {
+                tracing::info!(pos_label = %label, "positive label from {}", path.display());
+                label.clone()
+            }
+            (None, None) => "1".to_owned(),
         };
         let spec = CsvSpec {
             y_true: self.y_true.clone(),
@@ -80,17 +136,53 @@ impl FairnessArgs {
             sensitive,
             drop_missing: self.drop_missing,
         };
-        let table = fineface_fair::read_predictions_csv(&self.predictions, &spec)?;
+        let table = fineface_fair::read_predictions_csv(&self.predictions, &spec).map_err(|e| {
+            match &e {
+                FairError::MissingColumn {
+                    column, available, ..
+                } if self.sensitive.is_empty()
+                    && *column != self.y_true
+                    && *column != self.y_pred =>
+                {
+                    let candidates: Vec<&str> = available
+                        .split(',')
+                        .map(str::trim)
+                        .filter(|c| {
+                            !NOT_SENSITIVE.contains(c) && *c != self.y_true && *c != self.y_pred
+                        })
+                        .collect();
+                    let suggestion = if candidates.is_empty() {
+                        "name the compound group column with --group-column".to_owned()
+                    } else {
+                        format!(
+                            "pass the sensitive columns, e.g. --sensitive {}, or name a compound \
+                             group column with --group-column",
+                            candidates.join(",")
+                        )
+                    };
+                    anyhow::anyhow!("{e}; {suggestion}")
+                }
+                _ => anyhow::Error::new(e),
+            }
+        })?;
         let options = AuditOptions {
-            pos_label: self.pos_label.clone(),
+            pos_label,
             bootstrap: (self.bootstrap > 0).then_some(BootstrapConfig {
                 replicates: self.bootstrap,
                 seed: self.seed,
                 confidence: self.confidence,
             }),
         };
-        let mut report = fineface_fair::audit(&table, &options)
-            .with_context(|| format!("auditing {}", self.predictions.display()))?;
+        let mut report = fineface_fair::audit(&table, &options).map_err(|e| {
+            let hint = match &e {
+                FairError::UnknownPosLabel { classes, .. } => {
+                    let first = classes.split(',').next().unwrap_or_default().trim();
+                    format!("; pass --pos-label with one of them, e.g. --pos-label {first}")
+                }
+                _ => String::new(),
+            };
+            anyhow::anyhow!("auditing {}: {e}{hint}", self.predictions.display())
+        })?;
         report.meta.input = Some(self.predictions.display().to_string());
         let text = match self.format {
             Format::Json => report.to_json() + "\n",

@@ -168,3 +168,61 @@ fn bad_input_fails_with_file_line_and_column() {
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("cannot read no/such/file.csv"));
 }
+
+#[test]
+fn a_runs_own_predictions_need_no_flags_and_errors_suggest_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    // A run's folder: predictions.csv and the fairness.json written for it.
+    let csv = "path,y_true,y_pred,y_pred_concat,y_pred_heads,probability,tone,sex\n\
+               a.png,yes,yes,yes,yes,0.9,I,F\n\
+               b.png,no,yes,no,no,0.6,I,M\n\
+               c.png,no,no,no,no,0.8,II,F\n\
+               d.png,yes,no,yes,yes,0.7,II,M\n";
+    let predictions = dir.path().join("predictions.csv");
+    std::fs::write(&predictions, csv).unwrap();
+    let path = predictions.to_str().unwrap();
+    let written = dir.path().join("fairness.json");
+    let first = xtask(&[
+        "fairness",
+        path,
+        "--sensitive",
+        "tone,sex",
+        "--pos-label",
+        "yes",
+        "--out",
+        written.to_str().unwrap(),
+    ]);
+    assert!(first.status.success());
+    let with_flags: Value =
+        serde_json::from_str(&std::fs::read_to_string(&written).unwrap()).unwrap();
+    let without = stdout_json(&xtask(&["fairness", path]));
+    assert_eq!(without, with_flags);
+    assert_eq!(without["meta"]["pos_label"], "yes");
+
+    // The same file elsewhere, without the report beside it: both errors name the flag and
+    // the values present.
+    let alone = dir.path().join("alone.csv");
+    std::fs::write(&alone, csv).unwrap();
+    let output = xtask(&["fairness", alone.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("missing column `group`")
+            && stderr.contains(
+                "e.g. --sensitive tone,sex, or name a compound group column with --group-column"
+            ),
+        "{stderr}"
+    );
+    let output = xtask(&[
+        "fairness",
+        alone.to_str().unwrap(),
+        "--sensitive",
+        "tone,sex",
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success());
+    assert!(
+        stderr.contains("positive label `1` occurs in neither y_true nor y_pred (labels: no, yes); pass --pos-label with one of them, e.g. --pos-label no"),
+        "{stderr}"
+    );
+}
