@@ -544,13 +544,7 @@ fn celeba_from_kaggle_and_from_the_official_archive_folders_loads() {
     }
     std::fs::write(root.join("list_attr_celeba.csv"), attr).unwrap();
     std::fs::write(root.join("list_eval_partition.csv"), part).unwrap();
-    let dataset = CelebA::new(root.clone())
-        .load(&SplitConfig::default())
-        .unwrap();
-    assert_eq!(
-        [Split::Train, Split::Val, Split::Test].map(|s| dataset.split(s).len()),
-        [2, 1, 1]
-    );
+    let dataset = celeba_with_official_splits(&root);
     assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
     assert_eq!(
         dataset.split(Split::Val)[0].path,
@@ -573,14 +567,20 @@ fn celeba_from_kaggle_and_from_the_official_archive_folders_loads() {
     std::fs::create_dir_all(root.join("Eval")).unwrap();
     std::fs::write(root.join("Anno/list_attr_celeba.txt"), attr).unwrap();
     std::fs::write(root.join("Eval/list_eval_partition.txt"), part).unwrap();
-    let dataset = CelebA::new(root.clone())
+    celeba_with_official_splits(&root);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// CelebA at `root`, asserting the splits of `CELEBA_ROWS`' partition column.
+fn celeba_with_official_splits(root: &Path) -> fineface_data::FaceDataset {
+    let dataset = CelebA::new(root.to_owned())
         .load(&SplitConfig::default())
         .unwrap();
     assert_eq!(
         [Split::Train, Split::Val, Split::Test].map(|s| dataset.split(s).len()),
         [2, 1, 1]
     );
-    std::fs::remove_dir_all(&root).unwrap();
+    dataset
 }
 
 #[test]

@@ -425,18 +425,19 @@ fn the_binary_logs_plain_progress_lines_off_a_terminal() {
     }
 }
 
+/// The error `config` stops training with, in a fresh folder.
+fn training_error(config: &ExperimentConfig, dir: &Path) -> String {
+    train::<CpuAutodiff>(config, &[Default::default()], &options(dir.join("run")))
+        .unwrap_err()
+        .to_string()
+}
+
 #[test]
 fn configured_imagenet_weights_that_are_absent_stop_the_run_naming_the_file() {
     let dir = tempfile::tempdir().unwrap();
     let mut config = tiny_config(&dir.path().join("synthface"), Method::FineFace);
     config.model.weights = Some(dir.path().join("resnet18-typo.pth"));
-    let error = train::<CpuAutodiff>(
-        &config,
-        &[Default::default()],
-        &options(dir.path().join("run")),
-    )
-    .unwrap_err()
-    .to_string();
+    let error = training_error(&config, dir.path());
     assert!(
         error.contains("resnet18-typo.pth")
             && error.contains("resnet18-f37072fd.pth")
@@ -452,13 +453,7 @@ fn an_empty_validation_split_stops_the_run_with_the_reason() {
     let mut config = tiny_config(&dir.path().join("synthface"), Method::FineFace);
     // ~5 images per target x group stratum after the test split: 5 % of each rounds to 0.
     config.split.val_fraction = 0.05;
-    let error = train::<CpuAutodiff>(
-        &config,
-        &[Default::default()],
-        &options(dir.path().join("run")),
-    )
-    .unwrap_err()
-    .to_string();
+    let error = training_error(&config, dir.path());
     assert!(
         error.starts_with("the val split of synthface has 0 images; at least 1 are needed: ")
             && error.contains("5% of each target x group stratum rounds to 0 images")
@@ -468,13 +463,7 @@ fn an_empty_validation_split_stops_the_run_with_the_reason() {
     assert!(!dir.path().join("run").exists(), "nothing trained");
 
     config.split.val_fraction = 0.0;
-    let error = train::<CpuAutodiff>(
-        &config,
-        &[Default::default()],
-        &options(dir.path().join("run")),
-    )
-    .unwrap_err()
-    .to_string();
+    let error = training_error(&config, dir.path());
     assert!(
         error.ends_with(": there is no official val split and split.val_fraction is 0"),
         "{error}"

@@ -83,24 +83,7 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
         }
         let mut fields = line.split_whitespace();
         let image = fields.next().unwrap_or_default().to_owned();
-        let values = fields
-            .map(|v| match v {
-                "1" => Ok(true),
-                "-1" => Ok(false),
-                other => Err(DataError::parse(
-                    path,
-                    line_no,
-                    format!("value `{other}` is not 1 or -1"),
-                )),
-            })
-            .collect::<Result<Vec<bool>>>()?;
-        if values.len() != names.len() {
-            return Err(DataError::parse(
-                path,
-                line_no,
-                format!("{} values for {} attributes", values.len(), names.len()),
-            ));
-        }
+        let values = attribute_values(path, line_no, fields, names.len())?;
         rows.push((image, values));
     }
     if rows.len() != count {
@@ -128,29 +111,38 @@ pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
         let record = record.map_err(|e| csv_error(path, e))?;
         let line = record.position().map_or(0, |p| p.line());
         let image = record.get(0).unwrap_or_default().to_owned();
-        let values = record
-            .iter()
-            .skip(1)
-            .map(|v| match v {
-                "1" => Ok(true),
-                "-1" => Ok(false),
-                other => Err(DataError::parse(
-                    path,
-                    line,
-                    format!("value `{other}` is not 1 or -1"),
-                )),
-            })
-            .collect::<Result<Vec<bool>>>()?;
-        if values.len() != names.len() {
-            return Err(DataError::parse(
-                path,
-                line,
-                format!("{} values for {} attributes", values.len(), names.len()),
-            ));
-        }
+        let values = attribute_values(path, line, record.iter().skip(1), names.len())?;
         rows.push((image, values));
     }
     Ok(AttributeTable { names, rows })
+}
+
+/// One image's attribute values (`1` or `-1`), exactly `n_names` of them.
+fn attribute_values<'a>(
+    path: &Path,
+    line: u64,
+    fields: impl Iterator<Item = &'a str>,
+    n_names: usize,
+) -> Result<Vec<bool>> {
+    let values = fields
+        .map(|v| match v {
+            "1" => Ok(true),
+            "-1" => Ok(false),
+            other => Err(DataError::parse(
+                path,
+                line,
+                format!("value `{other}` is not 1 or -1"),
+            )),
+        })
+        .collect::<Result<Vec<bool>>>()?;
+    if values.len() != n_names {
+        return Err(DataError::parse(
+            path,
+            line,
+            format!("{} values for {n_names} attributes", values.len()),
+        ));
+    }
+    Ok(values)
 }
 
 /// Parses Kaggle's `list_eval_partition.csv` (`image_id,partition`, then `image,0|1|2`).
