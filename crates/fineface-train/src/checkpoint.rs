@@ -2,16 +2,20 @@
 //! leaves the previous checkpoint usable.
 //!
 //! Layout under `<run>/checkpoints/`:
-//! - `epoch-NNN/` with `model.mpk`, `optimizer.mpk` (Burn's named MessagePack records) and
-//!   `state.json` (epoch, step, best so far, metric history);
+//! - `epoch-NNN/` with `model.mpk`, `optimizer.mpk` (Burn's named MessagePack records),
+//!   `state.json` (epoch, step, best so far, metric history) and `checksums.json` (size and
+//!   SHA-256 of each of the three, taken when they were written);
 //! - `latest`: the name of the newest complete `epoch-NNN` folder.
 //!
 //! A checkpoint is written into a staging folder, renamed into place, and only then does
-//! `latest` (itself replaced by rename) point at it; older folders are removed last. The
+//! `latest` (itself replaced by rename) point at it; folders older than the previous
+//! checkpoint are removed last. Resuming verifies the checksums and falls back from a
+//! damaged checkpoint to the newest intact one. The
 //! scheduler needs no state of its own (the rate is a function of the epoch), and every
 //! random draw (data order, augmentation, crop sources) is a function of (seed, epoch,
 //! batch), so epoch and step are the whole of the RNG and data-order state.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use burn::module::Module;
@@ -26,6 +30,46 @@ use crate::optim::{GroupedModule, GroupedSgd};
 
 /// The recorder of every checkpoint file.
 pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+
+/// Checkpoints kept on disk: the newest and the one before it, so that a damaged newest
+/// one costs an epoch, not the run.
+pub const KEPT_CHECKPOINTS: usize = 2;
+
+/// The file in each checkpoint folder recording its other files' sizes and SHA-256.
+pub const CHECKSUMS_FILE: &str = "checksums.json";
+
+/// Size and SHA-256 of a checkpoint file as it was written.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileChecksum {
+    /// Length in bytes.
+    pub bytes: u64,
+    /// SHA-256, lowercase hex.
+    pub sha256: String,
+}
+
+/// A checkpoint file that no longer matches what was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The file.
+    pub file: PathBuf,
+    /// What differs: missing, the size, or the SHA-256.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is damaged: {}", self.file.display(), self.reason)
+    }
+}
+
+/// The checkpoint a resume starts from, and the newer ones passed over as damaged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResumePoint {
+    /// The checkpoint folder.
+    pub path: PathBuf,
+    /// Damaged newer checkpoints, newest first.
+    pub damaged: Vec<Damage>,
+}
 
 /// Where training stands, saved beside the weights.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -98,6 +142,11 @@ impl Checkpoints {
             .record(optimizer.to_record(), staging.join("optimizer"))
             .map_err(|e| record_error(&staging, e))?;
         write_json(&staging.join("state.json"), state)?;
+        let mut sums = BTreeMap::new();
+        for file in ["model.mpk", "optimizer.mpk", "state.json"] {
+            sums.insert(file.to_owned(), checksum(&staging.join(file))?);
+        }
+        write_json(&staging.join(CHECKSUMS_FILE), &sums)?;
         sync_dir(&staging);
         let target = self.dir.join(&name);
         if target.exists() {
@@ -105,17 +154,77 @@ impl Checkpoints {
         }
         std::fs::rename(&staging, &target).map_err(|e| TrainError::io(&target, e))?;
         write_atomic(&self.dir.join("latest"), name.as_bytes())?;
-        // Only now are older checkpoints redundant.
-        if let Ok(entries) = std::fs::read_dir(&self.dir) {
-            for entry in entries.flatten() {
-                let file_name = entry.file_name();
-                let other = file_name.to_string_lossy();
-                if other.starts_with("epoch-") && other != name.as_str() {
-                    let _ = std::fs::remove_dir_all(entry.path());
-                }
-            }
+        // Only now are checkpoints older than the previous one redundant.
+        for (_, old) in self.epoch_folders().into_iter().skip(KEPT_CHECKPOINTS) {
+            let _ = std::fs::remove_dir_all(old);
         }
         Ok(target)
+    }
+
+    /// The `epoch-NNN` folders, newest first.
+    fn epoch_folders(&self) -> Vec<(usize, PathBuf)> {
+        let mut folders: Vec<(usize, PathBuf)> = std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .flatten()
+                    .filter_map(|e| {
+                        let name = e.file_name();
+                        let epoch = name.to_str()?.strip_prefix("epoch-")?.parse().ok()?;
+                        Some((epoch, e.path()))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        folders.sort_by_key(|f| std::cmp::Reverse(f.0));
+        folders
+    }
+
+    /// Where a resume starts: the newest checkpoint (the one `latest` names, or an older
+    /// one) whose files match the checksums recorded when they were written. Checkpoints
+    /// written before checksums existed count as intact.
+    ///
+    /// # Errors
+    /// [`TrainError::NoIntactCheckpoint`] when every checkpoint is damaged, naming each
+    /// damaged file; `Ok(None)` when there is no checkpoint at all.
+    pub fn resume_point(&self) -> Result<Option<ResumePoint>> {
+        let newest = match std::fs::read_to_string(self.dir.join("latest")) {
+            Ok(name) => name
+                .trim()
+                .strip_prefix("epoch-")
+                .and_then(|n| n.parse::<usize>().ok()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(TrainError::io(&self.dir.join("latest"), e)),
+        };
+        let candidates: Vec<PathBuf> = self
+            .epoch_folders()
+            .into_iter()
+            .filter(|(epoch, path)| {
+                newest.is_none_or(|n| *epoch <= n) && path.join("state.json").is_file()
+            })
+            .map(|(_, path)| path)
+            .collect();
+        if candidates.is_empty() {
+            return Ok(None);
+        }
+        let mut damaged = Vec::new();
+        for path in candidates {
+            match verify(&path) {
+                Ok(()) => {
+                    for d in &damaged {
+                        tracing::warn!(
+                            "{d}; resuming from {}, the newest intact checkpoint",
+                            path.display()
+                        );
+                    }
+                    return Ok(Some(ResumePoint { path, damaged }));
+                }
+                Err(d) => damaged.push(d),
+            }
+        }
+        Err(TrainError::NoIntactCheckpoint {
+            dir: self.dir.clone(),
+            damaged,
+        })
     }
 
     /// Loads the checkpoint at `path` into a freshly built model and optimiser.
@@ -128,10 +237,10 @@ impl Checkpoints {
         let recorder = CheckpointRecorder::new();
         let model = model
             .load_file(path.join("model"), &recorder, device)
-            .map_err(|e| record_error(path, e))?;
+            .map_err(|e| decode_error(&path.join("model.mpk"), e))?;
         let record = recorder
             .load(path.join("optimizer"), device)
-            .map_err(|e| record_error(path, e))?;
+            .map_err(|e| decode_error(&path.join("optimizer.mpk"), e))?;
         let state_path = path.join("state.json");
         let text =
             std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
@@ -177,7 +286,7 @@ pub fn load_weights<B: burn::tensor::backend::Backend, M: Module<B>>(
     }
     model
         .load_file(path, &CheckpointRecorder::new(), device)
-        .map_err(|e| record_error(path, e))
+        .map_err(|e| decode_error(path, e))
 }
 
 fn sync_dir(dir: &Path) {
@@ -187,6 +296,74 @@ fn sync_dir(dir: &Path) {
                 let _ = file.sync_all();
             }
         }
+    }
+}
+
+/// Size and SHA-256 of `path`.
+fn checksum(path: &Path) -> Result<FileChecksum> {
+    use sha2::Digest;
+    let mut file = std::fs::File::open(path).map_err(|e| TrainError::io(path, e))?;
+    let mut hasher = sha2::Sha256::new();
+    let bytes = std::io::copy(&mut file, &mut hasher).map_err(|e| TrainError::io(path, e))?;
+    Ok(FileChecksum {
+        bytes,
+        sha256: format!("{:x}", hasher.finalize()),
+    })
+}
+
+/// Checks every file of the checkpoint at `path` against its `checksums.json`.
+fn verify(path: &Path) -> std::result::Result<(), Damage> {
+    let sums_path = path.join(CHECKSUMS_FILE);
+    let text = match std::fs::read_to_string(&sums_path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            tracing::debug!(checkpoint = %path.display(), "no checksums (written before they existed)");
+            return Ok(());
+        }
+        Err(e) => {
+            return Err(Damage {
+                file: sums_path,
+                reason: format!("cannot be read ({e})"),
+            });
+        }
+    };
+    let sums: BTreeMap<String, FileChecksum> = serde_json::from_str(&text).map_err(|e| Damage {
+        file: sums_path.clone(),
+        reason: format!("is not a checksum list ({e})"),
+    })?;
+    for (name, expected) in sums {
+        let file = path.join(&name);
+        let damage = |reason: String| Damage {
+            file: file.clone(),
+            reason,
+        };
+        let actual =
+            checksum(&file).map_err(|_| damage("it is missing or unreadable".to_owned()))?;
+        if actual.bytes != expected.bytes {
+            return Err(damage(format!(
+                "it has {} bytes, {} were written",
+                actual.bytes, expected.bytes
+            )));
+        }
+        if actual.sha256 != expected.sha256 {
+            return Err(damage(
+                "its SHA-256 differs from the one recorded when it was written".to_owned(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A record that does not decode. Burn's message for a damaged file suggests its
+/// `record-backward-compat` feature, which does not apply to files this crate wrote; the
+/// message is kept in the debug log only.
+fn decode_error(file: &Path, error: burn::record::RecorderError) -> TrainError {
+    tracing::debug!(file = %file.display(), "Burn's record decoder: {error}");
+    TrainError::Checkpoint {
+        path: file.to_owned(),
+        message: "cannot decode it: the file is damaged, or it is not a FineFACE-rs checkpoint \
+                  of this model"
+            .to_owned(),
     }
 }
 

@@ -102,6 +102,17 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// Every checkpoint of a run fails its checksums: nothing to resume from.
+    #[error(
+        "no intact checkpoint in {dir} to resume from: {}",
+        damaged.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+    )]
+    NoIntactCheckpoint {
+        /// The checkpoints folder.
+        dir: PathBuf,
+        /// What is wrong with each checkpoint, newest first.
+        damaged: Vec<crate::checkpoint::Damage>,
+    },
     /// The run's classes and the evaluated dataset's do not match.
     #[error("the run predicts {run:?} but {dataset} has targets {found:?}")]
     ClassMismatch {

@@ -34,7 +34,10 @@ mod run_folder;
 mod sgd;
 mod trainer;
 
-pub use checkpoint::{CheckpointRecorder, Checkpoints, TrainState, load_weights, save_weights};
+pub use checkpoint::{
+    CHECKSUMS_FILE, CheckpointRecorder, Checkpoints, Damage, FileChecksum, KEPT_CHECKPOINTS,
+    ResumePoint, TrainState, load_weights, save_weights,
+};
 pub use config::{
     CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy, TrainSettings,
 };

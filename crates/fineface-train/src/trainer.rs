@@ -360,12 +360,13 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             return Ok((model, optimizer, state));
         }
         let run = &self.options.run_dir;
-        let Some(path) = Checkpoints::new(run).latest()? else {
+        let Some(point) = Checkpoints::new(run).resume_point()? else {
             return Err(TrainError::Checkpoint {
                 path: run.join("checkpoints"),
                 message: "no checkpoint to resume from".to_owned(),
             });
         };
+        let path = point.path;
         let resumed = Checkpoints::load(&path, model, optimizer, self.device())?;
         tracing::info!(checkpoint = %path.display(), epochs_done = resumed.2.epochs_done, step = resumed.2.step, "resumed");
         Ok(resumed)

@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 
 use fineface_fair::{AuditOptions, CsvSpec, SensitiveColumns, SubgroupReport};
 use fineface_model::CpuAutodiff;
-use fineface_train::{Checkpoints, ExperimentConfig, Method, RunOptions, TrainState, train};
+use fineface_train::{
+    CHECKSUMS_FILE, Checkpoints, ExperimentConfig, Method, RunOptions, TrainState, train,
+};
 
 mod common;
 
@@ -110,13 +112,96 @@ fn a_resumed_run_ends_exactly_like_an_uninterrupted_one() {
     .unwrap();
     assert_eq!(state.epochs_done, 3);
     assert_eq!(state.step, 3 * 8, "3 epochs of 8 full batches");
-    // Only the newest checkpoint is kept.
-    let kept: Vec<_> = std::fs::read_dir(split.join("checkpoints"))
+    // The newest checkpoint and the one before it are kept.
+    let mut kept: Vec<_> = std::fs::read_dir(split.join("checkpoints"))
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .filter(|n| n.starts_with("epoch-"))
         .collect();
-    assert_eq!(kept, ["epoch-003"]);
+    kept.sort();
+    assert_eq!(kept, ["epoch-002", "epoch-003"]);
+}
+
+#[test]
+fn a_damaged_checkpoint_is_named_and_the_resume_falls_back_to_the_newest_intact_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(&dir.path().join("synthface"), Method::Baseline);
+    config.train.epochs = 2;
+    config.train.crop_grid_images = 0;
+    let device = vec![Default::default()];
+    let run = dir.path().join("run");
+    let whole = train::<CpuAutodiff>(&config, &device, &options(run.clone())).unwrap();
+    let predictions = || std::fs::read_to_string(run.join("test/predictions.csv")).unwrap();
+    let uninterrupted = predictions();
+    let checkpoints = run.join("checkpoints");
+    for epoch in ["epoch-001", "epoch-002"] {
+        assert!(
+            checkpoints.join(epoch).join(CHECKSUMS_FILE).is_file(),
+            "{epoch}"
+        );
+    }
+
+    // Epoch 2's model cut to half its size, as a full disk or a killed copy leaves it.
+    let model = checkpoints.join("epoch-002/model.mpk");
+    let bytes = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let point = Checkpoints::new(&run).resume_point().unwrap().unwrap();
+    assert!(
+        point.path.ends_with("epoch-001"),
+        "{}",
+        point.path.display()
+    );
+    assert_eq!(
+        point.damaged[0].to_string(),
+        format!(
+            "{} is damaged: it has {} bytes, {} were written",
+            model.display(),
+            bytes.len() / 2,
+            bytes.len()
+        )
+    );
+    // The resume redoes epoch 2 from epoch 1's checkpoint and ends where the run did.
+    let resumed = train::<CpuAutodiff>(
+        &config,
+        &device,
+        &RunOptions {
+            resume: true,
+            ..options(run.clone())
+        },
+    )
+    .unwrap();
+    assert_eq!(resumed.epochs, 2);
+    assert_eq!(resumed.test, whole.test);
+    assert_eq!(predictions(), uninterrupted);
+
+    // Both checkpoints damaged (one byte of epoch 1's optimiser flipped): a clear stop.
+    std::fs::write(&model, &bytes[..bytes.len() / 2]).unwrap();
+    let optimizer = checkpoints.join("epoch-001/optimizer.mpk");
+    let mut flipped = std::fs::read(&optimizer).unwrap();
+    flipped[10] ^= 0x01;
+    std::fs::write(&optimizer, flipped).unwrap();
+    let error = train::<CpuAutodiff>(
+        &config,
+        &device,
+        &RunOptions {
+            resume: true,
+            ..options(run.clone())
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "no intact checkpoint in {} to resume from: {} is damaged: it has",
+            checkpoints.display(),
+            model.display()
+        )) && error.ends_with(&format!(
+            "{} is damaged: its SHA-256 differs from the one recorded when it was written",
+            optimizer.display()
+        )),
+        "{error}"
+    );
+    assert!(!error.contains("record-backward-compat"), "{error}");
 }
 
 #[test]
