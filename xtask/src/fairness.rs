@@ -86,8 +86,9 @@ fn run_report_beside(predictions: &Path) -> Option<(Vec<String>, String, PathBuf
     let report: SubgroupReport =
         serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
     let name = predictions.file_name()?.to_str()?;
+    // The run may have been written on another OS: split on either separator.
     let input = report.meta.input.as_deref()?;
-    (Path::new(input).file_name()?.to_str()? == name).then_some((
+    (input.rsplit(['/', '\\']).next()? == name).then_some((
         report.meta.grouping.features,
         report.meta.pos_label,
         path,

@@ -82,6 +82,7 @@ pub(crate) fn assemble(
     let mut val = official.remove(&Split::Val).unwrap_or_default();
     let mut test = official.remove(&Split::Test).unwrap_or_default();
     let mut empty_splits = BTreeMap::new();
+    let n_train_before = train.len();
     if test.is_empty() {
         let source_reason = empty_carve_reason(Split::Test, config.test_fraction, &train);
         let mut parts = stratified_split(train, &[config.test_fraction], config.seed);
@@ -103,13 +104,17 @@ pub(crate) fn assemble(
         }
     }
     if train.is_empty() {
-        empty_splits.insert(
-            Split::Train,
+        let reason = if n_train_before > 0 {
             format!(
-                "{name} has no usable training image ({} files skipped)",
-                skipped.len()
-            ),
-        );
+                "carving split.test_fraction ({}) and split.val_fraction ({}) of each target x \
+                 group stratum took all {n_train_before} training images: every stratum is too \
+                 small to leave one",
+                config.test_fraction, config.val_fraction
+            )
+        } else {
+            format!("no usable training image ({} files skipped)", skipped.len())
+        };
+        empty_splits.insert(Split::Train, reason);
     }
     let mut classes: Vec<String> = train
         .iter()

@@ -521,6 +521,20 @@ fn carved_splits_that_end_up_empty_are_warned_about_with_the_reason() {
     assert!(check.warnings[0].starts_with("the val split is empty"));
     assert!(check.warnings[0].contains("the largest of the 8 strata among the 16 images"));
     std::fs::remove_dir_all(&root).unwrap();
+
+    // 1 per stratum and half held out for testing: the carve takes every training image.
+    let root = utkface_strata("empty-train", 1);
+    let split = SplitConfig {
+        test_fraction: 0.5,
+        ..SplitConfig::default()
+    };
+    let dataset = UtkFace::new(root.clone()).load(&split).unwrap();
+    assert_eq!(
+        dataset.empty_splits[&Split::Train],
+        "carving split.test_fraction (0.5) and split.val_fraction (0.1) of each target x group \
+         stratum took all 8 training images: every stratum is too small to leave one"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
 }
 
 /// Four CelebA images with Male/Smiling attributes and partitions 0, 0, 1, 2.
@@ -553,7 +567,7 @@ fn celeba_from_kaggle_and_from_the_official_archive_folders_loads() {
     assert_eq!(dataset.split(Split::Test)[0].target, "Female");
     std::fs::remove_dir_all(&root).unwrap();
 
-    // The official archive: img_align_celeba/, Anno/list_attr_celeba.txt,
+    // The official archive: Img/img_align_celeba/, Anno/list_attr_celeba.txt,
     // Eval/list_eval_partition.txt.
     let root = scratch("celeba-anno-eval");
     let mut attr = format!("{}\nMale Smiling\n", CELEBA_ROWS.len());
@@ -561,7 +575,7 @@ fn celeba_from_kaggle_and_from_the_official_archive_folders_loads() {
     for (image, values, split) in CELEBA_ROWS {
         attr.push_str(&format!("{image} {}\n", values.replace(',', " ")));
         part.push_str(&format!("{image} {split}\n"));
-        jpeg(&root.join("img_align_celeba").join(image));
+        jpeg(&root.join("Img/img_align_celeba").join(image));
     }
     std::fs::create_dir_all(root.join("Anno")).unwrap();
     std::fs::create_dir_all(root.join("Eval")).unwrap();
@@ -600,9 +614,10 @@ fn celeba_images_elsewhere_are_an_error_saying_where_we_looked_and_what_is_there
     assert!(
         error.starts_with(&format!(
             "celeba: no image listed in list_attr_celeba.csv (4 listed, the first `000001.jpg`) \
-             in {} nor in {}; {} holds only folders: images/ (",
+             in {} nor in {} nor in {}; {} holds only folders: images/ (",
             images.display(),
             images.join("img_align_celeba").display(),
+            root.join("Img/img_align_celeba").display(),
             images.display()
         )),
         "{error}"
@@ -622,6 +637,9 @@ fn utkface_in_the_wild_parts_and_a_doubled_folder_are_found() {
     ] {
         jpeg(&root.join(part).join(name));
     }
+    // What unpacking leaves beside the parts does not hide them.
+    std::fs::write(root.join(".DS_Store"), b"\0\0\0\x01Bud1").unwrap();
+    std::fs::write(root.join("landmark_list_part1.txt"), b"").unwrap();
     let dataset = UtkFace::new(root.clone())
         .load(&SplitConfig::default())
         .unwrap();

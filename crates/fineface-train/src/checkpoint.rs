@@ -35,6 +35,9 @@ pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 /// one costs an epoch, not the run.
 pub const KEPT_CHECKPOINTS: usize = 2;
 
+/// The files of a checkpoint folder that `checksums.json` must cover.
+const CHECKPOINT_FILES: [&str; 3] = ["model.mpk", "optimizer.mpk", "state.json"];
+
 /// The file in each checkpoint folder recording its other files' sizes and SHA-256.
 pub const CHECKSUMS_FILE: &str = "checksums.json";
 
@@ -143,7 +146,7 @@ impl Checkpoints {
             .map_err(|e| record_error(&staging, e))?;
         write_json(&staging.join("state.json"), state)?;
         let mut sums = BTreeMap::new();
-        for file in ["model.mpk", "optimizer.mpk", "state.json"] {
+        for file in CHECKPOINT_FILES {
             sums.insert(file.to_owned(), checksum(&staging.join(file))?);
         }
         write_json(&staging.join(CHECKSUMS_FILE), &sums)?;
@@ -154,9 +157,15 @@ impl Checkpoints {
         }
         std::fs::rename(&staging, &target).map_err(|e| TrainError::io(&target, e))?;
         write_atomic(&self.dir.join("latest"), name.as_bytes())?;
-        // Only now are checkpoints older than the previous one redundant.
-        for (_, old) in self.epoch_folders().into_iter().skip(KEPT_CHECKPOINTS) {
-            let _ = std::fs::remove_dir_all(old);
+        // Only now are other checkpoints redundant: all but this one and the newest older
+        // one (folders of a later epoch left by an earlier run in this folder go too).
+        let written = state.epochs_done;
+        let folders = self.epoch_folders();
+        let previous = folders.iter().map(|(e, _)| *e).find(|e| *e < written);
+        for (epoch, path) in folders {
+            if epoch != written && Some(epoch) != previous {
+                let _ = std::fs::remove_dir_all(path);
+            }
         }
         Ok(target)
     }
@@ -195,18 +204,33 @@ impl Checkpoints {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(TrainError::io(&self.dir.join("latest"), e)),
         };
-        let candidates: Vec<PathBuf> = self
-            .epoch_folders()
-            .into_iter()
-            .filter(|(epoch, path)| {
-                newest.is_none_or(|n| *epoch <= n) && path.join("state.json").is_file()
-            })
-            .map(|(_, path)| path)
-            .collect();
-        if candidates.is_empty() {
+        let mut damaged = Vec::new();
+        let folders = self.epoch_folders();
+        if let Some(n) = newest
+            && !folders.iter().any(|(e, _)| *e == n)
+        {
+            damaged.push(Damage {
+                file: self.dir.join(format!("epoch-{n:03}")),
+                reason: "`latest` names it, but it is absent".to_owned(),
+            });
+        }
+        let mut candidates = Vec::new();
+        for (epoch, path) in folders {
+            if newest.is_some_and(|n| epoch > n) {
+                continue; // written after `latest` was last updated: never completed
+            }
+            if path.join("state.json").is_file() {
+                candidates.push(path);
+            } else {
+                damaged.push(Damage {
+                    file: path.join("state.json"),
+                    reason: "it is missing (the checkpoint is incomplete)".to_owned(),
+                });
+            }
+        }
+        if candidates.is_empty() && damaged.is_empty() {
             return Ok(None);
         }
-        let mut damaged = Vec::new();
         for path in candidates {
             match verify(&path) {
                 Ok(()) => {
@@ -323,14 +347,20 @@ fn verify(path: &Path) -> std::result::Result<(), Damage> {
         Err(e) => {
             return Err(Damage {
                 file: sums_path,
-                reason: format!("cannot be read ({e})"),
+                reason: format!("it cannot be read ({e})"),
             });
         }
     };
     let sums: BTreeMap<String, FileChecksum> = serde_json::from_str(&text).map_err(|e| Damage {
         file: sums_path.clone(),
-        reason: format!("is not a checksum list ({e})"),
+        reason: format!("it is not a checksum list ({e})"),
     })?;
+    if let Some(absent) = CHECKPOINT_FILES.iter().find(|f| !sums.contains_key(**f)) {
+        return Err(Damage {
+            file: sums_path,
+            reason: format!("it lists no checksum for {absent}"),
+        });
+    }
     for (name, expected) in sums {
         let file = path.join(&name);
         let damage = |reason: String| Damage {

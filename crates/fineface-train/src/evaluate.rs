@@ -212,14 +212,17 @@ impl Evaluation {
         };
         let mut report = audit(&table, &options)?;
         report.meta.input = input;
+        let files: std::collections::HashMap<&Path, &str> = samples
+            .iter()
+            .map(|s| (s.path.as_path(), s.file.as_str()))
+            .collect();
         report.meta.skipped = self
             .bad_images
             .iter()
             .map(|bad| SkippedItem {
-                file: samples
-                    .iter()
-                    .find(|s| s.path == bad.path)
-                    .map_or_else(|| bad.path.display().to_string(), |s| s.file.clone()),
+                file: files
+                    .get(bad.path.as_path())
+                    .map_or_else(|| bad.path.display().to_string(), |f| (*f).to_owned()),
                 reason: bad.message.clone(),
             })
             .collect();

@@ -130,7 +130,13 @@ fn a_damaged_checkpoint_is_named_and_the_resume_falls_back_to_the_newest_intact_
     config.train.crop_grid_images = 0;
     let device = vec![Default::default()];
     let run = dir.path().join("run");
+    // A later epoch's folder left in the run folder by an earlier run: removed at the first
+    // save, never counted as one of the two kept.
+    let stale = run.join("checkpoints/epoch-009");
+    std::fs::create_dir_all(&stale).unwrap();
+    std::fs::write(stale.join("state.json"), "{}").unwrap();
     let whole = train::<CpuAutodiff>(&config, &device, &options(run.clone())).unwrap();
+    assert!(!stale.exists());
     let predictions = || std::fs::read_to_string(run.join("test/predictions.csv")).unwrap();
     let uninterrupted = predictions();
     let checkpoints = run.join("checkpoints");
@@ -202,6 +208,20 @@ fn a_damaged_checkpoint_is_named_and_the_resume_falls_back_to_the_newest_intact_
         "{error}"
     );
     assert!(!error.contains("record-backward-compat"), "{error}");
+
+    // A checksum list that covers nothing, or a checkpoint without its state, is damaged too.
+    std::fs::write(&model, &bytes).unwrap();
+    std::fs::write(checkpoints.join("epoch-002").join(CHECKSUMS_FILE), "{}").unwrap();
+    std::fs::remove_file(checkpoints.join("epoch-001/state.json")).unwrap();
+    let error = Checkpoints::new(&run)
+        .resume_point()
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("epoch-002/checksums.json is damaged: it lists no checksum for model.mpk")
+            && error.contains("epoch-001/state.json is damaged: it is missing"),
+        "{error}"
+    );
 }
 
 #[test]

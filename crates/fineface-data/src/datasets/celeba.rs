@@ -18,7 +18,7 @@ const HINT: &str = "CelebA is published at https://mmlab.ie.cuhk.edu.hk/projects
 /// sensitive attributes; `Male` reads as `Male`/`Female`, another attribute `A` as
 /// `A`/`Not_A`. Splits follow `list_eval_partition.txt` (0 train, 1 val, 2 test); a split it
 /// does not provide is carved. Images may have any resolution. The official archive's
-/// `Anno/` and `Eval/` folders and Kaggle's layout (images in
+/// `Img/`, `Anno/` and `Eval/` folders and Kaggle's layout (images in
 /// `img_align_celeba/img_align_celeba/`, annotations as `.csv`) load too.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -231,8 +231,9 @@ impl CelebA {
         let image_folders = [
             self.root.join("img_align_celeba"),
             self.root.join("img_align_celeba").join("img_align_celeba"),
+            self.root.join("Img").join("img_align_celeba"),
         ];
-        if !image_folders[0].is_dir() {
+        if !image_folders.iter().any(|f| f.is_dir()) {
             return Err(missing(
                 "the image folder img_align_celeba/",
                 image_folders[0].clone(),

@@ -19,11 +19,12 @@ pub(crate) fn folder_holding(folders: &[PathBuf], names: &[&str]) -> Option<Path
         .cloned()
 }
 
-/// The folders holding the images under `base`: `base` itself when it holds any file,
-/// else the shallowest subfolders (one, then two levels down) holding a file `wanted`
-/// accepts, all of them (`part1/`, `part2/`, `part3/`). Empty when there is none.
+/// The folders holding the images under `base`: `base` itself when it holds a file
+/// `wanted` accepts, else the shallowest subfolders (one, then two levels down) holding
+/// one, all of them (`part1/`, `part2/`, `part3/`); stray files beside them (`.DS_Store`,
+/// the archives) do not count. Empty when there is none.
 pub(crate) fn image_folders(base: &Path, wanted: impl Fn(&str) -> bool) -> Vec<PathBuf> {
-    if has_file(base, |_| true) {
+    if has_file(base, &wanted) {
         return vec![base.to_owned()];
     }
     let mut level = subfolders(base);
