@@ -23,7 +23,7 @@ use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use fineface_model::FineFaceAutodiffBackend;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, TrainError};
+use crate::error::{Damage, Result, TrainError};
 use crate::files::{write_atomic, write_json};
 use crate::metrics::EpochMetrics;
 use crate::optim::{GroupedModule, GroupedSgd};
@@ -48,21 +48,6 @@ pub struct FileChecksum {
     pub bytes: u64,
     /// SHA-256, lowercase hex.
     pub sha256: String,
-}
-
-/// A checkpoint file that no longer matches what was written.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Damage {
-    /// The file.
-    pub file: PathBuf,
-    /// What differs: missing, the size, or the SHA-256.
-    pub reason: String,
-}
-
-impl std::fmt::Display for Damage {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} is damaged: {}", self.file.display(), self.reason)
-    }
 }
 
 /// The checkpoint a resume starts from, and the newer ones passed over as damaged.

@@ -111,7 +111,7 @@ pub enum TrainError {
         /// The checkpoints folder.
         dir: PathBuf,
         /// What is wrong with each checkpoint, newest first.
-        damaged: Vec<crate::checkpoint::Damage>,
+        damaged: Vec<Damage>,
     },
     /// The run's classes and the evaluated dataset's do not match.
     #[error("the run predicts {run:?} but {dataset} has targets {found:?}")]
@@ -147,6 +147,21 @@ pub enum TrainError {
         /// The tolerance it exceeded.
         tolerance: f64,
     },
+}
+
+/// A checkpoint file that no longer matches what was written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Damage {
+    /// The file.
+    pub file: PathBuf,
+    /// What differs: missing, the size, or the SHA-256.
+    pub reason: String,
+}
+
+impl std::fmt::Display for Damage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} is damaged: {}", self.file.display(), self.reason)
+    }
 }
 
 /// Short for `Result<T, TrainError>`.

@@ -35,14 +35,14 @@ mod sgd;
 mod trainer;
 
 pub use checkpoint::{
-    CHECKSUMS_FILE, CheckpointRecorder, Checkpoints, Damage, FileChecksum, KEPT_CHECKPOINTS,
-    ResumePoint, TrainState, load_weights, save_weights,
+    CHECKSUMS_FILE, CheckpointRecorder, Checkpoints, FileChecksum, KEPT_CHECKPOINTS, ResumePoint,
+    TrainState, load_weights, save_weights,
 };
 pub use config::{
     CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy, TrainSettings,
 };
 pub use devices::{BackendTask, on_devices, parse_devices};
-pub use error::{Result, TrainError};
+pub use error::{Damage, Result, TrainError};
 pub use evaluate::{
     EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, write_evaluation,
 };
