@@ -23,6 +23,22 @@ fn options(run_dir: PathBuf) -> RunOptions {
     }
 }
 
+/// `config` trained on with `--resume` in the run folder `run`.
+fn resume(
+    config: &ExperimentConfig,
+    devices: &[burn::tensor::Device<CpuAutodiff>],
+    run: PathBuf,
+) -> fineface_train::Result<fineface_train::RunSummary> {
+    train::<CpuAutodiff>(
+        config,
+        devices,
+        &RunOptions {
+            resume: true,
+            ..options(run)
+        },
+    )
+}
+
 /// `metrics.csv` without the columns that measure the machine (time, memory).
 fn metrics_without_timing(run: &Path) -> Vec<String> {
     let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
@@ -87,15 +103,7 @@ fn a_resumed_run_ends_exactly_like_an_uninterrupted_one() {
     assert!(latest.ends_with("epoch-001"), "{}", latest.display());
 
     // ... and resumed.
-    let resumed = train::<CpuAutodiff>(
-        &config,
-        &device,
-        &RunOptions {
-            resume: true,
-            ..options(split.clone())
-        },
-    )
-    .unwrap();
+    let resumed = resume(&config, &device, split.clone()).unwrap();
     assert_eq!(resumed.epochs, 3);
     assert_eq!(resumed.best, summary.best);
     assert_eq!(resumed.test.unwrap(), test);
@@ -167,15 +175,7 @@ fn a_damaged_checkpoint_is_named_and_the_resume_falls_back_to_the_newest_intact_
         )
     );
     // The resume redoes epoch 2 from epoch 1's checkpoint and ends where the run did.
-    let resumed = train::<CpuAutodiff>(
-        &config,
-        &device,
-        &RunOptions {
-            resume: true,
-            ..options(run.clone())
-        },
-    )
-    .unwrap();
+    let resumed = resume(&config, &device, run.clone()).unwrap();
     assert_eq!(resumed.epochs, 2);
     assert_eq!(resumed.test, whole.test);
     assert_eq!(predictions(), uninterrupted);
@@ -186,16 +186,9 @@ fn a_damaged_checkpoint_is_named_and_the_resume_falls_back_to_the_newest_intact_
     let mut flipped = std::fs::read(&optimizer).unwrap();
     flipped[10] ^= 0x01;
     std::fs::write(&optimizer, flipped).unwrap();
-    let error = train::<CpuAutodiff>(
-        &config,
-        &device,
-        &RunOptions {
-            resume: true,
-            ..options(run.clone())
-        },
-    )
-    .unwrap_err()
-    .to_string();
+    let error = resume(&config, &device, run.clone())
+        .unwrap_err()
+        .to_string();
     assert!(
         error.starts_with(&format!(
             "no intact checkpoint in {} to resume from: {} is damaged: it has",
@@ -459,15 +452,7 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     // An absurd learning rate from epoch 2 on: the weights overflow within a few steps.
     config.train.lr_new = 1e30;
     config.train.lr_backbone = 1e30;
-    let error = train::<CpuAutodiff>(
-        &config,
-        &device,
-        &RunOptions {
-            resume: true,
-            ..options(run.clone())
-        },
-    )
-    .unwrap_err();
+    let error = resume(&config, &device, run.clone()).unwrap_err();
     let message = error.to_string();
     assert!(
         matches!(
@@ -485,15 +470,7 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
     assert!(latest.ends_with("epoch-001"));
     config.train.lr_new = 0.01;
     config.train.lr_backbone = 0.01;
-    let resumed = train::<CpuAutodiff>(
-        &config,
-        &device,
-        &RunOptions {
-            resume: true,
-            ..options(run)
-        },
-    )
-    .unwrap();
+    let resumed = resume(&config, &device, run).unwrap();
     assert_eq!(resumed.epochs, 3);
 }
 
