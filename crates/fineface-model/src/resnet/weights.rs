@@ -12,7 +12,7 @@ use std::path::Path;
 use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Element};
 use burn_store::{
-    ApplyResult, BurnToPyTorchAdapter, ModuleAdapter, ModuleSnapshot, ModuleStore,
+    ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot, ModuleStore,
     PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, TensorSnapshot,
 };
 
@@ -88,29 +88,16 @@ pub fn load_torchvision_weights<B: Backend, M: ModuleSnapshot<B>>(
         path: path.to_owned(),
         message,
     };
-    let remaps = TORCHVISION_TO_OURS.iter().chain(remaps);
-    let snapshots: Vec<TensorSnapshot> = match WeightFormat::from_path(path)? {
-        WeightFormat::PyTorch => {
-            let mut store = PytorchStore::from_file(path);
-            for (from, to) in remaps {
-                store = store.with_key_remapping(from, *to);
-            }
-            let snapshots = store
-                .get_all_snapshots()
-                .map_err(|e| unreadable(e.to_string()))?;
-            snapshots.values().cloned().collect()
-        }
+    let remapper =
+        KeyRemapper::from_pattern_iter(TORCHVISION_TO_OURS.iter().chain(remaps).copied())
+            .expect("Invalid regex pattern");
+    let snapshots = match WeightFormat::from_path(path)? {
+        WeightFormat::PyTorch => all_snapshots(PytorchStore::from_file(path).remap(remapper)),
         WeightFormat::Safetensors => {
-            let mut store = SafetensorsStore::from_file(path);
-            for (from, to) in remaps {
-                store = store.with_key_remapping(from, *to);
-            }
-            let snapshots = store
-                .get_all_snapshots()
-                .map_err(|e| unreadable(e.to_string()))?;
-            snapshots.values().cloned().collect()
+            all_snapshots(SafetensorsStore::from_file(path).remap(remapper))
         }
-    };
+    }
+    .map_err(unreadable)?;
     let model_dtype = <B::FloatElem as Element>::dtype();
     let mut cast: Vec<String> = snapshots
         .iter()
@@ -130,6 +117,12 @@ pub fn load_torchvision_weights<B: Backend, M: ModuleSnapshot<B>>(
     let adapter = PyTorchToBurnAdapter.chain(FloatCastAdapter::to(model_dtype));
     let result: ApplyResult = module.apply(snapshots, None, Some(Box::new(adapter)), true);
     check(result, path, ignore)
+}
+
+/// Every tensor of `store`, under its remapped name.
+fn all_snapshots<S: ModuleStore>(mut store: S) -> std::result::Result<Vec<TensorSnapshot>, String> {
+    let snapshots = store.get_all_snapshots().map_err(|e| e.to_string())?;
+    Ok(snapshots.values().cloned().collect())
 }
 
 /// Casts every floating-point tensor (f16, bf16, f32, f64) to the model's float type on
