@@ -31,10 +31,6 @@ use crate::optim::{GroupedModule, GroupedSgd};
 /// The recorder of every checkpoint file.
 pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
-/// Checkpoints kept on disk: the newest and the one before it, so that a damaged newest
-/// one costs an epoch, not the run.
-pub const KEPT_CHECKPOINTS: usize = 2;
-
 /// The files of a checkpoint folder that `checksums.json` must cover.
 const CHECKPOINT_FILES: [&str; 3] = ["model.mpk", "optimizer.mpk", "state.json"];
 
@@ -142,8 +138,9 @@ impl Checkpoints {
         }
         std::fs::rename(&staging, &target).map_err(|e| TrainError::io(&target, e))?;
         write_atomic(&self.dir.join("latest"), name.as_bytes())?;
-        // Only now are other checkpoints redundant: all but this one and the newest older
-        // one (folders of a later epoch left by an earlier run in this folder go too).
+        // Only now are other checkpoints redundant: two are kept, this one and the newest
+        // older one, so that a damaged newest checkpoint costs an epoch, not the run (folders
+        // of a later epoch left by an earlier run in this folder go too).
         let written = state.epochs_done;
         let folders = self.epoch_folders();
         let previous = folders.iter().map(|(e, _)| *e).find(|e| *e < written);

@@ -35,8 +35,8 @@ mod sgd;
 mod trainer;
 
 pub use checkpoint::{
-    CHECKSUMS_FILE, CheckpointRecorder, Checkpoints, FileChecksum, KEPT_CHECKPOINTS, ResumePoint,
-    TrainState, load_weights, save_weights,
+    CHECKSUMS_FILE, CheckpointRecorder, Checkpoints, FileChecksum, ResumePoint, TrainState,
+    load_weights, save_weights,
 };
 pub use config::{
     CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy, TrainSettings,
