@@ -38,6 +38,9 @@ enum Task {
     Eval(run::PassThrough),
     /// Predict images with a trained run: `--run DIR IMAGE...`.
     Predict(run::PassThrough),
+    /// Seed study of FineFACE against the baseline: `cargo xtask study utkface-cpu --seeds 3
+    /// --data PATH [--eval celeba=celeba:PATH]` (see `cargo xtask study -- --help`).
+    Study(run::PassThrough),
     /// Markdown report of a run with training curves, subgroup chart and attention crops.
     Report(report::ReportArgs),
     /// Side-by-side table and accuracy-vs-DoB scatter of several runs.
@@ -66,6 +69,7 @@ fn main() -> std::process::ExitCode {
         Task::Train(args) => args.run("train"),
         Task::Eval(args) => args.run("eval"),
         Task::Predict(args) => args.run("predict"),
+        Task::Study(args) => args.run("study"),
         Task::Report(args) => args.run(),
         Task::Compare(args) => args.run(),
         Task::GpuBundle(args) => args.run(),

@@ -1,4 +1,4 @@
-//! `cargo xtask train|eval|predict`: build the `fineface` binary (with CUDA or wgpu when
+//! `cargo xtask train|eval|predict|study`: build the `fineface` binary (with CUDA or wgpu when
 //! such a device is asked for) and run it with the arguments as given.
 
 use std::process::Command;
@@ -26,7 +26,7 @@ impl PassThrough {
         )?;
         let mut args = vec![command.to_owned()];
         args.extend(self.args.iter().cloned());
-        if command == "train" && !self.args.iter().any(|a| a == "--configs") {
+        if matches!(command, "train" | "study") && !self.args.iter().any(|a| a == "--configs") {
             args.push("--configs".to_owned());
             args.push(workspace_root().join("configs").display().to_string());
         }

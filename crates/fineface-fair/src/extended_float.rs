@@ -1,13 +1,11 @@
 //! Serde for `Option<f64>` values that may be infinite: JSON has no infinity, so the report
-//! writes `"inf"` (and `"-inf"`), and `null` for an undefined value.
+//! writes `"inf"` (and `"-inf"`), and `null` for an undefined value. Use it on other files
+//! that carry such numbers with `#[serde(with = "fineface_fair::extended_float")]`.
 
 use serde::{Deserialize, Deserializer, Serializer};
 
 /// Serialises `None` and NaN as `null`, infinities as `"inf"`/`"-inf"`, others as numbers.
-pub(crate) fn serialize<S: Serializer>(
-    value: &Option<f64>,
-    serializer: S,
-) -> Result<S::Ok, S::Error> {
+pub fn serialize<S: Serializer>(value: &Option<f64>, serializer: S) -> Result<S::Ok, S::Error> {
     match value {
         Some(v) if v.is_nan() => serializer.serialize_none(),
         Some(v) if *v == f64::INFINITY => serializer.serialize_str("inf"),
@@ -18,9 +16,7 @@ pub(crate) fn serialize<S: Serializer>(
 }
 
 /// The inverse of [`serialize`].
-pub(crate) fn deserialize<'de, D: Deserializer<'de>>(
-    deserializer: D,
-) -> Result<Option<f64>, D::Error> {
+pub fn deserialize<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
     #[derive(Deserialize)]
     #[serde(untagged)]
     enum Repr {

@@ -35,7 +35,7 @@ mod bootstrap;
 mod confusion;
 mod core_report;
 mod error;
-mod extended_float;
+pub mod extended_float;
 mod group;
 mod reader;
 mod render;

@@ -134,6 +134,10 @@ pub enum TrainError {
     /// A request the configuration cannot serve (e.g. a CUDA device without the feature).
     #[error("{0}")]
     Unsupported(String),
+    /// A study that cannot run as asked (no seed, a repeated method, a run folder in the
+    /// way trained with another config).
+    #[error("study: {0}")]
+    InvalidStudy(String),
     /// The device probe computed something else on the device than on Flex.
     #[error(
         "device `{device}` computes the probe differently from Flex: relative error {error:e} \

@@ -32,6 +32,7 @@ mod picture;
 mod probe;
 mod run_folder;
 mod sgd;
+pub mod study;
 mod trainer;
 
 pub use checkpoint::{
@@ -63,6 +64,6 @@ pub use model::{
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
 pub use picture::write_crop_grid;
 pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
-pub use run_folder::RunFolder;
+pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};
 pub use sgd::{FusedSgd, MomentumState, SgdState};
 pub use trainer::{RunOptions, Trainer, next_run_dir, summarise, train};

@@ -2,16 +2,21 @@
 //! evaluation and prediction.
 
 use std::path::{Path, PathBuf};
+use std::str::FromStr;
 
+use fineface_data::{BadImage, DatasetConfig, FaceDataset, FaceSample, Split};
+use fineface_fair::{RunInfo, SplitSummary};
 use fineface_model::FineFaceBackend;
+use fineface_model::Predict;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
 
 use crate::checkpoint::load_weights;
-use crate::config::{ExperimentConfig, Method};
+use crate::config::{ExperimentConfig, Method, Overrides};
 use crate::error::{Result, TrainError};
+use crate::evaluate::{EvalSettings, predict_samples, write_evaluation};
+use crate::files::write_json;
 use crate::model::{build_backbone, build_baseline, build_fineface};
-use fineface_fair::RunInfo;
-use fineface_model::Predict;
+use crate::trainer::summarise;
 
 /// A run folder written by [`Trainer::fit`](crate::Trainer::fit): `config.toml`,
 /// `run.json` and the selected weights `best.mpk`.
@@ -81,6 +86,187 @@ impl RunFolder {
                 let model = build_baseline(n_classes, backbone, device);
                 Box::new(load_weights(model, &weights, device)?)
             }
+        })
+    }
+}
+
+/// The dataset a run is evaluated on.
+#[derive(Debug, Clone, PartialEq)]
+pub enum EvalData {
+    /// The run's own dataset, where it trained.
+    Own,
+    /// The run's own kind of dataset, read from another root.
+    OwnAt(PathBuf),
+    /// Another dataset: a cross-dataset audit (train on FairFace, evaluate on UTKFace). Its
+    /// groups are its own sensitive attributes; its classes must be among the run's.
+    Other(DatasetConfig),
+}
+
+/// Which images of the dataset are evaluated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvalSplit {
+    /// One split.
+    One(Split),
+    /// Train, val and test together.
+    All,
+}
+
+impl EvalSplit {
+    /// `train`, `val`, `test` or `all`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::One(split) => split.name(),
+            Self::All => "all",
+        }
+    }
+
+    fn samples(self, dataset: &FaceDataset) -> Vec<FaceSample> {
+        let splits = match self {
+            Self::One(split) => vec![split],
+            Self::All => vec![Split::Train, Split::Val, Split::Test],
+        };
+        splits
+            .into_iter()
+            .flat_map(|s| dataset.split(s).to_vec())
+            .collect()
+    }
+}
+
+impl FromStr for EvalSplit {
+    type Err = String;
+
+    fn from_str(text: &str) -> std::result::Result<Self, String> {
+        Ok(match text {
+            "train" => Self::One(Split::Train),
+            "val" => Self::One(Split::Val),
+            "test" => Self::One(Split::Test),
+            "all" => Self::All,
+            other => return Err(format!("split `{other}`: expected train, val, test or all")),
+        })
+    }
+}
+
+/// What [`RunFolder::evaluate`] scores and where it writes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalRequest {
+    /// The dataset.
+    pub data: EvalData,
+    /// The images; `None`: `test` of the run's own dataset, `all` of another one.
+    pub split: Option<EvalSplit>,
+    /// The output folder; `None`: `<run>/eval-<dataset>-<split>`.
+    pub out: Option<PathBuf>,
+    /// Images per forward pass.
+    pub batch_size: usize,
+}
+
+impl EvalRequest {
+    /// The run's test split, written to `<run>/eval-<dataset>-test`, 32 images a pass.
+    pub fn new(data: EvalData) -> Self {
+        Self {
+            data,
+            split: None,
+            out: None,
+            batch_size: 32,
+        }
+    }
+}
+
+/// What [`RunFolder::evaluate`] wrote.
+#[derive(Debug, Clone)]
+pub struct EvalOutcome {
+    /// The folder of `predictions.csv`, `fairness.json`, `fairness.md` and `summary.json`.
+    pub dir: PathBuf,
+    /// The dataset's name.
+    pub dataset: String,
+    /// The split scored.
+    pub split: EvalSplit,
+    /// The numbers of `summary.json`.
+    pub summary: SplitSummary,
+}
+
+impl RunFolder {
+    /// Evaluates the run's selected weights (`best.mpk`) on a dataset: the 8-logit
+    /// prediction of every image, then `predictions.csv`, `fairness.json`/`.md` (groups by
+    /// that dataset's sensitive attributes) and `summary.json` in the output folder. Images
+    /// that cannot be decoded are skipped and listed with their reason; with
+    /// [`EvalSplit::All`] so are the files the dataset reader left out.
+    ///
+    /// # Errors
+    /// The dataset cannot be read, its classes are not the run's
+    /// ([`TrainError::ClassMismatch`]), the weights do not load, or the output cannot be
+    /// written.
+    pub fn evaluate<B: FineFaceBackend>(
+        &self,
+        request: &EvalRequest,
+        device: &B::Device,
+    ) -> Result<EvalOutcome> {
+        let (data, other) = match &request.data {
+            EvalData::Own => (self.config.data.clone(), false),
+            EvalData::OwnAt(root) => {
+                let mut config = self.config.clone();
+                config.apply(&Overrides {
+                    data: Some(root.clone()),
+                    ..Overrides::default()
+                });
+                (config.data, false)
+            }
+            EvalData::Other(data) => (data.clone(), true),
+        };
+        let dataset = data.load(&self.config.split)?;
+        if dataset
+            .classes
+            .iter()
+            .any(|c| !self.info.classes.contains(c))
+        {
+            return Err(TrainError::ClassMismatch {
+                run: self.info.classes.clone(),
+                dataset: dataset.name.clone(),
+                found: dataset.classes.clone(),
+            });
+        }
+        let split = request.split.unwrap_or(if other {
+            EvalSplit::All
+        } else {
+            EvalSplit::One(Split::Test)
+        });
+        let samples = split.samples(&dataset);
+        let out = request.out.clone().unwrap_or_else(|| {
+            self.dir
+                .join(format!("eval-{}-{}", dataset.name, split.name()))
+        });
+        let crop = self.crop();
+        let settings = EvalSettings {
+            transform: &self.config.transform,
+            crop: &crop,
+            batch_size: request.batch_size,
+            workers: self.config.train.workers,
+        };
+        let model = self.load_model::<B>(device)?;
+        let mut evaluation =
+            predict_samples(&*model, &samples, &self.info.classes, &settings, device)?;
+        if split == EvalSplit::All {
+            // Files the dataset reader already left out never reached the model either.
+            evaluation
+                .bad_images
+                .extend(dataset.skipped.iter().map(|s| BadImage {
+                    path: s.file.clone().into(),
+                    message: s.reason.clone(),
+                }));
+        }
+        let report = write_evaluation(
+            &out,
+            &evaluation,
+            &samples,
+            &self.info.classes,
+            &dataset.sensitive,
+        )?;
+        let summary = summarise(&evaluation, &report);
+        write_json(&out.join(SplitSummary::FILE_NAME), &summary)?;
+        Ok(EvalOutcome {
+            dir: out,
+            dataset: dataset.name,
+            split,
+            summary,
         })
     }
 }

@@ -767,11 +767,15 @@ pub fn summarise(evaluation: &Evaluation, report: &fineface_fair::SubgroupReport
 
 /// The next free `runs/<name>/run-NNN` folder under `root`.
 pub fn next_run_dir(root: &Path, name: &str) -> PathBuf {
-    let base = root.join(name);
+    next_free_dir(&root.join(name), "run")
+}
+
+/// The first `<base>/<prefix>-NNN` (from 001) that does not exist.
+pub(crate) fn next_free_dir(base: &Path, prefix: &str) -> PathBuf {
     (1..)
-        .map(|i| base.join(format!("run-{i:03}")))
+        .map(|i| base.join(format!("{prefix}-{i:03}")))
         .find(|p| !p.exists())
-        .unwrap_or_else(|| base.join("run"))
+        .unwrap_or_else(|| base.join(prefix))
 }
 
 #[cfg(test)]

@@ -60,6 +60,19 @@ impl DatasetConfig {
         })
     }
 
+    /// The kind as configs and the command line name it (`fairface`, `utkface`, ...).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::FairFace(_) => "fairface",
+            Self::UtkFace(_) => "utkface",
+            Self::CelebA(_) => "celeba",
+            Self::Lfwa(_) => "lfwa",
+            Self::Manifest(_) => "manifest",
+            Self::ImageFolder(_) => "imagefolder",
+            Self::SynthFace(_) => "synthface",
+        }
+    }
+
     /// Reads the labels, finds the images, and forms the splits.
     pub fn load(&self, split: &SplitConfig) -> Result<FaceDataset> {
         match self {
@@ -78,4 +91,28 @@ impl DatasetConfig {
 pub(crate) fn is_image(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
     [".jpg", ".jpeg", ".png"].iter().any(|e| lower.ends_with(e))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::DatasetConfig;
+
+    #[test]
+    fn each_kind_names_itself_as_configs_spell_it() {
+        for kind in [
+            "fairface",
+            "utkface",
+            "celeba",
+            "lfwa",
+            "manifest",
+            "imagefolder",
+            "synthface",
+        ] {
+            let config = DatasetConfig::with_root(kind, "data".into()).unwrap();
+            assert_eq!(config.kind(), kind);
+            // The same spelling as the `kind` key of a config file.
+            let value = serde_json::to_value(&config).unwrap();
+            assert_eq!(value["kind"], kind);
+        }
+    }
 }

@@ -6,12 +6,15 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use fineface_data::{DatasetConfig, FaceDataset, Split, TransformConfig};
+use fineface_data::{DatasetConfig, TransformConfig};
 use fineface_model::FineFaceAutodiffBackend;
+use fineface_train::study::{
+    StudyOptions, StudyOutcome, StudyPlan, StudyRecord, next_study_dir, run_study,
+};
 use fineface_train::{
-    BackendTask, EvalSettings, ExperimentConfig, Overrides, RunFolder, RunOptions, RunSummary,
-    batch_tensor, next_run_dir, on_devices, parse_devices, predict_samples, resnet_config,
-    summarise, write_evaluation, write_json,
+    BackendTask, EvalData, EvalRequest, EvalSplit, ExperimentConfig, Overrides, RunFolder,
+    RunOptions, RunSummary, batch_tensor, next_run_dir, on_devices, parse_devices, resnet_config,
+    write_json,
 };
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -36,6 +39,9 @@ enum Command {
     Eval(EvalArgs),
     /// Predict the attribute of single images.
     Predict(PredictArgs),
+    /// A seed study: every method trained on each seed (paired), evaluated on the test
+    /// split and across datasets; `study.json`, `study.md`, `study.svg`.
+    Study(StudyArgs),
     /// List the devices this build can run on (CPU, CUDA, wgpu adapters); `--probe DEVICE`
     /// also runs a small convolution with its gradients there and compares it with the CPU.
     Devices(DevicesArgs),
@@ -94,6 +100,62 @@ struct TrainArgs {
     /// images/s, the epoch's ETA) every this many seconds.
     #[arg(long, default_value_t = 30.0)]
     progress_every: f64,
+}
+
+#[derive(Args)]
+struct StudyArgs {
+    /// Experiment name: method `fineface` trains `configs/<name>.toml`, `baseline`
+    /// `configs/<name>-baseline.toml`, any other method `configs/<name>-<method>.toml`.
+    #[arg(required_unless_present = "resume")]
+    experiment: Option<String>,
+    /// Seeds 0, 1, ..., N-1.
+    #[arg(long, default_value_t = 3, conflicts_with = "seed_list")]
+    seeds: u64,
+    /// These seeds instead: `--seed-list 1,2,3`.
+    #[arg(long, value_delimiter = ',')]
+    seed_list: Option<Vec<u64>>,
+    /// Methods in the order compared (paired differences are first minus second).
+    #[arg(long, value_delimiter = ',', default_value = "fineface,baseline")]
+    methods: Vec<String>,
+    /// Epochs of every run.
+    #[arg(long)]
+    epochs: Option<usize>,
+    /// Dataset root of every method.
+    #[arg(long)]
+    data: Option<PathBuf>,
+    /// Cross-dataset audit of every run, on all images of a dataset: `NAME=DATASET:PATH`
+    /// (`--eval celeba=celeba:data/celeba`); may be repeated.
+    #[arg(long = "eval")]
+    evals: Vec<String>,
+    /// The study folder (default `runs/<experiment>/study-NNN`).
+    #[arg(long, conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the study in this folder (its `plan.json`): finished runs are kept, an
+    /// unfinished run resumes from its checkpoint.
+    #[arg(long, conflicts_with_all = ["experiment", "seed_list", "epochs", "data", "evals"])]
+    resume: Option<PathBuf>,
+    /// One device for every run: `cpu`, `cuda:0`, `wgpu`, `wgpu:N`.
+    #[arg(long, conflicts_with = "devices")]
+    device: Option<String>,
+    /// Several devices for data parallelism: `cuda:0,cuda:1`.
+    #[arg(long, value_delimiter = ',')]
+    devices: Option<Vec<String>>,
+    /// Stop after training this many runs (resumable with `--resume`), to split a long study.
+    #[arg(long)]
+    stop_after_runs: Option<usize>,
+    /// Also write the paper's Table 2/3 layout with its numbers (`paper-tables.md`); on by
+    /// default when the experiment trains on FairFace.
+    #[arg(long)]
+    paper_tables: bool,
+    /// Bootstrap replicates of one run's test-sample intervals in `study.md` (0: none).
+    #[arg(long, default_value_t = 1000)]
+    bootstrap: usize,
+    /// Folder of experiment files.
+    #[arg(long, default_value = "configs")]
+    configs: PathBuf,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
 }
 
 #[derive(Args)]
@@ -158,6 +220,7 @@ fn main() -> anyhow::Result<()> {
             init_logging(None)?;
             predict(args)
         }
+        Command::Study(args) => study(args),
         Command::Devices(args) => {
             init_logging(None)?;
             devices(&args)
@@ -324,6 +387,129 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The experiment file a study method trains.
+fn method_config(experiment: &str, method: &str, configs: &Path) -> PathBuf {
+    let name = match method {
+        "fineface" => experiment.to_owned(),
+        other => format!("{experiment}-{other}"),
+    };
+    experiment_path(&name, configs)
+}
+
+fn study(args: StudyArgs) -> anyhow::Result<()> {
+    let (record, out) = match (&args.resume, &args.experiment) {
+        (Some(dir), _) => {
+            let path = dir.join(StudyRecord::FILE_NAME);
+            let text = std::fs::read_to_string(&path)
+                .with_context(|| format!("cannot resume the study {}", dir.display()))?;
+            let record: StudyRecord = serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a study plan", path.display()))?;
+            (record, dir.clone())
+        }
+        (None, Some(experiment)) => {
+            let seeds = args
+                .seed_list
+                .clone()
+                .unwrap_or_else(|| (0..args.seeds).collect());
+            let methods = args
+                .methods
+                .iter()
+                .map(|m| (m.clone(), method_config(experiment, m, &args.configs)))
+                .collect();
+            let record = StudyRecord {
+                experiment: experiment.clone(),
+                seeds,
+                methods,
+                evals: args.evals.clone(),
+                epochs: args.epochs,
+                data: args.data.clone(),
+                devices: args
+                    .devices
+                    .clone()
+                    .or_else(|| args.device.clone().map(|d| vec![d])),
+            };
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| next_study_dir(Path::new("runs"), experiment));
+            (record, out)
+        }
+        (None, None) => bail!("name an experiment or --resume a study folder"),
+    };
+    let plan = record.plan(&out)?;
+    for method in &plan.methods {
+        let expected = match method.name.as_str() {
+            "fineface" => Some(fineface_train::Method::FineFace),
+            "baseline" => Some(fineface_train::Method::Baseline),
+            _ => None,
+        };
+        if let Some(expected) = expected
+            && method.config.method != expected
+        {
+            bail!(
+                "method `{}` trains `{}`, whose method is {:?}",
+                method.name,
+                method.config.name,
+                method.config.method
+            );
+        }
+    }
+    std::fs::create_dir_all(&out)
+        .with_context(|| format!("cannot create the study folder {}", out.display()))?;
+    write_json(&out.join(StudyRecord::FILE_NAME), &record)?;
+    init_logging(Some(&out.join("study.log")))?;
+    let paper_tables = args.paper_tables
+        || plan
+            .methods
+            .first()
+            .is_some_and(|m| m.config.data.kind() == "fairface");
+    let options = StudyOptions {
+        stop_after_runs: args.stop_after_runs,
+        progress: !args.quiet,
+        bootstrap_replicates: args.bootstrap,
+        paper_tables,
+        ..StudyOptions::default()
+    };
+    let devices = parse_devices(&plan.methods[0].config.train.devices)?;
+    let outcome = on_devices(
+        &devices,
+        RunStudy {
+            plan: &plan,
+            options: &options,
+        },
+    )?;
+    #[allow(clippy::print_stdout)]
+    match outcome {
+        StudyOutcome::Finished(summary) => {
+            println!("study: {}", out.display());
+            println!("{}", summary.verdict);
+            println!("wrote study.json, study.md, study.svg");
+        }
+        StudyOutcome::Stopped { finished, total } => println!(
+            "stopped with {finished} of {total} runs finished; continue with `--resume {}`",
+            out.display()
+        ),
+    }
+    Ok(())
+}
+
+/// `run_study` on the chosen backend.
+struct RunStudy<'a> {
+    plan: &'a StudyPlan,
+    options: &'a StudyOptions,
+}
+
+impl BackendTask for RunStudy<'_> {
+    type Output = StudyOutcome;
+
+    fn run<B: FineFaceAutodiffBackend>(
+        self,
+        devices: Vec<B::Device>,
+    ) -> fineface_train::Result<StudyOutcome> {
+        run_study::<B>(self.plan, &devices, self.options)
+    }
+}
+
 fn experiment_path(experiment: &str, configs: &Path) -> PathBuf {
     let direct = PathBuf::from(experiment);
     if experiment.ends_with(".toml") || direct.is_file() {
@@ -401,75 +587,35 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
 ) -> anyhow::Result<()> {
     let run = RunFolder::open(&args.run)
         .with_context(|| format!("{} is not a run folder", args.run.display()))?;
-    let (data, other) = match (&args.dataset, &args.data) {
-        (Some(kind), Some(root)) => (
+    let data = match (&args.dataset, &args.data) {
+        (Some(kind), Some(root)) => EvalData::Other(
             DatasetConfig::with_root(kind, root.clone())
                 .with_context(|| format!("unknown dataset kind `{kind}`"))?,
-            true,
         ),
-        (None, Some(root)) => {
-            let mut config = run.config.clone();
-            config.apply(&Overrides {
-                data: Some(root.clone()),
-                ..Overrides::default()
-            });
-            (config.data, false)
-        }
-        _ => (run.config.data.clone(), false),
+        (None, Some(root)) => EvalData::OwnAt(root.clone()),
+        _ => EvalData::Own,
     };
-    let dataset = data.load(&run.config.split)?;
-    for class in &dataset.classes {
-        if !run.info.classes.contains(class) {
-            return Err(fineface_train::TrainError::ClassMismatch {
-                run: run.info.classes.clone(),
-                dataset: dataset.name.clone(),
-                found: dataset.classes.clone(),
-            }
-            .into());
-        }
-    }
-    let split = args
-        .split
-        .clone()
-        .unwrap_or_else(|| if other { "all" } else { "test" }.to_owned());
-    let samples = split_samples(&dataset, &split)?;
-    let out = args
-        .out
-        .clone()
-        .unwrap_or_else(|| args.run.join(format!("eval-{}-{split}", dataset.name)));
-    let crop = run.crop();
-    let settings = EvalSettings {
-        transform: &run.config.transform,
-        crop: &crop,
+    let split = match &args.split {
+        Some(name) => Some(
+            name.parse::<EvalSplit>()
+                .map_err(|message| anyhow::anyhow!("--split: {message}"))?,
+        ),
+        None => None,
+    };
+    let request = EvalRequest {
+        data,
+        split,
+        out: args.out.clone(),
         batch_size: args.batch_size,
-        workers: run.config.train.workers,
     };
-    let model = run.load_model::<B>(device)?;
-    let mut evaluation = predict_samples(&*model, &samples, &run.info.classes, &settings, device)?;
-    if split == "all" {
-        // Files the dataset reader already left out never reached the model either.
-        evaluation
-            .bad_images
-            .extend(dataset.skipped.iter().map(|s| fineface_data::BadImage {
-                path: s.file.clone().into(),
-                message: s.reason.clone(),
-            }));
-    }
-    let report = write_evaluation(
-        &out,
-        &evaluation,
-        &samples,
-        &run.info.classes,
-        &dataset.sensitive,
-    )?;
-    let summary = summarise(&evaluation, &report);
-    write_json(&out.join(fineface_train::SplitSummary::FILE_NAME), &summary)?;
+    let outcome = run.evaluate::<B>(&request, device)?;
+    let summary = &outcome.summary;
     #[allow(clippy::print_stdout)]
     {
         println!(
             "{} {} ({} images scored, {} skipped): accuracy {:.4} (concat {:.4}, 4 heads {:.4}), worst group {} {:.4}, DoB {:.4}",
-            dataset.name,
-            split,
+            outcome.dataset,
+            outcome.split.name(),
             summary.n,
             summary.skipped,
             summary.accuracy,
@@ -485,26 +631,9 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         if summary.skipped > 5 {
             println!("  ... {} more in summary.json", summary.skipped - 5);
         }
-        println!("wrote {}", out.display());
+        println!("wrote {}", outcome.dir.display());
     }
     Ok(())
-}
-
-fn split_samples(
-    dataset: &FaceDataset,
-    split: &str,
-) -> anyhow::Result<Vec<fineface_data::FaceSample>> {
-    let pick = |s: Split| dataset.split(s).to_vec();
-    Ok(match split {
-        "train" => pick(Split::Train),
-        "val" => pick(Split::Val),
-        "test" => pick(Split::Test),
-        "all" => [Split::Train, Split::Val, Split::Test]
-            .into_iter()
-            .flat_map(pick)
-            .collect(),
-        other => bail!("--split {other}: expected train, val, test or all"),
-    })
 }
 
 fn predict(args: PredictArgs) -> anyhow::Result<()> {

@@ -1,0 +1,22 @@
+//! Seed studies: every method trained over several seeds, paired, evaluated on the test
+//! split and across datasets, and summarised with intervals and a verdict.
+
+mod paper;
+mod plan;
+mod plot;
+mod render;
+mod stats;
+#[allow(clippy::module_inception)] // Burn's layout: the core type in the file named after it.
+mod study;
+mod summary;
+
+pub use paper::{PaperResults, paper_tables};
+pub use plan::{CrossEval, StudyMethod, StudyPlan, StudyRecord, next_study_dir};
+pub use plot::write_study_svg;
+pub use render::study_markdown;
+pub use stats::{Interval95, PairedDifference, mean_ci95, t_975};
+pub use study::{StudyOptions, StudyOutcome, run_study};
+pub use summary::{
+    EvalSummary, MethodSummary, Metric, MetricIntervals, MetricValues, PairedSummary, RunMetrics,
+    SeedSummary, StudyRun, StudySummary,
+};

@@ -1,0 +1,124 @@
+//! `study.svg`: accuracy against DoB, one point per run, each method's mean with its
+//! 95 % intervals as error bars.
+
+use std::path::Path;
+
+use plotters::prelude::*;
+
+use crate::error::{Result, TrainError};
+use crate::study::summary::StudySummary;
+
+/// Writes the scatter of the study's test numbers to `path`.
+///
+/// # Errors
+/// [`TrainError::Io`] when the file cannot be written.
+pub fn write_study_svg(path: &Path, summary: &StudySummary) -> Result<()> {
+    draw(path, summary).map_err(|message| {
+        TrainError::io(
+            path,
+            std::io::Error::other(format!("plotting failed: {message}")),
+        )
+    })
+}
+
+fn draw(path: &Path, summary: &StudySummary) -> std::result::Result<(), String> {
+    let err = |e: &dyn std::fmt::Debug| format!("{e:?}");
+    let points: Vec<(f64, f64)> = summary
+        .methods
+        .values()
+        .flat_map(|m| m.runs.iter())
+        .map(|r| (100.0 * r.test.accuracy, 100.0 * r.test.dob))
+        .collect();
+    let bars: Vec<(f64, f64)> = summary
+        .methods
+        .values()
+        .flat_map(|m| [m.ci95.accuracy, m.ci95.dob])
+        .flatten()
+        .flat_map(|[low, high]| [100.0 * low, 100.0 * high])
+        .map(|v| (v, v))
+        .collect();
+    let (x_lo, x_hi, y_hi) = points.iter().chain(&bars).fold(
+        (f64::INFINITY, f64::NEG_INFINITY, 0.0f64),
+        |(lo, hi, y), p| (lo.min(p.0), hi.max(p.0), y.max(p.1)),
+    );
+    let (x_lo, x_hi) = if x_lo.is_finite() {
+        (x_lo, x_hi)
+    } else {
+        (0.0, 100.0)
+    };
+    let pad = ((x_hi - x_lo) * 0.15).max(0.5);
+    let root = SVGBackend::new(path, (720, 480)).into_drawing_area();
+    root.fill(&WHITE).map_err(|e| err(&e))?;
+    let mut chart = ChartBuilder::on(&root)
+        .caption(
+            format!(
+                "{}: accuracy vs degree of bias (test, {} seeds)",
+                summary.experiment,
+                summary.seeds.len()
+            ),
+            ("sans-serif", 18),
+        )
+        .margin(16)
+        .x_label_area_size(40)
+        .y_label_area_size(52)
+        .build_cartesian_2d(
+            (x_lo - pad)..(x_hi + pad).min(100.5),
+            0.0..(y_hi * 1.25).max(1.0),
+        )
+        .map_err(|e| err(&e))?;
+    chart
+        .configure_mesh()
+        .x_desc("accuracy (%)")
+        .y_desc("DoB: std of group accuracy (%)")
+        .draw()
+        .map_err(|e| err(&e))?;
+    for (i, name) in summary.method_order.iter().enumerate() {
+        let method = &summary.methods[name];
+        let colour = Palette99::pick(i).to_rgba();
+        let runs: Vec<(f64, f64)> = method
+            .runs
+            .iter()
+            .map(|r| (100.0 * r.test.accuracy, 100.0 * r.test.dob))
+            .collect();
+        chart
+            .draw_series(
+                runs.iter()
+                    .map(|&p| Circle::new(p, 4, colour.mix(0.6).filled())),
+            )
+            .map_err(|e| err(&e))?
+            .label(format!("{name} (runs; mean ± 95 % CI)"))
+            .legend(move |(x, y)| Circle::new((x + 8, y), 4, colour.filled()));
+        let (Some(acc), Some(dob)) = (method.mean.accuracy, method.mean.dob) else {
+            continue;
+        };
+        let centre = (100.0 * acc, 100.0 * dob);
+        let mut lines = Vec::new();
+        if let Some([low, high]) = method.ci95.accuracy {
+            lines.push(vec![(100.0 * low, centre.1), (100.0 * high, centre.1)]);
+        }
+        if let Some([low, high]) = method.ci95.dob {
+            lines.push(vec![(centre.0, 100.0 * low), (centre.0, 100.0 * high)]);
+        }
+        chart
+            .draw_series(
+                lines
+                    .into_iter()
+                    .map(|line| PathElement::new(line, colour.stroke_width(2))),
+            )
+            .map_err(|e| err(&e))?;
+        chart
+            .draw_series(std::iter::once(Cross::new(
+                centre,
+                7,
+                colour.stroke_width(3),
+            )))
+            .map_err(|e| err(&e))?;
+    }
+    chart
+        .configure_series_labels()
+        .border_style(BLACK)
+        .background_style(WHITE.mix(0.9))
+        .draw()
+        .map_err(|e| err(&e))?;
+    root.present().map_err(|e| err(&e))
+}

@@ -1,0 +1,234 @@
+//! `study.md`: the study's tables for people.
+
+use std::fmt::Write as _;
+
+use fineface_fair::{BootstrapReport, Interval};
+
+use crate::study::stats::Interval95;
+use crate::study::summary::{Metric, MetricIntervals, MetricValues, PairedSummary, StudySummary};
+
+/// A metric's mean with the half-width of its interval: `82.1 ± 1.2` (accuracy, DoB and
+/// worst group in %, ratios as they are), `inf`, or `n/a`.
+fn mean_pm(metric: Metric, mean: Option<f64>, ci: Option<Interval95>) -> String {
+    let Some(mean) = mean else {
+        return "n/a".to_owned();
+    };
+    if mean.is_infinite() {
+        return "inf".to_owned();
+    }
+    let (scale, digits) = scale(metric);
+    match ci {
+        Some([low, high]) => format!(
+            "{:.digits$} ± {:.digits$}",
+            scale * mean,
+            scale * (high - low) / 2.0
+        ),
+        None => format!("{:.digits$}", scale * mean),
+    }
+}
+
+fn scale(metric: Metric) -> (f64, usize) {
+    if metric.is_fraction() {
+        (100.0, 1)
+    } else {
+        (1.0, 2)
+    }
+}
+
+fn value(metric: Metric, v: Option<f64>) -> String {
+    match v {
+        None => "n/a".to_owned(),
+        Some(v) if v.is_infinite() => "inf".to_owned(),
+        Some(v) => {
+            let (scale, digits) = scale(metric);
+            format!("{:.digits$}", scale * v)
+        }
+    }
+}
+
+fn interval(metric: Metric, ci: Option<Interval95>) -> String {
+    match ci {
+        None => "n/a".to_owned(),
+        Some([low, high]) => {
+            let (scale, digits) = scale(metric);
+            format!("[{:+.digits$}, {:+.digits$}]", scale * low, scale * high)
+        }
+    }
+}
+
+const HEADER: &str = "| method | seeds | accuracy (%) | DoB (%) | worst group (%) | SER | max/min |\n\
+                      |---|---:|---:|---:|---:|---:|---:|\n";
+
+fn method_row(out: &mut String, name: &str, n: usize, mean: &MetricValues, ci: &MetricIntervals) {
+    let cells: Vec<String> = Metric::ALL
+        .iter()
+        .map(|&m| mean_pm(m, mean.get(m), ci.get(m)))
+        .collect();
+    let _ = writeln!(out, "| {name} | {n} | {} |", cells.join(" | "));
+}
+
+fn paired_row(out: &mut String, paired: &PairedSummary) {
+    let cells: Vec<String> = Metric::ALL
+        .iter()
+        .map(|&m| {
+            let d = paired.get(m);
+            match d.mean_diff {
+                None => "n/a".to_owned(),
+                Some(mean) => {
+                    let (scale, digits) = scale(m);
+                    format!("{:+.digits$} {}", scale * mean, interval(m, d.ci95))
+                }
+            }
+        })
+        .collect();
+    let _ = writeln!(
+        out,
+        "| {} − {} (paired) | {} | {} |",
+        paired.first,
+        paired.second,
+        paired.accuracy.n_seeds,
+        cells.join(" | ")
+    );
+}
+
+fn bootstrap_interval(metric: Metric, interval: Option<&Interval>) -> String {
+    match interval {
+        Some(Interval {
+            low: Some(low),
+            high: Some(high),
+            ..
+        }) => {
+            let (scale, digits) = scale(metric);
+            format!("[{:.digits$}, {:.digits$}]", scale * low, scale * high)
+        }
+        _ => "n/a".to_owned(),
+    }
+}
+
+/// The markdown of `study.md`: per dataset a table of means ± 95 % half-widths over seeds,
+/// the paired differences with their intervals and the verdict, every run, and the
+/// representative run's test-sample bootstrap intervals beside the seed spread.
+pub fn study_markdown(
+    summary: &StudySummary,
+    bootstrap: Option<&(String, BootstrapReport)>,
+) -> String {
+    let mut out = String::new();
+    let seeds: Vec<String> = summary.seeds.iter().map(u64::to_string).collect();
+    let _ = writeln!(out, "# Seed study: {}\n", summary.experiment);
+    let _ = writeln!(
+        out,
+        "Seeds {} for every method; a seed fixes initialisation, splits, data order and \
+         augmentation, so the methods are paired. Cells are the mean over seeds ± the \
+         half-width of its Student-t 95 % interval; paired rows are the mean of the per-seed \
+         differences with its 95 % interval. Accuracy, DoB (std of group accuracy, ddof 0) \
+         and the worst group's accuracy in %.\n",
+        seeds.join(", ")
+    );
+    let _ = writeln!(out, "## Test split\n");
+    out.push_str(HEADER);
+    for name in &summary.method_order {
+        let m = &summary.methods[name];
+        method_row(&mut out, name, m.runs.len(), &m.mean, &m.ci95);
+    }
+    if let Some(paired) = &summary.paired {
+        paired_row(&mut out, paired);
+    }
+    let _ = writeln!(out, "\n**Verdict:** {}\n", summary.verdict);
+    let _ = writeln!(out, "### Runs\n");
+    let _ = writeln!(
+        out,
+        "| method | seed | accuracy (%) | DoB (%) | worst group | SER | max/min | run |\n\
+         |---|---:|---:|---:|---|---:|---:|---|"
+    );
+    for name in &summary.method_order {
+        for run in &summary.methods[name].runs {
+            let t = &run.test;
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} {} | {} | {} | `{}` |",
+                run.seed,
+                value(Metric::Accuracy, Some(t.accuracy)),
+                value(Metric::Dob, Some(t.dob)),
+                t.worst_group,
+                value(Metric::WorstGroupAccuracy, Some(t.worst_group_accuracy)),
+                value(Metric::Ser, t.ser),
+                value(Metric::MaxMinRatio, t.max_min_ratio),
+                run.run_dir.display()
+            );
+        }
+    }
+    if let Some((run_dir, report)) = bootstrap {
+        noise_table(&mut out, summary, run_dir, report);
+    }
+    for (name, eval) in &summary.evals {
+        let _ = writeln!(
+            out,
+            "\n## Cross-dataset: {name} ({} at `{}`, all images)\n",
+            eval.dataset,
+            eval.root.display()
+        );
+        out.push_str(HEADER);
+        for method in &summary.method_order {
+            let m = &summary.methods[method];
+            if let Some(s) = m.evals.get(name) {
+                method_row(&mut out, method, m.runs.len(), &s.mean, &s.ci95);
+            }
+        }
+        if let Some(paired) = &eval.paired {
+            paired_row(&mut out, paired);
+        }
+        if let Some(verdict) = &eval.verdict {
+            let _ = writeln!(out, "\n**Verdict on {name}:** {verdict}");
+        }
+    }
+    out
+}
+
+/// Seed-to-seed spread beside one test split's sampling noise.
+fn noise_table(out: &mut String, summary: &StudySummary, run_dir: &str, report: &BootstrapReport) {
+    let Some(first) = summary.method_order.first() else {
+        return;
+    };
+    let method = &summary.methods[first];
+    let range = |metric: Metric| {
+        let values: Vec<f64> = method
+            .runs
+            .iter()
+            .filter_map(|r| r.test.get(metric))
+            .collect();
+        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        let (scale, digits) = scale(metric);
+        format!("{:.digits$} to {:.digits$}", scale * low, scale * high)
+    };
+    let _ = writeln!(
+        out,
+        "\n### Which noise dominates ({first})\n\n\
+         | source | accuracy (%) | DoB (%) |\n|---|---|---|"
+    );
+    let _ = writeln!(
+        out,
+        "| the {} runs (one per seed): lowest to highest | {} | {} |",
+        method.runs.len(),
+        range(Metric::Accuracy),
+        range(Metric::Dob)
+    );
+    let _ = writeln!(
+        out,
+        "| the seed mean's Student-t 95 % interval | {} | {} |",
+        interval(Metric::Accuracy, method.ci95.accuracy).replace('+', ""),
+        interval(Metric::Dob, method.ci95.dob).replace('+', "")
+    );
+    let _ = writeln!(
+        out,
+        "| test-sample bootstrap of `{run_dir}` ({} replicates, stratified by group): 95 % interval | {} | {} |",
+        report.replicates,
+        bootstrap_interval(Metric::Accuracy, Some(&report.overall_accuracy)),
+        bootstrap_interval(Metric::Dob, report.aggregates.get("dob_std_ddof0"))
+    );
+    let _ = writeln!(
+        out,
+        "\nWhen the bootstrap interval of one run is as wide as the spread of the runs, the \
+         test split's size, not the seed, limits what the study can tell."
+    );
+}

@@ -1,0 +1,271 @@
+//! Running a study: every method x seed trained (or kept, or resumed), evaluated, then
+//! summarised into `study.json`, `study.md` and `study.svg`.
+
+use std::path::Path;
+
+use fineface_fair::{
+    AuditOptions, BootstrapConfig, BootstrapReport, CsvSpec, RunSummary, SensitiveColumns, audit,
+    read_predictions_csv,
+};
+use fineface_model::FineFaceAutodiffBackend;
+
+use crate::checkpoint::Checkpoints;
+use crate::config::ExperimentConfig;
+use crate::error::{Result, TrainError};
+use crate::files::{write_atomic, write_json};
+use crate::run_folder::{EvalData, EvalRequest, RunFolder};
+use crate::study::paper::paper_tables;
+use crate::study::plan::StudyPlan;
+use crate::study::plot::write_study_svg;
+use crate::study::render::study_markdown;
+use crate::study::summary::StudySummary;
+use crate::trainer::{RunOptions, train};
+
+/// How a study runs.
+#[derive(Debug, Clone)]
+pub struct StudyOptions {
+    /// Stop (as if killed) after training this many runs in this sitting; the study
+    /// continues where it stopped when started again.
+    pub stop_after_runs: Option<usize>,
+    /// Progress bars on a terminal.
+    pub progress: bool,
+    /// Images per forward pass of the cross-dataset evaluations.
+    pub eval_batch_size: usize,
+    /// Bootstrap replicates of the representative run's test-sample intervals in `study.md`.
+    pub bootstrap_replicates: usize,
+    /// Also write the paper's Table 2 and Table 3 layout (`paper-tables.md`) with the
+    /// published FairFace numbers beside ours.
+    pub paper_tables: bool,
+}
+
+impl Default for StudyOptions {
+    fn default() -> Self {
+        Self {
+            stop_after_runs: None,
+            progress: true,
+            eval_batch_size: 32,
+            bootstrap_replicates: 1000,
+            paper_tables: false,
+        }
+    }
+}
+
+/// How a call of [`run_study`] ended.
+#[derive(Debug, Clone)]
+pub enum StudyOutcome {
+    /// Every run is finished; the summary was written.
+    Finished(Box<StudySummary>),
+    /// Stopped by [`StudyOptions::stop_after_runs`] with runs left; nothing summarised.
+    Stopped {
+        /// Runs finished so far (this sitting and earlier ones).
+        finished: usize,
+        /// Runs in the study.
+        total: usize,
+    },
+}
+
+/// Where one run of the study stands.
+enum RunState {
+    /// `summary.json` with test numbers and `test/fairness.json`: kept as it is.
+    Finished,
+    /// Checkpoints but no test numbers: resumed from the newest intact one.
+    Unfinished,
+    /// Nothing to continue from (absent, or killed before its first checkpoint).
+    New,
+}
+
+fn run_state(dir: &Path) -> Result<RunState> {
+    let summary = dir.join(RunSummary::FILE_NAME);
+    let finished = std::fs::read_to_string(&summary)
+        .ok()
+        .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())
+        .is_some_and(|s| s.test.is_some())
+        && dir.join("test").join("fairness.json").is_file();
+    if finished {
+        return Ok(RunState::Finished);
+    }
+    // Every checkpoint damaged is an error naming them: nothing is thrown away silently.
+    Ok(match Checkpoints::new(dir).resume_point()? {
+        Some(_) => RunState::Unfinished,
+        None => RunState::New,
+    })
+}
+
+/// A kept or resumed run must be the run the study asks for: same method, seed and epochs.
+fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<()> {
+    let path = dir.join("config.toml");
+    let found = ExperimentConfig::from_file(&path)?;
+    let differs = |what: &str, found: String, wanted: String| {
+        Err(TrainError::InvalidStudy(format!(
+            "{} was trained with {what} {found}, but the study asks for {wanted}; give the \
+             study another --out, or remove that run folder",
+            dir.display()
+        )))
+    };
+    if found.method != expected.method {
+        return differs(
+            "method",
+            format!("{:?}", found.method),
+            format!("{:?}", expected.method),
+        );
+    }
+    if found.train.seed != expected.train.seed {
+        return differs(
+            "seed",
+            found.train.seed.to_string(),
+            expected.train.seed.to_string(),
+        );
+    }
+    if found.train.epochs != expected.train.epochs {
+        return differs(
+            "epochs",
+            found.train.epochs.to_string(),
+            expected.train.epochs.to_string(),
+        );
+    }
+    Ok(())
+}
+
+/// Runs a study on `devices`: for each seed, each method's run is kept when finished,
+/// resumed from its newest intact checkpoint when unfinished, or trained; then each run is
+/// evaluated on every cross-dataset evaluation not yet written. When every run is there,
+/// writes `study.json` ([`StudySummary`]), `study.md`, `study.svg` and, when asked,
+/// `paper-tables.md` into the study folder.
+///
+/// # Errors
+/// An invalid plan, a run trained with another config in the way, any training or
+/// evaluation error (the runs finished before it are kept), or an unwritable folder.
+pub fn run_study<B: FineFaceAutodiffBackend>(
+    plan: &StudyPlan,
+    devices: &[B::Device],
+    options: &StudyOptions,
+) -> Result<StudyOutcome> {
+    plan.validate()?;
+    std::fs::create_dir_all(&plan.out).map_err(|e| TrainError::io(&plan.out, e))?;
+    let total = plan.seeds.len() * plan.methods.len();
+    let mut trained = 0;
+    let mut finished = 0;
+    for &seed in &plan.seeds {
+        for method in &plan.methods {
+            let dir = plan.run_dir(&method.name, seed);
+            let config = plan.run_config(method, seed);
+            let state = run_state(&dir)?;
+            let position = format!("run {}/{total}", finished + 1);
+            if matches!(state, RunState::Finished) {
+                check_same_run(&dir, &config)?;
+                tracing::info!(run = %dir.display(), "{position}: {} seed {seed} finished earlier; kept", method.name);
+            } else {
+                if options.stop_after_runs.is_some_and(|n| trained >= n) {
+                    tracing::info!(finished, total, "study stopped; start it again to continue");
+                    return Ok(StudyOutcome::Stopped { finished, total });
+                }
+                let resume = matches!(state, RunState::Unfinished);
+                // A resumed run continues with the config it started with.
+                let config = if resume {
+                    check_same_run(&dir, &config)?;
+                    ExperimentConfig::from_file(&dir.join("config.toml"))?
+                } else {
+                    config
+                };
+                tracing::info!(
+                    run = %dir.display(),
+                    "{position}: {} seed {seed}: {}",
+                    method.name,
+                    if resume { "resuming from its checkpoint" } else { "training" }
+                );
+                let run_options = RunOptions {
+                    resume,
+                    progress: options.progress,
+                    ..RunOptions::new(&dir)
+                };
+                train::<B>(&config, devices, &run_options)?;
+                trained += 1;
+            }
+            finished += 1;
+            evaluate_missing::<B>(plan, &dir, &devices[0], options)?;
+        }
+    }
+    let summary = StudySummary::collect(plan)?;
+    write_json(&plan.out.join(StudySummary::FILE_NAME), &summary)?;
+    let bootstrap = representative_bootstrap(&summary, options)?;
+    let mut markdown = study_markdown(&summary, bootstrap.as_ref());
+    if options.paper_tables {
+        let tables = paper_tables(&summary, plan);
+        write_atomic(&plan.out.join("paper-tables.md"), tables.as_bytes())?;
+        markdown.push('\n');
+        markdown.push_str(&tables);
+    }
+    write_atomic(&plan.out.join("study.md"), markdown.as_bytes())?;
+    write_study_svg(&plan.out.join("study.svg"), &summary)?;
+    tracing::info!(out = %plan.out.display(), verdict = %summary.verdict, "study written");
+    Ok(StudyOutcome::Finished(Box::new(summary)))
+}
+
+/// Evaluates a finished run on each cross-dataset evaluation whose `fairness.json` is not
+/// there yet.
+fn evaluate_missing<B: FineFaceAutodiffBackend>(
+    plan: &StudyPlan,
+    dir: &Path,
+    device: &B::Device,
+    options: &StudyOptions,
+) -> Result<()> {
+    for eval in &plan.evals {
+        let out = plan.eval_dir(dir, &eval.name);
+        if out.join("fairness.json").is_file() {
+            continue;
+        }
+        let run = RunFolder::open(dir)?;
+        let request = EvalRequest {
+            out: Some(out),
+            batch_size: options.eval_batch_size,
+            ..EvalRequest::new(EvalData::Other(eval.data.clone()))
+        };
+        let outcome = run.evaluate::<B::InnerBackend>(&request, device)?;
+        tracing::info!(
+            run = %dir.display(), eval = %eval.name, accuracy = outcome.summary.accuracy,
+            dob = outcome.summary.dob, "cross-dataset evaluation written"
+        );
+    }
+    Ok(())
+}
+
+/// The test-sample bootstrap intervals of the first method's first run: how much of the
+/// seed-to-seed spread one test split's sampling noise explains.
+fn representative_bootstrap(
+    summary: &StudySummary,
+    options: &StudyOptions,
+) -> Result<Option<(String, BootstrapReport)>> {
+    let Some(run) = summary
+        .method_order
+        .first()
+        .and_then(|m| summary.methods.get(m))
+        .and_then(|m| m.runs.first())
+    else {
+        return Ok(None);
+    };
+    if options.bootstrap_replicates == 0 {
+        return Ok(None);
+    }
+    let fairness = run.run_dir.join("test").join("fairness.json");
+    let text = std::fs::read_to_string(&fairness).map_err(|e| TrainError::io(&fairness, e))?;
+    let report: fineface_fair::SubgroupReport =
+        serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+            path: fairness.clone(),
+            message: format!("not a fairness report: {e}"),
+        })?;
+    let spec = CsvSpec {
+        y_true: "y_true".to_owned(),
+        y_pred: "y_pred".to_owned(),
+        sensitive: SensitiveColumns::Columns(report.meta.grouping.features.clone()),
+        drop_missing: false,
+    };
+    let table = read_predictions_csv(run.run_dir.join("test").join("predictions.csv"), &spec)?;
+    let audit_options = AuditOptions {
+        pos_label: report.meta.pos_label.clone(),
+        bootstrap: Some(BootstrapConfig::new(options.bootstrap_replicates, run.seed)),
+    };
+    let resampled = audit(&table, &audit_options)?;
+    Ok(resampled
+        .bootstrap
+        .map(|b| (run.run_dir.display().to_string(), b)))
+}

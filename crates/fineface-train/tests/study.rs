@@ -1,0 +1,281 @@
+//! A whole seed study at tiny size: 2 seeds x {FineFACE, baseline}, 1 epoch each, with a
+//! cross-dataset evaluation. `study.json` must carry each run's own `fairness.json`
+//! numbers, the paired differences must be the Student-t intervals of the per-seed
+//! differences, and a study killed between runs (and inside one) continues where it
+//! stopped.
+
+#![allow(clippy::unwrap_used)] // Tests panic on failure by design.
+
+use std::path::{Path, PathBuf};
+
+use fineface_data::{DatasetConfig, SynthFace};
+use fineface_fair::SubgroupReport;
+use fineface_model::CpuAutodiff;
+use fineface_train::Method;
+use fineface_train::study::{
+    CrossEval, StudyMethod, StudyOptions, StudyOutcome, StudyPlan, StudySummary, run_study,
+};
+
+mod common;
+
+use common::tiny_config;
+
+fn plan(dir: &Path, epochs: usize) -> StudyPlan {
+    let data = dir.join("synthface");
+    let method = |name: &str, method: Method| {
+        let mut config = tiny_config(&data, method);
+        config.train.epochs = epochs;
+        config.name = format!("tiny-{name}");
+        StudyMethod {
+            name: name.to_owned(),
+            config,
+        }
+    };
+    // Another draw of SynthFace: the same classes and groups, other faces.
+    let shifted = dir.join("shifted");
+    StudyPlan {
+        experiment: "tiny".to_owned(),
+        seeds: vec![0, 1],
+        methods: vec![
+            method("fineface", Method::FineFace),
+            method("baseline", Method::Baseline),
+        ],
+        evals: vec![CrossEval {
+            name: "shifted".to_owned(),
+            data: DatasetConfig::SynthFace(SynthFace {
+                root: shifted.clone(),
+                images: 48,
+                size: 32,
+                seed: 11,
+            }),
+            root: shifted,
+        }],
+        out: dir.join("study"),
+    }
+}
+
+fn options(stop_after_runs: Option<usize>) -> StudyOptions {
+    StudyOptions {
+        stop_after_runs,
+        progress: false,
+        bootstrap_replicates: 200,
+        paper_tables: true,
+        ..StudyOptions::default()
+    }
+}
+
+fn report(path: PathBuf) -> SubgroupReport {
+    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+}
+
+fn study(plan: &StudyPlan, options: &StudyOptions) -> fineface_train::Result<StudyOutcome> {
+    run_study::<CpuAutodiff>(plan, &[Default::default()], options)
+}
+
+/// The study's numbers of one run against its `fairness.json`, exactly.
+fn assert_same_numbers(metrics: &fineface_train::study::RunMetrics, path: PathBuf) {
+    let report = report(path);
+    let a = &report.aggregates;
+    assert_eq!(metrics.accuracy, report.overall.metrics.accuracy);
+    assert_eq!(metrics.dob, a.dob_std_ddof0);
+    assert_eq!(metrics.worst_group_accuracy, a.min_group_accuracy);
+    assert_eq!(metrics.worst_group, a.worst_groups.join(" / "));
+    assert_eq!(metrics.ser, a.ser);
+    assert_eq!(metrics.max_min_ratio, a.max_min_accuracy_ratio);
+}
+
+/// scipy.stats.t.ppf(0.975, 1): two seeds give one degree of freedom.
+const T_975_DF1: f64 = 12.706_204_736_174_694;
+
+fn mean_and_interval(values: [f64; 2]) -> (f64, [f64; 2]) {
+    let mean = (values[0] + values[1]) / 2.0;
+    let sd = ((values[0] - mean).powi(2) + (values[1] - mean).powi(2)).sqrt(); // ddof 1
+    let half = T_975_DF1 * sd / 2f64.sqrt();
+    (mean, [mean - half, mean + half])
+}
+
+fn close(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-12 * (1.0 + b.abs())
+}
+
+#[test]
+fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
+    let dir = tempfile::tempdir().unwrap();
+    let plan = plan(dir.path(), 1);
+
+    // Sitting 1, "killed" after its first run.
+    match study(&plan, &options(Some(1))).unwrap() {
+        StudyOutcome::Stopped { finished, total } => assert_eq!((finished, total), (1, 4)),
+        StudyOutcome::Finished(_) => panic!("the study should have stopped after one run"),
+    }
+    let first = plan.run_dir("fineface", 0);
+    assert!(first.join("test/fairness.json").is_file());
+    assert!(first.join("eval-shifted/fairness.json").is_file());
+    assert!(!plan.run_dir("baseline", 0).exists());
+    assert!(!plan.out.join("study.json").exists());
+    let first_summary = std::fs::read(first.join("summary.json")).unwrap();
+    let first_metrics = std::fs::read(first.join("metrics.csv")).unwrap();
+
+    // A kill inside the second run, after its last checkpoint and before its test split
+    // was scored: the run folder has the checkpoint and no test numbers.
+    let second = plan.run_dir("baseline", 0);
+    let second_config = plan.run_config(&plan.methods[1], 0);
+    fineface_train::train::<CpuAutodiff>(
+        &second_config,
+        &[Default::default()],
+        &fineface_train::RunOptions {
+            progress: false,
+            ..fineface_train::RunOptions::new(&second)
+        },
+    )
+    .unwrap();
+    let uninterrupted = std::fs::read(second.join("test/predictions.csv")).unwrap();
+    std::fs::remove_file(second.join("summary.json")).unwrap();
+    std::fs::remove_dir_all(second.join("test")).unwrap();
+
+    // Sitting 2 finishes the study.
+    let StudyOutcome::Finished(summary) = study(&plan, &options(None)).unwrap() else {
+        panic!("the study should have finished");
+    };
+    // The finished run was kept as it was, not trained again.
+    assert_eq!(
+        std::fs::read(first.join("summary.json")).unwrap(),
+        first_summary
+    );
+    assert_eq!(
+        std::fs::read(first.join("metrics.csv")).unwrap(),
+        first_metrics
+    );
+    // The unfinished one continued from its checkpoint: no second epoch row, and the same
+    // test predictions as had it not been killed.
+    let metrics = std::fs::read_to_string(second.join("metrics.csv")).unwrap();
+    assert_eq!(metrics.lines().count(), 2, "{metrics}");
+    assert_eq!(
+        std::fs::read(second.join("test/predictions.csv")).unwrap(),
+        uninterrupted
+    );
+
+    // study.json is what was returned, and every number is the run's own.
+    let written: StudySummary =
+        serde_json::from_str(&std::fs::read_to_string(plan.out.join("study.json")).unwrap())
+            .unwrap();
+    assert_eq!(&written, summary.as_ref());
+    assert_eq!(written.seeds, [0, 1]);
+    assert_eq!(written.method_order, ["fineface", "baseline"]);
+    for (name, method) in &written.methods {
+        assert_eq!(method.runs.len(), 2, "{name}");
+        for (run, seed) in method.runs.iter().zip([0, 1]) {
+            assert_eq!(run.seed, seed);
+            assert_eq!(run.run_dir, plan.run_dir(name, seed));
+            assert_same_numbers(&run.test, run.run_dir.join("test/fairness.json"));
+            assert_same_numbers(
+                &run.evals["shifted"],
+                run.run_dir.join("eval-shifted/fairness.json"),
+            );
+        }
+        let accuracy = [method.runs[0].test.accuracy, method.runs[1].test.accuracy];
+        let (mean, ci) = mean_and_interval(accuracy);
+        assert!(close(method.mean.accuracy.unwrap(), mean));
+        let found = method.ci95.accuracy.unwrap();
+        assert!(
+            close(found[0], ci[0]) && close(found[1], ci[1]),
+            "{found:?} {ci:?}"
+        );
+    }
+
+    // Paired differences: first method minus second, seed by seed.
+    let paired = written.paired.as_ref().unwrap();
+    assert_eq!(
+        (paired.first.as_str(), paired.second.as_str()),
+        ("fineface", "baseline")
+    );
+    for (metric, get) in [
+        (
+            "accuracy",
+            (|m: &fineface_train::study::RunMetrics| m.accuracy) as fn(&_) -> f64,
+        ),
+        ("dob", |m| m.dob),
+        ("worst_group_accuracy", |m| m.worst_group_accuracy),
+    ] {
+        let runs = |name: &str| written.methods[name].runs.iter().map(|r| get(&r.test));
+        let d: Vec<f64> = runs("fineface")
+            .zip(runs("baseline"))
+            .map(|(a, b)| a - b)
+            .collect();
+        let (mean, ci) = mean_and_interval([d[0], d[1]]);
+        let found = match metric {
+            "accuracy" => &paired.accuracy,
+            "dob" => &paired.dob,
+            _ => &paired.worst_group_accuracy,
+        };
+        assert_eq!(found.n_seeds, 2);
+        assert!(close(found.mean_diff.unwrap(), mean), "{metric}");
+        let [low, high] = found.ci95.unwrap();
+        assert!(close(low, ci[0]) && close(high, ci[1]), "{metric}");
+    }
+    assert_eq!(written.verdict, paired.verdict());
+    assert!(written.evals["shifted"].paired.is_some());
+
+    // The files for people.
+    let markdown = std::fs::read_to_string(plan.out.join("study.md")).unwrap();
+    for expected in [
+        "| fineface | 2 |",
+        "| baseline | 2 |",
+        "| fineface − baseline (paired) | 2 |",
+        &format!("**Verdict:** {}", written.verdict),
+        "test-sample bootstrap of",
+        "## Cross-dataset: shifted (synthface",
+        "Table 2",
+        "Table 3",
+    ] {
+        assert!(
+            markdown.contains(expected),
+            "no `{expected}` in\n{markdown}"
+        );
+    }
+    let svg = std::fs::read_to_string(plan.out.join("study.svg")).unwrap();
+    assert!(svg.starts_with("<svg") && svg.contains("accuracy (%)"));
+
+    // The paper's layout: a row per subgroup with our mean over seeds beside the
+    // published column, then overall, DoB and max/min with the published numbers.
+    let tables = std::fs::read_to_string(plan.out.join("paper-tables.md")).unwrap();
+    for (group, accuracy) in &written.methods["fineface"].group_accuracy_mean {
+        let row = format!("| {group} | {:.1} | – |", 100.0 * accuracy);
+        assert!(tables.contains(&row), "no `{row}` in\n{tables}");
+    }
+    let overall = format!(
+        "| **overall** | {:.1} | 96.4 | {:.1} | 93.2 |",
+        100.0 * written.methods["fineface"].mean.accuracy.unwrap(),
+        100.0 * written.methods["baseline"].mean.accuracy.unwrap()
+    );
+    assert!(tables.contains(&overall), "no `{overall}` in\n{tables}");
+    assert!(tables.contains("| **DoB** |") && tables.contains("| 0.6 |"));
+    assert!(tables.contains("| shifted (synthface) |"), "{tables}");
+
+    // Run folders of another config in the way are an error, not silently reused.
+    let error = study(&self::plan(dir.path(), 2), &options(None)).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("fineface-seed-0 was trained with epochs 1, but the study asks for 2"),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_plan_without_seeds_or_with_repeats_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut no_seeds = plan(dir.path(), 1);
+    no_seeds.seeds.clear();
+    let mut repeated_seed = plan(dir.path(), 1);
+    repeated_seed.seeds = vec![3, 3];
+    let mut repeated_method = plan(dir.path(), 1);
+    repeated_method.methods[1].name = "fineface".to_owned();
+    for (plan, expected) in [
+        (no_seeds, "at least one seed"),
+        (repeated_seed, "seed 3 is listed twice"),
+        (repeated_method, "method `fineface` is listed twice"),
+    ] {
+        let message = study(&plan, &options(None)).unwrap_err().to_string();
+        assert!(message.contains(expected), "{message}");
+    }
+}
