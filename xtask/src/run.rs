@@ -1,6 +1,7 @@
 //! `cargo xtask train|eval|predict|study`: build the `fineface` binary (with CUDA or wgpu when
 //! such a device is asked for) and run it with the arguments as given.
 
+use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, bail};
@@ -19,11 +20,11 @@ pub struct PassThrough {
 impl PassThrough {
     /// Builds `fineface` and runs `fineface <command> <args...>`.
     pub fn run(&self, command: &str) -> anyhow::Result<()> {
-        let binary = build_release(
-            "fineface-train",
-            Target::Bin("fineface"),
-            &gpu_features(&self.args),
-        )?;
+        let mut features = gpu_features(&self.args);
+        if command == "study" && features.is_empty() {
+            features = resumed_study_features(&self.args);
+        }
+        let binary = build_release("fineface-train", Target::Bin("fineface"), &features)?;
         let mut args = vec![command.to_owned()];
         args.extend(self.args.iter().cloned());
         if matches!(command, "train" | "study") && !self.args.iter().any(|a| a == "--configs") {
@@ -68,9 +69,64 @@ fn gpu_features(args: &[String]) -> Vec<GpuFeature> {
     features
 }
 
+/// The GPU features a study continued with `--resume DIR` (and no device flag) needs: those
+/// of the devices its `DIR/plan.json` trains on. None when the file cannot be read: then
+/// `fineface` itself reports it.
+fn resumed_study_features(args: &[String]) -> Vec<GpuFeature> {
+    let Some(dir) = args
+        .iter()
+        .position(|a| a == "--resume")
+        .and_then(|i| args.get(i + 1))
+        .map(String::as_str)
+        .or_else(|| args.iter().find_map(|a| a.strip_prefix("--resume=")))
+    else {
+        return Vec::new();
+    };
+    let plan: serde_json::Value = std::fs::read_to_string(Path::new(dir).join("plan.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str(&text).ok())
+        .unwrap_or_default();
+    let mut devices = vec!["--devices".to_owned()];
+    let names: Vec<&str> = plan["methods"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|m| {
+            m["config"]["train"]["devices"]
+                .as_array()
+                .into_iter()
+                .flatten()
+        })
+        .filter_map(|d| d.as_str())
+        .collect();
+    devices.push(names.join(","));
+    gpu_features(&devices)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_resumed_study_builds_the_features_of_the_devices_it_started_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = r#"{"experiment": "x", "seeds": [0], "evals": [], "methods": [
+            {"name": "fineface", "config": {"train": {"devices": ["cuda:0", "cuda:1"]}}}]}"#;
+        std::fs::write(dir.path().join("plan.json"), plan).unwrap();
+        let args = |extra: &[&str]| {
+            let mut args = vec!["--resume".to_owned(), dir.path().display().to_string()];
+            args.extend(extra.iter().map(|s| s.to_string()));
+            args
+        };
+        assert_eq!(resumed_study_features(&args(&[])), [GpuFeature::Cuda]);
+        let joined = format!("--resume={}", dir.path().display());
+        assert_eq!(resumed_study_features(&[joined]), [GpuFeature::Cuda]);
+        // Another folder, or none: nothing to read, no feature.
+        assert!(
+            resumed_study_features(&["--resume".to_owned(), "/nonexistent".to_owned()]).is_empty()
+        );
+        assert!(resumed_study_features(&["utkface-cpu".to_owned()]).is_empty());
+    }
 
     fn features(args: &[&str]) -> Vec<GpuFeature> {
         gpu_features(&args.iter().map(|s| s.to_string()).collect::<Vec<_>>())

@@ -217,7 +217,7 @@ impl ExperimentConfig {
     /// Applies command-line overrides.
     pub fn apply(&mut self, overrides: &Overrides) {
         if let Some(root) = &overrides.data {
-            set_root(&mut self.data, root.clone());
+            *self.data.root_mut() = root.clone();
         }
         if let Some(epochs) = overrides.epochs {
             self.train.epochs = epochs;
@@ -282,18 +282,5 @@ impl ExperimentConfig {
     /// The serialiser's message when a value has no TOML form (a path that is not UTF-8).
     pub fn to_toml(&self) -> std::result::Result<String, String> {
         toml::to_string_pretty(self).map_err(|e| format!("cannot write the config as TOML: {e}"))
-    }
-}
-
-/// Points any dataset kind at another root.
-fn set_root(data: &mut DatasetConfig, root: PathBuf) {
-    match data {
-        DatasetConfig::FairFace(d) => d.root = root,
-        DatasetConfig::UtkFace(d) => d.root = root,
-        DatasetConfig::CelebA(d) => d.root = root,
-        DatasetConfig::Lfwa(d) => d.root = root,
-        DatasetConfig::Manifest(d) => d.root = root,
-        DatasetConfig::ImageFolder(d) => d.root = root,
-        DatasetConfig::SynthFace(d) => d.root = root,
     }
 }

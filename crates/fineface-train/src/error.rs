@@ -134,6 +134,14 @@ pub enum TrainError {
     /// A request the configuration cannot serve (e.g. a CUDA device without the feature).
     #[error("{0}")]
     Unsupported(String),
+    /// A `fairness.json` that does not read as a fairness report.
+    #[error("{path}: not a fairness report: {message}")]
+    Report {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The parser's message.
+        message: String,
+    },
     /// A study that cannot run as asked (no seed, a repeated method, a run folder in the
     /// way trained with another config).
     #[error("study: {0}")]

@@ -160,7 +160,8 @@ pub struct EvalRequest {
 }
 
 impl EvalRequest {
-    /// The run's test split, written to `<run>/eval-<dataset>-test`, 32 images a pass.
+    /// The default split (`test` of the run's own dataset, `all` of another), written to
+    /// `<run>/eval-<dataset>-<split>`, 32 images a pass.
     pub fn new(data: EvalData) -> Self {
         Self {
             data,

@@ -1,4 +1,4 @@
-//! A whole seed study at tiny size: 2 seeds x {FineFACE, baseline}, 1 epoch each, with a
+//! A whole seed study at tiny size: 2 seeds x {FineFACE, baseline}, 2 epochs each, with a
 //! cross-dataset evaluation. `study.json` must carry each run's own `fairness.json`
 //! numbers, the paired differences must be the Student-t intervals of the per-seed
 //! differences, and a study killed between runs (and inside one) continues where it
@@ -101,7 +101,7 @@ fn close(a: f64, b: f64) -> bool {
 #[test]
 fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
     let dir = tempfile::tempdir().unwrap();
-    let plan = plan(dir.path(), 1);
+    let plan = plan(dir.path(), 2);
 
     // Sitting 1, "killed" after its first run.
     match study(&plan, &options(Some(1))).unwrap() {
@@ -116,8 +116,8 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
     let first_summary = std::fs::read(first.join("summary.json")).unwrap();
     let first_metrics = std::fs::read(first.join("metrics.csv")).unwrap();
 
-    // A kill inside the second run, after its last checkpoint and before its test split
-    // was scored: the run folder has the checkpoint and no test numbers.
+    // A kill inside the second run, after its first epoch's checkpoint: the run folder has
+    // that checkpoint and no test numbers.
     let second = plan.run_dir("baseline", 0);
     let second_config = plan.run_config(&plan.methods[1], 0);
     fineface_train::train::<CpuAutodiff>(
@@ -125,13 +125,14 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
         &[Default::default()],
         &fineface_train::RunOptions {
             progress: false,
+            stop_after_epoch: Some(1),
             ..fineface_train::RunOptions::new(&second)
         },
     )
     .unwrap();
-    let uninterrupted = std::fs::read(second.join("test/predictions.csv")).unwrap();
-    std::fs::remove_file(second.join("summary.json")).unwrap();
-    std::fs::remove_dir_all(second.join("test")).unwrap();
+    let before_kill = std::fs::read_to_string(second.join("metrics.csv")).unwrap();
+    assert_eq!(before_kill.lines().count(), 2, "{before_kill}");
+    assert!(!second.join("test").exists());
 
     // Sitting 2 finishes the study.
     let StudyOutcome::Finished(summary) = study(&plan, &options(None)).unwrap() else {
@@ -146,14 +147,14 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
         std::fs::read(first.join("metrics.csv")).unwrap(),
         first_metrics
     );
-    // The unfinished one continued from its checkpoint: no second epoch row, and the same
-    // test predictions as had it not been killed.
+    // The unfinished one continued from its checkpoint: epoch 1 as it was (timings
+    // included), then epoch 2.
     let metrics = std::fs::read_to_string(second.join("metrics.csv")).unwrap();
-    assert_eq!(metrics.lines().count(), 2, "{metrics}");
-    assert_eq!(
-        std::fs::read(second.join("test/predictions.csv")).unwrap(),
-        uninterrupted
-    );
+    let lines: Vec<&str> = metrics.lines().collect();
+    assert_eq!(lines.len(), 3, "{metrics}");
+    assert_eq!(lines[..2].join("\n"), before_kill.trim_end());
+    assert!(lines[2].starts_with("2,"), "{metrics}");
+    assert!(second.join("test/fairness.json").is_file());
 
     // study.json is what was returned, and every number is the run's own.
     let written: StudySummary =
@@ -223,7 +224,8 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
         "| baseline | 2 |",
         "| fineface − baseline (paired) | 2 |",
         &format!("**Verdict:** {}", written.verdict),
-        "test-sample bootstrap of",
+        "| test sample: bootstrap 95 % interval of `",
+        "| seed to seed: standard deviation of the runs (ddof 1) |",
         "## Cross-dataset: shifted (synthface",
         "Table 2",
         "Table 3",
@@ -233,30 +235,59 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
             "no `{expected}` in\n{markdown}"
         );
     }
+    // Group names join values with `|`: escaped, so that the cell does not split.
+    let worst = &written.methods["fineface"].runs[0].test.worst_group;
+    assert!(
+        markdown.contains(&format!("| {} ", worst.replace('|', "\\|"))),
+        "{markdown}"
+    );
     let svg = std::fs::read_to_string(plan.out.join("study.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("accuracy (%)"));
 
-    // The paper's layout: a row per subgroup with our mean over seeds beside the
-    // published column, then overall, DoB and max/min with the published numbers.
+    // The paper's layout: a row per subgroup with our mean over seeds, then overall, DoB
+    // and max/min. SynthFace is not the paper's dataset: its published columns stay empty.
     let tables = std::fs::read_to_string(plan.out.join("paper-tables.md")).unwrap();
+    assert!(
+        tables.contains("published columns are left empty"),
+        "{tables}"
+    );
     for (group, accuracy) in &written.methods["fineface"].group_accuracy_mean {
+        let group = group.replace('|', "\\|");
         let row = format!("| {group} | {:.1} | – |", 100.0 * accuracy);
         assert!(tables.contains(&row), "no `{row}` in\n{tables}");
     }
-    let overall = format!(
-        "| **overall** | {:.1} | 96.4 | {:.1} | 93.2 |",
-        100.0 * written.methods["fineface"].mean.accuracy.unwrap(),
-        100.0 * written.methods["baseline"].mean.accuracy.unwrap()
-    );
-    assert!(tables.contains(&overall), "no `{overall}` in\n{tables}");
-    assert!(tables.contains("| **DoB** |") && tables.contains("| 0.6 |"));
+    let overall = |fineface: &str, baseline: &str| {
+        format!(
+            "| **overall** | {:.1} | {fineface} | {:.1} | {baseline} |",
+            100.0 * written.methods["fineface"].mean.accuracy.unwrap(),
+            100.0 * written.methods["baseline"].mean.accuracy.unwrap()
+        )
+    };
+    assert!(tables.contains(&overall("–", "–")), "{tables}");
     assert!(tables.contains("| shifted (synthface) |"), "{tables}");
+    // The same study as if trained on FairFace gender: the published numbers beside ours.
+    let mut fairface = plan.clone();
+    for method in &mut fairface.methods {
+        method.config.data = DatasetConfig::with_root("fairface", "data/fairface".into()).unwrap();
+    }
+    let tables = fineface_train::study::paper_tables(&written, &fairface);
+    assert!(!tables.contains("left empty"), "{tables}");
+    assert!(tables.contains(&overall("96.4", "93.2")), "{tables}");
+    let dob = format!(
+        "| **DoB** | {:.1} | 0.6 | {:.1} | 4.2 |",
+        100.0 * written.methods["fineface"].mean.dob.unwrap(),
+        100.0 * written.methods["baseline"].mean.dob.unwrap()
+    );
+    assert!(tables.contains(&dob), "{tables}");
 
-    // Run folders of another config in the way are an error, not silently reused.
-    let error = study(&self::plan(dir.path(), 2), &options(None)).unwrap_err();
-    let message = error.to_string();
+    // Run folders of another config in the way are an error naming what differs, not
+    // silently reused.
+    let mut other = self::plan(dir.path(), 2);
+    other.methods[0].config.train.lr_new = 0.5;
+    let message = study(&other, &options(None)).unwrap_err().to_string();
     assert!(
-        message.contains("fineface-seed-0 was trained with epochs 1, but the study asks for 2"),
+        message.contains("fineface-seed-0 was trained with other settings")
+            && message.contains("train.lr_new: run 0.01, study 0.5"),
         "{message}"
     );
 }

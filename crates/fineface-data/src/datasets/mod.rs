@@ -9,7 +9,7 @@ mod manifest;
 mod synthface;
 pub(crate) mod utkface;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -73,6 +73,32 @@ impl DatasetConfig {
         }
     }
 
+    /// The folder the dataset is read from.
+    pub fn root(&self) -> &Path {
+        match self {
+            Self::FairFace(d) => &d.root,
+            Self::UtkFace(d) => &d.root,
+            Self::CelebA(d) => &d.root,
+            Self::Lfwa(d) => &d.root,
+            Self::Manifest(d) => &d.root,
+            Self::ImageFolder(d) => &d.root,
+            Self::SynthFace(d) => &d.root,
+        }
+    }
+
+    /// The folder the dataset is read from, to change it.
+    pub fn root_mut(&mut self) -> &mut PathBuf {
+        match self {
+            Self::FairFace(d) => &mut d.root,
+            Self::UtkFace(d) => &mut d.root,
+            Self::CelebA(d) => &mut d.root,
+            Self::Lfwa(d) => &mut d.root,
+            Self::Manifest(d) => &mut d.root,
+            Self::ImageFolder(d) => &mut d.root,
+            Self::SynthFace(d) => &mut d.root,
+        }
+    }
+
     /// Reads the labels, finds the images, and forms the splits.
     pub fn load(&self, split: &SplitConfig) -> Result<FaceDataset> {
         match self {
@@ -110,6 +136,7 @@ mod tests {
         ] {
             let config = DatasetConfig::with_root(kind, "data".into()).unwrap();
             assert_eq!(config.kind(), kind);
+            assert_eq!(config.root(), std::path::Path::new("data"));
             // The same spelling as the `kind` key of a config file.
             let value = serde_json::to_value(&config).unwrap();
             assert_eq!(value["kind"], kind);

@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand};
 use fineface_data::{DatasetConfig, TransformConfig};
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_train::study::{
-    StudyOptions, StudyOutcome, StudyPlan, StudyRecord, next_study_dir, run_study,
+    StudyOptions, StudyOutcome, StudyPlan, StudyRecord, StudyRequest, next_study_dir, run_study,
 };
 use fineface_train::{
     BackendTask, EvalData, EvalRequest, EvalSplit, ExperimentConfig, Overrides, RunFolder,
@@ -132,9 +132,12 @@ struct StudyArgs {
     out: Option<PathBuf>,
     /// Continue the study in this folder (its `plan.json`): finished runs are kept, an
     /// unfinished run resumes from its checkpoint.
-    #[arg(long, conflicts_with_all = ["experiment", "seed_list", "epochs", "data", "evals"])]
+    #[arg(long, conflicts_with_all = [
+        "experiment", "seeds", "seed_list", "methods", "epochs", "data", "evals", "configs",
+    ])]
     resume: Option<PathBuf>,
-    /// One device for every run: `cpu`, `cuda:0`, `wgpu`, `wgpu:N`.
+    /// One device for every run: `cpu`, `cuda:0`, `wgpu`, `wgpu:N` (with `--resume`: instead
+    /// of the devices the study started on).
     #[arg(long, conflicts_with = "devices")]
     device: Option<String>,
     /// Several devices for data parallelism: `cuda:0,cuda:1`.
@@ -387,73 +390,88 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The experiment file a study method trains.
+/// The experiment file a study method trains: `fineface` the experiment's own file, any
+/// other method `<experiment>-<method>.toml` beside it.
 fn method_config(experiment: &str, method: &str, configs: &Path) -> PathBuf {
-    let name = match method {
-        "fineface" => experiment.to_owned(),
-        other => format!("{experiment}-{other}"),
-    };
-    experiment_path(&name, configs)
+    let own = experiment_path(experiment, configs);
+    if method == "fineface" {
+        return own;
+    }
+    let stem = own
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    own.with_file_name(format!("{stem}-{method}.toml"))
 }
 
 fn study(args: StudyArgs) -> anyhow::Result<()> {
+    let devices = args
+        .devices
+        .clone()
+        .or_else(|| args.device.clone().map(|d| vec![d]));
     let (record, out) = match (&args.resume, &args.experiment) {
         (Some(dir), _) => {
             let path = dir.join(StudyRecord::FILE_NAME);
             let text = std::fs::read_to_string(&path)
                 .with_context(|| format!("cannot resume the study {}", dir.display()))?;
-            let record: StudyRecord = serde_json::from_str(&text)
+            let mut record: StudyRecord = serde_json::from_str(&text)
                 .with_context(|| format!("{} is not a study plan", path.display()))?;
+            if let Some(devices) = &devices {
+                record.set_devices(devices);
+            }
             (record, dir.clone())
         }
         (None, Some(experiment)) => {
-            let seeds = args
-                .seed_list
-                .clone()
-                .unwrap_or_else(|| (0..args.seeds).collect());
-            let methods = args
-                .methods
-                .iter()
-                .map(|m| (m.clone(), method_config(experiment, m, &args.configs)))
-                .collect();
-            let record = StudyRecord {
-                experiment: experiment.clone(),
-                seeds,
-                methods,
-                evals: args.evals.clone(),
-                epochs: args.epochs,
-                data: args.data.clone(),
-                devices: args
-                    .devices
-                    .clone()
-                    .or_else(|| args.device.clone().map(|d| vec![d])),
+            // `configs/x.toml` studies experiment `x`.
+            let name = if experiment.ends_with(".toml") {
+                Path::new(experiment)
+                    .file_stem()
+                    .map_or_else(|| experiment.clone(), |s| s.to_string_lossy().into_owned())
+            } else {
+                experiment.clone()
             };
+            let request = StudyRequest {
+                experiment: name.clone(),
+                seeds: args
+                    .seed_list
+                    .clone()
+                    .unwrap_or_else(|| (0..args.seeds).collect()),
+                methods: args
+                    .methods
+                    .iter()
+                    .map(|m| (m.clone(), method_config(experiment, m, &args.configs)))
+                    .collect(),
+                evals: args.evals.clone(),
+                overrides: Overrides {
+                    data: args.data.clone(),
+                    epochs: args.epochs,
+                    devices,
+                    ..Overrides::default()
+                },
+            };
+            let record = StudyRecord::resolve(&request)?;
             let out = args
                 .out
                 .clone()
-                .unwrap_or_else(|| next_study_dir(Path::new("runs"), experiment));
+                .unwrap_or_else(|| next_study_dir(Path::new("runs"), &name));
+            let existing = out.join(StudyRecord::FILE_NAME);
+            if let Ok(text) = std::fs::read_to_string(&existing) {
+                let same = serde_json::from_str::<StudyRecord>(&text).is_ok_and(|r| r == record);
+                if !same {
+                    bail!(
+                        "{} holds a study of other settings ({}); continue it with `--resume {}` \
+                         or give another --out",
+                        out.display(),
+                        existing.display(),
+                        out.display()
+                    );
+                }
+            }
             (record, out)
         }
         (None, None) => bail!("name an experiment or --resume a study folder"),
     };
     let plan = record.plan(&out)?;
-    for method in &plan.methods {
-        let expected = match method.name.as_str() {
-            "fineface" => Some(fineface_train::Method::FineFace),
-            "baseline" => Some(fineface_train::Method::Baseline),
-            _ => None,
-        };
-        if let Some(expected) = expected
-            && method.config.method != expected
-        {
-            bail!(
-                "method `{}` trains `{}`, whose method is {:?}",
-                method.name,
-                method.config.name,
-                method.config.method
-            );
-        }
-    }
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the study folder {}", out.display()))?;
     write_json(&out.join(StudyRecord::FILE_NAME), &record)?;

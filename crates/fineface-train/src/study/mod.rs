@@ -10,8 +10,10 @@ mod stats;
 mod study;
 mod summary;
 
-pub use paper::{PaperResults, paper_tables};
-pub use plan::{CrossEval, StudyMethod, StudyPlan, StudyRecord, next_study_dir};
+pub use paper::{PaperResults, PaperRow, paper_tables};
+pub use plan::{
+    CrossEval, RecordedMethod, StudyMethod, StudyPlan, StudyRecord, StudyRequest, next_study_dir,
+};
 pub use plot::write_study_svg;
 pub use render::study_markdown;
 pub use stats::{Interval95, PairedDifference, mean_ci95, t_975};

@@ -3,7 +3,10 @@
 
 use std::fmt::Write as _;
 
+use fineface_data::DatasetConfig;
+
 use crate::study::plan::StudyPlan;
+use crate::study::render::cell_text;
 use crate::study::summary::StudySummary;
 
 /// One published row: accuracy and DoB in %, max/min as a ratio.
@@ -18,13 +21,14 @@ pub struct PaperRow {
 }
 
 /// The numbers FineFACE (Manzoor & Rattani, ICPR 2024) reports for a ResNet-50 trained on
-/// FairFace gender, as `docs/FINEFACE.md` transcribes them (from a secondary source, not
-/// yet checked against the PDF). The per-subgroup accuracies are not transcribed.
+/// FairFace gender, as the project's method spec (`shared/docs/FINEFACE.md`, "Reported
+/// results") transcribes them from a secondary source, not yet checked against the PDF. The
+/// per-subgroup accuracies are not transcribed.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PaperResults {
-    /// The plain ResNet-50 on FairFace's validation set (Table 2).
+    /// The plain ResNet-50 on FairFace (Table 2).
     pub baseline: PaperRow,
-    /// FineFACE on FairFace's validation set (Table 2).
+    /// FineFACE on FairFace (Table 2).
     pub fineface: PaperRow,
     /// Trained on FairFace, evaluated on another dataset (Table 3): the dataset kind, the
     /// baseline's row and FineFACE's.
@@ -72,12 +76,16 @@ fn published(v: Option<f64>, digits: usize) -> String {
 /// Markdown of the paper's two tables for a study: Table 2 with a row per subgroup (mean
 /// accuracy over seeds), overall accuracy, DoB and max/min, one column per method ours and
 /// published; Table 3 with accuracy and DoB per cross-dataset evaluation, ours beside the
-/// published numbers for the same dataset kind. "–" marks what the paper does not report.
+/// published numbers for the same dataset kind. The published columns are filled only for
+/// a study trained on FairFace with the gender target (what the paper reports); "–" marks
+/// what the paper does not report or what is not comparable.
 pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
+    let data = plan.methods.first().map(|m| &m.config.data);
+    let comparable = matches!(data, Some(DatasetConfig::FairFace(f)) if f.target == "gender");
     let paper = PaperResults::FAIRFACE_GENDER;
     let mut out = String::new();
     let n = summary.seeds.len();
-    let dataset = plan.methods.first().map_or("?", |m| m.config.data.kind());
+    let dataset = data.map_or("?", DatasetConfig::kind);
     let _ = writeln!(
         out,
         "## Paper layout, Table 2: {} test split per subgroup (ours: mean of {n} seeds)\n",
@@ -89,6 +97,18 @@ pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
          as `docs/FINEFACE.md` transcribes it (secondary source, per-subgroup cells not \
          transcribed). Accuracy and DoB in %.\n"
     );
+    if !comparable {
+        let _ = writeln!(
+            out,
+            "This study does not train on FairFace gender, so the published columns are left \
+             empty: only the layout is the paper's.\n"
+        );
+    }
+    // The published value where comparable, "–" elsewhere.
+    let shown = |value: Option<String>| match value {
+        Some(v) if comparable => v,
+        _ => "–".to_owned(),
+    };
     let mut header = String::from("| subgroup |");
     let mut rule = String::from("|---|");
     for name in &summary.method_order {
@@ -118,7 +138,7 @@ pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
                     .copied());
                 (ours, Some("–".to_owned()))
             });
-            (group.clone(), cell)
+            (cell_text(group), cell)
         })
         .collect();
     rows.push((
@@ -154,7 +174,7 @@ pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
             let (ours, theirs) = cell(name);
             let _ = write!(line, " {ours} |");
             if paper.method(name).is_some() {
-                let _ = write!(line, " {} |", theirs.unwrap_or_else(|| "–".to_owned()));
+                let _ = write!(line, " {} |", shown(theirs));
             }
         }
         let _ = writeln!(out, "{line}");
@@ -206,7 +226,7 @@ pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
                         let row = if name == "baseline" { b } else { f };
                         if accuracy { row.accuracy } else { row.dob }
                     });
-                    let _ = write!(line, " {} |", published(theirs, 1));
+                    let _ = write!(line, " {} |", shown(theirs.map(|v| published(Some(v), 1))));
                 }
             }
         }

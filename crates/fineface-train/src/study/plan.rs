@@ -7,7 +7,7 @@ use std::str::FromStr;
 use fineface_data::DatasetConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ExperimentConfig, Overrides};
+use crate::config::{ExperimentConfig, Method, Overrides};
 use crate::error::{Result, TrainError};
 use crate::trainer::next_free_dir;
 
@@ -49,11 +49,7 @@ impl FromStr for CrossEval {
         let (kind, root) = rest
             .split_once(':')
             .ok_or_else(|| format!("`{text}`: no `:` after the dataset kind; {format}"))?;
-        let valid_name = !name.is_empty()
-            && name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
-        if !valid_name {
+        if !valid_name(name) {
             return Err(format!(
                 "`{text}`: the name `{name}` must be letters, digits, `-` or `_`; {format}"
             ));
@@ -92,7 +88,20 @@ pub struct StudyPlan {
     pub out: PathBuf,
 }
 
-/// The arguments a study was started with (`plan.json`), so that `--resume` continues it.
+/// One method as `plan.json` records it: its name and its resolved experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordedMethod {
+    /// The method's name.
+    pub name: String,
+    /// The experiment as resolved when the study started (overrides applied, dataset roots
+    /// absolute), so that a resumed study trains what it started with even if the file
+    /// changed since.
+    pub config: ExperimentConfig,
+}
+
+/// What a study was started with (`plan.json` in the study folder), so that `--resume`
+/// continues exactly that study.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StudyRecord {
@@ -100,50 +109,105 @@ pub struct StudyRecord {
     pub experiment: String,
     /// The seeds.
     pub seeds: Vec<u64>,
-    /// The methods and the config file each trains.
+    /// The methods, in the order compared.
+    pub methods: Vec<RecordedMethod>,
+    /// `NAME=DATASET:PATH` of each cross-dataset evaluation (paths absolute).
+    pub evals: Vec<String>,
+}
+
+/// The command-line settings a new study is built from.
+#[derive(Debug, Clone, Default)]
+pub struct StudyRequest {
+    /// The experiment's name.
+    pub experiment: String,
+    /// The seeds.
+    pub seeds: Vec<u64>,
+    /// Each method's name and the experiment file it trains.
     pub methods: Vec<(String, PathBuf)>,
     /// `NAME=DATASET:PATH` of each cross-dataset evaluation.
     pub evals: Vec<String>,
-    /// Epochs override.
-    pub epochs: Option<usize>,
-    /// Dataset root override.
-    pub data: Option<PathBuf>,
-    /// Devices override.
-    pub devices: Option<Vec<String>>,
+    /// Overrides of every method's experiment (`--epochs`, `--data`, devices).
+    pub overrides: Overrides,
 }
 
 impl StudyRecord {
     /// `plan.json` in the study folder.
     pub const FILE_NAME: &'static str = "plan.json";
 
-    /// Reads the configs and builds the plan into `out`.
+    /// Reads and resolves the experiment files of a new study: overrides applied, each
+    /// config validated, the `fineface` and `baseline` methods checked to train what their
+    /// names say, dataset roots made absolute.
     ///
     /// # Errors
-    /// A config that cannot be read or is invalid, a malformed evaluation, an empty or
-    /// repeated seed or method list.
-    pub fn plan(&self, out: &Path) -> Result<StudyPlan> {
-        let overrides = Overrides {
-            data: self.data.clone(),
-            epochs: self.epochs,
-            devices: self.devices.clone(),
-            ..Overrides::default()
-        };
-        let methods = self
+    /// A config that cannot be read or is invalid, a method that trains the other method, a
+    /// malformed evaluation or method name.
+    pub fn resolve(request: &StudyRequest) -> Result<Self> {
+        let methods = request
             .methods
             .iter()
             .map(|(name, path)| {
+                check_name("method", name)?;
                 let mut config = ExperimentConfig::from_file(path)?;
-                config.apply(&overrides);
+                config.apply(&request.overrides);
                 config.validate().map_err(|message| TrainError::Config {
                     path: path.clone(),
                     message,
                 })?;
-                Ok(StudyMethod {
+                let expected = match name.as_str() {
+                    "fineface" => Some(Method::FineFace),
+                    "baseline" => Some(Method::Baseline),
+                    _ => None,
+                };
+                if let Some(expected) = expected
+                    && config.method != expected
+                {
+                    return Err(invalid(format!(
+                        "method `{name}` trains {}, whose method is {:?}",
+                        path.display(),
+                        config.method
+                    )));
+                }
+                let root = absolute(config.data.root());
+                *config.data.root_mut() = root;
+                Ok(RecordedMethod {
                     name: name.clone(),
                     config,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
+        let evals = request
+            .evals
+            .iter()
+            .map(|text| {
+                let eval = text.parse::<CrossEval>().map_err(invalid)?;
+                Ok(format!(
+                    "{}={}:{}",
+                    eval.name,
+                    eval.data.kind(),
+                    absolute(&eval.root).display()
+                ))
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(Self {
+            experiment: request.experiment.clone(),
+            seeds: request.seeds.clone(),
+            methods,
+            evals,
+        })
+    }
+
+    /// Every method's devices replaced (a resumed study moved to another GPU).
+    pub fn set_devices(&mut self, devices: &[String]) {
+        for method in &mut self.methods {
+            method.config.train.devices = devices.to_vec();
+        }
+    }
+
+    /// The plan of this study in the folder `out`.
+    ///
+    /// # Errors
+    /// A malformed evaluation, an empty or repeated seed or method list.
+    pub fn plan(&self, out: &Path) -> Result<StudyPlan> {
         let evals = self
             .evals
             .iter()
@@ -152,12 +216,42 @@ impl StudyRecord {
         let plan = StudyPlan {
             experiment: self.experiment.clone(),
             seeds: self.seeds.clone(),
-            methods,
+            methods: self
+                .methods
+                .iter()
+                .map(|m| StudyMethod {
+                    name: m.name.clone(),
+                    config: m.config.clone(),
+                })
+                .collect(),
             evals,
             out: out.to_owned(),
         };
         plan.validate()?;
         Ok(plan)
+    }
+}
+
+/// `path` made absolute against the working directory (as it is when it cannot be).
+fn absolute(path: &Path) -> PathBuf {
+    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+}
+
+/// Names become folder names: letters, digits, `-` and `_` only.
+fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+fn check_name(what: &str, name: &str) -> Result<()> {
+    if valid_name(name) {
+        Ok(())
+    } else {
+        Err(invalid(format!(
+            "the {what} name `{name}` must be letters, digits, `-` or `_` (it names folders)"
+        )))
     }
 }
 
@@ -177,6 +271,9 @@ impl StudyPlan {
         }
         if self.methods.is_empty() {
             return Err(invalid("a study needs at least one method".to_owned()));
+        }
+        for method in &self.methods {
+            check_name("method", &method.name)?;
         }
         if let Some(seed) = first_repeat(self.seeds.iter()) {
             return Err(invalid(format!("seed {seed} is listed twice")));

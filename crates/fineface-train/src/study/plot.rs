@@ -23,24 +23,21 @@ pub fn write_study_svg(path: &Path, summary: &StudySummary) -> Result<()> {
 
 fn draw(path: &Path, summary: &StudySummary) -> std::result::Result<(), String> {
     let err = |e: &dyn std::fmt::Debug| format!("{e:?}");
-    let points: Vec<(f64, f64)> = summary
-        .methods
-        .values()
-        .flat_map(|m| m.runs.iter())
-        .map(|r| (100.0 * r.test.accuracy, 100.0 * r.test.dob))
-        .collect();
-    let bars: Vec<(f64, f64)> = summary
-        .methods
-        .values()
-        .flat_map(|m| [m.ci95.accuracy, m.ci95.dob])
-        .flatten()
-        .flat_map(|[low, high]| [100.0 * low, 100.0 * high])
-        .map(|v| (v, v))
-        .collect();
-    let (x_lo, x_hi, y_hi) = points.iter().chain(&bars).fold(
-        (f64::INFINITY, f64::NEG_INFINITY, 0.0f64),
-        |(lo, hi, y), p| (lo.min(p.0), hi.max(p.0), y.max(p.1)),
-    );
+    // Accuracy (x) ranges over the runs and the accuracy intervals, DoB (y) over the runs
+    // and the DoB intervals.
+    let mut xs: Vec<f64> = Vec::new();
+    let mut ys: Vec<f64> = Vec::new();
+    for method in summary.methods.values() {
+        for run in &method.runs {
+            xs.push(100.0 * run.test.accuracy);
+            ys.push(100.0 * run.test.dob);
+        }
+        xs.extend(method.ci95.accuracy.iter().flatten().map(|v| 100.0 * v));
+        ys.extend(method.ci95.dob.iter().flatten().map(|v| 100.0 * v));
+    }
+    let x_lo = xs.iter().copied().fold(f64::INFINITY, f64::min);
+    let x_hi = xs.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+    let y_hi = ys.iter().copied().fold(0.0f64, f64::max);
     let (x_lo, x_hi) = if x_lo.is_finite() {
         (x_lo, x_hi)
     } else {

@@ -27,6 +27,12 @@ fn mean_pm(metric: Metric, mean: Option<f64>, ci: Option<Interval95>) -> String 
     }
 }
 
+/// Text for a markdown table cell: group names join values with `|`, which would end the
+/// cell.
+pub(crate) fn cell_text(text: &str) -> String {
+    text.replace('|', "\\|")
+}
+
 fn scale(metric: Metric) -> (f64, usize) {
     if metric.is_fraction() {
         (100.0, 1)
@@ -149,7 +155,7 @@ pub fn study_markdown(
                 run.seed,
                 value(Metric::Accuracy, Some(t.accuracy)),
                 value(Metric::Dob, Some(t.dob)),
-                t.worst_group,
+                cell_text(&t.worst_group),
                 value(Metric::WorstGroupAccuracy, Some(t.worst_group_accuracy)),
                 value(Metric::Ser, t.ser),
                 value(Metric::MaxMinRatio, t.max_min_ratio),
@@ -163,9 +169,14 @@ pub fn study_markdown(
     for (name, eval) in &summary.evals {
         let _ = writeln!(
             out,
-            "\n## Cross-dataset: {name} ({} at `{}`, all images)\n",
+            "\n## Cross-dataset: {name} ({} at `{}`, all images; groups by {})\n",
             eval.dataset,
-            eval.root.display()
+            eval.root.display(),
+            if eval.groups.is_empty() {
+                "its sensitive attributes".to_owned()
+            } else {
+                eval.groups.join(" x ")
+            }
         );
         out.push_str(HEADER);
         for method in &summary.method_order {
@@ -184,22 +195,45 @@ pub fn study_markdown(
     out
 }
 
-/// Seed-to-seed spread beside one test split's sampling noise.
+/// Seed-to-seed spread beside one test split's sampling noise: both as the standard
+/// deviation of a single run's number, so that they compare like with like.
 fn noise_table(out: &mut String, summary: &StudySummary, run_dir: &str, report: &BootstrapReport) {
     let Some(first) = summary.method_order.first() else {
         return;
     };
     let method = &summary.methods[first];
-    let range = |metric: Metric| {
-        let values: Vec<f64> = method
+    let values = |metric: Metric| -> Vec<f64> {
+        method
             .runs
             .iter()
             .filter_map(|r| r.test.get(metric))
-            .collect();
-        let low = values.iter().copied().fold(f64::INFINITY, f64::min);
-        let high = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
-        let (scale, digits) = scale(metric);
-        format!("{:.digits$} to {:.digits$}", scale * low, scale * high)
+            .collect()
+    };
+    let range = |metric: Metric| {
+        let v = values(metric);
+        let low = v.iter().copied().fold(f64::INFINITY, f64::min);
+        let high = v.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+        format!("{:.1} to {:.1}", 100.0 * low, 100.0 * high)
+    };
+    let sd = |metric: Metric| {
+        let v = values(metric);
+        if v.len() < 2 {
+            return "n/a".to_owned();
+        }
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
+        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
+        format!("{:.1}", 100.0 * var.sqrt())
+    };
+    let width = |interval: Option<&Interval>| match interval {
+        Some(Interval {
+            low: Some(low),
+            high: Some(high),
+            ..
+        }) => format!(
+            "{:.1}",
+            100.0 * (high - low) / (2.0 * 1.959_963_984_540_054)
+        ),
+        _ => "n/a".to_owned(),
     };
     let _ = writeln!(
         out,
@@ -208,27 +242,34 @@ fn noise_table(out: &mut String, summary: &StudySummary, run_dir: &str, report: 
     );
     let _ = writeln!(
         out,
-        "| the {} runs (one per seed): lowest to highest | {} | {} |",
+        "| the {} runs, one per seed: lowest to highest | {} | {} |",
         method.runs.len(),
         range(Metric::Accuracy),
         range(Metric::Dob)
     );
     let _ = writeln!(
         out,
-        "| the seed mean's Student-t 95 % interval | {} | {} |",
-        interval(Metric::Accuracy, method.ci95.accuracy).replace('+', ""),
-        interval(Metric::Dob, method.ci95.dob).replace('+', "")
+        "| seed to seed: standard deviation of the runs (ddof 1) | {} | {} |",
+        sd(Metric::Accuracy),
+        sd(Metric::Dob)
     );
     let _ = writeln!(
         out,
-        "| test-sample bootstrap of `{run_dir}` ({} replicates, stratified by group): 95 % interval | {} | {} |",
+        "| test sample: bootstrap 95 % interval of `{run_dir}` ({} replicates, stratified by group) | {} | {} |",
         report.replicates,
         bootstrap_interval(Metric::Accuracy, Some(&report.overall_accuracy)),
         bootstrap_interval(Metric::Dob, report.aggregates.get("dob_std_ddof0"))
     );
     let _ = writeln!(
         out,
-        "\nWhen the bootstrap interval of one run is as wide as the spread of the runs, the \
-         test split's size, not the seed, limits what the study can tell."
+        "| test sample: the same as a standard deviation (half-width / 1.96) | {} | {} |",
+        width(Some(&report.overall_accuracy)),
+        width(report.aggregates.get("dob_std_ddof0"))
+    );
+    let _ = writeln!(
+        out,
+        "\nWhen one run's test-sample deviation is as large as the deviation between seeds, the \
+         test split's size, not the seed, limits what the study can tell; more seeds then \
+         narrow the mean's interval only as 1/sqrt(seeds)."
     );
 }

@@ -18,7 +18,7 @@ use crate::study::paper::paper_tables;
 use crate::study::plan::StudyPlan;
 use crate::study::plot::write_study_svg;
 use crate::study::render::study_markdown;
-use crate::study::summary::StudySummary;
+use crate::study::summary::{StudySummary, read_report};
 use crate::trainer::{RunOptions, train};
 
 /// How a study runs.
@@ -91,39 +91,56 @@ fn run_state(dir: &Path) -> Result<RunState> {
     })
 }
 
-/// A kept or resumed run must be the run the study asks for: same method, seed and epochs.
+/// A kept or resumed run must be the run the study asks for: its saved `config.toml` equal to
+/// the study's config for it, up to devices and decoding threads (which do not change what is
+/// trained) and how the dataset root is spelled.
 fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<()> {
-    let path = dir.join("config.toml");
-    let found = ExperimentConfig::from_file(&path)?;
-    let differs = |what: &str, found: String, wanted: String| {
-        Err(TrainError::InvalidStudy(format!(
-            "{} was trained with {what} {found}, but the study asks for {wanted}; give the \
-             study another --out, or remove that run folder",
-            dir.display()
-        )))
+    let found = ExperimentConfig::from_file(&dir.join("config.toml"))?;
+    let differences = config_differences(&found, expected);
+    if differences.is_empty() {
+        return Ok(());
+    }
+    Err(TrainError::InvalidStudy(format!(
+        "{} was trained with other settings than the study asks for ({}); give the study \
+         another --out, or remove that run folder",
+        dir.display(),
+        differences.join("; ")
+    )))
+}
+
+/// `section.key: found X, the study Y` for each setting that differs.
+fn config_differences(found: &ExperimentConfig, expected: &ExperimentConfig) -> Vec<String> {
+    let comparable = |config: &ExperimentConfig| {
+        let mut config = config.clone();
+        config.train.devices.clear();
+        config.train.workers = 0;
+        let root = config.data.root();
+        *config.data.root_mut() = std::fs::canonicalize(root)
+            .or_else(|_| std::path::absolute(root))
+            .unwrap_or_else(|_| root.to_owned());
+        serde_json::to_value(&config).unwrap_or_default()
     };
-    if found.method != expected.method {
-        return differs(
-            "method",
-            format!("{:?}", found.method),
-            format!("{:?}", expected.method),
-        );
+    let (found, expected) = (comparable(found), comparable(expected));
+    let mut differences = Vec::new();
+    let sections = found.as_object().into_iter().flat_map(|o| o.iter());
+    for (section, value) in sections {
+        let wanted = &expected[section];
+        if value == wanted {
+            continue;
+        }
+        match (value.as_object(), wanted.as_object()) {
+            (Some(a), Some(b)) => {
+                for (key, v) in a {
+                    let w = b.get(key).unwrap_or(&serde_json::Value::Null);
+                    if v != w {
+                        differences.push(format!("{section}.{key}: run {v}, study {w}"));
+                    }
+                }
+            }
+            _ => differences.push(format!("{section}: run {value}, study {wanted}")),
+        }
     }
-    if found.train.seed != expected.train.seed {
-        return differs(
-            "seed",
-            found.train.seed.to_string(),
-            expected.train.seed.to_string(),
-        );
-    }
-    if found.train.epochs != expected.train.epochs {
-        return differs(
-            "epochs",
-            found.train.epochs.to_string(),
-            expected.train.epochs.to_string(),
-        );
-    }
-    Ok(())
+    differences
 }
 
 /// Runs a study on `devices`: for each seed, each method's run is kept when finished,
@@ -141,6 +158,14 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
     options: &StudyOptions,
 ) -> Result<StudyOutcome> {
     plan.validate()?;
+    let Some(device) = devices.first() else {
+        return Err(TrainError::Unsupported("no device given".to_owned()));
+    };
+    // A mistyped `--eval` path fails now, not after the first run has trained.
+    for eval in &plan.evals {
+        let dataset = eval.data.load(&fineface_data::SplitConfig::default())?;
+        tracing::info!(eval = %eval.name, images = dataset.len(), "cross-dataset evaluation found");
+    }
     std::fs::create_dir_all(&plan.out).map_err(|e| TrainError::io(&plan.out, e))?;
     let total = plan.seeds.len() * plan.methods.len();
     let mut trained = 0;
@@ -182,12 +207,16 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
                 trained += 1;
             }
             finished += 1;
-            evaluate_missing::<B>(plan, &dir, &devices[0], options)?;
+            evaluate_missing::<B>(plan, &dir, device, options)?;
         }
     }
     let summary = StudySummary::collect(plan)?;
     write_json(&plan.out.join(StudySummary::FILE_NAME), &summary)?;
-    let bootstrap = representative_bootstrap(&summary, options)?;
+    // Extra detail: a failure is logged and the files are written without it.
+    let bootstrap = representative_bootstrap(&summary, options).unwrap_or_else(|error| {
+        tracing::warn!("no test-sample bootstrap in study.md: {error}");
+        None
+    });
     let mut markdown = study_markdown(&summary, bootstrap.as_ref());
     if options.paper_tables {
         let tables = paper_tables(&summary, plan);
@@ -246,13 +275,7 @@ fn representative_bootstrap(
     if options.bootstrap_replicates == 0 {
         return Ok(None);
     }
-    let fairness = run.run_dir.join("test").join("fairness.json");
-    let text = std::fs::read_to_string(&fairness).map_err(|e| TrainError::io(&fairness, e))?;
-    let report: fineface_fair::SubgroupReport =
-        serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-            path: fairness.clone(),
-            message: format!("not a fairness report: {e}"),
-        })?;
+    let report = read_report(&run.run_dir.join("test").join("fairness.json"))?;
     let spec = CsvSpec {
         y_true: "y_true".to_owned(),
         y_pred: "y_pred".to_owned(),

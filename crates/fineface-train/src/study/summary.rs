@@ -351,6 +351,9 @@ pub struct EvalSummary {
     pub dataset: String,
     /// Where the dataset was read.
     pub root: PathBuf,
+    /// The sensitive attributes its groups are formed from (that dataset's own, e.g. CelebA's
+    /// `Male` alone by default, not the training dataset's).
+    pub groups: Vec<String>,
     /// Paired differences on it, with two or more methods.
     pub paired: Option<PairedSummary>,
     /// The verdict on it, with two or more methods.
@@ -387,6 +390,7 @@ impl StudySummary {
     /// A run's report is missing or unreadable (its path is named).
     pub fn collect(plan: &StudyPlan) -> Result<Self> {
         let mut methods = BTreeMap::new();
+        let mut eval_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for method in &plan.methods {
             let mut runs = Vec::new();
             let mut test_reports = Vec::new();
@@ -398,6 +402,9 @@ impl StudySummary {
                 for eval in &plan.evals {
                     let path = plan.eval_dir(&run_dir, &eval.name).join("fairness.json");
                     let report = read_report(&path)?;
+                    eval_groups
+                        .entry(eval.name.clone())
+                        .or_insert_with(|| report.meta.grouping.features.clone());
                     evals.insert(eval.name.clone(), RunMetrics::of(&report));
                     eval_reports
                         .entry(eval.name.clone())
@@ -463,11 +470,13 @@ impl StudySummary {
             .evals
             .iter()
             .map(|eval| {
+                let groups = eval_groups.get(&eval.name).cloned().unwrap_or_default();
                 let paired = pair(&|r: &StudyRun| r.evals.get(&eval.name));
                 let verdict = paired.as_ref().map(PairedSummary::verdict);
                 let summary = EvalSummary {
                     dataset: eval.data.kind().to_owned(),
                     root: eval.root.clone(),
+                    groups,
                     paired,
                     verdict,
                 };
@@ -486,10 +495,11 @@ impl StudySummary {
     }
 }
 
-fn read_report(path: &Path) -> Result<SubgroupReport> {
+/// A run's `fairness.json`.
+pub(crate) fn read_report(path: &Path) -> Result<SubgroupReport> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+    serde_json::from_str(&text).map_err(|e| TrainError::Report {
         path: path.to_owned(),
-        message: format!("not a fairness report: {e}"),
+        message: e.to_string(),
     })
 }
