@@ -235,12 +235,11 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
             "no `{expected}` in\n{markdown}"
         );
     }
-    // Group names join values with `|`: escaped, so that the cell does not split.
-    let worst = &written.methods["fineface"].runs[0].test.worst_group;
-    assert!(
-        markdown.contains(&format!("| {} ", worst.replace('|', "\\|"))),
-        "{markdown}"
-    );
+    // Group names join values with `|`: escaped, so that every run row keeps its 8 cells.
+    for row in markdown.lines().filter(|l| l.ends_with("` |")) {
+        let cells = row.replace("\\|", "").matches('|').count() - 1;
+        assert_eq!(cells, 8, "{row}");
+    }
     let svg = std::fs::read_to_string(plan.out.join("study.svg")).unwrap();
     assert!(svg.starts_with("<svg") && svg.contains("accuracy (%)"));
 
@@ -309,4 +308,98 @@ fn a_plan_without_seeds_or_with_repeats_is_refused() {
         let message = study(&plan, &options(None)).unwrap_err().to_string();
         assert!(message.contains(expected), "{message}");
     }
+}
+
+/// `fineface study` with `args`, in `dir`: (success, stdout + stderr).
+fn fineface_study(dir: &Path, args: &[&str]) -> (bool, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
+        .arg("study")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    (output.status.success(), text)
+}
+
+#[test]
+fn the_command_line_records_the_plan_and_refuses_what_it_would_silently_change() {
+    // Nothing here trains: every call stops before the first run or is refused.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synthface");
+    for method in [Method::FineFace, Method::Baseline] {
+        let config = tiny_config(&data, method);
+        let name = match method {
+            Method::FineFace => "tiny.toml",
+            Method::Baseline => "tiny-baseline.toml",
+        };
+        std::fs::write(dir.path().join(name), config.to_toml().unwrap()).unwrap();
+    }
+    let run = |args: &[&str]| fineface_study(dir.path(), args);
+
+    // A mistyped evaluation fails before anything trains.
+    let (ok, text) = run(&["tiny.toml", "--out", "s", "--eval", "celeba"]);
+    assert!(!ok && text.contains("no `=`"), "{text}");
+    let (ok, text) = run(&[
+        "tiny.toml",
+        "--out",
+        "s",
+        "--eval",
+        "c=celeba:no/such/folder",
+    ]);
+    assert!(!ok && text.contains("no/such/folder"), "{text}");
+    assert!(!dir.path().join("s/plan.json").exists());
+
+    // Started and stopped before its first run: plan.json holds the resolved configs
+    // (`tiny.toml` studies experiment `tiny`; baseline trains `tiny-baseline.toml`).
+    let (ok, text) = run(&[
+        "tiny.toml",
+        "--seeds",
+        "2",
+        "--epochs",
+        "1",
+        "--out",
+        "s",
+        "--stop-after-runs",
+        "0",
+    ]);
+    assert!(
+        ok && text.contains("stopped with 0 of 4 runs finished"),
+        "{text}"
+    );
+    let plan: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("s/plan.json")).unwrap())
+            .unwrap();
+    assert_eq!(plan["experiment"], "tiny");
+    assert_eq!(plan["seeds"], serde_json::json!([0, 1]));
+    assert_eq!(plan["methods"][1]["name"], "baseline");
+    assert_eq!(plan["methods"][1]["config"]["method"], "baseline");
+    assert_eq!(plan["methods"][0]["config"]["train"]["epochs"], 1);
+    let root = plan["methods"][0]["config"]["data"]["root"]
+        .as_str()
+        .unwrap();
+    assert!(Path::new(root).is_absolute(), "{root}");
+
+    // The same folder with other settings is refused, pointing at --resume.
+    let (ok, text) = run(&["tiny.toml", "--seeds", "3", "--epochs", "1", "--out", "s"]);
+    assert!(
+        !ok && text.contains("holds a study of other settings") && text.contains("--resume s"),
+        "{text}"
+    );
+    // --resume takes the plan as recorded: settings that would change it are refused.
+    let (ok, text) = run(&["--resume", "s", "--seeds", "3"]);
+    assert!(!ok && text.contains("--seeds"), "{text}");
+    let (ok, text) = run(&["--resume", "s", "--stop-after-runs", "0"]);
+    assert!(
+        ok && text.contains("stopped with 0 of 4 runs finished"),
+        "{text}"
+    );
+
+    // Configured ImageNet weights that are absent stop the study before it starts.
+    let (ok, text) = run(&["tiny.toml", "--out", "w", "--weights", "no/resnet18.pth"]);
+    assert!(!ok && text.contains("no/resnet18.pth"), "{text}");
 }

@@ -123,6 +123,9 @@ struct StudyArgs {
     /// Dataset root of every method.
     #[arg(long)]
     data: Option<PathBuf>,
+    /// ImageNet weights of every method's backbone (torchvision `.pth` or `.safetensors`).
+    #[arg(long)]
+    weights: Option<PathBuf>,
     /// Cross-dataset audit of every run, on all images of a dataset: `NAME=DATASET:PATH`
     /// (`--eval celeba=celeba:data/celeba`); may be repeated.
     #[arg(long = "eval")]
@@ -133,7 +136,8 @@ struct StudyArgs {
     /// Continue the study in this folder (its `plan.json`): finished runs are kept, an
     /// unfinished run resumes from its checkpoint.
     #[arg(long, conflicts_with_all = [
-        "experiment", "seeds", "seed_list", "methods", "epochs", "data", "evals", "configs",
+        "experiment", "seeds", "seed_list", "methods", "epochs", "data", "weights", "evals",
+        "configs",
     ])]
     resume: Option<PathBuf>,
     /// One device for every run: `cpu`, `cuda:0`, `wgpu`, `wgpu:N` (with `--resume`: instead
@@ -445,6 +449,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
                 overrides: Overrides {
                     data: args.data.clone(),
                     epochs: args.epochs,
+                    weights: args.weights.clone(),
                     devices,
                     ..Overrides::default()
                 },
@@ -472,6 +477,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
         (None, None) => bail!("name an experiment or --resume a study folder"),
     };
     let plan = record.plan(&out)?;
+    plan.check_evals()?;
     std::fs::create_dir_all(&out)
         .with_context(|| format!("cannot create the study folder {}", out.display()))?;
     write_json(&out.join(StudyRecord::FILE_NAME), &record)?;

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ExperimentConfig, Method, Overrides};
 use crate::error::{Result, TrainError};
+use crate::model::check_imagenet_weights;
 use crate::trainer::next_free_dir;
 
 /// The next free `<root>/<experiment>/study-NNN` folder.
@@ -126,7 +127,7 @@ pub struct StudyRequest {
     pub methods: Vec<(String, PathBuf)>,
     /// `NAME=DATASET:PATH` of each cross-dataset evaluation.
     pub evals: Vec<String>,
-    /// Overrides of every method's experiment (`--epochs`, `--data`, devices).
+    /// Overrides of every method's experiment (`--epochs`, `--data`, `--weights`, devices).
     pub overrides: Overrides,
 }
 
@@ -139,8 +140,9 @@ impl StudyRecord {
     /// names say, dataset roots made absolute.
     ///
     /// # Errors
-    /// A config that cannot be read or is invalid, a method that trains the other method, a
-    /// malformed evaluation or method name.
+    /// A config that cannot be read or is invalid, ImageNet weights it names that are absent
+    /// ([`TrainError::MissingWeights`]), a method that trains the other method, a malformed
+    /// evaluation or method name.
     pub fn resolve(request: &StudyRequest) -> Result<Self> {
         let methods = request
             .methods
@@ -167,8 +169,10 @@ impl StudyRecord {
                         config.method
                     )));
                 }
+                check_imagenet_weights(&config.model)?;
                 let root = absolute(config.data.root());
                 *config.data.root_mut() = root;
+                config.model.weights = config.model.weights.as_deref().map(absolute);
                 Ok(RecordedMethod {
                     name: name.clone(),
                     config,
@@ -232,9 +236,12 @@ impl StudyRecord {
     }
 }
 
-/// `path` made absolute against the working directory (as it is when it cannot be).
+/// `path` made absolute: resolved when it exists, else against the working directory (a
+/// SynthFace root generated on first use), else as it is.
 fn absolute(path: &Path) -> PathBuf {
-    std::path::absolute(path).unwrap_or_else(|_| path.to_owned())
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned())
 }
 
 /// Names become folder names: letters, digits, `-` and `_` only.
@@ -283,6 +290,19 @@ impl StudyPlan {
         }
         if let Some(name) = first_repeat(self.evals.iter().map(|e| &e.name)) {
             return Err(invalid(format!("evaluation `{name}` is listed twice")));
+        }
+        Ok(())
+    }
+
+    /// Reads every cross-dataset evaluation's dataset once, so that a mistyped path fails
+    /// before anything trains.
+    ///
+    /// # Errors
+    /// The first dataset that cannot be read.
+    pub fn check_evals(&self) -> Result<()> {
+        for eval in &self.evals {
+            let dataset = eval.data.load(&fineface_data::SplitConfig::default())?;
+            tracing::info!(eval = %eval.name, images = dataset.len(), "cross-dataset evaluation found");
         }
         Ok(())
     }

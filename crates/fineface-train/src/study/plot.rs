@@ -113,6 +113,8 @@ fn draw(path: &Path, summary: &StudySummary) -> std::result::Result<(), String> 
     }
     chart
         .configure_series_labels()
+        // Low accuracy with high DoB: the corner runs are least likely to be in.
+        .position(SeriesLabelPosition::UpperLeft)
         .border_style(BLACK)
         .background_style(WHITE.mix(0.9))
         .draw()

@@ -33,6 +33,15 @@ pub(crate) fn cell_text(text: &str) -> String {
     text.replace('|', "\\|")
 }
 
+/// The worst group(s) of a run; a tie of more than two (a perfect run ties every group) as
+/// its count.
+fn worst_groups(joined: &str) -> String {
+    match joined.split(" / ").count() {
+        n if n > 2 => format!("{n} groups tie at"),
+        _ => cell_text(joined),
+    }
+}
+
 fn scale(metric: Metric) -> (f64, usize) {
     if metric.is_fraction() {
         (100.0, 1)
@@ -155,7 +164,7 @@ pub fn study_markdown(
                 run.seed,
                 value(Metric::Accuracy, Some(t.accuracy)),
                 value(Metric::Dob, Some(t.dob)),
-                cell_text(&t.worst_group),
+                worst_groups(&t.worst_group),
                 value(Metric::WorstGroupAccuracy, Some(t.worst_group_accuracy)),
                 value(Metric::Ser, t.ser),
                 value(Metric::MaxMinRatio, t.max_min_ratio),

@@ -162,10 +162,7 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
         return Err(TrainError::Unsupported("no device given".to_owned()));
     };
     // A mistyped `--eval` path fails now, not after the first run has trained.
-    for eval in &plan.evals {
-        let dataset = eval.data.load(&fineface_data::SplitConfig::default())?;
-        tracing::info!(eval = %eval.name, images = dataset.len(), "cross-dataset evaluation found");
-    }
+    plan.check_evals()?;
     std::fs::create_dir_all(&plan.out).map_err(|e| TrainError::io(&plan.out, e))?;
     let total = plan.seeds.len() * plan.methods.len();
     let mut trained = 0;
