@@ -17,6 +17,11 @@
 //! DoB), keep the best checkpoint by the configured metric, and end with the test split's
 //! predictions CSV and fairness report. Every forward pass that only feeds attention or evaluation runs on
 //! the inner (non-autodiff) backend.
+//!
+//! [`study::run_study`] trains every method over several seeds (paired), scores each run on
+//! its test split and across datasets ([`RunFolder::evaluate`]), and summarises the runs with
+//! Student-t intervals, paired differences and a verdict (`study.json`, `study.md`,
+//! `study.svg`).
 
 mod checkpoint;
 mod config;
