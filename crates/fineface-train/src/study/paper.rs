@@ -94,8 +94,8 @@ pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
     let _ = writeln!(
         out,
         "Published: FineFACE (Manzoor & Rattani, ICPR 2024), ResNet-50 on FairFace gender, \
-         as `docs/FINEFACE.md` transcribes it (secondary source, per-subgroup cells not \
-         transcribed). Accuracy and DoB in %.\n"
+         as the project's method spec (`docs/FINEFACE.md` in the shared folder) transcribes \
+         it from a secondary source; per-subgroup cells not transcribed. Accuracy and DoB in %.\n"
     );
     if !comparable {
         let _ = writeln!(
