@@ -25,12 +25,7 @@ impl PassThrough {
             features = resumed_study_features(&self.args);
         }
         let binary = build_release("fineface-train", Target::Bin("fineface"), &features)?;
-        let mut args = vec![command.to_owned()];
-        args.extend(self.args.iter().cloned());
-        if matches!(command, "train" | "study") && !self.args.iter().any(|a| a == "--configs") {
-            args.push("--configs".to_owned());
-            args.push(workspace_root().join("configs").display().to_string());
-        }
+        let args = fineface_args(command, &self.args, &workspace_root().join("configs"));
         let status = Command::new(&binary)
             .args(&args)
             .status()
@@ -40,6 +35,28 @@ impl PassThrough {
         }
         Ok(())
     }
+}
+
+/// `fineface <command> <args...>`, with `--configs <configs>` added for `train` and for a
+/// new `study` (the repository's experiment files wherever the command is run from) unless
+/// given; a resumed study (`--resume`) reads its recorded configs and takes no `--configs`.
+fn fineface_args(command: &str, args: &[String], configs: &Path) -> Vec<String> {
+    let mut all = vec![command.to_owned()];
+    all.extend(args.iter().cloned());
+    let resumed_study = command == "study"
+        && args
+            .iter()
+            .any(|a| a == "--resume" || a.starts_with("--resume="));
+    let wants_configs = matches!(command, "train" | "study") && !resumed_study;
+    if wants_configs
+        && !args
+            .iter()
+            .any(|a| a == "--configs" || a.starts_with("--configs="))
+    {
+        all.push("--configs".to_owned());
+        all.push(configs.display().to_string());
+    }
+    all
 }
 
 /// The GPU features `fineface` needs for the devices it is asked to run on: the values of
@@ -106,6 +123,34 @@ fn resumed_study_features(args: &[String]) -> Vec<GpuFeature> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn configs_are_added_for_training_and_new_studies_only() {
+        let configs = Path::new("/repo/configs");
+        let args = |command: &str, args: &[&str]| {
+            let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+            fineface_args(command, &args, configs).join(" ")
+        };
+        assert_eq!(
+            args("train", &["synthface"]),
+            "train synthface --configs /repo/configs"
+        );
+        assert_eq!(
+            args("study", &["synthface", "--seeds", "5"]),
+            "study synthface --seeds 5 --configs /repo/configs"
+        );
+        // `--resume` conflicts with `--configs`: the study's plan.json has the configs.
+        assert_eq!(
+            args("study", &["--resume", "runs/s"]),
+            "study --resume runs/s"
+        );
+        assert_eq!(args("study", &["--resume=runs/s"]), "study --resume=runs/s");
+        assert_eq!(
+            args("train", &["x", "--configs", "c"]),
+            "train x --configs c"
+        );
+        assert_eq!(args("eval", &["--run", "r"]), "eval --run r");
+    }
 
     #[test]
     fn a_resumed_study_builds_the_features_of_the_devices_it_started_on() {
