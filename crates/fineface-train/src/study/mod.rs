@@ -16,7 +16,7 @@ pub use plan::{
 };
 pub use plot::write_study_svg;
 pub use render::study_markdown;
-pub use stats::{Interval95, PairedDifference, mean_ci95, t_975};
+pub use stats::{Interval95, PairedDifference, mean_ci95, sd_ddof1, t_975};
 pub use study::{StudyOptions, StudyOutcome, run_study};
 pub use summary::{
     EvalSummary, MethodSummary, Metric, MetricIntervals, MetricValues, PairedSummary, RunMetrics,

@@ -238,7 +238,7 @@ impl StudyRecord {
 
 /// `path` made absolute: resolved when it exists, else against the working directory (a
 /// SynthFace root generated on first use), else as it is.
-fn absolute(path: &Path) -> PathBuf {
+pub(crate) fn absolute(path: &Path) -> PathBuf {
     std::fs::canonicalize(path)
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.to_owned())

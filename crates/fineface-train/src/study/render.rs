@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use fineface_fair::{BootstrapReport, Interval};
 
-use crate::study::stats::Interval95;
+use crate::study::stats::{Interval95, sd_ddof1};
 use crate::study::summary::{Metric, MetricIntervals, MetricValues, PairedSummary, StudySummary};
 
 /// A metric's mean with the half-width of its interval: `82.1 ± 1.2` (accuracy, DoB and
@@ -225,13 +225,8 @@ fn noise_table(out: &mut String, summary: &StudySummary, run_dir: &str, report: 
         format!("{:.1} to {:.1}", 100.0 * low, 100.0 * high)
     };
     let sd = |metric: Metric| {
-        let v = values(metric);
-        if v.len() < 2 {
-            return "n/a".to_owned();
-        }
-        let mean = v.iter().sum::<f64>() / v.len() as f64;
-        let var = v.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (v.len() - 1) as f64;
-        format!("{:.1}", 100.0 * var.sqrt())
+        sd_ddof1(&values(metric))
+            .map_or_else(|| "n/a".to_owned(), |sd| format!("{:.1}", 100.0 * sd))
     };
     let width = |interval: Option<&Interval>| match interval {
         Some(Interval {

@@ -33,12 +33,22 @@ pub fn mean_ci95(values: &[Option<f64>]) -> (Option<f64>, Option<Interval95>) {
     }
     let n = defined.len() as f64;
     let mean = defined.iter().sum::<f64>() / n;
-    if defined.len() < 2 {
+    let Some(sd) = sd_ddof1(&defined) else {
         return (Some(mean), None);
-    }
-    let variance = defined.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
-    let half = t_975(defined.len() - 1) * (variance / n).sqrt();
+    };
+    let half = t_975(defined.len() - 1) * sd / n.sqrt();
     (Some(mean), Some([mean - half, mean + half]))
+}
+
+/// The sample standard deviation (ddof 1) of `values`; `None` for fewer than 2.
+pub fn sd_ddof1(values: &[f64]) -> Option<f64> {
+    if values.len() < 2 {
+        return None;
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    let variance = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1.0);
+    Some(variance.sqrt())
 }
 
 /// The 97.5 % quantile of Student's t with `df` degrees of freedom (12.706 for 1, 4.303

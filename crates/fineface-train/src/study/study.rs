@@ -15,7 +15,7 @@ use crate::error::{Result, TrainError};
 use crate::files::{write_atomic, write_json};
 use crate::run_folder::{EvalData, EvalRequest, RunFolder};
 use crate::study::paper::paper_tables;
-use crate::study::plan::StudyPlan;
+use crate::study::plan::{StudyPlan, absolute};
 use crate::study::plot::write_study_svg;
 use crate::study::render::study_markdown;
 use crate::study::summary::{StudySummary, read_report};
@@ -93,12 +93,12 @@ fn run_state(dir: &Path) -> Result<RunState> {
 
 /// A kept or resumed run must be the run the study asks for: its saved `config.toml` equal to
 /// the study's config for it, up to devices and decoding threads (which do not change what is
-/// trained) and how the dataset root is spelled.
-fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<()> {
+/// trained) and how the dataset root is spelled. Returns that saved config.
+fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<ExperimentConfig> {
     let found = ExperimentConfig::from_file(&dir.join("config.toml"))?;
     let differences = config_differences(&found, expected);
     if differences.is_empty() {
-        return Ok(());
+        return Ok(found);
     }
     Err(TrainError::InvalidStudy(format!(
         "{} was trained with other settings than the study asks for ({}); give the study \
@@ -114,10 +114,7 @@ fn config_differences(found: &ExperimentConfig, expected: &ExperimentConfig) -> 
         let mut config = config.clone();
         config.train.devices.clear();
         config.train.workers = 0;
-        let root = config.data.root();
-        *config.data.root_mut() = std::fs::canonicalize(root)
-            .or_else(|_| std::path::absolute(root))
-            .unwrap_or_else(|_| root.to_owned());
+        *config.data.root_mut() = absolute(config.data.root());
         serde_json::to_value(&config).unwrap_or_default()
     };
     let (found, expected) = (comparable(found), comparable(expected));
@@ -184,8 +181,7 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
                 let resume = matches!(state, RunState::Unfinished);
                 // A resumed run continues with the config it started with.
                 let config = if resume {
-                    check_same_run(&dir, &config)?;
-                    ExperimentConfig::from_file(&dir.join("config.toml"))?
+                    check_same_run(&dir, &config)?
                 } else {
                     config
                 };
