@@ -14,6 +14,10 @@
 //! - `eval`: FineFACE inference (forward, crops, forward on the combined crop, 8 logits);
 //! - `crops`: the four attention crops of a batch from given maps;
 //! - `matmul`: one float32 `[n, n] @ [n, n]` with n = `--image-size` (the machine's rate).
+//!
+//! With `--workers N` (`iteration` and `baseline`), the iteration runs data-parallel: N
+//! workers on the device, each on its shard of the batch (`DataParallel`), the batch
+//! uploaded from the host each time as in training.
 
 #![allow(clippy::print_stdout)] // The JSON result is this program's output.
 
@@ -61,6 +65,9 @@ struct Args {
     warmup: usize,
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Data-parallel workers on the device (`iteration`, `baseline`).
+    #[arg(long, default_value_t = 1)]
+    workers: usize,
     /// The lean iteration (skips the forward work expert 2's and expert 1's losses cannot see).
     #[arg(long)]
     lean: bool,
@@ -98,6 +105,9 @@ fn main() -> anyhow::Result<()> {
 
 fn run<B: FineFaceAutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Vec<f64>> {
     B::seed(device, 0);
+    if args.workers > 1 {
+        return run_parallel::<B>(args, device);
+    }
     let settings = ModelSettings {
         backbone: args.backbone.clone(),
         width: args.width,
@@ -125,6 +135,7 @@ fn run<B: FineFaceAutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::R
         batch: 0,
         seed: 0,
         lean: args.lean,
+        sync: None,
     };
     let sync = || B::sync(device).map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"));
     let mut step: Box<dyn FnMut() -> anyhow::Result<()>> = match args.case {
@@ -248,5 +259,74 @@ fn training_step<B: FineFaceAutodiffBackend, M: TrainStep<B> + 'static>(
         let (m, _) = m.iteration(&mut optimizer, &shards, &crop, context)?;
         model = Some(m);
         Ok(())
+    })
+}
+
+/// `iteration` or `baseline` on `args.workers` data-parallel workers on `device`.
+fn run_parallel<B: FineFaceAutodiffBackend>(
+    args: &Args,
+    device: &B::Device,
+) -> anyhow::Result<Vec<f64>> {
+    let settings = ModelSettings {
+        backbone: args.backbone.clone(),
+        width: args.width,
+        head_width: args.head_width,
+        weights: None,
+    };
+    let backbone = build_backbone::<B>(&settings, device)?;
+    match args.case {
+        Case::Iteration => time_parallel(
+            args,
+            device,
+            build_fineface::<B>(&settings, 2, backbone, device),
+        ),
+        Case::Baseline => time_parallel(args, device, build_baseline::<B>(2, backbone, device)),
+        other => anyhow::bail!("--workers applies to iteration and baseline, not {other:?}"),
+    }
+}
+
+fn time_parallel<B: FineFaceAutodiffBackend, M: TrainStep<B>>(
+    args: &Args,
+    device: &B::Device,
+    model: M,
+) -> anyhow::Result<Vec<f64>> {
+    use rand::{Rng, SeedableRng};
+    let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(0);
+    let size = args.image_size;
+    let batch = fineface_data::ImageBatch {
+        images: (0..args.batch * 3 * size * size)
+            .map(|_| rng.random_range(-2.0f32..2.0))
+            .collect(),
+        size,
+        targets: (0..args.batch).map(|i| i % 2).collect(),
+        indices: (0..args.batch).collect(),
+    };
+    let train = TrainSettings::default();
+    let crop = AttentionCropConfig::new().init();
+    let devices = vec![device.clone(); args.workers];
+    let context = IterationContext {
+        epoch: 0,
+        batch: 0,
+        seed: 0,
+        lean: args.lean,
+        sync: None,
+    };
+    std::thread::scope(|scope| {
+        let mut optimizer = GroupedSgd::new(&train);
+        let (mut parallel, mut model) = fineface_train::DataParallel::start(
+            scope, model, &optimizer, &train, &devices, &crop, None,
+        )?;
+        let mut times = Vec::with_capacity(args.iters);
+        for i in 0..args.warmup + args.iters {
+            let start = Instant::now();
+            model = parallel
+                .iteration(model, &mut optimizer, batch.clone(), context)?
+                .0;
+            B::sync(device).map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"))?;
+            if i >= args.warmup {
+                times.push(start.elapsed().as_secs_f64());
+            }
+        }
+        Ok(times)
     })
 }

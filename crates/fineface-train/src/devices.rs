@@ -86,6 +86,13 @@ fn on_cuda<T: BackendTask>(_devices: &[DeviceSpec], _task: T) -> Result<T::Outpu
 
 #[cfg(feature = "wgpu")]
 fn on_wgpu<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
+    if devices.iter().any(|d| d != &devices[0]) {
+        return Err(TrainError::Unsupported(format!(
+            "{devices:?}: Burn 0.21 cannot move tensors between two wgpu devices (cubecl-wgpu \
+             has no device-to-device transfer), which data parallelism needs; repeat one \
+             device (`--devices wgpu,wgpu`: two workers sharing it) or use CUDA"
+        )));
+    }
     let wgpu = devices
         .iter()
         .map(|spec| match spec {
@@ -123,6 +130,19 @@ mod tests {
     fn cpu_names_run_on_as_many_flex_devices() {
         let devices = parse_devices(&["cpu".to_owned(), "cpu".to_owned()]).unwrap();
         assert_eq!(on_devices(&devices, Count).unwrap(), 2);
+    }
+
+    #[cfg(feature = "wgpu")]
+    #[test]
+    fn two_wgpu_devices_are_refused_one_repeated_runs() {
+        let message = on_devices(&[DeviceSpec::Wgpu(None), DeviceSpec::Wgpu(Some(0))], Count)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("cannot move tensors between two wgpu devices"),
+            "{message}"
+        );
+        assert_eq!(on_devices(&[DeviceSpec::Wgpu(None); 2], Count).unwrap(), 2);
     }
 
     #[test]

@@ -44,6 +44,19 @@ pub enum TrainError {
         /// The torchvision file name expected for it.
         expected: String,
     },
+    /// A collective operation of data parallelism (register, broadcast, all-reduce) failed.
+    #[error("data parallelism: {operation} failed for peer {peer}: {message}")]
+    Collective {
+        /// The operation.
+        operation: &'static str,
+        /// The worker's global rank.
+        peer: u32,
+        /// burn-collective's error.
+        message: String,
+    },
+    /// The settings of a run over several nodes that cannot work.
+    #[error("multi-node settings: {0}")]
+    Nodes(String),
     /// A split the run needs has no images.
     #[error(
         "the {split} split of {dataset} has {found} images; at least {needed} are needed: {reason}"

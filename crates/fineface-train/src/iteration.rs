@@ -22,6 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::Method;
 use crate::error::{Result, TrainError};
 use crate::optim::{GroupGradients, GroupedModule, GroupedSgd};
+use crate::parallel::{GradientSync, all_reduce_step};
 
 /// A backbone that can be trained: a [`Backbone`] on the autodiff backend whose inner
 /// (evaluation) module is a backbone too. Every Burn module implementing [`Backbone`]
@@ -75,6 +76,9 @@ pub struct IterationContext {
     pub seed: u64,
     /// Run the lean iteration (see [`fineface_step`]).
     pub lean: bool,
+    /// With data parallelism, how this worker's steps join the other workers' (set by
+    /// [`DataParallel`](crate::DataParallel)); `None` on one device.
+    pub sync: Option<GradientSync>,
 }
 
 impl IterationContext {
@@ -167,7 +171,9 @@ fn replica<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M, device: &B::Devi
     }
 }
 
-/// Forward + backward on every shard with `loss_of`, then one optimiser step.
+/// Forward + backward on every shard with `loss_of`, then one optimiser step. With
+/// `context.sync` (one shard per worker), the step's loss and gradients are first summed
+/// over every worker.
 fn step_on_shards<B, M, O>(
     model: M,
     optimizer: &mut GroupedSgd<B, M>,
@@ -181,7 +187,14 @@ where
     B: FineFaceAutodiffBackend,
     M: GroupedModule<B>,
 {
-    let total: usize = shards.iter().map(Shard::len).sum();
+    let local: usize = shards.iter().map(Shard::len).sum();
+    let total = context.sync.map_or(local, |s| s.batch_images);
+    if context.sync.is_some() && shards.len() != 1 {
+        return Err(TrainError::Unsupported(format!(
+            "a data-parallel worker runs one shard, not {}",
+            shards.len()
+        )));
+    }
     let mut results = Vec::with_capacity(shards.len());
     for (shard, input) in shards.iter().zip(inputs) {
         let replica = replica(&model, &shard.device, shards.len());
@@ -190,22 +203,26 @@ where
             Tensor::from_inner(input.clone()),
             shard.targets.clone(),
         );
-        let weight = shard.len() as f64 / total as f64;
-        let loss = if shards.len() == 1 {
+        let loss = if shard.len() == total {
             loss
         } else {
-            loss.mul_scalar(weight)
+            loss.mul_scalar(shard.len() as f64 / total as f64)
         };
-        let value = loss.clone().into_scalar().elem::<f64>();
-        if !value.is_finite() {
-            return Err(TrainError::NonFiniteLoss {
-                step,
-                value,
-                epoch: context.epoch + 1,
-                batch: context.batch,
-            });
-        }
-        let grads = replica.split_gradients(loss.backward());
+        let (value, grads) = match context.sync {
+            // The loss is read after the all-reduce, so that every worker sees the batch's
+            // and stops together on a non-finite one.
+            Some(sync) => {
+                let share = loss.clone().inner();
+                let mut grads = replica.split_gradients(loss.backward());
+                let value = all_reduce_step(&replica, &mut grads, share, sync)?;
+                (value, grads)
+            }
+            None => {
+                let value = loss.clone().into_scalar().elem::<f64>();
+                (value, replica.split_gradients(loss.backward()))
+            }
+        };
+        check_finite(value, step, context)?;
         results.push(ShardStep {
             loss: value,
             grads,
@@ -221,6 +238,19 @@ where
     }
     let model = optimizer.step(model, context.epoch, grads);
     Ok((model, loss, outputs))
+}
+
+fn check_finite(value: f64, step: &'static str, context: IterationContext) -> Result<()> {
+    if value.is_finite() {
+        Ok(())
+    } else {
+        Err(TrainError::NonFiniteLoss {
+            step,
+            value,
+            epoch: context.epoch + 1,
+            batch: context.batch,
+        })
+    }
 }
 
 fn cross_entropy<B: Backend>(logits: Tensor<B, 2>, targets: Tensor<B, 1, Int>) -> Tensor<B, 1> {

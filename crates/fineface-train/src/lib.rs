@@ -18,6 +18,11 @@
 //! predictions CSV and fairness report. Every forward pass that only feeds attention or evaluation runs on
 //! the inner (non-autodiff) backend.
 //!
+//! With several devices, [`DataParallel`] runs one worker per device at once: each forwards
+//! and backwards its shard of every batch, burn-collective's all-reduce sums each step's
+//! gradients, and every replica takes the same step ([`NodeLink`] extends the sum over
+//! several machines).
+//!
 //! [`study::run_study`] trains every method over several seeds (paired), scores each run on
 //! its test split and across datasets ([`RunFolder::evaluate`]), and summarises the runs with
 //! Student-t intervals, paired differences and a verdict (`study.json`, `study.md`,
@@ -33,6 +38,7 @@ mod iteration;
 mod metrics;
 mod model;
 mod optim;
+mod parallel;
 mod picture;
 mod probe;
 mod run_folder;
@@ -67,6 +73,10 @@ pub use model::{
     resnet_config,
 };
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
+pub use parallel::{
+    CONNECT_TIMEOUT, DataParallel, GradientSync, NodeLink, NodeSettings, Peer, Peers,
+    all_reduce_step, broadcast_module, collective_config, shard_of, shard_ranges,
+};
 pub use picture::write_crop_grid;
 pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
 pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};

@@ -6,8 +6,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use burn::module::Module;
-use burn::tensor::{Int, Tensor, TensorData};
-use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, ImageBatch, LoaderConfig, Split};
+use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, LoaderConfig, Split};
 use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
@@ -18,13 +17,14 @@ use crate::config::{ExperimentConfig, Method};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
 use crate::files::{write_atomic, write_json};
-use crate::iteration::{IterationContext, IterationLosses, Shard, TrainStep};
+use crate::iteration::{IterationContext, IterationLosses, TrainStep};
 use crate::metrics::{EpochMetrics, memory_mb, write_history};
 use crate::model::{
     build_baseline, build_fineface, build_pretrained_backbone, check_imagenet_weights,
     initialise_parameters, resnet_config,
 };
 use crate::optim::GroupedSgd;
+use crate::parallel::{DataParallel, NodeSettings, shard_of};
 use crate::picture::write_crop_grid;
 use fineface_model::Predict;
 
@@ -44,6 +44,9 @@ pub struct RunOptions {
     pub progress: bool,
     /// Off a terminal (or without the bar), how often a progress line is logged.
     pub progress_every: Duration,
+    /// This machine's part in a run over several machines (`None`: the run is this
+    /// machine's alone).
+    pub nodes: Option<NodeSettings>,
 }
 
 impl RunOptions {
@@ -56,6 +59,7 @@ impl RunOptions {
             stop_after_epoch: None,
             progress: true,
             progress_every: Duration::from_secs(30),
+            nodes: None,
         }
     }
 }
@@ -281,8 +285,15 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         M::InnerModule: Predict<B::InnerBackend>,
     {
         let started = Instant::now();
-        self.write_run_files(M::METHOD)?;
-        let (mut model, mut optimizer, mut state) = self.start(model)?;
+        let first_node = self
+            .options
+            .nodes
+            .as_ref()
+            .is_none_or(NodeSettings::is_first);
+        if first_node {
+            self.write_run_files(M::METHOD)?;
+        }
+        let (model, mut optimizer, mut state) = self.start(model)?;
         let loader = self.train_loader();
         let last_epoch = self
             .options
@@ -290,13 +301,52 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             .map_or(self.config.train.epochs, |e| {
                 e.min(self.config.train.epochs)
             });
-        for epoch in state.epochs_done..last_epoch {
-            let epoch_started = Instant::now();
-            let training;
-            (model, training) = self.train_epoch(model, &mut optimizer, &loader, epoch)?;
-            state.step += training.batches as u64;
-            let metrics = self.validate(&model, &optimizer, epoch, &training, epoch_started)?;
-            self.checkpoint(&model, &optimizer, &mut state, metrics)?;
+        let model = std::thread::scope(|scope| -> Result<M> {
+            let (mut parallel, mut model) =
+                if self.devices.len() > 1 || self.options.nodes.is_some() {
+                    let (parallel, model) = DataParallel::start(
+                        scope,
+                        model,
+                        &optimizer,
+                        &self.config.train,
+                        &self.devices,
+                        &self.crop,
+                        self.options.nodes.as_ref(),
+                    )?;
+                    (Some(parallel), model)
+                } else {
+                    (None, model)
+                };
+            for epoch in state.epochs_done..last_epoch {
+                let epoch_started = Instant::now();
+                let training;
+                (model, training) =
+                    self.train_epoch(model, &mut optimizer, &loader, epoch, parallel.as_mut())?;
+                state.step += training.batches as u64;
+                if first_node {
+                    // Validation and checkpoints on the first worker; the others wait at
+                    // the next iteration's first all-reduce.
+                    let metrics =
+                        self.validate(&model, &optimizer, epoch, &training, epoch_started)?;
+                    self.checkpoint(&model, &optimizer, &mut state, metrics)?;
+                } else {
+                    state.epochs_done = epoch + 1;
+                }
+            }
+            Ok(model)
+        })?;
+        if !first_node {
+            tracing::info!(
+                epochs_done = state.epochs_done,
+                "node done: node 0 writes the run folder"
+            );
+            return Ok(RunSummary {
+                run_dir: self.options.run_dir.clone(),
+                epochs: state.epochs_done,
+                best: None,
+                test: None,
+                seconds: started.elapsed().as_secs_f64(),
+            });
         }
         let finished = state.epochs_done >= self.config.train.epochs;
         let test = if finished {
@@ -392,13 +442,16 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     }
 
     /// One epoch of iterations; the next batch decodes while the current one trains.
-    fn train_epoch<M: TrainStep<B>>(
+    fn train_epoch<'p, M: TrainStep<B> + 'p>(
         &self,
         mut model: M,
         optimizer: &mut GroupedSgd<B, M>,
         loader: &BatchLoader<'_>,
         epoch: usize,
+        mut parallel: Option<&mut DataParallel<'p, B, M>>,
     ) -> Result<(M, EpochTraining)> {
+        // Every worker needs 2 images of each batch (BatchNorm over one image is undefined).
+        let min_images = 2 * parallel.as_ref().map_or(1, |p| p.total_workers());
         let started = Instant::now();
         let n_batches = loader.n_batches();
         let mut progress = Progress::new(self, epoch, n_batches);
@@ -422,15 +475,19 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 batch: k,
                 seed: self.config.train.seed,
                 lean: self.config.train.lean,
+                sync: None,
             };
             let (next, step) = std::thread::scope(|s| {
                 let next =
                     (k + 1 < n_batches).then(|| s.spawn(|| loader.batch(epoch as u64, k + 1)));
-                let step = (batch.len() >= 2).then(|| {
-                    let shards = self.shards(batch);
-                    model
-                        .clone()
-                        .iteration(optimizer, &shards, &self.crop, context)
+                let step = (batch.len() >= min_images).then(|| match parallel.as_deref_mut() {
+                    Some(parallel) => parallel.iteration(model.clone(), optimizer, batch, context),
+                    None => {
+                        let shard = shard_of::<B>(&batch, 0..batch.len(), self.device());
+                        model
+                            .clone()
+                            .iteration(optimizer, &[shard], &self.crop, context)
+                    }
                 });
                 (next.and_then(|h| h.join().ok()), step)
             });
@@ -446,7 +503,8 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 tracing::warn!(
                     epoch = epoch + 1,
                     batch = k,
-                    "batch left with fewer than 2 images after skipping undecodable ones"
+                    min_images,
+                    "batch left with fewer than 2 images per worker after skipping undecodable ones"
                 );
                 progress.advance(k, None);
                 continue;
@@ -627,39 +685,6 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             },
             self.device(),
         )
-    }
-
-    /// The batch cut into one shard per device.
-    fn shards(&self, batch: ImageBatch) -> Vec<Shard<B>> {
-        let n = batch.len();
-        let per = n.div_ceil(self.devices.len());
-        let plane = 3 * batch.size * batch.size;
-        let size = batch.size;
-        self.devices
-            .iter()
-            .enumerate()
-            .filter_map(|(i, device)| {
-                let (start, end) = (i * per, ((i + 1) * per).min(n));
-                (start < end).then(|| {
-                    let images = batch.images[start * plane..end * plane].to_vec();
-                    let targets: Vec<i64> = batch.targets[start..end]
-                        .iter()
-                        .map(|&t| t as i64)
-                        .collect();
-                    Shard {
-                        images: Tensor::<B::InnerBackend, 4>::from_data(
-                            TensorData::new(images, [end - start, 3, size, size]),
-                            device,
-                        ),
-                        targets: Tensor::<B, 1, Int>::from_data(
-                            TensorData::new(targets, [end - start]),
-                            device,
-                        ),
-                        device: device.clone(),
-                    }
-                })
-            })
-            .collect()
     }
 }
 

@@ -210,6 +210,7 @@ const CONTEXT: IterationContext = IterationContext {
     batch: 0,
     seed: 0,
     lean: false,
+    sync: None,
 };
 
 fn shard<B: burn::tensor::backend::AutodiffBackend>(device: &B::Device) -> Shard<B> {

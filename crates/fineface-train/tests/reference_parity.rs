@@ -244,6 +244,7 @@ fn one_training_iteration_leaves_every_parameter_as_the_reference_does() {
         batch: 0,
         seed: 0,
         lean: false,
+        sync: None,
     };
     let mut losses = Vec::new();
     let mut step = |model, inputs: &[Tensor<Cpu, 4>], which| {

@@ -85,6 +85,7 @@ const CONTEXT: IterationContext = IterationContext {
     batch: 0,
     seed: 0,
     lean: false,
+    sync: None,
 };
 
 #[rstest]

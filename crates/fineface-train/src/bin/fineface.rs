@@ -12,9 +12,9 @@ use fineface_train::study::{
     StudyOptions, StudyOutcome, StudyPlan, StudyRecord, StudyRequest, next_study_dir, run_study,
 };
 use fineface_train::{
-    BackendTask, EvalData, EvalRequest, EvalSplit, ExperimentConfig, Overrides, RunFolder,
-    RunOptions, RunSummary, batch_tensor, next_run_dir, on_devices, parse_devices, resnet_config,
-    write_json,
+    BackendTask, EvalData, EvalRequest, EvalSplit, ExperimentConfig, NodeSettings, Overrides,
+    RunFolder, RunOptions, RunSummary, batch_tensor, next_run_dir, on_devices, parse_devices,
+    resnet_config, write_json,
 };
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -63,9 +63,21 @@ struct TrainArgs {
     /// One device: `cpu`, `cuda:0`, `wgpu` (the default adapter) or `wgpu:N` (the N-th adapter).
     #[arg(long, conflicts_with = "devices")]
     device: Option<String>,
-    /// Several devices for data parallelism: `cuda:0,cuda:1`.
+    /// Several devices for data parallelism, one worker each, running at once:
+    /// `cuda:0,cuda:1`.
     #[arg(long, value_delimiter = ',')]
     devices: Option<Vec<String>>,
+    /// Machines in a data-parallel run over several machines; each runs this command with
+    /// its own `--node-rank`, the same `--hub` and the same number of devices.
+    #[arg(long, requires_all = ["node_rank", "hub"])]
+    nodes: Option<u32>,
+    /// This machine's rank, `0..nodes`: node 0 is the hub the others connect to, and it
+    /// validates, checkpoints and writes the run folder.
+    #[arg(long, requires = "nodes")]
+    node_rank: Option<u32>,
+    /// `HOST:PORT` of node 0 as the other nodes reach it (node 0 listens on PORT).
+    #[arg(long, requires = "nodes")]
+    hub: Option<String>,
     /// The run folder (default `runs/<name>/run-NNN`).
     #[arg(long)]
     out: Option<PathBuf>,
@@ -84,7 +96,8 @@ struct TrainArgs {
     /// Train the backbone from scratch even if the experiment names ImageNet weights.
     #[arg(long)]
     no_weights: bool,
-    /// Continue the run in this folder from its latest checkpoint.
+    /// Continue the run in this folder from its latest checkpoint (on the devices of its
+    /// config.toml, or on `--device`/`--devices`: any number of them).
     #[arg(long, conflicts_with = "out")]
     resume: Option<PathBuf>,
     /// Stop after this many epochs (resumable), e.g. to split a long run.
@@ -337,8 +350,16 @@ fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
 fn train(args: TrainArgs) -> anyhow::Result<()> {
     let (config, run_dir, resume) = if let Some(run) = &args.resume {
         let path = run.join("config.toml");
-        let config = ExperimentConfig::from_file(&path)
+        let mut config = ExperimentConfig::from_file(&path)
             .with_context(|| format!("cannot resume {}: its config.toml", run.display()))?;
+        // A checkpoint resumes on any number of devices.
+        if let Some(devices) = args
+            .devices
+            .clone()
+            .or_else(|| args.device.clone().map(|d| vec![d]))
+        {
+            config.train.devices = devices;
+        }
         (config, run.clone(), true)
     } else {
         let path = experiment_path(&args.experiment, &args.configs);
@@ -381,6 +402,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         progress: !args.quiet,
         progress_every: std::time::Duration::try_from_secs_f64(args.progress_every)
             .with_context(|| format!("--progress-every {}", args.progress_every))?,
+        nodes: node_settings(&args)?,
     };
     let devices = parse_devices(&config.train.devices)?;
     let summary = on_devices(
@@ -392,6 +414,17 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     )?;
     print_summary(&summary);
     Ok(())
+}
+
+/// `--nodes` and its companions, checked.
+fn node_settings(args: &TrainArgs) -> anyhow::Result<Option<NodeSettings>> {
+    let (Some(nodes), Some(rank), Some(hub)) = (args.nodes, args.node_rank, args.hub.clone())
+    else {
+        return Ok(None);
+    };
+    let settings = NodeSettings { nodes, rank, hub };
+    settings.validate()?;
+    Ok(Some(settings))
 }
 
 /// The experiment file a study method trains: `fineface` the experiment's own file, any

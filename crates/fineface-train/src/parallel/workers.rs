@@ -1,0 +1,364 @@
+//! One worker per device, all running at once: the calling thread is the first worker, the
+//! others are threads of their own, each with a replica of the model and of the optimiser.
+
+use std::ops::Range;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::thread::Scope;
+
+use burn::tensor::{Int, Tensor, TensorData};
+use burn_collective::{finish_collective, register, reset_collective};
+use fineface_data::ImageBatch;
+use fineface_model::{AttentionCrop, FineFaceAutodiffBackend};
+
+use super::hub::{self, NodeLink};
+use super::nodes::{NodeSettings, Peers, collective_config};
+use super::sync::{GradientSync, Peer, broadcast_module};
+use crate::config::TrainSettings;
+use crate::error::{Result, TrainError};
+use crate::iteration::{IterationContext, IterationLosses, Shard, TrainStep};
+use crate::optim::GroupedSgd;
+
+/// Stack of each worker thread: as [`Trainer::fit`](crate::Trainer::fit)'s.
+const WORKER_STACK_BYTES: usize = 64 << 20;
+
+/// burn-collective keeps one session per backend in the process: data-parallel runs in one
+/// process take turns.
+static COLLECTIVE: Mutex<()> = Mutex::new(());
+
+/// Data parallelism over several devices (and, with [`NodeSettings`], several machines),
+/// on Burn's collective engine (burn-collective, as Burn's own DDP strategy).
+///
+/// Each worker holds a replica of the model and of the optimiser. An iteration cuts the
+/// batch into one shard per worker; every worker runs all of the method's steps on its own
+/// shard (FineFACE's attention crops come from each worker's own images, as one device's
+/// come from the whole batch), each step's gradients are summed over all workers by one
+/// all-reduce, and every replica takes the same optimiser step, so the replicas stay equal.
+///
+/// BatchNorm: each replica normalises with its own shard's batch statistics and updates its
+/// own running statistics (PyTorch's DDP without `SyncBatchNorm`). The first worker's
+/// replica is the one validated and checkpointed, so a checkpoint holds the first replica's
+/// running statistics; any run, on any number of devices, resumes from it, and the replicas
+/// start from the first one's weights and statistics (broadcast when workers start).
+pub struct DataParallel<'scope, B: FineFaceAutodiffBackend, M> {
+    peers: Peers,
+    device: B::Device,
+    crop: AttentionCrop,
+    jobs: Vec<mpsc::Sender<Job<M>>>,
+    results: mpsc::Receiver<(usize, Result<IterationLosses>)>,
+    _workers: Vec<std::thread::ScopedJoinHandle<'scope, ()>>,
+    _turn: MutexGuard<'static, ()>,
+}
+
+enum Job<M> {
+    Iterate {
+        batch: Arc<ImageBatch>,
+        shard: Range<usize>,
+        context: IterationContext,
+    },
+    Replica(mpsc::Sender<M>),
+}
+
+/// What a worker thread starts from.
+struct WorkerStart<B: FineFaceAutodiffBackend, M: TrainStep<B>> {
+    index: usize,
+    peer: Peer,
+    device: B::Device,
+    model: M,
+    optimizer: GroupedSgd<B, M>,
+    crop: AttentionCrop,
+    config: burn_collective::CollectiveConfig,
+}
+
+impl<'scope, B, M> DataParallel<'scope, B, M>
+where
+    B: FineFaceAutodiffBackend,
+    M: TrainStep<B> + 'scope,
+{
+    /// Connects the nodes (with `nodes`), starts a worker thread for each of `devices` after
+    /// the first, registers every worker with burn-collective, and gives every replica the
+    /// first worker's weights. `model` and `optimizer` are the first worker's: the caller's
+    /// thread is that worker. Returns the first worker's model.
+    ///
+    /// # Errors
+    /// [`TrainError::Nodes`] for unusable node settings, [`TrainError::Collective`] when a
+    /// worker cannot register or the broadcast fails.
+    pub fn start<'env>(
+        scope: &'scope Scope<'scope, 'env>,
+        model: M,
+        optimizer: &GroupedSgd<B, M>,
+        settings: &TrainSettings,
+        devices: &[B::Device],
+        crop: &AttentionCrop,
+        nodes: Option<&NodeSettings>,
+    ) -> Result<(Self, M)> {
+        let turn = COLLECTIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(device) = devices.first().cloned() else {
+            return Err(TrainError::Unsupported("no device given".to_owned()));
+        };
+        let peers = Peers::new(devices.len(), nodes);
+        let config = collective_config(devices.len());
+        if let Some(nodes) = nodes {
+            hub::install(NodeLink::connect(nodes, devices.len())?);
+        }
+        reset_collective::<B::InnerBackend>();
+        let (reply, results) = mpsc::channel();
+        let mut jobs = Vec::with_capacity(devices.len() - 1);
+        let mut workers = Vec::with_capacity(devices.len() - 1);
+        for (index, device) in devices.iter().enumerate().skip(1) {
+            let (send, receive) = mpsc::channel();
+            // A replica with BatchNorm running statistics of its own (clones of a Burn
+            // module share them), on the worker's device.
+            let replica = M::from_inner(model.valid()).fork(device);
+            let start = WorkerStart {
+                index,
+                peer: peers.peer(index),
+                device: device.clone(),
+                model: replica,
+                optimizer: GroupedSgd::new(settings).load_record(optimizer.to_record()),
+                crop: crop.clone(),
+                config: config.clone(),
+            };
+            let reply = reply.clone();
+            let worker = std::thread::Builder::new()
+                .name(format!("fineface-worker-{index}"))
+                .stack_size(WORKER_STACK_BYTES)
+                .spawn_scoped(scope, move || serve(start, receive, reply))
+                .map_err(|e| {
+                    TrainError::Unsupported(format!("cannot start worker {index}: {e}"))
+                })?;
+            jobs.push(send);
+            workers.push(worker);
+        }
+        let peer = peers.peer(0);
+        register::<B::InnerBackend>(peer.id, device.clone(), config).map_err(|e| {
+            TrainError::Collective {
+                operation: "register",
+                peer: peer.id.0,
+                message: format!("{e:?}"),
+            }
+        })?;
+        let model = broadcast_module(model, peer, peers.rank(0) == 0)?;
+        tracing::info!(
+            workers = peers.local,
+            nodes = peers.nodes,
+            node = peers.node,
+            "data-parallel workers started"
+        );
+        Ok((
+            Self {
+                peers,
+                device,
+                crop: crop.clone(),
+                jobs,
+                results,
+                _workers: workers,
+                _turn: turn,
+            },
+            model,
+        ))
+    }
+
+    /// Workers over all nodes.
+    pub fn total_workers(&self) -> usize {
+        self.peers.total()
+    }
+
+    /// One iteration of every worker on its shard of `batch` (the whole, global batch):
+    /// returns the first worker's updated model and the iteration's losses (the batch's, as
+    /// one device reports them) with the training accuracy of this node's shards.
+    ///
+    /// # Errors
+    /// Any worker's error ([`TrainError::NonFiniteLoss`] is raised by all of them at once);
+    /// [`TrainError::Unsupported`] when a batch has fewer than 2 images per worker or a
+    /// worker thread has stopped.
+    pub fn iteration(
+        &mut self,
+        model: M,
+        optimizer: &mut GroupedSgd<B, M>,
+        batch: ImageBatch,
+        context: IterationContext,
+    ) -> Result<(M, IterationLosses)> {
+        let n = batch.len();
+        let total = self.peers.total();
+        if n < 2 * total {
+            return Err(TrainError::Unsupported(format!(
+                "a batch of {n} images cannot give each of {total} workers 2 images"
+            )));
+        }
+        let ranges = shard_ranges(n, total);
+        let batch = Arc::new(batch);
+        let context_of = |i: usize| IterationContext {
+            sync: Some(GradientSync {
+                peer: self.peers.peer(i),
+                batch_images: n,
+            }),
+            ..context
+        };
+        for (k, job) in self.jobs.iter().enumerate() {
+            let i = k + 1;
+            job.send(Job::Iterate {
+                batch: batch.clone(),
+                shard: ranges[self.peers.rank(i)].clone(),
+                context: context_of(i),
+            })
+            .map_err(|_| stopped(i))?;
+        }
+        let own = shard_of::<B>(&batch, ranges[self.peers.rank(0)].clone(), &self.device);
+        let result = model.iteration(optimizer, &[own], &self.crop, context_of(0));
+        let mut others = Vec::with_capacity(self.jobs.len());
+        for _ in &self.jobs {
+            let (i, losses) = self.results.recv().map_err(|_| stopped(0))?;
+            others.push((i, losses));
+        }
+        // A failed exchange between nodes shows as a non-finite loss on every worker (see
+        // `hub::exchange`); its cause is the error to report.
+        let failed = |e: TrainError| hub::failure().map_or(e, TrainError::Nodes);
+        let (model, mut losses) = result.map_err(failed)?;
+        for (_, other) in others {
+            let other = other.map_err(failed)?;
+            losses.correct += other.correct;
+            losses.seen += other.seen;
+        }
+        Ok((model, losses))
+    }
+
+    /// The replicas of the other workers on this node, as they are now (for checks: they
+    /// equal the first worker's model).
+    ///
+    /// # Errors
+    /// [`TrainError::Unsupported`] when a worker thread has stopped.
+    pub fn replicas(&self) -> Result<Vec<M>> {
+        self.jobs
+            .iter()
+            .enumerate()
+            .map(|(k, job)| {
+                let (send, receive) = mpsc::channel();
+                job.send(Job::Replica(send)).map_err(|_| stopped(k + 1))?;
+                receive.recv().map_err(|_| stopped(k + 1))
+            })
+            .collect()
+    }
+}
+
+impl<B: FineFaceAutodiffBackend, M> Drop for DataParallel<'_, B, M> {
+    fn drop(&mut self) {
+        // Closing the queues ends the worker threads, which leave the collective.
+        self.jobs.clear();
+        let _ = finish_collective::<B::InnerBackend>(self.peers.peer(0).id);
+        hub::uninstall();
+    }
+}
+
+fn stopped(i: usize) -> TrainError {
+    TrainError::Unsupported(format!("data-parallel worker {i} has stopped"))
+}
+
+/// A worker thread: registers, takes the first replica's weights, then runs the iterations
+/// it is sent until its queue closes.
+fn serve<B, M>(
+    start: WorkerStart<B, M>,
+    jobs: mpsc::Receiver<Job<M>>,
+    results: mpsc::Sender<(usize, Result<IterationLosses>)>,
+) where
+    B: FineFaceAutodiffBackend,
+    M: TrainStep<B>,
+{
+    let WorkerStart {
+        index,
+        peer,
+        device,
+        model,
+        mut optimizer,
+        crop,
+        config,
+    } = start;
+    let setup = || -> Result<M> {
+        register::<B::InnerBackend>(peer.id, device.clone(), config).map_err(|e| {
+            TrainError::Collective {
+                operation: "register",
+                peer: peer.id.0,
+                message: format!("{e:?}"),
+            }
+        })?;
+        broadcast_module(model, peer, false)
+    };
+    let mut model = match setup() {
+        Ok(model) => model,
+        Err(e) => {
+            tracing::error!(worker = index, error = %e, "data-parallel worker cannot start");
+            return;
+        }
+    };
+    while let Ok(job) = jobs.recv() {
+        match job {
+            Job::Iterate {
+                batch,
+                shard,
+                context,
+            } => {
+                let shard = shard_of::<B>(&batch, shard, &device);
+                let reply = model
+                    .clone()
+                    .iteration(&mut optimizer, &[shard], &crop, context)
+                    .map(|(updated, losses)| {
+                        model = updated;
+                        losses
+                    });
+                if results.send((index, reply)).is_err() {
+                    break;
+                }
+            }
+            Job::Replica(reply) => {
+                let _ = reply.send(model.clone());
+            }
+        }
+    }
+    let _ = finish_collective::<B::InnerBackend>(peer.id);
+}
+
+/// The images of each of `workers` shards of a batch of `n`: sizes differ by at most one.
+pub fn shard_ranges(n: usize, workers: usize) -> Vec<Range<usize>> {
+    let workers = workers.max(1);
+    let (per, extra) = (n / workers, n % workers);
+    let mut start = 0;
+    (0..workers)
+        .map(|i| {
+            let len = per + usize::from(i < extra);
+            let range = start..start + len;
+            start += len;
+            range
+        })
+        .collect()
+}
+
+/// The images `range` of `batch` as a shard on `device`.
+pub fn shard_of<B: FineFaceAutodiffBackend>(
+    batch: &ImageBatch,
+    range: Range<usize>,
+    device: &B::Device,
+) -> Shard<B> {
+    let plane = 3 * batch.size * batch.size;
+    let n = range.len();
+    let images = batch.images[range.start * plane..range.end * plane].to_vec();
+    let targets: Vec<i64> = batch.targets[range].iter().map(|&t| t as i64).collect();
+    Shard {
+        images: Tensor::<B::InnerBackend, 4>::from_data(
+            TensorData::new(images, [n, 3, batch.size, batch.size]),
+            device,
+        ),
+        targets: Tensor::<B, 1, Int>::from_data(TensorData::new(targets, [n]), device),
+        device: device.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::shard_ranges;
+
+    #[test]
+    fn shards_cover_the_batch_and_differ_by_at_most_one_image() {
+        assert_eq!(shard_ranges(9, 4), [0..3, 3..5, 5..7, 7..9]);
+        assert_eq!(shard_ranges(8, 2), [0..4, 4..8]);
+        assert_eq!(shard_ranges(5, 1), vec![0..5]);
+    }
+}
