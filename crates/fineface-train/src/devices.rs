@@ -86,11 +86,13 @@ fn on_cuda<T: BackendTask>(_devices: &[DeviceSpec], _task: T) -> Result<T::Outpu
 
 #[cfg(feature = "wgpu")]
 fn on_wgpu<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
-    if devices.iter().any(|d| d != &devices[0]) {
+    if devices.len() > 1 {
         return Err(TrainError::Unsupported(format!(
-            "{devices:?}: Burn 0.21 cannot move tensors between two wgpu devices (cubecl-wgpu \
-             has no device-to-device transfer), which data parallelism needs; repeat one \
-             device (`--devices wgpu,wgpu`: two workers sharing it) or use CUDA"
+            "{devices:?}: data parallelism on wgpu does not work with Burn 0.21: it cannot \
+             move tensors between two wgpu devices (cubecl-wgpu has no device-to-device \
+             transfer), and two workers sharing one wgpu device sometimes sum stale gradients \
+             (tests/data_parallel.rs measured updates 57-63 % off in 5 of 13 runs); train on one \
+             wgpu device, on several CUDA devices, or on `cpu`"
         )));
     }
     let wgpu = devices
@@ -134,15 +136,14 @@ mod tests {
 
     #[cfg(feature = "wgpu")]
     #[test]
-    fn two_wgpu_devices_are_refused_one_repeated_runs() {
-        let message = on_devices(&[DeviceSpec::Wgpu(None), DeviceSpec::Wgpu(Some(0))], Count)
-            .unwrap_err()
-            .to_string();
-        assert!(
-            message.contains("cannot move tensors between two wgpu devices"),
-            "{message}"
-        );
-        assert_eq!(on_devices(&[DeviceSpec::Wgpu(None); 2], Count).unwrap(), 2);
+    fn several_wgpu_devices_are_refused_before_anything_runs() {
+        for devices in [
+            [DeviceSpec::Wgpu(None), DeviceSpec::Wgpu(Some(0))],
+            [DeviceSpec::Wgpu(None); 2],
+        ] {
+            let message = on_devices(&devices, Count).unwrap_err().to_string();
+            assert!(message.contains("data parallelism on wgpu"), "{message}");
+        }
     }
 
     #[test]

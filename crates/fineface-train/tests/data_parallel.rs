@@ -4,11 +4,12 @@
 //! with two workers trains.
 //!
 //! The pair of devices is the one Burn's own collective tests use on the CPU: two peers on
-//! the Flex device, each a thread of its own. With the `wgpu` feature the same checks run on
-//! two workers sharing the default wgpu device (llvmpipe in CI): Burn 0.21 cannot move a
-//! tensor between two wgpu devices (cubecl-wgpu 0.10 has no server communication, and
-//! burn-cubecl's `to_client` asks for it), so `WgpuDevice::Cpu` beside
-//! `WgpuDevice::DefaultDevice` panics in the all-reduce; `fineface` refuses such a list.
+//! the Flex device, each a thread of its own. Not wgpu: Burn 0.21 cannot move a tensor
+//! between two wgpu devices (`WgpuDevice::Cpu` beside `WgpuDevice::DefaultDevice` panics in
+//! the all-reduce: cubecl-wgpu 0.10 has no server communication), and two workers sharing
+//! one wgpu device on llvmpipe gave updates 57-63 % off the sequential halves in 5 of 13 runs
+//! of these tests (the same check is exact on Flex), so `fineface` refuses several wgpu
+//! devices.
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
@@ -81,6 +82,12 @@ fn twice(half: &ImageBatch) -> ImageBatch {
 
 /// Values of every trainable parameter (running statistics excluded).
 fn values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
+    floats::<B, M>(module, true)
+}
+
+/// Values of every float of a module; with `trainable`, only those that require a gradient
+/// (on an autodiff backend: the parameters, not the running statistics).
+fn floats<B: Backend, M: Module<B>>(module: &M, trainable: bool) -> Vec<Vec<f32>> {
     struct Values(Vec<Vec<f32>>, bool);
     impl<B: Backend> ModuleVisitor<B> for Values {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
@@ -90,7 +97,7 @@ fn values<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
             }
         }
     }
-    let mut v = Values(Vec::new(), true);
+    let mut v = Values(Vec::new(), trainable);
     module.visit(&mut v);
     v.0
 }
@@ -119,15 +126,12 @@ fn assert_same_losses(one: &IterationLosses, two: &IterationLosses) {
 }
 
 /// One device on `whole` against two workers on its halves, from the same weights: the
-/// updates within `tolerance` (relative L2; what remains is float32 rounding of batch statistics
-/// and sums taken over 12 images instead of 6, so two workers must equal the two halves run
+/// updates within 1e-5 (relative L2; what remains is float32 rounding of batch statistics and
+/// sums taken over 12 images instead of 6, so two workers must also equal the two halves run
 /// one after the other on one device, measured bit for bit), the same losses, and the second
 /// worker's replica equal to the first's.
-fn compare_one_with_two<B, M>(
-    fresh: impl Fn(&B::Device) -> M,
-    devices: [B::Device; 2],
-    tolerance: f64,
-) where
+fn compare_one_with_two<B, M>(fresh: impl Fn(&B::Device) -> M, devices: [B::Device; 2])
+where
     B: FineFaceAutodiffBackend,
     M: TrainStep<B>,
 {
@@ -179,7 +183,7 @@ fn compare_one_with_two<B, M>(
     assert_same_losses(&one_losses, &two_losses);
     let relative = update_difference(&start, &values::<B, M>(&one), &values::<B, M>(&two));
     assert!(
-        relative < tolerance,
+        relative < 1e-5,
         "the updates differ by {relative} of the single-device update (L2)"
     );
     assert_eq!(replicas.len(), 1);
@@ -207,51 +211,12 @@ fn tiny_baseline<B: FineFaceAutodiffBackend>(
 
 #[test]
 fn two_workers_on_the_halves_of_a_batch_step_the_baseline_as_one_device_does() {
-    on_big_stack(|| {
-        compare_one_with_two::<CpuAutodiff, _>(tiny_baseline, [Default::default(); 2], 1e-5)
-    });
+    on_big_stack(|| compare_one_with_two::<CpuAutodiff, _>(tiny_baseline, [Default::default(); 2]));
 }
 
 #[test]
 fn two_workers_on_the_halves_of_a_batch_run_a_fineface_iteration_as_one_device_does() {
-    on_big_stack(|| {
-        compare_one_with_two::<CpuAutodiff, _>(tiny_fineface, [Default::default(); 2], 1e-5)
-    });
-}
-
-#[cfg(feature = "wgpu")]
-mod wgpu {
-    use burn::backend::wgpu::WgpuDevice;
-    use fineface_model::WgpuAutodiff;
-
-    use super::*;
-
-    /// llvmpipe's reductions round the 12-image and 6-image batch statistics differently
-    /// enough that whole and halves differ by 1.0e-5 to 1.5e-5 (measured); the bit-for-bit
-    /// check against the sequential halves is what holds the workers to exactness.
-    const WGPU_TOLERANCE: f64 = 5e-5;
-
-    #[test]
-    fn two_workers_on_wgpu_step_the_baseline_as_one_device_does() {
-        on_big_stack(|| {
-            compare_one_with_two::<WgpuAutodiff, _>(
-                tiny_baseline,
-                [WgpuDevice::DefaultDevice, WgpuDevice::DefaultDevice],
-                WGPU_TOLERANCE,
-            )
-        });
-    }
-
-    #[test]
-    fn two_workers_on_wgpu_run_a_fineface_iteration_as_one_device_does() {
-        on_big_stack(|| {
-            compare_one_with_two::<WgpuAutodiff, _>(
-                tiny_fineface,
-                [WgpuDevice::DefaultDevice, WgpuDevice::DefaultDevice],
-                WGPU_TOLERANCE,
-            )
-        });
-    }
+    on_big_stack(|| compare_one_with_two::<CpuAutodiff, _>(tiny_fineface, [Default::default(); 2]));
 }
 
 #[test]
@@ -394,9 +359,15 @@ fn two_nodes_through_the_hub_train_as_one_node_with_two_workers() {
     let device = Default::default();
     let load = |run: &Path| {
         let inner = tiny_fineface::<CpuAutodiff>(&device).valid();
-        values::<Cpu, _>(&load_weights(inner, &run.join("best.mpk"), &device).unwrap())
+        // Every float: weights and BatchNorm running statistics (the first worker's in both).
+        floats::<Cpu, _>(
+            &load_weights(inner, &run.join("best.mpk"), &device).unwrap(),
+            false,
+        )
     };
     let (a, b) = (load(&one), load(&two));
+    assert_eq!(a.len(), b.len());
+    assert!(a.len() > 100, "{} tensors compared", a.len());
     let mut largest = 0.0f32;
     let mut difference = 0.0f32;
     for (a, b) in a.iter().zip(&b) {
@@ -405,6 +376,7 @@ fn two_nodes_through_the_hub_train_as_one_node_with_two_workers() {
             difference = difference.max((a - b).abs());
         }
     }
+    assert!(largest > 0.0, "the weights compared are all zero");
     assert!(
         difference <= 1e-5 * largest,
         "two nodes differ from one node with two workers by {difference} (largest weight {largest})"

@@ -39,6 +39,10 @@ static COLLECTIVE: Mutex<()> = Mutex::new(());
 /// replica is the one validated and checkpointed, so a checkpoint holds the first replica's
 /// running statistics; any run, on any number of devices, resumes from it, and the replicas
 /// start from the first one's weights and statistics (broadcast when workers start).
+///
+/// Backends: Flex (every worker on the one CPU device) and CUDA (NCCL moves tensors between
+/// GPUs). Not wgpu with Burn 0.21: no tensor moves between two wgpu devices, and workers
+/// sharing one wgpu device were measured summing stale gradients now and then.
 pub struct DataParallel<'scope, B: FineFaceAutodiffBackend, M> {
     peers: Peers,
     device: B::Device,
