@@ -1,7 +1,7 @@
 //! Data parallelism on burn-collective: workers on the shards of a batch update the model
 //! as one device does on the whole batch, the replicas stay identical, and a run over two
-//! nodes (two processes talking through the orchestrator on localhost) trains what one node
-//! with two workers trains.
+//! nodes (two processes talking through node 0's hub on localhost) trains what one node with
+//! as many workers trains.
 //!
 //! The pair of devices is the one Burn's own collective tests use on the CPU: two peers on
 //! the Flex device, each a thread of its own. Not wgpu: Burn 0.21 cannot move a tensor
@@ -276,18 +276,20 @@ fn free_port() -> u16 {
         .port()
 }
 
-fn fineface(args: &[&str], dir: &Path) -> Child {
+/// `fineface ARGS` in `dir`, its output in `dir/<log>` (a pipe nobody reads could fill up).
+fn fineface(args: &[&str], dir: &Path, log: &str) -> Child {
+    let output = std::fs::File::create(dir.join(log)).unwrap();
     Command::new(env!("CARGO_BIN_EXE_fineface"))
         .args(args)
         .current_dir(dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(output)
         .spawn()
         .unwrap()
 }
 
 /// Waits for both nodes, killing them after `limit`; panics with their logs when one fails.
-fn finish(mut nodes: [Child; 2], limit: Duration) {
+fn finish(mut nodes: [Child; 2], dir: &Path, limit: Duration) {
     let started = Instant::now();
     while nodes.iter_mut().any(|c| c.try_wait().unwrap().is_none()) && started.elapsed() < limit {
         std::thread::sleep(Duration::from_millis(100));
@@ -296,30 +298,71 @@ fn finish(mut nodes: [Child; 2], limit: Duration) {
     let mut logs = String::new();
     for (rank, mut child) in nodes.into_iter().enumerate() {
         let _ = child.kill();
-        let output = child.wait_with_output().unwrap();
-        failed |= !output.status.success();
-        logs += &format!(
-            "node {rank} ({}):\n{}\n",
-            output.status,
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let status = child.wait().unwrap();
+        failed |= !status.success();
+        let log = std::fs::read_to_string(dir.join(format!("node-{rank}.out"))).unwrap_or_default();
+        logs += &format!("node {rank} ({status}):\n{log}\n");
     }
     assert!(!failed, "after {:?}:\n{logs}", started.elapsed());
 }
 
 #[test]
 fn two_nodes_through_the_hub_train_as_one_node_with_two_workers() {
+    // One worker a node: the sums are the same two numbers, in the same order. Measured:
+    // bit-identical.
+    two_nodes_train_as_one_node(1, 1e-5);
+}
+
+#[test]
+fn several_devices_on_each_of_several_nodes_are_refused() {
+    // Two nodes of two workers trained steps 5 and 6 differently from one node of four
+    // (crop_all 3.97 against 3.93 after 2 iterations, where two runs of one node agree to
+    // 1e-7); until that is found, a node of a run over several machines has one device.
+    let settings = TrainSettings {
+        batch_size: 8,
+        ..TrainSettings::default()
+    };
+    let nodes = fineface_train::NodeSettings {
+        nodes: 2,
+        rank: 0,
+        hub: format!("127.0.0.1:{}", free_port()),
+    };
+    let message = std::thread::scope(|scope| {
+        let model = tiny_baseline::<CpuAutodiff>(&Default::default());
+        let optimizer = GroupedSgd::new(&settings);
+        let crop = AttentionCropConfig::new().init();
+        DataParallel::start(
+            scope,
+            model,
+            &optimizer,
+            &settings,
+            &[Default::default(); 2],
+            &crop,
+            Some(&nodes),
+        )
+        .err()
+        .map(|e| e.to_string())
+    });
+    let message = message.unwrap_or_default();
+    assert!(message.contains("one device on each node"), "{message}");
+}
+
+/// Two `fineface` processes of `workers` Flex workers each, talking through node 0's hub on
+/// localhost, against one node of `2 * workers` workers: the selected weights (every float)
+/// and the losses within `tolerance` (relative), and node 0's run folder.
+fn two_nodes_train_as_one_node(workers: usize, tolerance: f32) {
+    assert_eq!(workers, 1, "several devices a node are refused for now");
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("synthface");
     let mut config = common::tiny_config(&data, Method::FineFace);
     config.train.epochs = 2;
-    config.train.devices = vec!["cpu".to_owned(), "cpu".to_owned()];
+    config.train.devices = vec!["cpu".to_owned(); 2 * workers];
 
-    // One node, two workers (this also writes the SynthFace images both nodes read).
+    // One node (this also writes the SynthFace images both nodes read).
     let one = dir.path().join("one-node");
     let summary = fineface_train::train::<CpuAutodiff>(
         &config,
-        &[Default::default(); 2],
+        &vec![Default::default(); 2 * workers],
         &RunOptions {
             progress: false,
             ..RunOptions::new(&one)
@@ -328,8 +371,8 @@ fn two_nodes_through_the_hub_train_as_one_node_with_two_workers() {
     .unwrap();
     assert!(summary.test.is_some());
 
-    // Two nodes of one worker each: two processes, node 0 hosting the orchestrator.
-    config.train.devices = vec!["cpu".to_owned()];
+    // Two nodes: two processes, node 0 the hub.
+    config.train.devices = vec!["cpu".to_owned(); workers];
     std::fs::write(dir.path().join("tiny.toml"), config.to_toml().unwrap()).unwrap();
     let hub = format!("127.0.0.1:{}", free_port());
     let node = |rank: &str| {
@@ -347,14 +390,14 @@ fn two_nodes_through_the_hub_train_as_one_node_with_two_workers() {
             "--hub",
             &hub,
         ];
-        fineface(&args, dir.path())
+        fineface(&args, dir.path(), &format!("node-{rank}.out"))
     };
-    finish([node("0"), node("1")], Duration::from_secs(60));
-
+    finish([node("0"), node("1")], dir.path(), Duration::from_secs(300));
     // Node 0 wrote the run folder; node 1 only its log.
     let two = dir.path().join("node-0");
     assert!(two.join("test").join("summary.json").is_file());
     assert!(!dir.path().join("node-1").join("best.mpk").exists());
+    assert!(dir.path().join("node-1").join("train-node1.log").is_file());
     // The same weights (the selected checkpoint of each run) and the same history.
     let device = Default::default();
     let load = |run: &Path| {
@@ -378,8 +421,10 @@ fn two_nodes_through_the_hub_train_as_one_node_with_two_workers() {
     }
     assert!(largest > 0.0, "the weights compared are all zero");
     assert!(
-        difference <= 1e-5 * largest,
-        "two nodes differ from one node with two workers by {difference} (largest weight {largest})"
+        difference <= tolerance * largest,
+        "two nodes differ from one node by {difference} (largest weight {largest});\none node:\n{}\ntwo nodes:\n{}",
+        std::fs::read_to_string(one.join("metrics.csv")).unwrap_or_default(),
+        std::fs::read_to_string(two.join("metrics.csv")).unwrap_or_default()
     );
     let losses = |run: &Path| {
         let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
@@ -403,9 +448,15 @@ fn two_nodes_through_the_hub_train_as_one_node_with_two_workers() {
             .collect::<Vec<_>>()
     };
     let (a, b) = (losses(&one), losses(&two));
-    assert_eq!(a.len(), 2);
+    assert_eq!(
+        (a.len(), b.len()),
+        (config.train.epochs, config.train.epochs)
+    );
     for (a, b) in a.iter().flatten().zip(b.iter().flatten()) {
-        assert!((a - b).abs() <= 1e-5 * a.abs(), "losses {a} vs {b}");
+        assert!(
+            (a - b).abs() <= f64::from(tolerance) * a.abs(),
+            "losses {a} vs {b}"
+        );
     }
 }
 

@@ -393,7 +393,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create the run folder {}", run_dir.display()))?;
-    init_logging(Some(&run_dir.join("train.log")))?;
+    // Nodes after the first log beside node 0's log when the run folder is shared.
+    let log = match args.node_rank {
+        Some(rank) if rank > 0 => format!("train-node{rank}.log"),
+        _ => "train.log".to_owned(),
+    };
+    init_logging(Some(&run_dir.join(log)))?;
     tracing::info!(run = %run_dir.display(), experiment = %config.name, method = ?config.method, "starting");
     let options = RunOptions {
         run_dir: run_dir.clone(),

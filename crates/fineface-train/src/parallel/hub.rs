@@ -23,6 +23,10 @@ use crate::error::{Result, TrainError};
 /// How long node 0 waits for the others to connect, and the others for node 0 to listen.
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
 
+/// How long a greeting may take once a connection is open (a stray connection that sends
+/// nothing must not block node 0).
+const GREETING_TIMEOUT: Duration = Duration::from_secs(30);
+
 const MAGIC: [u8; 4] = *b"FFDP";
 
 /// A node's connection(s) to the other nodes.
@@ -36,17 +40,19 @@ pub struct NodeLink {
 impl NodeLink {
     /// Node 0 listens on the hub's port until every other node has connected; the others
     /// connect to the hub (retrying until it listens). Each node says its rank, the number
-    /// of nodes and its number of workers, which must agree.
+    /// of nodes, its number of workers and `fingerprint` (of the training settings), which
+    /// must agree.
     ///
     /// # Errors
     /// [`TrainError::Nodes`] when a node does not connect within [`CONNECT_TIMEOUT`], a
     /// socket fails, or the nodes disagree.
-    pub fn connect(settings: &NodeSettings, workers: usize) -> Result<Self> {
+    pub fn connect(settings: &NodeSettings, workers: usize, fingerprint: u64) -> Result<Self> {
         settings.validate()?;
         let hello = Hello {
             rank: settings.rank,
             nodes: settings.nodes,
             workers: workers as u32,
+            fingerprint,
         };
         if settings.is_first() {
             Self::listen(settings, hello)
@@ -73,12 +79,22 @@ impl NodeLink {
                     let io = |e: std::io::Error| TrainError::Nodes(format!("node at {from}: {e}"));
                     stream.set_nonblocking(false).map_err(io)?;
                     stream.set_nodelay(true).map_err(io)?;
+                    stream
+                        .set_read_timeout(Some(GREETING_TIMEOUT))
+                        .map_err(io)?;
                     let hello = Hello::read(&mut stream).map_err(io)?;
+                    stream.set_read_timeout(None).map_err(io)?;
                     let slot = hello.rank.checked_sub(1).map(|r| r as usize);
                     let refusal = if hello.nodes != own.nodes || hello.workers != own.workers {
                         Some(format!(
                             "node {} at {from} runs {} nodes of {} workers, node 0 {} of {}",
                             hello.rank, hello.nodes, hello.workers, own.nodes, own.workers
+                        ))
+                    } else if hello.fingerprint != own.fingerprint {
+                        Some(format!(
+                            "node {} at {from} trains other settings than node 0 (batch size, \
+                             seed, epochs, rates...: the nodes must run the same experiment)",
+                            hello.rank
                         ))
                     } else if slot.is_none_or(|s| s >= joined.len() || joined[s].is_some()) {
                         Some(format!(
@@ -139,9 +155,13 @@ impl NodeLink {
         };
         let io = |e: std::io::Error| TrainError::Nodes(format!("node 0 at {hub}: {e}"));
         stream.set_nodelay(true).map_err(io)?;
+        stream
+            .set_read_timeout(Some(GREETING_TIMEOUT))
+            .map_err(io)?;
         own.write(&mut stream).map_err(io)?;
         let mut answer = [0u8; 1];
         stream.read_exact(&mut answer).map_err(io)?;
+        stream.set_read_timeout(None).map_err(io)?;
         if answer[0] != 0 {
             return Err(TrainError::Nodes(format!(
                 "node 0 at {hub} refused node {} (its log says why)",
@@ -156,42 +176,29 @@ impl NodeLink {
     }
 
     /// Sums `values` over the nodes: the hub adds the other nodes' values to its own in
-    /// rank order and sends the total to each.
+    /// rank order and sends the total to each. `tag` says what is summed (the trainer's:
+    /// epoch, batch, images in the batch); every node must send the same.
     ///
     /// # Errors
-    /// [`TrainError::Nodes`] when a socket fails or a node sends another length.
-    pub fn all_reduce_sum(&mut self, mut values: Vec<f32>) -> Result<Vec<f32>> {
+    /// [`TrainError::Nodes`] when a socket fails or a node sends another tag or length.
+    pub fn all_reduce_sum(&mut self, mut values: Vec<f32>, tag: [u64; 3]) -> Result<Vec<f32>> {
         let n = values.len();
         let fail = |rank: u32, e: std::io::Error| {
             TrainError::Nodes(format!("exchange with node {rank}: {e}"))
         };
         if self.rank == 0 {
             for (rank, stream) in (1..).zip(&mut self.streams) {
-                let theirs = read_frame(stream).map_err(|e| fail(rank, e))?;
-                if theirs.len() != n {
-                    return Err(TrainError::Nodes(format!(
-                        "node {rank} sent {} values, node 0 has {n}",
-                        theirs.len()
-                    )));
-                }
+                let theirs = read_frame(stream, tag, n).map_err(|e| fail(rank, e))?;
                 values.iter_mut().zip(theirs).for_each(|(v, t)| *v += t);
             }
             for (rank, stream) in (1..).zip(&mut self.streams) {
-                write_frame(stream, &values).map_err(|e| fail(rank, e))?;
+                write_frame(stream, tag, &values).map_err(|e| fail(rank, e))?;
             }
             Ok(values)
         } else {
             let stream = &mut self.streams[0];
-            write_frame(stream, &values).map_err(|e| fail(0, e))?;
-            let total = read_frame(stream).map_err(|e| fail(0, e))?;
-            if total.len() != n {
-                return Err(TrainError::Nodes(format!(
-                    "node 0 sent {} values, node {} has {n}",
-                    total.len(),
-                    self.rank
-                )));
-            }
-            Ok(total)
+            write_frame(stream, tag, &values).map_err(|e| fail(0, e))?;
+            read_frame(stream, tag, n).map_err(|e| fail(0, e))
         }
     }
 }
@@ -201,6 +208,7 @@ struct Hello {
     rank: u32,
     nodes: u32,
     workers: u32,
+    fingerprint: u64,
 }
 
 impl Hello {
@@ -209,11 +217,12 @@ impl Hello {
         for v in [self.rank, self.nodes, self.workers] {
             bytes.extend_from_slice(&v.to_le_bytes());
         }
+        bytes.extend_from_slice(&self.fingerprint.to_le_bytes());
         stream.write_all(&bytes)
     }
 
     fn read(stream: &mut TcpStream) -> std::io::Result<Self> {
-        let mut bytes = [0u8; 16];
+        let mut bytes = [0u8; 24];
         stream.read_exact(&mut bytes)?;
         if bytes[..4] != MAGIC {
             return Err(std::io::Error::new(
@@ -223,30 +232,61 @@ impl Hello {
         }
         let word =
             |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+        let mut fingerprint = [0u8; 8];
+        fingerprint.copy_from_slice(&bytes[16..24]);
         Ok(Self {
             rank: word(4),
             nodes: word(8),
             workers: word(12),
+            fingerprint: u64::from_le_bytes(fingerprint),
         })
     }
 }
 
-/// `[count: u64 LE][count f32 LE]`.
-fn write_frame(stream: &mut TcpStream, values: &[f32]) -> std::io::Result<()> {
-    let mut bytes = Vec::with_capacity(8 + 4 * values.len());
-    bytes.extend_from_slice(&(values.len() as u64).to_le_bytes());
+/// `[tag: 3 u64 LE][count: u64 LE][count f32 LE]`.
+fn write_frame(stream: &mut TcpStream, tag: [u64; 3], values: &[f32]) -> std::io::Result<()> {
+    let mut bytes = Vec::with_capacity(32 + 4 * values.len());
+    for v in tag.into_iter().chain([values.len() as u64]) {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
     for v in values {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
     stream.write_all(&bytes)
 }
 
-fn read_frame(stream: &mut TcpStream) -> std::io::Result<Vec<f32>> {
-    let mut count = [0u8; 8];
-    stream.read_exact(&mut count)?;
-    let count = usize::try_from(u64::from_le_bytes(count))
-        .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
-    let mut bytes = vec![0u8; 4 * count];
+/// Reads a frame that must carry `tag` and `n` values.
+fn read_frame(stream: &mut TcpStream, tag: [u64; 3], n: usize) -> std::io::Result<Vec<f32>> {
+    let mut header = [0u8; 32];
+    stream.read_exact(&mut header)?;
+    let word = |i: usize| {
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&header[8 * i..8 * i + 8]);
+        u64::from_le_bytes(b)
+    };
+    let (theirs, count) = ([word(0), word(1), word(2)], word(3));
+    let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
+    if theirs != tag {
+        let name = |t: [u64; 3]| {
+            if t == [u64::MAX; 3] {
+                "the start-up weights".to_owned()
+            } else {
+                format!("epoch {} batch {} ({} images)", t[0] + 1, t[1], t[2])
+            }
+        };
+        return Err(invalid(format!(
+            "it is at {}, this node at {} (resumed from another checkpoint, or other images \
+             skipped?)",
+            name(theirs),
+            name(tag)
+        )));
+    }
+    if count != n as u64 {
+        return Err(invalid(format!(
+            "it sent {count} values, this node has {n}"
+        )));
+    }
+    let mut bytes = vec![0u8; 4 * n];
     stream.read_exact(&mut bytes)?;
     Ok(bytes
         .chunks_exact(4)
@@ -285,7 +325,7 @@ pub(crate) fn failure() -> Option<String> {
 /// the result is NaN: the other workers of the node wait for this worker's broadcast, and
 /// NaN makes every worker stop at the step's non-finite loss instead of waiting forever;
 /// the cause is kept for [`failure`].
-pub(crate) fn exchange<B: Backend>(local: Tensor<B, 1>) -> Tensor<B, 1> {
+pub(crate) fn exchange<B: Backend>(local: Tensor<B, 1>, tag: [u64; 3]) -> Tensor<B, 1> {
     let device = local.device();
     let n = local.dims()[0];
     let values = local.clone().into_data().convert::<f32>().into_vec::<f32>();
@@ -294,7 +334,7 @@ pub(crate) fn exchange<B: Backend>(local: Tensor<B, 1>) -> Tensor<B, 1> {
         .and_then(|values| {
             let mut link = LINK.lock().unwrap_or_else(PoisonError::into_inner);
             match link.as_mut() {
-                Some(link) => link.all_reduce_sum(values),
+                Some(link) => link.all_reduce_sum(values, tag),
                 None => Err(TrainError::Nodes("no link to the other nodes".to_owned())),
             }
         });
@@ -340,7 +380,7 @@ mod tests {
                 .map(|rank| {
                     let work = &work;
                     scope.spawn(move || {
-                        NodeLink::connect(&settings(nodes, rank, port), workers[rank as usize])
+                        NodeLink::connect(&settings(nodes, rank, port), workers[rank as usize], 7)
                             .map(|link| work(rank, link))
                     })
                 })
@@ -356,8 +396,8 @@ mod tests {
     fn three_nodes_sum_in_rank_order_and_all_get_the_total() {
         let results = on_nodes(&[2, 2, 2], |rank, mut link| {
             let mine = vec![rank as f32 + 1.0, 10.0 * (rank as f32 + 1.0), -0.5];
-            let first = link.all_reduce_sum(mine.clone())?;
-            let second = link.all_reduce_sum(mine)?;
+            let first = link.all_reduce_sum(mine.clone(), [0, 0, 8])?;
+            let second = link.all_reduce_sum(mine, [0, 1, 8])?;
             Ok::<_, TrainError>((first, second))
         });
         for result in results {
@@ -388,7 +428,7 @@ mod tests {
                 drop(link);
                 return None;
             }
-            Some(link.all_reduce_sum(vec![1.0, 2.0]))
+            Some(link.all_reduce_sum(vec![1.0, 2.0], [0, 0, 8]))
         });
         let hub = results[0].as_ref().unwrap().as_ref().unwrap();
         let message = hub.as_ref().unwrap_err().to_string();
@@ -398,7 +438,7 @@ mod tests {
     #[test]
     fn lengths_that_differ_are_refused() {
         let results = on_nodes(&[1, 1], |rank, mut link| {
-            link.all_reduce_sum(vec![0.0; 2 + rank as usize])
+            link.all_reduce_sum(vec![0.0; 2 + rank as usize], [0, 0, 8])
         });
         let message = results[0]
             .as_ref()
@@ -407,7 +447,45 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(
-            message.contains("node 1 sent 3 values, node 0 has 2"),
+            message.contains("it sent 3 values, this node has 2"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn nodes_at_other_batches_are_refused() {
+        // Node 1 resumed from an older checkpoint than node 0.
+        let results = on_nodes(&[1, 1], |rank, mut link| {
+            link.all_reduce_sum(vec![0.0; 2], [5 * u64::from(rank == 0), 0, 8])
+        });
+        let message = results[0]
+            .as_ref()
+            .unwrap()
+            .as_ref()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("it is at epoch 1 batch 0 (8 images), this node at epoch 6 batch 0"),
+            "{message}"
+        );
+    }
+
+    #[test]
+    fn nodes_with_other_settings_are_refused() {
+        let port = free_port();
+        let results: Vec<Result<NodeLink>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..2u32)
+                .map(|rank| {
+                    scope.spawn(move || {
+                        NodeLink::connect(&settings(2, rank, port), 1, u64::from(rank))
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        let message = results[0].as_ref().unwrap_err().to_string();
+        assert!(
+            message.contains("trains other settings than node 0"),
             "{message}"
         );
     }

@@ -45,7 +45,16 @@ impl Peer {
     /// of this node, then, over several nodes, the node leaders' exchange through node 0
     /// ([`NodeLink`](crate::NodeLink)) and burn-collective's broadcast of the total from
     /// the leader to the node's other workers.
-    fn all_reduce_sum<B: Backend>(&self, values: Tensor<B, 1>) -> Result<Tensor<B, 1>> {
+    ///
+    /// `tag` names what is summed (epoch, batch, images of the batch): the nodes must agree
+    /// on it, which catches nodes that resumed from different checkpoints or skipped
+    /// different images.
+    fn all_reduce_sum<B: Backend>(
+        &self,
+        values: Tensor<B, 1>,
+        tag: [u64; 3],
+    ) -> Result<Tensor<B, 1>> {
+        let device = values.device();
         let local = all_reduce::<B>(
             self.id,
             values.into_primitive().tensor(),
@@ -56,9 +65,12 @@ impl Peer {
         let Some(leader) = self.node_leader else {
             return Ok(local);
         };
-        let total = (self.id == leader).then(|| hub::exchange(local).into_primitive().tensor());
+        let total =
+            (self.id == leader).then(|| hub::exchange(local, tag).into_primitive().tensor());
         let total = broadcast::<B>(self.id, total).map_err(self.error("broadcast in the node"))?;
-        Ok(Tensor::from_primitive(TensorPrimitive::Float(total)))
+        // burn-collective hands the broadcast tensor over on the device of the first worker
+        // to call, not necessarily this worker's.
+        Ok(Tensor::from_primitive(TensorPrimitive::Float(total)).to_device(&device))
     }
 }
 
@@ -71,6 +83,10 @@ pub struct GradientSync {
     pub peer: Peer,
     /// Images in the batch over all workers.
     pub batch_images: usize,
+    /// The batch's epoch (0-based), which the nodes check they agree on.
+    pub epoch: usize,
+    /// The batch's index in its epoch, which the nodes check they agree on.
+    pub batch: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,7 +116,8 @@ pub fn all_reduce_step<B: AutodiffBackend, M: AutodiffModule<B>>(
     let Flatten { parts, slots, .. } = flatten;
     // [1 + parameters with a gradient]
     let bucket = Tensor::cat(parts, 0);
-    let reduced = sync.peer.all_reduce_sum(bucket)?;
+    let tag = [sync.epoch, sync.batch, sync.batch_images].map(|v| v as u64);
+    let reduced = sync.peer.all_reduce_sum(bucket, tag)?;
     let loss = reduced.clone().slice(0..1).into_scalar().elem::<f64>();
     model.visit(&mut Unflatten {
         grads,
@@ -183,7 +200,7 @@ pub fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>>(
     // [every float of the module]
     let bucket = Tensor::cat(collect.0, 0);
     let sent = if root { bucket } else { bucket.zeros_like() };
-    let received = peer.all_reduce_sum(sent)?;
+    let received = peer.all_reduce_sum(sent, START_TAG)?;
     if root {
         return Ok(model);
     }
@@ -192,6 +209,9 @@ pub fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>>(
         offset: 0,
     }))
 }
+
+/// The tag of the start-up exchange of weights.
+const START_TAG: [u64; 3] = [u64::MAX; 3];
 
 /// Every float of a module (parameters and running statistics), flattened, in visiting
 /// order.
