@@ -113,15 +113,6 @@ where
                 peers.total()
             )));
         }
-        if nodes.is_some() && devices.len() > 1 {
-            // Two nodes of two workers trained FineFACE's steps 5 and 6 differently from one
-            // node of four (tests/data_parallel.rs), which is not understood yet.
-            return Err(TrainError::Unsupported(format!(
-                "{} devices on this node: a run over several machines takes one device on each \
-                 node for now (--device, not --devices)",
-                devices.len()
-            )));
-        }
         let config = collective_config(devices.len());
         if let Some(nodes) = nodes {
             hub::install(NodeLink::connect(
