@@ -32,6 +32,18 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// Registers this worker with burn-collective on `device`.
+    ///
+    /// # Errors
+    /// [`TrainError::Collective`] when burn-collective refuses the registration.
+    pub(crate) fn register<B: Backend>(
+        &self,
+        device: B::Device,
+        config: burn_collective::CollectiveConfig,
+    ) -> Result<()> {
+        burn_collective::register::<B>(self.id, device, config).map_err(self.error("register"))
+    }
+
     fn error(&self, operation: &'static str) -> impl Fn(CollectiveError) -> TrainError {
         let peer = self.id.0;
         move |e| TrainError::Collective {

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
 use std::thread::Scope;
 
 use burn::tensor::{Int, Tensor, TensorData};
-use burn_collective::{finish_collective, register, reset_collective};
+use burn_collective::{finish_collective, reset_collective};
 use fineface_data::ImageBatch;
 use fineface_model::{AttentionCrop, FineFaceAutodiffBackend};
 
@@ -156,13 +156,7 @@ where
             let _ = job.send(Job::Start);
         }
         let peer = peers.peer(0);
-        register::<B::InnerBackend>(peer.id, device.clone(), config).map_err(|e| {
-            TrainError::Collective {
-                operation: "register",
-                peer: peer.id.0,
-                message: format!("{e:?}"),
-            }
-        })?;
+        peer.register::<B::InnerBackend>(device.clone(), config)?;
         let model = broadcast_module(model, peer, peers.rank(0) == 0)?;
         tracing::info!(
             workers = peers.local,
@@ -335,13 +329,7 @@ fn serve<B, M>(
         config,
     } = start;
     let setup = || -> Result<M> {
-        register::<B::InnerBackend>(peer.id, device.clone(), config).map_err(|e| {
-            TrainError::Collective {
-                operation: "register",
-                peer: peer.id.0,
-                message: format!("{e:?}"),
-            }
-        })?;
+        peer.register::<B::InnerBackend>(device.clone(), config)?;
         broadcast_module(model, peer, false)
     };
     if !matches!(jobs.recv(), Ok(Job::Start)) {
