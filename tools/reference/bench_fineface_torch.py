@@ -41,14 +41,14 @@ def make_step(args, device):
         opt = ref.optimizer(model)
         return lambda: ref.baseline_iteration(model, opt, x, y)
     if args.case == "forward":
-        backbone = ref.Backbone(args.backbone, args.width).to(device).eval()
+        backbone = ref.make_backbone(args.backbone, args.width).to(device).eval()
 
         def step():
             with torch.no_grad():
                 return float(backbone(x)[2].sum())
         return step
     if args.case == "backward":
-        backbone = ref.Backbone(args.backbone, args.width).to(device).train()
+        backbone = ref.make_backbone(args.backbone, args.width).to(device).train()
 
         def step():
             backbone.zero_grad(set_to_none=True)

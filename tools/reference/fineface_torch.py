@@ -69,6 +69,34 @@ class Backbone(ResNet):
         return l2, l3, self.layer4(l3)
 
 
+class MobileNetV2Backbone(nn.Module):
+    """torchvision's MobileNetV2 `features` (its code, init and names), returning the maps of
+    stride 8, 16 and 32 after `features.6`, `features.13` and `features.18`."""
+
+    TAPS = (6, 13, 18)
+
+    def __init__(self, width_mult: float = 1.0):
+        super().__init__()
+        import torchvision
+        self.features = torchvision.models.mobilenet_v2(width_mult=width_mult).features
+        channels = [layer.out_channels if hasattr(layer, "out_channels") else layer[0].out_channels
+                    for layer in self.features]
+        self.tap_channels = [channels[i] for i in self.TAPS]
+
+    def forward(self, x):
+        taps = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self.TAPS:
+                taps.append(x)
+        return tuple(taps)
+
+
+def make_backbone(arch: str = "resnet50", width: int = 64):
+    """`Backbone` for the ResNets, `MobileNetV2Backbone` for `mobilenet_v2`."""
+    return MobileNetV2Backbone() if arch == "mobilenet_v2" else Backbone(arch, width)
+
+
 class ConvBlock(nn.Module):
     def __init__(self, cin, hidden, out):
         super().__init__()
@@ -108,7 +136,7 @@ class Expert(nn.Module):
 class FineFace(nn.Module):
     def __init__(self, n_classes=2, arch="resnet50", width=64, head_width=1024):
         super().__init__()
-        self.backbone = Backbone(arch, width)
+        self.backbone = make_backbone(arch, width)
         c1, c2, c3 = self.backbone.tap_channels
         self.expert1 = Expert(c1, head_width, n_classes)
         self.expert2 = Expert(c2, head_width, n_classes)
@@ -128,7 +156,7 @@ class FineFace(nn.Module):
 class Baseline(nn.Module):
     def __init__(self, n_classes=2, arch="resnet50", width=64):
         super().__init__()
-        self.backbone = Backbone(arch, width)
+        self.backbone = make_backbone(arch, width)
         self.fc = nn.Linear(self.backbone.tap_channels[2], n_classes)
 
     def forward(self, x):

@@ -61,7 +61,7 @@ pub use image_file::{ImageFileError, image_size, open_image};
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig};
 pub use sample::{FaceDataset, FaceSample, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};
-pub use transform::{ImageTensor, TransformConfig};
+pub use transform::{IMAGENET_MEAN, IMAGENET_STD, ImageTensor, TransformConfig};
 
 /// The label-file parsers, for tools that need the raw labels.
 pub mod formats {

@@ -19,11 +19,20 @@ pub struct TransformConfig {
     pub pad: u32,
     /// Random horizontal flip in training.
     pub flip: bool,
-    /// Per-channel mean subtracted after scaling to [0, 1].
-    pub mean: [f32; 3],
-    /// Per-channel standard deviation divided by.
-    pub std: [f32; 3],
+    /// Per-channel mean subtracted after scaling to [0, 1]; `None`: the model's own, which
+    /// an experiment takes from its backbone (ImageNet's, [`IMAGENET_MEAN`], for every
+    /// torchvision network), and ImageNet's where nothing resolves it.
+    pub mean: Option<[f32; 3]>,
+    /// Per-channel standard deviation divided by; `None` as for `mean`
+    /// ([`IMAGENET_STD`]).
+    pub std: Option<[f32; 3]>,
 }
+
+/// ImageNet's per-channel mean of RGB in [0, 1] (torchvision's `Normalize` for its
+/// ImageNet-pretrained models).
+pub const IMAGENET_MEAN: [f32; 3] = [0.485, 0.456, 0.406];
+/// ImageNet's per-channel standard deviation (see [`IMAGENET_MEAN`]).
+pub const IMAGENET_STD: [f32; 3] = [0.229, 0.224, 0.225];
 
 impl Default for TransformConfig {
     fn default() -> Self {
@@ -32,8 +41,8 @@ impl Default for TransformConfig {
             crop: 448,
             pad: 8,
             flip: true,
-            mean: [0.5; 3],
-            std: [0.5; 3],
+            mean: None,
+            std: None,
         }
     }
 }
@@ -48,6 +57,16 @@ pub struct ImageTensor {
 }
 
 impl TransformConfig {
+    /// The mean subtracted per channel: `mean`, or ImageNet's where it is `None`.
+    pub fn channel_mean(&self) -> [f32; 3] {
+        self.mean.unwrap_or(IMAGENET_MEAN)
+    }
+
+    /// The standard deviation divided by per channel: `std`, or ImageNet's where `None`.
+    pub fn channel_std(&self) -> [f32; 3] {
+        self.std.unwrap_or(IMAGENET_STD)
+    }
+
     /// Resize to `resize x resize` with a bilinear (triangle) convolution whose support grows
     /// with the shrink factor, as PIL's `BILINEAR` does (torchvision's `antialias=True`), in
     /// 8-bit fixed point like PIL (fast_image_resize, SIMD).
@@ -102,9 +121,9 @@ impl TransformConfig {
         let (w, h) = (image.width() as i64, image.height() as i64);
         // One lookup per byte instead of a division per value; zero padding happens before
         // normalisation, as in torchvision, so padded pixels take the value of 0.
-        let lut: [[f32; 256]; 3] = std::array::from_fn(|c| {
-            std::array::from_fn(|v| (v as f32 / 255.0 - self.mean[c]) / self.std[c])
-        });
+        let (mean, std) = (self.channel_mean(), self.channel_std());
+        let lut: [[f32; 256]; 3] =
+            std::array::from_fn(|c| std::array::from_fn(|v| (v as f32 / 255.0 - mean[c]) / std[c]));
         let mut values = vec![0.0f32; 3 * n * n];
         for (c, plane) in values.chunks_exact_mut(n * n).enumerate() {
             plane.fill(lut[c][0]);

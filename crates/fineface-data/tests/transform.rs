@@ -35,6 +35,8 @@ fn eval_transform_matches_torchvision(#[case] name: &str) {
     let config = TransformConfig {
         resize: 60,
         crop: 56,
+        mean: Some([0.5; 3]),
+        std: Some([0.5; 3]),
         ..TransformConfig::default()
     };
     let image = image::open(golden(&format!("{name}.png"))).unwrap();
@@ -60,6 +62,8 @@ fn train_transform_is_a_padded_window_maybe_mirrored() {
         resize: 20,
         crop: 16,
         pad: 3,
+        mean: Some([0.5; 3]),
+        std: Some([0.5; 3]),
         ..TransformConfig::default()
     };
     let image = image::open(golden("up.png")).unwrap();

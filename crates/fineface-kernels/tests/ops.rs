@@ -144,6 +144,95 @@ fn evaluation_with_bias_matches_burns(#[case] case: Case) {
     });
 }
 
+/// A depthwise convolution (groups = channels, one output per channel: MobileNetV2's 3x3
+/// layers), which Flex runs plane by plane (`flex/depthwise.rs`): `[batch, channels]`, input
+/// `[h, w]`, kernel, stride, padding `[p_h, p_w]`, dilation.
+struct Depthwise {
+    planes: [usize; 2],
+    size: [usize; 2],
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: usize,
+}
+
+impl Depthwise {
+    fn config(&self) -> Conv2dConfig {
+        let channels = self.planes[1];
+        let [p_h, p_w] = self.padding;
+        Conv2dConfig::new([channels, channels], self.kernel)
+            .with_groups(channels)
+            .with_stride(self.stride)
+            .with_dilation([self.dilation; 2])
+            .with_padding(PaddingConfig2d::Explicit(p_h, p_w, p_h, p_w))
+    }
+
+    fn input_dims(&self) -> [usize; 4] {
+        [self.planes[0], self.planes[1], self.size[0], self.size[1]]
+    }
+}
+
+/// Our depthwise convolution beside Burn's grouped `Conv2d::forward` under `sum(y * r)`:
+/// MobileNetV2's 3x3 of stride 1 and 2 (padding 1) on even and odd maps, a map smaller than
+/// the kernel reaches, padding beyond the kernel, non-square kernels and strides, dilation,
+/// a single image and more images than threads.
+#[rstest]
+#[case::mobilenet_stride_1(Depthwise { planes: [2, 6], size: [10, 10], kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: 1 })]
+#[case::mobilenet_stride_2_even(Depthwise { planes: [2, 6], size: [12, 12], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+#[case::mobilenet_stride_2_odd(Depthwise { planes: [3, 5], size: [11, 9], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+#[case::one_by_one_map(Depthwise { planes: [2, 4], size: [1, 1], kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: 1 })]
+#[case::two_by_two_strided(Depthwise { planes: [2, 4], size: [2, 2], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+#[case::padding_beyond_the_kernel(Depthwise { planes: [2, 3], size: [4, 5], kernel: [3, 3], stride: [1, 1], padding: [3, 2], dilation: 1 })]
+#[case::no_padding(Depthwise { planes: [2, 3], size: [7, 6], kernel: [3, 3], stride: [1, 1], padding: [0, 0], dilation: 1 })]
+#[case::non_square(Depthwise { planes: [2, 3], size: [8, 7], kernel: [5, 1], stride: [2, 1], padding: [2, 0], dilation: 1 })]
+#[case::dilated(Depthwise { planes: [2, 3], size: [9, 10], kernel: [3, 3], stride: [1, 1], padding: [2, 2], dilation: 2 })]
+#[case::single_image(Depthwise { planes: [1, 8], size: [14, 14], kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: 1 })]
+#[case::many_images(Depthwise { planes: [5, 7], size: [16, 15], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+fn depthwise_convolution_and_gradients_match_burns(#[case] case: Depthwise) {
+    on_two_threads(|| {
+        let device = Default::default();
+        let conv = case.config().with_bias(false).init::<A>(&device);
+        let x = Tensor::<A, 4>::random(case.input_dims(), Distribution::Normal(0.0, 1.0), &device)
+            .require_grad();
+
+        let y_ours = conv2d(&conv, x.clone());
+        let y_burn = conv.forward(x.clone());
+        assert_eq!(y_ours.dims(), y_burn.dims());
+        let r = Tensor::<A, 4>::random(y_burn.dims(), Distribution::Normal(0.0, 1.0), &device);
+        let grads_ours = (y_ours.clone() * r.clone()).sum().backward();
+        let grads_burn = (y_burn.clone() * r).sum().backward();
+
+        let output = common::relative_diff(y_ours.inner(), y_burn.inner());
+        let input =
+            common::relative_diff(x.grad(&grads_ours).unwrap(), x.grad(&grads_burn).unwrap());
+        let weight = common::relative_diff(
+            conv.weight.grad(&grads_ours).unwrap(),
+            conv.weight.grad(&grads_burn).unwrap(),
+        );
+        assert!(output < 1e-6, "output differs by {output}");
+        assert!(input < 1e-5, "input gradient differs by {input}");
+        assert!(weight < 1e-5, "weight gradient differs by {weight}");
+    });
+}
+
+/// In evaluation a depthwise convolution with a bias runs our kernel too.
+#[test]
+fn depthwise_evaluation_with_bias_matches_burns() {
+    let case = Depthwise {
+        planes: [3, 5],
+        size: [9, 8],
+        kernel: [3, 3],
+        stride: [2, 2],
+        padding: [1, 1],
+        dilation: 1,
+    };
+    let device = Default::default();
+    let conv = case.config().with_bias(true).init::<Flex>(&device);
+    let x = Tensor::<Flex, 4>::random(case.input_dims(), Distribution::Normal(0.0, 1.0), &device);
+    let diff = common::relative_diff(conv2d(&conv, x.clone()), conv.forward(x));
+    assert!(diff < 1e-6, "output differs by {diff}");
+}
+
 /// `add_relu` (the end of a residual block) against Burn's `relu(lhs + rhs)`: output and both
 /// input gradients under a non-uniform upstream gradient, at sizes below, at and beyond one
 /// parallel piece of the Flex kernel (32 Ki values, the last piece shorter), with a quarter

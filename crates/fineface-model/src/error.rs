@@ -7,9 +7,10 @@ use std::path::PathBuf;
 pub enum ModelError {
     /// A weights file that does not exist.
     #[error(
-        "weights file {path} not found: expected torchvision ResNet weights as .pth or .safetensors \
-         (torchvision publishes them, e.g. resnet50-0676ba61.pth from https://download.pytorch.org/models/; \
-         download on a machine with network access and pass the local path)"
+        "weights file {path} not found: expected torchvision weights as .pth or .safetensors \
+         (torchvision publishes them under https://download.pytorch.org/models/, e.g. \
+         resnet50-0676ba61.pth or mobilenet_v2-b0353104.pth; download on a machine with network \
+         access and pass the local path)"
     )]
     WeightsNotFound {
         /// The path that was given.

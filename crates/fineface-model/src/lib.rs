@@ -38,15 +38,18 @@
 // The workspace's `unsafe` code is in fineface-kernels (the Flex kernels, the CUDA driver probe).
 #![forbid(unsafe_code)]
 
+mod arch;
 mod backbone;
 mod baseline;
 mod device;
 mod error;
 mod fineface;
+mod mobilenet;
 mod norm;
 mod resnet;
 mod store;
 
+pub use arch::{ArchConfig, BackboneArch, IMAGENET_MEAN, IMAGENET_STD, Normalisation, UnknownArch};
 pub use backbone::{Backbone, BackboneFeatures};
 pub use baseline::{Baseline, BaselineConfig};
 pub use device::{BackendDevices, Cpu, CpuAutodiff, DeviceSpec, FoundDevice, found_devices};
@@ -60,6 +63,9 @@ pub use fineface::{
     ConvBlock, ConvBlockConfig, CropBoxes, Expert, ExpertConfig, ExpertOutput, FineFace,
     FineFaceConfig, FineFaceOutput, HeadLogits, Predict, attention_map,
 };
+pub use mobilenet::{
+    Conv2dNormActivation, InvertedResidual, MobileNetV2, MobileNetV2Config, MobileNetV2Layer,
+};
 pub use norm::{BatchNorm, BatchNormConfig};
 // The backend extension every module runs on, and its ops, from fineface-kernels: re-exported
 // so that users of the model need not name that crate.
@@ -68,8 +74,8 @@ pub use fineface_kernels::{
     FineFaceAutodiffBackend, FineFaceBackend, SgdOptions, SgdUpdate, add_relu, conv2d, sgd_step,
 };
 pub use resnet::{
-    BasicBlock, BlockKind, Bottleneck, Downsample, FloatCastAdapter, LoadReport, ResNet,
-    ResNetConfig, ResNetOutput, ResidualBlock, WeightFormat, export_torchvision_safetensors,
-    load_torchvision_weights,
+    BasicBlock, BlockKind, Bottleneck, Downsample, FloatCastAdapter, ImageNetBackbone, LoadReport,
+    ResNet, ResNetConfig, ResNetOutput, ResidualBlock, WeightFormat,
+    export_torchvision_safetensors, load_torchvision_weights,
 };
 pub use store::{load_model, save_model};

@@ -8,8 +8,8 @@ use burn::backend::{Autodiff, Flex};
 use burn::module::Module;
 use burn::tensor::Tensor;
 use fineface_model::{
-    Backbone, Baseline, BaselineConfig, Expert, ExpertConfig, ResNet, ResNetConfig, attention_map,
-    load_torchvision_weights,
+    Backbone, Baseline, BaselineConfig, Expert, ExpertConfig, ImageNetBackbone, ResNet,
+    ResNetConfig, attention_map, load_torchvision_weights,
 };
 use rstest::rstest;
 

@@ -29,8 +29,8 @@ use clap::{Parser, ValueEnum};
 use fineface_model::AttentionCropConfig;
 use fineface_model::{Backbone, DeviceSpec, FineFaceAutodiffBackend};
 use fineface_train::{
-    GroupedSgd, IterationContext, ModelSettings, Predict, Shard, TrainSettings, TrainStep,
-    build_backbone, build_baseline, build_fineface,
+    BackboneChoice, BackboneConfig, GroupedSgd, IterationContext, ModelSettings, Predict, Shard,
+    TrainBackbone, TrainSettings, TrainStep, backbone_config, build_baseline, build_fineface,
 };
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -49,9 +49,13 @@ struct Args {
     #[arg(long, value_enum)]
     case: Case,
     #[arg(long, default_value = "resnet50")]
-    backbone: String,
+    backbone: BackboneChoice,
+    /// A ResNet's stem channels.
     #[arg(long, default_value_t = 64)]
     width: usize,
+    /// MobileNetV2's width multiplier.
+    #[arg(long, default_value_t = 1.0)]
+    width_mult: f64,
     #[arg(long, default_value_t = 1024)]
     head_width: usize,
     #[arg(long, default_value_t = 224)]
@@ -103,17 +107,34 @@ fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-fn run<B: FineFaceAutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Vec<f64>> {
-    B::seed(device, 0);
-    if args.workers > 1 {
-        return run_parallel::<B>(args, device);
-    }
-    let settings = ModelSettings {
+/// The model settings of the command line.
+fn settings(args: &Args) -> ModelSettings {
+    ModelSettings {
         backbone: args.backbone.clone(),
         width: args.width,
+        width_mult: args.width_mult,
         head_width: args.head_width,
         weights: None,
-    };
+    }
+}
+
+fn run<B: FineFaceAutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::Result<Vec<f64>> {
+    B::seed(device, 0);
+    match backbone_config(&settings(args))? {
+        BackboneConfig::ResNet(c) => run_on::<B, _>(args, device, c.init(device)),
+        BackboneConfig::MobileNetV2(c) => run_on::<B, _>(args, device, c.init(device)),
+    }
+}
+
+fn run_on<B, N>(args: &Args, device: &B::Device, backbone: N) -> anyhow::Result<Vec<f64>>
+where
+    B: FineFaceAutodiffBackend,
+    N: TrainBackbone<B> + 'static,
+{
+    if args.workers > 1 {
+        return run_parallel::<B, N>(args, device, backbone);
+    }
+    let settings = settings(args);
     let train = TrainSettings::default();
     let shape = [args.batch, 3, args.image_size, args.image_size];
     let x = Tensor::<B::InnerBackend, 4>::random(shape, Distribution::Normal(0.0, 1.0), device);
@@ -140,36 +161,30 @@ fn run<B: FineFaceAutodiffBackend>(args: &Args, device: &B::Device) -> anyhow::R
     let sync = || B::sync(device).map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"));
     let mut step: Box<dyn FnMut() -> anyhow::Result<()>> = match args.case {
         Case::Iteration => {
-            let model =
-                build_fineface::<B>(&settings, 2, build_backbone(&settings, device)?, device);
+            let model = build_fineface::<B, N>(&settings, 2, backbone, device);
             training_step(model, &train, shards, crop, context)
         }
         Case::Baseline => {
-            let model = build_baseline::<B>(2, build_backbone(&settings, device)?, device);
+            let model = build_baseline::<B, N>(2, backbone, device);
             training_step(model, &train, shards, crop, context)
         }
         Case::Forward => {
-            let backbone = build_backbone::<B::InnerBackend>(&settings, device)?;
+            let backbone = backbone.valid();
             Box::new(move || {
                 let taps = backbone.forward_features(x.clone());
                 let _ = taps.stride32.sum().into_scalar();
                 Ok(())
             })
         }
-        Case::Backward => {
-            let backbone = build_backbone::<B>(&settings, device)?;
-            Box::new(move || {
-                let taps = backbone.forward_features(Tensor::from_inner(x.clone()));
-                let loss = taps.stride32.mean();
-                let _ = loss.clone().into_scalar();
-                let _grads = loss.backward();
-                sync()
-            })
-        }
+        Case::Backward => Box::new(move || {
+            let taps = backbone.forward_features(Tensor::from_inner(x.clone()));
+            let loss = taps.stride32.mean();
+            let _ = loss.clone().into_scalar();
+            let _grads = loss.backward();
+            sync()
+        }),
         Case::Eval => {
-            let model =
-                build_fineface::<B>(&settings, 2, build_backbone(&settings, device)?, device)
-                    .valid();
+            let model = build_fineface::<B, N>(&settings, 2, backbone, device).valid();
             Box::new(move || {
                 let logits = model.predict(x.clone(), &crop);
                 let _ = logits.combined.sum().into_scalar();
@@ -263,24 +278,19 @@ fn training_step<B: FineFaceAutodiffBackend, M: TrainStep<B> + 'static>(
 }
 
 /// `iteration` or `baseline` on `args.workers` data-parallel workers on `device`.
-fn run_parallel<B: FineFaceAutodiffBackend>(
+fn run_parallel<B: FineFaceAutodiffBackend, N: TrainBackbone<B> + 'static>(
     args: &Args,
     device: &B::Device,
+    backbone: N,
 ) -> anyhow::Result<Vec<f64>> {
-    let settings = ModelSettings {
-        backbone: args.backbone.clone(),
-        width: args.width,
-        head_width: args.head_width,
-        weights: None,
-    };
-    let backbone = build_backbone::<B>(&settings, device)?;
+    let settings = settings(args);
     match args.case {
         Case::Iteration => time_parallel(
             args,
             device,
-            build_fineface::<B>(&settings, 2, backbone, device),
+            build_fineface::<B, N>(&settings, 2, backbone, device),
         ),
-        Case::Baseline => time_parallel(args, device, build_baseline::<B>(2, backbone, device)),
+        Case::Baseline => time_parallel(args, device, build_baseline::<B, N>(2, backbone, device)),
         other => anyhow::bail!("--workers applies to iteration and baseline, not {other:?}"),
     }
 }

@@ -23,7 +23,9 @@ use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use clap::Parser;
 use fineface_model::{Backbone, BackboneFeatures, CpuAutodiff, FineFaceConfig};
-use fineface_train::{ExperimentConfig, Overrides, RunOptions, RunSummary, Trainer, next_run_dir};
+use fineface_train::{
+    BackboneChoice, ExperimentConfig, Overrides, RunOptions, RunSummary, Trainer, next_run_dir,
+};
 
 /// One stage: a 3x3 convolution of stride 2, BatchNorm and ReLU (halves the map).
 #[derive(Module, Debug)]
@@ -127,7 +129,7 @@ fn experiment(args: &Args) -> anyhow::Result<ExperimentConfig> {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs/synthface.toml");
     let mut config = ExperimentConfig::from_file(&path)?;
     config.name = "synthface-tiny-vgg".to_owned();
-    config.model.backbone = "tiny-vgg".to_owned();
+    config.model.backbone = BackboneChoice::Custom("tiny-vgg".to_owned());
     config.model.width = args.width;
     config.apply(&Overrides {
         data: Some(args.data.clone()),
@@ -260,6 +262,9 @@ mod tests {
         assert_eq!(report.meta.grouping.features, ["tone", "sex"]);
         assert!((report.overall.metrics.accuracy - test.accuracy).abs() < 1e-12);
         let saved = ExperimentConfig::from_file(&out.join("config.toml")).unwrap();
-        assert_eq!(saved.model.backbone, "tiny-vgg");
+        assert_eq!(
+            saved.model.backbone,
+            BackboneChoice::Custom("tiny-vgg".to_owned())
+        );
     }
 }

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use fineface_data::{DatasetConfig, SplitConfig, TransformConfig};
+use fineface_model::{BackboneArch, UnknownArch};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -66,16 +67,93 @@ pub struct ExperimentConfig {
     pub crop: CropSettings,
 }
 
+/// The backbone an experiment names: one of torchvision's, which the library builds,
+/// loads ImageNet weights into and rebuilds from a run folder; or a network of your own,
+/// `custom:NAME`, which your program builds and hands to [`Trainer::fit`](crate::Trainer::fit)
+/// (examples/custom_backbone.rs).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum BackboneChoice {
+    /// `resnet18` ... `resnet152`, `mobilenet_v2`.
+    Torchvision(BackboneArch),
+    /// `custom:NAME`: recorded in the run under NAME.
+    Custom(String),
+}
+
+impl BackboneChoice {
+    /// The torchvision architecture, or an error saying a custom backbone is built by the
+    /// program that defines it.
+    ///
+    /// # Errors
+    /// [`TrainError::Unsupported`] for a custom backbone.
+    pub fn torchvision(&self) -> Result<BackboneArch> {
+        match self {
+            Self::Torchvision(arch) => Ok(*arch),
+            Self::Custom(name) => Err(TrainError::Unsupported(format!(
+                "backbone `custom:{name}` is not one this library builds: the program that \
+                 defines it trains and evaluates it through `Trainer::fit` (see \
+                 examples/custom_backbone.rs)"
+            ))),
+        }
+    }
+}
+
+impl std::fmt::Display for BackboneChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Torchvision(arch) => write!(f, "{arch}"),
+            Self::Custom(name) => write!(f, "custom:{name}"),
+        }
+    }
+}
+
+impl std::str::FromStr for BackboneChoice {
+    type Err = String;
+
+    fn from_str(name: &str) -> std::result::Result<Self, String> {
+        match name.strip_prefix("custom:") {
+            Some(custom) if !custom.trim().is_empty() => Ok(Self::Custom(custom.to_owned())),
+            Some(_) => Err("`custom:` needs a name after the colon (custom:my-net)".to_owned()),
+            None => name
+                .parse()
+                .map(Self::Torchvision)
+                .map_err(|e: UnknownArch| {
+                    format!(
+                        "{e}; a network of your own is named `custom:NAME` and trained through \
+                     `Trainer::fit` (examples/custom_backbone.rs)"
+                    )
+                }),
+        }
+    }
+}
+
+impl TryFrom<String> for BackboneChoice {
+    type Error = String;
+
+    fn try_from(name: String) -> std::result::Result<Self, String> {
+        name.parse()
+    }
+}
+
+impl From<BackboneChoice> for String {
+    fn from(choice: BackboneChoice) -> Self {
+        choice.to_string()
+    }
+}
+
 /// Backbone and heads.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSettings {
-    /// `resnet18`, `resnet34`, `resnet50` (paper), `resnet101` or `resnet152` for the
-    /// convenience path ([`train`](crate::train)); a model handed to
-    /// [`Trainer::fit`](crate::Trainer::fit) is recorded under the name given here.
-    pub backbone: String,
-    /// Channels of the stem (64 in torchvision); smaller values give small, fast models.
+    /// `resnet18`, `resnet34`, `resnet50` (paper), `resnet101`, `resnet152` or
+    /// `mobilenet_v2`, which [`train`](crate::train) builds; `custom:NAME` for a network
+    /// handed to [`Trainer::fit`](crate::Trainer::fit).
+    pub backbone: BackboneChoice,
+    /// A ResNet's stem channels (64 in torchvision); smaller values give small, fast models.
     pub width: usize,
+    /// MobileNetV2's width multiplier (torchvision's `width_mult`; 1.0 for the ImageNet
+    /// weights).
+    pub width_mult: f64,
     /// Feature width of each expert (1024 in the paper).
     pub head_width: usize,
     /// ImageNet weights (`.pth` or `.safetensors`, torchvision names) for the backbone.
@@ -85,8 +163,9 @@ pub struct ModelSettings {
 impl Default for ModelSettings {
     fn default() -> Self {
         Self {
-            backbone: "resnet50".to_owned(),
+            backbone: BackboneChoice::Torchvision(BackboneArch::ResNet50),
             width: 64,
+            width_mult: 1.0,
             head_width: 1024,
             weights: None,
         }
@@ -179,7 +258,7 @@ pub struct Overrides {
     /// Seed (initialisation, order, augmentation; also the split seed).
     pub seed: Option<u64>,
     /// Backbone architecture.
-    pub backbone: Option<String>,
+    pub backbone: Option<BackboneChoice>,
     /// Training crop size; the resize before it keeps the reference's 460/448 ratio.
     pub image_size: Option<u32>,
     /// ImageNet weights of the backbone.
@@ -258,6 +337,7 @@ impl ExperimentConfig {
         if self.model.width == 0 || self.model.head_width < 2 {
             return Err("model width and head_width must be positive".to_owned());
         }
+        self.validate_backbone()?;
         if self.transform.crop < 32 || self.transform.resize < self.transform.crop {
             return Err(format!(
                 "transform: crop {} must be >= 32 and <= resize {}",
@@ -273,6 +353,46 @@ impl ExperimentConfig {
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
+    }
+
+    /// `model.width` belongs to the ResNets and `model.width_mult` to MobileNetV2: a value
+    /// given to the other family would be silently ignored, so it is refused.
+    fn validate_backbone(&self) -> std::result::Result<(), String> {
+        let width_mult = self.model.width_mult;
+        if !(width_mult.is_finite() && width_mult > 0.0) {
+            return Err(format!(
+                "model.width_mult must be a positive number, got {width_mult}"
+            ));
+        }
+        match &self.model.backbone {
+            BackboneChoice::Torchvision(BackboneArch::MobileNetV2) if self.model.width != 64 => {
+                Err(format!(
+                    "model.width = {} applies to ResNets; MobileNetV2 takes model.width_mult \
+                     (torchvision's width multiplier, 1.0 for the ImageNet weights)",
+                    self.model.width
+                ))
+            }
+            BackboneChoice::Torchvision(arch) if arch.is_resnet() && width_mult != 1.0 => {
+                Err(format!(
+                    "model.width_mult = {width_mult} applies to MobileNetV2; a ResNet takes \
+                     model.width (stem channels, 64 in torchvision)"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Fills in the input normalisation the config leaves open (`transform.mean`/`std`
+    /// absent) with the backbone's own ([`BackboneArch::normalisation`]: ImageNet's for
+    /// every torchvision network, and for a custom backbone), so that the run's saved
+    /// config records the values it trained with.
+    pub fn resolve_normalisation(&mut self) {
+        let own = match &self.model.backbone {
+            BackboneChoice::Torchvision(arch) => arch.normalisation(),
+            BackboneChoice::Custom(_) => fineface_model::Normalisation::IMAGENET,
+        };
+        self.transform.mean.get_or_insert(own.mean);
+        self.transform.std.get_or_insert(own.std);
     }
 
     /// The resolved configuration as TOML, saved into every run folder (and read back by

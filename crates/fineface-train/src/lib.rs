@@ -51,7 +51,8 @@ pub use checkpoint::{
     load_weights, save_weights,
 };
 pub use config::{
-    CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy, TrainSettings,
+    BackboneChoice, CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy,
+    TrainSettings,
 };
 pub use devices::{BackendTask, on_devices, parse_devices};
 pub use error::{Damage, Result, TrainError};
@@ -68,9 +69,8 @@ pub use iteration::{
 };
 pub use metrics::{EpochMetrics, memory_mb, write_history};
 pub use model::{
-    BaselineResNet, FineFaceResNet, TORCHVISION_WEIGHTS, build_backbone, build_baseline,
-    build_fineface, build_pretrained_backbone, check_imagenet_weights, initialise_parameters,
-    resnet_config,
+    BackboneConfig, BaselineResNet, FineFaceResNet, backbone_config, build_baseline,
+    build_fineface, check_imagenet_weights, initialise_parameters, pretrained,
 };
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
 pub use parallel::{

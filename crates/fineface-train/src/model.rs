@@ -2,7 +2,8 @@
 
 use burn::tensor::backend::Backend;
 use fineface_model::{
-    Baseline, BaselineConfig, FineFace, FineFaceBackend, FineFaceConfig, ResNet, ResNetConfig,
+    ArchConfig, Backbone, Baseline, BaselineConfig, FineFace, FineFaceBackend, FineFaceConfig,
+    ImageNetBackbone, MobileNetV2Config, ResNet, ResNetConfig,
 };
 
 use crate::config::ModelSettings;
@@ -13,42 +14,28 @@ pub type FineFaceResNet<B> = FineFace<B, ResNet<B>>;
 /// The baseline over a ResNet.
 pub type BaselineResNet<B> = Baseline<B, ResNet<B>>;
 
-/// torchvision's ImageNet weights file of each ResNet (the `IMAGENET1K_V1` weights the
-/// paper's ResNet-50 starts from), published under <https://download.pytorch.org/models/>.
-pub const TORCHVISION_WEIGHTS: [(&str, &str); 5] = [
-    ("resnet18", "resnet18-f37072fd.pth"),
-    ("resnet34", "resnet34-b627a593.pth"),
-    ("resnet50", "resnet50-0676ba61.pth"),
-    ("resnet101", "resnet101-63fe2227.pth"),
-    ("resnet152", "resnet152-394f9c45.pth"),
-];
-
-/// The ResNet of the settings (`backbone` and `width`).
-///
-/// # Errors
-/// [`TrainError::Unsupported`] naming the accepted architectures for another name.
-pub fn resnet_config(settings: &ModelSettings) -> Result<ResNetConfig> {
-    Ok(ResNetConfig::from_arch(&settings.backbone)
-        .ok_or_else(|| {
-            TrainError::Unsupported(format!(
-                "unknown backbone `{}` (resnet18, resnet34, resnet50, resnet101, resnet152; \
-                 any other network trains through `Trainer::fit`, see \
-                 examples/custom_backbone.rs)",
-                settings.backbone
-            ))
-        })?
-        .with_width(settings.width))
+/// The configured torchvision backbone, its family's settings applied (`model.width` for a
+/// ResNet, `model.width_mult` for MobileNetV2). Each variant's `init` builds it.
+#[derive(Debug)]
+pub enum BackboneConfig {
+    /// A ResNet.
+    ResNet(ResNetConfig),
+    /// MobileNetV2.
+    MobileNetV2(MobileNetV2Config),
 }
 
-/// The ResNet backbone of the settings, randomly initialised.
+/// The backbone of the settings.
 ///
 /// # Errors
-/// An unknown architecture (see [`resnet_config`]).
-pub fn build_backbone<B: FineFaceBackend>(
-    settings: &ModelSettings,
-    device: &B::Device,
-) -> Result<ResNet<B>> {
-    Ok(resnet_config(settings)?.init(device))
+/// [`TrainError::Unsupported`] for a custom backbone, which the program that defines it
+/// builds.
+pub fn backbone_config(settings: &ModelSettings) -> Result<BackboneConfig> {
+    Ok(match settings.backbone.torchvision()?.config() {
+        ArchConfig::ResNet(config) => BackboneConfig::ResNet(config.with_width(settings.width)),
+        ArchConfig::MobileNetV2(config) => {
+            BackboneConfig::MobileNetV2(config.with_width_mult(settings.width_mult))
+        }
+    })
 }
 
 /// Checks that configured ImageNet weights exist, before anything is trained: a mistyped
@@ -61,31 +48,26 @@ pub fn check_imagenet_weights(settings: &ModelSettings) -> Result<()> {
     match &settings.weights {
         Some(path) if !path.is_file() => Err(TrainError::MissingWeights {
             path: path.clone(),
-            backbone: settings.backbone.clone(),
-            expected: TORCHVISION_WEIGHTS
-                .iter()
-                .find(|(arch, _)| *arch == settings.backbone)
-                .map_or(
-                    "a torchvision state_dict (.pth or .safetensors)",
-                    |(_, file)| file,
-                )
-                .to_owned(),
+            backbone: settings.backbone.to_string(),
+            expected: settings.backbone.torchvision().map_or_else(
+                |_| "a torchvision state_dict (.pth or .safetensors)".to_owned(),
+                |arch| arch.torchvision_weights().to_owned(),
+            ),
         }),
         _ => Ok(()),
     }
 }
 
-/// The ResNet backbone of the settings with its configured ImageNet weights loaded; without
-/// `weights` in the settings (`--no-weights`) it trains from scratch, as asked.
+/// `backbone` with the settings' ImageNet weights loaded; without `weights` in the
+/// settings (`--no-weights`) it trains from scratch, as asked.
 ///
 /// # Errors
-/// An unknown architecture, configured weights that are absent
-/// ([`TrainError::MissingWeights`]) or that do not fit the architecture.
-pub fn build_pretrained_backbone<B: FineFaceBackend>(
+/// Configured weights that are absent ([`TrainError::MissingWeights`]) or that do not fit
+/// the architecture.
+pub fn pretrained<B: Backend, N: ImageNetBackbone<B>>(
     settings: &ModelSettings,
-    device: &B::Device,
-) -> Result<ResNet<B>> {
-    let mut backbone = build_backbone(settings, device)?;
+    mut backbone: N,
+) -> Result<N> {
     check_imagenet_weights(settings)?;
     match &settings.weights {
         Some(path) => {
@@ -118,22 +100,22 @@ pub fn initialise_parameters<B: Backend, M: burn::module::Module<B>>(module: &M)
 }
 
 /// FineFACE with the settings' heads on `backbone`.
-pub fn build_fineface<B: FineFaceBackend>(
+pub fn build_fineface<B: FineFaceBackend, N: Backbone<B>>(
     settings: &ModelSettings,
     n_classes: usize,
-    backbone: ResNet<B>,
+    backbone: N,
     device: &B::Device,
-) -> FineFaceResNet<B> {
+) -> FineFace<B, N> {
     FineFaceConfig::new(n_classes)
         .with_head_width(settings.head_width)
         .init(backbone, device)
 }
 
 /// The baseline on `backbone`.
-pub fn build_baseline<B: FineFaceBackend>(
+pub fn build_baseline<B: FineFaceBackend, N: Backbone<B>>(
     n_classes: usize,
-    backbone: ResNet<B>,
+    backbone: N,
     device: &B::Device,
-) -> BaselineResNet<B> {
+) -> Baseline<B, N> {
     BaselineConfig::new(n_classes).init(backbone, device)
 }

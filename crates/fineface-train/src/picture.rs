@@ -156,7 +156,8 @@ impl<'a> Tiles<'a> {
         let plane = self.size * self.size;
         [0, 1, 2].map(|ch| {
             let v = self.values[(i * 3 + ch) * plane + y * self.size + x];
-            ((v * self.transform.std[ch] + self.transform.mean[ch]) * 255.0).clamp(0.0, 255.0) as u8
+            ((v * self.transform.channel_std()[ch] + self.transform.channel_mean()[ch]) * 255.0)
+                .clamp(0.0, 255.0) as u8
         })
     }
 }

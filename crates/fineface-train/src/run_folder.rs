@@ -4,18 +4,19 @@
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
+use burn::module::ModuleDisplay;
 use fineface_data::{BadImage, DatasetConfig, FaceDataset, FaceSample, Split};
 use fineface_fair::{RunInfo, SplitSummary};
-use fineface_model::FineFaceBackend;
 use fineface_model::Predict;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
+use fineface_model::{Backbone, FineFaceBackend};
 
 use crate::checkpoint::load_weights;
 use crate::config::{ExperimentConfig, Method, Overrides};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, predict_samples, write_evaluation};
 use crate::files::write_json;
-use crate::model::{build_backbone, build_baseline, build_fineface};
+use crate::model::{BackboneConfig, backbone_config, build_baseline, build_fineface};
 use crate::trainer::summarise;
 
 /// A run folder written by [`Trainer::fit`](crate::Trainer::fit): `config.toml`,
@@ -62,8 +63,8 @@ impl RunFolder {
             .init()
     }
 
-    /// The run's ResNet model (FineFACE or baseline) on `device` with its selected weights,
-    /// for evaluation. A run of a custom backbone is evaluated by the program that defines
+    /// The run's model (FineFACE or baseline over the torchvision backbone it trained) on
+    /// `device` with its selected weights, for evaluation. A run of a custom backbone is evaluated by the program that defines
     /// the backbone (its model type is not in the config).
     ///
     /// # Errors
@@ -72,9 +73,20 @@ impl RunFolder {
         &self,
         device: &B::Device,
     ) -> Result<Box<dyn Predict<B>>> {
+        match backbone_config(&self.config.model)? {
+            BackboneConfig::ResNet(c) => self.with_weights(c.init(device), device),
+            BackboneConfig::MobileNetV2(c) => self.with_weights(c.init(device), device),
+        }
+    }
+
+    /// The run's method over `backbone`, with the selected weights.
+    fn with_weights<B: FineFaceBackend, N: Backbone<B> + ModuleDisplay + 'static>(
+        &self,
+        backbone: N,
+        device: &B::Device,
+    ) -> Result<Box<dyn Predict<B>>> {
         let weights = self.dir.join("best.mpk");
         let n_classes = self.info.classes.len();
-        let backbone = build_backbone::<B>(&self.config.model, device)?;
         // `run.json`'s method is what was trained (the model's own); the config agrees for
         // the runs this builds.
         Ok(match self.config.method {

@@ -17,11 +17,11 @@ use crate::config::{ExperimentConfig, Method};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
 use crate::files::{write_atomic, write_json};
-use crate::iteration::{IterationContext, IterationLosses, TrainStep};
+use crate::iteration::{IterationContext, IterationLosses, TrainBackbone, TrainStep};
 use crate::metrics::{EpochMetrics, memory_mb, write_history};
 use crate::model::{
-    build_baseline, build_fineface, build_pretrained_backbone, check_imagenet_weights,
-    initialise_parameters, resnet_config,
+    BackboneConfig, backbone_config, build_baseline, build_fineface, check_imagenet_weights,
+    initialise_parameters, pretrained,
 };
 use crate::optim::GroupedSgd;
 use crate::parallel::{DataParallel, NodeSettings, shard_of};
@@ -64,12 +64,13 @@ impl RunOptions {
     }
 }
 
-/// Trains the experiment's own network: a torchvision ResNet (`model.backbone`) under
+/// Trains the experiment's own network: a torchvision backbone (`model.backbone`: a ResNet
+/// or MobileNetV2, with its ImageNet weights when `model.weights` names them) under
 /// FineFACE or the baseline (`method`), on `devices` (one, or several for data
 /// parallelism). The convenience over [`Trainer`], which trains any model.
 ///
 /// # Errors
-/// Everything [`Trainer::new`] and [`Trainer::fit`] report, an unknown backbone name, and
+/// Everything [`Trainer::new`] and [`Trainer::fit`] report, a custom backbone name, and
 /// configured ImageNet weights that are absent ([`TrainError::MissingWeights`]).
 pub fn train<B: FineFaceAutodiffBackend>(
     config: &ExperimentConfig,
@@ -77,25 +78,34 @@ pub fn train<B: FineFaceAutodiffBackend>(
     options: &RunOptions,
 ) -> Result<RunSummary> {
     // Before the dataset is read: a mistyped path should not cost a dataset scan.
-    resnet_config(&config.model)?;
+    let backbone = backbone_config(&config.model)?;
     check_imagenet_weights(&config.model)?;
     let trainer = Trainer::<B>::new(config.clone(), devices.to_vec(), options.clone())?;
+    let settings = &config.model;
+    match backbone {
+        BackboneConfig::ResNet(c) => fit_new(&trainer, |d| pretrained(settings, c.init(d))),
+        BackboneConfig::MobileNetV2(c) => fit_new(&trainer, |d| pretrained(settings, c.init(d))),
+    }
+}
+
+/// Builds the configured method over the backbone `build` gives and trains it.
+fn fit_new<B, N>(
+    trainer: &Trainer<B>,
+    build: impl Fn(&B::Device) -> Result<N>,
+) -> Result<RunSummary>
+where
+    B: FineFaceAutodiffBackend,
+    N: TrainBackbone<B>,
+{
     let n_classes = trainer.n_classes();
-    match config.method {
-        Method::FineFace => {
-            let model = trainer.init_model(|device| {
-                let backbone = build_pretrained_backbone::<B>(&config.model, device)?;
-                Ok(build_fineface(&config.model, n_classes, backbone, device))
-            })?;
-            trainer.fit(model)
-        }
-        Method::Baseline => {
-            let model = trainer.init_model(|device| {
-                let backbone = build_pretrained_backbone::<B>(&config.model, device)?;
-                Ok(build_baseline(n_classes, backbone, device))
-            })?;
-            trainer.fit(model)
-        }
+    let settings = &trainer.config().model;
+    match trainer.config().method {
+        Method::FineFace => trainer.fit(trainer.init_model(|device| {
+            Ok(build_fineface(settings, n_classes, build(device)?, device))
+        })?),
+        Method::Baseline => trainer.fit(
+            trainer.init_model(|device| Ok(build_baseline(n_classes, build(device)?, device)))?,
+        ),
     }
 }
 
@@ -105,8 +115,8 @@ pub fn train<B: FineFaceAutodiffBackend>(
 /// for every one:
 ///
 /// ```no_run
-/// # use fineface_train::{ExperimentConfig, RunOptions, Trainer, build_backbone};
-/// # use fineface_model::{CpuAutodiff, FineFaceConfig};
+/// # use fineface_train::{ExperimentConfig, RunOptions, Trainer};
+/// # use fineface_model::{CpuAutodiff, FineFaceConfig, ResNetConfig};
 /// # fn main() -> fineface_train::Result<()> {
 /// let config = ExperimentConfig::from_file("configs/synthface.toml".as_ref())?;
 /// let trainer = Trainer::<CpuAutodiff>::new(config, vec![Default::default()],
@@ -114,7 +124,7 @@ pub fn train<B: FineFaceAutodiffBackend>(
 /// let n_classes = trainer.n_classes();
 /// // Any `Backbone` goes here: examples/custom_backbone.rs builds one that is not a ResNet.
 /// let model = trainer.init_model(|device| {
-///     let backbone = build_backbone(&trainer.config().model, device)?;
+///     let backbone = ResNetConfig::resnet18().with_width(16).init(device);
 ///     Ok(FineFaceConfig::new(n_classes).init(backbone, device))
 /// })?;
 /// let summary = trainer.fit(model)?;
@@ -162,10 +172,11 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// when the train split holds less than a batch or validation or test is empty, and
     /// [`TrainError::Unsupported`] without a device.
     pub fn new(
-        config: ExperimentConfig,
+        mut config: ExperimentConfig,
         devices: Vec<B::Device>,
         options: RunOptions,
     ) -> Result<Self> {
+        config.resolve_normalisation();
         if devices.is_empty() {
             return Err(TrainError::Unsupported("no device given".to_owned()));
         }

@@ -402,17 +402,25 @@ fn unknown_keys_and_bad_values_are_errors_naming_the_file() {
         message.contains("bad.toml") && message.contains("learning_rate"),
         "{message}"
     );
+    // An unknown backbone name is refused where the file is read, naming it, the accepted
+    // ones and how a network of one's own is named.
     std::fs::write(&path, "method = \"fineface\"\n[data]\nkind = \"synthface\"\nroot = \"x\"\n[model]\nbackbone = \"vgg16\"\n").unwrap();
-    // Any backbone name reads (a custom backbone trains through `Trainer::fit`); the ResNet
-    // convenience path refuses an unknown one, naming it and the accepted ones.
-    let config = ExperimentConfig::from_file(&path).unwrap();
-    let message = fineface_train::resnet_config(&config.model)
-        .unwrap_err()
-        .to_string();
+    let message = ExperimentConfig::from_file(&path).unwrap_err().to_string();
     assert!(
-        message.contains("vgg16") && message.contains("resnet50"),
+        message.contains("bad.toml")
+            && message.contains("vgg16")
+            && message.contains("mobilenet_v2")
+            && message.contains("custom:"),
         "{message}"
     );
+    // A custom backbone reads (it trains through `Trainer::fit`); the convenience path
+    // refuses it, naming it.
+    std::fs::write(&path, "method = \"fineface\"\n[data]\nkind = \"synthface\"\nroot = \"x\"\n[model]\nbackbone = \"custom:vgg16\"\n").unwrap();
+    let config = ExperimentConfig::from_file(&path).unwrap();
+    let message = fineface_train::backbone_config(&config.model)
+        .unwrap_err()
+        .to_string();
+    assert!(message.contains("custom:vgg16"), "{message}");
     let message = train::<CpuAutodiff>(
         &config,
         &[Default::default()],

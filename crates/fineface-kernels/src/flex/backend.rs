@@ -11,11 +11,12 @@ use crate::batch_norm::{
     BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, normalise,
     normalise_backward,
 };
-use crate::flex::{self, ConvGeometry};
+use crate::flex::{self, ConvGeometry, DepthwiseGeometry};
 use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 
 /// Convolutions (groups 1, `f32`) as one matrix product per image over an im2col buffer
-/// (`flex/conv.rs`); grouped or non-`f32` ones stay Burn's. Flex 0.21's own 3x3 forward and
+/// (`flex/conv.rs`), depthwise ones (groups = channels) plane by plane
+/// (`flex/depthwise.rs`); other grouped or non-`f32` ones stay Burn's. Flex 0.21's own 3x3 forward and
 /// input gradient ran at 0.3-0.9x PyTorch's, and its weight gradient (a convolution of the
 /// input with the output gradient, thousands of matrix-vector products) at 0.06-0.6x
 /// (`cargo run --release -p fineface-kernels --example kernel_probe`, docs/performance.md).
@@ -30,6 +31,10 @@ impl FineFaceBackend for Flex {
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
         let bias_f32 = bias.as_ref().is_none_or(|b| flex::is_f32(&[b]));
+        if let Some(geometry) = DepthwiseGeometry::of(&x, &weight, &options).filter(|_| bias_f32) {
+            let _span = geometry.span("forward").entered();
+            return flex::conv2d_depthwise(geometry, x, weight, bias);
+        }
         match ConvGeometry::of(&x, &weight, &options) {
             Some(geometry) if bias_f32 => {
                 let _span = geometry.span("forward").entered();
@@ -45,6 +50,11 @@ impl FineFaceBackend for Flex {
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
+        let depthwise = DepthwiseGeometry::of(&x, &weight, &options);
+        if let Some(geometry) = depthwise.filter(|_| flex::is_f32(&[&output_grad])) {
+            let _span = geometry.span("input_gradient").entered();
+            return flex::conv2d_depthwise_input_gradient(geometry, weight, output_grad);
+        }
         match ConvGeometry::of(&x, &weight, &options) {
             Some(geometry) if flex::is_f32(&[&output_grad]) => {
                 let _span = geometry.span("input_gradient").entered();
@@ -60,6 +70,11 @@ impl FineFaceBackend for Flex {
         output_grad: FloatTensor<Self>,
         options: ConvOptions<2>,
     ) -> FloatTensor<Self> {
+        let depthwise = DepthwiseGeometry::of(&x, &weight, &options);
+        if let Some(geometry) = depthwise.filter(|_| flex::is_f32(&[&output_grad])) {
+            let _span = geometry.span("weight_gradient").entered();
+            return flex::conv2d_depthwise_weight_gradient(geometry, x, output_grad);
+        }
         match ConvGeometry::of(&x, &weight, &options) {
             Some(geometry) if flex::is_f32(&[&output_grad]) => {
                 let _span = geometry.span("weight_gradient").entered();

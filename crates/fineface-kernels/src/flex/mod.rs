@@ -1,11 +1,12 @@
 //! Flex kernels where Burn 0.21's CPU ops measured too slow: fused BatchNorm, the im2col
-//! convolution, the residual addition with its ReLU and the SGD update (`cargo run --release
+//! convolution, the depthwise convolution, the residual addition with its ReLU and the SGD update (`cargo run --release
 //! -p fineface-kernels --example kernel_probe`, docs/performance.md), and the
 //! [`FineFaceBackend`](crate::FineFaceBackend) implementation for Flex that calls them.
 
 mod backend;
 mod batch_norm;
 mod conv;
+mod depthwise;
 mod matmul;
 mod residual;
 mod sgd;
@@ -13,6 +14,10 @@ mod tensor;
 
 pub(crate) use batch_norm::{batch_norm_backward, batch_norm_forward};
 pub(crate) use conv::{ConvGeometry, conv2d, conv2d_input_gradient, conv2d_weight_gradient};
+pub(crate) use depthwise::{
+    DepthwiseGeometry, conv2d_depthwise, conv2d_depthwise_input_gradient,
+    conv2d_depthwise_weight_gradient,
+};
 pub(crate) use residual::{add_relu, relu_gradient};
 pub(crate) use sgd::sgd_step;
 pub(crate) use tensor::is_f32;

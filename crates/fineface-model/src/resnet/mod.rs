@@ -8,6 +8,6 @@ mod weights;
 pub use block::{BasicBlock, Bottleneck, Downsample, ResidualBlock};
 pub use resnet::{BlockKind, ResNet, ResNetConfig, ResNetOutput};
 pub use weights::{
-    FloatCastAdapter, LoadReport, WeightFormat, export_torchvision_safetensors,
+    FloatCastAdapter, ImageNetBackbone, LoadReport, WeightFormat, export_torchvision_safetensors,
     load_torchvision_weights,
 };

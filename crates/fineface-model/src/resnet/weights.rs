@@ -164,6 +164,16 @@ impl ModuleAdapter for FloatCastAdapter {
     }
 }
 
+/// A backbone that takes torchvision's ImageNet state dict of its architecture.
+pub trait ImageNetBackbone<B: Backend>: burn::module::Module<B> {
+    /// Loads torchvision's ImageNet weights (`.pth` or `.safetensors`, any float type, a
+    /// `module.` prefix allowed) into the backbone; the file's classifier is ignored.
+    ///
+    /// # Errors
+    /// A missing or unreadable file, or tensors that do not fit (every misfit named).
+    fn load_torchvision(&mut self, path: &Path) -> Result<LoadReport>;
+}
+
 /// Turns burn-store's report into ours: an error listing every misfit, or the counts.
 fn check(result: ApplyResult, path: &Path, ignore: &[&str]) -> Result<LoadReport> {
     let ignore: Vec<regex::Regex> = ignore
@@ -255,10 +265,10 @@ fn applied_under_norm_name(key: &str, applied: &std::collections::HashSet<&str>)
     applied.contains(renamed.as_str())
 }
 
-impl<B: Backend> ResNet<B> {
+impl<B: Backend> ImageNetBackbone<B> for ResNet<B> {
     /// Loads torchvision ImageNet weights (`resnet50-0676ba61.pth`, ...) into the backbone;
     /// the classifier's `fc.*` tensors are ignored.
-    pub fn load_torchvision(&mut self, path: &Path) -> Result<LoadReport> {
+    fn load_torchvision(&mut self, path: &Path) -> Result<LoadReport> {
         load_torchvision_weights(self, path, &[], &[NUM_BATCHES_TRACKED, r"^fc\."])
     }
 }

@@ -12,9 +12,9 @@ use fineface_train::study::{
     StudyOptions, StudyOutcome, StudyPlan, StudyRecord, StudyRequest, next_study_dir, run_study,
 };
 use fineface_train::{
-    BackendTask, EvalData, EvalRequest, EvalSplit, ExperimentConfig, NodeSettings, Overrides,
-    RunFolder, RunOptions, RunSummary, batch_tensor, next_run_dir, on_devices, parse_devices,
-    resnet_config, write_json,
+    BackboneChoice, BackendTask, EvalData, EvalRequest, EvalSplit, ExperimentConfig, NodeSettings,
+    Overrides, RunFolder, RunOptions, RunSummary, backbone_config, batch_tensor, next_run_dir,
+    on_devices, parse_devices, write_json,
 };
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
@@ -84,9 +84,9 @@ struct TrainArgs {
     /// Seed of initialisation, splits, order and augmentation.
     #[arg(long)]
     seed: Option<u64>,
-    /// Backbone (`resnet18` ... `resnet152`).
+    /// Backbone (`resnet18` ... `resnet152`, `mobilenet_v2`).
     #[arg(long)]
-    backbone: Option<String>,
+    backbone: Option<BackboneChoice>,
     /// Training crop size in pixels (the paper: 448).
     #[arg(long)]
     image_size: Option<u32>,
@@ -383,7 +383,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         config
             .validate()
             .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
-        resnet_config(&config.model).with_context(|| path.display().to_string())?;
+        backbone_config(&config.model).with_context(|| path.display().to_string())?;
         fineface_train::check_imagenet_weights(&config.model)?;
         let run_dir = args
             .out

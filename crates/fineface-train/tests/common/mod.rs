@@ -3,7 +3,10 @@
 use std::path::Path;
 
 use fineface_data::{DatasetConfig, SplitConfig, SynthFace, TransformConfig};
-use fineface_train::{CropSettings, ExperimentConfig, Method, ModelSettings, TrainSettings};
+use fineface_model::BackboneArch;
+use fineface_train::{
+    BackboneChoice, CropSettings, ExperimentConfig, Method, ModelSettings, TrainSettings,
+};
 
 /// A tiny SynthFace run: 96 images of 32 px, a ResNet-18 of width 4 with heads 8 wide,
 /// 3 epochs of batch 8.
@@ -19,10 +22,10 @@ pub fn tiny_config(data: &Path, method: Method) -> ExperimentConfig {
         }),
         split: SplitConfig::default(),
         model: ModelSettings {
-            backbone: "resnet18".to_owned(),
+            backbone: BackboneChoice::Torchvision(BackboneArch::ResNet18),
             width: 4,
             head_width: 8,
-            weights: None,
+            ..ModelSettings::default()
         },
         train: TrainSettings {
             epochs: 3,
@@ -37,6 +40,8 @@ pub fn tiny_config(data: &Path, method: Method) -> ExperimentConfig {
             resize: 34,
             crop: 32,
             pad: 1,
+            mean: Some([0.5; 3]),
+            std: Some([0.5; 3]),
             ..TransformConfig::default()
         },
         crop: CropSettings::default(),

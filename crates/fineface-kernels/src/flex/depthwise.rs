@@ -1,0 +1,258 @@
+//! Depthwise 2-d convolution (groups = input channels = output channels, MobileNetV2's 3x3
+//! layers) on NCHW `f32`, plane by plane: the forward, the input gradient and the weight
+//! gradient.
+//!
+//! A depthwise convolution reads each input plane with its own small kernel: 9 multiply-adds
+//! per output value, so it is bound by memory, not arithmetic. Flex 0.21 runs grouped
+//! convolutions as one im2col product per group, a `[1, 9] x [9, positions]` product per
+//! channel with a 9x copy of the input; here every `(image, channel)` plane is one task that
+//! sweeps its rows once per kernel tap (`out_row[x] += w * in_row[x * stride + offset]`,
+//! contiguous at stride 1 and vectorised by the compiler), the planes spread over the pool.
+
+use burn::backend::flex::FlexTensor;
+use burn::tensor::TensorMetadata;
+use burn::tensor::ops::ConvOptions;
+use rayon::prelude::*;
+
+use super::tensor::{contiguous, is_f32, par_chunks_zeroed, tensor, values};
+
+/// The sizes of a depthwise convolution: `[c, 1, k_h, k_w]` weights over `c` channels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct DepthwiseGeometry {
+    batch: usize,
+    channels: usize,
+    height: usize,
+    width: usize,
+    kernel: [usize; 2],
+    stride: [usize; 2],
+    padding: [usize; 2],
+    dilation: [usize; 2],
+    height_out: usize,
+    width_out: usize,
+}
+
+/// For one kernel tap along one axis: the output indices `[lo, hi)` that read inside the
+/// input, and the input index of output 0 (negative in the padding).
+#[derive(Debug, Clone, Copy)]
+struct Tap {
+    lo: usize,
+    hi: usize,
+    offset: isize,
+}
+
+impl DepthwiseGeometry {
+    /// The geometry of `x` convolved with `weight`, or `None` where this kernel does not apply
+    /// (not depthwise with one output per channel, another float type, an empty output).
+    pub(crate) fn of(
+        x: &FlexTensor,
+        weight: &FlexTensor,
+        options: &ConvOptions<2>,
+    ) -> Option<Self> {
+        let [batch, channels, height, width] = x.shape().dims();
+        let [channels_out, per_group, kernel_h, kernel_w] = weight.shape().dims();
+        let depthwise = options.groups == channels && channels_out == channels && per_group == 1;
+        if !depthwise || !is_f32(&[x, weight]) || batch == 0 || channels == 0 {
+            return None;
+        }
+        let out = |size: usize, k: usize, axis: usize| {
+            let span = options.dilation[axis] * (k.checked_sub(1)?) + 1;
+            (size + 2 * options.padding[axis])
+                .checked_sub(span)
+                .map(|s| s / options.stride[axis] + 1)
+        };
+        Some(Self {
+            batch,
+            channels,
+            height,
+            width,
+            kernel: [kernel_h, kernel_w],
+            stride: options.stride,
+            padding: options.padding,
+            dilation: options.dilation,
+            height_out: out(height, kernel_h, 0)?,
+            width_out: out(width, kernel_w, 1)?,
+        })
+    }
+
+    /// A `trace`-level span for one pass, with the channels, kernel, stride and input size.
+    pub(crate) fn span(&self, pass: &'static str) -> tracing::Span {
+        tracing::trace_span!(
+            "conv2d_depthwise",
+            pass,
+            channels = self.channels,
+            kernel = self.kernel[0],
+            stride = self.stride[0],
+            size = self.height,
+        )
+    }
+
+    fn plane_in(&self) -> usize {
+        self.height * self.width
+    }
+
+    fn plane_out(&self) -> usize {
+        self.height_out * self.width_out
+    }
+
+    fn taps(&self) -> usize {
+        self.kernel[0] * self.kernel[1]
+    }
+
+    /// Where kernel tap `k` along `axis` reads.
+    fn tap(&self, axis: usize, k: usize) -> Tap {
+        let (size, out) = if axis == 0 {
+            (self.height, self.height_out)
+        } else {
+            (self.width, self.width_out)
+        };
+        let stride = self.stride[axis] as isize;
+        let offset = (k * self.dilation[axis]) as isize - self.padding[axis] as isize;
+        // Smallest o with o * stride + offset >= bound.
+        let first_at_least = |bound: isize| {
+            let need = bound - offset;
+            if need <= 0 {
+                0
+            } else {
+                ((need + stride - 1) / stride) as usize
+            }
+        };
+        let hi = first_at_least(size as isize).min(out);
+        let lo = first_at_least(0).min(hi);
+        Tap { lo, hi, offset }
+    }
+
+    /// Calls `f(output_row, input_row, kernel_index, column_tap)` for every output row of a
+    /// plane and every kernel tap that reads inside the input.
+    fn for_each_tap(&self, mut f: impl FnMut(usize, usize, usize, Tap)) {
+        let [kernel_h, kernel_w] = self.kernel;
+        let columns: Vec<Tap> = (0..kernel_w).map(|kx| self.tap(1, kx)).collect();
+        for ky in 0..kernel_h {
+            let rows = self.tap(0, ky);
+            for oy in rows.lo..rows.hi {
+                let iy = (oy as isize * self.stride[0] as isize + rows.offset) as usize;
+                for (kx, &column) in columns.iter().enumerate() {
+                    f(oy, iy, ky * kernel_w + kx, column);
+                }
+            }
+        }
+    }
+}
+
+/// `out[x] += w * input[x * stride + offset]` over the tap's columns.
+#[inline]
+fn accumulate_row(out: &mut [f32], input: &[f32], w: f32, stride: usize, tap: Tap) {
+    let start = tap.lo as isize * stride as isize + tap.offset;
+    let out = &mut out[tap.lo..tap.hi];
+    if stride == 1 {
+        let input = &input[start as usize..start as usize + out.len()];
+        out.iter_mut().zip(input).for_each(|(o, i)| *o += w * i);
+    } else {
+        let input = input[start as usize..].iter().step_by(stride);
+        out.iter_mut().zip(input).for_each(|(o, i)| *o += w * i);
+    }
+}
+
+/// `grad[x * stride + offset] += w * out_grad[x]` over the tap's columns.
+#[inline]
+fn scatter_row(grad: &mut [f32], out_grad: &[f32], w: f32, stride: usize, tap: Tap) {
+    let start = (tap.lo as isize * stride as isize + tap.offset) as usize;
+    let out_grad = &out_grad[tap.lo..tap.hi];
+    if stride == 1 {
+        let grad = &mut grad[start..start + out_grad.len()];
+        grad.iter_mut().zip(out_grad).for_each(|(g, o)| *g += w * o);
+    } else {
+        let grad = grad[start..].iter_mut().step_by(stride);
+        grad.zip(out_grad).for_each(|(g, o)| *g += w * o);
+    }
+}
+
+/// `sum(out_grad[x] * input[x * stride + offset])` over the tap's columns.
+#[inline]
+fn dot_row(out_grad: &[f32], input: &[f32], stride: usize, tap: Tap) -> f32 {
+    let start = (tap.lo as isize * stride as isize + tap.offset) as usize;
+    let out_grad = &out_grad[tap.lo..tap.hi];
+    if stride == 1 {
+        let input = &input[start..start + out_grad.len()];
+        out_grad.iter().zip(input).map(|(o, i)| o * i).sum()
+    } else {
+        let input = input[start..].iter().step_by(stride);
+        out_grad.iter().zip(input).map(|(o, i)| o * i).sum()
+    }
+}
+
+/// The forward: `[batch, channels, height_out, width_out]`.
+pub(crate) fn conv2d_depthwise(
+    g: DepthwiseGeometry,
+    x: FlexTensor,
+    weight: FlexTensor,
+    bias: Option<FlexTensor>,
+) -> FlexTensor {
+    let (x, weight, bias) = (contiguous(x), contiguous(weight), bias.map(contiguous));
+    let (x, weight) = (values(&x), values(&weight));
+    let bias = bias.as_ref().map(values);
+    let (plane_in, plane_out, taps) = (g.plane_in(), g.plane_out(), g.taps());
+    let output = par_chunks_zeroed(g.batch * g.channels * plane_out, plane_out, |p, out| {
+        let c = p % g.channels;
+        let input = &x[p * plane_in..(p + 1) * plane_in];
+        let w = &weight[c * taps..(c + 1) * taps];
+        if let Some(bias) = bias {
+            out.fill(bias[c]);
+        }
+        g.for_each_tap(|oy, iy, k, column| {
+            let out_row = &mut out[oy * g.width_out..(oy + 1) * g.width_out];
+            let in_row = &input[iy * g.width..(iy + 1) * g.width];
+            accumulate_row(out_row, in_row, w[k], g.stride[1], column);
+        });
+    });
+    tensor(output, vec![g.batch, g.channels, g.height_out, g.width_out])
+}
+
+/// The input gradient: `[batch, channels, height, width]`.
+pub(crate) fn conv2d_depthwise_input_gradient(
+    g: DepthwiseGeometry,
+    weight: FlexTensor,
+    output_grad: FlexTensor,
+) -> FlexTensor {
+    let (weight, output_grad) = (contiguous(weight), contiguous(output_grad));
+    let (weight, output_grad) = (values(&weight), values(&output_grad));
+    let (plane_in, plane_out, taps) = (g.plane_in(), g.plane_out(), g.taps());
+    let grad = par_chunks_zeroed(g.batch * g.channels * plane_in, plane_in, |p, grad| {
+        let c = p % g.channels;
+        let out_grad = &output_grad[p * plane_out..(p + 1) * plane_out];
+        let w = &weight[c * taps..(c + 1) * taps];
+        g.for_each_tap(|oy, iy, k, column| {
+            let grad_row = &mut grad[iy * g.width..(iy + 1) * g.width];
+            let out_row = &out_grad[oy * g.width_out..(oy + 1) * g.width_out];
+            scatter_row(grad_row, out_row, w[k], g.stride[1], column);
+        });
+    });
+    tensor(grad, vec![g.batch, g.channels, g.height, g.width])
+}
+
+/// The weight gradient: `[channels, 1, k_h, k_w]`, each channel's taps summed over the batch
+/// (one task per channel).
+pub(crate) fn conv2d_depthwise_weight_gradient(
+    g: DepthwiseGeometry,
+    x: FlexTensor,
+    output_grad: FlexTensor,
+) -> FlexTensor {
+    let (x, output_grad) = (contiguous(x), contiguous(output_grad));
+    let (x, output_grad) = (values(&x), values(&output_grad));
+    let (plane_in, plane_out, taps) = (g.plane_in(), g.plane_out(), g.taps());
+    let mut grad = vec![0.0f32; g.channels * taps];
+    grad.par_chunks_mut(taps)
+        .enumerate()
+        .for_each(|(c, w_grad)| {
+            for b in 0..g.batch {
+                let p = b * g.channels + c;
+                let input = &x[p * plane_in..(p + 1) * plane_in];
+                let out_grad = &output_grad[p * plane_out..(p + 1) * plane_out];
+                g.for_each_tap(|oy, iy, k, column| {
+                    let out_row = &out_grad[oy * g.width_out..(oy + 1) * g.width_out];
+                    let in_row = &input[iy * g.width..(iy + 1) * g.width];
+                    w_grad[k] += dot_row(out_row, in_row, g.stride[1], column);
+                });
+            }
+        });
+    tensor(grad, vec![g.channels, 1, g.kernel[0], g.kernel[1]])
+}
