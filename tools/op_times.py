@@ -55,7 +55,7 @@ def ours(path):
     return totals
 
 
-def torch_side():
+def torch_side(args):
     """Seconds and calls per op of one profiled iteration of the PyTorch reference."""
     import random
 
@@ -66,8 +66,9 @@ def torch_side():
     import fineface_torch as ref
 
     torch.manual_seed(0)
-    x, y = torch.randn(8, 3, 224, 224), torch.arange(8) % 2
-    model = ref.FineFace(2, "resnet50", 64, 1024)
+    size = args.image_size
+    x, y = torch.randn(args.batch, 3, size, size), torch.arange(args.batch) % 2
+    model = ref.FineFace(2, args.backbone, args.width, args.head_width)
     opt = ref.optimizer(model)
     rng = random.Random(0)
     ref.iteration(model, opt, x, y, rng=rng)  # warm-up, as on our side
@@ -76,12 +77,16 @@ def torch_side():
     totals = collections.defaultdict(lambda: [0.0, 0])
     for e in prof.key_averages(group_by_input_shape=True):
         shapes, seconds = e.input_shapes, e.self_cpu_time_total / 1e6
-        if e.key == "aten::mkldnn_convolution":
+        if e.key in ("aten::mkldnn_convolution", "aten::_conv_depthwise2d"):
             x_shape, w = shapes[0], shapes[1]
             key = conv_key("forward", w[1], w[0], w[2], x_shape[2])
+            if w[1] == 1 and w[0] > 1:
+                key = "conv2d depthwise forward"
         elif e.key == "aten::convolution_backward":
             x_shape, w = shapes[1], shapes[2]
             key = conv_key("backward", w[1], w[0], w[2], x_shape[2])
+            if w[1] == 1 and w[0] > 1:
+                key = "conv2d depthwise backward (input and weight)"
         elif e.key == "aten::native_batch_norm":
             key = "batch norm forward"
         elif e.key == "aten::native_batch_norm_backward":
@@ -89,6 +94,8 @@ def torch_side():
         elif e.key.startswith("Optimizer.step"):
             key = "sgd step"
             seconds = e.cpu_time_total / 1e6
+        elif e.key.startswith("aten::") and seconds >= 0.005:
+            key = f"other {e.key}"
         else:
             continue
         totals[key][0] += seconds
@@ -101,9 +108,14 @@ def main():
     parser.add_argument("ours", help="span log of bench_fineface --op-times")
     parser.add_argument("--torch", action="store_true", help="profile the PyTorch reference too")
     parser.add_argument("--top", type=int, default=80, help="lines to print")
+    parser.add_argument("--backbone", default="resnet50", help="the reference's backbone")
+    parser.add_argument("--width", type=int, default=64, help="a ResNet's base width")
+    parser.add_argument("--head-width", type=int, default=1024)
+    parser.add_argument("--image-size", type=int, default=224)
+    parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     mine = ours(args.ours)
-    theirs = torch_side() if args.torch else {}
+    theirs = torch_side(args) if args.torch else {}
     keys = set(mine) | set(theirs)
     rows = [(k, mine.get(k, [0.0, 0]), theirs.get(k, [0.0, 0])) for k in keys]
     rows.sort(key=lambda r: -(r[1][0] - r[2][0]) if theirs else -r[1][0])

@@ -115,7 +115,7 @@ fn main() {
     let options = BatchNormOptions {
         batch,
         epsilon: 1e-5,
-        relu: false,
+        activation: fineface_kernels::BatchNormActivation::Identity,
     };
     let seconds = median_seconds(|| {
         let rows = x.clone().reshape([batch * channels, height * width]);

@@ -17,18 +17,55 @@ pub struct BatchNormOptions {
     pub batch: usize,
     /// Added to the variance for numerical stability.
     pub epsilon: f64,
-    /// Whether a ReLU follows, as part of the op: the output is clipped at zero, and the
-    /// backward masks the output gradient where it was (the mask is recomputed from the input,
-    /// so nothing more is kept). What `relu(batch_norm(x))` computes, in one pass less each way.
-    pub relu: bool,
+    /// The activation that follows, as part of the op: the output is clipped (at zero, or
+    /// to [0, 6]), and the backward masks the output gradient where it was (the mask is
+    /// recomputed from the input, so nothing more is kept). What `relu(batch_norm(x))` or
+    /// `relu6(batch_norm(x))` computes, in one pass less each way (and, on Flex, without
+    /// Burn's clamp and its backward, which run on the calling thread).
+    pub activation: BatchNormActivation,
+}
+
+/// The activation fused into a training-mode BatchNorm op.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum BatchNormActivation {
+    /// None: the normalised values as they are.
+    #[default]
+    Identity,
+    /// `max(y, 0)` (ResNet's blocks).
+    Relu,
+    /// `min(max(y, 0), 6)` (MobileNetV2's, PyTorch's `ReLU6`); its gradient is zero where
+    /// `y <= 0` or `y >= 6`, as PyTorch's `hardtanh_backward`.
+    Relu6,
+}
+
+impl BatchNormActivation {
+    /// The activation of `y`.
+    #[inline]
+    pub fn apply(self, y: f32) -> f32 {
+        match self {
+            Self::Identity => y,
+            Self::Relu => y.max(0.0),
+            Self::Relu6 => y.clamp(0.0, 6.0),
+        }
+    }
+
+    /// Whether the gradient passes the activation at pre-activation `y`.
+    #[inline]
+    pub fn passes(self, y: f32) -> bool {
+        match self {
+            Self::Identity => true,
+            Self::Relu => y > 0.0,
+            Self::Relu6 => y > 0.0 && y < 6.0,
+        }
+    }
 }
 
 /// What a training-mode BatchNorm computes: the output, the batch statistics and what the
 /// backward pass needs. Only `output` carries a gradient.
 #[derive(Debug)]
 pub struct BatchNormForward<B: Backend> {
-    /// Normalised, scaled and shifted rows (clipped at zero with
-    /// [`BatchNormOptions::relu`]), `[batch * channels, spatial]`.
+    /// Normalised, scaled and shifted rows (then [`BatchNormOptions::activation`]),
+    /// `[batch * channels, spatial]`.
     pub output: FloatTensor<B>,
     /// Per-channel batch mean, `[channels]`.
     pub mean: FloatTensor<B>,
@@ -48,7 +85,7 @@ pub struct BatchNormStatistics<B: Backend> {
     pub inv_std: FloatTensor<B>,
     /// Scale.
     pub gamma: FloatTensor<B>,
-    /// Shift (for the ReLU mask).
+    /// Shift (for the activation's mask).
     pub beta: FloatTensor<B>,
 }
 
@@ -73,7 +110,7 @@ pub(crate) fn normalise<B: Backend>(
     let BatchNormOptions {
         batch,
         epsilon,
-        relu,
+        activation,
     } = options;
     let (rows, gamma, beta) = (float::<B, 2>(rows), float::<B, 1>(gamma), float(beta));
     let channels = gamma.dims()[0];
@@ -84,7 +121,11 @@ pub(crate) fn normalise<B: Backend>(
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip(); // [c]
     let scale = inv_std.clone() * gamma;
     let output = centered * per_row(scale, batch, channels) + per_row(beta, batch, channels);
-    let output = if relu { output.clamp_min(0.0) } else { output };
+    let output = match activation {
+        BatchNormActivation::Identity => output,
+        BatchNormActivation::Relu => output.clamp_min(0.0),
+        BatchNormActivation::Relu6 => output.clamp(0.0, 6.0),
+    };
     BatchNormForward {
         output: primitive(output),
         mean: primitive(mean),
@@ -97,7 +138,8 @@ pub(crate) fn normalise<B: Backend>(
 /// `x_hat = (x - mean) * inv_std` and `n = batch * spatial` values per channel:
 /// `d_beta = sum(g)`, `d_gamma = sum(g * x_hat)`,
 /// `d_x = gamma * inv_std * (g - d_beta / n - x_hat * d_gamma / n)`; with
-/// [`BatchNormOptions::relu`], `g` is first zeroed where `x_hat * gamma + beta <= 0`.
+/// an activation ([`BatchNormOptions::activation`]), `g` is first zeroed where
+/// `y = x_hat * gamma + beta` does not pass it (`y <= 0`, and for ReLU6 also `y >= 6`).
 pub(crate) fn normalise_backward<B: Backend>(
     grad: FloatTensor<B>,
     rows: FloatTensor<B>,
@@ -119,12 +161,21 @@ pub(crate) fn normalise_backward<B: Backend>(
     let n = (batch * spatial) as f64;
     let normalised =
         (rows - per_row(mean, batch, channels)) * per_row(inv_std.clone(), batch, channels); // [b * c, s]
-    let grad = if options.relu {
-        let output = normalised.clone() * per_row(gamma.clone(), batch, channels)
-            + per_row(beta, batch, channels);
-        grad.mask_fill(output.lower_equal_elem(0.0), 0.0)
-    } else {
-        grad
+    let output = || {
+        normalised.clone() * per_row(gamma.clone(), batch, channels)
+            + per_row(beta.clone(), batch, channels)
+    };
+    let grad = match options.activation {
+        BatchNormActivation::Identity => grad,
+        BatchNormActivation::Relu => grad.mask_fill(output().lower_equal_elem(0.0), 0.0),
+        BatchNormActivation::Relu6 => {
+            let y = output();
+            let stopped = y
+                .clone()
+                .lower_equal_elem(0.0)
+                .bool_or(y.greater_equal_elem(6.0));
+            grad.mask_fill(stopped, 0.0)
+        }
     };
     let d_beta = channel_sum(grad.clone().sum_dim(1), batch, channels); // [c]
     let d_gamma = channel_sum(

@@ -56,7 +56,8 @@ pub mod wgpu;
 
 pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
 pub use batch_norm::{
-    BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, per_row,
+    BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
+    BatchNormStatistics, per_row,
 };
 pub use conv::conv2d;
 pub use residual::add_relu;

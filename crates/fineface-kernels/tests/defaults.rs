@@ -40,7 +40,8 @@ use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Distribution, Tensor};
 use common::{assert_close, float, primitive};
 use fineface_kernels::{
-    BatchNormOptions, BatchNormStatistics, FineFaceBackend, SgdOptions, add_relu, conv2d, sgd_step,
+    BatchNormActivation, BatchNormOptions, BatchNormStatistics, FineFaceBackend, SgdOptions,
+    add_relu, conv2d, sgd_step,
 };
 
 /// Largest difference allowed, relative to the largest value compared.
@@ -326,8 +327,15 @@ fn autodiff_conv2d<B: FineFaceBackend>() {
 /// `[batch, channels, height, width]` of the BatchNorm cases.
 const NORM_DIMS: [usize; 4] = [3, 4, 5, 6];
 
-/// What Burn's `BatchNorm` in training mode (on `Autodiff<B>`), with a ReLU after it where
-/// `relu_after`, computes on `x` with `gamma` and `beta` under the upstream gradient `r`.
+/// The activations a BatchNorm op fuses.
+const ACTIVATIONS: [BatchNormActivation; 3] = [
+    BatchNormActivation::Identity,
+    BatchNormActivation::Relu,
+    BatchNormActivation::Relu6,
+];
+
+/// What Burn's `BatchNorm` in training mode (on `Autodiff<B>`), followed by Burn's ReLU or
+/// `clamp(0, 6)` as `activation` says, computes on `x` with `gamma` and `beta` under the upstream gradient `r`.
 struct BurnsBatchNorm<B: Backend> {
     output: Tensor<B, 4>,
     input_grad: Tensor<B, 4>,
@@ -339,7 +347,7 @@ struct BurnsBatchNorm<B: Backend> {
 fn burns_batch_norm<B: FineFaceBackend>(
     [x, r]: [&Tensor<B, 4>; 2],
     [gamma, beta]: [&Tensor<B, 1>; 2],
-    relu_after: bool,
+    activation: BatchNormActivation,
 ) -> BurnsBatchNorm<B> {
     let device = x.device();
     let mut layer = BatchNormConfig::new(NORM_DIMS[1]).init::<Autodiff<B>>(&device);
@@ -347,7 +355,11 @@ fn burns_batch_norm<B: FineFaceBackend>(
     layer.beta = Param::from_tensor(Tensor::from_inner(beta.clone()));
     let x = Tensor::<Autodiff<B>, 4>::from_inner(x.clone()).require_grad();
     let output = layer.forward(x.clone());
-    let output = if relu_after { relu(output) } else { output };
+    let output = match activation {
+        BatchNormActivation::Identity => output,
+        BatchNormActivation::Relu => relu(output),
+        BatchNormActivation::Relu6 => output.clamp(0.0, 6.0),
+    };
     let grads = (output.clone() * Tensor::from_inner(r.clone()))
         .sum()
         .backward();
@@ -371,14 +383,21 @@ fn rows<B: Backend>(t: Tensor<B, 4>) -> Tensor<B, 2> {
 fn batch_norm<B: FineFaceBackend>() {
     let device = Default::default();
     let [batch, channels, height, width] = NORM_DIMS;
-    for relu_after in [false, true] {
+    for activation in ACTIVATIONS {
         let x = normal::<B, 4>(NORM_DIMS, &device)
             .mul_scalar(2.0)
             .add_scalar(0.5);
         let r = normal::<B, 4>(NORM_DIMS, &device);
-        let gamma = normal::<B, 1>([channels], &device).add_scalar(1.0);
+        // Scales near 4 for ReLU6, so that some outputs pass its clip at 6.
+        let gamma = normal::<B, 1>([channels], &device)
+            .add_scalar(1.0)
+            .mul_scalar(if activation == BatchNormActivation::Relu6 {
+                4.0
+            } else {
+                1.0
+            });
         let beta = normal::<B, 1>([channels], &device);
-        let burns = burns_batch_norm([&x, &r], [&gamma, &beta], relu_after);
+        let burns = burns_batch_norm([&x, &r], [&gamma, &beta], activation);
         let (var, mean) = x
             .clone()
             .swap_dims(0, 1)
@@ -390,9 +409,9 @@ fn batch_norm<B: FineFaceBackend>() {
         let options = BatchNormOptions {
             batch,
             epsilon: burns.epsilon,
-            relu: relu_after,
+            activation,
         };
-        let name = |what: &str| format!("relu {relu_after}: {what}");
+        let name = |what: &str| format!("{activation:?}: {what}");
         let train = B::batch_norm_train(
             primitive(rows(x.clone())),
             primitive(gamma.clone()),
@@ -461,12 +480,19 @@ fn batch_norm<B: FineFaceBackend>() {
 fn autodiff_batch_norm<B: FineFaceBackend>() {
     let device = Default::default();
     let [batch, channels, ..] = NORM_DIMS;
-    for relu_after in [false, true] {
+    for activation in ACTIVATIONS {
         let x = normal::<B, 4>(NORM_DIMS, &device).add_scalar(-0.3);
         let r = normal::<B, 4>(NORM_DIMS, &device);
-        let gamma = normal::<B, 1>([channels], &device).add_scalar(1.0);
+        // Scales near 4 for ReLU6, so that some outputs pass its clip at 6.
+        let gamma = normal::<B, 1>([channels], &device)
+            .add_scalar(1.0)
+            .mul_scalar(if activation == BatchNormActivation::Relu6 {
+                4.0
+            } else {
+                1.0
+            });
         let beta = normal::<B, 1>([channels], &device);
-        let burns = burns_batch_norm([&x, &r], [&gamma, &beta], relu_after);
+        let burns = burns_batch_norm([&x, &r], [&gamma, &beta], activation);
 
         let lift =
             |t: &Tensor<B, 1>| Tensor::<Autodiff<B>, 1>::from_inner(t.clone()).require_grad();
@@ -475,7 +501,7 @@ fn autodiff_batch_norm<B: FineFaceBackend>() {
         let options = BatchNormOptions {
             batch,
             epsilon: burns.epsilon,
-            relu: relu_after,
+            activation,
         };
         let forward = Autodiff::<B>::batch_norm_train(
             primitive(rows(x.clone())),
@@ -485,7 +511,7 @@ fn autodiff_batch_norm<B: FineFaceBackend>() {
         );
         let output = float::<Autodiff<B>, 2>(forward.output).reshape(NORM_DIMS);
         let grads = (output.clone() * Tensor::from_inner(r)).sum().backward();
-        let name = |what: &str| format!("relu {relu_after}: {what}");
+        let name = |what: &str| format!("{activation:?}: {what}");
         assert_close(&name("output"), output.inner(), burns.output, TOLERANCE);
         let input_grad = x.grad(&grads).unwrap();
         assert_close(

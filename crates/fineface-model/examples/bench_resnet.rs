@@ -9,6 +9,7 @@
 //! Burn's stock layer).
 
 #![allow(clippy::print_stdout)] // The JSON result is this program's output.
+#![allow(clippy::print_stderr)] // A refused argument is reported on standard error.
 
 use std::time::Instant;
 
@@ -16,7 +17,7 @@ use burn::backend::{Autodiff, Flex};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::tensor::{Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
-use fineface_model::{BaselineConfig, BatchNormConfig, ResNetConfig};
+use fineface_model::{ArchConfig, BackboneArch, BaselineConfig, BatchNormConfig};
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Case {
@@ -31,7 +32,7 @@ struct Args {
     #[arg(long, value_enum)]
     case: Case,
     #[arg(long, default_value = "resnet50")]
-    arch: String,
+    arch: BackboneArch,
     #[arg(long, default_value_t = 8)]
     batch: usize,
     #[arg(long, default_value_t = 224)]
@@ -46,7 +47,10 @@ struct Args {
 fn main() {
     let args = Args::parse();
     let device = Default::default();
-    let config = ResNetConfig::from_arch(&args.arch).unwrap_or_else(ResNetConfig::resnet50);
+    let ArchConfig::ResNet(config) = args.arch.config() else {
+        eprintln!("--arch {}: this benchmark runs the ResNets", args.arch);
+        std::process::exit(2);
+    };
     let shape = [args.batch, 3, args.size, args.size];
     let mut step: Box<dyn FnMut() -> f32> = match args.case {
         Case::Forward => {

@@ -1,5 +1,5 @@
-//! FineFACE in Burn: torchvision-exact ResNet backbones, expert heads with attention maps,
-//! the concat head, the plain baseline, and torchvision weight import.
+//! FineFACE in Burn: torchvision-exact ResNet and MobileNetV2 backbones, expert heads with
+//! attention maps, the concat head, the plain baseline, and torchvision weight import.
 //!
 //! The forward pass reads like the paper's figure: a [`Backbone`] gives three feature maps
 //! (stride 8, 16, 32), an [`Expert`] on each proposes a prediction and an attention map
@@ -27,11 +27,12 @@
 //! Implement [`Backbone`] for your Burn module in one file: say how many channels its
 //! stride-8/16/32 maps have and return them from `forward_features`. [`FineFace`] and
 //! [`Baseline`] are generic over it; nothing else changes. [`ResNet`] (in `resnet/resnet.rs`)
-//! is the worked example: it returns layer2, layer3 and layer4.
+//! is the worked example: it returns layer2, layer3 and layer4; [`MobileNetV2`] (in
+//! `mobilenet/mobilenet_v2.rs`) returns `features.6`, `features.13` and `features.18`.
 //!
 //! # Weights
-//! [`load_torchvision_weights`] reads torchvision's `resnet*.pth` (pickle) or the same tensors
-//! as `.safetensors`, through burn-store, and fails with the list of missing, unexpected and
+//! [`load_torchvision_weights`] reads torchvision's `resnet*.pth` and `mobilenet_v2-*.pth`
+//! (pickle) or the same tensors as `.safetensors` ([`ImageNetBackbone::load_torchvision`]), through burn-store, and fails with the list of missing, unexpected and
 //! mis-shaped keys. [`export_torchvision_safetensors`] writes PyTorch-named safetensors;
 //! [`save_model`] and [`load_model`] keep whole models in Burn's burnpack format.
 
@@ -70,8 +71,9 @@ pub use norm::{BatchNorm, BatchNormConfig};
 // The backend extension every module runs on, and its ops, from fineface-kernels: re-exported
 // so that users of the model need not name that crate.
 pub use fineface_kernels::{
-    BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics,
-    FineFaceAutodiffBackend, FineFaceBackend, SgdOptions, SgdUpdate, add_relu, conv2d, sgd_step,
+    BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
+    BatchNormStatistics, FineFaceAutodiffBackend, FineFaceBackend, SgdOptions, SgdUpdate, add_relu,
+    conv2d, sgd_step,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, FloatCastAdapter, ImageNetBackbone, LoadReport,

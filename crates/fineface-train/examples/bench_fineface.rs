@@ -249,7 +249,7 @@ where
             let file = std::fs::File::create(path)
                 .map_err(|e| anyhow::anyhow!("cannot create {}: {e}", path.display()))?;
             let spans = tracing_subscriber::fmt()
-                .with_env_filter("fineface_model=trace,fineface_train=trace")
+                .with_env_filter("fineface_kernels=trace,fineface_model=trace,fineface_train=trace")
                 .with_span_events(tracing_subscriber::fmt::format::FmtSpan::CLOSE)
                 .with_ansi(false)
                 .with_writer(std::sync::Mutex::new(file))

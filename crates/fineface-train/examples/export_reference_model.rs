@@ -8,13 +8,13 @@ use std::path::PathBuf;
 
 use burn::tensor::backend::Backend;
 use clap::Parser;
-use fineface_model::{Cpu, ResNetConfig, export_torchvision_safetensors};
+use fineface_model::{ArchConfig, BackboneArch, Cpu, export_torchvision_safetensors};
 
 #[derive(Parser)]
 struct Args {
     out: PathBuf,
     #[arg(long, default_value = "resnet18")]
-    arch: String,
+    arch: BackboneArch,
     #[arg(long, default_value_t = 4)]
     width: usize,
     #[arg(long, default_value_t = 8)]
@@ -29,10 +29,10 @@ fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let device = Default::default();
     Cpu::seed(&device, args.seed);
-    let backbone = ResNetConfig::from_arch(&args.arch)
-        .ok_or_else(|| anyhow::anyhow!("unknown arch {}", args.arch))?
-        .with_width(args.width)
-        .init::<Cpu>(&device);
+    let ArchConfig::ResNet(config) = args.arch.config() else {
+        anyhow::bail!("--arch {}: the reference model is a ResNet", args.arch);
+    };
+    let backbone = config.with_width(args.width).init::<Cpu>(&device);
     let model = fineface_model::FineFaceConfig::new(args.classes)
         .with_head_width(args.head_width)
         .init(backbone, &device);

@@ -3,7 +3,8 @@
 //! what passes here can only go wrong on a GPU because of its driver.
 //!
 //! Each test starts both backends from the same weights, moved from Flex to wgpu through the
-//! run folder's weight file (`save_weights` / `load_weights`), and compares:
+//! run folder's weight file (`save_weights` / `load_weights`), and compares (FineFACE over a
+//! ResNet-18; the forward and the iteration over MobileNetV2 too):
 //! - the forward of FineFACE in evaluation: the four heads' logits, the experts' feature
 //!   maps, the attention maps, the four attention crops and the 8-logit prediction, within
 //!   1e-4 relative;
@@ -29,12 +30,12 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use fineface_data::DatasetConfig;
 use fineface_model::{
-    AttentionCrop, AttentionCropConfig, CpuAutodiff, FineFaceConfig, Predict, ResNetConfig,
-    WgpuAutodiff,
+    AttentionCrop, AttentionCropConfig, CpuAutodiff, FineFace, FineFaceConfig, MobileNetV2,
+    MobileNetV2Config, Predict, ResNetConfig, WgpuAutodiff,
 };
 use fineface_train::{
     ExperimentConfig, FineFaceResNet, GroupedSgd, IterationContext, Method, RunOptions, Shard,
-    TrainSettings, TrainStep, Trainer, load_weights, save_weights,
+    TrainBackbone, TrainSettings, TrainStep, Trainer, load_weights, save_weights,
 };
 
 type F = CpuAutodiff;
@@ -146,6 +147,47 @@ fn the_forward_of_fineface_matches_flex() {
 fn the_forward_of_fineface_matches_flex_on_both() {
     let dir = tempfile::tempdir().unwrap();
     let (flex, wgpu) = twin_models(dir.path());
+    forward_matches(flex, wgpu);
+}
+
+#[test]
+fn the_forward_of_fineface_over_mobilenet_v2_matches_flex() {
+    on_big_stack(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let (flex, wgpu) = mobilenet_twins(dir.path());
+        forward_matches(flex, wgpu);
+    });
+}
+
+/// A tiny FineFACE over MobileNetV2 (width 0.25: depthwise convolutions, ReLU6, inverted
+/// residuals; heads 8) on both backends: drawn on Flex, moved to wgpu through a weight file.
+fn mobilenet_twins(dir: &Path) -> (FineFace<F, MobileNetV2<F>>, FineFace<W, MobileNetV2<W>>) {
+    fn build<B: fineface_model::FineFaceAutodiffBackend>(
+        device: &B::Device,
+    ) -> FineFace<B, MobileNetV2<B>> {
+        let backbone = MobileNetV2Config::new()
+            .with_width_mult(0.25)
+            .init::<B>(device);
+        let model = FineFaceConfig::new(2)
+            .with_head_width(8)
+            .init(backbone, device);
+        fineface_train::initialise_parameters(&model);
+        model
+    }
+    let flex = build::<F>(&Default::default());
+    let path = dir.join("twin.mpk");
+    save_weights(&flex, &path).unwrap();
+    let device = wgpu_device();
+    let wgpu = load_weights(build::<W>(&device), &path, &device).unwrap();
+    (flex, wgpu)
+}
+
+/// The forward in evaluation of the same FineFACE on both backends: heads, feature maps,
+/// attention maps, crops and the 8-logit prediction.
+fn forward_matches<NF: TrainBackbone<F>, NW: TrainBackbone<W>>(
+    flex: FineFace<F, NF>,
+    wgpu: FineFace<W, NW>,
+) {
     let (flex, wgpu) = (flex.valid(), wgpu.valid());
     let crop = AttentionCropConfig::new().init();
     let data = images_data([4, 3, 64, 64], 7);
@@ -232,6 +274,24 @@ fn one_training_iteration_matches_flex_loss_by_loss_and_update_by_update() {
 fn one_training_iteration_matches_flex_loss_by_loss_and_update_by_update_on_both() {
     let dir = tempfile::tempdir().unwrap();
     let (flex, wgpu) = twin_models(dir.path());
+    iteration_matches(flex, wgpu);
+}
+
+#[test]
+fn one_training_iteration_over_mobilenet_v2_matches_flex() {
+    on_big_stack(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let (flex, wgpu) = mobilenet_twins(dir.path());
+        iteration_matches(flex, wgpu);
+    });
+}
+
+/// One five-step iteration of the same FineFACE on both backends: the losses, and every
+/// parameter's and running statistic's update.
+fn iteration_matches<NF: TrainBackbone<F>, NW: TrainBackbone<W>>(
+    flex: FineFace<F, NF>,
+    wgpu: FineFace<W, NW>,
+) {
     let before = tensors(&flex);
     let crop: AttentionCrop = AttentionCropConfig::new().init();
     let settings = TrainSettings::default();

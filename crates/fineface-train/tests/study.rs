@@ -217,6 +217,33 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
     assert_eq!(written.verdict, paired.verdict());
     assert!(written.evals["shifted"].paired.is_some());
 
+    // Each group of the audit set: its size, seed mean and seed-to-seed deviation from the
+    // runs' reports, and one run's binomial sampling deviation at that mean.
+    let shifted = &written.methods["fineface"].evals["shifted"];
+    let reports: Vec<fineface_fair::SubgroupReport> = written.methods["fineface"]
+        .runs
+        .iter()
+        .map(|r| {
+            let text = std::fs::read_to_string(r.run_dir.join("eval-shifted/fairness.json"));
+            serde_json::from_str(&text.unwrap()).unwrap()
+        })
+        .collect();
+    assert_eq!(shifted.groups.len(), reports[0].groups.len());
+    for (group, spread) in &shifted.groups {
+        let [a, b] = [0, 1].map(|i| reports[i].groups[group].accuracy);
+        assert_eq!(spread.n, reports[0].groups[group].n, "{group}");
+        assert!(close(spread.accuracy_mean, (a + b) / 2.0), "{group}");
+        assert!(
+            close(spread.seed_sd.unwrap(), (a - b).abs() / 2f64.sqrt()),
+            "{group}"
+        );
+        let p = spread.accuracy_mean;
+        assert!(
+            close(spread.sampling_sd, (p * (1.0 - p) / spread.n as f64).sqrt()),
+            "{group}"
+        );
+    }
+
     // The files for people.
     let markdown = std::fs::read_to_string(plan.out.join("study.md")).unwrap();
     for expected in [
@@ -227,6 +254,8 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
         "| test sample: bootstrap 95 % interval of `",
         "| seed to seed: standard deviation of the runs (ddof 1) |",
         "## Cross-dataset: shifted (synthface",
+        "### Groups of shifted: seed spread and sampling noise",
+        "| method | group | n | accuracy (%) | seed-to-seed SD | sampling SD |",
         "Table 2",
         "Table 3",
     ] {

@@ -16,7 +16,7 @@ use crate::cargo::{GpuFeature, Target, build_release, workspace_root};
 /// The model and batch of the FineFACE cases.
 #[derive(Debug, Clone, Args)]
 pub struct ModelBench {
-    /// Backbone architecture.
+    /// Backbone architecture (`resnet18` ... `resnet152`, `mobilenet_v2`).
     #[arg(long, default_value = "resnet50")]
     backbone: String,
     /// Base width of the backbone (64 = torchvision's).

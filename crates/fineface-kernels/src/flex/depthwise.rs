@@ -180,6 +180,82 @@ fn dot_row(out_grad: &[f32], input: &[f32], stride: usize, tap: Tap) -> f32 {
     }
 }
 
+/// The forward of MobileNetV2's case, a 3x3 kernel with padding 1 and no dilation at stride
+/// 1 or 2: each output row in one sweep over the three input rows it reads (the nine taps
+/// summed in registers, not nine read-modify-write passes), stride 2 over the even and odd
+/// columns split apart first so that every read is contiguous.
+fn forward_3x3_row(
+    g: &DepthwiseGeometry,
+    input: &[f32],
+    w: &[f32],
+    oy: usize,
+    out: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let width = g.width;
+    let stride = g.stride[0];
+    for ky in 0..3 {
+        // Input row of tap row `ky`: oy * stride - 1 + ky.
+        let Some(iy) = (oy * stride + ky)
+            .checked_sub(1)
+            .filter(|&iy| iy < g.height)
+        else {
+            continue;
+        };
+        let row = &input[iy * width..(iy + 1) * width];
+        let [w0, w1, w2] = [w[3 * ky], w[3 * ky + 1], w[3 * ky + 2]];
+        if stride == 1 {
+            // out[x] += w0 * row[x - 1] + w1 * row[x] + w2 * row[x + 1]
+            out[0] += w1 * row[0] + if width > 1 { w2 * row[1] } else { 0.0 };
+            if width > 1 {
+                let n = width - 2;
+                let (left, centre, right) = (&row[..n], &row[1..n + 1], &row[2..]);
+                for (((o, a), b), c) in out[1..width - 1]
+                    .iter_mut()
+                    .zip(left)
+                    .zip(centre)
+                    .zip(right)
+                {
+                    *o += w0 * a + w1 * b + w2 * c;
+                }
+                out[width - 1] += w0 * row[width - 2] + w1 * row[width - 1];
+            }
+        } else {
+            // out[x] += w0 * row[2x - 1] + w1 * row[2x] + w2 * row[2x + 1]
+            let (even_len, odd_len) = (width.div_ceil(2), width / 2);
+            scratch.clear();
+            scratch.extend(row.iter().step_by(2));
+            scratch.extend(row.iter().skip(1).step_by(2));
+            let (even, odd) = scratch.split_at(even_len);
+            let n = g.width_out;
+            // x = 0: row[-1] is padding.
+            out[0] += w1 * even[0] + if odd_len > 0 { w2 * odd[0] } else { 0.0 };
+            // 1 <= x < n: odd[x - 1], even[x], odd[x] (odd[x] absent past the row's end).
+            let full = n.min(odd_len).max(1);
+            for (((o, a), b), c) in out[1..full]
+                .iter_mut()
+                .zip(&odd[..full - 1])
+                .zip(&even[1..full])
+                .zip(&odd[1..full])
+            {
+                *o += w0 * a + w1 * b + w2 * c;
+            }
+            for x in full.max(1)..n {
+                out[x] += w0 * odd[x - 1] + w1 * even[x];
+            }
+        }
+    }
+}
+
+/// Whether [`forward_3x3_row`] applies.
+fn is_mobilenet_3x3(g: &DepthwiseGeometry) -> bool {
+    g.kernel == [3, 3]
+        && g.padding == [1, 1]
+        && g.dilation == [1, 1]
+        && g.stride[0] == g.stride[1]
+        && (g.stride[0] == 1 || g.stride[0] == 2)
+}
+
 /// The forward: `[batch, channels, height_out, width_out]`.
 pub(crate) fn conv2d_depthwise(
     g: DepthwiseGeometry,
@@ -197,6 +273,13 @@ pub(crate) fn conv2d_depthwise(
         let w = &weight[c * taps..(c + 1) * taps];
         if let Some(bias) = bias {
             out.fill(bias[c]);
+        }
+        if is_mobilenet_3x3(&g) {
+            let mut scratch = Vec::with_capacity(g.width);
+            for (oy, out_row) in out.chunks_mut(g.width_out).enumerate() {
+                forward_3x3_row(&g, input, w, oy, out_row, &mut scratch);
+            }
+            return;
         }
         g.for_each_tap(|oy, iy, k, column| {
             let out_row = &mut out[oy * g.width_out..(oy + 1) * g.width_out];
@@ -220,6 +303,16 @@ pub(crate) fn conv2d_depthwise_input_gradient(
         let c = p % g.channels;
         let out_grad = &output_grad[p * plane_out..(p + 1) * plane_out];
         let w = &weight[c * taps..(c + 1) * taps];
+        if is_mobilenet_3x3(&g) && g.stride[0] == 1 {
+            // At stride 1 the input gradient is the forward's correlation of the output
+            // gradient with the kernel turned by 180 degrees (same size, same padding).
+            let turned: Vec<f32> = w.iter().rev().copied().collect();
+            let mut scratch = Vec::new();
+            for (iy, grad_row) in grad.chunks_mut(g.width).enumerate() {
+                forward_3x3_row(&g, out_grad, &turned, iy, grad_row, &mut scratch);
+            }
+            return;
+        }
         g.for_each_tap(|oy, iy, k, column| {
             let grad_row = &mut grad[iy * g.width..(iy + 1) * g.width];
             let out_row = &out_grad[oy * g.width_out..(oy + 1) * g.width_out];
@@ -227,6 +320,62 @@ pub(crate) fn conv2d_depthwise_input_gradient(
         });
     });
     tensor(grad, vec![g.batch, g.channels, g.height, g.width])
+}
+
+/// One image's share of MobileNetV2's 3x3 (padding 1, stride 1 or 2) weight gradient for one
+/// channel: per tap, `acc[ky][kx][x] += out_grad[y][x] * input[y * stride - 1 + ky][x * stride - 1
+/// + kx]` over the output rows, element-wise (vectorised; the nine sums are taken once per
+/// channel, not once per row).
+fn weight_gradient_3x3_plane(
+    g: &DepthwiseGeometry,
+    input: &[f32],
+    out_grad: &[f32],
+    acc: &mut [[Vec<f32>; 3]; 3],
+    scratch: &mut Vec<f32>,
+) {
+    let (width, n) = (g.width, g.width_out);
+    let stride = g.stride[0];
+    for (oy, d) in out_grad.chunks(n).enumerate() {
+        for ky in 0..3 {
+            let Some(iy) = (oy * stride + ky)
+                .checked_sub(1)
+                .filter(|&iy| iy < g.height)
+            else {
+                continue;
+            };
+            let row = &input[iy * width..(iy + 1) * width];
+            let [a0, a1, a2] = &mut acc[ky];
+            if stride == 1 {
+                // kx = 0 reads row[x - 1] (x >= 1), kx = 1 row[x], kx = 2 row[x + 1].
+                let m = width - 1;
+                for ((a, dv), r) in a0[1..].iter_mut().zip(&d[1..]).zip(&row[..m]) {
+                    *a += dv * r;
+                }
+                for ((a, dv), r) in a1.iter_mut().zip(d).zip(row) {
+                    *a += dv * r;
+                }
+                for ((a, dv), r) in a2[..m].iter_mut().zip(&d[..m]).zip(&row[1..]) {
+                    *a += dv * r;
+                }
+            } else {
+                // row[2x - 1] = odd[x - 1] (x >= 1), row[2x] = even[x], row[2x + 1] = odd[x].
+                scratch.clear();
+                scratch.extend(row.iter().step_by(2));
+                let even_len = scratch.len();
+                scratch.extend(row.iter().skip(1).step_by(2));
+                let (even, odd) = scratch.split_at(even_len);
+                for ((a, dv), r) in a0[1..n].iter_mut().zip(&d[1..]).zip(odd) {
+                    *a += dv * r;
+                }
+                for ((a, dv), r) in a1[..n].iter_mut().zip(d).zip(even) {
+                    *a += dv * r;
+                }
+                for ((a, dv), r) in a2[..n].iter_mut().zip(d).zip(odd) {
+                    *a += dv * r;
+                }
+            }
+        }
+    }
 }
 
 /// The weight gradient: `[channels, 1, k_h, k_w]`, each channel's taps summed over the batch
@@ -243,6 +392,21 @@ pub(crate) fn conv2d_depthwise_weight_gradient(
     grad.par_chunks_mut(taps)
         .enumerate()
         .for_each(|(c, w_grad)| {
+            if is_mobilenet_3x3(&g) {
+                let mut acc: [[Vec<f32>; 3]; 3] =
+                    std::array::from_fn(|_| std::array::from_fn(|_| vec![0.0; g.width_out]));
+                let mut scratch = Vec::with_capacity(g.width);
+                for b in 0..g.batch {
+                    let p = b * g.channels + c;
+                    let input = &x[p * plane_in..(p + 1) * plane_in];
+                    let out_grad = &output_grad[p * plane_out..(p + 1) * plane_out];
+                    weight_gradient_3x3_plane(&g, input, out_grad, &mut acc, &mut scratch);
+                }
+                for (w, a) in w_grad.iter_mut().zip(acc.iter().flatten()) {
+                    *w = a.iter().sum();
+                }
+                return;
+            }
             for b in 0..g.batch {
                 let p = b * g.channels + c;
                 let input = &x[p * plane_in..(p + 1) * plane_in];

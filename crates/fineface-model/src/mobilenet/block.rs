@@ -10,11 +10,6 @@ use fineface_kernels::{FineFaceBackend, conv2d};
 
 use crate::norm::{BatchNorm, BatchNormConfig};
 
-/// `min(max(x, 0), 6)`: MobileNetV2's activation (PyTorch's `nn.ReLU6`).
-pub(crate) fn relu6<B: Backend>(x: Tensor<B, 4>) -> Tensor<B, 4> {
-    x.clamp(0.0, 6.0)
-}
-
 /// torchvision's `kaiming_normal_(weight, mode="fan_out")` for a convolution: a normal of
 /// standard deviation `sqrt(2 / (out_channels * kernel * kernel))`. PyTorch's fan-out does
 /// not divide by the groups (Burn's does), which matters for the depthwise convolutions.
@@ -72,7 +67,7 @@ impl<B: FineFaceBackend> Conv2dNormActivation<B> {
     /// - `x`: `[batch, in_channels, h, w]`
     /// - output: `[batch, out_channels, h / stride, w / stride]`
     pub fn forward(&self, x: Tensor<B, 4>) -> Tensor<B, 4> {
-        relu6(self.bn.forward(conv2d(&self.conv, x)))
+        self.bn.forward_relu6(conv2d(&self.conv, x))
     }
 }
 

@@ -6,7 +6,9 @@ use burn::nn::Initializer;
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
-use fineface_kernels::{BatchNormForward, BatchNormOptions, FineFaceBackend, per_row};
+use fineface_kernels::{
+    BatchNormActivation, BatchNormForward, BatchNormOptions, FineFaceBackend, per_row,
+};
 
 /// Configuration of a [`BatchNorm`] layer.
 #[derive(Config, Debug)]
@@ -73,7 +75,7 @@ impl<B: FineFaceBackend> BatchNorm<B> {
     /// - `input`: `[batch, channels, ...]` (rank 2 for BatchNorm1d, 4 for BatchNorm2d)
     /// - output: same as `input`
     pub fn forward<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
-        self.forward_with(input, false)
+        self.forward_with(input, BatchNormActivation::Identity)
     }
 
     /// `relu(self.forward(input))`; in training one op (one pass less over memory each way,
@@ -83,10 +85,24 @@ impl<B: FineFaceBackend> BatchNorm<B> {
     /// - `input`: `[batch, channels, ...]`
     /// - output: same as `input`
     pub fn forward_relu<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
-        self.forward_with(input, true)
+        self.forward_with(input, BatchNormActivation::Relu)
     }
 
-    fn forward_with<const D: usize>(&self, input: Tensor<B, D>, relu_after: bool) -> Tensor<B, D> {
+    /// `self.forward(input).clamp(0, 6)` (MobileNetV2's ReLU6); in training one op, as
+    /// [`BatchNorm::forward_relu`].
+    ///
+    /// # Shapes
+    /// - `input`: `[batch, channels, ...]`
+    /// - output: same as `input`
+    pub fn forward_relu6<const D: usize>(&self, input: Tensor<B, D>) -> Tensor<B, D> {
+        self.forward_with(input, BatchNormActivation::Relu6)
+    }
+
+    fn forward_with<const D: usize>(
+        &self,
+        input: Tensor<B, D>,
+        activation: BatchNormActivation,
+    ) -> Tensor<B, D> {
         let dims = input.dims();
         let (batch, channels) = (dims[0], dims[1]);
         let spatial: usize = dims[2..].iter().product();
@@ -96,13 +112,16 @@ impl<B: FineFaceBackend> BatchNorm<B> {
             let options = BatchNormOptions {
                 batch,
                 epsilon: self.epsilon,
-                relu: relu_after,
+                activation,
             };
             self.forward_train(rows, options, spatial)
-        } else if relu_after {
-            relu(self.forward_eval(rows, batch, channels))
         } else {
-            self.forward_eval(rows, batch, channels)
+            let output = self.forward_eval(rows, batch, channels);
+            match activation {
+                BatchNormActivation::Identity => output,
+                BatchNormActivation::Relu => relu(output),
+                BatchNormActivation::Relu6 => output.clamp(0.0, 6.0),
+            }
         };
         output.reshape(dims)
     }

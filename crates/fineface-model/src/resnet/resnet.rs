@@ -75,18 +75,6 @@ impl ResNetConfig {
         Self::new(BlockKind::Bottleneck, [3, 8, 36, 3])
     }
 
-    /// The configuration of a torchvision architecture name (`resnet18` ... `resnet152`).
-    pub fn from_arch(arch: &str) -> Option<Self> {
-        Some(match arch {
-            "resnet18" => Self::resnet18(),
-            "resnet34" => Self::resnet34(),
-            "resnet50" => Self::resnet50(),
-            "resnet101" => Self::resnet101(),
-            "resnet152" => Self::resnet152(),
-            _ => return None,
-        })
-    }
-
     /// Output channels of layer1..layer4.
     pub fn layer_channels(&self) -> [usize; 4] {
         let e = self.block.expansion();

@@ -19,6 +19,6 @@ pub use render::study_markdown;
 pub use stats::{Interval95, PairedDifference, mean_ci95, sd_ddof1, t_975};
 pub use study::{StudyOptions, StudyOutcome, run_study};
 pub use summary::{
-    EvalSummary, MethodSummary, Metric, MetricIntervals, MetricValues, PairedSummary, RunMetrics,
-    SeedSummary, StudyRun, StudySummary,
+    EvalSummary, GroupSpread, MethodSummary, Metric, MetricIntervals, MetricValues, PairedSummary,
+    RunMetrics, SeedSummary, StudyRun, StudySummary,
 };

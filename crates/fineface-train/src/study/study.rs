@@ -112,6 +112,9 @@ fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<ExperimentC
 fn config_differences(found: &ExperimentConfig, expected: &ExperimentConfig) -> Vec<String> {
     let comparable = |config: &ExperimentConfig| {
         let mut config = config.clone();
+        // A run saves the normalisation it resolved from its backbone; the plan may leave it
+        // open.
+        config.resolve_normalisation();
         config.train.devices.clear();
         config.train.workers = 0;
         *config.data.root_mut() = absolute(config.data.root());
@@ -164,8 +167,9 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
     let total = plan.seeds.len() * plan.methods.len();
     let mut trained = 0;
     let mut finished = 0;
-    for &seed in &plan.seeds {
-        for method in &plan.methods {
+    let mut eta = StudyEta::default();
+    for (seed_index, &seed) in plan.seeds.iter().enumerate() {
+        for (method_index, method) in plan.methods.iter().enumerate() {
             let dir = plan.run_dir(&method.name, seed);
             let config = plan.run_config(method, seed);
             let state = run_state(&dir)?;
@@ -196,8 +200,19 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
                     progress: options.progress,
                     ..RunOptions::new(&dir)
                 };
+                let started = std::time::Instant::now();
                 train::<B>(&config, devices, &run_options)?;
+                evaluate_missing::<B>(plan, &dir, device, options)?;
+                eta.record(method_index, started.elapsed());
                 trained += 1;
+                let done = seed_index * plan.methods.len() + method_index + 1;
+                let left: Vec<usize> = (done..total).map(|i| i % plan.methods.len()).collect();
+                tracing::info!(
+                    "study: run {done}/{total} done in {}; {} left, about {} to go",
+                    minutes(started.elapsed()),
+                    left.len(),
+                    eta.remaining(&left).map_or_else(|| "?".to_owned(), minutes)
+                );
             }
             finished += 1;
             evaluate_missing::<B>(plan, &dir, device, options)?;
@@ -221,6 +236,50 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
     write_study_svg(&plan.out.join("study.svg"), &summary)?;
     tracing::info!(out = %plan.out.display(), verdict = %summary.verdict, "study written");
     Ok(StudyOutcome::Finished(Box::new(summary)))
+}
+
+/// Mean wall time (training and evaluations) of each method's runs trained in this sitting,
+/// for the study's time-to-go line.
+#[derive(Debug, Default)]
+struct StudyEta {
+    /// Per method index: total time and runs.
+    spent: std::collections::BTreeMap<usize, (std::time::Duration, u32)>,
+}
+
+impl StudyEta {
+    fn record(&mut self, method: usize, took: std::time::Duration) {
+        let entry = self.spent.entry(method).or_default();
+        entry.0 += took;
+        entry.1 += 1;
+    }
+
+    /// The time the runs of `methods` (one entry per run left) should take: each method's
+    /// mean, or the mean over all methods for one not timed yet; `None` before any run.
+    fn remaining(&self, methods: &[usize]) -> Option<std::time::Duration> {
+        let (all, n) = self
+            .spent
+            .values()
+            .fold((std::time::Duration::ZERO, 0), |(t, n), (d, k)| {
+                (t + *d, n + k)
+            });
+        let overall = all.checked_div(n)?;
+        Some(
+            methods
+                .iter()
+                .map(|m| self.spent.get(m).map_or(overall, |(d, k)| *d / *k))
+                .sum(),
+        )
+    }
+}
+
+/// `12 min` (or `45 s` under a minute).
+fn minutes(duration: std::time::Duration) -> String {
+    let seconds = duration.as_secs();
+    if seconds < 60 {
+        format!("{seconds} s")
+    } else {
+        format!("{} min", (seconds + 30) / 60)
+    }
 }
 
 /// Evaluates a finished run on each cross-dataset evaluation whose `fairness.json` is not
@@ -284,4 +343,25 @@ fn representative_bootstrap(
     Ok(resampled
         .bootstrap
         .map(|b| (run.run_dir.display().to_string(), b)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use super::{StudyEta, minutes};
+
+    #[test]
+    fn time_to_go_sums_each_methods_mean_and_guesses_untimed_ones_from_all() {
+        let mut eta = StudyEta::default();
+        assert_eq!(eta.remaining(&[0, 1]), None, "nothing timed yet");
+        eta.record(0, Duration::from_secs(600));
+        eta.record(0, Duration::from_secs(400));
+        // Method 1 not timed: the mean over all runs (500 s).
+        assert_eq!(eta.remaining(&[1, 0, 1]), Some(Duration::from_secs(1500)));
+        eta.record(1, Duration::from_secs(100));
+        assert_eq!(eta.remaining(&[0, 1]), Some(Duration::from_secs(600)));
+        assert_eq!(minutes(Duration::from_secs(45)), "45 s");
+        assert_eq!(minutes(Duration::from_secs(600)), "10 min");
+    }
 }

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 use crate::study::plan::StudyPlan;
-use crate::study::stats::{Interval95, PairedDifference, mean_ci95};
+use crate::study::stats::{Interval95, PairedDifference, mean_ci95, sd_ddof1};
 
 /// The numbers a study compares, read from one run's `fairness.json` (fractions, not %).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -189,6 +189,47 @@ pub struct SeedSummary {
     pub ci95: MetricIntervals,
     /// Each group's accuracy averaged over the seeds (the paper's per-subgroup cells).
     pub group_accuracy_mean: BTreeMap<String, f64>,
+    /// Each group's accuracy: its size, and its seed-to-seed spread beside one run's
+    /// sampling noise (absent in studies written before this field).
+    #[serde(default)]
+    pub groups: BTreeMap<String, GroupSpread>,
+}
+
+/// One group's accuracy over the seeds of a study, and the two sources of its noise, each as
+/// the standard deviation of a single run's number so that they compare like with like.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GroupSpread {
+    /// Images of the group (in the first run's report; a split carved per seed may differ
+    /// by a few).
+    pub n: u64,
+    /// Mean accuracy over the seeds.
+    pub accuracy_mean: f64,
+    /// Student-t 95 % interval of that mean (`None` with one seed).
+    pub accuracy_ci95: Option<Interval95>,
+    /// Seed to seed: standard deviation (ddof 1) of the runs' accuracies (`None` with one seed).
+    pub seed_sd: Option<f64>,
+    /// One run's sampling noise: the binomial standard deviation `sqrt(p (1 - p) / n)` at
+    /// the mean accuracy `p`, what a run's number moves by when the group's images are
+    /// drawn again.
+    pub sampling_sd: f64,
+}
+
+impl GroupSpread {
+    fn of(group: &str, reports: &[&SubgroupReport]) -> Option<Self> {
+        let cells: Vec<&fineface_fair::GroupMetrics> =
+            reports.iter().filter_map(|r| r.groups.get(group)).collect();
+        let n = cells.first()?.n;
+        let accuracies: Vec<Option<f64>> = cells.iter().map(|c| Some(c.accuracy)).collect();
+        let (mean, ci) = mean_ci95(&accuracies);
+        let p = mean?;
+        Some(Self {
+            n,
+            accuracy_mean: p,
+            accuracy_ci95: ci,
+            seed_sd: sd_ddof1(&accuracies.iter().flatten().copied().collect::<Vec<_>>()),
+            sampling_sd: (p * (1.0 - p) / n.max(1) as f64).sqrt(),
+        })
+    }
 }
 
 impl SeedSummary {
@@ -209,6 +250,10 @@ impl SeedSummary {
                 entry.1 += 1;
             }
         }
+        let groups = sums
+            .keys()
+            .filter_map(|group| Some((group.clone(), GroupSpread::of(group, reports)?)))
+            .collect();
         Self {
             mean,
             ci95,
@@ -216,6 +261,7 @@ impl SeedSummary {
                 .into_iter()
                 .map(|(group, (sum, n))| (group, sum / n as f64))
                 .collect(),
+            groups,
         }
     }
 }
