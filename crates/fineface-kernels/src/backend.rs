@@ -108,8 +108,8 @@ pub trait FineFaceBackend: Backend {
     /// Training-mode batch normalisation of `[batch * channels, spatial]` rows (one row per
     /// sample and channel) with per-channel batch statistics. On an autodiff backend it is
     /// one op whose backward is [`FineFaceBackend::batch_norm_backward`], not the graph of a
-    /// dozen element-wise ops; with [`BatchNormOptions::relu`] it includes the ReLU that
-    /// follows.
+    /// dozen element-wise ops; with [`BatchNormOptions::activation`] it includes the ReLU or
+    /// ReLU6 that follows.
     fn batch_norm_train(
         rows: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

@@ -173,8 +173,9 @@ impl Depthwise {
 }
 
 /// Our depthwise convolution beside Burn's grouped `Conv2d::forward` under `sum(y * r)`:
-/// MobileNetV2's 3x3 of stride 1 and 2 (padding 1) on even and odd maps, a map smaller than
-/// the kernel reaches, padding beyond the kernel, non-square kernels and strides, dilation,
+/// MobileNetV2's 3x3 of stride 1 and 2 (padding 1) on even and odd maps, maps of one pixel,
+/// one row and one column at stride 2, taps that read only padding, padding beyond the
+/// kernel, non-square kernels and strides, dilation,
 /// a single image and more images than threads.
 #[rstest]
 #[case::mobilenet_stride_1(Depthwise { planes: [2, 6], size: [10, 10], kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: 1 })]
@@ -182,6 +183,12 @@ impl Depthwise {
 #[case::mobilenet_stride_2_odd(Depthwise { planes: [3, 5], size: [11, 9], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
 #[case::one_by_one_map(Depthwise { planes: [2, 4], size: [1, 1], kernel: [3, 3], stride: [1, 1], padding: [1, 1], dilation: 1 })]
 #[case::two_by_two_strided(Depthwise { planes: [2, 4], size: [2, 2], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+#[case::one_by_one_strided(Depthwise { planes: [2, 4], size: [1, 1], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+#[case::one_column_strided(Depthwise { planes: [2, 3], size: [3, 1], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+#[case::one_row_strided(Depthwise { planes: [2, 3], size: [1, 3], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+#[case::three_by_three_strided(Depthwise { planes: [2, 3], size: [3, 3], kernel: [3, 3], stride: [2, 2], padding: [1, 1], dilation: 1 })]
+#[case::taps_reading_only_padding(Depthwise { planes: [2, 3], size: [1, 1], kernel: [5, 5], stride: [1, 1], padding: [2, 2], dilation: 1 })]
+#[case::dilated_taps_reading_only_padding(Depthwise { planes: [2, 3], size: [1, 2], kernel: [3, 3], stride: [1, 1], padding: [2, 2], dilation: 2 })]
 #[case::padding_beyond_the_kernel(Depthwise { planes: [2, 3], size: [4, 5], kernel: [3, 3], stride: [1, 1], padding: [3, 2], dilation: 1 })]
 #[case::no_padding(Depthwise { planes: [2, 3], size: [7, 6], kernel: [3, 3], stride: [1, 1], padding: [0, 0], dilation: 1 })]
 #[case::non_square(Depthwise { planes: [2, 3], size: [8, 7], kernel: [5, 1], stride: [2, 1], padding: [2, 0], dilation: 1 })]

@@ -137,7 +137,7 @@ impl FromStr for BackboneArch {
     type Err = UnknownArch;
 
     /// Parses torchvision's name; `mobilenetv2` and `MobileNet_V2`-style spellings are
-    /// accepted (case and the underscore do not matter).
+    /// accepted (case, underscores and hyphens do not matter).
     fn from_str(name: &str) -> Result<Self, UnknownArch> {
         let folded = name.trim().to_ascii_lowercase().replace(['_', '-'], "");
         Self::ALL

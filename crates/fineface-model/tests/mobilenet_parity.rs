@@ -191,6 +191,20 @@ fn narrow_network_matches_torchvision() {
     );
 }
 
+/// The data crate's default normalisation (no model dependency there) is the model crate's
+/// ImageNet one.
+#[test]
+fn the_data_crates_imagenet_normalisation_is_the_models() {
+    assert_eq!(fineface_data::IMAGENET_MEAN, fineface_model::IMAGENET_MEAN);
+    assert_eq!(fineface_data::IMAGENET_STD, fineface_model::IMAGENET_STD);
+    let norm = BackboneArch::MobileNetV2.normalisation();
+    let transform = TransformConfig::default();
+    assert_eq!(
+        (transform.channel_mean(), transform.channel_std()),
+        (norm.mean, norm.std)
+    );
+}
+
 /// The backbone alone takes the ImageNet file and leaves its classifier out.
 #[test]
 fn backbone_alone_loads_the_imagenet_file() {

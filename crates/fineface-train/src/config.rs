@@ -160,6 +160,39 @@ pub struct ModelSettings {
     pub weights: Option<PathBuf>,
 }
 
+impl ModelSettings {
+    /// `model.width` belongs to the ResNets and `model.width_mult` to MobileNetV2: a value
+    /// given to the other family would be silently ignored, so it is refused (by
+    /// [`ExperimentConfig::validate`] and wherever the backbone is built).
+    ///
+    /// # Errors
+    /// The key and why, naming the family's own key.
+    pub fn check_widths(&self) -> std::result::Result<(), String> {
+        let width_mult = self.width_mult;
+        if !(width_mult.is_finite() && width_mult > 0.0) {
+            return Err(format!(
+                "model.width_mult must be a positive number, got {width_mult}"
+            ));
+        }
+        match &self.backbone {
+            BackboneChoice::Torchvision(BackboneArch::MobileNetV2) if self.width != 64 => {
+                Err(format!(
+                    "model.width = {} applies to ResNets; MobileNetV2 takes model.width_mult \
+                     (torchvision's width multiplier, 1.0 for the ImageNet weights)",
+                    self.width
+                ))
+            }
+            BackboneChoice::Torchvision(arch) if arch.is_resnet() && width_mult != 1.0 => {
+                Err(format!(
+                    "model.width_mult = {width_mult} applies to MobileNetV2; a ResNet takes \
+                     model.width (stem channels, 64 in torchvision)"
+                ))
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 impl Default for ModelSettings {
     fn default() -> Self {
         Self {
@@ -324,9 +357,8 @@ impl ExperimentConfig {
         }
     }
 
-    /// Checks values serde cannot: positive sizes, devices. (Backbone names are checked
-    /// where a ResNet is built, [`resnet_config`](crate::resnet_config): other networks
-    /// train through [`Trainer::fit`](crate::Trainer::fit).)
+    /// Checks values serde cannot: positive sizes, devices, the width setting of the
+    /// backbone's family. (Backbone names are parsed when the file is read.)
     pub fn validate(&self) -> std::result::Result<(), String> {
         if self.train.epochs == 0 || self.train.batch_size < 2 {
             return Err(format!(
@@ -337,7 +369,7 @@ impl ExperimentConfig {
         if self.model.width == 0 || self.model.head_width < 2 {
             return Err("model width and head_width must be positive".to_owned());
         }
-        self.validate_backbone()?;
+        self.model.check_widths()?;
         if self.transform.crop < 32 || self.transform.resize < self.transform.crop {
             return Err(format!(
                 "transform: crop {} must be >= 32 and <= resize {}",
@@ -353,33 +385,6 @@ impl ExperimentConfig {
                 .map_err(|e| e.to_string())?;
         }
         Ok(())
-    }
-
-    /// `model.width` belongs to the ResNets and `model.width_mult` to MobileNetV2: a value
-    /// given to the other family would be silently ignored, so it is refused.
-    fn validate_backbone(&self) -> std::result::Result<(), String> {
-        let width_mult = self.model.width_mult;
-        if !(width_mult.is_finite() && width_mult > 0.0) {
-            return Err(format!(
-                "model.width_mult must be a positive number, got {width_mult}"
-            ));
-        }
-        match &self.model.backbone {
-            BackboneChoice::Torchvision(BackboneArch::MobileNetV2) if self.model.width != 64 => {
-                Err(format!(
-                    "model.width = {} applies to ResNets; MobileNetV2 takes model.width_mult \
-                     (torchvision's width multiplier, 1.0 for the ImageNet weights)",
-                    self.model.width
-                ))
-            }
-            BackboneChoice::Torchvision(arch) if arch.is_resnet() && width_mult != 1.0 => {
-                Err(format!(
-                    "model.width_mult = {width_mult} applies to MobileNetV2; a ResNet takes \
-                     model.width (stem channels, 64 in torchvision)"
-                ))
-            }
-            _ => Ok(()),
-        }
     }
 
     /// Fills in the input normalisation the config leaves open (`transform.mean`/`std`

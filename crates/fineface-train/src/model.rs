@@ -28,8 +28,9 @@ pub enum BackboneConfig {
 ///
 /// # Errors
 /// [`TrainError::Unsupported`] for a custom backbone, which the program that defines it
-/// builds.
+/// builds, and for a width setting of the other family ([`ModelSettings::check_widths`]).
 pub fn backbone_config(settings: &ModelSettings) -> Result<BackboneConfig> {
+    settings.check_widths().map_err(TrainError::Unsupported)?;
     Ok(match settings.backbone.torchvision()?.config() {
         ArchConfig::ResNet(config) => BackboneConfig::ResNet(config.with_width(settings.width)),
         ArchConfig::MobileNetV2(config) => {

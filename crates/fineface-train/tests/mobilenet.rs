@@ -166,6 +166,16 @@ fn width_settings_of_the_other_family_are_refused_naming_the_key() {
         error.contains("model.width") && error.contains("width_mult"),
         "{error}"
     );
+    // A config built in code, never validated, is refused where the backbone is built.
+    let error = fineface_train::backbone_config(&config.model)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("model.width = 16"), "{error}");
+    let run = options(dir.path().join("refused"));
+    let error = train::<CpuAutodiff>(&config, &[Default::default()], &run)
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("model.width = 16"), "{error}");
 
     let mut config = common::tiny_config(&dir.path().join("synthface"), Method::FineFace);
     config.model.width_mult = 0.5;

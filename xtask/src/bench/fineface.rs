@@ -131,9 +131,15 @@ impl BenchArgs {
         } else {
             format!("ours {}, reference {reference_device}", m.device)
         };
+        // `--width` is a ResNet's; MobileNetV2 runs at torchvision's width.
+        let width = if m.backbone.starts_with("resnet") {
+            format!("width {}, ", m.width)
+        } else {
+            String::new()
+        };
         let shape = format!(
-            "{} (width {}, heads {}), batch {}, {} px, {devices}",
-            m.backbone, m.width, m.head_width, m.batch, m.image_size
+            "{} ({width}heads {}), batch {}, {} px, {devices}",
+            m.backbone, m.head_width, m.batch, m.image_size
         );
         let name = match case {
             "iteration" if m.lean => "iteration_lean".to_owned(),

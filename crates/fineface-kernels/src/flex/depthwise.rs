@@ -5,9 +5,11 @@
 //! A depthwise convolution reads each input plane with its own small kernel: 9 multiply-adds
 //! per output value, so it is bound by memory, not arithmetic. Flex 0.21 runs grouped
 //! convolutions as one im2col product per group, a `[1, 9] x [9, positions]` product per
-//! channel with a 9x copy of the input; here every `(image, channel)` plane is one task that
-//! sweeps its rows once per kernel tap (`out_row[x] += w * in_row[x * stride + offset]`,
-//! contiguous at stride 1 and vectorised by the compiler), the planes spread over the pool.
+//! channel with a 9x copy of the input; here every `(image, channel)` plane is one task, the
+//! planes spread over the pool. MobileNetV2's 3x3 (padding 1, stride 1 or 2) sweeps each
+//! output row once over the three input rows it reads (stride 2 over the even and odd columns
+//! split apart, so that reads are contiguous and vectorise); any other kernel sweeps the rows
+//! once per tap (`out_row[x] += w * in_row[x * stride + offset]`).
 
 use burn::backend::flex::FlexTensor;
 use burn::tensor::TensorMetadata;
@@ -130,7 +132,9 @@ impl DepthwiseGeometry {
             let rows = self.tap(0, ky);
             for oy in rows.lo..rows.hi {
                 let iy = (oy as isize * self.stride[0] as isize + rows.offset) as usize;
-                for (kx, &column) in columns.iter().enumerate() {
+                // A tap that reads only padding has no columns (and its start may lie
+                // outside the row).
+                for (kx, &column) in columns.iter().enumerate().filter(|(_, c)| c.lo < c.hi) {
                     f(oy, iy, ky * kernel_w + kx, column);
                 }
             }
@@ -230,15 +234,18 @@ fn forward_3x3_row(
             let n = g.width_out;
             // x = 0: row[-1] is padding.
             out[0] += w1 * even[0] + if odd_len > 0 { w2 * odd[0] } else { 0.0 };
-            // 1 <= x < n: odd[x - 1], even[x], odd[x] (odd[x] absent past the row's end).
-            let full = n.min(odd_len).max(1);
-            for (((o, a), b), c) in out[1..full]
-                .iter_mut()
-                .zip(&odd[..full - 1])
-                .zip(&even[1..full])
-                .zip(&odd[1..full])
-            {
-                *o += w0 * a + w1 * b + w2 * c;
+            // 1 <= x < full: odd[x - 1], even[x], odd[x]; past the row's end (x >= odd_len)
+            // odd[x] is padding.
+            let full = n.min(odd_len);
+            if full > 1 {
+                for (((o, a), b), c) in out[1..full]
+                    .iter_mut()
+                    .zip(&odd[..full - 1])
+                    .zip(&even[1..full])
+                    .zip(&odd[1..full])
+                {
+                    *o += w0 * a + w1 * b + w2 * c;
+                }
             }
             for x in full.max(1)..n {
                 out[x] += w0 * odd[x - 1] + w1 * even[x];
@@ -323,9 +330,9 @@ pub(crate) fn conv2d_depthwise_input_gradient(
 }
 
 /// One image's share of MobileNetV2's 3x3 (padding 1, stride 1 or 2) weight gradient for one
-/// channel: per tap, `acc[ky][kx][x] += out_grad[y][x] * input[y * stride - 1 + ky][x * stride - 1
-/// + kx]` over the output rows, element-wise (vectorised; the nine sums are taken once per
-/// channel, not once per row).
+/// channel: per tap, `acc[ky][kx][x] += out_grad[y][x] * input[y * s - 1 + ky][x * s - 1 + kx]`
+/// over the output rows, element-wise (vectorised; the nine sums are taken once per channel,
+/// not once per row).
 fn weight_gradient_3x3_plane(
     g: &DepthwiseGeometry,
     input: &[f32],
@@ -336,7 +343,7 @@ fn weight_gradient_3x3_plane(
     let (width, n) = (g.width, g.width_out);
     let stride = g.stride[0];
     for (oy, d) in out_grad.chunks(n).enumerate() {
-        for ky in 0..3 {
+        for (ky, [a0, a1, a2]) in acc.iter_mut().enumerate() {
             let Some(iy) = (oy * stride + ky)
                 .checked_sub(1)
                 .filter(|&iy| iy < g.height)
@@ -344,7 +351,6 @@ fn weight_gradient_3x3_plane(
                 continue;
             };
             let row = &input[iy * width..(iy + 1) * width];
-            let [a0, a1, a2] = &mut acc[ky];
             if stride == 1 {
                 // kx = 0 reads row[x - 1] (x >= 1), kx = 1 row[x], kx = 2 row[x + 1].
                 let m = width - 1;

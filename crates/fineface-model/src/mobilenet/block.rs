@@ -75,7 +75,8 @@ impl<B: FineFaceBackend> Conv2dNormActivation<B> {
 /// (absent when the ratio is 1), a 3x3 depthwise convolution carrying the stride, a linear
 /// 1x1 projection; the input is added back when the shape is kept (torchvision's
 /// `InvertedResidual`, whose `conv.0` ... `conv.3` are our `expand`, `depthwise`, `project`
-/// and `project_bn`).
+/// and `project_bn`; in `features.1`, without expansion, `conv.0` ... `conv.2` are the last
+/// three).
 #[derive(Module, Debug)]
 pub struct InvertedResidual<B: Backend> {
     /// 1x1 expansion with BN and ReLU6 (none when `expand_ratio` is 1).
