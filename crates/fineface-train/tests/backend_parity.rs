@@ -4,7 +4,7 @@
 //!
 //! Each test starts both backends from the same weights, moved from Flex to wgpu through the
 //! run folder's weight file (`save_weights` / `load_weights`), and compares (FineFACE over a
-//! ResNet-18; the forward and the iteration over MobileNetV2 too):
+//! ResNet-18; the forward over MobileNetV2 too, and the baseline's training step over it):
 //! - the forward of FineFACE in evaluation: the four heads' logits, the experts' feature
 //!   maps, the attention maps, the four attention crops and the 8-logit prediction, within
 //!   1e-4 relative;
@@ -30,8 +30,8 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use fineface_data::DatasetConfig;
 use fineface_model::{
-    AttentionCrop, AttentionCropConfig, CpuAutodiff, FineFace, FineFaceConfig, MobileNetV2,
-    MobileNetV2Config, Predict, ResNetConfig, WgpuAutodiff,
+    AttentionCrop, AttentionCropConfig, BaselineConfig, CpuAutodiff, FineFace, FineFaceConfig,
+    MobileNetV2, MobileNetV2Config, Predict, ResNetConfig, WgpuAutodiff,
 };
 use fineface_train::{
     ExperimentConfig, FineFaceResNet, GroupedSgd, IterationContext, Method, RunOptions, Shard,
@@ -128,6 +128,10 @@ fn assert_close(name: &str, actual: &[f32], expected: &[f32], tolerance: f32) {
 
 /// Every float tensor of a module, parameters and running statistics, by path.
 fn tensors<B: Backend, M: Module<B>>(module: &M) -> Vec<Vec<f32>> {
+    // A running statistic's last update waits in its thread's slot until the next forward or
+    // a record syncs it (Burn's `RunningState`); a visitor reads the synced value. The record
+    // of a clone syncs the state the clones share.
+    let _ = module.clone().into_record();
     struct All(Vec<Vec<f32>>);
     impl<B: Backend> ModuleVisitor<B> for All {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
@@ -274,31 +278,53 @@ fn one_training_iteration_matches_flex_loss_by_loss_and_update_by_update() {
 fn one_training_iteration_matches_flex_loss_by_loss_and_update_by_update_on_both() {
     let dir = tempfile::tempdir().unwrap();
     let (flex, wgpu) = twin_models(dir.path());
-    iteration_matches(flex, wgpu);
+    iteration_matches(flex, wgpu, &TrainSettings::default());
 }
 
+/// One training step of the baseline over MobileNetV2 (its depthwise convolutions, fused
+/// BatchNorm + ReLU6 and inverted residuals, forward and backward): the loss and every
+/// update. The whole FineFACE iteration is not compared here: at 64 px its thresholded crop
+/// boxes over 8x8 maps flip between backends by rounding, and the last steps' losses then
+/// differ by 1e-3 to 5e-2 from run to run (measured), which says nothing about the kernels.
 #[test]
-fn one_training_iteration_over_mobilenet_v2_matches_flex() {
+fn one_training_step_over_mobilenet_v2_matches_flex() {
     on_big_stack(|| {
         let dir = tempfile::tempdir().unwrap();
         let (flex, wgpu) = mobilenet_twins(dir.path());
-        iteration_matches(flex, wgpu);
+        let baseline = |model: FineFace<F, MobileNetV2<F>>| {
+            BaselineConfig::new(2).init(model.backbone, &Default::default())
+        };
+        let path = dir.path().join("baseline.mpk");
+        let flex = baseline(flex);
+        fineface_train::initialise_parameters(&flex);
+        save_weights(&flex, &path).unwrap();
+        let device = wgpu_device();
+        let wgpu = BaselineConfig::new(2).init(wgpu.backbone, &device);
+        let wgpu = load_weights(wgpu, &path, &device).unwrap();
+        // One rate for all: at the paper's 10x lower backbone rate most of the backbone's
+        // updates after a single step sit below the comparison's rounding floor.
+        let settings = TrainSettings {
+            lr_new: 0.01,
+            lr_backbone: 0.01,
+            ..TrainSettings::default()
+        };
+        iteration_matches(flex, wgpu, &settings);
     });
 }
 
-/// One five-step iteration of the same FineFACE on both backends: the losses, and every
-/// parameter's and running statistic's update.
-fn iteration_matches<NF: TrainBackbone<F>, NW: TrainBackbone<W>>(
-    flex: FineFace<F, NF>,
-    wgpu: FineFace<W, NW>,
+/// One iteration (FineFACE's five steps, or the baseline's one) of the same model on both
+/// backends: the losses, and every parameter's and running statistic's update.
+fn iteration_matches<MF: TrainStep<F>, MW: TrainStep<W>>(
+    flex: MF,
+    wgpu: MW,
+    settings: &TrainSettings,
 ) {
     let before = tensors(&flex);
     let crop: AttentionCrop = AttentionCropConfig::new().init();
-    let settings = TrainSettings::default();
 
     let (flex, f_losses) = flex
         .iteration(
-            &mut GroupedSgd::<F, _>::new(&settings),
+            &mut GroupedSgd::<F, _>::new(settings),
             &[shard::<F>(&Default::default())],
             &crop,
             CONTEXT,
@@ -306,14 +332,14 @@ fn iteration_matches<NF: TrainBackbone<F>, NW: TrainBackbone<W>>(
         .unwrap();
     let (wgpu, w_losses) = wgpu
         .iteration(
-            &mut GroupedSgd::<W, _>::new(&settings),
+            &mut GroupedSgd::<W, _>::new(settings),
             &[shard::<W>(&wgpu_device())],
             &crop,
             CONTEXT,
         )
         .unwrap();
 
-    assert_eq!(f_losses.losses.len(), 5);
+    assert_eq!(w_losses.losses.len(), f_losses.losses.len());
     for ((name, w), (_, f)) in w_losses.losses.iter().zip(&f_losses.losses) {
         let diff = ((w - f) / f).abs();
         assert!(

@@ -114,9 +114,9 @@ impl MobileNetV2Config {
 
 /// torchvision's MobileNetV2 without its classifier: `features.0` ... `features.18` carry
 /// torchvision's indices, so its state dict loads with the renaming of
-/// [`MobileNetV2::load_torchvision`]. A FineFACE [`Backbone`] with the maps of stride 8, 16
-/// and 32 after `features.6`, `features.13` and `features.18` (32, 96 and 1280 channels at
-/// width 1).
+/// [`ImageNetBackbone::load_torchvision`](crate::ImageNetBackbone::load_torchvision). A
+/// FineFACE [`Backbone`] with the maps of stride 8, 16 and 32 after `features.6`,
+/// `features.13` and `features.18` (32, 96 and 1280 channels at width 1).
 #[derive(Module, Debug)]
 pub struct MobileNetV2<B: Backend> {
     /// The stem, 17 inverted residual blocks and the last 1x1 convolution.
