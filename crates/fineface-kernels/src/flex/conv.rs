@@ -266,19 +266,8 @@ impl ConvGeometry {
         } else {
             (self.width, self.width_out)
         };
-        let stride = self.stride[axis] as isize;
         let offset = (k * self.dilation[axis]) as isize - self.padding[axis] as isize;
-        // Smallest o with o * stride + offset >= 0, and smallest o with it >= size.
-        let first_at_least = |bound: isize| {
-            let need = bound - offset;
-            if need <= 0 {
-                0
-            } else {
-                ((need + stride - 1) / stride) as usize
-            }
-        };
-        let hi = first_at_least(size as isize).min(out);
-        let lo = first_at_least(0).min(hi);
+        let (lo, hi) = reading_range(size, out, self.stride[axis], offset);
         (lo, hi, offset)
     }
 
@@ -287,6 +276,29 @@ impl ConvGeometry {
         let [kh, kw] = self.kernel;
         (r / (kh * kw), (r / kw) % kh, r % kw)
     }
+}
+
+/// The output positions `[lo, hi)` (of `out`) whose input index `o * stride + offset` lies
+/// inside `0..size`: where one kernel tap reads the input rather than its padding.
+pub(super) fn reading_range(
+    size: usize,
+    out: usize,
+    stride: usize,
+    offset: isize,
+) -> (usize, usize) {
+    let stride = stride as isize;
+    // Smallest o with o * stride + offset >= bound.
+    let first_at_least = |bound: isize| {
+        let need = bound - offset;
+        if need <= 0 {
+            0
+        } else {
+            ((need + stride - 1) / stride) as usize
+        }
+    };
+    let hi = first_at_least(size as isize).min(out);
+    let lo = first_at_least(0).min(hi);
+    (lo, hi)
 }
 
 /// `for_each` over `chunk`-long pieces of `data` with their index: split over the pool when

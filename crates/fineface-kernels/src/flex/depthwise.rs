@@ -16,6 +16,7 @@ use burn::tensor::TensorMetadata;
 use burn::tensor::ops::ConvOptions;
 use rayon::prelude::*;
 
+use super::conv::reading_range;
 use super::tensor::{contiguous, is_f32, par_chunks_zeroed, tensor, values};
 
 /// The sizes of a depthwise convolution: `[c, 1, k_h, k_w]` weights over `c` channels.
@@ -107,19 +108,8 @@ impl DepthwiseGeometry {
         } else {
             (self.width, self.width_out)
         };
-        let stride = self.stride[axis] as isize;
         let offset = (k * self.dilation[axis]) as isize - self.padding[axis] as isize;
-        // Smallest o with o * stride + offset >= bound.
-        let first_at_least = |bound: isize| {
-            let need = bound - offset;
-            if need <= 0 {
-                0
-            } else {
-                ((need + stride - 1) / stride) as usize
-            }
-        };
-        let hi = first_at_least(size as isize).min(out);
-        let lo = first_at_least(0).min(hi);
+        let (lo, hi) = reading_range(size, out, self.stride[axis], offset);
         Tap { lo, hi, offset }
     }
 
