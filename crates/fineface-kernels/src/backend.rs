@@ -5,8 +5,8 @@ use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{Tensor, TensorPrimitive};
 
 use crate::batch_norm::{
-    BatchNormForward, BatchNormGradients, BatchNormOptions, BatchNormStatistics, normalise,
-    normalise_backward,
+    BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
+    BatchNormStatistics, normalise, normalise_backward, normalise_inference,
 };
 use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 
@@ -117,6 +117,25 @@ pub trait FineFaceBackend: Backend {
         options: BatchNormOptions,
     ) -> BatchNormForward<Self> {
         Self::batch_norm_forward(rows, gamma, beta, options)
+    }
+
+    /// Evaluation-mode batch normalisation of `[batch * channels, spatial]` rows with fixed
+    /// per-channel `scale` and `shift` (`gamma / sqrt(running_var + eps)` and
+    /// `beta - running_mean * scale`), then `activation`: `activation(x * scale[c] +
+    /// shift[c])` for every value `x` of a row of channel `c` (row `i` holds channel
+    /// `i % channels`, as in [`FineFaceBackend::batch_norm_train`]).
+    ///
+    /// # Shapes
+    /// - `rows`: `[batch * channels, spatial]`
+    /// - `scale`, `shift`: `[channels]`
+    /// - output: `[batch * channels, spatial]`
+    fn batch_norm_inference(
+        rows: FloatTensor<Self>,
+        scale: FloatTensor<Self>,
+        shift: FloatTensor<Self>,
+        activation: BatchNormActivation,
+    ) -> FloatTensor<Self> {
+        normalise_inference::<Self>(rows, scale, shift, activation)
     }
 
     /// `relu(lhs + rhs)` of two tensors of one shape: the end of a residual block. On an

@@ -121,16 +121,35 @@ pub(crate) fn normalise<B: Backend>(
     let inv_std = var.clone().add_scalar(epsilon).sqrt().recip(); // [c]
     let scale = inv_std.clone() * gamma;
     let output = centered * per_row(scale, batch, channels) + per_row(beta, batch, channels);
-    let output = match activation {
-        BatchNormActivation::Identity => output,
-        BatchNormActivation::Relu => output.clamp_min(0.0),
-        BatchNormActivation::Relu6 => output.clamp(0.0, 6.0),
-    };
     BatchNormForward {
-        output: primitive(output),
+        output: primitive(activate(output, activation)),
         mean: primitive(mean),
         var: primitive(var),
         inv_std: primitive(inv_std),
+    }
+}
+
+/// Evaluation-mode BatchNorm with Burn tensor ops: `activation(x * scale[c] + shift[c])` for
+/// every value `x` of a `[batch * channels, spatial]` row of channel `c`.
+pub(crate) fn normalise_inference<B: Backend>(
+    rows: FloatTensor<B>,
+    scale: FloatTensor<B>,
+    shift: FloatTensor<B>,
+    activation: BatchNormActivation,
+) -> FloatTensor<B> {
+    let (rows, scale, shift) = (float::<B, 2>(rows), float::<B, 1>(scale), float(shift));
+    let channels = scale.dims()[0];
+    let batch = rows.dims()[0] / channels;
+    let output = rows * per_row(scale, batch, channels) + per_row(shift, batch, channels);
+    primitive(activate(output, activation))
+}
+
+/// `activation` applied to every value, with Burn's ops.
+fn activate<B: Backend>(output: Tensor<B, 2>, activation: BatchNormActivation) -> Tensor<B, 2> {
+    match activation {
+        BatchNormActivation::Identity => output,
+        BatchNormActivation::Relu => output.clamp_min(0.0),
+        BatchNormActivation::Relu6 => output.clamp(0.0, 6.0),
     }
 }
 

@@ -1,7 +1,7 @@
 //! CPU kernels for [Burn](https://burn.dev) 0.21 where its defaults measured too slow for
 //! training convolutional networks, as a backend extension ([`FineFaceBackend`]) in the way
 //! Burn's own guide extends backends: 2-d convolution (im2col and Winograd F(2x2, 3x3)),
-//! training-mode BatchNorm with an optional ReLU, the end of a residual block
+//! BatchNorm with an optional ReLU or ReLU6 (training and evaluation modes), the end of a residual block
 //! (`relu(lhs + rhs)`) and the SGD update.
 //!
 //! Each op has a default built from Burn's own ops, so every backend runs it; `Flex`
@@ -44,6 +44,7 @@ mod autodiff;
 mod backend;
 mod backends;
 mod batch_norm;
+mod batch_norm_inference;
 mod conv;
 #[cfg(feature = "cuda")]
 pub mod cuda;
@@ -59,6 +60,7 @@ pub use batch_norm::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
     BatchNormStatistics, per_row,
 };
+pub use batch_norm_inference::batch_norm_inference;
 pub use conv::conv2d;
 pub use residual::add_relu;
 pub use sgd::{SgdOptions, SgdUpdate, sgd_step};

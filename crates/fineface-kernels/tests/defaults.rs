@@ -7,7 +7,7 @@
 //! - `batch_norm_train` and `batch_norm_forward` (output, batch mean, biased variance,
 //!   `1 / sqrt(var + eps)`) and `batch_norm_backward` (input, gamma and beta gradients)
 //!   against `burn::nn::BatchNorm` in training mode, followed by a ReLU where the op
-//!   includes one;
+//!   includes one; `batch_norm_inference` against the layer in evaluation mode;
 //! - `add_relu` against `relu(lhs + rhs)`; `relu_gradient` against `relu_backward`;
 //! - `sgd_step` against three steps of Burn's `Sgd` with momentum, dampening and weight decay;
 //! - on `Autodiff<B>` over the backend: the convolution, BatchNorm and `add_relu` autodiff ops
@@ -28,7 +28,7 @@
 mod common;
 
 use burn::backend::Autodiff;
-use burn::module::{Module, Param};
+use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::optim::decay::WeightDecayConfig;
@@ -41,7 +41,7 @@ use burn::tensor::{Distribution, Tensor};
 use common::{assert_close, float, primitive};
 use fineface_kernels::{
     BatchNormActivation, BatchNormOptions, BatchNormStatistics, FineFaceBackend, SgdOptions,
-    add_relu, conv2d, sgd_step,
+    add_relu, batch_norm_inference, conv2d, sgd_step,
 };
 
 /// Largest difference allowed, relative to the largest value compared.
@@ -475,6 +475,40 @@ fn batch_norm<B: FineFaceBackend>() {
     }
 }
 
+/// `batch_norm_inference` on `B` against Burn's `BatchNorm` in evaluation mode (on `B`
+/// itself, not autodiff: running statistics), followed by the activation: the scale and
+/// shift the op takes computed from the layer's running statistics as fineface-model's layer
+/// computes them.
+fn batch_norm_inference_op<B: FineFaceBackend>() {
+    let device = Default::default();
+    let channels = NORM_DIMS[1];
+    for activation in ACTIVATIONS {
+        let mut layer = BatchNormConfig::new(channels).init::<B>(&device);
+        let gain = if activation == BatchNormActivation::Relu6 {
+            4.0
+        } else {
+            1.0
+        };
+        layer.gamma = Param::from_tensor(normal([channels], &device).add_scalar(1.0) * gain);
+        layer.beta = Param::from_tensor(normal([channels], &device));
+        let mean = normal::<B, 1>([channels], &device);
+        let var = normal::<B, 1>([channels], &device).abs().add_scalar(0.1);
+        layer.running_mean = RunningState::new(mean.clone());
+        layer.running_var = RunningState::new(var.clone());
+        let x = normal::<B, 4>(NORM_DIMS, &device).mul_scalar(2.0);
+        let burns = layer.forward(x.clone());
+        let burns = match activation {
+            BatchNormActivation::Identity => burns,
+            BatchNormActivation::Relu => relu(burns),
+            BatchNormActivation::Relu6 => burns.clamp(0.0, 6.0),
+        };
+        let scale = layer.gamma.val() / var.add_scalar(layer.epsilon).sqrt();
+        let shift = layer.beta.val() - mean * scale.clone();
+        let ours = batch_norm_inference(rows(x), scale, shift, activation).reshape(NORM_DIMS);
+        assert_close(&format!("{activation:?}"), ours, burns, TOLERANCE);
+    }
+}
+
 /// On `Autodiff<B>`: `batch_norm_train` (one autodiff op) against Burn's `BatchNorm` in
 /// training mode, output and the input, gamma and beta gradients.
 fn autodiff_batch_norm<B: FineFaceBackend>() {
@@ -647,6 +681,12 @@ macro_rules! backend_tests {
             #[test]
             fn batch_norm_matches_burns_layer_in_training() {
                 super::batch_norm::<B>();
+            }
+
+            $(#[$attr])*
+            #[test]
+            fn batch_norm_inference_matches_burns_layer_in_evaluation() {
+                super::batch_norm_inference_op::<B>();
             }
 
             $(#[$attr])*

@@ -26,7 +26,9 @@ use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
 use burn::tensor::{Distribution, Tensor};
-use fineface_kernels::{SgdOptions, add_relu, conv2d, sgd_step};
+use fineface_kernels::{
+    BatchNormActivation, SgdOptions, add_relu, batch_norm_inference, conv2d, sgd_step,
+};
 use rstest::rstest;
 
 type A = Autodiff<Flex>;
@@ -296,6 +298,55 @@ fn add_relu_and_its_gradients_match_burns(
             x.grad(&grads_ours).unwrap().into_data(),
             x.grad(&grads_burn).unwrap().into_data(),
             "{name} gradient"
+        );
+    }
+}
+
+/// The evaluation-mode BatchNorm on Flex (one parallel sweep of whole rows, in place where
+/// the rows are not shared) equals the default (Burn's tensor ops, run here through
+/// `Autodiff<Flex>`, which keeps the default) to the bit, for every activation: rows of one
+/// value (1x1 maps), short rows many to a parallel piece, and rows longer than a piece (200x200,
+/// one row a piece, the last piece shorter). `owned`: the rows are an intermediate result
+/// nothing else holds, which the kernel overwrites; otherwise the test keeps them, and they
+/// must come out untouched.
+#[rstest]
+fn batch_norm_inference_matches_the_default_to_the_bit(
+    #[values([2, 3, 1, 1], [3, 5, 4, 4], [32, 24, 7, 7], [1, 2, 200, 200])] dims: [usize; 4],
+    #[values(false, true)] owned: bool,
+) {
+    let device = Default::default();
+    let [batch, channels, height, width] = dims;
+    let x = Tensor::<Flex, 2>::random(
+        [batch * channels, height * width],
+        Distribution::Normal(0.0, 4.0),
+        &device,
+    );
+    let scale = Tensor::<Flex, 1>::random([channels], Distribution::Normal(1.0, 1.0), &device);
+    let shift = Tensor::<Flex, 1>::random([channels], Distribution::Normal(0.0, 2.0), &device);
+    for activation in [
+        BatchNormActivation::Identity,
+        BatchNormActivation::Relu,
+        BatchNormActivation::Relu6,
+    ] {
+        let default = batch_norm_inference(
+            Tensor::<A, 2>::from_inner(x.clone()),
+            Tensor::from_inner(scale.clone()),
+            Tensor::from_inner(shift.clone()),
+            activation,
+        )
+        .inner();
+        let input = if owned {
+            x.clone().mul_scalar(1.0)
+        } else {
+            x.clone()
+        };
+        let before = x.clone().into_data();
+        let ours = batch_norm_inference(input, scale.clone(), shift.clone(), activation);
+        assert_eq!(ours.into_data(), default.into_data(), "{activation:?}");
+        assert_eq!(
+            x.clone().into_data(),
+            before,
+            "{activation:?}: input changed"
         );
     }
 }

@@ -1,5 +1,5 @@
 //! Data parallelism on burn-collective: workers on the shards of a batch update the model
-//! as one device does on the whole batch, the replicas stay identical, and a run over two
+//! as one device does on the whole batch (over a ResNet and over MobileNetV2), the replicas stay identical, and a run over two
 //! nodes (two processes talking through node 0's hub on localhost) trains what one node with
 //! as many workers trains.
 //!
@@ -23,8 +23,8 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::{Tensor, backend::Backend};
 use fineface_data::ImageBatch;
 use fineface_model::{
-    AttentionCropConfig, BaselineConfig, Cpu, CpuAutodiff, FineFaceAutodiffBackend, FineFaceConfig,
-    ResNetConfig,
+    AttentionCropConfig, Baseline, BaselineConfig, Cpu, CpuAutodiff, FineFace,
+    FineFaceAutodiffBackend, FineFaceConfig, MobileNetV2, MobileNetV2Config, ResNetConfig,
 };
 use fineface_train::{
     DataParallel, GroupedSgd, IterationContext, IterationLosses, Method, RunOptions, TrainSettings,
@@ -117,21 +117,27 @@ fn update_difference(start: &[Vec<f32>], a: &[Vec<f32>], b: &[Vec<f32>]) -> f64 
     (difference / norm).sqrt()
 }
 
-fn assert_same_losses(one: &IterationLosses, two: &IterationLosses) {
+fn assert_same_losses(one: &IterationLosses, two: &IterationLosses, tolerance: f64) {
     assert_eq!(one.losses.len(), two.losses.len());
     for ((name, a), (_, b)) in one.losses.iter().zip(&two.losses) {
-        assert!((a - b).abs() <= 1e-5 * a.abs(), "{name}: {a} vs {b}");
+        assert!((a - b).abs() <= tolerance * a.abs(), "{name}: {a} vs {b}");
     }
     assert_eq!((one.seen, one.sources), (two.seen, two.sources));
 }
 
 /// One device on `whole` against two workers on its halves, from the same weights: the
-/// updates within 1e-5 (relative L2; what remains is float32 rounding of batch statistics and
-/// sums taken over 12 images instead of 6, so two workers must also equal the two halves run
-/// one after the other on one device, measured bit for bit), the same losses, and the second
-/// worker's replica equal to the first's.
-fn compare_one_with_two<B, M>(fresh: impl Fn(&B::Device) -> M, devices: [B::Device; 2])
-where
+/// updates within `tolerance` (relative L2; what remains is float32 rounding of batch
+/// statistics and sums taken over 12 images instead of 6, so two workers must also equal the
+/// two halves run one after the other on one device, measured bit for bit), the same losses,
+/// and the second worker's replica equal to the first's. With `tolerance` `None` only the
+/// bit-for-bit checks: where a thresholded attention crop flips with that rounding (FineFACE
+/// over MobileNetV2's 2x2 maps at 64 px: the concatenation's loss 0.8 % apart, measured), the
+/// whole batch is another computation.
+fn compare_one_with_two<B, M>(
+    fresh: impl Fn(&B::Device) -> M,
+    devices: [B::Device; 2],
+    tolerance: Option<f64>,
+) where
     B: FineFaceAutodiffBackend,
     M: TrainStep<B>,
 {
@@ -180,12 +186,14 @@ where
         machinery <= 1e-7,
         "two workers differ from the same halves run one after the other by {machinery}"
     );
-    assert_same_losses(&one_losses, &two_losses);
-    let relative = update_difference(&start, &values::<B, M>(&one), &values::<B, M>(&two));
-    assert!(
-        relative < 1e-5,
-        "the updates differ by {relative} of the single-device update (L2)"
-    );
+    if let Some(tolerance) = tolerance {
+        assert_same_losses(&one_losses, &two_losses, tolerance);
+        let relative = update_difference(&start, &values::<B, M>(&one), &values::<B, M>(&two));
+        assert!(
+            relative < tolerance,
+            "the updates differ by {relative} of the single-device update (L2)"
+        );
+    }
     assert_eq!(replicas.len(), 1);
     assert!(
         values::<B, M>(&replicas[0]) == values::<B, M>(&two),
@@ -209,14 +217,62 @@ fn tiny_baseline<B: FineFaceAutodiffBackend>(
     BaselineConfig::new(2).init(backbone, device)
 }
 
+/// MobileNetV2 at a quarter of its width (its depthwise convolutions, ReLU6 BatchNorms and
+/// linear bottlenecks), heads of 8.
+fn tiny_fineface_mobilenet<B: FineFaceAutodiffBackend>(
+    device: &B::Device,
+) -> FineFace<B, MobileNetV2<B>> {
+    let backbone = MobileNetV2Config::new()
+        .with_width_mult(0.25)
+        .init::<B>(device);
+    FineFaceConfig::new(2)
+        .with_head_width(8)
+        .init(backbone, device)
+}
+
+fn tiny_baseline_mobilenet<B: FineFaceAutodiffBackend>(
+    device: &B::Device,
+) -> Baseline<B, MobileNetV2<B>> {
+    let backbone = MobileNetV2Config::new()
+        .with_width_mult(0.25)
+        .init::<B>(device);
+    BaselineConfig::new(2).init(backbone, device)
+}
+
 #[test]
 fn two_workers_on_the_halves_of_a_batch_step_the_baseline_as_one_device_does() {
-    on_big_stack(|| compare_one_with_two::<CpuAutodiff, _>(tiny_baseline, [Default::default(); 2]));
+    on_big_stack(|| {
+        compare_one_with_two::<CpuAutodiff, _>(tiny_baseline, [Default::default(); 2], Some(1e-5))
+    });
 }
 
 #[test]
 fn two_workers_on_the_halves_of_a_batch_run_a_fineface_iteration_as_one_device_does() {
-    on_big_stack(|| compare_one_with_two::<CpuAutodiff, _>(tiny_fineface, [Default::default(); 2]));
+    on_big_stack(|| {
+        compare_one_with_two::<CpuAutodiff, _>(tiny_fineface, [Default::default(); 2], Some(1e-5))
+    });
+}
+
+#[test]
+fn over_mobilenet_v2_two_workers_step_the_baseline_as_one_device_does() {
+    on_big_stack(|| {
+        compare_one_with_two::<CpuAutodiff, _>(
+            tiny_baseline_mobilenet,
+            [Default::default(); 2],
+            Some(1e-5),
+        )
+    });
+}
+
+#[test]
+fn over_mobilenet_v2_two_workers_run_a_fineface_iteration_as_the_halves_one_after_the_other() {
+    on_big_stack(|| {
+        compare_one_with_two::<CpuAutodiff, _>(
+            tiny_fineface_mobilenet,
+            [Default::default(); 2],
+            None,
+        )
+    });
 }
 
 #[test]

@@ -1,14 +1,16 @@
-//! Training-mode BatchNorm as fused kernels: two sweeps over memory forward and two backward
-//! (PyTorch's CPU kernels do the same), parallel over channels with rayon.
+//! BatchNorm as fused kernels: in training two sweeps over memory forward and two backward
+//! (PyTorch's CPU kernels do the same), parallel over channels with rayon; in evaluation one
+//! sweep, in place.
 //!
 //! Flex 0.21 allocates a fresh buffer and sweeps memory once per element-wise op, so the
 //! generic formulation in [`crate::batch_norm`] costs about eight sweeps each way
 //! (`cargo run --release -p fineface-kernels --example kernel_probe`, docs/performance.md).
 
 use burn::backend::flex::FlexTensor;
+use burn::tensor::TensorMetadata;
 use rayon::prelude::*;
 
-use super::tensor::{contiguous, par_chunks_zeroed, tensor, values};
+use super::tensor::{PIECE, contiguous, par_chunks_zeroed, tensor, values, writable_values};
 use crate::batch_norm::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
     BatchNormStatistics,
@@ -138,6 +140,60 @@ pub(crate) fn batch_norm_forward(
         mean: per_channel(mean),
         var: per_channel(var.iter().map(|&v| v as f32).collect()),
         inv_std: per_channel(inv_std),
+    }
+}
+
+/// Evaluation-mode BatchNorm over `[batch * channels, spatial]` rows with fixed per-channel
+/// `scale` and `shift`, then `activation`: one parallel sweep, written over `rows` where its
+/// buffer is not shared, else into a new one.
+pub(crate) fn batch_norm_inference(
+    rows: FlexTensor,
+    scale: FlexTensor,
+    shift: FlexTensor,
+    activation: BatchNormActivation,
+) -> FlexTensor {
+    let (mut rows, scale, shift) = (contiguous(rows), contiguous(scale), contiguous(shift));
+    let (scale, shift) = (values(&scale), values(&shift));
+    let shape = rows.shape().to_vec();
+    let spatial = shape[1];
+    if spatial == 0 || shape[0] == 0 {
+        return rows;
+    }
+    // Whole rows per parallel piece, about `PIECE` values (small maps have rows of 16-49).
+    let rows_per_piece = PIECE.div_ceil(spatial);
+    let sweep = |first_row: usize, piece: &mut [f32]| {
+        for (i, row) in piece.chunks_mut(spatial).enumerate() {
+            let c = (first_row + i) % scale.len();
+            scale_shift(row, scale[c], shift[c], activation);
+        }
+    };
+    if let Some(buffer) = writable_values(&mut rows) {
+        buffer
+            .par_chunks_mut(rows_per_piece * spatial)
+            .enumerate()
+            .for_each(|(i, piece)| sweep(i * rows_per_piece, piece));
+        return rows;
+    }
+    let x = values(&rows);
+    let output = par_chunks_zeroed(x.len(), rows_per_piece * spatial, |i, piece| {
+        let start = i * rows_per_piece * spatial;
+        piece.copy_from_slice(&x[start..start + piece.len()]);
+        sweep(i * rows_per_piece, piece);
+    });
+    tensor(output, shape)
+}
+
+/// `activation(v * scale + shift)` for every `v` of `row`, in place (a loop per activation,
+/// so that each vectorises).
+fn scale_shift(row: &mut [f32], scale: f32, shift: f32, activation: BatchNormActivation) {
+    match activation {
+        BatchNormActivation::Identity => row.iter_mut().for_each(|v| *v = *v * scale + shift),
+        BatchNormActivation::Relu => row
+            .iter_mut()
+            .for_each(|v| *v = (*v * scale + shift).max(0.0)),
+        BatchNormActivation::Relu6 => row
+            .iter_mut()
+            .for_each(|v| *v = (*v * scale + shift).clamp(0.0, 6.0)),
     }
 }
 

@@ -3,11 +3,10 @@
 use burn::config::Config;
 use burn::module::{Module, Param, RunningState};
 use burn::nn::Initializer;
-use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorPrimitive};
 use fineface_kernels::{
-    BatchNormActivation, BatchNormForward, BatchNormOptions, FineFaceBackend, per_row,
+    BatchNormActivation, BatchNormForward, BatchNormOptions, FineFaceBackend, batch_norm_inference,
 };
 
 /// Configuration of a [`BatchNorm`] layer.
@@ -78,8 +77,8 @@ impl<B: FineFaceBackend> BatchNorm<B> {
         self.forward_with(input, BatchNormActivation::Identity)
     }
 
-    /// `relu(self.forward(input))`; in training one op (one pass less over memory each way,
-    /// and no ReLU output kept for the backward).
+    /// `relu(self.forward(input))` as one op (in training one pass less over memory each
+    /// way, and no ReLU output kept for the backward; in evaluation one sweep in place).
     ///
     /// # Shapes
     /// - `input`: `[batch, channels, ...]`
@@ -88,7 +87,7 @@ impl<B: FineFaceBackend> BatchNorm<B> {
         self.forward_with(input, BatchNormActivation::Relu)
     }
 
-    /// `self.forward(input).clamp(0, 6)` (MobileNetV2's ReLU6); in training one op, as
+    /// `self.forward(input).clamp(0, 6)` (MobileNetV2's ReLU6) as one op, as
     /// [`BatchNorm::forward_relu`].
     ///
     /// # Shapes
@@ -116,24 +115,21 @@ impl<B: FineFaceBackend> BatchNorm<B> {
             };
             self.forward_train(rows, options, spatial)
         } else {
-            let output = self.forward_eval(rows, batch, channels);
-            match activation {
-                BatchNormActivation::Identity => output,
-                BatchNormActivation::Relu => relu(output),
-                BatchNormActivation::Relu6 => output.clamp(0.0, 6.0),
-            }
+            self.forward_eval(rows, activation)
         };
         output.reshape(dims)
     }
 
-    fn forward_eval(&self, rows: Tensor<B, 2>, batch: usize, channels: usize) -> Tensor<B, 2> {
+    /// The running statistics as one per-channel affine map and the activation, one op
+    /// ([`batch_norm_inference`]).
+    fn forward_eval(&self, rows: Tensor<B, 2>, activation: BatchNormActivation) -> Tensor<B, 2> {
         let device = rows.device();
         let mean = self.running_mean.value().to_device(&device);
         let var = self.running_var.value().to_device(&device);
         // y = x * scale + shift with scale = gamma / sqrt(var + eps), shift = beta - mean * scale.
         let scale = self.gamma.val() * var.add_scalar(self.epsilon).sqrt().recip();
         let shift = self.beta.val() - mean * scale.clone();
-        rows * per_row(scale, batch, channels) + per_row(shift, batch, channels)
+        batch_norm_inference(rows, scale, shift, activation)
     }
 
     /// Batch statistics through [`FineFaceBackend::batch_norm_train`] (one op with a
