@@ -26,8 +26,6 @@ Reads (never copies) `../shared/weights/mobilenet_v2-b0353104.pth` and UTKFace i
 from __future__ import annotations
 
 import json
-import subprocess
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -35,6 +33,8 @@ import torch
 import torchvision
 from PIL import Image
 from safetensors.torch import save_file
+
+from our_decoder import decode_with_ours
 from torchvision import transforms
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,20 +59,6 @@ TAPS = (6, 13, 18)
 def pipeline_images() -> list[str]:
     """The first 8 UTKFace names in sorted order (deterministic, no choice by result)."""
     return sorted(p.name for p in FACES.iterdir())[:8]
-
-
-def decode_with_ours(paths: list[Path]) -> list[np.ndarray]:
-    """`[h, w, 3]` uint8 pixels of each image as our data pipeline decodes it."""
-    with tempfile.TemporaryDirectory() as out:
-        listing = subprocess.run(
-            ["cargo", "run", "-q", "-p", "fineface-data", "--example", "decode_rgb", "--", out,
-             *map(str, paths)], cwd=ROOT, check=True, capture_output=True, text=True).stdout
-        images = []
-        for line in listing.splitlines():
-            name, w, h = line.rsplit(" ", 2)
-            raw = np.fromfile(Path(out) / f"{name}.rgb", dtype=np.uint8)
-            images.append(raw.reshape(int(h), int(w), 3))
-        return images
 
 
 def centre_crop_tensor(pixels: np.ndarray) -> torch.Tensor:

@@ -8,6 +8,7 @@ use crate::batch_norm::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
     BatchNormStatistics, normalise, normalise_backward, normalise_inference,
 };
+use crate::pool::MaxPoolOptions;
 use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 
 /// A Burn backend with the kernels FineFACE-rs replaces.
@@ -136,6 +137,19 @@ pub trait FineFaceBackend: Backend {
         activation: BatchNormActivation,
     ) -> FloatTensor<Self> {
         normalise_inference::<Self>(rows, scale, shift, activation)
+    }
+
+    /// A 2-d max pool (same contract as Burn's `ModuleOps::max_pool2d`); on an autodiff
+    /// backend Burn's own op with its gradient.
+    fn max_pool2d_tracked(x: FloatTensor<Self>, options: MaxPoolOptions) -> FloatTensor<Self> {
+        Self::max_pool2d(
+            x,
+            options.kernel_size,
+            options.stride,
+            options.padding,
+            options.dilation,
+            options.ceil_mode,
+        )
     }
 
     /// `relu(lhs + rhs)` of two tensors of one shape: the end of a residual block. On an

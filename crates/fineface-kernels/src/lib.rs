@@ -1,7 +1,7 @@
 //! CPU kernels for [Burn](https://burn.dev) 0.21 where its defaults measured too slow for
 //! training convolutional networks, as a backend extension ([`FineFaceBackend`]) in the way
 //! Burn's own guide extends backends: 2-d convolution (im2col and Winograd F(2x2, 3x3)),
-//! BatchNorm with an optional ReLU or ReLU6 (training and evaluation modes), the end of a residual block
+//! BatchNorm with an optional ReLU or ReLU6 (training and evaluation modes), max pooling, the end of a residual block
 //! (`relu(lhs + rhs)`) and the SGD update.
 //!
 //! Each op has a default built from Burn's own ops, so every backend runs it; `Flex`
@@ -50,6 +50,7 @@ mod conv;
 pub mod cuda;
 #[cfg(feature = "flex")]
 mod flex;
+mod pool;
 mod residual;
 mod sgd;
 #[cfg(feature = "wgpu")]
@@ -62,5 +63,6 @@ pub use batch_norm::{
 };
 pub use batch_norm_inference::batch_norm_inference;
 pub use conv::conv2d;
+pub use pool::{MaxPoolOptions, max_pool2d};
 pub use residual::add_relu;
 pub use sgd::{SgdOptions, SgdUpdate, sgd_step};

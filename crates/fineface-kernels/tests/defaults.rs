@@ -8,6 +8,7 @@
 //!   `1 / sqrt(var + eps)`) and `batch_norm_backward` (input, gamma and beta gradients)
 //!   against `burn::nn::BatchNorm` in training mode, followed by a ReLU where the op
 //!   includes one; `batch_norm_inference` against the layer in evaluation mode;
+//! - `max_pool2d_tracked` against Burn's `MaxPool2d`;
 //! - `add_relu` against `relu(lhs + rhs)`; `relu_gradient` against `relu_backward`;
 //! - `sgd_step` against three steps of Burn's `Sgd` with momentum, dampening and weight decay;
 //! - on `Autodiff<B>` over the backend: the convolution, BatchNorm and `add_relu` autodiff ops
@@ -30,6 +31,7 @@ mod common;
 use burn::backend::Autodiff;
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::MaxPool2dConfig;
 use burn::nn::{BatchNormConfig, PaddingConfig2d};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
@@ -41,7 +43,7 @@ use burn::tensor::{Distribution, Tensor};
 use common::{assert_close, float, primitive};
 use fineface_kernels::{
     BatchNormActivation, BatchNormOptions, BatchNormStatistics, FineFaceBackend, SgdOptions,
-    add_relu, batch_norm_inference, conv2d, sgd_step,
+    add_relu, batch_norm_inference, conv2d, max_pool2d, sgd_step,
 };
 
 /// Largest difference allowed, relative to the largest value compared.
@@ -509,6 +511,19 @@ fn batch_norm_inference_op<B: FineFaceBackend>() {
     }
 }
 
+/// `max_pool2d_tracked` on `B` against Burn's `MaxPool2d` (MTCNN's 3x3 windows of stride 2
+/// in ceil mode on an odd map).
+fn max_pool_op<B: FineFaceBackend>() {
+    let device = Default::default();
+    let x = normal::<B, 4>([2, 3, 11, 9], &device);
+    let pool = MaxPool2dConfig::new([3, 3])
+        .with_strides([2, 2])
+        .with_ceil_mode(true)
+        .init();
+    let ours = max_pool2d(&pool, x.clone());
+    assert_close("max pool", ours, pool.forward(x), TOLERANCE);
+}
+
 /// On `Autodiff<B>`: `batch_norm_train` (one autodiff op) against Burn's `BatchNorm` in
 /// training mode, output and the input, gamma and beta gradients.
 fn autodiff_batch_norm<B: FineFaceBackend>() {
@@ -687,6 +702,12 @@ macro_rules! backend_tests {
             #[test]
             fn batch_norm_inference_matches_burns_layer_in_evaluation() {
                 super::batch_norm_inference_op::<B>();
+            }
+
+            $(#[$attr])*
+            #[test]
+            fn max_pool2d_matches_burns_layer() {
+                super::max_pool_op::<B>();
             }
 
             $(#[$attr])*

@@ -25,9 +25,10 @@ mod common;
 use burn::backend::{Autodiff, Flex};
 use burn::nn::PaddingConfig2d;
 use burn::nn::conv::Conv2dConfig;
+use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::{Distribution, Tensor};
 use fineface_kernels::{
-    BatchNormActivation, SgdOptions, add_relu, batch_norm_inference, conv2d, sgd_step,
+    BatchNormActivation, SgdOptions, add_relu, batch_norm_inference, conv2d, max_pool2d, sgd_step,
 };
 use rstest::rstest;
 
@@ -349,6 +350,49 @@ fn batch_norm_inference_matches_the_default_to_the_bit(
             "{activation:?}: input changed"
         );
     }
+}
+
+/// Max pooling on Flex (one sweep over the planes, no indices) equals Burn's `max_pool2d`
+/// (run through `Autodiff<Flex>`, which keeps the default) to the bit: MTCNN's 2x2 and 3x3
+/// windows of stride 2 in ceil mode on odd and even sizes (a last window hanging over the
+/// edge, and the rule that drops a window starting beyond it), padding, stride 1, a map
+/// smaller than the window in ceil mode, many small planes to a parallel piece, and a NaN.
+#[rstest]
+#[case([2, 3, 29, 43], [2, 2], [2, 2], [0, 0], true)]
+#[case([2, 3, 22, 22], [3, 3], [2, 2], [0, 0], true)]
+#[case([5, 28, 11, 11], [3, 3], [2, 2], [0, 0], true)]
+#[case([1, 2, 9, 9], [2, 2], [2, 2], [0, 0], true)]
+#[case([1, 4, 13, 10], [3, 3], [2, 2], [1, 1], false)]
+#[case([1, 4, 13, 10], [3, 3], [2, 2], [1, 1], true)]
+#[case([2, 2, 7, 8], [3, 2], [1, 1], [0, 0], false)]
+#[case([1, 3, 2, 2], [3, 3], [2, 2], [0, 0], true)]
+#[case([64, 32, 4, 4], [2, 2], [2, 2], [0, 0], true)]
+fn max_pool2d_matches_burns(
+    #[case] dims: [usize; 4],
+    #[case] kernel_size: [usize; 2],
+    #[case] stride: [usize; 2],
+    #[case] padding: [usize; 2],
+    #[case] ceil_mode: bool,
+) {
+    let device = Default::default();
+    let x = Tensor::<Flex, 4>::random(dims, Distribution::Normal(0.0, 1.0), &device);
+    let pool = MaxPool2dConfig::new(kernel_size)
+        .with_strides(stride)
+        .with_padding(PaddingConfig2d::Explicit(
+            padding[0], padding[1], padding[0], padding[1],
+        ))
+        .with_ceil_mode(ceil_mode)
+        .init();
+    let burns = pool.forward(Tensor::<A, 4>::from_inner(x.clone())).inner();
+    let ours = max_pool2d(&pool, x.clone());
+    assert_eq!(ours.into_data(), burns.into_data());
+    // A NaN reaches the windows over it.
+    let nan = x.slice_assign(
+        [0..1, 0..1, 0..1, 0..1],
+        Tensor::full([1, 1, 1, 1], f32::NAN, &device),
+    );
+    let nans = max_pool2d(&pool, nan).is_nan().int().sum().into_scalar();
+    assert!(nans >= 1, "a NaN input vanished");
 }
 
 /// The SGD update on Flex (one parallel sweep, in place where its buffers are not shared)

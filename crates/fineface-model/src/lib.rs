@@ -72,8 +72,8 @@ pub use norm::{BatchNorm, BatchNormConfig};
 // so that users of the model need not name that crate.
 pub use fineface_kernels::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
-    BatchNormStatistics, FineFaceAutodiffBackend, FineFaceBackend, SgdOptions, SgdUpdate, add_relu,
-    conv2d, sgd_step,
+    BatchNormStatistics, FineFaceAutodiffBackend, FineFaceBackend, MaxPoolOptions, SgdOptions,
+    SgdUpdate, add_relu, batch_norm_inference, conv2d, max_pool2d, per_row, sgd_step,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, FloatCastAdapter, ImageNetBackbone, LoadReport,

@@ -12,6 +12,7 @@ use crate::batch_norm::{
     BatchNormStatistics, normalise, normalise_backward, normalise_inference,
 };
 use crate::flex::{self, ConvGeometry, DepthwiseGeometry};
+use crate::pool::MaxPoolOptions;
 use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 
 /// Convolutions (groups 1, `f32`) as one matrix product per image over an im2col buffer
@@ -102,6 +103,25 @@ impl FineFaceBackend for Flex {
             flex::batch_norm_inference(rows, scale, shift, activation)
         } else {
             normalise_inference::<Self>(rows, scale, shift, activation)
+        }
+    }
+
+    /// One parallel sweep over the planes (dilation 1); Flex 0.21's op computes indices it
+    /// then drops.
+    fn max_pool2d_tracked(x: FloatTensor<Self>, options: MaxPoolOptions) -> FloatTensor<Self> {
+        if flex::is_f32(&[&x]) && x.shape().num_dims() == 4 && options.dilation == [1, 1] {
+            let _span = trace_span!("max_pool2d").entered();
+            flex::max_pool2d(x, options)
+        } else {
+            let o = options;
+            Self::max_pool2d(
+                x,
+                o.kernel_size,
+                o.stride,
+                o.padding,
+                o.dilation,
+                o.ceil_mode,
+            )
         }
     }
 

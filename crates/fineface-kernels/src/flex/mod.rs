@@ -8,6 +8,7 @@ mod batch_norm;
 mod conv;
 mod depthwise;
 mod matmul;
+mod pool;
 mod residual;
 mod sgd;
 mod tensor;
@@ -18,6 +19,7 @@ pub(crate) use depthwise::{
     DepthwiseGeometry, conv2d_depthwise, conv2d_depthwise_input_gradient,
     conv2d_depthwise_weight_gradient,
 };
+pub(crate) use pool::max_pool2d;
 pub(crate) use residual::{add_relu, relu_gradient};
 pub(crate) use sgd::sgd_step;
 pub(crate) use tensor::is_f32;

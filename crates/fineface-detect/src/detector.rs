@@ -1,0 +1,273 @@
+//! MTCNN's cascade (Zhang et al. 2016, "Joint Face Detection and Alignment using Multi-task
+//! Cascaded Convolutional Networks"), step for step as facenet-pytorch's `detect_face`.
+
+use burn::config::Config;
+use burn::tensor::backend::Backend;
+use burn::tensor::module::adaptive_avg_pool2d;
+use burn::tensor::{Tensor, TensorData};
+use fineface_model::FineFaceBackend;
+use image::RgbImage;
+
+use crate::boxes::{BoundingBox, Candidate, nms, nms_min, windows};
+use crate::error::{DetectError, Result};
+use crate::face::{Face, Landmarks, Point};
+use crate::nets::{ONet, PNet, RNet};
+use crate::weights::{MtcnnWeights, Network};
+
+/// The side of P-Net's window: the image is scaled so that a face of `min_face_size` fills it.
+const WINDOW: f64 = 12.0;
+/// R-Net's and O-Net's input sides.
+const RNET_SIZE: usize = 24;
+const ONET_SIZE: usize = 48;
+/// Overlaps above which a candidate is dropped: within one scale of the pyramid, then across
+/// scales and after R-Net (intersection over union), and after O-Net (over the smaller box).
+const NMS_WITHIN_SCALE: f32 = 0.5;
+const NMS_ACROSS: f32 = 0.7;
+
+/// Settings of [`Mtcnn`], facenet-pytorch's `MTCNN` defaults.
+#[derive(Config, Debug)]
+pub struct MtcnnConfig {
+    /// The smallest face searched for, in pixels (the pyramid starts at `12 / min_face_size`).
+    #[config(default = 20.0)]
+    pub min_face_size: f64,
+    /// Face probabilities P-Net, R-Net and O-Net require (P-Net's inclusive, the others'
+    /// strict, as facenet-pytorch compares them).
+    #[config(default = "[0.6, 0.7, 0.7]")]
+    pub thresholds: [f32; 3],
+    /// The ratio between the scales of the pyramid.
+    #[config(default = 0.709)]
+    pub factor: f64,
+}
+
+impl MtcnnConfig {
+    /// The detector with the networks' weights from `weights`, on `device`.
+    ///
+    /// # Errors
+    /// [`DetectError::Config`] for a minimum face under 12 px, a factor outside (0, 1) or a
+    /// threshold outside [0, 1]; the weight errors of [`MtcnnWeights`].
+    pub fn init<B: FineFaceBackend>(
+        &self,
+        weights: &MtcnnWeights,
+        device: &B::Device,
+    ) -> Result<Mtcnn<B>> {
+        self.validate()?;
+        let pnet = MtcnnWeights::load(PNet::new(device), &weights.pnet, Network::PNet)?;
+        let rnet = MtcnnWeights::load(RNet::new(device), &weights.rnet, Network::RNet)?;
+        let onet = MtcnnWeights::load(ONet::new(device), &weights.onet, Network::ONet)?;
+        Ok(Mtcnn {
+            pnet,
+            rnet,
+            onet,
+            min_face_size: self.min_face_size,
+            thresholds: self.thresholds,
+            factor: self.factor,
+            device: device.clone(),
+        })
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.min_face_size.is_nan() || self.min_face_size < WINDOW {
+            return Err(DetectError::Config(format!(
+                "min_face_size = {} (at least {WINDOW} px, P-Net's window)",
+                self.min_face_size
+            )));
+        }
+        if !(self.factor > 0.0 && self.factor < 1.0) {
+            return Err(DetectError::Config(format!(
+                "factor = {} (between 0 and 1, exclusive)",
+                self.factor
+            )));
+        }
+        if let Some(t) = self.thresholds.iter().find(|t| !(0.0..=1.0).contains(*t)) {
+            return Err(DetectError::Config(format!(
+                "threshold {t} (probabilities lie in [0, 1])"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// The MTCNN face detector: P-Net over an image pyramid proposes windows, R-Net and O-Net
+/// refine them on 24 and 48 px crops; O-Net adds five landmarks.
+#[derive(Debug)]
+pub struct Mtcnn<B: Backend> {
+    pnet: PNet<B>,
+    rnet: RNet<B>,
+    onet: ONet<B>,
+    min_face_size: f64,
+    thresholds: [f32; 3],
+    factor: f64,
+    device: B::Device,
+}
+
+impl<B: FineFaceBackend> Mtcnn<B> {
+    /// The three networks.
+    pub fn networks(&self) -> (&PNet<B>, &RNet<B>, &ONet<B>) {
+        (&self.pnet, &self.rnet, &self.onet)
+    }
+
+    /// Every face in `image`, highest probability first.
+    pub fn detect(&self, image: &RgbImage) -> Vec<Face> {
+        let (width, height) = image.dimensions();
+        let values = image.as_raw().iter().map(|&v| f32::from(v)).collect();
+        let data = TensorData::new(values, [height as usize, width as usize, 3]);
+        let pixels = Tensor::<B, 3>::from_data(data, &self.device)
+            .permute([2, 0, 1])
+            .unsqueeze::<4>(); // [1, 3, h, w]
+        self.detect_pixels(pixels)
+    }
+
+    /// Every face in `pixels`, highest probability first.
+    ///
+    /// # Shapes
+    /// - `pixels`: `[1, 3, h, w]`, RGB values in [0, 255]
+    pub fn detect_pixels(&self, pixels: Tensor<B, 4>) -> Vec<Face> {
+        let proposals = self.propose(&pixels);
+        let refined = self.refine(&pixels, &proposals);
+        self.finish(&pixels, &refined)
+    }
+
+    /// The scales of the pyramid for an image whose shorter side is `shorter` px.
+    fn scales(&self, shorter: usize) -> Vec<f64> {
+        let first = WINDOW / self.min_face_size;
+        std::iter::successors(Some(first), |s| Some(s * self.factor))
+            .take_while(|s| shorter as f64 * s >= WINDOW)
+            .collect()
+    }
+
+    /// Stage 1: P-Net's windows over every scale, suppressed within and across scales,
+    /// moved by their offsets and squared.
+    fn propose(&self, pixels: &Tensor<B, 4>) -> Vec<Candidate> {
+        let [_, _, height, width] = pixels.dims();
+        let mut found = Vec::new();
+        for scale in self.scales(height.min(width)) {
+            let size = [
+                (height as f64 * scale + 1.0) as usize,
+                (width as f64 * scale + 1.0) as usize,
+            ];
+            let output = self
+                .pnet
+                .forward(normalise(adaptive_avg_pool2d(pixels.clone(), size)));
+            let [_, _, map_height, map_width] = output.probability.dims();
+            let cells = map_height * map_width;
+            let probability = host(output.probability);
+            let offsets = host(output.regression);
+            let offsets = [0, 1, 2, 3].map(|k| &offsets[k * cells..(k + 1) * cells]);
+            let windows = windows(
+                &probability[cells..],
+                offsets,
+                map_width,
+                scale as f32,
+                self.thresholds[0],
+            );
+            found.extend(nms(&windows, NMS_WITHIN_SCALE));
+        }
+        nms(&found, NMS_ACROSS)
+            .into_iter()
+            .map(|c| Candidate {
+                bbox: c.bbox.shifted(c.offsets).squared(),
+                ..c
+            })
+            .collect()
+    }
+
+    /// Stage 2: R-Net on 24 px crops; those it passes, suppressed, calibrated and squared.
+    fn refine(&self, pixels: &Tensor<B, 4>, proposals: &[Candidate]) -> Vec<Candidate> {
+        let Some((kept, crops)) = crops(pixels, proposals, RNET_SIZE) else {
+            return Vec::new();
+        };
+        let output = self.rnet.forward(normalise(crops));
+        let (probability, offsets) = (host(output.probability), host(output.regression));
+        let passed: Vec<Candidate> = kept
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| probability[2 * i + 1] > self.thresholds[1])
+            .map(|(i, c)| Candidate {
+                bbox: c.bbox,
+                score: probability[2 * i + 1],
+                offsets: std::array::from_fn(|k| offsets[4 * i + k]),
+            })
+            .collect();
+        nms(&passed, NMS_ACROSS)
+            .into_iter()
+            .map(|c| Candidate {
+                bbox: c.bbox.calibrated(c.offsets).squared(),
+                ..c
+            })
+            .collect()
+    }
+
+    /// Stage 3: O-Net on 48 px crops; the faces it passes with their landmarks, calibrated,
+    /// suppressed by overlap over the smaller box.
+    fn finish(&self, pixels: &Tensor<B, 4>, refined: &[Candidate]) -> Vec<Face> {
+        let Some((kept, crops)) = crops(pixels, refined, ONET_SIZE) else {
+            return Vec::new();
+        };
+        let output = self.onet.forward(normalise(crops));
+        let probability = host(output.probability);
+        let (offsets, landmarks) = (host(output.regression), host(output.landmarks));
+        let faces: Vec<Face> = kept
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| probability[2 * i + 1] > self.thresholds[2])
+            .map(|(i, c)| {
+                let b = c.bbox;
+                let (w, h) = (b.width() + 1.0, b.height() + 1.0);
+                let point = |k: usize| Point {
+                    x: w * landmarks[10 * i + k] + b.x1 - 1.0,
+                    y: h * landmarks[10 * i + 5 + k] + b.y1 - 1.0,
+                };
+                Face {
+                    bbox: b.calibrated(std::array::from_fn(|k| offsets[4 * i + k])),
+                    probability: probability[2 * i + 1],
+                    landmarks: Landmarks::from_points(std::array::from_fn(point)),
+                }
+            })
+            .collect();
+        let boxes: Vec<BoundingBox> = faces.iter().map(|f| f.bbox).collect();
+        let scores: Vec<f32> = faces.iter().map(|f| f.probability).collect();
+        nms_min(&boxes, &scores, NMS_ACROSS)
+            .into_iter()
+            .map(|i| faces[i])
+            .collect()
+    }
+}
+
+/// Pixels in [0, 255] as the networks take them: `(x - 127.5) / 128`.
+fn normalise<B: Backend>(pixels: Tensor<B, 4>) -> Tensor<B, 4> {
+    pixels.sub_scalar(127.5).mul_scalar(0.0078125)
+}
+
+/// A tensor's values on the host, row-major.
+fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
+    tensor
+        .into_data()
+        .convert::<f32>()
+        .into_vec()
+        .expect("float tensor data")
+}
+
+/// The image under each candidate's box (clipped to the image), averaged down or up to
+/// `size x size` (PyTorch's `interpolate(mode="area")`, an adaptive average pool), with the
+/// candidates whose box covers a pixel of the image; `None` when none does.
+///
+/// facenet-pytorch skips a crop with nothing inside the image but keeps its box, which puts
+/// later boxes beside other boxes' scores; here the box goes with its crop.
+fn crops<B: Backend>(
+    pixels: &Tensor<B, 4>,
+    candidates: &[Candidate],
+    size: usize,
+) -> Option<(Vec<Candidate>, Tensor<B, 4>)> {
+    let [_, _, height, width] = pixels.dims();
+    let (kept, crops): (Vec<Candidate>, Vec<Tensor<B, 4>>) = candidates
+        .iter()
+        .filter_map(|c| {
+            let r = c.bbox.pixels(width, height)?;
+            let crop = pixels
+                .clone()
+                .slice([0..1, 0..3, r.top..r.bottom, r.left..r.right]);
+            Some((*c, adaptive_avg_pool2d(crop, [size, size])))
+        })
+        .unzip();
+    (!kept.is_empty()).then(|| (kept, Tensor::cat(crops, 0)))
+}

@@ -1,0 +1,63 @@
+//! What the detector finds.
+
+use crate::boxes::BoundingBox;
+
+/// A point in pixels of the image.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Point {
+    /// Column.
+    pub x: f32,
+    /// Row.
+    pub y: f32,
+}
+
+/// MTCNN's five landmarks, named by side in the image (the "left eye" is the one nearer the
+/// image's left edge: the person's right eye), in O-Net's output order.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Landmarks {
+    /// The eye nearer the image's left edge.
+    pub left_eye: Point,
+    /// The eye nearer the image's right edge.
+    pub right_eye: Point,
+    /// The tip of the nose.
+    pub nose: Point,
+    /// The mouth corner nearer the image's left edge.
+    pub mouth_left: Point,
+    /// The mouth corner nearer the image's right edge.
+    pub mouth_right: Point,
+}
+
+impl Landmarks {
+    /// The five points in O-Net's order.
+    pub fn points(&self) -> [Point; 5] {
+        [
+            self.left_eye,
+            self.right_eye,
+            self.nose,
+            self.mouth_left,
+            self.mouth_right,
+        ]
+    }
+
+    /// From five points in O-Net's order.
+    pub fn from_points([left_eye, right_eye, nose, mouth_left, mouth_right]: [Point; 5]) -> Self {
+        Self {
+            left_eye,
+            right_eye,
+            nose,
+            mouth_left,
+            mouth_right,
+        }
+    }
+}
+
+/// One detected face.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Face {
+    /// Its box in pixels of the image (may reach beyond the border).
+    pub bbox: BoundingBox,
+    /// O-Net's face probability, in (threshold, 1].
+    pub probability: f32,
+    /// Its five landmarks in pixels of the image.
+    pub landmarks: Landmarks,
+}
