@@ -1,4 +1,4 @@
-//! Face detection in [Burn](https://burn.dev): MTCNN (Zhang et al. 2016) with five
+//! Face detection and alignment in [Burn](https://burn.dev): MTCNN (Zhang et al. 2016) with five
 //! landmarks, the networks and the cascade of facenet-pytorch 2.6.0's `MTCNN`, whose weight
 //! files it reads.
 //!
@@ -30,12 +30,16 @@
 //! 3. O-Net on 48 px crops keeps those above the third threshold, with five landmarks;
 //!    calibration; suppression by overlap over the smaller box (0.7).
 //!
+//! [`AlignConfig`] then cuts upright face chips from the five landmarks (a similarity
+//! transform onto dlib's mean face at MTCNN's points, FairFace's padding 0.25).
+//!
 //! Every step follows `facenet_pytorch/models/utils/detect_face.py` (its float32 box
 //! arithmetic, its 1-based crop corners), checked against it on real photos and composed
 //! scenes (`tests/parity.rs`, goldens from `tools/mtcnn_goldens.py`). One difference: a box
 //! with no pixel inside the image is dropped with its crop (facenet-pytorch drops the crop
 //! and keeps the box, misaligning later boxes and scores).
 
+mod align;
 mod boxes;
 mod detector;
 mod error;
@@ -43,6 +47,7 @@ mod face;
 mod nets;
 mod weights;
 
+pub use align::{AlignConfig, Similarity, TEMPLATE};
 pub use boxes::BoundingBox;
 pub use detector::{Mtcnn, MtcnnConfig};
 pub use error::{DetectError, Result};

@@ -1,0 +1,174 @@
+//! Face chips from five landmarks: the similarity transform that best carries a template of
+//! the five points onto a face's landmarks, and the image sampled through it (the way
+//! FairFace's authors cut their aligned faces with dlib's `get_face_chips(..., padding=0.25)`).
+//!
+//! The template is dlib's mean face (`get_face_chip_details`, `dlib/image_transforms/
+//! interpolation.h`: the average positions of the 68-point model's points 17-67 in a unit
+//! square), at MTCNN's five points: each eye's centre as the mean of its six points (36-41
+//! and 42-47), the nose tip (30) and the mouth corners (48 and 54). A chip of `size` pixels
+//! with `padding` holds the template at `(padding + t) / (2 padding + 1) * size`, as dlib
+//! places it: padding 0.25 leaves a quarter of the face's width around it on each side.
+
+use burn::config::Config;
+use burn::tensor::backend::Backend;
+use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
+use burn::tensor::{Tensor, TensorData};
+
+use crate::face::{Landmarks, Point};
+
+/// dlib's mean face at MTCNN's five points, in the unit square: `[x, y]` of the image-left
+/// eye, the image-right eye, the nose tip, the image-left and image-right mouth corners.
+pub const TEMPLATE: [[f64; 2]; 5] = {
+    // Points 36-41 and 42-47 of dlib's `mean_face_shape_x/_y`.
+    const LEFT_EYE: [[f64; 2]; 6] = [
+        [0.121737, 0.216423],
+        [0.187122, 0.178758],
+        [0.265825, 0.179852],
+        [0.334606, 0.231733],
+        [0.260918, 0.245099],
+        [0.182743, 0.244077],
+    ];
+    const RIGHT_EYE: [[f64; 2]; 6] = [
+        [0.645647, 0.231733],
+        [0.714428, 0.179852],
+        [0.793132, 0.178758],
+        [0.858516, 0.216423],
+        [0.79751, 0.244077],
+        [0.719335, 0.245099],
+    ];
+    const fn centre(points: [[f64; 2]; 6]) -> [f64; 2] {
+        let mut sum = [0.0, 0.0];
+        let mut i = 0;
+        while i < 6 {
+            sum[0] += points[i][0];
+            sum[1] += points[i][1];
+            i += 1;
+        }
+        [sum[0] / 6.0, sum[1] / 6.0]
+    }
+    [
+        centre(LEFT_EYE),
+        centre(RIGHT_EYE),
+        [0.490127, 0.515625], // point 30, the nose tip
+        [0.254149, 0.780233], // point 48
+        [0.726104, 0.780233], // point 54
+    ]
+};
+
+/// How face chips are cut.
+#[derive(Config, Debug)]
+pub struct AlignConfig {
+    /// The chip's side in pixels (the size the classifier was trained at).
+    #[config(default = 224)]
+    pub size: usize,
+    /// Room around the template, as a fraction of its width on each side (FairFace's 0.25).
+    #[config(default = 0.25)]
+    pub padding: f64,
+}
+
+/// `p -> [a -b; b a] p + t`: rotation, uniform scale and translation (from chip pixels to
+/// image pixels).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Similarity {
+    /// `scale * cos(angle)`.
+    pub a: f64,
+    /// `scale * sin(angle)`.
+    pub b: f64,
+    /// Translation along x.
+    pub tx: f64,
+    /// Translation along y.
+    pub ty: f64,
+}
+
+impl Similarity {
+    /// The least-squares similarity carrying `from` onto `to` (the closed form of Umeyama
+    /// 1991 without reflection, what dlib's `find_similarity_transform` computes).
+    ///
+    /// # Panics
+    /// If `from` and `to` differ in length, or every `from` point is the same.
+    pub fn fit(from: &[[f64; 2]], to: &[[f64; 2]]) -> Self {
+        assert_eq!(from.len(), to.len(), "as many points to as from");
+        let n = from.len() as f64;
+        let mean = |p: &[[f64; 2]]| {
+            let s = p.iter().fold([0.0, 0.0], |s, q| [s[0] + q[0], s[1] + q[1]]);
+            [s[0] / n, s[1] / n]
+        };
+        let (mf, mt) = (mean(from), mean(to));
+        let (mut dot, mut cross, mut norm) = (0.0, 0.0, 0.0);
+        for (f, t) in from.iter().zip(to) {
+            let (fx, fy) = (f[0] - mf[0], f[1] - mf[1]);
+            let (tx, ty) = (t[0] - mt[0], t[1] - mt[1]);
+            dot += fx * tx + fy * ty;
+            cross += fx * ty - fy * tx;
+            norm += fx * fx + fy * fy;
+        }
+        assert!(norm > 0.0, "the from points coincide");
+        let (a, b) = (dot / norm, cross / norm);
+        Self {
+            a,
+            b,
+            tx: mt[0] - (a * mf[0] - b * mf[1]),
+            ty: mt[1] - (b * mf[0] + a * mf[1]),
+        }
+    }
+
+    /// The image of `p`.
+    pub fn apply(&self, [x, y]: [f64; 2]) -> [f64; 2] {
+        [
+            self.a * x - self.b * y + self.tx,
+            self.b * x + self.a * y + self.ty,
+        ]
+    }
+}
+
+impl AlignConfig {
+    /// The template's five points in chip pixels.
+    pub fn chip_points(&self) -> [[f64; 2]; 5] {
+        let (p, size) = (self.padding, self.size as f64);
+        TEMPLATE.map(|[x, y]| {
+            [
+                (p + x) / (2.0 * p + 1.0) * size,
+                (p + y) / (2.0 * p + 1.0) * size,
+            ]
+        })
+    }
+
+    /// The transform from chip pixels to image pixels for a face's landmarks.
+    pub fn transform(&self, landmarks: &Landmarks) -> Similarity {
+        let to = landmarks
+            .points()
+            .map(|Point { x, y }| [f64::from(x), f64::from(y)]);
+        Similarity::fit(&self.chip_points(), &to)
+    }
+
+    /// One chip per face, sampled bilinearly through [`AlignConfig::transform`] in one
+    /// `grid_sample_2d`; what falls outside the image is zero.
+    ///
+    /// # Shapes
+    /// - `image`: `[1, channels, height, width]`
+    /// - output: `[faces, channels, size, size]`
+    pub fn chips<B: Backend>(&self, image: Tensor<B, 4>, faces: &[Landmarks]) -> Tensor<B, 4> {
+        let [_, channels, height, width] = image.dims();
+        let (n, size) = (faces.len(), self.size);
+        // Corner-aligned grid coordinates: pixel centre p is 2 p / (extent - 1) - 1.
+        let normal = |p: f64, extent: usize| (2.0 * p / (extent.max(2) - 1) as f64 - 1.0) as f32;
+        let mut grid = Vec::with_capacity(n * size * size * 2);
+        for face in faces {
+            let t = self.transform(face);
+            for y in 0..size {
+                for x in 0..size {
+                    let [u, v] = t.apply([x as f64, y as f64]);
+                    grid.extend([normal(u, width), normal(v, height)]);
+                }
+            }
+        }
+        let device = image.device();
+        let grid = Tensor::<B, 4>::from_data(TensorData::new(grid, [n, size, size, 2]), &device);
+        let options = GridSampleOptions::new(InterpolateMode::Bilinear)
+            .with_padding_mode(GridSamplePaddingMode::Zeros)
+            .with_align_corners(true);
+        image
+            .expand([n, channels, height, width])
+            .grid_sample_2d(grid, options)
+    }
+}
