@@ -3,15 +3,15 @@
 
 use burn::config::Config;
 use burn::tensor::backend::Backend;
-use burn::tensor::module::adaptive_avg_pool2d;
 use burn::tensor::{Tensor, TensorData};
 use fineface_model::FineFaceBackend;
 use image::RgbImage;
 
-use crate::boxes::{BoundingBox, Candidate, nms, nms_min, windows};
+use crate::boxes::{BoundingBox, Candidate, PixelRegion, nms, nms_min, windows};
 use crate::error::{DetectError, Result};
 use crate::face::{Face, Landmarks, Point};
 use crate::nets::{ONet, PNet, RNet};
+use crate::resize::Planes;
 use crate::weights::{MtcnnWeights, Network};
 
 /// The side of P-Net's window: the image is scaled so that a face of `min_face_size` fills it.
@@ -109,22 +109,18 @@ impl<B: FineFaceBackend> Mtcnn<B> {
     /// Every face in `image`, highest probability first.
     pub fn detect(&self, image: &RgbImage) -> Vec<Face> {
         let (width, height) = image.dimensions();
-        let values = image.as_raw().iter().map(|&v| f32::from(v)).collect();
-        let data = TensorData::new(values, [height as usize, width as usize, 3]);
-        let pixels = Tensor::<B, 3>::from_data(data, &self.device)
-            .permute([2, 0, 1])
-            .unsqueeze::<4>(); // [1, 3, h, w]
-        self.detect_pixels(pixels)
+        self.detect_planes(&Planes::from_rgb(
+            width as usize,
+            height as usize,
+            image.as_raw(),
+        ))
     }
 
-    /// Every face in `pixels`, highest probability first.
-    ///
-    /// # Shapes
-    /// - `pixels`: `[1, 3, h, w]`, RGB values in [0, 255]
-    pub fn detect_pixels(&self, pixels: Tensor<B, 4>) -> Vec<Face> {
-        let proposals = self.propose(&pixels);
-        let refined = self.refine(&pixels, &proposals);
-        self.finish(&pixels, &refined)
+    /// Every face in `image`, highest probability first.
+    pub fn detect_planes(&self, image: &Planes) -> Vec<Face> {
+        let proposals = self.propose(image);
+        let refined = self.refine(image, &proposals);
+        self.finish(image, &refined)
     }
 
     /// The scales of the pyramid for an image whose shorter side is `shorter` px.
@@ -137,17 +133,19 @@ impl<B: FineFaceBackend> Mtcnn<B> {
 
     /// Stage 1: P-Net's windows over every scale, suppressed within and across scales,
     /// moved by their offsets and squared.
-    fn propose(&self, pixels: &Tensor<B, 4>) -> Vec<Candidate> {
-        let [_, _, height, width] = pixels.dims();
+    fn propose(&self, image: &Planes) -> Vec<Candidate> {
+        let (height, width) = (image.height, image.width);
         let mut found = Vec::new();
         for scale in self.scales(height.min(width)) {
             let size = [
                 (height as f64 * scale + 1.0) as usize,
                 (width as f64 * scale + 1.0) as usize,
             ];
+            let level = image.area_resize(&[image.region()], size);
+            let level = TensorData::new(level, [1, 3, size[0], size[1]]);
             let output = self
                 .pnet
-                .forward(normalise(adaptive_avg_pool2d(pixels.clone(), size)));
+                .forward(normalise(Tensor::from_data(level, &self.device)));
             let [_, _, map_height, map_width] = output.probability.dims();
             let cells = map_height * map_width;
             let probability = host(output.probability);
@@ -172,8 +170,8 @@ impl<B: FineFaceBackend> Mtcnn<B> {
     }
 
     /// Stage 2: R-Net on 24 px crops; those it passes, suppressed, calibrated and squared.
-    fn refine(&self, pixels: &Tensor<B, 4>, proposals: &[Candidate]) -> Vec<Candidate> {
-        let Some((kept, crops)) = crops(pixels, proposals, RNET_SIZE) else {
+    fn refine(&self, image: &Planes, proposals: &[Candidate]) -> Vec<Candidate> {
+        let Some((kept, crops)) = crops(image, proposals, RNET_SIZE, &self.device) else {
             return Vec::new();
         };
         let output = self.rnet.forward(normalise(crops));
@@ -199,8 +197,8 @@ impl<B: FineFaceBackend> Mtcnn<B> {
 
     /// Stage 3: O-Net on 48 px crops; the faces it passes with their landmarks, calibrated,
     /// suppressed by overlap over the smaller box.
-    fn finish(&self, pixels: &Tensor<B, 4>, refined: &[Candidate]) -> Vec<Face> {
-        let Some((kept, crops)) = crops(pixels, refined, ONET_SIZE) else {
+    fn finish(&self, image: &Planes, refined: &[Candidate]) -> Vec<Face> {
+        let Some((kept, crops)) = crops(image, refined, ONET_SIZE, &self.device) else {
             return Vec::new();
         };
         let output = self.onet.forward(normalise(crops));
@@ -254,20 +252,19 @@ fn host<B: Backend, const D: usize>(tensor: Tensor<B, D>) -> Vec<f32> {
 /// facenet-pytorch skips a crop with nothing inside the image but keeps its box, which puts
 /// later boxes beside other boxes' scores; here the box goes with its crop.
 fn crops<B: Backend>(
-    pixels: &Tensor<B, 4>,
+    image: &Planes,
     candidates: &[Candidate],
     size: usize,
+    device: &B::Device,
 ) -> Option<(Vec<Candidate>, Tensor<B, 4>)> {
-    let [_, _, height, width] = pixels.dims();
-    let (kept, crops): (Vec<Candidate>, Vec<Tensor<B, 4>>) = candidates
+    let (kept, regions): (Vec<Candidate>, Vec<PixelRegion>) = candidates
         .iter()
-        .filter_map(|c| {
-            let r = c.bbox.pixels(width, height)?;
-            let crop = pixels
-                .clone()
-                .slice([0..1, 0..3, r.top..r.bottom, r.left..r.right]);
-            Some((*c, adaptive_avg_pool2d(crop, [size, size])))
-        })
+        .filter_map(|c| Some((*c, c.bbox.pixels(image.width, image.height)?)))
         .unzip();
-    (!kept.is_empty()).then(|| (kept, Tensor::cat(crops, 0)))
+    if kept.is_empty() {
+        return None;
+    }
+    let values = image.area_resize(&regions, [size, size]);
+    let data = TensorData::new(values, [kept.len(), 3, size, size]);
+    Some((kept, Tensor::from_data(data, device)))
 }

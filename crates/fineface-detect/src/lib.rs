@@ -45,6 +45,7 @@ mod detector;
 mod error;
 mod face;
 mod nets;
+mod resize;
 mod weights;
 
 pub use align::{AlignConfig, Similarity, TEMPLATE};
@@ -53,4 +54,5 @@ pub use detector::{Mtcnn, MtcnnConfig};
 pub use error::{DetectError, Result};
 pub use face::{Face, Landmarks, Point};
 pub use nets::{ONet, ONetOutput, PNet, PNetOutput, RNet, RNetOutput};
+pub use resize::Planes;
 pub use weights::MtcnnWeights;

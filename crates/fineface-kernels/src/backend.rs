@@ -139,6 +139,27 @@ pub trait FineFaceBackend: Backend {
         normalise_inference::<Self>(rows, scale, shift, activation)
     }
 
+    /// PReLU over `[batch * channels, spatial]` rows with one slope per channel (row `i`
+    /// holds channel `i % channels`): `x` where `x >= 0`, `alpha[c] * x` elsewhere
+    /// (PyTorch's `PReLU(num_parameters = channels)`; Burn's `prelu` with a `[1, C, 1, 1]`
+    /// slope broadcast).
+    ///
+    /// # Shapes
+    /// - `rows`: `[batch * channels, spatial]`
+    /// - `alpha`: `[channels]`
+    /// - output: `[batch * channels, spatial]`
+    fn prelu_rows(rows: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self> {
+        let rows = Tensor::<Self, 2>::from_primitive(TensorPrimitive::Float(rows));
+        let alpha = Tensor::<Self, 1>::from_primitive(TensorPrimitive::Float(alpha));
+        let channels = alpha.dims()[0];
+        let batch = rows.dims()[0] / channels;
+        let alpha = crate::batch_norm::per_row(alpha, batch, channels);
+        Self::prelu(
+            rows.into_primitive().tensor(),
+            alpha.into_primitive().tensor(),
+        )
+    }
+
     /// A 2-d max pool (same contract as Burn's `ModuleOps::max_pool2d`); on an autodiff
     /// backend Burn's own op with its gradient.
     fn max_pool2d_tracked(x: FloatTensor<Self>, options: MaxPoolOptions) -> FloatTensor<Self> {

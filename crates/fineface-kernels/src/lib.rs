@@ -1,7 +1,7 @@
 //! CPU kernels for [Burn](https://burn.dev) 0.21 where its defaults measured too slow for
 //! training convolutional networks, as a backend extension ([`FineFaceBackend`]) in the way
 //! Burn's own guide extends backends: 2-d convolution (im2col and Winograd F(2x2, 3x3)),
-//! BatchNorm with an optional ReLU or ReLU6 (training and evaluation modes), max pooling, the end of a residual block
+//! BatchNorm with an optional ReLU or ReLU6 (training and evaluation modes), PReLU, max pooling, the end of a residual block
 //! (`relu(lhs + rhs)`) and the SGD update.
 //!
 //! Each op has a default built from Burn's own ops, so every backend runs it; `Flex`
@@ -40,6 +40,7 @@
 //! views after checking their bounds (`flex/matmul.rs`), and, with the `cuda` feature, asking
 //! whether the CUDA driver library can be loaded (`cuda.rs`).
 
+mod activation;
 mod autodiff;
 mod backend;
 mod backends;
@@ -56,6 +57,7 @@ mod sgd;
 #[cfg(feature = "wgpu")]
 pub mod wgpu;
 
+pub use activation::prelu_channels;
 pub use backend::{FineFaceAutodiffBackend, FineFaceBackend};
 pub use batch_norm::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,

@@ -8,7 +8,7 @@
 //!   `1 / sqrt(var + eps)`) and `batch_norm_backward` (input, gamma and beta gradients)
 //!   against `burn::nn::BatchNorm` in training mode, followed by a ReLU where the op
 //!   includes one; `batch_norm_inference` against the layer in evaluation mode;
-//! - `max_pool2d_tracked` against Burn's `MaxPool2d`;
+//! - `max_pool2d_tracked` against Burn's `MaxPool2d`; `prelu_rows` against Burn's `PRelu`;
 //! - `add_relu` against `relu(lhs + rhs)`; `relu_gradient` against `relu_backward`;
 //! - `sgd_step` against three steps of Burn's `Sgd` with momentum, dampening and weight decay;
 //! - on `Autodiff<B>` over the backend: the convolution, BatchNorm and `add_relu` autodiff ops
@@ -32,7 +32,7 @@ use burn::backend::Autodiff;
 use burn::module::{Module, Param, RunningState};
 use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
-use burn::nn::{BatchNormConfig, PaddingConfig2d};
+use burn::nn::{BatchNormConfig, PReluConfig, PaddingConfig2d};
 use burn::optim::decay::WeightDecayConfig;
 use burn::optim::momentum::MomentumConfig;
 use burn::optim::{GradientsParams, Optimizer, SgdConfig};
@@ -43,7 +43,7 @@ use burn::tensor::{Distribution, Tensor};
 use common::{assert_close, float, primitive};
 use fineface_kernels::{
     BatchNormActivation, BatchNormOptions, BatchNormStatistics, FineFaceBackend, SgdOptions,
-    add_relu, batch_norm_inference, conv2d, max_pool2d, sgd_step,
+    add_relu, batch_norm_inference, conv2d, max_pool2d, prelu_channels, sgd_step,
 };
 
 /// Largest difference allowed, relative to the largest value compared.
@@ -524,6 +524,19 @@ fn max_pool_op<B: FineFaceBackend>() {
     assert_close("max pool", ours, pool.forward(x), TOLERANCE);
 }
 
+/// `prelu_rows` on `B` (through `prelu_channels`) against Burn's `PRelu` layer with a slope
+/// per channel.
+fn prelu_op<B: FineFaceBackend>() {
+    let device = Default::default();
+    let x = normal::<B, 4>(NORM_DIMS, &device);
+    let mut layer = PReluConfig::new()
+        .with_num_parameters(NORM_DIMS[1])
+        .init::<B>(&device);
+    layer.alpha = Param::from_tensor(normal([NORM_DIMS[1]], &device));
+    let ours = prelu_channels(x.clone(), layer.alpha.val());
+    assert_close("prelu", ours, layer.forward(x), TOLERANCE);
+}
+
 /// On `Autodiff<B>`: `batch_norm_train` (one autodiff op) against Burn's `BatchNorm` in
 /// training mode, output and the input, gamma and beta gradients.
 fn autodiff_batch_norm<B: FineFaceBackend>() {
@@ -702,6 +715,12 @@ macro_rules! backend_tests {
             #[test]
             fn batch_norm_inference_matches_burns_layer_in_evaluation() {
                 super::batch_norm_inference_op::<B>();
+            }
+
+            $(#[$attr])*
+            #[test]
+            fn prelu_rows_matches_burns_layer() {
+                super::prelu_op::<B>();
             }
 
             $(#[$attr])*

@@ -28,7 +28,8 @@ use burn::nn::conv::Conv2dConfig;
 use burn::nn::pool::MaxPool2dConfig;
 use burn::tensor::{Distribution, Tensor};
 use fineface_kernels::{
-    BatchNormActivation, SgdOptions, add_relu, batch_norm_inference, conv2d, max_pool2d, sgd_step,
+    BatchNormActivation, SgdOptions, add_relu, batch_norm_inference, conv2d, max_pool2d,
+    prelu_channels, sgd_step,
 };
 use rstest::rstest;
 
@@ -350,6 +351,37 @@ fn batch_norm_inference_matches_the_default_to_the_bit(
             "{activation:?}: input changed"
         );
     }
+}
+
+/// PReLU with a slope per channel on Flex (one parallel sweep of rows, in place where the
+/// rows are not shared) equals the default (Burn's `prelu` with the slopes as a column, run
+/// through `Autodiff<Flex>`) to the bit, on maps of one value, small maps many to a piece,
+/// and rows longer than a piece, with exact zeros; a kept input comes out untouched.
+#[rstest]
+fn prelu_channels_matches_the_default_to_the_bit(
+    #[values([2, 3, 1, 1], [5, 28, 11, 11], [1, 2, 200, 200])] dims: [usize; 4],
+    #[values(false, true)] owned: bool,
+) {
+    let device = Default::default();
+    let x = Tensor::<Flex, 4>::random(dims, Distribution::Normal(0.0, 1.0), &device).mask_fill(
+        Tensor::<Flex, 4>::random(dims, Distribution::Uniform(0.0, 1.0), &device).lower_elem(0.1),
+        0.0,
+    );
+    let alpha = Tensor::<Flex, 1>::random([dims[1]], Distribution::Normal(0.0, 1.0), &device);
+    let default = prelu_channels(
+        Tensor::<A, 4>::from_inner(x.clone()),
+        Tensor::from_inner(alpha.clone()),
+    )
+    .inner();
+    let before = x.clone().into_data();
+    let input = if owned {
+        x.clone().mul_scalar(1.0)
+    } else {
+        x.clone()
+    };
+    let ours = prelu_channels(input, alpha);
+    assert_eq!(ours.into_data(), default.into_data());
+    assert_eq!(x.into_data(), before, "input changed");
 }
 
 /// Max pooling on Flex (one sweep over the planes, no indices) equals Burn's `max_pool2d`

@@ -73,7 +73,8 @@ pub use norm::{BatchNorm, BatchNormConfig};
 pub use fineface_kernels::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
     BatchNormStatistics, FineFaceAutodiffBackend, FineFaceBackend, MaxPoolOptions, SgdOptions,
-    SgdUpdate, add_relu, batch_norm_inference, conv2d, max_pool2d, per_row, sgd_step,
+    SgdUpdate, add_relu, batch_norm_inference, conv2d, max_pool2d, per_row, prelu_channels,
+    sgd_step,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, FloatCastAdapter, ImageNetBackbone, LoadReport,

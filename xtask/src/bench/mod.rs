@@ -5,6 +5,7 @@
 //! reference time / our time (above 1 means we are faster). One file per case.
 
 mod data;
+mod detect;
 mod fairness;
 mod fineface;
 mod process;
@@ -80,6 +81,18 @@ enum BenchCase {
     Crops(ModelBench),
     /// Every case above, the matmul rate and the FLOP count of an iteration.
     All(ModelBench),
+    /// MTCNN face detection (`fineface-detect`) beside facenet-pytorch's on the same photos.
+    Detect {
+        /// A folder of photos (`.jpg`, `.jpeg`, `.png`), or one photo.
+        #[arg(long, default_value = "../shared/data/photos")]
+        photos: PathBuf,
+        /// The folder with facenet-pytorch's `pnet.pt`, `rnet.pt` and `onet.pt`.
+        #[arg(long, default_value = "../shared/weights/mtcnn")]
+        weights: PathBuf,
+        /// Timed rounds over all photos per process (after one warm-up round).
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
+    },
     /// `cargo xtask fairness` against fairlearn's MetricFrame on one predictions file.
     Fairness {
         /// Rows of the generated predictions file.
@@ -93,6 +106,11 @@ impl BenchArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let cases = match &self.case {
             BenchCase::Fairness { rows } => vec![self.fairness(*rows)?],
+            BenchCase::Detect {
+                photos,
+                weights,
+                rounds,
+            } => vec![self.detect(photos, weights, *rounds)?],
             BenchCase::Data {
                 root,
                 images,

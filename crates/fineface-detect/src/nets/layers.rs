@@ -1,30 +1,20 @@
-//! PReLU and the two-class softmax over `[batch, channels, h, w]` maps in the layout Flex 0.21
-//! runs fast: per-channel values broadcast as a `[batch * channels, 1]` column over
-//! `[batch * channels, h * w]` rows (a `[1, C, 1, 1]` broadcast, what Burn's `PRelu` and
-//! `softmax(x, 1)` amount to, runs on Flex's slow strided path: 60 % of a detection's time
-//! under `perf` before).
+//! PReLU and the two-class softmax over `[batch, channels, h, w]` maps without Flex 0.21's
+//! `[1, C, 1, 1]` broadcasts, which run on its slow strided path (Burn's `PRelu` and
+//! `softmax(x, 1)` took 60 % of a detection's time under `perf`): the PReLU as one sweep of
+//! per-channel rows (`prelu_channels`), the softmax from the two channels' slices.
 
 use burn::nn::PRelu;
+use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorPrimitive};
-use fineface_model::per_row;
+use fineface_model::{FineFaceBackend, prelu_channels};
 
-/// `x` where `x >= 0`, `alpha[c] * x` elsewhere (PyTorch's `PReLU` with one slope per
-/// channel), the same values as `layer.forward(x)`.
+/// `layer.forward(x)` for a map, through [`prelu_channels`] (one parallel sweep on Flex).
 ///
 /// # Shapes
 /// - `x`: `[batch, channels, h, w]`
 /// - output: same as `x`
-pub(crate) fn prelu_map<B: Backend>(layer: &PRelu<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
-    let dims = x.dims();
-    let [batch, channels, h, w] = dims;
-    let rows = x.reshape([batch * channels, h * w]);
-    let alpha = per_row(layer.alpha.val(), batch, channels); // [b * c, 1]
-    let out = B::prelu(
-        rows.into_primitive().tensor(),
-        alpha.into_primitive().tensor(),
-    );
-    Tensor::<B, 2>::from_primitive(TensorPrimitive::Float(out)).reshape(dims)
+pub(crate) fn prelu_map<B: FineFaceBackend>(layer: &PRelu<B>, x: Tensor<B, 4>) -> Tensor<B, 4> {
+    prelu_channels(x, layer.alpha.val())
 }
 
 /// The softmax over two channels, `exp(a_k - m) / (exp(a_0 - m) + exp(a_1 - m))` with

@@ -106,6 +106,31 @@ impl FineFaceBackend for Flex {
         }
     }
 
+    /// One parallel sweep of whole rows, in place where the rows are not shared (Flex
+    /// 0.21's `prelu` with a `[rows, 1]` slope column runs its strided binary path).
+    fn prelu_rows(rows: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self> {
+        let fits = rows.shape().num_dims() == 2
+            && alpha.shape().num_elements() > 0
+            && rows.shape()[0].is_multiple_of(alpha.shape().num_elements());
+        if flex::is_f32(&[&rows, &alpha]) && fits {
+            let _span = trace_span!("prelu").entered();
+            flex::prelu_rows(rows, alpha)
+        } else {
+            let rows = burn::tensor::Tensor::<Self, 2>::from_primitive(
+                burn::tensor::TensorPrimitive::Float(rows),
+            );
+            let alpha = burn::tensor::Tensor::<Self, 1>::from_primitive(
+                burn::tensor::TensorPrimitive::Float(alpha),
+            );
+            let channels = alpha.dims()[0];
+            let column = crate::batch_norm::per_row(alpha, rows.dims()[0] / channels, channels);
+            Self::prelu(
+                rows.into_primitive().tensor(),
+                column.into_primitive().tensor(),
+            )
+        }
+    }
+
     /// One parallel sweep over the planes (dilation 1); Flex 0.21's op computes indices it
     /// then drops.
     fn max_pool2d_tracked(x: FloatTensor<Self>, options: MaxPoolOptions) -> FloatTensor<Self> {

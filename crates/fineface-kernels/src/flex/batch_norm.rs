@@ -152,19 +152,41 @@ pub(crate) fn batch_norm_inference(
     shift: FlexTensor,
     activation: BatchNormActivation,
 ) -> FlexTensor {
-    let (mut rows, scale, shift) = (contiguous(rows), contiguous(scale), contiguous(shift));
+    let (scale, shift) = (contiguous(scale), contiguous(shift));
     let (scale, shift) = (values(&scale), values(&shift));
+    sweep_rows(rows, |r, row| {
+        let c = r % scale.len();
+        scale_shift(row, scale[c], shift[c], activation);
+    })
+}
+
+/// PReLU over `[batch * channels, spatial]` rows with a slope per channel: one parallel
+/// sweep of whole rows, written over `rows` where its buffer is not shared.
+pub(crate) fn prelu_rows(rows: FlexTensor, alpha: FlexTensor) -> FlexTensor {
+    let alpha = contiguous(alpha);
+    let alpha = values(&alpha);
+    sweep_rows(rows, |r, row| {
+        let a = alpha[r % alpha.len()];
+        // Flex's and PyTorch's `prelu`: `x` where `x >= 0`, else `alpha * x`.
+        row.iter_mut()
+            .for_each(|v| *v = if *v >= 0.0 { *v } else { a * *v });
+    })
+}
+
+/// `update(row index, row)` over every row of a `[rows, spatial]` `f32` tensor, in parallel
+/// pieces of whole rows (about `PIECE` values each: small maps have rows of 16-49), in place
+/// where the buffer is not shared, else on a copy.
+fn sweep_rows(rows: FlexTensor, update: impl Fn(usize, &mut [f32]) + Sync) -> FlexTensor {
+    let mut rows = contiguous(rows);
     let shape = rows.shape().to_vec();
     let spatial = shape[1];
     if spatial == 0 || shape[0] == 0 {
         return rows;
     }
-    // Whole rows per parallel piece, about `PIECE` values (small maps have rows of 16-49).
     let rows_per_piece = PIECE.div_ceil(spatial);
     let sweep = |first_row: usize, piece: &mut [f32]| {
         for (i, row) in piece.chunks_mut(spatial).enumerate() {
-            let c = (first_row + i) % scale.len();
-            scale_shift(row, scale[c], shift[c], activation);
+            update(first_row + i, row);
         }
     };
     if let Some(buffer) = writable_values(&mut rows) {

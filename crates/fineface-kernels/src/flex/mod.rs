@@ -13,7 +13,9 @@ mod residual;
 mod sgd;
 mod tensor;
 
-pub(crate) use batch_norm::{batch_norm_backward, batch_norm_forward, batch_norm_inference};
+pub(crate) use batch_norm::{
+    batch_norm_backward, batch_norm_forward, batch_norm_inference, prelu_rows,
+};
 pub(crate) use conv::{ConvGeometry, conv2d, conv2d_input_gradient, conv2d_weight_gradient};
 pub(crate) use depthwise::{
     DepthwiseGeometry, conv2d_depthwise, conv2d_depthwise_input_gradient,

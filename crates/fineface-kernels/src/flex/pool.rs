@@ -47,6 +47,15 @@ fn window(o: usize, size: usize, kernel: usize, stride: usize, padding: usize) -
     (start, end)
 }
 
+/// The larger of two values, NaN if either is (PyTorch's `max_pool2d` propagates NaN;
+/// `f32::max` would drop it), written so that a loop of it vectorises.
+#[inline]
+fn nan_max(a: f32, b: f32) -> f32 {
+    if a > b || a.is_nan() { a } else { b }
+}
+
+/// One plane: per output row, the maximum over the window's input rows column by column
+/// (a vectorised sweep), then over each window's columns.
 fn pool_plane(
     plane: &[f32],
     [h, w]: [usize; 2],
@@ -55,20 +64,20 @@ fn pool_plane(
     options: &MaxPoolOptions,
 ) {
     let ([kh, kw], [sh, sw], [ph, pw]) = (options.kernel_size, options.stride, options.padding);
+    let mut columns = vec![f32::NEG_INFINITY; w];
     for oy in 0..oh {
         let (y0, y1) = window(oy, h, kh, sh, ph);
-        for ox in 0..ow {
-            let (x0, x1) = window(ox, w, kw, sw, pw);
-            let mut best = f32::NEG_INFINITY;
-            for y in y0..y1 {
-                for &v in &plane[y * w + x0..y * w + x1] {
-                    // NaN propagates, as in PyTorch's `max_pool2d`.
-                    if v > best || v.is_nan() {
-                        best = v;
-                    }
-                }
+        columns.fill(f32::NEG_INFINITY);
+        for y in y0..y1 {
+            for (c, &v) in columns.iter_mut().zip(&plane[y * w..(y + 1) * w]) {
+                *c = nan_max(*c, v);
             }
-            out[oy * ow + ox] = best;
+        }
+        for (ox, out) in out[oy * ow..(oy + 1) * ow].iter_mut().enumerate() {
+            let (x0, x1) = window(ox, w, kw, sw, pw);
+            *out = columns[x0..x1]
+                .iter()
+                .fold(f32::NEG_INFINITY, |m, &v| nan_max(m, v));
         }
     }
 }
