@@ -37,6 +37,13 @@ pub struct MtcnnConfig {
     /// The ratio between the scales of the pyramid.
     #[config(default = 0.709)]
     pub factor: f64,
+    /// Photos whose longer side exceeds this many pixels are first shrunk to it (area
+    /// resizing) and the faces' coordinates scaled back: this bounds memory (P-Net's first
+    /// level of an 8000 x 6000 photo would be 4800 x 3600, gigabytes of activations) at the
+    /// cost of faces smaller than `min_face_size` times the shrink factor. facenet-pytorch has
+    /// no such bound; photos up to this size are detected exactly as it does.
+    #[config(default = 2048)]
+    pub max_side: usize,
 }
 
 impl MtcnnConfig {
@@ -61,6 +68,7 @@ impl MtcnnConfig {
             min_face_size: self.min_face_size,
             thresholds: self.thresholds,
             factor: self.factor,
+            max_side: self.max_side,
             device: device.clone(),
         })
     }
@@ -76,6 +84,12 @@ impl MtcnnConfig {
             return Err(DetectError::Config(format!(
                 "factor = {} (between 0 and 1, exclusive)",
                 self.factor
+            )));
+        }
+        if self.max_side < WINDOW as usize {
+            return Err(DetectError::Config(format!(
+                "max_side = {} (at least {WINDOW} px)",
+                self.max_side
             )));
         }
         if let Some(t) = self.thresholds.iter().find(|t| !(0.0..=1.0).contains(*t)) {
@@ -97,6 +111,7 @@ pub struct Mtcnn<B: Backend> {
     min_face_size: f64,
     thresholds: [f32; 3],
     factor: f64,
+    max_side: usize,
     device: B::Device,
 }
 
@@ -117,7 +132,41 @@ impl<B: FineFaceBackend> Mtcnn<B> {
     }
 
     /// Every face in `image`, highest probability first.
+    ///
+    /// A photo longer than [`MtcnnConfig::max_side`] is detected at that size and the faces
+    /// scaled back to its pixels.
     pub fn detect_planes(&self, image: &Planes) -> Vec<Face> {
+        let longer = image.width.max(image.height);
+        if longer <= self.max_side {
+            return self.cascade(image);
+        }
+        let shrink = self.max_side as f64 / longer as f64;
+        let size = [
+            ((image.height as f64 * shrink).round() as usize).max(1),
+            ((image.width as f64 * shrink).round() as usize).max(1),
+        ];
+        let small = Planes {
+            width: size[1],
+            height: size[0],
+            values: image.area_resize(&[image.region()], size),
+        };
+        let (sx, sy) = (
+            image.width as f32 / size[1] as f32,
+            image.height as f32 / size[0] as f32,
+        );
+        tracing::debug!(
+            longer,
+            max_side = self.max_side,
+            "photo shrunk for detection"
+        );
+        self.cascade(&small)
+            .into_iter()
+            .map(|face| face.scaled(sx, sy))
+            .collect()
+    }
+
+    /// The three stages on `image` as it is.
+    fn cascade(&self, image: &Planes) -> Vec<Face> {
         let proposals = self.propose(image);
         let refined = self.refine(image, &proposals);
         self.finish(image, &refined)

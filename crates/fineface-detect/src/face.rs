@@ -61,3 +61,26 @@ pub struct Face {
     /// Its five landmarks in pixels of the image.
     pub landmarks: Landmarks,
 }
+
+impl Face {
+    /// The face in the pixels of an image `sx` times wider and `sy` times taller than the
+    /// one it was found in: box edges multiplied, landmarks (pixel centres) mapped centre to
+    /// centre, `(x + 0.5) * sx - 0.5`.
+    pub fn scaled(&self, sx: f32, sy: f32) -> Self {
+        let point = |p: Point| Point {
+            x: (p.x + 0.5) * sx - 0.5,
+            y: (p.y + 0.5) * sy - 0.5,
+        };
+        let b = self.bbox;
+        Self {
+            bbox: BoundingBox {
+                x1: b.x1 * sx,
+                y1: b.y1 * sy,
+                x2: b.x2 * sx,
+                y2: b.y2 * sy,
+            },
+            probability: self.probability,
+            landmarks: Landmarks::from_points(self.landmarks.points().map(point)),
+        }
+    }
+}

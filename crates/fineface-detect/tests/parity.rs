@@ -325,3 +325,54 @@ fn settings_out_of_range_are_refused() {
         assert!(error.to_string().contains(what), "{error}");
     }
 }
+
+/// A photo larger than `max_side` is detected shrunk and its faces come back in its own
+/// pixels: the 2008_001322 photo enlarged 6 times by repeating pixels (3000 x 2250) gives the
+/// faces of the original, six times larger (within 6 px: one pixel of the original).
+#[test]
+fn a_photo_over_max_side_is_detected_shrunk_in_its_own_pixels() {
+    let photo = decode(&shared("data/photos/2008_001322.jpg"));
+    let k = 6;
+    let big = RgbImage::from_fn(photo.width() * k, photo.height() * k, |x, y| {
+        *photo.get_pixel(x / k, y / k)
+    });
+    let weights = MtcnnWeights::in_dir(&shared("weights/mtcnn"));
+    let device = Default::default();
+    let small_faces = detector().detect(&photo);
+    let mtcnn = MtcnnConfig::new()
+        .with_max_side(500)
+        .init::<B>(&weights, &device)
+        .unwrap();
+    let faces = mtcnn.detect(&big);
+    assert_eq!(faces.len(), small_faces.len());
+    for small in &small_faces {
+        let expected =
+            [small.bbox.x1, small.bbox.y1, small.bbox.x2, small.bbox.y2].map(|v| v * k as f32);
+        let closest = faces
+            .iter()
+            .map(|f| {
+                [f.bbox.x1, f.bbox.y1, f.bbox.x2, f.bbox.y2]
+                    .iter()
+                    .zip(expected)
+                    .map(|(a, b)| (a - b).abs())
+                    .fold(0.0, f32::max)
+            })
+            .fold(f32::INFINITY, f32::min);
+        assert!(
+            closest <= k as f32,
+            "a face {closest} px from the enlarged original's"
+        );
+    }
+}
+
+/// Photos too small for P-Net's window, and one of a single colour, have no face (and do not
+/// panic).
+#[test]
+fn tiny_and_blank_photos_have_no_face() {
+    let mtcnn = detector();
+    for (w, h) in [(0, 0), (1, 1), (11, 30), (30, 30), (5, 400)] {
+        assert!(mtcnn.detect(&RgbImage::new(w, h)).is_empty(), "{w} x {h}");
+    }
+    let grey = RgbImage::from_pixel(640, 480, image::Rgb([128, 128, 128]));
+    assert!(mtcnn.detect(&grey).is_empty());
+}
