@@ -1,6 +1,9 @@
 //! Face chips from five landmarks: the similarity transform that best carries a template of
-//! the five points onto a face's landmarks, and the image sampled through it (the way
-//! FairFace's authors cut their aligned faces with dlib's `get_face_chips(..., padding=0.25)`).
+//! the five points onto a face's landmarks, and the image sampled through it. This
+//! approximates how FairFace's authors cut their aligned faces (dlib's `get_face_chips(...,
+//! padding=0.25)` over dlib's 5-point landmarks, eye corners and the nose base, whose own
+//! template differs): MTCNN gives other points, so the template here is dlib's 68-point mean
+//! face at MTCNN's points.
 //!
 //! The template is dlib's mean face (`get_face_chip_details`, `dlib/image_transforms/
 //! interpolation.h`: the average positions of the 68-point model's points 17-67 in a unit
@@ -14,6 +17,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use burn::tensor::{Tensor, TensorData};
 
+use crate::error::{DetectError, Result};
 use crate::face::{Landmarks, Point};
 
 /// dlib's mean face at MTCNN's five points, in the unit square: `[x, y]` of the image-left
@@ -141,17 +145,56 @@ impl AlignConfig {
         Similarity::fit(&self.chip_points(), &to)
     }
 
+    /// Checks the settings.
+    ///
+    /// # Errors
+    /// [`DetectError::Config`] for a size of 0 or a padding that is negative or not finite
+    /// (dlib's `get_face_chip_details` requires the same).
+    pub fn validate(&self) -> Result<()> {
+        if self.size == 0 {
+            return Err(DetectError::Config(
+                "align size = 0 (at least 1 px)".to_owned(),
+            ));
+        }
+        if !(self.padding.is_finite() && self.padding >= 0.0) {
+            return Err(DetectError::Config(format!(
+                "align padding = {} (a fraction of the face, 0 or more)",
+                self.padding
+            )));
+        }
+        Ok(())
+    }
+
     /// One chip per face, sampled bilinearly through [`AlignConfig::transform`] in one
-    /// `grid_sample_2d`; what falls outside the image is zero.
+    /// `grid_sample_2d` over the single image (no copy of it per face); what falls outside
+    /// the image is zero.
     ///
     /// # Shapes
     /// - `image`: `[1, channels, height, width]`
     /// - output: `[faces, channels, size, size]`
-    pub fn chips<B: Backend>(&self, image: Tensor<B, 4>, faces: &[Landmarks]) -> Tensor<B, 4> {
-        let [_, channels, height, width] = image.dims();
+    ///
+    /// # Errors
+    /// The settings' errors ([`AlignConfig::validate`]); [`DetectError::Config`] for an
+    /// image batch other than 1.
+    pub fn chips<B: Backend>(
+        &self,
+        image: Tensor<B, 4>,
+        faces: &[Landmarks],
+    ) -> Result<Tensor<B, 4>> {
+        self.validate()?;
+        let [batch, channels, height, width] = image.dims();
+        if batch != 1 {
+            return Err(DetectError::Config(format!(
+                "chips are cut from one image at a time, not a batch of {batch}"
+            )));
+        }
         let (n, size) = (faces.len(), self.size);
-        // Corner-aligned grid coordinates: pixel centre p is 2 p / (extent - 1) - 1.
-        let normal = |p: f64, extent: usize| (2.0 * p / (extent.max(2) - 1) as f64 - 1.0) as f32;
+        let device = image.device();
+        if n == 0 || height == 0 || width == 0 {
+            return Ok(Tensor::zeros([n, channels, size, size], &device));
+        }
+        // Grid coordinates with corners not aligned: pixel centre p is (2 p + 1) / extent - 1.
+        let normal = |p: f64, extent: usize| ((2.0 * p + 1.0) / extent as f64 - 1.0) as f32;
         let mut grid = Vec::with_capacity(n * size * size * 2);
         for face in faces {
             let t = self.transform(face);
@@ -162,13 +205,15 @@ impl AlignConfig {
                 }
             }
         }
-        let device = image.device();
-        let grid = Tensor::<B, 4>::from_data(TensorData::new(grid, [n, size, size, 2]), &device);
+        // The faces' grids stacked as rows of one grid over the one image.
+        let grid =
+            Tensor::<B, 4>::from_data(TensorData::new(grid, [1, n * size, size, 2]), &device);
         let options = GridSampleOptions::new(InterpolateMode::Bilinear)
             .with_padding_mode(GridSamplePaddingMode::Zeros)
-            .with_align_corners(true);
-        image
-            .expand([n, channels, height, width])
-            .grid_sample_2d(grid, options)
+            .with_align_corners(false);
+        Ok(image
+            .grid_sample_2d(grid, options) // [1, c, n * size, size]
+            .reshape([channels, n, size, size])
+            .swap_dims(0, 1))
     }
 }

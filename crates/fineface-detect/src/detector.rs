@@ -40,8 +40,8 @@ pub struct MtcnnConfig {
     /// Photos whose longer side exceeds this many pixels are first shrunk to it (area
     /// resizing) and the faces' coordinates scaled back: this bounds memory (P-Net's first
     /// level of an 8000 x 6000 photo would be 4800 x 3600, gigabytes of activations) at the
-    /// cost of faces smaller than `min_face_size` times the shrink factor. facenet-pytorch has
-    /// no such bound; photos up to this size are detected exactly as it does.
+    /// cost of faces smaller than `min_face_size * longer side / max_side` pixels (78 px on an
+    /// 8000 px photo). facenet-pytorch has no such bound; photos up to this size are detected exactly as it does.
     #[config(default = 2048)]
     pub max_side: usize,
 }
@@ -123,12 +123,7 @@ impl<B: FineFaceBackend> Mtcnn<B> {
 
     /// Every face in `image`, highest probability first.
     pub fn detect(&self, image: &RgbImage) -> Vec<Face> {
-        let (width, height) = image.dimensions();
-        self.detect_planes(&Planes::from_rgb(
-            width as usize,
-            height as usize,
-            image.as_raw(),
-        ))
+        self.detect_planes(&Planes::from_image(image))
     }
 
     /// Every face in `image`, highest probability first.
@@ -136,23 +131,20 @@ impl<B: FineFaceBackend> Mtcnn<B> {
     /// A photo longer than [`MtcnnConfig::max_side`] is detected at that size and the faces
     /// scaled back to its pixels.
     pub fn detect_planes(&self, image: &Planes) -> Vec<Face> {
-        let longer = image.width.max(image.height);
+        let longer = image.width().max(image.height());
         if longer <= self.max_side {
             return self.cascade(image);
         }
         let shrink = self.max_side as f64 / longer as f64;
         let size = [
-            ((image.height as f64 * shrink).round() as usize).max(1),
-            ((image.width as f64 * shrink).round() as usize).max(1),
+            ((image.height() as f64 * shrink).round() as usize).max(1),
+            ((image.width() as f64 * shrink).round() as usize).max(1),
         ];
-        let small = Planes {
-            width: size[1],
-            height: size[0],
-            values: image.area_resize(&[image.region()], size),
-        };
+        let small =
+            Planes::from_values(size[1], size[0], image.area_resize(&[image.region()], size));
         let (sx, sy) = (
-            image.width as f32 / size[1] as f32,
-            image.height as f32 / size[0] as f32,
+            image.width() as f32 / size[1] as f32,
+            image.height() as f32 / size[0] as f32,
         );
         tracing::debug!(
             longer,
@@ -173,17 +165,26 @@ impl<B: FineFaceBackend> Mtcnn<B> {
     }
 
     /// The scales of the pyramid for an image whose shorter side is `shorter` px.
+    ///
+    /// As facenet-pytorch computes them: the scale and the scaled shorter side each multiplied
+    /// by the factor step by step (not recomputed), so that the last level is the same to the
+    /// bit where the side lands on 12 px.
     fn scales(&self, shorter: usize) -> Vec<f64> {
         let first = WINDOW / self.min_face_size;
-        std::iter::successors(Some(first), |s| Some(s * self.factor))
-            .take_while(|s| shorter as f64 * s >= WINDOW)
-            .collect()
+        let (mut scale, mut side) = (first, shorter as f64 * first);
+        let mut scales = Vec::new();
+        while side >= WINDOW {
+            scales.push(scale);
+            scale *= self.factor;
+            side *= self.factor;
+        }
+        scales
     }
 
     /// Stage 1: P-Net's windows over every scale, suppressed within and across scales,
     /// moved by their offsets and squared.
     fn propose(&self, image: &Planes) -> Vec<Candidate> {
-        let (height, width) = (image.height, image.width);
+        let (height, width) = (image.height(), image.width());
         let mut found = Vec::new();
         for scale in self.scales(height.min(width)) {
             let size = [
@@ -308,7 +309,7 @@ fn crops<B: Backend>(
 ) -> Option<(Vec<Candidate>, Tensor<B, 4>)> {
     let (kept, regions): (Vec<Candidate>, Vec<PixelRegion>) = candidates
         .iter()
-        .filter_map(|c| Some((*c, c.bbox.pixels(image.width, image.height)?)))
+        .filter_map(|c| Some((*c, c.bbox.pixels(image.width(), image.height())?)))
         .unzip();
     if kept.is_empty() {
         return None;

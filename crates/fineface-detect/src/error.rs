@@ -35,6 +35,15 @@ pub enum DetectError {
         /// The file's SHA-256.
         digest: String,
     },
+    /// A weight file exists but cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// What the system said.
+        #[source]
+        source: std::io::Error,
+    },
     /// A weight file exists but does not hold the network's tensors.
     #[error("cannot load MTCNN weights from {path}: {source}")]
     Weights {

@@ -11,19 +11,20 @@ pub struct Point {
     pub y: f32,
 }
 
-/// MTCNN's five landmarks, named by side in the image (the "left eye" is the one nearer the
-/// image's left edge: the person's right eye), in O-Net's output order.
+/// MTCNN's five landmarks in O-Net's learned order, named for an upright face seen from the
+/// front: the "left eye" is the subject's right eye (on the image's left when the face is
+/// upright; on a turned face it may lie anywhere).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Landmarks {
-    /// The eye nearer the image's left edge.
+    /// The subject's right eye.
     pub left_eye: Point,
-    /// The eye nearer the image's right edge.
+    /// The subject's left eye.
     pub right_eye: Point,
     /// The tip of the nose.
     pub nose: Point,
-    /// The mouth corner nearer the image's left edge.
+    /// The subject's right mouth corner.
     pub mouth_left: Point,
-    /// The mouth corner nearer the image's right edge.
+    /// The subject's left mouth corner.
     pub mouth_right: Point,
 }
 

@@ -8,21 +8,36 @@
 use rayon::prelude::*;
 
 use crate::boxes::PixelRegion;
+use crate::error::{DetectError, Result};
 
 /// An RGB image as `f32` planes, `[3, height, width]`, values in [0, 255].
 #[derive(Debug, Clone)]
 pub struct Planes {
-    /// Columns.
-    pub width: usize,
-    /// Rows.
-    pub height: usize,
-    /// The red, green and blue planes one after the other, rows in order.
-    pub values: Vec<f32>,
+    width: usize,
+    height: usize,
+    values: Vec<f32>,
 }
 
 impl Planes {
-    /// The planes of interleaved RGB bytes (`image::RgbImage`'s layout).
-    pub fn from_rgb(width: usize, height: usize, rgb: &[u8]) -> Self {
+    /// The planes of an RGB image.
+    pub fn from_image(image: &image::RgbImage) -> Self {
+        let (width, height) = (image.width() as usize, image.height() as usize);
+        Self::from_rgb(width, height, image.as_raw()).expect("an RgbImage holds 3 bytes a pixel")
+    }
+
+    /// The planes of interleaved RGB bytes (`image::RgbImage`'s layout), `3 * width *
+    /// height` of them.
+    ///
+    /// # Errors
+    /// [`DetectError::Config`] when the bytes are not three per pixel.
+    pub fn from_rgb(width: usize, height: usize, rgb: &[u8]) -> Result<Self> {
+        let plane = width.checked_mul(height);
+        if plane.and_then(|p| p.checked_mul(3)) != Some(rgb.len()) {
+            return Err(DetectError::Config(format!(
+                "{} bytes are not the RGB pixels of a {width} x {height} image",
+                rgb.len()
+            )));
+        }
         let plane = width * height;
         let mut values = vec![0.0; 3 * plane];
         for (i, pixel) in rgb.chunks_exact(3).enumerate() {
@@ -30,6 +45,31 @@ impl Planes {
                 values[c * plane + i] = f32::from(v);
             }
         }
+        Ok(Self {
+            width,
+            height,
+            values,
+        })
+    }
+
+    /// Columns.
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    /// Rows.
+    pub fn height(&self) -> usize {
+        self.height
+    }
+
+    /// The red, green and blue planes one after the other, rows in order.
+    pub fn values(&self) -> &[f32] {
+        &self.values
+    }
+
+    /// Planes of the given size from `[3, height, width]` values made here.
+    pub(crate) fn from_values(width: usize, height: usize, values: Vec<f32>) -> Self {
+        debug_assert_eq!(values.len(), 3 * width * height);
         Self {
             width,
             height,
@@ -91,12 +131,16 @@ impl Planes {
         let (y0, y1) = window(oy, h, rows);
         for (ox, out) in out.iter_mut().enumerate() {
             let (x0, x1) = window(ox, w, cols);
+            // One running sum, divided by the window's height and then its width: PyTorch's
+            // `adaptive_avg_pool2d` CPU kernel, so that a level matches it to the last bit.
             let mut sum = 0.0f32;
             for y in r.top + y0..r.top + y1 {
                 let row = &values[y * self.width + r.left..y * self.width + r.right];
-                sum += row[x0..x1].iter().sum::<f32>();
+                for &v in &row[x0..x1] {
+                    sum += v;
+                }
             }
-            *out = sum / ((y1 - y0) * (x1 - x0)) as f32;
+            *out = sum / (y1 - y0) as f32 / (x1 - x0) as f32;
         }
     }
 }
@@ -126,7 +170,7 @@ mod tests {
         let rgb: Vec<u8> = (0..width * height * 3)
             .map(|i| (i * 7919 % 251) as u8)
             .collect();
-        let planes = Planes::from_rgb(width, height, &rgb);
+        let planes = Planes::from_rgb(width, height, &rgb).unwrap();
         let region = |left, top, right, bottom| PixelRegion {
             left,
             top,

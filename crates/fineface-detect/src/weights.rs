@@ -153,7 +153,10 @@ fn layout(path: &Path, network: Network) -> Result<Layout> {
     if path.extension().is_some_and(|e| e == "safetensors") {
         return Ok(Layout::AsRead);
     }
-    let digest = sha256(path).map_err(|_| not_found())?;
+    let digest = sha256(path).map_err(|source| DetectError::Io {
+        path: path.to_owned(),
+        source,
+    })?;
     if digest == network.published_digest() {
         Ok(Layout::ColumnMajor)
     } else {

@@ -104,7 +104,7 @@ fn a_rotated_scaled_face_comes_back_upright() {
         &Default::default(),
     );
     let face = landmarks(config.chip_points().map(|p| truth.apply(p)));
-    let chip = config.chips(image, &[face, face]);
+    let chip = config.chips(image, &[face, face]).unwrap();
     assert_eq!(chip.dims(), [2, 3, 64, 64]);
     let chip: Vec<f32> = chip.into_data().to_vec().unwrap();
     let plane = 64 * 64;
@@ -167,8 +167,37 @@ fn real_faces_land_on_the_template() {
     .permute([2, 0, 1])
     .unsqueeze::<4>();
     let landmarks: Vec<Landmarks> = faces.iter().map(|f| f.landmarks).collect();
-    let chips = config.chips(image, &landmarks);
+    let chips = config.chips(image, &landmarks).unwrap();
     assert_eq!(chips.dims(), [3, 3, 224, 224]);
     let mean = chips.mean().into_scalar();
     assert!(mean > 30.0 && mean < 220.0, "chip mean {mean}");
+}
+
+#[test]
+fn bad_settings_and_images_are_refused_or_give_empty_chips() {
+    let device = Default::default();
+    let image = Tensor::<B, 4>::ones([1, 3, 20, 30], &device);
+    let face = landmarks(AlignConfig::new().with_size(20).chip_points());
+    for (config, what) in [
+        (AlignConfig::new().with_size(0), "size"),
+        (AlignConfig::new().with_padding(-0.6), "padding"),
+        (AlignConfig::new().with_padding(f64::NAN), "padding"),
+    ] {
+        let error = config
+            .chips(image.clone(), &[face])
+            .unwrap_err()
+            .to_string();
+        assert!(error.contains(what), "{error}");
+    }
+    let batch = Tensor::<B, 4>::ones([2, 3, 20, 30], &device);
+    assert!(AlignConfig::new().chips(batch, &[face]).is_err());
+    // No face, or an image without pixels: zero chips of the right shape, no panic.
+    let config = AlignConfig::new().with_size(16);
+    assert_eq!(config.chips(image, &[]).unwrap().dims(), [0, 3, 16, 16]);
+    let empty = Tensor::<B, 4>::zeros([1, 3, 0, 0], &device);
+    assert_eq!(config.chips(empty, &[face]).unwrap().dims(), [1, 3, 16, 16]);
+    // A one-pixel image: inside it the chip reads the pixel, outside zero.
+    let dot = Tensor::<B, 4>::ones([1, 3, 1, 1], &device);
+    let chip = config.chips(dot, &[face]).unwrap();
+    assert!(chip.clone().max().into_scalar() <= 1.0 && chip.min().into_scalar() >= 0.0);
 }

@@ -152,6 +152,9 @@ pub trait FineFaceBackend: Backend {
         let rows = Tensor::<Self, 2>::from_primitive(TensorPrimitive::Float(rows));
         let alpha = Tensor::<Self, 1>::from_primitive(TensorPrimitive::Float(alpha));
         let channels = alpha.dims()[0];
+        if channels == 0 {
+            return rows.into_primitive().tensor();
+        }
         let batch = rows.dims()[0] / channels;
         let alpha = crate::batch_norm::per_row(alpha, batch, channels);
         Self::prelu(

@@ -75,6 +75,7 @@ impl<B: Backend> ONet<B> {
 impl<B: FineFaceBackend> ONet<B> {
     /// # Shapes
     /// - `x`: `[n, 3, 48, 48]`, pixels as `(value - 127.5) / 128`
+    /// - output: regression `[n, 4]`, landmarks `[n, 10]`, probability `[n, 2]`
     pub fn forward(&self, x: Tensor<B, 4>) -> ONetOutput<B> {
         let x = max_pool2d(&self.pool1, prelu_map(&self.prelu1, conv2d(&self.conv1, x))); // [n, 32, 23, 23]
         let x = max_pool2d(&self.pool2, prelu_map(&self.prelu2, conv2d(&self.conv2, x))); // [n, 64, 10, 10]

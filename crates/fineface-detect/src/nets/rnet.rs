@@ -21,7 +21,7 @@ pub struct RNetOutput<B: Backend> {
     pub probability: Tensor<B, 2>,
 }
 
-/// A 3x3 max pool of stride 2 in ceil mode (the Caffe original's pooling).
+/// A `kernel x kernel` max pool of stride 2 in ceil mode (the Caffe original's pooling).
 pub(crate) fn caffe_pool(kernel: usize) -> MaxPool2d {
     MaxPool2dConfig::new([kernel, kernel])
         .with_strides([2, 2])
@@ -77,6 +77,7 @@ impl<B: Backend> RNet<B> {
 impl<B: FineFaceBackend> RNet<B> {
     /// # Shapes
     /// - `x`: `[n, 3, 24, 24]`, pixels as `(value - 127.5) / 128`
+    /// - output: regression `[n, 4]`, probability `[n, 2]`
     pub fn forward(&self, x: Tensor<B, 4>) -> RNetOutput<B> {
         let x = max_pool2d(&self.pool1, prelu_map(&self.prelu1, conv2d(&self.conv1, x))); // [n, 28, 11, 11]
         let x = max_pool2d(&self.pool2, prelu_map(&self.prelu2, conv2d(&self.conv2, x))); // [n, 48, 4, 4]

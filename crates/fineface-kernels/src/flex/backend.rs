@@ -123,6 +123,9 @@ impl FineFaceBackend for Flex {
                 burn::tensor::TensorPrimitive::Float(alpha),
             );
             let channels = alpha.dims()[0];
+            if channels == 0 {
+                return rows.into_primitive().tensor();
+            }
             let column = crate::batch_norm::per_row(alpha, rows.dims()[0] / channels, channels);
             Self::prelu(
                 rows.into_primitive().tensor(),
@@ -134,7 +137,19 @@ impl FineFaceBackend for Flex {
     /// One parallel sweep over the planes (dilation 1); Flex 0.21's op computes indices it
     /// then drops.
     fn max_pool2d_tracked(x: FloatTensor<Self>, options: MaxPoolOptions) -> FloatTensor<Self> {
-        if flex::is_f32(&[&x]) && x.shape().num_dims() == 4 && options.dilation == [1, 1] {
+        // PyTorch's conditions (padding at most half the window, a window that fits the
+        // padded input, non-zero steps); anything else goes to Burn's op and its checks.
+        let shape = x.shape();
+        let fits = shape.num_dims() == 4
+            && (0..2).all(|i| {
+                let (k, s, p) = (
+                    options.kernel_size[i],
+                    options.stride[i],
+                    options.padding[i],
+                );
+                k > 0 && s > 0 && 2 * p <= k && shape[2 + i] + 2 * p >= k
+            });
+        if flex::is_f32(&[&x]) && fits && options.dilation == [1, 1] {
             let _span = trace_span!("max_pool2d").entered();
             flex::max_pool2d(x, options)
         } else {
