@@ -6,7 +6,7 @@ use burn::tensor::{Tensor, TensorPrimitive};
 
 use crate::batch_norm::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
-    BatchNormStatistics, normalise, normalise_backward, normalise_inference,
+    BatchNormStatistics, normalise, normalise_backward, normalise_inference, prelu_per_row,
 };
 use crate::pool::MaxPoolOptions;
 use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
@@ -149,18 +149,7 @@ pub trait FineFaceBackend: Backend {
     /// - `alpha`: `[channels]`
     /// - output: `[batch * channels, spatial]`
     fn prelu_rows(rows: FloatTensor<Self>, alpha: FloatTensor<Self>) -> FloatTensor<Self> {
-        let rows = Tensor::<Self, 2>::from_primitive(TensorPrimitive::Float(rows));
-        let alpha = Tensor::<Self, 1>::from_primitive(TensorPrimitive::Float(alpha));
-        let channels = alpha.dims()[0];
-        if channels == 0 {
-            return rows.into_primitive().tensor();
-        }
-        let batch = rows.dims()[0] / channels;
-        let alpha = crate::batch_norm::per_row(alpha, batch, channels);
-        Self::prelu(
-            rows.into_primitive().tensor(),
-            alpha.into_primitive().tensor(),
-        )
+        prelu_per_row::<Self>(rows, alpha)
     }
 
     /// A 2-d max pool (same contract as Burn's `ModuleOps::max_pool2d`); on an autodiff

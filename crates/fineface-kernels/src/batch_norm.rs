@@ -144,6 +144,22 @@ pub(crate) fn normalise_inference<B: Backend>(
     primitive(activate(output, activation))
 }
 
+/// PReLU over `[batch * channels, spatial]` rows with a slope per channel, with Burn's
+/// `prelu` and the slopes as a `[batch * channels, 1]` column ([`per_row`]); rows of no
+/// channel come back as they are.
+pub(crate) fn prelu_per_row<B: Backend>(
+    rows: FloatTensor<B>,
+    alpha: FloatTensor<B>,
+) -> FloatTensor<B> {
+    let (rows, alpha) = (float::<B, 2>(rows), float::<B, 1>(alpha));
+    let channels = alpha.dims()[0];
+    if channels == 0 {
+        return primitive(rows);
+    }
+    let column = per_row(alpha, rows.dims()[0] / channels, channels);
+    B::prelu(primitive(rows), primitive(column))
+}
+
 /// `activation` applied to every value, with Burn's ops.
 fn activate<B: Backend>(output: Tensor<B, 2>, activation: BatchNormActivation) -> Tensor<B, 2> {
     match activation {

@@ -9,7 +9,7 @@ use tracing::trace_span;
 use crate::FineFaceBackend;
 use crate::batch_norm::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
-    BatchNormStatistics, normalise, normalise_backward, normalise_inference,
+    BatchNormStatistics, normalise, normalise_backward, normalise_inference, prelu_per_row,
 };
 use crate::flex::{self, ConvGeometry, DepthwiseGeometry};
 use crate::pool::MaxPoolOptions;
@@ -116,21 +116,7 @@ impl FineFaceBackend for Flex {
             let _span = trace_span!("prelu").entered();
             flex::prelu_rows(rows, alpha)
         } else {
-            let rows = burn::tensor::Tensor::<Self, 2>::from_primitive(
-                burn::tensor::TensorPrimitive::Float(rows),
-            );
-            let alpha = burn::tensor::Tensor::<Self, 1>::from_primitive(
-                burn::tensor::TensorPrimitive::Float(alpha),
-            );
-            let channels = alpha.dims()[0];
-            if channels == 0 {
-                return rows.into_primitive().tensor();
-            }
-            let column = crate::batch_norm::per_row(alpha, rows.dims()[0] / channels, channels);
-            Self::prelu(
-                rows.into_primitive().tensor(),
-                column.into_primitive().tensor(),
-            )
+            prelu_per_row::<Self>(rows, alpha)
         }
     }
 
