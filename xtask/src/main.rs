@@ -34,10 +34,16 @@ enum Task {
     /// Train an experiment: `cargo xtask train synthface`, `cargo xtask train fairface --data
     /// PATH --device cuda:0` (see `cargo xtask train -- --help`).
     Train(run::PassThrough),
-    /// Evaluate a run on its test split or another dataset: `--run DIR [--dataset KIND --data PATH]`.
+    /// Evaluate a run on its test split or another dataset: `--run DIR [--dataset KIND --data
+    /// PATH] [--detect]` (`--detect`: the images are raw photos, faces found and aligned).
     Eval(run::PassThrough),
-    /// Predict images with a trained run: `--run DIR IMAGE...`.
+    /// Predict images with a trained run: `--run DIR IMAGE|DIR...`; raw photos with
+    /// `--detect [--out DIR]` (every face found, aligned and classified: `faces.csv` and
+    /// annotated pictures).
     Predict(run::PassThrough),
+    /// Raw photos of a dataset made into aligned face chips in the same layout, as FairFace
+    /// was prepared: `--root RAW --out CHIPS [--padding 0.25 --size 224]`.
+    Align(run::PassThrough),
     /// Seed study of FineFACE against the baseline: `cargo xtask study utkface-cpu --seeds 3
     /// --data PATH [--eval celeba=celeba:PATH]` (see `cargo xtask study -- --help`).
     Study(run::PassThrough),
@@ -69,6 +75,7 @@ fn main() -> std::process::ExitCode {
         Task::Train(args) => args.run("train"),
         Task::Eval(args) => args.run("eval"),
         Task::Predict(args) => args.run("predict"),
+        Task::Align(args) => args.run("align"),
         Task::Study(args) => args.run("study"),
         Task::Report(args) => args.run(),
         Task::Compare(args) => args.run(),

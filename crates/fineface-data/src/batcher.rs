@@ -92,7 +92,7 @@ impl<B: Backend> Batcher<B, FaceSample, FaceBatch<B>> for FaceBatcher {
                 })
                 .and_then(|class| {
                     let mut rng = seed.map(ChaCha8Rng::seed_from_u64);
-                    Ok((class, decode(&sample, &self.transform, rng.as_mut())?))
+                    Ok((class, decode(&sample, &self.transform, rng.as_mut(), None)?))
                 });
             match image {
                 Ok((class, image)) => {

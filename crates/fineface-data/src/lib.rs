@@ -58,7 +58,7 @@ pub use datasets::{
 };
 pub use error::{DataError, Result};
 pub use image_file::{ImageFileError, image_size, open_image};
-pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig};
+pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
 pub use sample::{FaceDataset, FaceSample, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};
 pub use transform::{IMAGENET_MEAN, IMAGENET_STD, ImageTensor, TransformConfig};

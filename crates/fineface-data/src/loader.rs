@@ -3,6 +3,7 @@
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
+use image::DynamicImage;
 use rand::SeedableRng;
 use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
@@ -83,6 +84,18 @@ pub struct BadImage {
     pub message: String,
 }
 
+/// A step between decoding an image and transforming it, for images that need more than
+/// the transform: raw photos whose face must first be found and aligned (`fineface-train`'s
+/// `FaceFinder`). Runs on the loader's worker threads.
+pub trait PrepareImage: Sync {
+    /// The image the transform receives, or why this image cannot be used (it is then
+    /// skipped and listed with that reason, like an undecodable one).
+    ///
+    /// # Errors
+    /// The reason, in words, without the path (the loader adds it).
+    fn prepare(&self, image: DynamicImage) -> Result<DynamicImage, String>;
+}
+
 /// Decodes and transforms a split into batches with `workers` threads: the loader training
 /// uses.
 ///
@@ -93,7 +106,7 @@ pub struct BadImage {
 /// exactly where it stopped. Burn's `DataLoader` hands batches to its workers as they free
 /// up, so there the order in which images meet a random generator depends on the thread
 /// count.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct BatchLoader<'a> {
     samples: &'a [FaceSample],
     classes: &'a [String],
@@ -101,6 +114,20 @@ pub struct BatchLoader<'a> {
     config: LoaderConfig,
     train: bool,
     seed: u64,
+    prepare: Option<&'a dyn PrepareImage>,
+}
+
+impl std::fmt::Debug for BatchLoader<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BatchLoader")
+            .field("samples", &self.samples.len())
+            .field("transform", &self.transform)
+            .field("config", &self.config)
+            .field("train", &self.train)
+            .field("seed", &self.seed)
+            .field("prepare", &self.prepare.is_some())
+            .finish()
+    }
 }
 
 impl<'a> BatchLoader<'a> {
@@ -121,7 +148,14 @@ impl<'a> BatchLoader<'a> {
             config,
             train,
             seed,
+            prepare: None,
         }
+    }
+
+    /// The loader with `prepare` run on each decoded image before its transform.
+    pub fn with_prepare(mut self, prepare: &'a dyn PrepareImage) -> Self {
+        self.prepare = Some(prepare);
+        self
     }
 
     /// The sample order of an epoch.
@@ -225,18 +259,19 @@ impl<'a> BatchLoader<'a> {
         let mut rng = self
             .train
             .then(|| ChaCha8Rng::seed_from_u64(mix(self.seed, epoch, index as u64)));
-        decode(sample, &self.transform, rng.as_mut())
+        decode(sample, &self.transform, rng.as_mut(), self.prepare)
     }
 }
 
 /// Decodes `sample` and applies the training transform with `rng`, or the evaluation
-/// transform without. A panic while decoding or transforming becomes this image's error,
+/// transform without, after `prepare` where one is given. A panic while decoding or transforming becomes this image's error,
 /// so the image is skipped and listed or stops the run like any undecodable one, instead of
 /// vanishing with its thread.
 pub(crate) fn decode(
     sample: &FaceSample,
     transform: &TransformConfig,
     rng: Option<&mut ChaCha8Rng>,
+    prepare: Option<&dyn PrepareImage>,
 ) -> Result<ImageTensor, BadImage> {
     let bad = |message: String| BadImage {
         path: sample.path.clone(),
@@ -244,7 +279,11 @@ pub(crate) fn decode(
     };
     // Nothing outlives a panic here: the generator is per image and dropped with the result.
     std::panic::catch_unwind(AssertUnwindSafe(|| {
-        let image = crate::image_file::open_image(&sample.path).map_err(|e| bad(e.to_string()))?;
+        let mut image =
+            crate::image_file::open_image(&sample.path).map_err(|e| bad(e.to_string()))?;
+        if let Some(prepare) = prepare {
+            image = prepare.prepare(image).map_err(bad)?;
+        }
         Ok(match rng {
             Some(rng) => transform.train(&image, rng),
             None => transform.eval(&image),

@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use fineface_data::{
-    BadImagePolicy, BatchLoader, DatasetConfig, FaceSample, LoaderConfig, Split, SplitConfig,
-    TransformConfig,
+    BadImagePolicy, BatchLoader, DatasetConfig, FaceSample, LoaderConfig, PrepareImage, Split,
+    SplitConfig, TransformConfig,
 };
 
 fn small() -> TransformConfig {
@@ -172,5 +172,50 @@ fn a_panicking_decode_loses_no_image_silently() {
         .batch(0, 0)
         .unwrap_err();
     assert_eq!(error.path, samples[0].path);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Keeps images whose red value is below 100, painted white; refuses the others; panics on
+/// pure black.
+struct WhiteOrRefuse;
+
+impl PrepareImage for WhiteOrRefuse {
+    fn prepare(&self, image: image::DynamicImage) -> Result<image::DynamicImage, String> {
+        let red = image.to_rgb8().get_pixel(0, 0)[0];
+        assert!(red != 0, "a black image");
+        if red < 100 {
+            let (w, h) = (image.width(), image.height());
+            Ok(image::RgbImage::from_pixel(w, h, image::Rgb([255; 3])).into())
+        } else {
+            Err(format!("red {red} is too much"))
+        }
+    }
+}
+
+#[test]
+fn a_prepare_step_changes_refuses_or_panics_per_image_and_loses_none() {
+    // Reds 0 (panics), 40 and 80 (white), 120 and 160 (refused).
+    let (dir, samples) = pngs("prepare", &["a"; 5]);
+    let classes = vec!["a".to_owned()];
+    let config = LoaderConfig {
+        batch_size: 5,
+        workers: 3,
+        ..LoaderConfig::default()
+    };
+    let loader = BatchLoader::new(&samples, &classes, small(), config, false, 0)
+        .with_prepare(&WhiteOrRefuse);
+    let (batch, bad) = loader.batch(0, 0).unwrap();
+    assert_eq!(batch.indices, [1, 2]);
+    // White is (1 - 0.5) / 0.5 = 1 after the transform, everywhere.
+    assert!(batch.images.iter().all(|&v| (v - 1.0).abs() < 1e-6));
+    let reasons: Vec<(&PathBuf, &str)> =
+        bad.iter().map(|b| (&b.path, b.message.as_str())).collect();
+    assert_eq!(reasons.len(), 3, "{reasons:?}");
+    assert!(
+        reasons[0].0 == &samples[0].path && reasons[0].1.contains("panicked"),
+        "{reasons:?}"
+    );
+    assert_eq!(reasons[1], (&samples[3].path, "red 120 is too much"));
+    assert_eq!(reasons[2], (&samples[4].path, "red 160 is too much"));
     std::fs::remove_dir_all(&dir).unwrap();
 }

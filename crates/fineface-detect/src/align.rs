@@ -16,6 +16,7 @@ use burn::config::Config;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::{GridSampleOptions, GridSamplePaddingMode, InterpolateMode};
 use burn::tensor::{Tensor, TensorData};
+use image::RgbImage;
 
 use crate::error::{DetectError, Result};
 use crate::face::{Landmarks, Point};
@@ -216,4 +217,115 @@ impl AlignConfig {
             .reshape([channels, n, size, size])
             .swap_dims(0, 1))
     }
+
+    /// One upright 8-bit chip per face of `image`, sampled on `device` as
+    /// [`AlignConfig::chips`] samples them (values rounded to the nearest byte).
+    ///
+    /// Each face is sampled from its own part of the photo (the chip's footprint and two
+    /// pixels around it), so memory follows the faces, not the photo: a face in an
+    /// 8000 x 6000 px photo costs its footprint, not 576 MB of `f32` planes.
+    ///
+    /// # Errors
+    /// The settings' errors ([`AlignConfig::validate`]).
+    pub fn cut<B: Backend>(
+        &self,
+        image: &RgbImage,
+        faces: &[Landmarks],
+        device: &B::Device,
+    ) -> Result<Vec<RgbImage>> {
+        self.validate()?;
+        faces
+            .iter()
+            .map(|face| self.cut_one::<B>(image, face, device))
+            .collect()
+    }
+
+    fn cut_one<B: Backend>(
+        &self,
+        image: &RgbImage,
+        face: &Landmarks,
+        device: &B::Device,
+    ) -> Result<RgbImage> {
+        let size = self.size as u32;
+        let Some(part) = self.footprint(image, face) else {
+            // Nothing of the photo under the chip: zero padding, as `chips` gives.
+            return Ok(RgbImage::new(size, size));
+        };
+        let region = image::imageops::crop_imm(image, part.left, part.top, part.width, part.height)
+            .to_image();
+        let (w, h) = (part.width as usize, part.height as usize);
+        let mut planes = vec![0.0f32; 3 * w * h];
+        for (i, pixel) in region.pixels().enumerate() {
+            for c in 0..3 {
+                planes[c * w * h + i] = f32::from(pixel[c]);
+            }
+        }
+        let region = Tensor::<B, 4>::from_data(TensorData::new(planes, [1, 3, h, w]), device);
+        let (dx, dy) = (part.left as f32, part.top as f32);
+        let moved = Landmarks::from_points(face.points().map(|p| Point {
+            x: p.x - dx,
+            y: p.y - dy,
+        }));
+        let values = self
+            .chips(region, &[moved])?
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| DetectError::Config(format!("chip values unreadable: {e:?}")))?;
+        let plane = (size * size) as usize;
+        let mut chip = RgbImage::new(size, size);
+        for (i, pixel) in chip.pixels_mut().enumerate() {
+            for c in 0..3 {
+                pixel[c] = values[c * plane + i].round().clamp(0.0, 255.0) as u8;
+            }
+        }
+        Ok(chip)
+    }
+
+    /// The part of `image` a face's chip samples: the chip's corners mapped into the image,
+    /// two pixels of margin for the bilinear neighbours, clipped to the image; `None` when
+    /// the chip falls wholly outside it.
+    fn footprint(&self, image: &RgbImage, face: &Landmarks) -> Option<Footprint> {
+        let t = self.transform(face);
+        let s = self.size as f64;
+        let corners = [
+            [-0.5, -0.5],
+            [s - 0.5, -0.5],
+            [-0.5, s - 0.5],
+            [s - 0.5, s - 0.5],
+        ]
+        .map(|p| t.apply(p));
+        let lowest = |k: usize| corners.iter().map(|p| p[k]).fold(f64::INFINITY, f64::min);
+        let highest = |k: usize| {
+            corners
+                .iter()
+                .map(|p| p[k])
+                .fold(f64::NEG_INFINITY, f64::max)
+        };
+        let clip = |v: f64, extent: u32| v.clamp(0.0, f64::from(extent)) as u32;
+        let (w, h) = image.dimensions();
+        let (left, right) = (
+            clip(lowest(0).floor() - 2.0, w),
+            clip(highest(0).ceil() + 2.0, w),
+        );
+        let (top, bottom) = (
+            clip(lowest(1).floor() - 2.0, h),
+            clip(highest(1).ceil() + 2.0, h),
+        );
+        (right > left && bottom > top).then_some(Footprint {
+            left,
+            top,
+            width: right - left,
+            height: bottom - top,
+        })
+    }
+}
+
+/// A rectangle of whole pixels inside an image.
+#[derive(Debug, Clone, Copy)]
+struct Footprint {
+    left: u32,
+    top: u32,
+    width: u32,
+    height: u32,
 }

@@ -122,8 +122,15 @@ impl<B: FineFaceBackend> Mtcnn<B> {
     }
 
     /// Every face in `image`, highest probability first.
+    ///
+    /// A photo longer than [`MtcnnConfig::max_side`] is shrunk to it straight from its bytes
+    /// (memory bounded by the shrunk size) and the faces scaled back to its pixels.
     pub fn detect(&self, image: &RgbImage) -> Vec<Face> {
-        self.detect_planes(&Planes::from_image(image))
+        let (width, height) = (image.width() as usize, image.height() as usize);
+        match self.shrunk_size(width, height) {
+            None => self.cascade(&Planes::from_image(image)),
+            Some(size) => self.detect_shrunk(&Planes::area_from_image(image, size), width, height),
+        }
     }
 
     /// Every face in `image`, highest probability first.
@@ -131,27 +138,46 @@ impl<B: FineFaceBackend> Mtcnn<B> {
     /// A photo longer than [`MtcnnConfig::max_side`] is detected at that size and the faces
     /// scaled back to its pixels.
     pub fn detect_planes(&self, image: &Planes) -> Vec<Face> {
-        let longer = image.width().max(image.height());
+        let (width, height) = (image.width(), image.height());
+        match self.shrunk_size(width, height) {
+            None => self.cascade(image),
+            Some(size) => {
+                let small = Planes::from_values(
+                    size[1],
+                    size[0],
+                    image.area_resize(&[image.region()], size),
+                );
+                self.detect_shrunk(&small, width, height)
+            }
+        }
+    }
+
+    /// `[rows, cols]` of a `width x height` photo shrunk to [`MtcnnConfig::max_side`], or
+    /// `None` when it fits.
+    fn shrunk_size(&self, width: usize, height: usize) -> Option<[usize; 2]> {
+        let longer = width.max(height);
         if longer <= self.max_side {
-            return self.cascade(image);
+            return None;
         }
         let shrink = self.max_side as f64 / longer as f64;
-        let size = [
-            ((image.height() as f64 * shrink).round() as usize).max(1),
-            ((image.width() as f64 * shrink).round() as usize).max(1),
-        ];
-        let small =
-            Planes::from_values(size[1], size[0], image.area_resize(&[image.region()], size));
-        let (sx, sy) = (
-            image.width() as f32 / size[1] as f32,
-            image.height() as f32 / size[0] as f32,
-        );
         tracing::debug!(
             longer,
             max_side = self.max_side,
             "photo shrunk for detection"
         );
-        self.cascade(&small)
+        Some([
+            ((height as f64 * shrink).round() as usize).max(1),
+            ((width as f64 * shrink).round() as usize).max(1),
+        ])
+    }
+
+    /// The faces of `small`, a `width x height` photo shrunk, in the photo's pixels.
+    fn detect_shrunk(&self, small: &Planes, width: usize, height: usize) -> Vec<Face> {
+        let (sx, sy) = (
+            width as f32 / small.width() as f32,
+            height as f32 / small.height() as f32,
+        );
+        self.cascade(small)
             .into_iter()
             .map(|face| face.scaled(sx, sy))
             .collect()

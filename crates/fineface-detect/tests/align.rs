@@ -201,3 +201,59 @@ fn bad_settings_and_images_are_refused_or_give_empty_chips() {
     let chip = config.chips(dot, &[face]).unwrap();
     assert!(chip.clone().max().into_scalar() <= 1.0 && chip.min().into_scalar() >= 0.0);
 }
+
+#[test]
+fn chips_cut_from_each_faces_part_equal_chips_sampled_from_the_whole_photo() {
+    let (width, height) = (211u32, 157u32);
+    let photo = image::RgbImage::from_fn(width, height, |x, y| {
+        image::Rgb([
+            (x * 7 + y * 3) as u8,
+            (x * y % 251) as u8,
+            (255 - (x + 2 * y) % 256) as u8,
+        ])
+    });
+    let config = AlignConfig::new().with_size(40);
+    let truth = |degrees, scale, tx, ty| {
+        let t = similarity(degrees, scale, tx, ty);
+        landmarks(config.chip_points().map(|p| t.apply(p)))
+    };
+    let faces = [
+        truth(0.0, 1.0, 60.0, 40.0),
+        truth(35.0, 2.2, 120.0, 10.0),
+        truth(-20.0, 0.7, -10.0, 130.0), // partly outside
+        truth(10.0, 1.5, 190.0, 140.0),  // partly outside
+        truth(0.0, 1.0, 900.0, 900.0),   // wholly outside: all zero
+    ];
+    let device = Default::default();
+    let cut = config.cut::<B>(&photo, &faces, &device).unwrap();
+    let planes: Vec<f32> = (0..3)
+        .flat_map(|c| photo.pixels().map(move |p| f32::from(p[c])))
+        .collect();
+    let whole = Tensor::<B, 4>::from_data(
+        TensorData::new(planes, [1, 3, height as usize, width as usize]),
+        &device,
+    );
+    let sampled: Vec<f32> = config
+        .chips(whole, &faces)
+        .unwrap()
+        .into_data()
+        .to_vec()
+        .unwrap();
+    assert_eq!(cut.len(), faces.len());
+    let plane = 40 * 40;
+    for (k, chip) in cut.iter().enumerate() {
+        assert_eq!(chip.dimensions(), (40, 40));
+        for (i, pixel) in chip.pixels().enumerate() {
+            for c in 0..3 {
+                let expected = sampled[(k * 3 + c) * plane + i];
+                let got = f32::from(pixel[c]);
+                assert!(
+                    (got - expected).abs() <= 0.5 + 1e-3,
+                    "face {k} pixel {i} channel {c}: {got} against {expected}"
+                );
+            }
+        }
+    }
+    assert!(cut[4].pixels().all(|p| p.0 == [0, 0, 0]));
+    assert!(cut[0].pixels().any(|p| p.0 != [0, 0, 0]));
+}

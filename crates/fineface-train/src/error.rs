@@ -30,6 +30,17 @@ pub enum TrainError {
     /// The fairness report cannot be computed.
     #[error(transparent)]
     Fair(#[from] fineface_fair::FairError),
+    /// The face detector cannot be loaded or a face cannot be cut.
+    #[error(transparent)]
+    Detect(#[from] fineface_detect::DetectError),
+    /// A path given to a photo command that is neither an image file nor a folder.
+    #[error("{path}: {message}")]
+    Photos {
+        /// The path.
+        path: PathBuf,
+        /// What is wrong with it.
+        message: String,
+    },
     /// Configured ImageNet weights that are not there.
     #[error(
         "no ImageNet weights at {path}: the {backbone} backbone expects torchvision's {expected} \

@@ -6,7 +6,8 @@ use std::path::Path;
 use burn::tensor::backend::Backend;
 use burn::tensor::{Tensor, TensorData};
 use fineface_data::{
-    BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig, TransformConfig,
+    BadImage, BadImagePolicy, BatchLoader, FaceSample, ImageBatch, LoaderConfig, PrepareImage,
+    TransformConfig,
 };
 use fineface_fair::{AuditOptions, PredictionTable, SkippedItem, SubgroupReport, audit};
 use fineface_model::AttentionCrop;
@@ -52,7 +53,7 @@ pub struct Evaluation {
 }
 
 /// How to batch an evaluation.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct EvalSettings<'a> {
     /// The evaluation transform (resize, centre crop, normalise).
     pub transform: &'a TransformConfig,
@@ -62,6 +63,22 @@ pub struct EvalSettings<'a> {
     pub batch_size: usize,
     /// Decoding threads.
     pub workers: usize,
+    /// A step between decoding and the transform: raw photos' faces found and aligned
+    /// ([`FaceFinder`](crate::photos::FaceFinder)); an image it refuses is skipped with its
+    /// reason.
+    pub prepare: Option<&'a dyn PrepareImage>,
+}
+
+impl std::fmt::Debug for EvalSettings<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EvalSettings")
+            .field("transform", self.transform)
+            .field("crop", self.crop)
+            .field("batch_size", &self.batch_size)
+            .field("workers", &self.workers)
+            .field("prepare", &self.prepare.is_some())
+            .finish()
+    }
 }
 
 /// Predicts every image of `samples` with `model` (no autodiff: pass an inner module).
@@ -72,7 +89,7 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
     settings: &EvalSettings<'_>,
     device: &B::Device,
 ) -> Result<Evaluation> {
-    let loader = BatchLoader::new(
+    let mut loader = BatchLoader::new(
         samples,
         classes,
         settings.transform.clone(),
@@ -85,6 +102,9 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
         false,
         0,
     );
+    if let Some(prepare) = settings.prepare {
+        loader = loader.with_prepare(prepare);
+    }
     let mut evaluation = Evaluation::default();
     for k in 0..loader.n_batches() {
         let (batch, bad) = loader.batch(0, k).map_err(|e| TrainError::BadImage {

@@ -39,6 +39,7 @@ mod metrics;
 mod model;
 mod optim;
 mod parallel;
+pub mod photos;
 mod picture;
 mod probe;
 mod run_folder;

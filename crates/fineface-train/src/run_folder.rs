@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use burn::module::ModuleDisplay;
-use fineface_data::{BadImage, DatasetConfig, FaceDataset, FaceSample, Split};
+use fineface_data::{BadImage, DatasetConfig, FaceDataset, FaceSample, PrepareImage, Split};
 use fineface_fair::{RunInfo, SplitSummary};
 use fineface_model::Predict;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
@@ -17,6 +17,7 @@ use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, predict_samples, write_evaluation};
 use crate::files::write_json;
 use crate::model::{BackboneConfig, backbone_config, build_baseline, build_fineface};
+use crate::photos::{FaceFinder, FaceSettings};
 use crate::trainer::summarise;
 
 /// A run folder written by [`Trainer::fit`](crate::Trainer::fit): `config.toml`,
@@ -159,7 +160,7 @@ impl FromStr for EvalSplit {
 }
 
 /// What [`RunFolder::evaluate`] scores and where it writes.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct EvalRequest {
     /// The dataset.
     pub data: EvalData,
@@ -169,6 +170,10 @@ pub struct EvalRequest {
     pub out: Option<PathBuf>,
     /// Images per forward pass.
     pub batch_size: usize,
+    /// Raw photos: each image's face found and aligned before the transform (the kept one
+    /// of several, [`FaceSettings::keep`]); an image without a face is skipped with the
+    /// reason. `None`: the images are chips already.
+    pub faces: Option<FaceSettings>,
 }
 
 impl EvalRequest {
@@ -180,6 +185,7 @@ impl EvalRequest {
             split: None,
             out: None,
             batch_size: 32,
+            faces: None,
         }
     }
 }
@@ -248,11 +254,16 @@ impl RunFolder {
                 .join(format!("eval-{}-{}", dataset.name, split.name()))
         });
         let crop = self.crop();
+        let finder = match &request.faces {
+            Some(faces) => Some(FaceFinder::<B>::new(faces.clone(), device)?),
+            None => None,
+        };
         let settings = EvalSettings {
             transform: &self.config.transform,
             crop: &crop,
             batch_size: request.batch_size,
             workers: self.config.train.workers,
+            prepare: finder.as_ref().map(|f| f as &dyn PrepareImage),
         };
         let model = self.load_model::<B>(device)?;
         let mut evaluation =

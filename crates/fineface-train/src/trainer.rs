@@ -693,6 +693,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 crop: &self.crop,
                 batch_size: self.config.train.batch_size,
                 workers: self.config.train.workers,
+                prepare: None,
             },
             self.device(),
         )

@@ -6,16 +6,18 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use fineface_data::{DatasetConfig, TransformConfig};
+use fineface_data::DatasetConfig;
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_train::study::{
     StudyOptions, StudyOutcome, StudyPlan, StudyRecord, StudyRequest, next_study_dir, run_study,
 };
 use fineface_train::{
     BackboneChoice, BackendTask, EvalData, EvalRequest, EvalSplit, ExperimentConfig, NodeSettings,
-    Overrides, RunFolder, RunOptions, RunSummary, backbone_config, batch_tensor, next_run_dir,
-    on_devices, parse_devices, write_json,
+    Overrides, RunFolder, RunOptions, RunSummary, backbone_config, next_run_dir, on_devices,
+    parse_devices, write_json,
 };
+mod photos;
+
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
@@ -37,8 +39,12 @@ enum Command {
     Train(TrainArgs),
     /// Evaluate a trained run on its test split or on another dataset.
     Eval(EvalArgs),
-    /// Predict the attribute of single images.
-    Predict(PredictArgs),
+    /// Predict the attribute of aligned face images, or of every face of raw photos
+    /// (`--detect`: `faces.csv` and annotated pictures).
+    Predict(photos::PredictArgs),
+    /// Raw photos of a dataset made into aligned face chips in the same layout, as FairFace
+    /// was prepared: `--root RAW --out CHIPS [--padding 0.25 --size 224]`.
+    Align(photos::AlignArgs),
     /// A seed study: every method trained on each seed (paired), evaluated on the test
     /// split and across datasets; `study.json`, `study.md`, `study.svg`.
     Study(StudyArgs),
@@ -202,19 +208,13 @@ struct EvalArgs {
     /// Images per forward pass.
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
-}
-
-#[derive(Args)]
-struct PredictArgs {
-    /// The run folder.
+    /// The images are raw photos: find each one's face (the kept one of several, `--keep`)
+    /// and align it as `fineface align` would before classifying; photos without a face are
+    /// skipped with the reason.
     #[arg(long)]
-    run: PathBuf,
-    /// Images.
-    #[arg(required = true)]
-    images: Vec<PathBuf>,
-    /// Device.
-    #[arg(long, default_value = "cpu")]
-    device: String,
+    detect: bool,
+    #[command(flatten)]
+    faces: photos::FaceArgs,
 }
 
 #[derive(Args)]
@@ -238,7 +238,11 @@ fn main() -> anyhow::Result<()> {
         }
         Command::Predict(args) => {
             init_logging(None)?;
-            predict(args)
+            photos::predict(args)
+        }
+        Command::Align(args) => {
+            init_logging(None)?;
+            photos::align(args)
         }
         Command::Study(args) => study(args),
         Command::Devices(args) => {
@@ -669,6 +673,9 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         split,
         out: args.out.clone(),
         batch_size: args.batch_size,
+        faces: args
+            .detect
+            .then(|| args.faces.settings(run.config.transform.resize as usize)),
     };
     let outcome = run.evaluate::<B>(&request, device)?;
     let summary = &outcome.summary;
@@ -696,99 +703,4 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         println!("wrote {}", outcome.dir.display());
     }
     Ok(())
-}
-
-fn predict(args: PredictArgs) -> anyhow::Result<()> {
-    let devices = parse_devices(std::slice::from_ref(&args.device))?;
-    on_devices(&devices, PredictImages(&args))?
-}
-
-/// Prediction on the chosen backend (its inner, non-autodiff one).
-struct PredictImages<'a>(&'a PredictArgs);
-
-impl BackendTask for PredictImages<'_> {
-    type Output = anyhow::Result<()>;
-
-    fn run<B: FineFaceAutodiffBackend>(
-        self,
-        devices: Vec<B::Device>,
-    ) -> fineface_train::Result<Self::Output> {
-        Ok(predict_on::<B::InnerBackend>(self.0, &devices[0]))
-    }
-}
-
-fn predict_on<B: fineface_model::FineFaceBackend>(
-    args: &PredictArgs,
-    device: &B::Device,
-) -> anyhow::Result<()> {
-    let run = RunFolder::open(&args.run)
-        .with_context(|| format!("{} is not a run folder", args.run.display()))?;
-    let transform: &TransformConfig = &run.config.transform;
-    let crop = run.crop();
-    let classes = &run.info.classes;
-    let model = run.load_model::<B>(device)?;
-    let mut lines = Vec::new();
-    for path in &args.images {
-        let image = fineface_data::open_image(path)
-            .with_context(|| format!("cannot use {}", path.display()))?;
-        let tensor = transform.eval(&image);
-        let size = tensor.size as usize;
-        let batch = fineface_data::ImageBatch {
-            images: tensor.values,
-            size,
-            targets: vec![0],
-            indices: vec![0],
-        };
-        let logits = model.predict(batch_tensor::<B>(batch, device), &crop);
-        let probabilities = logits
-            .probabilities()
-            .into_data()
-            .convert::<f32>()
-            .to_vec::<f32>()
-            .map_err(|e| {
-                anyhow::anyhow!("cannot read the probabilities of {}: {e:?}", path.display())
-            })?;
-        let (best, p) = best_class(&probabilities).with_context(|| {
-            format!(
-                "{}: the model gave {} probabilities for {} classes",
-                path.display(),
-                probabilities.len(),
-                classes.len()
-            )
-        })?;
-        let class = classes.get(best).with_context(|| {
-            format!(
-                "{}: class {best} is not among the run's {classes:?}",
-                path.display()
-            )
-        })?;
-        lines.push(format!("{}\t{class}\t{p:.4}", path.display()));
-    }
-    #[allow(clippy::print_stdout)]
-    for line in lines {
-        println!("{line}");
-    }
-    Ok(())
-}
-
-/// The most probable class and its probability; `None` for an empty or all-NaN vector.
-fn best_class(probabilities: &[f32]) -> Option<(usize, f32)> {
-    probabilities
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|(_, p)| !p.is_nan())
-        .max_by(|a, b| a.1.total_cmp(&b.1))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::best_class;
-
-    #[test]
-    fn the_best_class_of_no_probabilities_is_none_not_the_first_class() {
-        assert_eq!(best_class(&[]), None);
-        assert_eq!(best_class(&[f32::NAN]), None);
-        assert_eq!(best_class(&[0.2, 0.7, 0.1]), Some((1, 0.7)));
-    }
 }

@@ -1,0 +1,260 @@
+//! The photo commands: `predict` (chips, or raw photos with `--detect`), `align`, and the
+//! face-finding settings `eval --detect` shares with them.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::Args;
+use fineface_detect::{AlignConfig, MtcnnConfig, MtcnnWeights};
+use fineface_model::{FineFaceAutodiffBackend, FineFaceBackend};
+use fineface_train::photos::{
+    Classifier, FaceFinder, FaceSettings, KeepFace, PhotoReport, align_dataset, collect_photos,
+    predict_photos,
+};
+use fineface_train::{BackendTask, RunFolder, on_devices, parse_devices};
+
+/// How faces are found in raw photos and cut into chips.
+#[derive(Args, Debug, Clone)]
+pub struct FaceArgs {
+    /// Folder of MTCNN's weights: facenet-pytorch 2.6.0's `pnet.pt`, `rnet.pt`, `onet.pt`
+    /// (`pip download --no-deps facenet-pytorch==2.6.0`, in the wheel's
+    /// `facenet_pytorch/data/`).
+    #[arg(long, default_value = "../shared/weights/mtcnn")]
+    pub mtcnn: PathBuf,
+    /// Room around the face in a chip, a fraction of the face's width on each side
+    /// (FairFace's 0.25).
+    #[arg(long, default_value_t = 0.25)]
+    pub padding: f64,
+    /// The smallest face searched for, in pixels (at least 12).
+    #[arg(long, default_value_t = 20.0)]
+    pub min_face_size: f64,
+    /// Which face stands for a photo with several (`align`, `eval --detect`).
+    #[arg(long, value_enum, default_value_t = KeepFace::Largest)]
+    pub keep: KeepFace,
+}
+
+impl FaceArgs {
+    /// The settings, chips of `size` px.
+    pub fn settings(&self, size: usize) -> FaceSettings {
+        FaceSettings {
+            weights: MtcnnWeights::in_dir(&self.mtcnn),
+            detector: MtcnnConfig::new().with_min_face_size(self.min_face_size),
+            align: AlignConfig::new()
+                .with_size(size)
+                .with_padding(self.padding),
+            keep: self.keep,
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct PredictArgs {
+    /// The run folder.
+    #[arg(long)]
+    run: PathBuf,
+    /// Images, or folders of them (searched recursively for .jpg, .jpeg and .png).
+    #[arg(required = true)]
+    images: Vec<PathBuf>,
+    /// The images are raw photos: find every face, align it and classify it; write
+    /// `faces.csv` and an annotated picture per photo in `--out`.
+    #[arg(long)]
+    detect: bool,
+    /// Output folder of `--detect` (default `<run>/photos`).
+    #[arg(long, requires = "detect")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    faces: FaceArgs,
+    /// Device.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+pub struct AlignArgs {
+    /// The dataset of raw photos (any layout: ImageFolder, a manifest, FairFace's).
+    #[arg(long)]
+    root: PathBuf,
+    /// Where the chips go, in the same layout; other files (labels, manifests) are copied.
+    #[arg(long)]
+    out: PathBuf,
+    /// Chip side in pixels.
+    #[arg(long, default_value_t = 224)]
+    size: usize,
+    #[command(flatten)]
+    faces: FaceArgs,
+    /// Photos decoded, detected and written at once.
+    #[arg(long, default_value_t = default_workers())]
+    workers: usize,
+    /// Device.
+    #[arg(long, default_value = "cpu")]
+    device: String,
+    /// No progress bar.
+    #[arg(long)]
+    quiet: bool,
+}
+
+fn default_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().min(8))
+}
+
+pub fn predict(args: PredictArgs) -> anyhow::Result<()> {
+    let devices = parse_devices(std::slice::from_ref(&args.device))?;
+    on_devices(&devices, PredictImages(&args))?
+}
+
+/// Prediction on the chosen backend (its inner, non-autodiff one).
+struct PredictImages<'a>(&'a PredictArgs);
+
+impl BackendTask for PredictImages<'_> {
+    type Output = anyhow::Result<()>;
+
+    fn run<B: FineFaceAutodiffBackend>(
+        self,
+        devices: Vec<B::Device>,
+    ) -> fineface_train::Result<Self::Output> {
+        Ok(predict_on::<B::InnerBackend>(self.0, &devices[0]))
+    }
+}
+
+fn predict_on<B: FineFaceBackend>(args: &PredictArgs, device: &B::Device) -> anyhow::Result<()> {
+    let images = collect_photos(&args.images)?;
+    let run = RunFolder::open(&args.run)
+        .with_context(|| format!("{} is not a run folder", args.run.display()))?;
+    let finder = if args.detect {
+        let size = run.config.transform.resize as usize;
+        Some(FaceFinder::<B>::new(args.faces.settings(size), device)?)
+    } else {
+        None
+    };
+    let model = run.load_model::<B>(device)?;
+    let crop = run.crop();
+    let classifier = Classifier {
+        model: &*model,
+        transform: &run.config.transform,
+        crop: &crop,
+        classes: &run.info.classes,
+        device,
+    };
+    match finder {
+        Some(finder) => {
+            let out = args.out.clone().unwrap_or_else(|| run.dir.join("photos"));
+            let report = predict_photos(&classifier, &finder, &images, &out, !args.quiet)?;
+            print_photo_report(&report);
+            anyhow::ensure!(
+                report.unreadable.len() < report.photos,
+                "none of the {} photos could be read",
+                report.photos
+            );
+            Ok(())
+        }
+        None => predict_chips(&classifier, &images),
+    }
+}
+
+/// Each image classified as it is (an aligned chip): `image<TAB>class<TAB>probability`.
+fn predict_chips<B: FineFaceBackend>(
+    classifier: &Classifier<'_, B>,
+    images: &[PathBuf],
+) -> anyhow::Result<()> {
+    let mut unreadable = 0;
+    for path in images {
+        let image = match fineface_data::open_image(path) {
+            Ok(image) => image,
+            Err(error) => {
+                unreadable += 1;
+                tracing::error!("{}: {error}", path.display());
+                continue;
+            }
+        };
+        let prediction = classifier.classify(std::slice::from_ref(&image))?;
+        #[allow(clippy::print_stdout)] // The predictions are this command's output.
+        for p in prediction {
+            println!("{}\t{}\t{:.4}", path.display(), p.label, p.probability);
+        }
+    }
+    anyhow::ensure!(
+        unreadable == 0,
+        "{unreadable} of {} images could not be read (named above)",
+        images.len()
+    );
+    Ok(())
+}
+
+#[allow(clippy::print_stdout)] // The summary is this command's output.
+fn print_photo_report(report: &PhotoReport) {
+    println!(
+        "{} photos: {} faces classified, {} without a face, {} unreadable",
+        report.photos,
+        report.faces,
+        report.without_face.len(),
+        report.unreadable.len()
+    );
+    for note in report.without_face.iter().chain(&report.unreadable) {
+        println!("  {}: {}", note.image, note.reason);
+    }
+    println!(
+        "wrote {} and {}",
+        report.csv.display(),
+        report.annotated.display()
+    );
+}
+
+pub fn align(args: AlignArgs) -> anyhow::Result<()> {
+    let devices = parse_devices(std::slice::from_ref(&args.device))?;
+    on_devices(&devices, AlignPhotos(&args))?
+}
+
+/// Alignment on the chosen backend (its inner, non-autodiff one).
+struct AlignPhotos<'a>(&'a AlignArgs);
+
+impl BackendTask for AlignPhotos<'_> {
+    type Output = anyhow::Result<()>;
+
+    fn run<B: FineFaceAutodiffBackend>(
+        self,
+        devices: Vec<B::Device>,
+    ) -> fineface_train::Result<Self::Output> {
+        Ok(align_on::<B::InnerBackend>(self.0, &devices[0]))
+    }
+}
+
+fn align_on<B: FineFaceBackend>(args: &AlignArgs, device: &B::Device) -> anyhow::Result<()> {
+    let finder = FaceFinder::<B>::new(args.faces.settings(args.size), device)?;
+    let report = align_dataset(&finder, &args.root, &args.out, args.workers, !args.quiet)?;
+    #[allow(clippy::print_stdout)] // The summary is this command's output.
+    {
+        println!(
+            "{} photos: {} chips written, {} kept from before, {} with several faces (the {} kept), {} without a face, {} unreadable; {} other files copied",
+            report.photos,
+            report.aligned,
+            report.resumed,
+            report.several.len(),
+            match args.faces.keep {
+                KeepFace::Largest => "largest",
+                KeepFace::MostProbable => "most probable",
+            },
+            report.without_face.len(),
+            report.unreadable.len(),
+            report.copied
+        );
+        for row in report
+            .without_face
+            .iter()
+            .chain(&report.unreadable)
+            .take(10)
+        {
+            println!("  {}: {}", row.image, row.outcome);
+        }
+        println!(
+            "wrote {} (every photo's outcome in {})",
+            args.out.display(),
+            args.out
+                .join(fineface_train::photos::ALIGN_REPORT_CSV)
+                .display()
+        );
+    }
+    Ok(())
+}

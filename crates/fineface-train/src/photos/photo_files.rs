@@ -1,0 +1,57 @@
+//! The photos a command is given: files as they are, folders searched for JPEG and PNG files.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{Result, TrainError};
+
+/// Extensions of the files taken from a folder (any case); a file named on the command
+/// line is read whatever its name, its format found from its bytes.
+pub const PHOTO_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+
+/// Whether `path` has one of [`PHOTO_EXTENSIONS`].
+pub fn is_photo(path: &Path) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| PHOTO_EXTENSIONS.iter().any(|x| e.eq_ignore_ascii_case(x)))
+}
+
+/// `paths` with each folder replaced by its photos (searched recursively, links followed,
+/// in name order).
+///
+/// # Errors
+/// [`TrainError::Photos`] for a path that does not exist, a folder without a photo or one
+/// that cannot be read.
+pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
+    let mut photos = Vec::new();
+    for path in paths {
+        let metadata = std::fs::metadata(path).map_err(|e| TrainError::Photos {
+            path: path.clone(),
+            message: format!("no such photo or folder ({e})"),
+        })?;
+        if !metadata.is_dir() {
+            photos.push(path.clone());
+            continue;
+        }
+        let before = photos.len();
+        for entry in walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .sort_by_file_name()
+        {
+            let entry = entry.map_err(|e| TrainError::Photos {
+                path: e.path().unwrap_or(path).to_owned(),
+                message: format!("cannot read the folder: {e}"),
+            })?;
+            if entry.file_type().is_file() && is_photo(entry.path()) {
+                photos.push(entry.into_path());
+            }
+        }
+        if photos.len() == before {
+            return Err(TrainError::Photos {
+                path: path.clone(),
+                message: "no .jpg, .jpeg or .png file in this folder (searched recursively)"
+                    .to_owned(),
+            });
+        }
+    }
+    Ok(photos)
+}
