@@ -339,6 +339,8 @@ fn difficult_photos_get_an_answer_never_a_panic() {
     std::fs::write(path("truncated.jpg"), &bytes[..bytes.len() / 2]).unwrap();
     std::fs::write(path("empty.jpg"), b"").unwrap();
     std::fs::write(path("text.png"), b"not an image at all").unwrap();
+    // A format this build does not decode, in a folder: listed, not passed over.
+    std::fs::write(path("phone.HEIC"), b"\0\0\0\x18ftypheic\0\0\0\0mif1heic").unwrap();
 
     let out = dir.path().join("out");
     let output = fineface(
@@ -422,6 +424,7 @@ fn difficult_photos_get_an_answer_never_a_panic() {
         ("truncated.jpg", "truncated"),
         ("empty.jpg", "empty"),
         ("text.png", "not a JPEG or PNG"),
+        ("phone.HEIC", "not a JPEG or PNG"),
     ] {
         let row = one(name);
         assert!(
@@ -434,7 +437,7 @@ fn difficult_photos_get_an_answer_never_a_panic() {
         );
     }
     assert!(
-        stdout.starts_with("22 photos: 54 faces classified, 4 without a face, 3 unreadable"),
+        stdout.starts_with("23 photos: 54 faces classified, 4 without a face, 4 unreadable"),
         "{stdout}"
     );
 }
@@ -501,7 +504,7 @@ fn paths_that_are_not_photos_are_errors_naming_them() {
     );
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("no .jpg, .jpeg or .png file in this folder"),
+        stderr.contains("no photo (.jpg, .jpeg, .png, ...) in this folder"),
         "{stderr}"
     );
     // Weights that are not there: named, with where to get them.
@@ -640,6 +643,14 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
     let dir = tempfile::tempdir().unwrap();
     let raw = dir.path().join("raw");
     let (faces, two, blank, truncated) = raw_dataset(&raw, 10);
+    // A name that is not UTF-8 (Linux allows any bytes but `/`), outside the manifest: its
+    // chip is written under the same bytes.
+    let odd = {
+        use std::os::unix::ffi::OsStrExt;
+        raw.join("photos/M")
+            .join(std::ffi::OsStr::from_bytes(b"caf\xe9 1.png"))
+    };
+    std::fs::copy(raw.join(&faces[0]), &odd).unwrap();
     let chips = dir.path().join("chips");
     let weights = mtcnn();
     let align = |out: &Path, workers: &str, extra: &[&str], ok: bool| {
@@ -663,7 +674,7 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
     let output = align(&chips, "3", &[], true);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
-        stdout.starts_with("13 photos: 11 chips written, 0 kept from before, 1 with several faces (the largest kept), 1 without a face, 1 unreadable; 1 other files copied"),
+        stdout.starts_with("14 photos: 12 chips written, 0 kept from before, 1 with several faces (the largest kept), 1 without a face, 1 unreadable; 1 other files copied"),
         "{stdout}"
     );
     // One chip per photo with a face, at its path, at the run's size; the manifest copied.
@@ -671,6 +682,8 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         let chip = image::open(chips.join(path)).unwrap();
         assert_eq!((chip.width(), chip.height()), (34, 34), "{path}");
     }
+    let odd_chip = chips.join(odd.strip_prefix(&raw).unwrap());
+    assert_eq!(image::open(&odd_chip).unwrap().width(), 34);
     assert!(!chips.join(&blank).exists() && !chips.join(&truncated).exists());
     assert_eq!(
         std::fs::read(raw.join("manifest.csv")).unwrap(),
@@ -691,7 +704,11 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
     );
     // Every photo's outcome in the report.
     let report = std::fs::read_to_string(chips.join("align-report.csv")).unwrap();
-    assert_eq!(report.lines().count(), 14, "{report}");
+    assert_eq!(report.lines().count(), 15, "{report}");
+    assert!(
+        report.contains("photos/M/caf\u{FFFD} 1.png,1,0,aligned"),
+        "{report}"
+    );
     assert!(report.contains(&format!("{two},2,")), "{report}");
     assert!(
         report.contains(&format!("{blank},0,,\"no face found")),
@@ -706,14 +723,14 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
     let before = read_tree(&chips);
     let stdout = String::from_utf8_lossy(&align(&chips, "2", &[], true).stdout).into_owned();
     assert!(
-        stdout.contains(": 0 chips written, 12 kept from before"),
+        stdout.contains(": 0 chips written, 13 kept from before"),
         "{stdout}"
     );
     assert_same_tree(&read_tree(&chips), &before);
     std::fs::remove_file(chips.join(&faces[3])).unwrap();
     let stdout = String::from_utf8_lossy(&align(&chips, "2", &[], true).stdout).into_owned();
     assert!(
-        stdout.contains(": 1 chips written, 11 kept from before"),
+        stdout.contains(": 1 chips written, 12 kept from before"),
         "{stdout}"
     );
     assert_same_tree(&read_tree(&chips), &before);
@@ -782,6 +799,19 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         reason(&truncated).unwrap().contains("truncated"),
         "{summary:?}"
     );
+    // The chips are what `predict` without `--detect` takes: one line per image of the folder.
+    let output = fineface(
+        &["predict", "--run", text(run()), text(&chips.join("photos"))],
+        true,
+    );
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(stdout.lines().count(), 12, "{stdout}");
+    let predictions = std::fs::read_to_string(on_chips.join("predictions.csv")).unwrap();
+    for line in predictions.lines().skip(1) {
+        let fields: Vec<&str> = line.split(',').collect();
+        let printed = format!("{}\t{}\t", text(&chips.join(fields[0])), fields[2]);
+        assert!(stdout.contains(&printed), "{printed} in {stdout}");
+    }
     let markdown = std::fs::read_to_string(on_raw.join("fairness.md")).unwrap();
     assert!(
         markdown.contains(&format!("`{blank}`: no face found")),

@@ -116,9 +116,9 @@ where
     let bar = progress_bar(photos.len(), progress);
     let mut rows = Vec::with_capacity(photos.len());
     for chunk in photos.chunks(CHUNK) {
-        let todo: Vec<&String> = chunk
+        let todo: Vec<&PathBuf> = chunk
             .iter()
-            .filter(|p| !reusable(done.get(*p), &out.join(p.as_str())))
+            .filter(|p| !reusable(done.get(&shown(p)), &out.join(p)))
             .collect();
         report.resumed += chunk.len() - todo.len();
         let fresh = align_photos(finder, root, out, &todo, workers);
@@ -126,7 +126,7 @@ where
         for row in fresh {
             done.insert(row.image.clone(), row);
         }
-        rows.extend(chunk.iter().filter_map(|p| done.get(p).cloned()));
+        rows.extend(chunk.iter().filter_map(|p| done.get(&shown(p)).cloned()));
         write_rows(&out.join(ALIGN_REPORT_CSV), &rows)?;
         bar.inc(chunk.len() as u64);
     }
@@ -161,7 +161,7 @@ fn align_photos<B: FineFaceBackend>(
     finder: &FaceFinder<B>,
     root: &Path,
     out: &Path,
-    todo: &[&String],
+    todo: &[&PathBuf],
     workers: usize,
 ) -> Vec<AlignRow>
 where
@@ -196,15 +196,15 @@ fn align_photo<B: FineFaceBackend>(
     finder: &FaceFinder<B>,
     root: &Path,
     out: &Path,
-    image: &str,
+    relative: &Path,
 ) -> AlignRow {
     let row = |faces, kept, outcome: String| AlignRow {
-        image: image.to_owned(),
+        image: shown(relative),
         faces,
         kept,
         outcome,
     };
-    let photo = match fineface_data::open_image(&root.join(image)) {
+    let photo = match fineface_data::open_image(&root.join(relative)) {
         Ok(photo) => photo.into_rgb8(),
         Err(error) => return row(None, None, format!("unreadable: {error}")),
     };
@@ -216,7 +216,7 @@ fn align_photo<B: FineFaceBackend>(
     let Some(kept) = finder.settings().keep.choose(&detected) else {
         return row(Some(0), None, finder.no_face_reason());
     };
-    let target = out.join(image);
+    let target = out.join(relative);
     match save_chip(&faces[kept].chip, &target) {
         Ok(()) => row(Some(faces.len()), Some(kept), ALIGNED.to_owned()),
         Err(error) => row(
@@ -249,9 +249,18 @@ fn save_chip(chip: &image::RgbImage, target: &Path) -> std::result::Result<(), S
     std::fs::rename(&staging, target).map_err(|e| format!("{}: {e}", target.display()))
 }
 
+/// A relative path as the report shows it: `/`-separated, non-UTF-8 bytes replaced.
+fn shown(relative: &Path) -> String {
+    relative
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy())
+        .collect::<Vec<_>>()
+        .join("/")
+}
+
 /// The dataset's photos and other files, relative to `root`, in name order; `out` and what
 /// it holds are left out where it lies inside `root`.
-fn dataset_files(root: &Path, out: &Path) -> Result<(Vec<String>, Vec<String>)> {
+fn dataset_files(root: &Path, out: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
     let canonical = |p: &Path| std::fs::canonicalize(p).map_err(|e| TrainError::io(p, e));
     let root_real = canonical(root)?;
     let out_real = std::fs::canonicalize(out).ok();
@@ -280,12 +289,12 @@ fn dataset_files(root: &Path, out: &Path) -> Result<(Vec<String>, Vec<String>)> 
             .path()
             .strip_prefix(&root_real)
             .unwrap_or(entry.path())
-            .components()
-            .map(|c| c.as_os_str().to_string_lossy())
-            .collect::<Vec<_>>()
-            .join("/");
+            .to_owned();
         if is_photo(entry.path()) {
             photos.push(relative);
+        } else if relative == Path::new(ALIGN_JSON) || relative == Path::new(ALIGN_REPORT_CSV) {
+            // An earlier alignment's record (chips aligned again): not this one's.
+            continue;
         } else {
             others.push(relative);
         }
@@ -293,7 +302,8 @@ fn dataset_files(root: &Path, out: &Path) -> Result<(Vec<String>, Vec<String>)> 
     if photos.is_empty() {
         return Err(TrainError::Photos {
             path: root.to_owned(),
-            message: "no .jpg, .jpeg or .png file in this folder (searched recursively)".to_owned(),
+            message: "no photo (.jpg, .jpeg, .png, ...) in this folder (searched recursively)"
+                .to_owned(),
         });
     }
     Ok((photos, others))
@@ -376,7 +386,7 @@ fn write_rows(path: &Path, rows: &[AlignRow]) -> Result<()> {
 }
 
 /// Copies the dataset's other files (labels, manifests) unless the same bytes are there.
-fn copy_others(root: &Path, out: &Path, others: &[String]) -> Result<usize> {
+fn copy_others(root: &Path, out: &Path, others: &[PathBuf]) -> Result<usize> {
     let mut copied = 0;
     for file in others {
         let (from, to) = (root.join(file), out.join(file));

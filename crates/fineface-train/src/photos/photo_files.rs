@@ -4,9 +4,14 @@ use std::path::{Path, PathBuf};
 
 use crate::error::{Result, TrainError};
 
-/// Extensions of the files taken from a folder (any case); a file named on the command
-/// line is read whatever its name, its format found from its bytes.
-pub const PHOTO_EXTENSIONS: [&str; 3] = ["jpg", "jpeg", "png"];
+/// Extensions of the files taken from a folder as photos (any case): JPEG and PNG, which
+/// this build decodes, and the other image formats, so that a `.webp` or `.heic` photo in a
+/// folder is listed as unreadable with the reason instead of passing unnoticed. A file named
+/// on the command line is read whatever its name, its format found from its bytes.
+pub const PHOTO_EXTENSIONS: [&str; 19] = [
+    "jpg", "jpeg", "png", "jpe", "jfif", "bmp", "gif", "webp", "tif", "tiff", "heic", "heif",
+    "avif", "jp2", "jxl", "pnm", "ppm", "pgm", "qoi",
+];
 
 /// Whether `path` has one of [`PHOTO_EXTENSIONS`].
 pub fn is_photo(path: &Path) -> bool {
@@ -48,7 +53,7 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
         if photos.len() == before {
             return Err(TrainError::Photos {
                 path: path.clone(),
-                message: "no .jpg, .jpeg or .png file in this folder (searched recursively)"
+                message: "no photo (.jpg, .jpeg, .png, ...) in this folder (searched recursively)"
                     .to_owned(),
             });
         }
