@@ -23,6 +23,7 @@ use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use fineface_model::FineFaceAutodiffBackend;
 use serde::{Deserialize, Serialize};
 
+use crate::config::ExperimentConfig;
 use crate::error::{Damage, Result, TrainError};
 use crate::files::{write_atomic, write_json};
 use crate::metrics::EpochMetrics;
@@ -68,6 +69,10 @@ pub struct TrainState {
     pub best: Option<(f64, usize)>,
     /// One entry per completed epoch.
     pub history: Vec<EpochMetrics>,
+    /// The config the run trains with, so that a resume notices a `config.toml` edited
+    /// since (`None` in checkpoints written before it was recorded).
+    #[serde(default)]
+    pub config: Option<ExperimentConfig>,
 }
 
 /// The checkpoints folder of a run.

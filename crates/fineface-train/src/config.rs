@@ -298,7 +298,58 @@ pub struct Overrides {
     pub weights: Option<PathBuf>,
 }
 
+/// A setting in which two configs differ: `section.key` as in the TOML, and each side's
+/// value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SettingDifference {
+    /// `section.key` (`train.lr_new`), or the section where it is not a table.
+    pub key: String,
+    /// The value in the config compared.
+    pub this: serde_json::Value,
+    /// The value in the other config.
+    pub other: serde_json::Value,
+}
+
 impl ExperimentConfig {
+    /// The settings in which `other` differs from `self`, up to what does not change what is
+    /// trained: the devices, the decoding threads, how the dataset root is spelled and a
+    /// normalisation left open that the backbone resolves.
+    pub fn differences(&self, other: &Self) -> Vec<SettingDifference> {
+        let comparable = |config: &Self| {
+            let mut config = config.clone();
+            config.resolve_normalisation();
+            config.train.devices.clear();
+            config.train.workers = 0;
+            *config.data.root_mut() = crate::files::absolute(config.data.root());
+            serde_json::to_value(&config).unwrap_or_default()
+        };
+        let (this, other) = (comparable(self), comparable(other));
+        let mut differences = Vec::new();
+        let null = serde_json::Value::Null;
+        for (section, value) in this.as_object().into_iter().flat_map(|o| o.iter()) {
+            let wanted = other.get(section).unwrap_or(&null);
+            if value == wanted {
+                continue;
+            }
+            match (value.as_object(), wanted.as_object()) {
+                (Some(a), Some(b)) => differences.extend(a.iter().filter_map(|(key, v)| {
+                    let w = b.get(key).unwrap_or(&null);
+                    (v != w).then(|| SettingDifference {
+                        key: format!("{section}.{key}"),
+                        this: v.clone(),
+                        other: w.clone(),
+                    })
+                })),
+                _ => differences.push(SettingDifference {
+                    key: section.clone(),
+                    this: value.clone(),
+                    other: wanted.clone(),
+                }),
+            }
+        }
+        differences
+    }
+
     /// Reads an experiment file; the name defaults to the file stem.
     pub fn from_file(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {

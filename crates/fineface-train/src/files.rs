@@ -1,7 +1,7 @@
 //! Writing run-folder files: atomically (a kill leaves the old file or the new one, never
 //! half of one), JSON pretty-printed, CSV through the `csv` crate's writer.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
@@ -53,4 +53,11 @@ where
         .into_inner()
         .map_err(|e| TrainError::io(path, std::io::Error::other(e.to_string())))?;
     write_atomic(path, &bytes)
+}
+
+/// `path` made absolute (links resolved where it exists), to compare two spellings of it.
+pub(crate) fn absolute(path: &Path) -> PathBuf {
+    std::fs::canonicalize(path)
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_owned())
 }

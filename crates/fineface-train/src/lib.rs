@@ -53,7 +53,7 @@ pub use checkpoint::{
 };
 pub use config::{
     BackboneChoice, CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy,
-    TrainSettings,
+    SettingDifference, TrainSettings,
 };
 pub use devices::{BackendTask, on_devices, parse_devices};
 pub use error::{Damage, Result, TrainError};

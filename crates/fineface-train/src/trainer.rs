@@ -47,6 +47,10 @@ pub struct RunOptions {
     /// This machine's part in a run over several machines (`None`: the run is this
     /// machine's alone).
     pub nodes: Option<NodeSettings>,
+    /// On resume, train on with settings other than those the run started with (a
+    /// learning-rate change mid-run, on purpose) instead of stopping with an error naming
+    /// them. The command line never sets it.
+    pub allow_changed_config: bool,
 }
 
 impl RunOptions {
@@ -60,6 +64,7 @@ impl RunOptions {
             progress: true,
             progress_every: Duration::from_secs(30),
             nodes: None,
+            allow_changed_config: false,
         }
     }
 }
@@ -415,6 +420,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let optimizer = GroupedSgd::<B, M>::new(&self.config.train);
         let state = TrainState {
             seed: self.config.train.seed,
+            config: Some(self.config.clone()),
             ..TrainState::default()
         };
         if !self.options.resume {
@@ -428,9 +434,68 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             });
         };
         let path = point.path;
-        let resumed = Checkpoints::load(&path, model, optimizer, self.device())?;
-        tracing::info!(checkpoint = %path.display(), epochs_done = resumed.2.epochs_done, step = resumed.2.step, "resumed");
-        Ok(resumed)
+        let (model, optimizer, mut state) =
+            Checkpoints::load(&path, model, optimizer, self.device())?;
+        self.check_resumed_config(&state)?;
+        state.config = Some(self.config.clone());
+        tracing::info!(checkpoint = %path.display(), epochs_done = state.epochs_done, step = state.step, "resumed");
+        Ok((model, optimizer, state))
+    }
+
+    /// A resumed run continues with the settings it trained with: a `config.toml` edited
+    /// since (a learning rate, a batch size) is an error naming each change. More epochs are
+    /// a way to continue training (the cosine schedule then spans the new count), fewer than
+    /// those done are an error; another dataset root is allowed (the dataset moved), with a
+    /// warning.
+    fn check_resumed_config(&self, state: &TrainState) -> Result<()> {
+        let path = self.options.run_dir.join("config.toml");
+        let epochs = self.config.train.epochs;
+        if epochs < state.epochs_done {
+            return Err(TrainError::Config {
+                path,
+                message: format!(
+                    "train.epochs = {epochs}, but the run has done {} epochs",
+                    state.epochs_done
+                ),
+            });
+        }
+        let Some(trained) = &state.config else {
+            return Ok(());
+        };
+        let mut refused = Vec::new();
+        for change in trained.differences(&self.config) {
+            match change.key.as_str() {
+                "train.epochs" => tracing::info!(
+                    from = %change.this,
+                    to = %change.other,
+                    "training to another number of epochs: the cosine schedule spans the new count"
+                ),
+                "data.root" => tracing::warn!(
+                    from = %change.this,
+                    to = %change.other,
+                    "resuming on another dataset root: it must hold the same dataset"
+                ),
+                _ => refused.push(format!(
+                    "{} = {} (the run trained with {})",
+                    change.key, change.other, change.this
+                )),
+            }
+        }
+        if refused.is_empty() {
+            return Ok(());
+        }
+        if self.options.allow_changed_config {
+            tracing::warn!("resuming with changed settings: {}", refused.join("; "));
+            return Ok(());
+        }
+        Err(TrainError::Config {
+            path,
+            message: format!(
+                "the run's settings changed since it started: {}; a resumed run continues \
+                 with the settings it trained with (restore them, or start a new run)",
+                refused.join("; ")
+            ),
+        })
     }
 
     /// The shuffled, augmented training batches (our deterministic loader: the order and

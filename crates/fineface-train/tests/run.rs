@@ -457,10 +457,23 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
         },
     )
     .unwrap();
-    // An absurd learning rate from epoch 2 on: the weights overflow within a few steps.
+    // An absurd learning rate from epoch 2 on (a change a resume accepts only when told
+    // to): the weights overflow within a few steps.
     config.train.lr_new = 1e30;
     config.train.lr_backbone = 1e30;
-    let error = resume(&config, &device, run.clone()).unwrap_err();
+    let changed = RunOptions {
+        resume: true,
+        allow_changed_config: true,
+        ..options(run.clone())
+    };
+    let refused = resume(&config, &device, run.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        refused.contains("train.lr_new = 1e+30 (the run trained with 0.01)"),
+        "{refused}"
+    );
+    let error = train::<CpuAutodiff>(&config, &device, &changed).unwrap_err();
     let message = error.to_string();
     assert!(
         matches!(
@@ -570,4 +583,113 @@ fn a_config_without_a_toml_form_is_an_error_not_a_commented_config_toml() {
     let config = tiny_config(root, Method::FineFace);
     let error = config.to_toml().unwrap_err();
     assert!(error.contains("TOML"), "{error}");
+}
+
+/// `fineface <args>` in `dir`: its status, stdout and stderr.
+fn fineface_in(dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
+        .current_dir(dir)
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        output.status.success(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn resume_from_the_command_line_continues_the_run_it_names_and_refuses_what_would_change_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(&dir.path().join("synthface"), Method::Baseline);
+    config.train.epochs = 2;
+    config.train.crop_grid_images = 0;
+    std::fs::write(dir.path().join("tiny.toml"), config.to_toml().unwrap()).unwrap();
+    let other = ExperimentConfig {
+        name: "other".to_owned(),
+        ..config.clone()
+    };
+    std::fs::write(dir.path().join("other.toml"), other.to_toml().unwrap()).unwrap();
+    let absent = ExperimentConfig {
+        data: fineface_data::DatasetConfig::with_root("manifest", "no-such-dataset".into())
+            .unwrap(),
+        ..config.clone()
+    };
+    std::fs::write(dir.path().join("absent.toml"), absent.to_toml().unwrap()).unwrap();
+    let run = |args: &[&str]| fineface_in(dir.path(), &[&["train", "--quiet"], args].concat());
+
+    // The hint printed after --stop-after-epoch is a command that works.
+    let (ok, stdout, stderr) = run(&["tiny.toml", "--out", "run", "--stop-after-epoch", "1"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("continue with `--resume run`"), "{stdout}");
+    // Flags that would change what is trained, another experiment, an edited config: refused,
+    // each named, and nothing trained.
+    let (ok, _, stderr) = run(&["--resume", "run", "--batch-size", "4", "--seed", "9"]);
+    assert!(!ok);
+    for part in [
+        "train.batch_size = 4 (the run trains with 8)",
+        "train.seed = 9",
+    ] {
+        assert!(stderr.contains(part), "{part} in {stderr}");
+    }
+    let (ok, _, stderr) = run(&["other.toml", "--resume", "run"]);
+    assert!(
+        !ok && stderr.contains("that run trains experiment `tiny`, not `other.toml` (`other`)"),
+        "{stderr}"
+    );
+    let toml = dir.path().join("run/config.toml");
+    let original = std::fs::read_to_string(&toml).unwrap();
+    let edited = original.replace("lr_new = 0.01", "lr_new = 0.5");
+    assert_ne!(edited, original);
+    std::fs::write(&toml, &edited).unwrap();
+    let (ok, _, stderr) = run(&["--resume", "run"]);
+    assert!(
+        !ok && stderr.contains("train.lr_new = 0.5 (the run trained with 0.01)"),
+        "{stderr}"
+    );
+    std::fs::write(&toml, &original).unwrap();
+    let history =
+        |name: &str| std::fs::read_to_string(dir.path().join(name).join("metrics.csv")).unwrap();
+    assert_eq!(history("run").lines().count(), 2, "one epoch so far");
+
+    // `--resume RUN` alone finishes it; more epochs continue it; fewer are refused.
+    let (ok, stdout, stderr) = run(&["--resume", "run"]);
+    assert!(ok && stdout.contains("test ("), "{stdout}{stderr}");
+    assert_eq!(history("run").lines().count(), 3);
+    let (ok, _, stderr) = run(&["--resume", "run", "--epochs", "3"]);
+    assert!(ok, "{stderr}");
+    assert_eq!(history("run").lines().count(), 4);
+    let (ok, _, stderr) = run(&["--resume", "run", "--epochs", "1"]);
+    assert!(
+        !ok && stderr.contains("train.epochs = 1, but the run has done 3 epochs"),
+        "{stderr}"
+    );
+
+    // A finished run is never overwritten by a new one.
+    let log = std::fs::read_to_string(dir.path().join("run/train.log")).unwrap();
+    let (ok, _, stderr) = run(&["tiny.toml", "--out", "run"]);
+    assert!(
+        !ok && stderr.contains("--out run: the folder already holds files"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("run/train.log")).unwrap(),
+        log
+    );
+
+    // A start that fails leaves nothing behind.
+    for bad in [
+        &["tiny.toml", "--out", "bad1", "--progress-every", "-1"][..],
+        &["tiny.toml", "--out", "bad2", "--device", "cuda:7"],
+        &["absent.toml", "--out", "bad3"],
+    ] {
+        let (ok, _, stderr) = run(bad);
+        assert!(!ok, "{bad:?}");
+        assert!(
+            !dir.path().join(bad[2]).exists(),
+            "{bad:?} left {}: {stderr}",
+            bad[2]
+        );
+    }
 }

@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::{ExperimentConfig, Method, Overrides};
 use crate::error::{Result, TrainError};
+use crate::files::absolute;
 use crate::model::check_imagenet_weights;
 use crate::trainer::next_free_dir;
 
@@ -238,12 +239,6 @@ impl StudyRecord {
 
 /// `path` made absolute: resolved when it exists, else against the working directory (a
 /// SynthFace root generated on first use), else as it is.
-pub(crate) fn absolute(path: &Path) -> PathBuf {
-    std::fs::canonicalize(path)
-        .or_else(|_| std::path::absolute(path))
-        .unwrap_or_else(|_| path.to_owned())
-}
-
 /// Names become folder names: letters, digits, `-` and `_` only.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()

@@ -15,7 +15,7 @@ use crate::error::{Result, TrainError};
 use crate::files::{write_atomic, write_json};
 use crate::run_folder::{EvalData, EvalRequest, RunFolder};
 use crate::study::paper::paper_tables;
-use crate::study::plan::{StudyPlan, absolute};
+use crate::study::plan::StudyPlan;
 use crate::study::plot::write_study_svg;
 use crate::study::render::study_markdown;
 use crate::study::summary::{StudySummary, read_report};
@@ -96,7 +96,11 @@ fn run_state(dir: &Path) -> Result<RunState> {
 /// trained) and how the dataset root is spelled. Returns that saved config.
 fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<ExperimentConfig> {
     let found = ExperimentConfig::from_file(&dir.join("config.toml"))?;
-    let differences = config_differences(&found, expected);
+    let differences: Vec<String> = found
+        .differences(expected)
+        .iter()
+        .map(|d| format!("{}: run {}, study {}", d.key, d.this, d.other))
+        .collect();
     if differences.is_empty() {
         return Ok(found);
     }
@@ -106,41 +110,6 @@ fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<ExperimentC
         dir.display(),
         differences.join("; ")
     )))
-}
-
-/// `section.key: found X, the study Y` for each setting that differs.
-fn config_differences(found: &ExperimentConfig, expected: &ExperimentConfig) -> Vec<String> {
-    let comparable = |config: &ExperimentConfig| {
-        let mut config = config.clone();
-        // A run saves the normalisation it resolved from its backbone; the plan may leave it
-        // open.
-        config.resolve_normalisation();
-        config.train.devices.clear();
-        config.train.workers = 0;
-        *config.data.root_mut() = absolute(config.data.root());
-        serde_json::to_value(&config).unwrap_or_default()
-    };
-    let (found, expected) = (comparable(found), comparable(expected));
-    let mut differences = Vec::new();
-    let sections = found.as_object().into_iter().flat_map(|o| o.iter());
-    for (section, value) in sections {
-        let wanted = &expected[section];
-        if value == wanted {
-            continue;
-        }
-        match (value.as_object(), wanted.as_object()) {
-            (Some(a), Some(b)) => {
-                for (key, v) in a {
-                    let w = b.get(key).unwrap_or(&serde_json::Value::Null);
-                    if v != w {
-                        differences.push(format!("{section}.{key}: run {v}, study {w}"));
-                    }
-                }
-            }
-            _ => differences.push(format!("{section}: run {value}, study {wanted}")),
-        }
-    }
-    differences
 }
 
 /// Runs a study on `devices`: for each seed, each method's run is kept when finished,

@@ -55,8 +55,10 @@ enum Command {
 
 #[derive(Args)]
 struct TrainArgs {
-    /// Experiment name (reads `configs/<name>.toml`) or a TOML path.
-    experiment: String,
+    /// Experiment name (reads `configs/<name>.toml`) or a TOML path; optional with
+    /// `--resume`, which reads the run's own config.
+    #[arg(required_unless_present = "resume")]
+    experiment: Option<String>,
     /// Dataset root.
     #[arg(long)]
     data: Option<PathBuf>,
@@ -352,48 +354,24 @@ fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
 }
 
 fn train(args: TrainArgs) -> anyhow::Result<()> {
-    let (config, run_dir, resume) = if let Some(run) = &args.resume {
-        let path = run.join("config.toml");
-        let mut config = ExperimentConfig::from_file(&path)
-            .with_context(|| format!("cannot resume {}: its config.toml", run.display()))?;
-        // A checkpoint resumes on any number of devices.
-        if let Some(devices) = args
-            .devices
-            .clone()
-            .or_else(|| args.device.clone().map(|d| vec![d]))
-        {
-            config.train.devices = devices;
+    let (config, run_dir, resume) = match &args.resume {
+        Some(run) => (resumed_config(&args, run)?, run.clone(), true),
+        None => {
+            let (config, run_dir) = new_run(&args)?;
+            (config, run_dir, false)
         }
-        (config, run.clone(), true)
-    } else {
-        let path = experiment_path(&args.experiment, &args.configs);
-        let mut config = ExperimentConfig::from_file(&path)?;
-        config.apply(&Overrides {
-            data: args.data.clone(),
-            epochs: args.epochs,
-            batch_size: args.batch_size,
-            devices: args
-                .devices
-                .clone()
-                .or_else(|| args.device.clone().map(|d| vec![d])),
-            seed: args.seed,
-            backbone: args.backbone.clone(),
-            image_size: args.image_size,
-            weights: args.weights.clone(),
-        });
-        if args.no_weights {
-            config.model.weights = None;
-        }
-        config
-            .validate()
-            .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
-        backbone_config(&config.model).with_context(|| path.display().to_string())?;
-        fineface_train::check_imagenet_weights(&config.model)?;
-        let run_dir = args
-            .out
-            .clone()
-            .unwrap_or_else(|| next_run_dir(Path::new("runs"), &config.name));
-        (config, run_dir, false)
+    };
+    // Everything that can be refused is checked before the run folder is touched.
+    let devices = parse_devices(&config.train.devices)?;
+    let options = RunOptions {
+        run_dir: run_dir.clone(),
+        resume,
+        stop_after_epoch: args.stop_after_epoch,
+        progress: !args.quiet,
+        progress_every: std::time::Duration::try_from_secs_f64(args.progress_every)
+            .with_context(|| format!("--progress-every {}", args.progress_every))?,
+        nodes: node_settings(&args)?,
+        allow_changed_config: false,
     };
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create the run folder {}", run_dir.display()))?;
@@ -404,16 +382,6 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     init_logging(Some(&run_dir.join(log)))?;
     tracing::info!(run = %run_dir.display(), experiment = %config.name, method = ?config.method, "starting");
-    let options = RunOptions {
-        run_dir: run_dir.clone(),
-        resume,
-        stop_after_epoch: args.stop_after_epoch,
-        progress: !args.quiet,
-        progress_every: std::time::Duration::try_from_secs_f64(args.progress_every)
-            .with_context(|| format!("--progress-every {}", args.progress_every))?,
-        nodes: node_settings(&args)?,
-    };
-    let devices = parse_devices(&config.train.devices)?;
     let summary = on_devices(
         &devices,
         Train {
@@ -421,8 +389,105 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             options: &options,
         },
     )?;
-    print_summary(&summary);
+    print_summary(&summary, &config, args.node_rank.unwrap_or(0));
     Ok(())
+}
+
+/// The config and folder of a new run, checked (the dataset found, the weights there) before
+/// anything is created; an `--out` that already holds files is refused, not overwritten.
+fn new_run(args: &TrainArgs) -> anyhow::Result<(ExperimentConfig, PathBuf)> {
+    let experiment = args
+        .experiment
+        .as_deref()
+        .context("name an experiment (or --resume RUN)")?;
+    let path = experiment_path(experiment, &args.configs);
+    let mut config = ExperimentConfig::from_file(&path)?;
+    config.apply(&overrides(args));
+    if args.no_weights {
+        config.model.weights = None;
+    }
+    config
+        .validate()
+        .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
+    backbone_config(&config.model).with_context(|| path.display().to_string())?;
+    fineface_train::check_imagenet_weights(&config.model)?;
+    config.data.load(&config.split)?;
+    let run_dir = match &args.out {
+        Some(out) => {
+            // Nodes after the first share node 0's folder.
+            let first_node = args.node_rank.unwrap_or(0) == 0;
+            let used = first_node
+                && std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some());
+            anyhow::ensure!(
+                !used,
+                "--out {}: the folder already holds files (a finished or started run is never \
+                 overwritten): continue it with `--resume {}`, or give another --out",
+                out.display(),
+                out.display()
+            );
+            out.clone()
+        }
+        None => next_run_dir(Path::new("runs"), &config.name),
+    };
+    Ok((config, run_dir))
+}
+
+/// The command line's settings over an experiment's.
+fn overrides(args: &TrainArgs) -> Overrides {
+    Overrides {
+        data: args.data.clone(),
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        devices: args
+            .devices
+            .clone()
+            .or_else(|| args.device.clone().map(|d| vec![d])),
+        seed: args.seed,
+        backbone: args.backbone.clone(),
+        image_size: args.image_size,
+        weights: args.weights.clone(),
+    }
+}
+
+/// The config a run resumes with: its own `config.toml` with the flags that may change on a
+/// resume applied (`--epochs`, `--data` where the dataset moved, the devices); an experiment
+/// other than the run's, or a flag that would change what is trained (`--batch-size`,
+/// `--seed`, ...), is an error naming it.
+fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConfig> {
+    let path = run.join("config.toml");
+    let mut config = ExperimentConfig::from_file(&path)
+        .with_context(|| format!("cannot resume {}: its config.toml", run.display()))?;
+    if let Some(experiment) = &args.experiment {
+        let wanted = ExperimentConfig::from_file(&experiment_path(experiment, &args.configs))?;
+        anyhow::ensure!(
+            wanted.name == config.name,
+            "--resume {}: that run trains experiment `{}`, not `{experiment}` (`{}`); drop the \
+             experiment to resume it",
+            run.display(),
+            config.name,
+            wanted.name
+        );
+    }
+    let before = config.clone();
+    config.apply(&overrides(args));
+    if args.no_weights {
+        config.model.weights = None;
+    }
+    let refused: Vec<String> = before
+        .differences(&config)
+        .into_iter()
+        .filter(|d| !matches!(d.key.as_str(), "train.epochs" | "data.root"))
+        .map(|d| format!("{} = {} (the run trains with {})", d.key, d.other, d.this))
+        .collect();
+    anyhow::ensure!(
+        refused.is_empty(),
+        "--resume {}: the flags given would change {}; a resumed run keeps the settings it \
+         started with (--epochs, --data, --device(s) and --stop-after-epoch apply): drop them, \
+         or start a new run",
+        run.display(),
+        refused.join(", ")
+    );
+    Ok(config)
 }
 
 /// `--nodes` and its companions, checked.
@@ -603,7 +668,7 @@ impl BackendTask for Train<'_> {
 }
 
 #[allow(clippy::print_stdout)]
-fn print_summary(summary: &RunSummary) {
+fn print_summary(summary: &RunSummary, config: &ExperimentConfig, node_rank: u32) {
     println!("run: {}", summary.run_dir.display());
     if let Some((value, epoch)) = summary.best {
         println!("best validation value {value:.4} at epoch {epoch}");
@@ -619,6 +684,11 @@ fn print_summary(summary: &RunSummary) {
             t.worst_group_accuracy,
             t.dob,
             summary.seconds
+        ),
+        None if summary.epochs >= config.train.epochs => println!(
+            "node {node_rank}: trained all {} epochs; node 0 evaluates the test split and writes \
+             the run folder",
+            summary.epochs
         ),
         None => println!(
             "stopped after epoch {}; continue with `--resume {}`",
