@@ -525,6 +525,39 @@ fn paths_that_are_not_photos_are_errors_naming_them() {
         stderr.contains("pnet.pt") && stderr.contains("pip download"),
         "{stderr}"
     );
+    // Without --detect: each image answered or named, a tiny one with a warning.
+    let tiny = dir.path().join("tiny.png");
+    RgbImage::from_pixel(1, 1, Rgb([9, 9, 9]))
+        .save(&tiny)
+        .unwrap();
+    std::fs::write(dir.path().join("broken.jpg"), b"\xff\xd8").unwrap();
+    let output = fineface(
+        &[
+            "predict",
+            "--run",
+            text(run()),
+            text(&tiny),
+            text(&dir.path().join("broken.jpg")),
+        ],
+        false,
+    );
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(
+        stdout.starts_with(&format!("{}\t", tiny.display())),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 x 1 px, far below the 32 px"), "{stderr}");
+    assert!(
+        stderr.contains("broken.jpg: not a JPEG or PNG image"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("1 of 2 images could not be read"),
+        "{stderr}"
+    );
     // Only unreadable photos: a failure, each named.
     std::fs::write(dir.path().join("bad.jpg"), b"").unwrap();
     let output = fineface(

@@ -169,6 +169,16 @@ fn predict_chips<B: FineFaceBackend>(
                 continue;
             }
         };
+        let trained = classifier.transform.crop;
+        if image.width().min(image.height()) < trained / 4 {
+            tracing::warn!(
+                "{}: {} x {} px, far below the {trained} px the run was trained at: the \
+                 prediction says little (a raw photo? use --detect)",
+                path.display(),
+                image.width(),
+                image.height()
+            );
+        }
         let prediction = classifier.classify(std::slice::from_ref(&image))?;
         #[allow(clippy::print_stdout)] // The predictions are this command's output.
         for p in prediction {
