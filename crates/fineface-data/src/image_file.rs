@@ -30,6 +30,20 @@ pub enum ImageFileError {
         /// The file's size.
         bytes: usize,
     },
+    /// More pixels than any photo has: a decompression bomb (a few hundred bytes claiming
+    /// 65000 x 65000 px), refused before the decoder allocates gigabytes for it.
+    #[error(
+        "the image claims {width} x {height} px ({megapixels} megapixels), above the \
+         {MAX_MEGAPIXELS}-megapixel limit (a decompression bomb, or not a photo)"
+    )]
+    TooLarge {
+        /// Width in pixels, as the header says.
+        width: u32,
+        /// Height in pixels.
+        height: u32,
+        /// `width * height / 1e6`, rounded.
+        megapixels: u64,
+    },
     /// The decoder refused the data.
     #[error("undecodable {format}: {message}")]
     Decode {
@@ -40,11 +54,16 @@ pub enum ImageFileError {
     },
 }
 
+/// The most pixels an image may have, in millions: PIL's `DecompressionBombError` threshold
+/// (twice its warning at 89.5 MP); the largest camera photos have about 100.
+pub const MAX_MEGAPIXELS: u64 = 179;
+
 /// Opens the image at `path`, whatever its extension, upright.
 ///
 /// The format comes from the file's first bytes (a PNG saved as `.jpg` is a PNG); a JPEG
 /// without an end-of-image marker after its last scan, or a PNG without its `IEND` chunk, is
-/// [`ImageFileError::Truncated`]; the EXIF orientation (JPEG's APP1, 1-8) is applied as a
+/// [`ImageFileError::Truncated`]; one claiming more than [`MAX_MEGAPIXELS`] is
+/// [`ImageFileError::TooLarge`] before it is decoded; the EXIF orientation (JPEG's APP1, 1-8) is applied as a
 /// viewer applies it, so the pixels are those a person sees.
 ///
 /// # Errors
@@ -60,6 +79,15 @@ pub fn open_image(path: &Path) -> Result<DynamicImage, ImageFileError> {
     let mut decoder = ImageReader::with_format(Cursor::new(&bytes), format)
         .into_decoder()
         .map_err(decode_error)?;
+    let (width, height) = decoder.dimensions();
+    let megapixels = (u64::from(width) * u64::from(height)).div_ceil(1_000_000);
+    if megapixels > MAX_MEGAPIXELS {
+        return Err(ImageFileError::TooLarge {
+            width,
+            height,
+            megapixels,
+        });
+    }
     // A file whose EXIF block cannot be read is still an image: shown as stored.
     let orientation = decoder
         .orientation()
@@ -130,17 +158,49 @@ fn format_name(format: ImageFormat) -> &'static str {
     }
 }
 
-/// Whether an end-of-image marker (`FF D9`) follows the last start-of-scan (`FF DA`): an
-/// embedded EXIF thumbnail ends before the main image's scans, bytes appended after the
-/// end (some cameras do) are allowed.
+/// Whether an end-of-image marker (`FF D9`) follows the start of the main image's scan: the
+/// segments before it (EXIF with its thumbnail, tables) are stepped over by their lengths,
+/// so bytes appended after the end (a phone's motion-photo video, a camera's trailer) do
+/// not count, whatever they hold.
 fn jpeg_has_end(bytes: &[u8]) -> bool {
-    let last_scan = bytes.windows(2).rposition(|w| w == [0xFF, 0xDA]);
-    let last_end = bytes.windows(2).rposition(|w| w == [0xFF, 0xD9]);
-    matches!((last_scan, last_end), (Some(scan), Some(end)) if end > scan)
+    let mut pos = 2; // after SOI
+    loop {
+        // Fill bytes (`FF FF ...`) may precede a marker.
+        while bytes.get(pos) == Some(&0xFF) && bytes.get(pos + 1) == Some(&0xFF) {
+            pos += 1;
+        }
+        let (Some(0xFF), Some(&marker)) = (bytes.get(pos), bytes.get(pos + 1)) else {
+            return false;
+        };
+        match marker {
+            0xDA => break,                  // start of scan: the entropy-coded data follows
+            0xD9 => return false,           // an end before any scan: no image
+            0x01 | 0xD0..=0xD8 => pos += 2, // markers without a length
+            _ => {
+                let Some(length) = bytes.get(pos + 2..pos + 4) else {
+                    return false;
+                };
+                pos += 2 + usize::from(u16::from_be_bytes([length[0], length[1]]));
+            }
+        }
+    }
+    bytes[pos..].windows(2).any(|w| w == [0xFF, 0xD9])
 }
 
-/// Whether the PNG's `IEND` chunk is there (within the last KiB: trailing bytes allowed).
+/// Whether the PNG's chunks, stepped over by their lengths from the signature, reach the
+/// `IEND` chunk before the bytes end (bytes appended after it are allowed).
 fn png_has_end(bytes: &[u8]) -> bool {
-    let tail = &bytes[bytes.len().saturating_sub(1024)..];
-    tail.windows(4).any(|w| w == b"IEND")
+    let mut pos = 8; // after the signature
+    while let Some(header) = bytes.get(pos..pos + 8) {
+        if &header[4..8] == b"IEND" {
+            return true;
+        }
+        let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
+        // Length, type, data and CRC.
+        pos = match pos.checked_add(12 + length as usize) {
+            Some(next) => next,
+            None => return false,
+        };
+    }
+    false
 }

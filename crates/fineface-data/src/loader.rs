@@ -245,7 +245,7 @@ impl<'a> BatchLoader<'a> {
                     batch.indices.push(index);
                 }
                 Err(error) if self.config.bad_images == BadImagePolicy::Skip => {
-                    tracing::warn!(path = %error.path.display(), "skipping undecodable image: {}", error.message);
+                    tracing::warn!(path = %error.path.display(), "skipping image: {}", error.message);
                     bad.push(error);
                 }
                 Err(error) => return Err(error),

@@ -176,3 +176,72 @@ fn an_empty_file_says_it_is_empty() {
         "the file is empty (0 bytes)"
     );
 }
+
+#[test]
+fn bytes_after_the_end_are_allowed_whatever_they_hold() {
+    let dir = tempfile::tempdir().unwrap();
+    let noise = RgbImage::from_fn(64, 64, |x, y| {
+        Rgb([(x * 7 + y * 13) as u8, (x * y) as u8, 9])
+    });
+    // A phone's motion photo: a video after the JPEG, holding start-of-scan bytes and no end.
+    let mut motion = jpeg_bytes(&noise);
+    motion.extend_from_slice(b"\x00\x00\x00\x18ftypmp42\xff\xda\x00\x08 video data");
+    motion.extend(std::iter::repeat_n(0x5a, 4000));
+    assert!(open_image(&write(dir.path(), "motion.jpg", &motion)).is_ok());
+    // A PNG with 2 KB after IEND.
+    let mut png = Vec::new();
+    noise
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png.extend(std::iter::repeat_n(0x17, 2048));
+    assert!(open_image(&write(dir.path(), "trailer.png", &png)).is_ok());
+    // Cut inside the scan, the same files are truncated whatever follows in the cut.
+    let whole = jpeg_bytes(&noise);
+    let cut = write(dir.path(), "cut.jpg", &whole[..whole.len() - 40]);
+    assert!(matches!(
+        open_image(&cut).unwrap_err(),
+        ImageFileError::Truncated { .. }
+    ));
+}
+
+#[test]
+fn an_image_claiming_billions_of_pixels_is_refused_before_decoding() {
+    let dir = tempfile::tempdir().unwrap();
+    // A 16 x 16 JPEG whose frame header says 65000 x 65000: a few hundred bytes.
+    let mut bomb = jpeg_bytes(&RgbImage::from_pixel(16, 16, Rgb([9, 9, 9])));
+    let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    bomb[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
+    let error = open_image(&write(dir.path(), "bomb.jpg", &bomb)).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ImageFileError::TooLarge {
+                width: 65000,
+                height: 65000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+    assert!(error.to_string().contains("65000 x 65000 px"), "{error}");
+    // The same for a PNG (its IHDR says 30000 x 30000).
+    let mut png = Vec::new();
+    RgbImage::from_pixel(16, 16, Rgb([9, 9, 9]))
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .unwrap();
+    png[16..24].copy_from_slice(&[0, 0, 0x75, 0x30, 0, 0, 0x75, 0x30]);
+    let crc = crc32fast::hash(&png[12..29]); // IHDR's type and data
+    png[29..33].copy_from_slice(&crc.to_be_bytes());
+    let error = open_image(&write(dir.path(), "bomb.png", &png)).unwrap_err();
+    assert!(
+        matches!(
+            error,
+            ImageFileError::TooLarge {
+                width: 30000,
+                height: 30000,
+                ..
+            }
+        ),
+        "{error}"
+    );
+}

@@ -60,6 +60,12 @@ pub const TEMPLATE: [[f64; 2]; 5] = {
     ]
 };
 
+/// The largest chip side [`AlignConfig::validate`] accepts, in pixels.
+pub const MAX_CHIP_SIZE: usize = 4096;
+/// The largest padding [`AlignConfig::validate`] accepts: room of four face widths on each
+/// side (FairFace published chips at 0.25 and 1.25).
+pub const MAX_PADDING: f64 = 4.0;
+
 /// How face chips are cut.
 #[derive(Config, Debug)]
 pub struct AlignConfig {
@@ -149,17 +155,20 @@ impl AlignConfig {
     /// Checks the settings.
     ///
     /// # Errors
-    /// [`DetectError::Config`] for a size of 0 or a padding that is negative or not finite
-    /// (dlib's `get_face_chip_details` requires the same).
+    /// [`DetectError::Config`] for a size outside 1 to [`MAX_CHIP_SIZE`] px (a chip of
+    /// 20000 px takes 18 GB to cut) or a padding outside 0 to [`MAX_PADDING`] (dlib's
+    /// `get_face_chip_details` requires it positive; far above, the template's points
+    /// coincide in float arithmetic and the chip is background).
     pub fn validate(&self) -> Result<()> {
-        if self.size == 0 {
-            return Err(DetectError::Config(
-                "align size = 0 (at least 1 px)".to_owned(),
-            ));
-        }
-        if !(self.padding.is_finite() && self.padding >= 0.0) {
+        if !(1..=MAX_CHIP_SIZE).contains(&self.size) {
             return Err(DetectError::Config(format!(
-                "align padding = {} (a fraction of the face, 0 or more)",
+                "align size = {} (1 to {MAX_CHIP_SIZE} px)",
+                self.size
+            )));
+        }
+        if !(self.padding.is_finite() && (0.0..=MAX_PADDING).contains(&self.padding)) {
+            return Err(DetectError::Config(format!(
+                "align padding = {} (a fraction of the face's width, 0 to {MAX_PADDING})",
                 self.padding
             )));
         }

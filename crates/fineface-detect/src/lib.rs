@@ -48,7 +48,7 @@ mod nets;
 mod resize;
 mod weights;
 
-pub use align::{AlignConfig, Similarity, TEMPLATE};
+pub use align::{AlignConfig, MAX_CHIP_SIZE, MAX_PADDING, Similarity, TEMPLATE};
 pub use boxes::BoundingBox;
 pub use detector::{Mtcnn, MtcnnConfig};
 pub use error::{DetectError, Result};

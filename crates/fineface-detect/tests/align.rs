@@ -182,12 +182,23 @@ fn bad_settings_and_images_are_refused_or_give_empty_chips() {
         (AlignConfig::new().with_size(0), "size"),
         (AlignConfig::new().with_padding(-0.6), "padding"),
         (AlignConfig::new().with_padding(f64::NAN), "padding"),
+        (AlignConfig::new().with_padding(1e16), "padding"),
+        (AlignConfig::new().with_padding(f64::INFINITY), "padding"),
+        (AlignConfig::new().with_size(20_000), "size"),
     ] {
         let error = config
             .chips(image.clone(), &[face])
             .unwrap_err()
             .to_string();
         assert!(error.contains(what), "{error}");
+    }
+    // The edges of the ranges are fine.
+    for config in [
+        AlignConfig::new().with_size(1),
+        AlignConfig::new().with_padding(0.0),
+        AlignConfig::new().with_padding(fineface_detect::MAX_PADDING),
+    ] {
+        assert!(config.chips(image.clone(), &[face]).is_ok());
     }
     let batch = Tensor::<B, 4>::ones([2, 3, 20, 30], &device);
     assert!(AlignConfig::new().chips(batch, &[face]).is_err());

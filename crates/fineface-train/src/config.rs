@@ -360,6 +360,12 @@ impl ExperimentConfig {
             path: path.to_owned(),
             message: e.to_string(),
         })?;
+        if let Some(key) = non_finite_key(&value, "") {
+            return Err(TrainError::Config {
+                path: path.to_owned(),
+                message: format!("{key} is not a finite number (nan or inf)"),
+            });
+        }
         if !value.contains_key("name") {
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
             value.insert("name".to_owned(), toml::Value::String(stem.to_owned()));
@@ -427,6 +433,7 @@ impl ExperimentConfig {
                 self.transform.crop, self.transform.resize
             ));
         }
+        self.check_ranges()?;
         if self.train.devices.is_empty() {
             return Err("train.devices is empty".to_owned());
         }
@@ -434,6 +441,55 @@ impl ExperimentConfig {
             device
                 .parse::<fineface_model::DeviceSpec>()
                 .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// Every real-valued setting within its range, named when it is not.
+    fn check_ranges(&self) -> std::result::Result<(), String> {
+        let t = &self.train;
+        let checks = [
+            ("train.lr_new", t.lr_new, t.lr_new >= 0.0, "0 or more"),
+            (
+                "train.lr_backbone",
+                t.lr_backbone,
+                t.lr_backbone >= 0.0,
+                "0 or more",
+            ),
+            (
+                "train.momentum",
+                t.momentum,
+                (0.0..1.0).contains(&t.momentum),
+                "in [0, 1)",
+            ),
+            (
+                "train.weight_decay",
+                t.weight_decay,
+                t.weight_decay >= 0.0,
+                "0 or more",
+            ),
+            (
+                "crop.threshold",
+                self.crop.threshold,
+                (0.0..=1.0).contains(&self.crop.threshold),
+                "in [0, 1]",
+            ),
+            (
+                "crop.padding",
+                self.crop.padding,
+                self.crop.padding >= 0.0,
+                "0 or more",
+            ),
+        ];
+        for (key, value, ok, range) in checks {
+            if !(value.is_finite() && ok) {
+                return Err(format!("{key} = {value} (must be {range})"));
+            }
+        }
+        if let Some(std) = self.transform.std
+            && std.iter().any(|s| !(s.is_finite() && *s > 0.0))
+        {
+            return Err(format!("transform.std = {std:?} (each above 0)"));
         }
         Ok(())
     }
@@ -458,5 +514,25 @@ impl ExperimentConfig {
     /// The serialiser's message when a value has no TOML form (a path that is not UTF-8).
     pub fn to_toml(&self) -> std::result::Result<String, String> {
         toml::to_string_pretty(self).map_err(|e| format!("cannot write the config as TOML: {e}"))
+    }
+}
+
+/// The dotted key of the first float in `table` that is NaN or infinite.
+fn non_finite_key(table: &toml::Table, prefix: &str) -> Option<String> {
+    table.iter().find_map(|(key, value)| {
+        let key = format!("{prefix}{key}");
+        non_finite_value(value, &key)
+    })
+}
+
+fn non_finite_value(value: &toml::Value, key: &str) -> Option<String> {
+    match value {
+        toml::Value::Float(f) if !f.is_finite() => Some(key.to_owned()),
+        toml::Value::Table(t) => non_finite_key(t, &format!("{key}.")),
+        toml::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| non_finite_value(v, &format!("{key}[{i}]"))),
+        _ => None,
     }
 }

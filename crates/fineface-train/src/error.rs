@@ -33,6 +33,18 @@ pub enum TrainError {
     /// The face detector cannot be loaded or a face cannot be cut.
     #[error(transparent)]
     Detect(#[from] fineface_detect::DetectError),
+    /// An evaluation in which no image could be scored.
+    #[error(
+        "none of the {total} images of {dataset} could be scored ({reasons}); nothing to audit"
+    )]
+    NothingScored {
+        /// The dataset's name.
+        dataset: String,
+        /// Images asked for.
+        total: usize,
+        /// The reasons, counted (`12 x no face found (...)`).
+        reasons: String,
+    },
     /// A path given to a photo command that is neither an image file nor a folder.
     #[error("{path}: {message}")]
     Photos {

@@ -277,6 +277,9 @@ impl RunFolder {
                     message: s.reason.clone(),
                 }));
         }
+        if evaluation.rows.is_empty() {
+            return Err(nothing_scored(&dataset.name, &evaluation.bad_images));
+        }
         let report = write_evaluation(
             &out,
             &evaluation,
@@ -292,5 +295,31 @@ impl RunFolder {
             split,
             summary,
         })
+    }
+}
+
+/// The error of an evaluation that scored nothing: each reason with its count, most common
+/// first (paths left out: a reason is shared by many files).
+fn nothing_scored(dataset: &str, bad: &[BadImage]) -> TrainError {
+    let mut counts: std::collections::BTreeMap<&str, usize> = std::collections::BTreeMap::new();
+    for image in bad {
+        *counts.entry(image.message.as_str()).or_default() += 1;
+    }
+    let mut counted: Vec<(&str, usize)> = counts.into_iter().collect();
+    counted.sort_by_key(|&(_, n)| std::cmp::Reverse(n));
+    let reasons = if counted.is_empty() {
+        "the split is empty".to_owned()
+    } else {
+        counted
+            .iter()
+            .take(5)
+            .map(|(reason, n)| format!("{n} x {reason}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    TrainError::NothingScored {
+        dataset: dataset.to_owned(),
+        total: bad.len(),
+        reasons,
     }
 }

@@ -339,6 +339,13 @@ fn difficult_photos_get_an_answer_never_a_panic() {
     std::fs::write(path("truncated.jpg"), &bytes[..bytes.len() / 2]).unwrap();
     std::fs::write(path("empty.jpg"), b"").unwrap();
     std::fs::write(path("text.png"), b"not an image at all").unwrap();
+    // A link to nothing, a link loop, and a few hundred bytes claiming 65000 x 65000 px.
+    std::os::unix::fs::symlink(path("gone.jpg"), path("ghost.jpg")).unwrap();
+    std::os::unix::fs::symlink(&photos, path("loop")).unwrap();
+    let mut bomb = std::fs::read(path("exif1.jpg")).unwrap();
+    let sof = bomb.windows(2).position(|w| w == [0xFF, 0xC0]).unwrap();
+    bomb[sof + 5..sof + 9].copy_from_slice(&[0xFD, 0xE8, 0xFD, 0xE8]);
+    std::fs::write(path("bomb.jpg"), bomb).unwrap();
     // A format this build does not decode, in a folder: listed, not passed over.
     std::fs::write(path("phone.HEIC"), b"\0\0\0\x18ftypheic\0\0\0\0mif1heic").unwrap();
 
@@ -425,6 +432,8 @@ fn difficult_photos_get_an_answer_never_a_panic() {
         ("empty.jpg", "empty"),
         ("text.png", "not a JPEG or PNG"),
         ("phone.HEIC", "not a JPEG or PNG"),
+        ("ghost.jpg", "cannot read the file"),
+        ("bomb.jpg", "above the 179-megapixel limit"),
     ] {
         let row = one(name);
         assert!(
@@ -437,7 +446,7 @@ fn difficult_photos_get_an_answer_never_a_panic() {
         );
     }
     assert!(
-        stdout.starts_with("23 photos: 54 faces classified, 4 without a face, 4 unreadable"),
+        stdout.starts_with("25 photos: 54 faces classified, 4 without a face, 6 unreadable"),
         "{stdout}"
     );
 }
@@ -626,6 +635,25 @@ fn raw_dataset(root: &Path, n: usize) -> (Vec<String>, String, String, String) {
     (paths, two, blank, truncated)
 }
 
+/// `align-report.csv` by image: `[bytes, modified, faces, kept, outcome]`.
+fn align_report(chips: &Path) -> HashMap<String, Vec<String>> {
+    let mut reader = csv::Reader::from_path(chips.join("align-report.csv")).unwrap();
+    assert_eq!(
+        reader.headers().unwrap().iter().collect::<Vec<_>>(),
+        ["image", "bytes", "modified", "faces", "kept", "outcome"]
+    );
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (
+                r[0].to_owned(),
+                r.iter().skip(1).map(str::to_owned).collect(),
+            )
+        })
+        .collect()
+}
+
 /// A gender as one of the tiny SynthFace run's classes.
 fn label(gender: &str) -> &'static str {
     if gender == "F" { "yes" } else { "no" }
@@ -735,35 +763,39 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         image::open(chips.join(&two)).unwrap().into_rgb8(),
         kept.chip
     );
-    // Every photo's outcome in the report.
-    let report = std::fs::read_to_string(chips.join("align-report.csv")).unwrap();
-    assert_eq!(report.lines().count(), 15, "{report}");
-    assert!(
-        report.contains("photos/M/caf\u{FFFD} 1.png,1,0,aligned"),
-        "{report}"
+    // Every photo's outcome in the report, with the file's size.
+    let report = align_report(&chips);
+    assert_eq!(report.len(), 14, "{report:?}");
+    let outcome = |image: &str| {
+        let row = &report[image];
+        (row[2].as_str(), row[3].as_str(), row[4].as_str())
+    };
+    assert_eq!(outcome("photos/M/caf\u{FFFD} 1.png"), ("1", "0", "aligned"));
+    assert_eq!(outcome(&two), ("2", "1", "aligned"));
+    assert_eq!(
+        report[&two][0],
+        std::fs::metadata(raw.join(&two)).unwrap().len().to_string()
     );
-    assert!(report.contains(&format!("{two},2,")), "{report}");
+    let (faces_found, kept_index, reason) = outcome(&blank);
+    assert!((faces_found, kept_index) == ("0", "") && reason.starts_with("no face found"));
+    let (faces_found, _, reason) = outcome(&truncated);
     assert!(
-        report.contains(&format!("{blank},0,,\"no face found")),
-        "{report}"
-    );
-    assert!(
-        report.contains(&format!("{truncated},,,unreadable: ")),
-        "{report}"
+        faces_found.is_empty() && reason.starts_with("unreadable: "),
+        "{reason}"
     );
 
     // Resumable: nothing redone, nothing changed; a lost chip is cut again, alone.
     let before = read_tree(&chips);
     let stdout = String::from_utf8_lossy(&align(&chips, "2", &[], true).stdout).into_owned();
     assert!(
-        stdout.contains(": 0 chips written, 13 kept from before"),
+        stdout.contains(": 0 chips written, 12 kept from before"),
         "{stdout}"
     );
     assert_same_tree(&read_tree(&chips), &before);
     std::fs::remove_file(chips.join(&faces[3])).unwrap();
     let stdout = String::from_utf8_lossy(&align(&chips, "2", &[], true).stdout).into_owned();
     assert!(
-        stdout.contains(": 1 chips written, 12 kept from before"),
+        stdout.contains(": 1 chips written, 11 kept from before"),
         "{stdout}"
     );
     assert_same_tree(&read_tree(&chips), &before);
@@ -778,11 +810,47 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         stderr.contains("align.json") && stderr.contains("were cut with"),
         "{stderr}"
     );
-    let stderr = String::from_utf8_lossy(&align(&raw, "2", &[], false).stderr).into_owned();
-    assert!(
-        stderr.contains("the output folder is the dataset itself"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("padding 0.25 (asked: 0.3)"), "{stderr}");
+    // The dataset as its own output, an output inside it or around it, a folder of other
+    // files: refused, and no photo touched.
+    let photos_before = read_tree(&raw);
+    for out in [
+        raw.clone(),
+        raw.join("photos"),
+        raw.join("chips"),
+        dir.path().to_owned(),
+    ] {
+        let stderr = String::from_utf8_lossy(&align(&out, "2", &[], false).stderr).into_owned();
+        assert!(
+            stderr.contains("inside it or around it"),
+            "{}: {stderr}",
+            out.display()
+        );
+    }
+    let foreign = dir.path().join("foreign");
+    std::fs::create_dir(&foreign).unwrap();
+    std::fs::write(foreign.join("keep.txt"), "mine").unwrap();
+    let stderr = String::from_utf8_lossy(&align(&foreign, "2", &[], false).stderr).into_owned();
+    assert!(stderr.contains("holds files and no align.json"), "{stderr}");
+    assert_same_tree(&read_tree(&raw), &photos_before);
+    // Settings out of range: errors, not panics or 18 GB chips.
+    for bad in [
+        &["--padding", "1e16"][..],
+        &["--padding", "-1"],
+        &["--size", "20000"],
+        &["--workers", "0"],
+    ] {
+        let output = match bad {
+            ["--workers", n] => align(&dir.path().join("never"), n, &[], false),
+            _ => align(&dir.path().join("never"), "2", bad, false),
+        };
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{bad:?}: {stderr}");
+        assert!(
+            stderr.contains(bad[0].trim_start_matches("--")),
+            "{bad:?}: {stderr}"
+        );
+    }
 
     // eval --detect on the raw photos scores exactly what eval scores on the chips.
     let on_raw = dir.path().join("eval-raw");
@@ -849,5 +917,57 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
     assert!(
         markdown.contains(&format!("`{blank}`: no face found")),
         "{markdown}"
+    );
+
+    // A photo replaced since is aligned again; a chip whose photo is gone is removed, so the
+    // folder is what a fresh alignment would write.
+    std::fs::copy(raw.join(&two), raw.join(&faces[1])).unwrap();
+    std::fs::remove_file(raw.join(&faces[2])).unwrap();
+    let stdout = String::from_utf8_lossy(&align(&chips, "2", &[], true).stdout).into_owned();
+    assert!(
+        stdout.starts_with("13 photos: 1 chips written, 10 kept from before, 2 with several faces"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 chip of a photo no longer there removed"),
+        "{stdout}"
+    );
+    assert!(!chips.join(&faces[2]).exists());
+    let fresh = dir.path().join("chips-fresh");
+    align(&fresh, "2", &[], true);
+    assert_same_tree(&read_tree(&chips), &read_tree(&fresh));
+
+    // Nothing to score: an error with the reasons, not an empty report.
+    let empty = dir.path().join("nothing");
+    std::fs::create_dir_all(empty.join("photos/F")).unwrap();
+    for file in [&blank, &truncated] {
+        std::fs::copy(raw.join(file), empty.join(file)).unwrap();
+    }
+    std::fs::write(
+        empty.join("manifest.csv"),
+        format!("path,gender,race\n{blank},yes,0\n{truncated},no,1\n"),
+    )
+    .unwrap();
+    let output = fineface(
+        &[
+            "eval",
+            "--run",
+            text(run()),
+            "--dataset",
+            "manifest",
+            "--data",
+            text(&empty),
+            "--out",
+            text(&dir.path().join("eval-nothing")),
+            "--mtcnn",
+            text(&weights),
+            "--detect",
+        ],
+        false,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("none of the 2 images of manifest could be scored (1 x no face found"),
+        "{stderr}"
     );
 }

@@ -693,3 +693,35 @@ fn resume_from_the_command_line_continues_the_run_it_names_and_refuses_what_woul
         );
     }
 }
+
+#[test]
+fn a_nan_infinite_or_negative_setting_is_refused_at_load_naming_its_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.toml");
+    let head = "method = \"fineface\"\n[data]\nkind = \"synthface\"\nroot = \"x\"\n";
+    for (section, line, key) in [
+        ("train", "lr_new = nan", "train.lr_new"),
+        ("train", "lr_backbone = -0.1", "train.lr_backbone"),
+        ("train", "momentum = inf", "train.momentum"),
+        ("train", "momentum = 1.0", "train.momentum"),
+        ("train", "weight_decay = -1e-4", "train.weight_decay"),
+        ("crop", "threshold = 1.5", "crop.threshold"),
+        ("crop", "padding = -inf", "crop.padding"),
+        ("transform", "std = [0.5, nan, 0.5]", "transform.std[1]"),
+        ("transform", "std = [0.5, 0.0, 0.5]", "transform.std"),
+    ] {
+        std::fs::write(&path, format!("{head}[{section}]\n{line}\n")).unwrap();
+        let message = ExperimentConfig::from_file(&path).unwrap_err().to_string();
+        assert!(
+            message.contains("bad.toml") && message.contains(key),
+            "{line}: {message}"
+        );
+    }
+    // The values at the edges of their ranges are fine.
+    std::fs::write(
+        &path,
+        format!("{head}[train]\nlr_backbone = 0.0\nmomentum = 0.0\n"),
+    )
+    .unwrap();
+    assert!(ExperimentConfig::from_file(&path).is_ok());
+}

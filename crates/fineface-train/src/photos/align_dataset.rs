@@ -43,6 +43,10 @@ pub struct AlignRecord {
 pub struct AlignRow {
     /// The photo's path relative to the dataset's root (`/`-separated).
     pub image: String,
+    /// The photo's size in bytes when it was aligned.
+    pub bytes: u64,
+    /// Its modification time then, in seconds since 1970 (a changed photo is aligned again).
+    pub modified: u64,
     /// Faces MTCNN found (empty when the photo could not be read).
     pub faces: Option<usize>,
     /// The index (MTCNN's order, most probable first) of the face cut.
@@ -61,8 +65,10 @@ pub struct AlignReport {
     pub photos: usize,
     /// Chips written by this call.
     pub aligned: usize,
-    /// Photos done by an earlier call and kept as they were.
+    /// Chips written by an earlier call and kept (their photos unchanged).
     pub resumed: usize,
+    /// Chips of an earlier call whose photo is no longer in the dataset, removed.
+    pub removed: usize,
     /// Other files (labels, manifests) copied.
     pub copied: usize,
     /// Photos with several faces (one chip, of the kept face).
@@ -105,28 +111,40 @@ where
     Mtcnn<B>: Sync,
 {
     let (photos, others) = dataset_files(root, out)?;
+    check_out_folder(out)?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
     let record = check_record(finder, out)?;
-    let mut done = read_report(&out.join(ALIGN_REPORT_CSV))?;
+    let previous = read_report(&out.join(ALIGN_REPORT_CSV))?;
     let mut report = AlignReport {
         photos: photos.len(),
         copied: copy_others(root, out, &others)?,
+        removed: remove_orphans(out, &previous, &photos),
         ..AlignReport::default()
     };
     let bar = progress_bar(photos.len(), progress);
     let mut rows = Vec::with_capacity(photos.len());
     for chunk in photos.chunks(CHUNK) {
-        let todo: Vec<&PathBuf> = chunk
-            .iter()
-            .filter(|p| !reusable(done.get(&shown(p)), &out.join(p)))
-            .collect();
-        report.resumed += chunk.len() - todo.len();
+        let mut todo = Vec::new();
+        for photo in chunk {
+            let stamp = Stamp::of(&root.join(photo));
+            match previous.get(&shown(photo)) {
+                Some(row) if reusable(row, stamp, &out.join(photo)) => {
+                    report.resumed += usize::from(row.outcome == ALIGNED);
+                    rows.push(row.clone());
+                }
+                _ => {
+                    todo.push((photo, stamp));
+                    rows.push(AlignRow::pending(photo));
+                }
+            }
+        }
         let fresh = align_photos(finder, root, out, &todo, workers);
         report.aligned += fresh.iter().filter(|r| r.outcome == ALIGNED).count();
         for row in fresh {
-            done.insert(row.image.clone(), row);
+            if let Some(slot) = rows.iter_mut().rev().find(|r| r.image == row.image) {
+                *slot = row;
+            }
         }
-        rows.extend(chunk.iter().filter_map(|p| done.get(&shown(p)).cloned()));
         write_rows(&out.join(ALIGN_REPORT_CSV), &rows)?;
         bar.inc(chunk.len() as u64);
     }
@@ -146,14 +164,89 @@ where
     Ok(report)
 }
 
-/// Whether an earlier outcome stands: a chip that is there, or a photo without a face
-/// (detection is deterministic); an unreadable photo is tried again.
-fn reusable(row: Option<&AlignRow>, chip: &Path) -> bool {
-    match row {
-        Some(row) if row.outcome == ALIGNED => chip.is_file(),
-        Some(row) => row.faces == Some(0),
-        None => false,
+/// A photo's size and modification time: an earlier outcome stands only for the same file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    bytes: u64,
+    modified: u64,
+}
+
+impl Stamp {
+    /// The file's stamp; zeros where it cannot be read (its outcome then says why).
+    fn of(path: &Path) -> Self {
+        let metadata = std::fs::metadata(path).ok();
+        let modified = metadata
+            .as_ref()
+            .and_then(|m| m.modified().ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_secs());
+        Self {
+            bytes: metadata.map_or(0, |m| m.len()),
+            modified,
+        }
     }
+}
+
+impl AlignRow {
+    /// A row not yet done (kept only if a kill comes before its photo is).
+    fn pending(photo: &Path) -> Self {
+        Self {
+            image: shown(photo),
+            bytes: 0,
+            modified: 0,
+            faces: None,
+            kept: None,
+            outcome: "not done yet".to_owned(),
+        }
+    }
+}
+
+/// Whether an earlier outcome stands: the same photo (size and modification time), and a
+/// chip that is there or no face (detection is deterministic); an unreadable photo is tried
+/// again.
+fn reusable(row: &AlignRow, stamp: Stamp, chip: &Path) -> bool {
+    let same = row.bytes == stamp.bytes && row.modified == stamp.modified;
+    same && match row.outcome.as_str() {
+        ALIGNED => chip.is_file(),
+        _ => row.faces == Some(0),
+    }
+}
+
+/// Removes the chips an earlier call wrote for photos no longer in the dataset (what a
+/// fresh alignment would not hold); returns how many.
+fn remove_orphans(out: &Path, previous: &HashMap<String, AlignRow>, photos: &[PathBuf]) -> usize {
+    let current: std::collections::HashSet<String> = photos.iter().map(|p| shown(p)).collect();
+    let mut removed = 0;
+    for row in previous.values() {
+        let inside = Path::new(&row.image)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)));
+        if row.outcome != ALIGNED || current.contains(&row.image) || !inside {
+            continue;
+        }
+        let chip = out.join(&row.image);
+        if std::fs::remove_file(&chip).is_ok() {
+            tracing::info!(chip = %chip.display(), "removed: its photo is no longer in the dataset");
+            removed += 1;
+        }
+    }
+    removed
+}
+
+/// An output folder that holds files no alignment wrote (no `align.json`) is refused: its
+/// files could be overwritten by chips of the same names.
+fn check_out_folder(out: &Path) -> Result<()> {
+    let used = std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some());
+    if used && !out.join(ALIGN_JSON).is_file() {
+        return Err(TrainError::Photos {
+            path: out.to_owned(),
+            message: format!(
+                "the output folder holds files and no {ALIGN_JSON}: it is not an alignment \
+                 to resume, and chips could overwrite its files; give an empty or new folder"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// `todo` aligned by `workers` threads pulling photos in turn; rows in `todo`'s order.
@@ -161,7 +254,7 @@ fn align_photos<B: FineFaceBackend>(
     finder: &FaceFinder<B>,
     root: &Path,
     out: &Path,
-    todo: &[&PathBuf],
+    todo: &[(&PathBuf, Stamp)],
     workers: usize,
 ) -> Vec<AlignRow>
 where
@@ -175,8 +268,10 @@ where
                     let mut mine = Vec::new();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
-                        let Some(image) = todo.get(i) else { break };
-                        mine.push((i, align_photo(finder, root, out, image)));
+                        let Some(&(photo, stamp)) = todo.get(i) else {
+                            break;
+                        };
+                        mine.push((i, align_photo(finder, root, out, photo, stamp)));
                     }
                     mine
                 })
@@ -197,9 +292,12 @@ fn align_photo<B: FineFaceBackend>(
     root: &Path,
     out: &Path,
     relative: &Path,
+    stamp: Stamp,
 ) -> AlignRow {
     let row = |faces, kept, outcome: String| AlignRow {
         image: shown(relative),
+        bytes: stamp.bytes,
+        modified: stamp.modified,
         faces,
         kept,
         outcome,
@@ -258,30 +356,63 @@ fn shown(relative: &Path) -> String {
         .join("/")
 }
 
-/// The dataset's photos and other files, relative to `root`, in name order; `out` and what
-/// it holds are left out where it lies inside `root`.
+/// `path` with links resolved as far as it exists (the rest appended as written).
+fn resolved(path: &Path) -> PathBuf {
+    let absolute = crate::files::absolute(path);
+    let mut existing = absolute.as_path();
+    let mut rest = Vec::new();
+    while std::fs::canonicalize(existing).is_err() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => return absolute,
+        }
+    }
+    let mut real = std::fs::canonicalize(existing).unwrap_or_else(|_| existing.to_owned());
+    real.extend(rest.iter().rev());
+    real
+}
+
+/// The dataset's photos and other files, relative to `root`, in name order; `out` may be
+/// neither `root`, nor inside it, nor around it.
 fn dataset_files(root: &Path, out: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)> {
-    let canonical = |p: &Path| std::fs::canonicalize(p).map_err(|e| TrainError::io(p, e));
-    let root_real = canonical(root)?;
-    let out_real = std::fs::canonicalize(out).ok();
-    if out_real.as_deref() == Some(root_real.as_path()) {
+    let root_real = std::fs::canonicalize(root).map_err(|e| TrainError::io(root, e))?;
+    let out_real = resolved(out);
+    if out_real.starts_with(&root_real) || root_real.starts_with(&out_real) {
         return Err(TrainError::Photos {
             path: out.to_owned(),
-            message: "the output folder is the dataset itself: the chips would replace the photos"
-                .to_owned(),
+            message: format!(
+                "the output folder is the dataset {} itself, inside it or around it: chips \
+                 would replace photos; give a folder outside it",
+                root.display()
+            ),
         });
     }
     let (mut photos, mut others) = (Vec::new(), Vec::new());
     let walk = walkdir::WalkDir::new(&root_real)
         .follow_links(true)
-        .sort_by_file_name()
-        .into_iter()
-        .filter_entry(|e| out_real.as_deref() != Some(e.path()));
+        .sort_by_file_name();
     for entry in walk {
-        let entry = entry.map_err(|e| TrainError::Photos {
-            path: e.path().unwrap_or(root).to_owned(),
-            message: format!("cannot read the dataset: {e}"),
-        })?;
+        let entry = match entry {
+            Ok(entry) => entry,
+            // A broken link or a loop: a photo's name is listed as unreadable, anything
+            // else said and passed over; the rest of the dataset goes on.
+            Err(error) => {
+                let Some(path) = error.path() else {
+                    return Err(TrainError::Photos {
+                        path: root.to_owned(),
+                        message: format!("cannot read the dataset: {error}"),
+                    });
+                };
+                tracing::warn!("{}: {error}", path.display());
+                if let (true, Ok(relative)) = (is_photo(path), path.strip_prefix(&root_real)) {
+                    photos.push(relative.to_owned());
+                }
+                continue;
+            }
+        };
         if !entry.file_type().is_file() {
             continue;
         }
@@ -332,12 +463,23 @@ fn check_record<B: FineFaceBackend>(finder: &FaceFinder<B>, out: &Path) -> Resul
             message: format!("not an alignment record: {e}"),
         })?;
         if recorded.settings != record {
+            let (was, asked) = (
+                serde_json::to_value(&recorded.settings).unwrap_or_default(),
+                serde_json::to_value(&record).unwrap_or_default(),
+            );
+            let changed: Vec<String> = was
+                .as_object()
+                .into_iter()
+                .flatten()
+                .filter(|(key, value)| asked.get(key.as_str()) != Some(*value))
+                .map(|(key, value)| format!("{key} {value} (asked: {})", asked[key.as_str()]))
+                .collect();
             return Err(TrainError::Config {
                 path,
                 message: format!(
-                    "these chips were cut with {:?}, not {record:?}: align again with those \
-                     settings, or into another --out",
-                    recorded.settings
+                    "these chips were cut with other settings: {}; align again with those, or \
+                     into another --out",
+                    changed.join(", ")
                 ),
             });
         }
@@ -369,7 +511,7 @@ fn read_report(path: &Path) -> Result<HashMap<String, AlignRow>> {
 
 /// Writes the report's rows.
 fn write_rows(path: &Path, rows: &[AlignRow]) -> Result<()> {
-    let header = ["image", "faces", "kept", "outcome"].map(str::to_owned);
+    let header = ["image", "bytes", "modified", "faces", "kept", "outcome"].map(str::to_owned);
     let text = |v: Option<usize>| v.map(|v| v.to_string()).unwrap_or_default();
     write_csv(
         path,
@@ -377,6 +519,8 @@ fn write_rows(path: &Path, rows: &[AlignRow]) -> Result<()> {
         rows.iter().map(|r| {
             [
                 r.image.clone(),
+                r.bytes.to_string(),
+                r.modified.to_string(),
                 text(r.faces),
                 text(r.kept),
                 r.outcome.clone(),

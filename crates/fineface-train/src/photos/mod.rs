@@ -13,7 +13,7 @@ pub use align_dataset::{
     ALIGN_JSON, ALIGN_REPORT_CSV, ALIGNED, AlignRecord, AlignReport, AlignRow, align_dataset,
 };
 pub use annotate::{Annotation, EMBEDDED_SIDE, annotated_svg};
-pub use classify::{Classifier, Prediction, best_class};
+pub use classify::{BATCH, Classifier, Prediction, best_class};
 pub use finder::{FaceFinder, FaceSettings, FoundFace, KeepFace};
 pub use photo_files::{PHOTO_EXTENSIONS, collect_photos, is_photo};
 pub use predict::{FACES_CSV_HEADER, PhotoNote, PhotoReport, predict_photos};

@@ -21,7 +21,7 @@ pub fn is_photo(path: &Path) -> bool {
 }
 
 /// `paths` with each folder replaced by its photos (searched recursively, links followed,
-/// in name order).
+/// in name order; a broken link named as a photo is kept, to be listed as unreadable).
 ///
 /// # Errors
 /// [`TrainError::Photos`] for a path that does not exist, a folder without a photo or one
@@ -42,10 +42,26 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
             .follow_links(true)
             .sort_by_file_name()
         {
-            let entry = entry.map_err(|e| TrainError::Photos {
-                path: e.path().unwrap_or(path).to_owned(),
-                message: format!("cannot read the folder: {e}"),
-            })?;
+            let entry = match entry {
+                Ok(entry) => entry,
+                // A broken link or a loop: a photo's name goes on to be listed as
+                // unreadable with the reason, anything else is said and passed over.
+                Err(error) => match error.path() {
+                    Some(bad) => {
+                        tracing::warn!("{}: {error}", bad.display());
+                        if is_photo(bad) {
+                            photos.push(bad.to_owned());
+                        }
+                        continue;
+                    }
+                    None => {
+                        return Err(TrainError::Photos {
+                            path: path.clone(),
+                            message: format!("cannot read the folder: {error}"),
+                        });
+                    }
+                },
+            };
             if entry.file_type().is_file() && is_photo(entry.path()) {
                 photos.push(entry.into_path());
             }

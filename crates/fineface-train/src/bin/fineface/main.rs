@@ -207,8 +207,8 @@ struct EvalArgs {
     /// Device.
     #[arg(long, default_value = "cpu")]
     device: String,
-    /// Images per forward pass.
-    #[arg(long, default_value_t = 32)]
+    /// Images per forward pass (1 or more).
+    #[arg(long, default_value_t = 32, value_parser = photos::at_least_one)]
     batch_size: usize,
     /// The images are raw photos: find each one's face (the kept one of several, `--keep`)
     /// and align it as `fineface align` would before classifying; photos without a face are

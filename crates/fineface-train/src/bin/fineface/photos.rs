@@ -22,11 +22,11 @@ pub struct FaceArgs {
     #[arg(long, default_value = "../shared/weights/mtcnn")]
     pub mtcnn: PathBuf,
     /// Room around the face in a chip, a fraction of the face's width on each side
-    /// (FairFace's 0.25).
-    #[arg(long, default_value_t = 0.25)]
+    /// (FairFace's 0.25; 0 to 4).
+    #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
     pub padding: f64,
     /// The smallest face searched for, in pixels (at least 12).
-    #[arg(long, default_value_t = 20.0)]
+    #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
     pub min_face_size: f64,
     /// Which face stands for a photo with several (`align`, `eval --detect`).
     #[arg(long, value_enum, default_value_t = KeepFace::Largest)]
@@ -80,13 +80,13 @@ pub struct AlignArgs {
     /// Where the chips go, in the same layout; other files (labels, manifests) are copied.
     #[arg(long)]
     out: PathBuf,
-    /// Chip side in pixels.
+    /// Chip side in pixels (1 to 4096).
     #[arg(long, default_value_t = 224)]
     size: usize,
     #[command(flatten)]
     faces: FaceArgs,
-    /// Photos decoded, detected and written at once.
-    #[arg(long, default_value_t = default_workers())]
+    /// Photos decoded, detected and written at once (1 or more).
+    #[arg(long, default_value_t = default_workers(), value_parser = at_least_one)]
     workers: usize,
     /// Device.
     #[arg(long, default_value = "cpu")]
@@ -94,6 +94,15 @@ pub struct AlignArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+}
+
+/// A count of 1 or more.
+pub fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("0 is not allowed (1 or more)".to_owned()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }
 
 fn default_workers() -> usize {
@@ -250,6 +259,13 @@ fn align_on<B: FineFaceBackend>(args: &AlignArgs, device: &B::Device) -> anyhow:
             report.unreadable.len(),
             report.copied
         );
+        if report.removed > 0 {
+            println!(
+                "  {} chip{} of a photo no longer there removed",
+                report.removed,
+                if report.removed == 1 { "" } else { "s" }
+            );
+        }
         for row in report
             .without_face
             .iter()
