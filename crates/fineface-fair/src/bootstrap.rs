@@ -22,7 +22,8 @@ use crate::error::{FairError, Result};
 /// How many replicates, from which seed, at which confidence level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BootstrapConfig {
-    /// Number of bootstrap replicates (at least 1; 1,000 or more for stable intervals).
+    /// Number of bootstrap replicates (at least [`BootstrapConfig::minimum_replicates`], 40
+    /// at 95 %; 1,000 or more for stable intervals).
     pub replicates: usize,
     /// Seed of the ChaCha8 generator: the same seed gives the same intervals.
     pub seed: u64,
@@ -31,6 +32,13 @@ pub struct BootstrapConfig {
 }
 
 impl BootstrapConfig {
+    /// The fewest replicates whose percentile interval at this confidence has a replicate
+    /// in each tail: `ceil(2 / (1 - confidence))`, 40 at 95 % (below it, one replicate gave
+    /// an "interval" that did not contain the estimate).
+    pub fn minimum_replicates(&self) -> usize {
+        (2.0 / (1.0 - self.confidence) - 1e-9).ceil() as usize
+    }
+
     /// `replicates` replicates from `seed` at 95 % confidence.
     pub fn new(replicates: usize, seed: u64) -> Self {
         Self {
@@ -91,6 +99,16 @@ impl BootstrapReport {
             return Err(FairError::InvalidBootstrap(format!(
                 "confidence {} is not in (0, 1)",
                 config.confidence
+            )));
+        }
+        let minimum = config.minimum_replicates();
+        if config.replicates < minimum {
+            return Err(FairError::InvalidBootstrap(format!(
+                "{} replicates cannot give a {} % percentile interval: each tail of {} % needs \
+                 a replicate, so at least {minimum} (1,000 or more for stable bounds)",
+                config.replicates,
+                config.confidence * 100.0,
+                (1.0 - config.confidence) * 50.0
             )));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);

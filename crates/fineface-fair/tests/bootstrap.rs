@@ -102,6 +102,13 @@ fn invalid_settings_are_rejected() {
             confidence: 1.0,
             ..BootstrapConfig::new(10, 1)
         },
+        // Too few replicates for a tail at each end: 1 gave an interval without the estimate.
+        BootstrapConfig::new(1, 1),
+        BootstrapConfig::new(39, 1),
+        BootstrapConfig {
+            confidence: 0.99,
+            ..BootstrapConfig::new(199, 1)
+        },
     ] {
         let options = AuditOptions {
             bootstrap: Some(config),
@@ -113,4 +120,23 @@ fn invalid_settings_are_rejected() {
             "{error}"
         );
     }
+}
+
+#[test]
+fn the_fewest_replicates_allowed_have_a_replicate_in_each_tail() {
+    assert_eq!(BootstrapConfig::new(40, 1).minimum_replicates(), 40);
+    let at_99 = BootstrapConfig {
+        confidence: 0.99,
+        ..BootstrapConfig::new(200, 1)
+    };
+    assert_eq!(at_99.minimum_replicates(), 200);
+    // At the minimum the interval is defined and holds the estimate.
+    let report = report_with("balanced.csv", &["race", "gender"], 40, 7);
+    let interval = &report.bootstrap.as_ref().unwrap().overall_accuracy;
+    let (low, high) = (interval.low.unwrap(), interval.high.unwrap());
+    let estimate = report.overall.metrics.accuracy;
+    assert!(
+        low <= estimate && estimate <= high,
+        "{low} {estimate} {high}"
+    );
 }

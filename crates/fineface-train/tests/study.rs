@@ -428,6 +428,14 @@ fn the_command_line_records_the_plan_and_refuses_what_it_would_silently_change()
         "{text}"
     );
 
+    // Too few bootstrap replicates for an interval stop the study before it trains.
+    let (ok, text) = run(&["tiny.toml", "--out", "b", "--bootstrap", "5"]);
+    assert!(
+        !ok && text.contains("--bootstrap 5: a 95 % percentile interval needs at least 40"),
+        "{text}"
+    );
+    assert!(!dir.path().join("b/fineface-seed-0").exists());
+
     // Configured ImageNet weights that are absent stop the study before it starts.
     let (ok, text) = run(&["tiny.toml", "--out", "w", "--weights", "no/resnet18.pth"]);
     assert!(!ok && text.contains("no/resnet18.pth"), "{text}");

@@ -127,6 +127,18 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
     options: &StudyOptions,
 ) -> Result<StudyOutcome> {
     plan.validate()?;
+    // Bootstrap settings that cannot work fail now, not after every run has trained.
+    let bootstrap = BootstrapConfig::new(options.bootstrap_replicates, 0);
+    if options.bootstrap_replicates > 0
+        && options.bootstrap_replicates < bootstrap.minimum_replicates()
+    {
+        return Err(TrainError::InvalidStudy(format!(
+            "--bootstrap {}: a 95 % percentile interval needs at least {} replicates (0 for \
+             none)",
+            options.bootstrap_replicates,
+            bootstrap.minimum_replicates()
+        )));
+    }
     let Some(device) = devices.first() else {
         return Err(TrainError::Unsupported("no device given".to_owned()));
     };
