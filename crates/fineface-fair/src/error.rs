@@ -156,6 +156,18 @@ pub enum FairError {
         /// The first non-numeric label seen, as written.
         text: String,
     },
+    /// Labels or group values that differ only in letter case or surrounding spaces
+    /// (`Male` and `male`): counted apart they split one class or group in two.
+    #[error(
+        "{what} has values that differ only in case or spaces: {spellings}; spell each one \
+         way (they would be audited as different classes or groups)"
+    )]
+    CaseVariants {
+        /// `the labels` or `sensitive feature race`.
+        what: String,
+        /// The spellings of the first value found so, quoted and comma-separated.
+        spellings: String,
+    },
     /// Bootstrap settings out of range.
     #[error("invalid bootstrap setting: {0}")]
     InvalidBootstrap(String),

@@ -216,17 +216,25 @@ impl PredictionTable {
     }
 
     /// Checks that the labels are all numbers or all text: a mix (`1` beside `yes`) has no
-    /// meaning as classes.
+    /// meaning as classes; and that no two labels, nor two values of a sensitive feature,
+    /// differ only in case or surrounding spaces (`Male` beside `male`).
     ///
     /// # Errors
-    /// [`FairError::MixedLabels`] naming the first spelling of each kind.
+    /// [`FairError::MixedLabels`] naming the first spelling of each kind;
+    /// [`FairError::CaseVariants`] naming the two spellings.
     pub fn check_labels(&self) -> Result<()> {
         match (&self.first_numeric_label, &self.first_text_label) {
             (Some(numeric), Some(text)) => Err(FairError::MixedLabels {
                 numeric: numeric.clone(),
                 text: text.clone(),
             }),
-            _ => Ok(()),
+            _ => {
+                case_variants(&self.labels.names, "the labels")?;
+                for (name, values) in self.feature_names.iter().zip(&self.values) {
+                    case_variants(&values.names, &format!("sensitive feature {name}"))?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -332,6 +340,22 @@ impl PredictionTable {
         empty.sort();
         empty
     }
+}
+
+/// [`FairError::CaseVariants`] for the first values of `names` equal once lowercased and
+/// trimmed.
+fn case_variants(names: &[String], what: &str) -> Result<()> {
+    let mut seen: HashMap<String, &str> = HashMap::new();
+    for name in names {
+        let key = name.trim().to_lowercase();
+        if let Some(first) = seen.insert(key, name) {
+            return Err(FairError::CaseVariants {
+                what: what.to_owned(),
+                spellings: format!("{first:?}, {name:?}"),
+            });
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -78,6 +78,38 @@ fn labels_mixing_numbers_and_text_are_an_error_naming_both() {
     );
 }
 
+#[test]
+fn labels_or_groups_differing_only_in_case_or_spaces_are_an_error_naming_both() {
+    for (text, what, spellings) in [
+        (
+            "y_true,y_pred,group\nMale,Male,A\nmale,Female,B\n",
+            "the labels",
+            "\"Male\", \"male\"",
+        ),
+        (
+            "y_true,y_pred,group\nyes,no,White\nno,no,white\n",
+            "sensitive feature group",
+            "\"White\", \"white\"",
+        ),
+        (
+            "y_true,y_pred,group\nyes,no,Black|F\nno,no,BLACK|F\n",
+            "sensitive feature group_1",
+            "\"Black\", \"BLACK\"",
+        ),
+    ] {
+        let error = audit_text(text).unwrap_err().to_string();
+        assert!(
+            error.starts_with(&format!(
+                "{what} has values that differ only in case or spaces: {spellings}"
+            )),
+            "{error}"
+        );
+    }
+    // Distinct values that merely share letters are fine.
+    let fine = audit_text("y_true,y_pred,group\n1,0,A\n0,0,AB\n1,1,A\n0,1,AB\n");
+    assert!(fine.is_ok(), "{:?}", fine.err());
+}
+
 /// `astype(str)` writes a missing race as `nan`, R as `NA`: neither is a group.
 #[test]
 fn missing_sensitive_values_written_as_text_are_an_error_or_dropped_and_counted() {
