@@ -175,6 +175,12 @@ impl SubgroupReport {
         let p = &a.parity;
         let _ = writeln!(md, "\n## Aggregates\n");
         let _ = writeln!(md, "| metric | value |\n|---|---:|");
+        let n = a.n_groups;
+        let (tpr, fpr) = (
+            ("TPR", p.strict.n_groups_tpr_defined),
+            ("FPR", p.strict.n_groups_fpr_defined),
+        );
+        let between = |value: String| between_groups_cell(value, n, &[]);
         let rows: [(&str, String); 14] = [
             ("worst group(s)", cell(&a.worst_groups.join(", "))),
             ("best group(s)", cell(&a.best_groups.join(", "))),
@@ -189,32 +195,44 @@ impl SubgroupReport {
             ),
             (
                 "DoB x100 (std of group accuracy, ddof 0)",
-                fmt(Some(a.dob_std_ddof0 * 100.0)),
+                between(fmt(Some(a.dob_std_ddof0 * 100.0))),
             ),
-            ("DoB x100 (ddof 1)", fmt(a.dob_std_ddof1.map(|d| d * 100.0))),
-            ("SER (max error / min error)", fmt(a.ser)),
-            ("max/min accuracy ratio", fmt(a.max_min_accuracy_ratio)),
+            (
+                "DoB x100 (ddof 1)",
+                between(fmt(a.dob_std_ddof1.map(|d| d * 100.0))),
+            ),
+            ("SER (max error / min error)", between(fmt(a.ser))),
+            (
+                "max/min accuracy ratio",
+                between(fmt(a.max_min_accuracy_ratio)),
+            ),
             (
                 "accuracy difference (max - min)",
-                fmt(Some(a.accuracy_difference)),
+                between(fmt(Some(a.accuracy_difference))),
             ),
             (
                 "demographic parity difference",
-                fmt(Some(p.demographic_parity_difference)),
+                between(fmt(Some(p.demographic_parity_difference))),
             ),
-            ("demographic parity ratio", fmt(p.demographic_parity_ratio)),
+            (
+                "demographic parity ratio",
+                between(fmt(p.demographic_parity_ratio)),
+            ),
             (
                 "equal opportunity difference",
-                fmt(Some(p.equal_opportunity_difference)),
+                between_groups_cell(fmt(Some(p.equal_opportunity_difference)), n, &[tpr]),
             ),
             (
                 "equalized odds difference",
-                fmt(Some(p.equalized_odds_difference)),
+                between_groups_cell(fmt(Some(p.equalized_odds_difference)), n, &[tpr, fpr]),
             ),
-            ("equalized odds ratio", fmt(p.equalized_odds_ratio)),
+            (
+                "equalized odds ratio",
+                between_groups_cell(fmt(p.equalized_odds_ratio), n, &[tpr, fpr]),
+            ),
             (
                 "equalized odds difference (strict)",
-                fmt(p.strict.equalized_odds_difference),
+                between(fmt(p.strict.equalized_odds_difference)),
             ),
         ];
         for (name, value) in rows {
@@ -357,6 +375,33 @@ fn scalar(value: &Value) -> String {
         Value::Null => String::new(),
         Value::String(s) => s.clone(),
         other => other.to_string(),
+    }
+}
+
+/// A between-group metric's cell: `value` where it compares something; a dash with the
+/// reason for a single group (every such metric is trivially 0 or 1); for a metric of rates
+/// (`parts`: each rate and the groups that define it), "undefined" when fewer than two
+/// groups define a rate it needs (a target that is also a sensitive feature: no group has
+/// both classes), and fairlearn's number with a note when only some groups do (fairlearn
+/// counts an undefined rate as 0).
+fn between_groups_cell(value: String, n_groups: usize, parts: &[(&str, usize)]) -> String {
+    if n_groups < 2 {
+        return "— (one group: nothing to compare)".to_owned();
+    }
+    let short: Vec<String> = parts
+        .iter()
+        .filter(|(_, defined)| *defined < n_groups)
+        .map(|(rate, defined)| format!("{rate} defined in {defined} of {n_groups} groups"))
+        .collect();
+    if parts.iter().any(|(_, defined)| *defined < 2) {
+        format!("undefined ({})", short.join(", "))
+    } else if short.is_empty() {
+        value
+    } else {
+        format!(
+            "{value} (fairlearn's: an undefined rate counts as 0; {})",
+            short.join(", ")
+        )
     }
 }
 

@@ -158,3 +158,56 @@ fn missing_sensitive_values_written_as_text_are_an_error_or_dropped_and_counted(
     }
     assert!(!fineface_fair::is_missing("Native American"));
 }
+
+/// `| metric | value |` of the markdown's aggregates.
+fn aggregate_cell(markdown: &str, metric: &str) -> String {
+    let prefix = format!("| {metric} | ");
+    markdown
+        .lines()
+        .find_map(|l| l.strip_prefix(&prefix))
+        .unwrap_or_else(|| panic!("no {metric} in {markdown}"))
+        .trim_end_matches(" |")
+        .to_owned()
+}
+
+#[test]
+fn rate_metrics_no_group_defines_are_undefined_and_one_group_compares_nothing() {
+    // Gender predicted and grouped by gender: no group has both classes, so TPR and FPR are
+    // each defined in one group; fairlearn's numbers (0 and 0.83 here) would mislead.
+    let text = "y_true,y_pred,group\n1,1,M\n1,1,M\n1,0,M\n0,0,F\n0,1,F\n0,0,F\n";
+    let markdown = audit_text(text).unwrap().to_markdown();
+    for metric in ["equalized odds difference", "equalized odds ratio"] {
+        assert_eq!(
+            aggregate_cell(&markdown, metric),
+            "undefined (TPR defined in 1 of 2 groups, FPR defined in 1 of 2 groups)"
+        );
+    }
+    assert_eq!(
+        aggregate_cell(&markdown, "equal opportunity difference"),
+        "undefined (TPR defined in 1 of 2 groups)"
+    );
+    // Rates defined in some groups only: fairlearn's number, said to be.
+    let text = "y_true,y_pred,group\n1,1,A\n0,0,A\n1,0,B\n0,0,B\n0,1,C\n0,0,C\n";
+    let markdown = audit_text(text).unwrap().to_markdown();
+    let cell = aggregate_cell(&markdown, "equal opportunity difference");
+    assert!(
+        cell.ends_with(
+            "(fairlearn's: an undefined rate counts as 0; TPR defined in 2 of 3 groups)"
+        ),
+        "{cell}"
+    );
+    // One group: nothing to compare.
+    let markdown = audit_text("y_true,y_pred,group\n1,1,A\n0,1,A\n")
+        .unwrap()
+        .to_markdown();
+    for metric in [
+        "DoB x100 (std of group accuracy, ddof 0)",
+        "demographic parity difference",
+        "equalized odds ratio",
+    ] {
+        assert_eq!(
+            aggregate_cell(&markdown, metric),
+            "— (one group: nothing to compare)"
+        );
+    }
+}
