@@ -117,9 +117,7 @@ pub enum TrainError {
         message: String,
     },
     /// A loss became NaN or infinite; the last good checkpoint is kept.
-    #[error(
-        "the {step} loss is {value} at epoch {epoch}, batch {batch}; stopped, the last good checkpoint is intact (lower the learning rate or check the data)"
-    )]
+    #[error("{}", non_finite_loss(step, *value, *epoch, *batch))]
     NonFiniteLoss {
         /// Which of the iteration's losses.
         step: &'static str,
@@ -222,4 +220,26 @@ impl TrainError {
             source,
         }
     }
+}
+
+/// The message of [`TrainError::NonFiniteLoss`]: which loss (the baseline's one loss is
+/// "the loss"), where, and what is left to resume from (no checkpoint in the first epoch).
+fn non_finite_loss(step: &str, value: f64, epoch: usize, batch: usize) -> String {
+    let loss = if step == "loss" {
+        "the loss".to_owned()
+    } else {
+        format!("the {step} loss")
+    };
+    let kept = if epoch > 1 {
+        format!(
+            "the checkpoint of epoch {} is intact to resume from",
+            epoch - 1
+        )
+    } else {
+        "no checkpoint yet (the first is written after epoch 1)".to_owned()
+    };
+    format!(
+        "{loss} is {value} at epoch {epoch}, batch {batch}; stopped before the update, {kept} \
+         (lower the learning rate or check the data)"
+    )
 }

@@ -483,8 +483,20 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
         "{message}"
     );
     assert!(
-        message.contains("last good checkpoint is intact"),
+        message.starts_with("the loss is ")
+            && message.contains("at epoch 2, batch ")
+            && message.contains("stopped before the update, the checkpoint of epoch 1 is intact"),
         "{message}"
+    );
+    // Diverging in the first epoch, there is nothing to resume from, and it says so.
+    let mut fresh = config.clone();
+    fresh.train.epochs = 1;
+    let error = train::<CpuAutodiff>(&fresh, &device, &options(dir.path().join("fresh")))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("at epoch 1, batch ") && error.contains("no checkpoint yet"),
+        "{error}"
     );
     // The last good checkpoint is still the one to resume from, and it loads.
     let latest = Checkpoints::new(&run).latest().unwrap().unwrap();
