@@ -41,7 +41,7 @@ pub enum ImageFileError {
         width: u32,
         /// Height in pixels.
         height: u32,
-        /// `width * height / 1e6`, rounded.
+        /// `width * height / 1e6`, rounded up.
         megapixels: u64,
     },
     /// The decoder refused the data.
@@ -169,6 +169,14 @@ fn jpeg_has_end(bytes: &[u8]) -> bool {
         while bytes.get(pos) == Some(&0xFF) && bytes.get(pos + 1) == Some(&0xFF) {
             pos += 1;
         }
+        // Stray bytes before a marker (some cameras write them; libjpeg skips them with a
+        // warning): on to the next `FF`.
+        if bytes.get(pos).is_some_and(|&b| b != 0xFF) {
+            match bytes[pos..].iter().position(|&b| b == 0xFF) {
+                Some(skip) => pos += skip,
+                None => return false,
+            }
+        }
         let (Some(0xFF), Some(&marker)) = (bytes.get(pos), bytes.get(pos + 1)) else {
             return false;
         };
@@ -196,11 +204,15 @@ fn png_has_end(bytes: &[u8]) -> bool {
             return true;
         }
         let length = u32::from_be_bytes([header[0], header[1], header[2], header[3]]);
-        // Length, type, data and CRC.
-        pos = match pos.checked_add(12 + length as usize) {
-            Some(next) => next,
+        // Length, type, data and CRC, in 64 bits (a length near 4 GiB wraps a 32-bit usize).
+        let next = u64::try_from(pos)
+            .ok()
+            .map(|p| p + 12 + u64::from(length))
+            .and_then(|n| usize::try_from(n).ok());
+        match next {
+            Some(next) => pos = next,
             None => return false,
-        };
+        }
     }
     false
 }

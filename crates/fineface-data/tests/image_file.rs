@@ -195,6 +195,15 @@ fn bytes_after_the_end_are_allowed_whatever_they_hold() {
         .unwrap();
     png.extend(std::iter::repeat_n(0x17, 2048));
     assert!(open_image(&write(dir.path(), "trailer.png", &png)).is_ok());
+    // Stray bytes between two segments (libjpeg warns and reads on): still whole.
+    let whole = jpeg_bytes(&noise);
+    let mut stray = whole[..2].to_vec();
+    stray.extend_from_slice(&[0x00, 0x00, 0x00]);
+    stray.extend_from_slice(&whole[2..]);
+    assert!(!matches!(
+        open_image(&write(dir.path(), "stray.jpg", &stray)),
+        Err(ImageFileError::Truncated { .. })
+    ));
     // Cut inside the scan, the same files are truncated whatever follows in the cut.
     let whole = jpeg_bytes(&noise);
     let cut = write(dir.path(), "cut.jpg", &whole[..whole.len() - 40]);

@@ -166,7 +166,8 @@ pub struct EvalRequest {
     pub data: EvalData,
     /// The images; `None`: `test` of the run's own dataset, `all` of another one.
     pub split: Option<EvalSplit>,
-    /// The output folder; `None`: `<run>/eval-<dataset>-<split>`.
+    /// The output folder; `None`: `<run>/eval-<dataset>-<split>`, with `-detect` for raw
+    /// photos.
     pub out: Option<PathBuf>,
     /// Images per forward pass.
     pub batch_size: usize,
@@ -250,8 +251,14 @@ impl RunFolder {
         });
         let samples = split.samples(&dataset);
         let out = request.out.clone().unwrap_or_else(|| {
+            // Raw photos get their own folder: the chips' evaluation is not overwritten.
+            let detect = if request.faces.is_some() {
+                "-detect"
+            } else {
+                ""
+            };
             self.dir
-                .join(format!("eval-{}-{}", dataset.name, split.name()))
+                .join(format!("eval-{}-{}{detect}", dataset.name, split.name()))
         });
         let crop = self.crop();
         let finder = match &request.faces {

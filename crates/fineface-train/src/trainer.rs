@@ -84,9 +84,15 @@ pub fn train<B: FineFaceAutodiffBackend>(
 ) -> Result<RunSummary> {
     // Before the dataset is read: a mistyped path should not cost a dataset scan.
     let backbone = backbone_config(&config.model)?;
-    check_imagenet_weights(&config.model)?;
+    // A resumed run takes its weights from its checkpoint: the ImageNet file it started
+    // from may have moved or be on another machine.
+    let mut settings = config.model.clone();
+    if options.resume {
+        settings.weights = None;
+    }
+    check_imagenet_weights(&settings)?;
     let trainer = Trainer::<B>::new(config.clone(), devices.to_vec(), options.clone())?;
-    let settings = &config.model;
+    let settings = &settings;
     match backbone {
         BackboneConfig::ResNet(c) => fit_new(&trainer, |d| pretrained(settings, c.init(d))),
         BackboneConfig::MobileNetV2(c) => fit_new(&trainer, |d| pretrained(settings, c.init(d))),
@@ -306,10 +312,12 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             .nodes
             .as_ref()
             .is_none_or(NodeSettings::is_first);
+        // A resume is checked against its checkpoint before the run's files are rewritten:
+        // a refused one leaves `config.toml` as it was.
+        let (model, mut optimizer, mut state) = self.start(model)?;
         if first_node {
             self.write_run_files(M::METHOD)?;
         }
-        let (model, mut optimizer, mut state) = self.start(model)?;
         let loader = self.train_loader();
         let last_epoch = self
             .options
@@ -470,6 +478,8 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                     to = %change.other,
                     "training to another number of epochs: the cosine schedule spans the new count"
                 ),
+                // The checkpoint holds the weights; where the ImageNet file lies is moot.
+                "model.weights" => {}
                 "data.root" => tracing::warn!(
                     from = %change.this,
                     to = %change.other,

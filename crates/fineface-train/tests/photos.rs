@@ -937,6 +937,61 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
     align(&fresh, "2", &[], true);
     assert_same_tree(&read_tree(&chips), &read_tree(&fresh));
 
+    // A photo replaced by one without a face loses its chip; a chip that cannot be written
+    // is named and fails the command; another dataset into the same folder is refused.
+    std::fs::copy(raw.join(&blank), raw.join(&faces[4])).unwrap();
+    let blocked = chips.join(&faces[5]);
+    std::fs::remove_file(&blocked).unwrap();
+    std::fs::create_dir(&blocked).unwrap();
+    std::fs::write(
+        raw.join(&faces[5]),
+        std::fs::read(raw.join(&faces[6])).unwrap(),
+    )
+    .unwrap();
+    let output = align(&chips, "2", &[], false);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr),
+    );
+    assert!(!chips.join(&faces[4]).exists(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{}: not written: ", faces[5])),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 chips could not be written"), "{stderr}");
+    std::fs::remove_dir(&blocked).unwrap();
+    let other = dir.path().join("other-raw");
+    std::fs::create_dir_all(other.join("photos")).unwrap();
+    std::fs::copy(
+        raw.join(&faces[0]),
+        other.join(faces[0].replace("photos/M/", "photos/")),
+    )
+    .unwrap();
+    let output = fineface(
+        &[
+            "align",
+            "--root",
+            text(&other),
+            "--out",
+            text(&chips),
+            "--size",
+            "34",
+            "--mtcnn",
+            text(&weights),
+            "--quiet",
+        ],
+        false,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("these chips were cut with other settings: root"),
+        "{stderr}"
+    );
+    // A `..` through a folder that does not exist leads into the dataset all the same.
+    let sneaky = dir.path().join("nowhere/../raw/chips");
+    let stderr = String::from_utf8_lossy(&align(&sneaky, "2", &[], false).stderr).into_owned();
+    assert!(stderr.contains("inside it or around it"), "{stderr}");
+
     // Nothing to score: an error with the reasons, not an empty report.
     let empty = dir.path().join("nothing");
     std::fs::create_dir_all(empty.join("photos/F")).unwrap();

@@ -672,10 +672,16 @@ fn resume_from_the_command_line_continues_the_run_it_names_and_refuses_what_woul
     let (ok, _, stderr) = run(&["--resume", "run", "--epochs", "3"]);
     assert!(ok, "{stderr}");
     assert_eq!(history("run").lines().count(), 4);
+    let settings = std::fs::read(dir.path().join("run/config.toml")).unwrap();
     let (ok, _, stderr) = run(&["--resume", "run", "--epochs", "1"]);
     assert!(
         !ok && stderr.contains("train.epochs = 1, but the run has done 3 epochs"),
         "{stderr}"
+    );
+    // A refused resume leaves the run's config as it was: a plain resume still works.
+    assert_eq!(
+        std::fs::read(dir.path().join("run/config.toml")).unwrap(),
+        settings
     );
 
     // A finished run is never overwritten by a new one.

@@ -22,6 +22,8 @@ use crate::photos::predict::progress_bar;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AlignRecord {
+    /// The dataset's folder, links resolved: chips of another dataset are not mixed in.
+    pub root: PathBuf,
     /// Chip side in pixels.
     pub size: usize,
     /// Padding around the template, a fraction of its width.
@@ -77,6 +79,8 @@ pub struct AlignReport {
     pub without_face: Vec<AlignRow>,
     /// Photos that could not be decoded (no chip).
     pub unreadable: Vec<AlignRow>,
+    /// Photos whose chip could not be written (a full disk, a permission).
+    pub failed: Vec<AlignRow>,
 }
 
 /// The report's file names in the output folder.
@@ -84,8 +88,10 @@ pub const ALIGN_REPORT_CSV: &str = "align-report.csv";
 /// See [`ALIGN_REPORT_CSV`].
 pub const ALIGN_JSON: &str = "align.json";
 
-/// Photos done between two writes of the report (what a kill can lose).
+/// Photos handed to the workers at a time.
 const CHUNK: usize = 64;
+/// The longest time between two writes of the report.
+const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Cuts one aligned chip per photo of `root` into `out`, at the same relative path and in
 /// the format of its extension (JPEG at quality 95, PNG); every other file (labels,
@@ -113,7 +119,7 @@ where
     let (photos, others) = dataset_files(root, out)?;
     check_out_folder(out)?;
     std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
-    let record = check_record(finder, out)?;
+    let record = check_record(finder, root, out)?;
     let previous = read_report(&out.join(ALIGN_REPORT_CSV))?;
     let mut report = AlignReport {
         photos: photos.len(),
@@ -123,6 +129,7 @@ where
     };
     let bar = progress_bar(photos.len(), progress);
     let mut rows = Vec::with_capacity(photos.len());
+    let mut last_write = std::time::Instant::now();
     for chunk in photos.chunks(CHUNK) {
         let mut todo = Vec::new();
         for photo in chunk {
@@ -145,16 +152,23 @@ where
                 *slot = row;
             }
         }
-        write_rows(&out.join(ALIGN_REPORT_CSV), &rows)?;
+        // Written every few seconds (what a kill can lose), not after every chunk: a 97,000-
+        // photo dataset would rewrite a report of megabytes 1,500 times.
+        if last_write.elapsed() >= REPORT_EVERY {
+            write_rows(&out.join(ALIGN_REPORT_CSV), &rows)?;
+            last_write = std::time::Instant::now();
+        }
         bar.inc(chunk.len() as u64);
     }
+    write_rows(&out.join(ALIGN_REPORT_CSV), &rows)?;
     bar.finish_and_clear();
     for row in rows {
         match (&row.faces, row.outcome.as_str()) {
             (None, _) => report.unreadable.push(row),
             (Some(0), _) => report.without_face.push(row),
             (Some(n), ALIGNED) if *n > 1 => report.several.push(row),
-            _ => {}
+            (Some(_), ALIGNED) => {}
+            (Some(_), _) => report.failed.push(row),
         }
     }
     write_json(
@@ -294,6 +308,22 @@ fn align_photo<B: FineFaceBackend>(
     relative: &Path,
     stamp: Stamp,
 ) -> AlignRow {
+    let row = cut_chip(finder, root, out, relative, stamp);
+    if row.outcome != ALIGNED {
+        // An earlier chip of this path (the photo changed since) must not outlive it.
+        let _ = std::fs::remove_file(out.join(relative));
+    }
+    row
+}
+
+/// The chip of one photo written, or why not.
+fn cut_chip<B: FineFaceBackend>(
+    finder: &FaceFinder<B>,
+    root: &Path,
+    out: &Path,
+    relative: &Path,
+    stamp: Stamp,
+) -> AlignRow {
     let row = |faces, kept, outcome: String| AlignRow {
         image: shown(relative),
         bytes: stamp.bytes,
@@ -356,9 +386,28 @@ fn shown(relative: &Path) -> String {
         .join("/")
 }
 
+/// Whether a walk error is a link's: a loop, or a link to nothing.
+fn link_trouble(error: &walkdir::Error) -> bool {
+    error.loop_ancestor().is_some()
+        || error
+            .io_error()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::NotFound)
+}
+
 /// `path` with links resolved as far as it exists (the rest appended as written).
 fn resolved(path: &Path) -> PathBuf {
-    let absolute = crate::files::absolute(path);
+    // `a/../b` spelled out first: a `..` after a part that does not exist would otherwise
+    // stay and hide where the path leads.
+    let mut absolute = PathBuf::new();
+    for part in crate::files::absolute(path).components() {
+        match part {
+            std::path::Component::ParentDir => {
+                absolute.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => absolute.push(other),
+        }
+    }
     let mut existing = absolute.as_path();
     let mut rest = Vec::new();
     while std::fs::canonicalize(existing).is_err() {
@@ -406,6 +455,13 @@ fn dataset_files(root: &Path, out: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)
                         message: format!("cannot read the dataset: {error}"),
                     });
                 };
+                if !link_trouble(&error) {
+                    // An unreadable folder would drop its photos, and their chips with them.
+                    return Err(TrainError::Photos {
+                        path: path.to_owned(),
+                        message: format!("cannot read the dataset: {error}"),
+                    });
+                }
                 tracing::warn!("{}: {error}", path.display());
                 if let (true, Ok(relative)) = (is_photo(path), path.strip_prefix(&root_real)) {
                     photos.push(relative.to_owned());
@@ -441,9 +497,14 @@ fn dataset_files(root: &Path, out: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>)
 }
 
 /// The settings recorded in `out`, checked against `finder`'s, or recorded there now.
-fn check_record<B: FineFaceBackend>(finder: &FaceFinder<B>, out: &Path) -> Result<AlignRecord> {
+fn check_record<B: FineFaceBackend>(
+    finder: &FaceFinder<B>,
+    root: &Path,
+    out: &Path,
+) -> Result<AlignRecord> {
     let s = finder.settings();
     let record = AlignRecord {
+        root: resolved(root),
         size: s.align.size,
         padding: s.align.padding,
         keep: s.keep,
@@ -453,7 +514,12 @@ fn check_record<B: FineFaceBackend>(finder: &FaceFinder<B>, out: &Path) -> Resul
         max_side: s.detector.max_side,
     };
     let path = out.join(ALIGN_JSON);
-    if let Ok(text) = std::fs::read_to_string(&path) {
+    let recorded = match std::fs::read_to_string(&path) {
+        Ok(text) => Some(text),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+        Err(e) => return Err(TrainError::io(&path, e)),
+    };
+    if let Some(text) = recorded {
         #[derive(Deserialize)]
         struct Recorded {
             settings: AlignRecord,

@@ -237,8 +237,6 @@ impl StudyRecord {
     }
 }
 
-/// `path` made absolute: resolved when it exists, else against the working directory (a
-/// SynthFace root generated on first use), else as it is.
 /// Names become folder names: letters, digits, `-` and `_` only.
 fn valid_name(name: &str) -> bool {
     !name.is_empty()

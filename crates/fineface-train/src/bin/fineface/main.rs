@@ -16,11 +16,11 @@ use fineface_train::{
     Overrides, RunFolder, RunOptions, RunSummary, backbone_config, next_run_dir, on_devices,
     parse_devices, write_json,
 };
-mod photos;
-
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
+
+mod photos;
 
 #[derive(Parser)]
 #[command(
@@ -201,7 +201,7 @@ struct EvalArgs {
     /// (default for another dataset).
     #[arg(long)]
     split: Option<String>,
-    /// Output folder (default `<run>/eval-<dataset>-<split>`).
+    /// Output folder (default `<run>/eval-<dataset>-<split>`, `...-detect` with `--detect`).
     #[arg(long)]
     out: Option<PathBuf>,
     /// Device.
@@ -476,7 +476,12 @@ fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConf
     let refused: Vec<String> = before
         .differences(&config)
         .into_iter()
-        .filter(|d| !matches!(d.key.as_str(), "train.epochs" | "data.root"))
+        .filter(|d| {
+            !matches!(
+                d.key.as_str(),
+                "train.epochs" | "data.root" | "model.weights"
+            )
+        })
         .map(|d| format!("{} = {} (the run trains with {})", d.key, d.other, d.this))
         .collect();
     anyhow::ensure!(

@@ -266,6 +266,9 @@ fn align_on<B: FineFaceBackend>(args: &AlignArgs, device: &B::Device) -> anyhow:
                 if report.removed == 1 { "" } else { "s" }
             );
         }
+        for row in &report.failed {
+            println!("  {}: {}", row.image, row.outcome);
+        }
         for row in report
             .without_face
             .iter()
@@ -282,5 +285,10 @@ fn align_on<B: FineFaceBackend>(args: &AlignArgs, device: &B::Device) -> anyhow:
                 .display()
         );
     }
+    anyhow::ensure!(
+        report.failed.is_empty(),
+        "{} chips could not be written (named above)",
+        report.failed.len()
+    );
     Ok(())
 }
