@@ -85,17 +85,34 @@ pub fn train<B: FineFaceAutodiffBackend>(
     // Before the dataset is read: a mistyped path should not cost a dataset scan.
     let backbone = backbone_config(&config.model)?;
     // A resumed run takes its weights from its checkpoint: the ImageNet file it started
-    // from may have moved or be on another machine.
-    let mut settings = config.model.clone();
-    if options.resume {
-        settings.weights = None;
+    // from may have moved or be on another machine, and is not read.
+    let resume = options.resume;
+    if !resume {
+        check_imagenet_weights(&config.model)?;
     }
-    check_imagenet_weights(&settings)?;
     let trainer = Trainer::<B>::new(config.clone(), devices.to_vec(), options.clone())?;
-    let settings = &settings;
+    let settings = &config.model;
     match backbone {
-        BackboneConfig::ResNet(c) => fit_new(&trainer, |d| pretrained(settings, c.init(d))),
-        BackboneConfig::MobileNetV2(c) => fit_new(&trainer, |d| pretrained(settings, c.init(d))),
+        BackboneConfig::ResNet(c) => {
+            fit_new(&trainer, |d| starting_backbone(settings, c.init(d), resume))
+        }
+        BackboneConfig::MobileNetV2(c) => {
+            fit_new(&trainer, |d| starting_backbone(settings, c.init(d), resume))
+        }
+    }
+}
+
+/// The backbone a run starts from: with its ImageNet weights for a new run, as it is for a
+/// resumed one (the checkpoint replaces every weight).
+fn starting_backbone<B: burn::tensor::backend::Backend, N: fineface_model::ImageNetBackbone<B>>(
+    settings: &crate::config::ModelSettings,
+    backbone: N,
+    resume: bool,
+) -> Result<N> {
+    if resume {
+        Ok(backbone)
+    } else {
+        pretrained(settings, backbone)
     }
 }
 
@@ -608,7 +625,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             tracing::debug!(
                 epoch = epoch + 1,
                 batch = k,
-                losses = ?losses.losses,
+                losses = %losses_text(&losses.losses),
                 sources = ?losses.sources,
                 rss_mb = memory_mb().0,
                 "iteration"
@@ -679,7 +696,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         };
         tracing::info!(
             epoch = epoch + 1,
-            losses = ?metrics.losses,
+            losses = %losses_text(&metrics.losses),
             train_accuracy = metrics.train_accuracy,
             val_accuracy = metrics.val_accuracy,
             val_concat = metrics.val_accuracy_concat,
@@ -849,7 +866,7 @@ impl Progress {
             of = self.n_batches,
             images_per_second = format!("{images_per_second:.1}"),
             eta_s = eta.round(),
-            losses = ?losses.map(|l| &l.losses),
+            losses = %losses.map_or_else(|| "-".to_owned(), |l| losses_text(&l.losses)),
             "training"
         );
     }
@@ -888,6 +905,16 @@ pub(crate) fn next_free_dir(base: &Path, prefix: &str) -> PathBuf {
         .map(|i| base.join(format!("{prefix}-{i:03}")))
         .find(|p| !p.exists())
         .unwrap_or_else(|| base.join(prefix))
+}
+
+/// Losses for a log line: `expert3:0.5177,expert2:0.2735,...` (four decimals, no Rust
+/// debug syntax).
+fn losses_text<S: AsRef<str>>(losses: &[(S, f64)]) -> String {
+    losses
+        .iter()
+        .map(|(name, value)| format!("{}:{value:.4}", name.as_ref()))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

@@ -537,6 +537,11 @@ fn the_binary_logs_plain_progress_lines_off_a_terminal() {
             text.contains("images_per_second") && text.contains("eta_s"),
             "no progress line in {name}: {text}"
         );
+        // Losses as `name:value`, not Rust's debug output.
+        assert!(
+            text.contains("losses=loss:") && !text.contains("Some(["),
+            "losses in {name}: {text}"
+        );
     }
 }
 
@@ -677,6 +682,13 @@ fn resume_from_the_command_line_continues_the_run_it_names_and_refuses_what_woul
     assert!(
         !ok && stderr.contains("train.epochs = 1, but the run has done 3 epochs"),
         "{stderr}"
+    );
+    // Only the first start trained the backbone from scratch; the resumes loaded it.
+    let log = std::fs::read_to_string(dir.path().join("run/train.log")).unwrap();
+    assert_eq!(
+        log.matches("training the backbone from scratch").count(),
+        1,
+        "{log}"
     );
     // A refused resume leaves the run's config as it was: a plain resume still works.
     assert_eq!(

@@ -672,6 +672,15 @@ impl BackendTask for Train<'_> {
     }
 }
 
+/// FineFACE's other two readings of its heads, ` (concat X, 4 heads Y)`; nothing for the
+/// baseline, which has one head.
+fn head_accuracies(method: fineface_train::Method, concat: f64, heads: f64) -> String {
+    match method {
+        fineface_train::Method::FineFace => format!(" (concat {concat:.4}, 4 heads {heads:.4})"),
+        fineface_train::Method::Baseline => String::new(),
+    }
+}
+
 #[allow(clippy::print_stdout)]
 fn print_summary(summary: &RunSummary, config: &ExperimentConfig, node_rank: u32) {
     println!("run: {}", summary.run_dir.display());
@@ -680,11 +689,10 @@ fn print_summary(summary: &RunSummary, config: &ExperimentConfig, node_rank: u32
     }
     match &summary.test {
         Some(t) => println!(
-            "test ({} images): accuracy {:.4} (concat {:.4}, 4 heads {:.4}), worst group {} {:.4}, DoB {:.4}, {:.0} s",
+            "test ({} images): accuracy {:.4}{}, worst group {} {:.4}, DoB {:.4}, {:.0} s",
             t.n,
             t.accuracy,
-            t.accuracy_concat,
-            t.accuracy_heads,
+            head_accuracies(config.method, t.accuracy_concat, t.accuracy_heads),
             t.worst_group,
             t.worst_group_accuracy,
             t.dob,
@@ -757,14 +765,17 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
     #[allow(clippy::print_stdout)]
     {
         println!(
-            "{} {} ({} images scored, {} skipped): accuracy {:.4} (concat {:.4}, 4 heads {:.4}), worst group {} {:.4}, DoB {:.4}",
+            "{} {} ({} images scored, {} skipped): accuracy {:.4}{}, worst group {} {:.4}, DoB {:.4}",
             outcome.dataset,
             outcome.split.name(),
             summary.n,
             summary.skipped,
             summary.accuracy,
-            summary.accuracy_concat,
-            summary.accuracy_heads,
+            head_accuracies(
+                run.config.method,
+                summary.accuracy_concat,
+                summary.accuracy_heads
+            ),
             summary.worst_group,
             summary.worst_group_accuracy,
             summary.dob
