@@ -161,7 +161,7 @@ impl<B: FineFaceBackend> FaceFinder<B> {
 /// reason.
 impl<B: FineFaceBackend> PrepareImage for FaceFinder<B> {
     fn prepare(&self, image: DynamicImage) -> std::result::Result<DynamicImage, String> {
-        match self.main_face(&image.to_rgb8()) {
+        match self.main_face(&image.into_rgb8()) {
             Ok(Some((found, _))) => Ok(DynamicImage::ImageRgb8(found.chip)),
             Ok(None) => Err(self.no_face_reason()),
             Err(error) => Err(error.to_string()),
