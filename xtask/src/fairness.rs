@@ -70,6 +70,7 @@ pub enum Format {
 }
 
 /// Columns of a predictions CSV that are never sensitive features.
+/// (`p_<class>`, a class's probability, is not either.)
 const NOT_SENSITIVE: [&str; 7] = [
     "path",
     "file",
@@ -77,7 +78,7 @@ const NOT_SENSITIVE: [&str; 7] = [
     "y_pred",
     "y_pred_concat",
     "y_pred_heads",
-    "probability",
+    "probability", // The predicted class's, in predictions.csv files written before p_<class>.
 ];
 
 /// The grouping and positive label of the report a run wrote next to its predictions
@@ -150,7 +151,10 @@ impl FairnessArgs {
                         .split(',')
                         .map(str::trim)
                         .filter(|c| {
-                            !NOT_SENSITIVE.contains(c) && *c != self.y_true && *c != self.y_pred
+                            !NOT_SENSITIVE.contains(c)
+                                && !c.starts_with("p_")
+                                && *c != self.y_true
+                                && *c != self.y_pred
                         })
                         .collect();
                     let suggestion = if candidates.is_empty() {

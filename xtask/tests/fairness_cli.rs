@@ -173,11 +173,11 @@ fn bad_input_fails_with_file_line_and_column() {
 fn a_runs_own_predictions_need_no_flags_and_errors_suggest_the_flags() {
     let dir = tempfile::tempdir().unwrap();
     // A run's folder: predictions.csv and the fairness.json written for it.
-    let csv = "path,y_true,y_pred,y_pred_concat,y_pred_heads,probability,tone,sex\n\
-               a.png,yes,yes,yes,yes,0.9,I,F\n\
-               b.png,no,yes,no,no,0.6,I,M\n\
-               c.png,no,no,no,no,0.8,II,F\n\
-               d.png,yes,no,yes,yes,0.7,II,M\n";
+    let csv = "path,y_true,y_pred,y_pred_concat,y_pred_heads,p_no,p_yes,tone,sex\n\
+               a.png,yes,yes,yes,yes,0.1,0.9,I,F\n\
+               b.png,no,yes,no,no,0.4,0.6,I,M\n\
+               c.png,no,no,no,no,0.8,0.2,II,F\n\
+               d.png,yes,no,yes,yes,0.7,0.3,II,M\n";
     let predictions = dir.path().join("predictions.csv");
     std::fs::write(&predictions, csv).unwrap();
     let path = predictions.to_str().unwrap();

@@ -222,14 +222,11 @@ impl TrainError {
     }
 }
 
-/// The message of [`TrainError::NonFiniteLoss`]: which loss (the baseline's one loss is
-/// "the loss"), where, and what is left to resume from (no checkpoint in the first epoch).
+/// The message of [`TrainError::NonFiniteLoss`]: which loss (`the cross-entropy loss`,
+/// `the expert3 loss`), where, and what is left to resume from (no checkpoint in the first
+/// epoch).
 fn non_finite_loss(step: &str, value: f64, epoch: usize, batch: usize) -> String {
-    let loss = if step == "loss" {
-        "the loss".to_owned()
-    } else {
-        format!("the {step} loss")
-    };
+    let loss = format!("the {} loss", step.replace('_', "-"));
     let kept = if epoch > 1 {
         format!(
             "the checkpoint of epoch {} is intact to resume from",

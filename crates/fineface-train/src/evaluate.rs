@@ -38,9 +38,17 @@ pub struct PredictionRow {
     pub y_pred_concat: usize,
     /// Prediction of the 4-head sum on the image.
     pub y_pred_heads: usize,
-    /// Probability of the predicted class ([`HeadLogits::probabilities`](crate::HeadLogits::probabilities); a score, not
-    /// calibrated).
-    pub probability: f64,
+    /// The probability of every class, in the order of the run's classes: the softmax of
+    /// the final logits ([`HeadLogits::probabilities`](crate::HeadLogits::probabilities); a
+    /// score for ranking and thresholds, not calibrated). For two classes, the second is
+    /// the positive one (`Male`, `yes`): scikit-learn's `predict_proba(X)[:, 1]`.
+    pub probabilities: Vec<f64>,
+}
+
+/// The column of class `class`'s probability in `predictions.csv` and `faces.csv`:
+/// `p_Male` is P(y = Male).
+pub fn probability_column(class: &str) -> String {
+    format!("p_{class}")
 }
 
 /// The predictions of a split.
@@ -143,7 +151,10 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
                 y_pred: combined[i],
                 y_pred_concat: concat[i],
                 y_pred_heads: heads[i],
-                probability: probabilities[i * n_classes + combined[i]] as f64,
+                probabilities: probabilities[i * n_classes..(i + 1) * n_classes]
+                    .iter()
+                    .map(|&p| f64::from(p))
+                    .collect(),
             });
         }
     }
@@ -250,7 +261,8 @@ impl Evaluation {
     }
 
     /// Writes the predictions CSV: `path,y_true,y_pred,y_pred_concat,y_pred_heads,
-    /// probability,<sensitive...>`, which `cargo xtask fairness` reads as it is.
+    /// p_<class>...,<sensitive...>` (one probability column per class, [`probability_column`]),
+    /// which `cargo xtask fairness` reads as it is.
     pub fn write_csv(
         &self,
         path: &Path,
@@ -258,16 +270,10 @@ impl Evaluation {
         classes: &[String],
         sensitive: &[String],
     ) -> Result<()> {
-        let mut header: Vec<String> = [
-            "path",
-            "y_true",
-            "y_pred",
-            "y_pred_concat",
-            "y_pred_heads",
-            "probability",
-        ]
-        .map(String::from)
-        .to_vec();
+        let mut header: Vec<String> = ["path", "y_true", "y_pred", "y_pred_concat", "y_pred_heads"]
+            .map(String::from)
+            .to_vec();
+        header.extend(classes.iter().map(|c| probability_column(c)));
         header.extend(sensitive.iter().cloned());
         let rows = self.rows.iter().map(|row| {
             let sample = &samples[row.sample];
@@ -277,8 +283,8 @@ impl Evaluation {
                 classes[row.y_pred].clone(),
                 classes[row.y_pred_concat].clone(),
                 classes[row.y_pred_heads].clone(),
-                format!("{:.6}", row.probability),
             ];
+            fields.extend(row.probabilities.iter().map(|p| format!("{p:.6}")));
             fields.extend(sample.sensitive.iter().cloned());
             fields
         });

@@ -624,7 +624,7 @@ where
     M: TrainBackbone<B>,
 {
     const METHOD: Method = Method::Baseline;
-    const LOSS_NAMES: &'static [&'static str] = &["loss"];
+    const LOSS_NAMES: &'static [&'static str] = &["cross_entropy"];
 
     fn iteration(
         self,
@@ -640,7 +640,7 @@ where
             shards,
             &inputs,
             context,
-            "loss",
+            "cross_entropy",
             |m, x, y| {
                 let logits = m.forward(x);
                 let kept = (logits.clone().inner(), y.clone().inner());
@@ -654,7 +654,7 @@ where
         Ok((
             model,
             IterationLosses {
-                losses: vec![("loss", loss)],
+                losses: vec![("cross_entropy", loss)],
                 correct,
                 seen: shards.iter().map(Shard::len).sum(),
                 sources: None,

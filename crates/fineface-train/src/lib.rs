@@ -58,7 +58,8 @@ pub use config::{
 pub use devices::{BackendTask, on_devices, parse_devices};
 pub use error::{Damage, Result, TrainError};
 pub use evaluate::{
-    EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, write_evaluation,
+    EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, probability_column,
+    write_evaluation,
 };
 pub use files::{write_atomic, write_csv, write_json};
 pub use fineface_fair::{RunInfo, RunSummary, SplitSummary};

@@ -22,6 +22,8 @@ use image::{DynamicImage, Rgb, RgbImage};
 
 mod common;
 
+use common::{assert_documented, files_under};
+
 const SHARED: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared");
 
 fn shared(path: &str) -> PathBuf {
@@ -46,7 +48,7 @@ fn run() -> &'static Path {
         let dir = tempfile::tempdir().unwrap();
         let mut config = common::tiny_config(&dir.path().join("synthface"), Method::FineFace);
         config.train.epochs = 1;
-        config.train.crop_grid_images = 0;
+        config.train.crop_grid_images = 1;
         let run = dir.path().join("run");
         let options = RunOptions {
             progress: false,
@@ -87,7 +89,9 @@ fn faces_csv(path: &Path) -> Vec<HashMap<String, String>> {
         .iter()
         .map(str::to_owned)
         .collect();
-    assert_eq!(header, fineface_train::photos::FACES_CSV_HEADER);
+    let classes = ["no".to_owned(), "yes".to_owned()];
+    assert_eq!(header, fineface_train::photos::faces_csv_header(&classes));
+    assert_eq!(header[header.len() - 3..], ["p_no", "p_yes", "note"]);
     reader
         .records()
         .map(|r| {
@@ -154,6 +158,22 @@ fn portrait() -> RgbImage {
 }
 
 #[test]
+fn every_file_and_column_of_a_fineface_run_is_documented() {
+    // Other tests write eval-* and photos/ into the shared run meanwhile: the files of
+    // training alone.
+    let files: Vec<PathBuf> = files_under(run())
+        .into_iter()
+        .filter(|f| {
+            let first = f.iter().next().unwrap().to_string_lossy();
+            f.iter().count() == 1 || first == "checkpoints" || first == "test"
+        })
+        .collect();
+    assert!(files.iter().any(|f| f.ends_with("crops.png")), "{files:?}");
+    let info = RunFolder::open(run()).unwrap().info;
+    assert_documented(run(), &files, &info.classes, &info.sensitive);
+}
+
+#[test]
 fn predict_detect_finds_aligns_classifies_and_draws_every_face_of_the_shared_photos() {
     let out = tempfile::tempdir().unwrap();
     let photos = shared("data/photos");
@@ -175,6 +195,8 @@ fn predict_detect_finds_aligns_classifies_and_draws_every_face_of_the_shared_pho
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.starts_with("5 photos: "), "{stdout}");
     let rows = faces_csv(&out.path().join("faces.csv"));
+    let classes = ["no".to_owned(), "yes".to_owned()];
+    assert_documented(out.path(), &files_under(out.path()), &classes, &[]);
 
     // The same faces and classes as the library's finder and classifier give.
     let device = Default::default();
@@ -221,7 +243,16 @@ fn predict_detect_finds_aligns_classifies_and_draws_every_face_of_the_shared_pho
             assert!((number(row, "left_eye_x") - eye.x).abs() <= 0.005);
             assert!((number(row, "score") - f.face.probability).abs() <= 1e-6);
             assert_eq!(row["prediction"], p.label);
-            assert!((number(row, "probability") - p.probability).abs() <= 1e-6);
+            // Every class's probability; P(yes) is scikit-learn's predict_proba[:, 1].
+            assert!((number(row, "p_no") - p.probabilities[0]).abs() <= 1e-6);
+            assert!((number(row, "p_yes") - p.probabilities[1]).abs() <= 1e-6);
+            assert!((number(row, "p_no") + number(row, "p_yes") - 1.0).abs() <= 2e-6);
+            let larger = if p.probabilities[1] > p.probabilities[0] {
+                "yes"
+            } else {
+                "no"
+            };
+            assert_eq!(p.label, larger);
             assert!(row["note"].is_empty());
         }
         total += found.len();
@@ -387,7 +418,16 @@ fn difficult_photos_get_an_answer_never_a_panic() {
     }
     // The 16-bit PNG holds the 8-bit values exactly: the same face to the bit.
     let (rgb8, rgb16) = (one("rgb8.png"), one("rgb16.png"));
-    for column in ["x1", "y1", "x2", "y2", "score", "prediction", "probability"] {
+    for column in [
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "score",
+        "prediction",
+        "p_no",
+        "p_yes",
+    ] {
         assert_eq!(rgb8[column], rgb16[column], "{column}");
     }
     assert_eq!(one("rgba.png")["x1"], rgb8["x1"]);
@@ -733,6 +773,8 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         fineface(&args, ok)
     };
     let output = align(&chips, "3", &[], true);
+    let reports = ["align.json", "align-report.csv"].map(PathBuf::from);
+    assert_documented(&chips, &reports, &[], &[]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         stdout.starts_with("14 photos: 12 chips written, 0 kept from before, 1 with several faces (the largest kept), 1 without a face, 1 unreadable; 1 other files copied"),
@@ -900,13 +942,19 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         reason(&truncated).unwrap().contains("truncated"),
         "{summary:?}"
     );
-    // The chips are what `predict` without `--detect` takes: one line per image of the folder.
+    // The chips are what `predict` without `--detect` takes: a header, then one line per
+    // image of the folder with every class's probability.
     let output = fineface(
         &["predict", "--run", text(run()), text(&chips.join("photos"))],
         true,
     );
     let stdout = String::from_utf8_lossy(&output.stdout);
-    assert_eq!(stdout.lines().count(), 12, "{stdout}");
+    assert_eq!(stdout.lines().count(), 13, "{stdout}");
+    assert_eq!(
+        stdout.lines().next(),
+        Some("image\tprediction\tp_no\tp_yes"),
+        "{stdout}"
+    );
     let predictions = std::fs::read_to_string(on_chips.join("predictions.csv")).unwrap();
     for line in predictions.lines().skip(1) {
         let fields: Vec<&str> = line.split(',').collect();

@@ -14,7 +14,7 @@ use fineface_train::{
 
 mod common;
 
-use common::tiny_config;
+use common::{assert_documented, files_under, tiny_config};
 
 fn options(run_dir: PathBuf) -> RunOptions {
     RunOptions {
@@ -261,6 +261,46 @@ fn the_predictions_csv_feeds_the_fairness_report_unchanged() {
     // The run's own config reads back as it was written (deny_unknown_fields, defaults).
     let reread = ExperimentConfig::from_file(&run.join("config.toml")).unwrap();
     assert_eq!(reread, config);
+    // Each class's probability, not the predicted class's: P(yes) below 0.5 where `no` is
+    // predicted, as scikit-learn's predict_proba[:, 1] would be.
+    let mut reader = csv::Reader::from_path(run.join("test/predictions.csv")).unwrap();
+    let header: Vec<String> = reader
+        .headers()
+        .unwrap()
+        .iter()
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(
+        header,
+        [
+            "path",
+            "y_true",
+            "y_pred",
+            "y_pred_concat",
+            "y_pred_heads",
+            "p_no",
+            "p_yes",
+            "tone",
+            "sex"
+        ]
+    );
+    let mut predicted_no = 0;
+    for record in reader.records() {
+        let record = record.unwrap();
+        let (p_no, p_yes): (f64, f64) = (record[5].parse().unwrap(), record[6].parse().unwrap());
+        assert!((p_no + p_yes - 1.0).abs() <= 2e-6, "{record:?}");
+        assert_eq!(
+            &record[2],
+            if p_yes > p_no { "yes" } else { "no" },
+            "{record:?}"
+        );
+        predicted_no += usize::from(&record[2] == "no");
+    }
+    assert!(predicted_no > 0, "the test needs both predictions");
+    // Every file and every CSV column of the run is documented.
+    let classes = ["no".to_owned(), "yes".to_owned()];
+    let sensitive = ["tone".to_owned(), "sex".to_owned()];
+    assert_documented(&run, &files_under(&run), &classes, &sensitive);
 }
 
 #[test]
@@ -483,7 +523,7 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
         "{message}"
     );
     assert!(
-        message.starts_with("the loss is ")
+        message.starts_with("the cross-entropy loss is ")
             && message.contains("at epoch 2, batch ")
             && message.contains("stopped before the update, the checkpoint of epoch 1 is intact"),
         "{message}"
@@ -539,7 +579,7 @@ fn the_binary_logs_plain_progress_lines_off_a_terminal() {
         );
         // Losses as `name:value`, not Rust's debug output.
         assert!(
-            text.contains("losses=loss:") && !text.contains("Some(["),
+            text.contains("losses=cross_entropy:") && !text.contains("Some(["),
             "losses in {name}: {text}"
         );
     }

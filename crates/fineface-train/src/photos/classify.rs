@@ -21,6 +21,8 @@ pub struct Prediction {
     pub label: String,
     /// Its probability (softmax of the summed logits: a score, not calibrated).
     pub probability: f32,
+    /// Every class's probability, in the order of the run's classes.
+    pub probabilities: Vec<f32>,
 }
 
 /// What classifying needs from a run: its model, transform, attention crop and classes.
@@ -94,6 +96,7 @@ impl<B: Backend> Classifier<'_, B> {
                     class,
                     label: self.classes[class].clone(),
                     probability,
+                    probabilities: row.to_vec(),
                 })
             })
             .collect()

@@ -16,4 +16,4 @@ pub use annotate::{Annotation, EMBEDDED_SIDE, annotated_svg};
 pub use classify::{BATCH, Classifier, Prediction, best_class};
 pub use finder::{FaceFinder, FaceSettings, FoundFace, KeepFace};
 pub use photo_files::{PHOTO_EXTENSIONS, collect_photos, is_photo};
-pub use predict::{FACES_CSV_HEADER, PhotoNote, PhotoReport, predict_photos};
+pub use predict::{PhotoNote, PhotoReport, faces_csv_header, predict_photos};

@@ -11,36 +11,43 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
+use crate::evaluate::probability_column;
 use crate::files::{write_atomic, write_csv};
 use crate::photos::annotate::{Annotation, annotated_svg};
 use crate::photos::classify::{Classifier, Prediction};
 use crate::photos::finder::FaceFinder;
 
-/// The columns of `faces.csv`: the face's box, MTCNN's probability and its five landmarks
-/// in pixels of the photo as shown (after its EXIF orientation), the predicted class and
-/// its probability; `note` says why a photo has no row of its own face.
-pub const FACES_CSV_HEADER: [&str; 20] = [
-    "image",
-    "face",
-    "x1",
-    "y1",
-    "x2",
-    "y2",
-    "score",
-    "left_eye_x",
-    "left_eye_y",
-    "right_eye_x",
-    "right_eye_y",
-    "nose_x",
-    "nose_y",
-    "mouth_left_x",
-    "mouth_left_y",
-    "mouth_right_x",
-    "mouth_right_y",
-    "prediction",
-    "probability",
-    "note",
-];
+/// The columns of `faces.csv` for a run with `classes`: the face's box, MTCNN's
+/// probability and its five landmarks in pixels of the photo as shown (after its EXIF
+/// orientation), the predicted class, every class's probability (`p_<class>`, as in
+/// `predictions.csv`); `note` says why a photo has no row of its own face.
+pub fn faces_csv_header(classes: &[String]) -> Vec<String> {
+    let mut header: Vec<String> = [
+        "image",
+        "face",
+        "x1",
+        "y1",
+        "x2",
+        "y2",
+        "score",
+        "left_eye_x",
+        "left_eye_y",
+        "right_eye_x",
+        "right_eye_y",
+        "nose_x",
+        "nose_y",
+        "mouth_left_x",
+        "mouth_left_y",
+        "mouth_right_x",
+        "mouth_right_y",
+        "prediction",
+    ]
+    .map(String::from)
+    .to_vec();
+    header.extend(classes.iter().map(|c| probability_column(c)));
+    header.push("note".to_owned());
+    header
+}
 
 /// A photo without a classified face, and why.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +103,7 @@ pub fn predict_photos<B: FineFaceBackend>(
         annotated: annotated.clone(),
         ..PhotoReport::default()
     };
+    let columns = faces_csv_header(classifier.classes).len();
     let mut rows = Vec::new();
     let mut names = HashSet::new();
     for path in photos {
@@ -106,7 +114,7 @@ pub fn predict_photos<B: FineFaceBackend>(
             Err(error) => {
                 let reason = format!("unreadable: {error}");
                 tracing::warn!("{image}: {reason}");
-                rows.push(note_row(&image, &reason));
+                rows.push(note_row(&image, &reason, columns));
                 report.unreadable.push(PhotoNote { image, reason });
                 bar.inc(1);
                 continue;
@@ -115,7 +123,7 @@ pub fn predict_photos<B: FineFaceBackend>(
         let found = classify_photo(classifier, finder, &image, &photo)?;
         if found.annotations.is_empty() {
             let reason = finder.no_face_reason();
-            rows.push(note_row(&image, &reason));
+            rows.push(note_row(&image, &reason, columns));
             report.without_face.push(PhotoNote {
                 image: image.clone(),
                 reason,
@@ -134,7 +142,7 @@ pub fn predict_photos<B: FineFaceBackend>(
         bar.inc(1);
     }
     bar.finish_and_clear();
-    let header: Vec<String> = FACES_CSV_HEADER.iter().map(|s| (*s).to_owned()).collect();
+    let header = faces_csv_header(classifier.classes);
     write_csv(&report.csv, &header, rows)?;
     Ok(report)
 }
@@ -173,19 +181,17 @@ fn face_row(image: &str, k: usize, face: &fineface_detect::Face, p: &Prediction)
     for point in face.landmarks.points() {
         row.extend([point.x, point.y].map(|v| format!("{v:.2}")));
     }
-    row.extend([
-        p.label.clone(),
-        format!("{:.6}", p.probability),
-        String::new(),
-    ]);
+    row.push(p.label.clone());
+    row.extend(p.probabilities.iter().map(|v| format!("{v:.6}")));
+    row.push(String::new());
     row
 }
 
 /// A row of `faces.csv` for a photo without a classified face.
-fn note_row(image: &str, reason: &str) -> Vec<String> {
-    let mut row = vec![String::new(); FACES_CSV_HEADER.len()];
+fn note_row(image: &str, reason: &str, columns: usize) -> Vec<String> {
+    let mut row = vec![String::new(); columns];
     row[0] = image.to_owned();
-    row[FACES_CSV_HEADER.len() - 1] = reason.to_owned();
+    row[columns - 1] = reason.to_owned();
     row
 }
 

@@ -1,6 +1,6 @@
 //! What the whole-run tests share.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use fineface_data::{DatasetConfig, SplitConfig, SynthFace, TransformConfig};
 use fineface_model::BackboneArch;
@@ -46,4 +46,103 @@ pub fn tiny_config(data: &Path, method: Method) -> ExperimentConfig {
         },
         crop: CropSettings::default(),
     }
+}
+
+/// The `## Files` section of this crate's README: what every written file holds.
+fn files_section() -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
+        .expect("the crate's README");
+    let start = readme
+        .find("\n## Files\n")
+        .expect("the README has a ## Files section");
+    let rest = &readme[start + 1..];
+    let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 3);
+    rest[..end].to_owned()
+}
+
+/// A folder's name as the README writes it: `epoch-007` is `epoch-NNN`, `eval-utkface-all`
+/// is `eval-<dataset>-<split>`.
+fn generic_folder(name: &str) -> String {
+    if name.starts_with("epoch-") && name[6..].chars().all(|c| c.is_ascii_digit()) {
+        "epoch-NNN".to_owned()
+    } else if name.starts_with("eval-") {
+        "eval-<dataset>-<split>".to_owned()
+    } else {
+        name.to_owned()
+    }
+}
+
+/// Every file under `dir`, relative to it.
+#[allow(dead_code)] // Used by the test crates that check what they write.
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    let mut folders = vec![dir.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path.strip_prefix(dir).unwrap().to_owned());
+            }
+        }
+    }
+    files.sort();
+    files
+}
+
+/// Panics naming each of `files` (relative to `dir`), each folder on their way and each
+/// column of a CSV among them that the README's `## Files` does not name in backticks.
+/// A class's probability column is `p_<class>`, a sensitive feature's `<sensitive...>`;
+/// a file in `annotated/` is `<photo>.svg`.
+#[allow(dead_code)] // Used by the test crates that check what they write.
+pub fn assert_documented(dir: &Path, files: &[PathBuf], classes: &[String], sensitive: &[String]) {
+    let doc = files_section();
+    let named = |name: &str| {
+        doc.contains(&format!("`{name}`"))
+            || doc.contains(&format!("/{name}`"))
+            || doc.contains(&format!("`{name}/"))
+            || doc.contains(&format!("/{name}/"))
+    };
+    let mut missing = Vec::new();
+    for file in files {
+        let parts: Vec<String> = file
+            .iter()
+            .map(|p| p.to_string_lossy().into_owned())
+            .collect();
+        let (name, folders) = parts.split_last().unwrap();
+        for folder in folders {
+            let folder = generic_folder(folder);
+            if !named(&folder) {
+                missing.push(format!("folder {folder}/ (of {})", file.display()));
+            }
+        }
+        let name = if folders.last().is_some_and(|f| f == "annotated") {
+            "<photo>.svg".to_owned()
+        } else {
+            name.clone()
+        };
+        if !named(&name) {
+            missing.push(format!("file {}", file.display()));
+        }
+        if name.ends_with(".csv") {
+            let mut reader = csv::Reader::from_path(dir.join(file)).unwrap();
+            for column in reader.headers().unwrap() {
+                let generic = if classes.iter().any(|c| column == format!("p_{c}")) {
+                    "p_<class>"
+                } else if sensitive.iter().any(|s| s == column) {
+                    "<sensitive...>"
+                } else {
+                    column
+                };
+                if !doc.contains(&format!("`{generic}`")) {
+                    missing.push(format!("column {generic} of {}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(
+        missing.is_empty(),
+        "not documented in the README's ## Files: {missing:#?}"
+    );
 }

@@ -163,11 +163,23 @@ fn predict_on<B: FineFaceBackend>(args: &PredictArgs, device: &B::Device) -> any
     }
 }
 
-/// Each image classified as it is (an aligned chip): `image<TAB>class<TAB>probability`.
+/// Each image classified as it is (an aligned chip), as a tab-separated table on stdout:
+/// `image<TAB>prediction<TAB>p_<class>...` (every class's probability, as `predictions.csv`).
 fn predict_chips<B: FineFaceBackend>(
     classifier: &Classifier<'_, B>,
     images: &[PathBuf],
 ) -> anyhow::Result<()> {
+    let mut header = vec!["image".to_owned(), "prediction".to_owned()];
+    header.extend(
+        classifier
+            .classes
+            .iter()
+            .map(|c| fineface_train::probability_column(c)),
+    );
+    #[allow(clippy::print_stdout)] // The predictions are this command's output.
+    {
+        println!("{}", header.join("\t"));
+    }
     let mut unreadable = 0;
     for path in images {
         let image = match fineface_data::open_image(path) {
@@ -191,7 +203,14 @@ fn predict_chips<B: FineFaceBackend>(
         let prediction = classifier.classify(std::slice::from_ref(&image))?;
         #[allow(clippy::print_stdout)] // The predictions are this command's output.
         for p in prediction {
-            println!("{}\t{}\t{:.4}", path.display(), p.label, p.probability);
+            let probabilities: Vec<String> =
+                p.probabilities.iter().map(|v| format!("{v:.4}")).collect();
+            println!(
+                "{}\t{}\t{}",
+                path.display(),
+                p.label,
+                probabilities.join("\t")
+            );
         }
     }
     anyhow::ensure!(
