@@ -118,7 +118,8 @@ def strict_block(groups: dict, overall: dict) -> dict:
     fpr = [g["fpr"] for g in groups.values() if g["fpr"] is not None]
 
     def between(v):
-        if not v:
+        # A gap needs two groups: a rate defined in one group compares nothing.
+        if len(v) < 2:
             return None, None
         lo, hi = min(v), max(v)
         return hi - lo, (None if hi == 0 else lo / hi)

@@ -61,7 +61,7 @@ pub struct FairnessArgs {
 /// Report renderings.
 #[derive(Debug, Clone, Copy, ValueEnum)]
 pub enum Format {
-    /// The JSON schema of docs/FAIRNESS.md.
+    /// The JSON report (keys and definitions: docs/fairness.md).
     Json,
     /// Long format: section,group,metric,value.
     Csv,

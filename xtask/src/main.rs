@@ -26,6 +26,9 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Task {
     /// Audit a predictions CSV per demographic subgroup (accuracy, DoB, SER, parity metrics).
+    ///
+    /// Every metric's definition, when it is undefined and the file formats:
+    /// docs/fairness.md.
     Fairness(fairness::FairnessArgs),
     /// Benchmarks against the Python reference tools, measured in the same run.
     Bench(bench::BenchArgs),

@@ -497,3 +497,87 @@ fn unsafe_scanner_sees_only_the_keyword_in_code() {
     assert_eq!(found.len(), 1, "{found:?}");
     assert!(found[0].ends_with("a.rs:5"), "{found:?}");
 }
+
+/// The `.rs` and `.md` files of the repository's own text (not `target/` or data).
+fn text_files() -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for dir in ["crates", "xtask"] {
+        rust_files(&repo().join(dir), &mut files);
+    }
+    let mut folders = vec![repo().join("docs"), repo().join("crates")];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() && !path.ends_with("target") {
+                folders.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                files.push(path);
+            }
+        }
+    }
+    files.push(repo().join("README.md"));
+    files
+}
+
+/// `docs/<name>.md` paths named in `text`, except the shared folder's (`shared/docs/...`).
+fn named_docs(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for (at, _) in text.match_indices("docs/") {
+        if text[..at].ends_with("shared/") {
+            continue;
+        }
+        let name: String = text[at..]
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric() || "_./-".contains(*c))
+            .collect();
+        if let Some(end) = name.find(".md") {
+            found.push(name[..end + 3].to_owned());
+        }
+    }
+    found
+}
+
+/// Relative link targets of markdown `text` (`[a](../x.md#part)` gives `../x.md`).
+fn relative_links(text: &str) -> Vec<String> {
+    text.match_indices("](")
+        .filter_map(|(at, _)| {
+            let rest = &text[at + 2..];
+            let target = rest[..rest.find(')')?].split('#').next()?;
+            let external = target.contains("://") || target.starts_with("mailto:");
+            (!target.is_empty() && !external).then(|| target.to_owned())
+        })
+        .collect()
+}
+
+#[test]
+fn every_document_the_product_names_ships_with_it() {
+    let mut missing = Vec::new();
+    for file in text_files() {
+        let text = std::fs::read_to_string(&file).unwrap();
+        for doc in named_docs(&text) {
+            if !repo().join(&doc).is_file() {
+                missing.push(format!("{}: names {doc}", file.display()));
+            }
+        }
+        if file.extension().is_some_and(|e| e == "md") {
+            for link in relative_links(&text) {
+                if !file.parent().unwrap().join(&link).exists() {
+                    missing.push(format!("{}: links {link}", file.display()));
+                }
+            }
+        }
+    }
+    assert!(missing.is_empty(), "{missing:#?}");
+}
+
+#[test]
+fn document_scanners_find_paths_and_links() {
+    assert_eq!(
+        named_docs("see `docs/fairness.md`, docs/performance.md#gpu, not shared/docs/FINEFACE.md"),
+        ["docs/fairness.md", "docs/performance.md"]
+    );
+    assert_eq!(
+        relative_links("[a](../b.md#c) [d](https://e.org/f.md) [g](#h) [i](j/)"),
+        ["../b.md", "j/"]
+    );
+}

@@ -294,7 +294,9 @@ impl StrictRateAggregates {
     fn compute(groups: &[&GroupMetrics], overall: &GroupMetrics) -> Self {
         let tpr: Vec<f64> = groups.iter().filter_map(|m| m.tpr).collect();
         let fpr: Vec<f64> = groups.iter().filter_map(|m| m.fpr).collect();
-        let between = |v: &[f64]| (!v.is_empty()).then(|| between_groups(v));
+        // A gap between groups needs two of them: a rate defined in one group compares
+        // nothing (not a gap of 0).
+        let between = |v: &[f64]| (v.len() >= 2).then(|| between_groups(v));
         let against = |v: &[f64], o: Option<f64>| match o {
             Some(o) if !v.is_empty() => Some(to_overall(v, o)),
             _ => None,

@@ -232,7 +232,7 @@ impl SubgroupReport {
             ),
             (
                 "equalized odds difference (strict)",
-                between(fmt(p.strict.equalized_odds_difference)),
+                strict_cell(p.strict.equalized_odds_difference, n, &[tpr, fpr]),
             ),
         ];
         for (name, value) in rows {
@@ -284,14 +284,18 @@ impl SubgroupReport {
         );
         for (class, report) in &self.per_class {
             let p = &report.aggregates;
+            let (tpr, fpr) = (
+                ("TPR", p.strict.n_groups_tpr_defined),
+                ("FPR", p.strict.n_groups_fpr_defined),
+            );
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} |",
                 cell(class),
-                fmt(Some(p.demographic_parity_difference)),
-                fmt(Some(p.equal_opportunity_difference)),
-                fmt(Some(p.equalized_odds_difference)),
-                fmt(p.strict.equalized_odds_difference)
+                between_groups_cell(fmt(Some(p.demographic_parity_difference)), n, &[]),
+                between_groups_cell(fmt(Some(p.equal_opportunity_difference)), n, &[tpr]),
+                between_groups_cell(fmt(Some(p.equalized_odds_difference)), n, &[tpr, fpr]),
+                strict_cell(p.strict.equalized_odds_difference, n, &[tpr, fpr])
             );
         }
         md
@@ -402,6 +406,27 @@ fn between_groups_cell(value: String, n_groups: usize, parts: &[(&str, usize)]) 
             "{value} (fairlearn's: an undefined rate counts as 0; {})",
             short.join(", ")
         )
+    }
+}
+
+/// A `strict` metric's cell: over the groups where each rate is defined, saying so where
+/// some groups do not define it; undefined when no rate is defined in two groups.
+fn strict_cell(value: Option<f64>, n_groups: usize, parts: &[(&str, usize)]) -> String {
+    if n_groups < 2 {
+        return between_groups_cell(String::new(), n_groups, parts);
+    }
+    let counts: Vec<String> = parts
+        .iter()
+        .map(|(rate, defined)| format!("{rate} defined in {defined} of {n_groups} groups"))
+        .collect();
+    match value {
+        None => format!("undefined ({})", counts.join(", ")),
+        Some(_) if parts.iter().all(|(_, defined)| *defined == n_groups) => fmt(value),
+        Some(_) => format!(
+            "{} (over the groups that define each rate: {})",
+            fmt(value),
+            counts.join(", ")
+        ),
     }
 }
 

@@ -33,7 +33,7 @@ impl Default for AuditOptions {
     }
 }
 
-/// Per-subgroup metrics and their aggregates, as described in `docs/FAIRNESS.md`.
+/// Per-subgroup metrics and their aggregates, as described in `docs/fairness.md`.
 ///
 /// Serialises to the schema's JSON (`null` = undefined, `"inf"` = infinity).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

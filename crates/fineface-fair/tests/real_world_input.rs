@@ -176,7 +176,11 @@ fn rate_metrics_no_group_defines_are_undefined_and_one_group_compares_nothing() 
     // each defined in one group; fairlearn's numbers (0 and 0.83 here) would mislead.
     let text = "y_true,y_pred,group\n1,1,M\n1,1,M\n1,0,M\n0,0,F\n0,1,F\n0,0,F\n";
     let markdown = audit_text(text).unwrap().to_markdown();
-    for metric in ["equalized odds difference", "equalized odds ratio"] {
+    for metric in [
+        "equalized odds difference",
+        "equalized odds ratio",
+        "equalized odds difference (strict)",
+    ] {
         assert_eq!(
             aggregate_cell(&markdown, metric),
             "undefined (TPR defined in 1 of 2 groups, FPR defined in 1 of 2 groups)"
@@ -185,6 +189,22 @@ fn rate_metrics_no_group_defines_are_undefined_and_one_group_compares_nothing() 
     assert_eq!(
         aggregate_cell(&markdown, "equal opportunity difference"),
         "undefined (TPR defined in 1 of 2 groups)"
+    );
+    // A rate defined in one group is no gap of 0: the strict block has none, and neither
+    // has the per-class table.
+    let report = audit_text(text).unwrap();
+    let strict = &report.aggregates.parity.strict;
+    assert_eq!(
+        (
+            strict.tpr_difference,
+            strict.fpr_ratio,
+            strict.equalized_odds_difference
+        ),
+        (None, None, None)
+    );
+    assert!(
+        markdown.contains("| 1 | 0.3333 | undefined (TPR defined in 1 of 2 groups) |"),
+        "{markdown}"
     );
     // Rates defined in some groups only: fairlearn's number, said to be.
     let text = "y_true,y_pred,group\n1,1,A\n0,0,A\n1,0,B\n0,0,B\n0,1,C\n0,0,C\n";

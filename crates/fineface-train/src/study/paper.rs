@@ -94,7 +94,7 @@ pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
     let _ = writeln!(
         out,
         "Published: FineFACE (Manzoor & Rattani, ICPR 2024), ResNet-50 on FairFace gender, \
-         as the project's method spec (`docs/FINEFACE.md` in the shared folder) transcribes \
+         as the project's method spec (`shared/docs/FINEFACE.md`) transcribes \
          it from a secondary source; per-subgroup cells not transcribed. Accuracy and DoB in %.\n"
     );
     if !comparable {
