@@ -47,6 +47,21 @@ impl NodeLink {
     /// [`TrainError::Nodes`] when a node does not connect within [`CONNECT_TIMEOUT`], a
     /// socket fails, or the nodes disagree.
     pub fn connect(settings: &NodeSettings, workers: usize, fingerprint: u64) -> Result<Self> {
+        Self::connect_within(settings, workers, fingerprint, CONNECT_TIMEOUT)
+    }
+
+    /// [`connect`](Self::connect), waiting at most `timeout` for the other nodes; the wait
+    /// is logged every [`Waiting`] interval (what it waits for, for how long so far, when it
+    /// gives up).
+    ///
+    /// # Errors
+    /// As [`connect`](Self::connect).
+    pub fn connect_within(
+        settings: &NodeSettings,
+        workers: usize,
+        fingerprint: u64,
+        timeout: Duration,
+    ) -> Result<Self> {
         settings.validate()?;
         let hello = Hello {
             rank: settings.rank,
@@ -55,23 +70,26 @@ impl NodeLink {
             fingerprint,
         };
         if settings.is_first() {
-            Self::listen(settings, hello)
+            Self::listen(settings, hello, timeout)
         } else {
-            Self::join(settings, hello)
+            Self::join(settings, hello, timeout)
         }
     }
 
-    fn listen(settings: &NodeSettings, own: Hello) -> Result<Self> {
-        let port = settings.hub_port()?;
-        let listener = TcpListener::bind(("0.0.0.0", port))
+    /// Node 0 listens where `--hub` says (`10.0.0.1:29500`: that interface alone;
+    /// `0.0.0.0:29500`: every interface), not on every interface whatever the user named.
+    fn listen(settings: &NodeSettings, own: Hello, timeout: Duration) -> Result<Self> {
+        let hub = &settings.hub;
+        let listener = TcpListener::bind(hub.as_str())
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
-            .map_err(|e| TrainError::Nodes(format!("cannot listen on port {port}: {e}")))?;
-        tracing::info!(
-            port,
-            nodes = own.nodes,
-            "node 0 waiting for the other nodes"
-        );
-        let deadline = Instant::now() + CONNECT_TIMEOUT;
+            .map_err(|e| {
+                TrainError::Nodes(format!(
+                    "node 0 cannot listen on {hub} (--hub): {e}; node 0 listens where --hub \
+                     says, so name an address of this machine (0.0.0.0:PORT for all of them)"
+                ))
+            })?;
+        let port = settings.hub_port()?;
+        let mut waiting = Waiting::new(timeout);
         let mut joined: Vec<Option<TcpStream>> = (1..own.nodes).map(|_| None).collect();
         while joined.iter().any(Option::is_none) {
             match listener.accept() {
@@ -116,20 +134,26 @@ impl NodeLink {
                     }
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
-                    if Instant::now() > deadline {
-                        let missing: Vec<usize> = (1..)
-                            .zip(&joined)
-                            .filter(|(_, s)| s.is_none())
-                            .map(|(rank, _)| rank)
-                            .collect();
+                    let missing: Vec<usize> = (1..)
+                        .zip(&joined)
+                        .filter(|(_, s)| s.is_none())
+                        .map(|(rank, _)| rank)
+                        .collect();
+                    if waiting.over() {
                         return Err(TrainError::Nodes(format!(
-                            "nodes {missing:?} did not connect to port {port} within {} s",
-                            CONNECT_TIMEOUT.as_secs()
+                            "nodes {missing:?} did not connect to {hub} within {} s",
+                            timeout.as_secs()
                         )));
                     }
+                    waiting.log(|waited, left| {
+                        tracing::info!(
+                            "node 0 waiting on {hub} for nodes {missing:?} to connect \
+                             ({waited} s so far, {left} s left)"
+                        );
+                    });
                     std::thread::sleep(Duration::from_millis(50));
                 }
-                Err(e) => return Err(TrainError::Nodes(format!("port {port}: {e}"))),
+                Err(e) => return Err(TrainError::Nodes(format!("{hub} (port {port}): {e}"))),
             }
         }
         Ok(Self {
@@ -138,19 +162,28 @@ impl NodeLink {
         })
     }
 
-    fn join(settings: &NodeSettings, own: Hello) -> Result<Self> {
+    fn join(settings: &NodeSettings, own: Hello, timeout: Duration) -> Result<Self> {
         let hub = &settings.hub;
-        let deadline = Instant::now() + CONNECT_TIMEOUT;
+        let mut waiting = Waiting::new(timeout);
         let mut stream = loop {
             match TcpStream::connect(hub) {
                 Ok(stream) => break stream,
-                Err(e) if Instant::now() > deadline => {
+                Err(e) if waiting.over() => {
                     return Err(TrainError::Nodes(format!(
                         "cannot reach node 0 at {hub} within {} s: {e}",
-                        CONNECT_TIMEOUT.as_secs()
+                        timeout.as_secs()
                     )));
                 }
-                Err(_) => std::thread::sleep(Duration::from_millis(200)),
+                Err(e) => {
+                    waiting.log(|waited, left| {
+                        tracing::info!(
+                            "node {} waiting for node 0 at {hub} ({e}; {waited} s so far, \
+                             {left} s left)",
+                            own.rank
+                        );
+                    });
+                    std::thread::sleep(Duration::from_millis(200));
+                }
             }
         };
         let io = |e: std::io::Error| TrainError::Nodes(format!("node 0 at {hub}: {e}"));
@@ -199,6 +232,43 @@ impl NodeLink {
             let stream = &mut self.streams[0];
             write_frame(stream, tag, &values).map_err(|e| fail(0, e))?;
             read_frame(stream, tag, n).map_err(|e| fail(0, e))
+        }
+    }
+}
+
+/// A wait with a deadline that says, at its start and every [`Waiting::EVERY`], what it
+/// waits for: no wait longer than a few seconds is silent.
+struct Waiting {
+    start: Instant,
+    timeout: Duration,
+    next_log: Duration,
+}
+
+impl Waiting {
+    /// The interval between two lines of a long wait.
+    const EVERY: Duration = Duration::from_secs(10);
+
+    fn new(timeout: Duration) -> Self {
+        Self {
+            start: Instant::now(),
+            timeout,
+            next_log: Duration::ZERO,
+        }
+    }
+
+    fn over(&self) -> bool {
+        self.start.elapsed() > self.timeout
+    }
+
+    /// Calls `line(seconds waited, seconds left)` at the start and every [`Self::EVERY`].
+    fn log(&mut self, line: impl FnOnce(u64, u64)) {
+        let waited = self.start.elapsed();
+        if waited >= self.next_log {
+            self.next_log = waited + Self::EVERY;
+            line(
+                waited.as_secs(),
+                self.timeout.saturating_sub(waited).as_secs(),
+            );
         }
     }
 }
@@ -488,5 +558,99 @@ mod tests {
             message.contains("trains other settings than node 0"),
             "{message}"
         );
+    }
+
+    /// What `work` logs at INFO and above, as text.
+    fn logged<T>(work: impl FnOnce() -> T) -> (T, String) {
+        #[derive(Clone, Default)]
+        struct Buffer(std::sync::Arc<Mutex<Vec<u8>>>);
+        impl Write for Buffer {
+            fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+                self.0
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .extend_from_slice(bytes);
+                Ok(bytes.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_ansi(false)
+            .with_writer(move || writer.clone())
+            .finish();
+        let result = tracing::subscriber::with_default(subscriber, work);
+        let bytes = buffer
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        (result, String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    #[test]
+    fn a_wait_for_a_peer_says_what_it_waits_for_and_for_how_long() {
+        let port = free_port();
+        let timeout = Duration::from_millis(1500);
+        // Node 0 whose node 1 never comes.
+        let (result, log) =
+            logged(|| NodeLink::connect_within(&settings(2, 0, port), 1, 7, timeout));
+        let message = result.unwrap_err().to_string();
+        assert!(
+            message.contains(&format!(
+                "nodes [1] did not connect to 127.0.0.1:{port} within 1 s"
+            )),
+            "{message}"
+        );
+        assert!(
+            log.contains(&format!(
+                "node 0 waiting on 127.0.0.1:{port} for nodes [1] to connect (0 s so far, 1 s left)"
+            )),
+            "{log}"
+        );
+        // Node 1 whose node 0 never listens.
+        let (result, log) =
+            logged(|| NodeLink::connect_within(&settings(2, 1, port), 1, 7, timeout));
+        let message = result.unwrap_err().to_string();
+        assert!(
+            message.contains(&format!(
+                "cannot reach node 0 at 127.0.0.1:{port} within 1 s"
+            )),
+            "{message}"
+        );
+        assert!(
+            log.contains(&format!("node 1 waiting for node 0 at 127.0.0.1:{port} ("))
+                && log.contains("0 s so far, 1 s left)"),
+            "{log}"
+        );
+    }
+
+    #[test]
+    fn node_0_listens_where_the_hub_address_says_not_on_every_interface() {
+        // 192.0.2.1 (TEST-NET-1) is no address of this machine: listening there fails and
+        // says so, where binding 0.0.0.0 would have listened on every interface.
+        let node0 = NodeSettings {
+            nodes: 2,
+            rank: 0,
+            hub: "192.0.2.1:29500".to_owned(),
+        };
+        let message = NodeLink::connect_within(&node0, 1, 7, Duration::from_millis(300))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            message.contains("node 0 cannot listen on 192.0.2.1:29500 (--hub): ")
+                && message.contains("name an address of this machine (0.0.0.0:PORT"),
+            "{message}"
+        );
+        // On loopback it listens on loopback alone, and nodes join there.
+        let results = on_nodes(&[1, 1], |rank, mut link| {
+            link.all_reduce_sum(vec![rank as f32], [0, 0, 1])
+        });
+        for result in results {
+            assert_eq!(result.unwrap().unwrap(), [1.0]);
+        }
     }
 }

@@ -83,7 +83,8 @@ struct TrainArgs {
     /// validates, checkpoints and writes the run folder.
     #[arg(long, requires = "nodes")]
     node_rank: Option<u32>,
-    /// `HOST:PORT` of node 0 as the other nodes reach it (node 0 listens on PORT).
+    /// `HOST:PORT` of node 0 as the other nodes reach it; node 0 listens there (an address
+    /// of its machine; `0.0.0.0:PORT` for every interface).
     #[arg(long, requires = "nodes")]
     hub: Option<String>,
     /// The run folder (default `runs/<name>/run-NNN`).
