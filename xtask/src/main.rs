@@ -5,6 +5,7 @@
 
 mod bench;
 mod cargo;
+mod charts;
 mod data;
 mod fairness;
 mod gpu_bundle;

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::Args;
 use fineface_fair::{RunInfo, SplitSummary, SubgroupReport};
-use plotters::prelude::*;
+
+use crate::charts::{self, Bar, Panel, Point, Series};
 
 /// Writes `report.md`, `curves.svg` and `groups.svg` into a run folder.
 #[derive(Debug, Args)]
@@ -88,12 +89,140 @@ impl Metrics {
         Ok(Self { columns, order })
     }
 
-    fn series(&self, filter: impl Fn(&str) -> bool) -> Vec<(String, Vec<f64>)> {
+    /// The columns `keep` names (in file order), as `name(column)` and `scale` x values.
+    fn series(
+        &self,
+        keep: impl Fn(&str) -> bool,
+        name: impl Fn(&str) -> String,
+        scale: f64,
+    ) -> Vec<Series> {
         self.order
             .iter()
-            .filter(|n| filter(n))
-            .filter_map(|n| self.columns.get(n).map(|v| (n.clone(), v.clone())))
+            .filter(|n| keep(n))
+            .filter_map(|n| {
+                self.columns.get(n).map(|v| Series {
+                    name: name(n),
+                    values: v.iter().map(|x| x * scale).collect(),
+                })
+            })
             .collect()
+    }
+
+    /// `curves.svg`'s panels: each step's loss (named without `loss_`), the accuracies in
+    /// percent on a 0-100 axis.
+    fn panels(&self) -> Vec<Panel> {
+        vec![
+            Panel {
+                title: "training losses",
+                y_desc: "mean loss (nats)",
+                series: self.series(
+                    |n| n.starts_with("loss_"),
+                    |n| n.trim_start_matches("loss_").to_owned(),
+                    1.0,
+                ),
+                y_max: None,
+            },
+            Panel {
+                title: "accuracy",
+                y_desc: "accuracy (%)",
+                series: self.series(
+                    |n| n.ends_with("accuracy") || n.starts_with("val_accuracy"),
+                    str::to_owned,
+                    100.0,
+                ),
+                y_max: Some(100.0),
+            },
+        ]
+    }
+}
+
+impl Run {
+    /// The title, what was trained and the test split's numbers.
+    fn summary_section(&self) -> String {
+        let best: Option<serde_json::Value> = read_json(&self.dir.join("best.json")).ok();
+        let mut md = String::new();
+        let _ = writeln!(
+            md,
+            "# {} ({}) on {}\n",
+            self.info.name, self.info.method, self.info.dataset
+        );
+        let _ = writeln!(
+            md,
+            "Target `{}` (classes {}), groups by {}. Test split: {} images, under the \
+             checkpoint selected on validation{}.\n",
+            self.info.target,
+            self.info.classes.join(", "),
+            self.info.sensitive.join(" x "),
+            self.test.n,
+            best.as_ref()
+                .and_then(|b| b["epoch"].as_u64())
+                .map(|e| format!(" (epoch {e})"))
+                .unwrap_or_default()
+        );
+        md.push_str("## Test summary\n\n| metric | value |\n|---|---|\n");
+        let t = &self.test;
+        let undefined = |v: Option<f64>| v.map_or("undefined".to_owned(), |v| format!("{v:.3}"));
+        let mut rows = vec![("accuracy (final prediction, %)", percent(t.accuracy))];
+        // The baseline has one prediction: FineFACE's head readings would repeat it.
+        if self.info.method != "baseline" {
+            rows.push((
+                "accuracy, concat head on the image (%)",
+                percent(t.accuracy_concat),
+            ));
+            rows.push((
+                "accuracy, 4 heads on the image (%)",
+                percent(t.accuracy_heads),
+            ));
+        }
+        rows.extend([
+            ("worst group", cell(&t.worst_group)),
+            ("worst-group accuracy (%)", percent(t.worst_group_accuracy)),
+            ("DoB: std of group accuracies (ddof 0, %)", percent(t.dob)),
+            ("SER: worst / best group error", undefined(t.ser)),
+            (
+                "max / min group accuracy",
+                undefined(self.fairness.aggregates.max_min_accuracy_ratio),
+            ),
+            (
+                "images skipped (could not be decoded)",
+                t.skipped.to_string(),
+            ),
+        ]);
+        for (name, value) in rows {
+            let _ = writeln!(md, "| {name} | {value} |");
+        }
+        md
+    }
+}
+
+impl Metrics {
+    /// The `epoch` column.
+    fn epochs(&self) -> Vec<u32> {
+        self.columns
+            .get("epoch")
+            .map(|e| e.iter().map(|&v| v as u32).collect())
+            .unwrap_or_default()
+    }
+
+    /// The curves and a table of every epoch (learning rates left out).
+    fn curves_section(&self) -> String {
+        let mut md = String::from("\n## Training curves\n\n![curves](curves.svg)\n\n");
+        let shown: Vec<&String> = self
+            .order
+            .iter()
+            .filter(|n| n.as_str() != "epoch" && !n.starts_with("lr_"))
+            .collect();
+        let names: Vec<&str> = shown.iter().map(|s| s.as_str()).collect();
+        let _ = writeln!(md, "| epoch | {} |", names.join(" | "));
+        let _ = writeln!(md, "|---|{}", "---|".repeat(shown.len()));
+        for (i, epoch) in self.epochs().iter().enumerate() {
+            let _ = write!(md, "| {epoch} |");
+            for name in &shown {
+                let _ = write!(md, " {:.4} |", self.columns[*name][i]);
+            }
+            md.push('\n');
+        }
+        md
     }
 }
 
@@ -110,142 +239,147 @@ impl ReportArgs {
     /// Writes the report.
     pub fn run(&self) -> anyhow::Result<()> {
         let run = Run::open(&self.run)?;
-        let epochs = run
-            .metrics
-            .columns
-            .get("epoch")
-            .cloned()
-            .unwrap_or_default();
-        line_chart(
-            &self.run.join("curves.svg"),
-            &epochs,
-            &[
-                (
-                    "training losses",
-                    run.metrics.series(|n| n.starts_with("loss_")),
-                ),
-                (
-                    "accuracy",
-                    run.metrics
-                        .series(|n| n.ends_with("accuracy") || n.starts_with("val_accuracy")),
-                ),
-            ],
-        )?;
-        let groups: Vec<(String, f64)> = run
-            .fairness
-            .groups
-            .iter()
-            .map(|(g, m)| (g.clone(), m.accuracy))
-            .collect();
-        bar_chart(
+        let epochs = run.metrics.epochs();
+        charts::curves(&self.run.join("curves.svg"), &epochs, &run.metrics.panels())?;
+        charts::group_bars(
             &self.run.join("groups.svg"),
             "test accuracy per subgroup",
-            &groups,
+            &bars(&run.fairness),
+            Some(100.0 * run.fairness.overall.metrics.accuracy),
         )?;
-        let config = std::fs::read_to_string(self.run.join("config.toml")).unwrap_or_default();
-        let best: Option<serde_json::Value> = read_json(&self.run.join("best.json")).ok();
-        let a = &run.fairness.aggregates;
-        let mut md = String::new();
-        let _ = writeln!(
-            md,
-            "# {} ({}) on {}\n",
-            run.info.name, run.info.method, run.info.dataset
-        );
-        let _ = writeln!(
-            md,
-            "Target `{}` (classes {}), groups by {}. Test split: {} images, under the checkpoint selected on validation{}.\n",
-            run.info.target,
-            run.info.classes.join(", "),
-            run.info.sensitive.join(" x "),
-            run.test.n,
-            best.as_ref()
-                .and_then(|b| b["epoch"].as_u64())
-                .map(|e| format!(" (epoch {e})"))
-                .unwrap_or_default()
-        );
-        md.push_str("## Test summary\n\n| metric | value |\n|---|---|\n");
-        let ser = run
-            .test
-            .ser
-            .map_or("undefined".to_owned(), |s| format!("{s:.3}"));
-        let ratio = a
-            .max_min_accuracy_ratio
-            .map_or("undefined".to_owned(), |r| format!("{r:.3}"));
-        for (name, value) in [
-            ("accuracy (final prediction, %)", percent(run.test.accuracy)),
-            (
-                "accuracy, concat head on the image (%)",
-                percent(run.test.accuracy_concat),
-            ),
-            (
-                "accuracy, 4 heads on the image (%)",
-                percent(run.test.accuracy_heads),
-            ),
-            ("worst group", cell(&run.test.worst_group)),
-            (
-                "worst-group accuracy (%)",
-                percent(run.test.worst_group_accuracy),
-            ),
-            (
-                "DoB: std of group accuracies (ddof 0, %)",
-                percent(run.test.dob),
-            ),
-            ("SER: worst / best group error", ser),
-            ("max / min group accuracy", ratio),
-            (
-                "images skipped (could not be decoded)",
-                run.test.skipped.to_string(),
-            ),
-        ] {
-            let _ = writeln!(md, "| {name} | {value} |");
-        }
-        md.push_str("\n## Subgroups (test)\n\n![subgroup accuracy](groups.svg)\n\n| group | n | accuracy (%) | error (%) |\n|---|---|---|---|\n");
-        for (group, m) in &run.fairness.groups {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {} |",
-                cell(group),
-                m.n,
-                percent(m.accuracy),
-                percent(1.0 - m.accuracy)
-            );
-        }
-        md.push_str("\n## Training curves\n\n![curves](curves.svg)\n\n");
-        md.push_str("| epoch | ");
-        let shown: Vec<&String> = run
-            .metrics
-            .order
-            .iter()
-            .filter(|n| n.as_str() != "epoch" && !n.starts_with("lr_"))
-            .collect();
-        let _ = writeln!(
-            md,
-            "{} |",
-            shown
-                .iter()
-                .map(|s| s.as_str())
-                .collect::<Vec<_>>()
-                .join(" | ")
-        );
-        let _ = writeln!(md, "|---|{}", "---|".repeat(shown.len()));
-        for (i, epoch) in epochs.iter().enumerate() {
-            let _ = write!(md, "| {epoch} |");
-            for name in &shown {
-                let _ = write!(md, " {:.4} |", run.metrics.columns[*name][i]);
-            }
-            md.push('\n');
-        }
+        let evaluations = Evaluation::all(&self.run)?;
+        let mut md = run.summary_section();
+        md.push_str(&groups_section(&run.fairness));
+        md.push_str(&run.metrics.curves_section());
         if self.run.join("crops.png").is_file() {
-            md.push_str(
-                "\n## Attention crops (validation images)\n\nColumns: original, expert 1, expert 2 and expert 3's crops, the combined crop.\n\n![attention crops](crops.png)\n",
-            );
+            md.push_str(CROPS_SECTION);
         }
-        let _ = write!(md, "\n## Configuration\n\n```toml\n{}```\n", config);
+        md.push_str(&evaluations_section(&evaluations));
+        let config = std::fs::read_to_string(self.run.join("config.toml")).unwrap_or_default();
+        let _ = write!(md, "\n## Configuration\n\n```toml\n{config}```\n");
         let path = self.run.join("report.md");
         std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
         tracing::info!("wrote {}", path.display());
         Ok(())
     }
+}
+
+/// `crops.png`'s section: its eight columns, as `fineface_train::picture` draws them.
+const CROPS_SECTION: &str = "\n## Attention crops (validation images)\n\n\
+    One row per image. Columns: the input; each expert's attention map over the image it \
+    crops (ATTN 1-3, red where the expert looks); each expert's crop (CROP 1-3); the \
+    combined crop FineFACE's prediction also reads (COMBINED).\n\n\
+    ![attention crops](crops.png)\n";
+
+/// The groups of a report as bars.
+fn bars(report: &SubgroupReport) -> Vec<Bar> {
+    report
+        .groups
+        .iter()
+        .map(|(g, m)| Bar {
+            name: g.clone(),
+            percent: 100.0 * m.accuracy,
+            n: m.n,
+        })
+        .collect()
+}
+
+/// The subgroup table under its chart.
+fn groups_section(report: &SubgroupReport) -> String {
+    let mut md = String::from(
+        "\n## Subgroups (test)\n\n![subgroup accuracy](groups.svg)\n\n\
+         | group | n | accuracy (%) | error (%) |\n|---|---|---|---|\n",
+    );
+    for (group, m) in &report.groups {
+        let _ = writeln!(
+            md,
+            "| {} | {} | {} | {} |",
+            cell(group),
+            m.n,
+            percent(m.accuracy),
+            percent(1.0 - m.accuracy)
+        );
+    }
+    md
+}
+
+/// A cross-dataset (or other split's) evaluation of the run: `eval-*/`.
+struct Evaluation {
+    /// The folder's name (`eval-utkface-all`).
+    name: String,
+    summary: SplitSummary,
+    fairness: SubgroupReport,
+}
+
+impl Evaluation {
+    /// Every finished `eval-*` folder of `run`, by name.
+    fn all(run: &Path) -> anyhow::Result<Vec<Self>> {
+        let entries =
+            std::fs::read_dir(run).with_context(|| format!("cannot read {}", run.display()))?;
+        let mut found = Vec::new();
+        for entry in entries {
+            let dir = entry
+                .with_context(|| format!("cannot read {}", run.display()))?
+                .path();
+            let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            if !name.starts_with("eval-") || !dir.join("fairness.json").is_file() {
+                continue;
+            }
+            found.push(Self {
+                name: name.to_owned(),
+                summary: read_json(&dir.join(SplitSummary::FILE_NAME))?,
+                fairness: read_json(&dir.join("fairness.json"))?,
+            });
+        }
+        found.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(found)
+    }
+}
+
+/// The run's `eval-*` folders: one summary row each, then each one's groups.
+fn evaluations_section(evaluations: &[Evaluation]) -> String {
+    if evaluations.is_empty() {
+        return String::new();
+    }
+    let mut md = String::from(
+        "\n## Other evaluations (`eval-*`)\n\nThe selected checkpoint on other splits or \
+         datasets (`cargo xtask eval`).\n\n| evaluation | images | skipped | accuracy (%) | \
+         worst group | worst-group acc. (%) | DoB (%) | SER |\n|---|---|---|---|---|---|---|---|\n",
+    );
+    for e in evaluations {
+        let s = &e.summary;
+        let _ = writeln!(
+            md,
+            "| [{name}]({name}/fairness.md) | {} | {} | {} | {} | {} | {} | {} |",
+            s.n,
+            s.skipped,
+            percent(s.accuracy),
+            cell(&s.worst_group),
+            percent(s.worst_group_accuracy),
+            percent(s.dob),
+            s.ser.map_or("undefined".to_owned(), |v| format!("{v:.3}")),
+            name = e.name
+        );
+    }
+    for e in evaluations {
+        let _ = write!(
+            md,
+            "\n### {}\n\n| group | n | accuracy (%) |\n|---|---|---|\n",
+            e.name
+        );
+        for (group, m) in &e.fairness.groups {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} |",
+                cell(group),
+                m.n,
+                percent(m.accuracy)
+            );
+        }
+    }
+    md
 }
 
 impl CompareArgs {
@@ -285,11 +419,15 @@ impl CompareArgs {
                 percent(run.test.worst_group_accuracy)
             );
         }
-        let points: Vec<(String, f64, f64)> = runs
+        let points: Vec<Point> = runs
             .iter()
-            .map(|r| (r.label(), 100.0 * r.test.accuracy, 100.0 * r.test.dob))
+            .map(|r| Point {
+                label: r.label(),
+                accuracy: 100.0 * r.test.accuracy,
+                dob: 100.0 * r.test.dob,
+            })
             .collect();
-        scatter(&self.out.join("compare.svg"), &points)?;
+        charts::accuracy_vs_dob(&self.out.join("compare.svg"), &points)?;
         let full = format!(
             "# Comparison\n\nTest splits under each run's selected checkpoint. Better is right (accuracy) and low (DoB).\n\n{md}\n![accuracy vs DoB](compare.svg)\n"
         );
@@ -300,146 +438,4 @@ impl CompareArgs {
         tracing::info!("wrote {} and compare.svg", path.display());
         Ok(())
     }
-}
-
-type Panel = (&'static str, Vec<(String, Vec<f64>)>);
-
-/// One line chart per panel, side by side, x = epoch.
-fn line_chart(path: &Path, epochs: &[f64], panels: &[Panel]) -> anyhow::Result<()> {
-    if epochs.is_empty() {
-        bail!("{}: no epochs in metrics.csv", path.display());
-    }
-    let width = 520 * panels.len() as u32;
-    let root = SVGBackend::new(path, (width, 380)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let areas = root.split_evenly((1, panels.len()));
-    let x_max = epochs.last().copied().unwrap_or(1.0).max(2.0);
-    for (area, (title, series)) in areas.iter().zip(panels) {
-        let y_max = series
-            .iter()
-            .flat_map(|(_, v)| v.iter().copied())
-            .fold(0.0f64, f64::max)
-            .max(1e-3)
-            * 1.05;
-        let mut chart = ChartBuilder::on(area)
-            .caption(*title, ("sans-serif", 18))
-            .margin(12)
-            .x_label_area_size(32)
-            .y_label_area_size(48)
-            .build_cartesian_2d(1.0..x_max, 0.0..y_max)
-            .map_err(plot_error)?;
-        chart
-            .configure_mesh()
-            .x_desc("epoch")
-            .draw()
-            .map_err(plot_error)?;
-        for (i, (name, values)) in series.iter().enumerate() {
-            let colour = Palette99::pick(i).to_rgba();
-            chart
-                .draw_series(LineSeries::new(
-                    epochs.iter().copied().zip(values.iter().copied()),
-                    colour.stroke_width(2),
-                ))
-                .map_err(plot_error)?
-                .label(name.as_str())
-                .legend(move |(x, y)| {
-                    PathElement::new(vec![(x, y), (x + 16, y)], colour.stroke_width(2))
-                });
-        }
-        chart
-            .configure_series_labels()
-            .background_style(WHITE.mix(0.85))
-            .border_style(BLACK)
-            .position(SeriesLabelPosition::LowerLeft)
-            .draw()
-            .map_err(plot_error)?;
-    }
-    root.present().map_err(plot_error)
-}
-
-/// Vertical bars, one per group, accuracy in percent.
-fn bar_chart(path: &Path, title: &str, bars: &[(String, f64)]) -> anyhow::Result<()> {
-    let width = (80 * bars.len() as u32).max(480);
-    let root = SVGBackend::new(path, (width, 400)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let low = bars.iter().map(|(_, a)| 100.0 * a).fold(100.0f64, f64::min);
-    let y_min = (low - 10.0).floor().clamp(0.0, 90.0);
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 18))
-        .margin(12)
-        .x_label_area_size(60)
-        .y_label_area_size(48)
-        .build_cartesian_2d((0..bars.len() as i32).into_segmented(), y_min..100.0)
-        .map_err(plot_error)?;
-    let names: Vec<String> = bars.iter().map(|(n, _)| n.clone()).collect();
-    chart
-        .configure_mesh()
-        .y_desc("accuracy (%)")
-        .x_labels(bars.len())
-        .x_label_formatter(&|v| match v {
-            SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
-                names.get(*i as usize).cloned().unwrap_or_default()
-            }
-            SegmentValue::Last => String::new(),
-        })
-        .draw()
-        .map_err(plot_error)?;
-    chart
-        .draw_series(
-            Histogram::vertical(&chart)
-                .style(RGBColor(70, 110, 180).filled())
-                .margin(8)
-                .data(
-                    bars.iter()
-                        .enumerate()
-                        .map(|(i, (_, a))| (i as i32, 100.0 * a)),
-                ),
-        )
-        .map_err(plot_error)?;
-    root.present().map_err(plot_error)
-}
-
-/// Accuracy (x) against DoB (y), one labelled point per run.
-fn scatter(path: &Path, points: &[(String, f64, f64)]) -> anyhow::Result<()> {
-    let root = SVGBackend::new(path, (640, 440)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_error)?;
-    let (x_lo, x_hi) = points.iter().fold((f64::MAX, f64::MIN), |(lo, hi), p| {
-        (lo.min(p.1), hi.max(p.1))
-    });
-    let y_hi = points.iter().map(|p| p.2).fold(0.0f64, f64::max);
-    let pad = ((x_hi - x_lo) * 0.2).max(1.0);
-    let mut chart = ChartBuilder::on(&root)
-        .caption("accuracy vs degree of bias (test)", ("sans-serif", 18))
-        .margin(16)
-        .x_label_area_size(36)
-        .y_label_area_size(48)
-        .build_cartesian_2d(
-            (x_lo - pad)..(x_hi + pad).min(100.5),
-            0.0..(y_hi * 1.3).max(1.0),
-        )
-        .map_err(plot_error)?;
-    chart
-        .configure_mesh()
-        .x_desc("accuracy (%)")
-        .y_desc("DoB (%)")
-        .draw()
-        .map_err(plot_error)?;
-    for (i, (name, x, y)) in points.iter().enumerate() {
-        let colour = Palette99::pick(i).to_rgba();
-        chart
-            .draw_series(std::iter::once(Circle::new((*x, *y), 6, colour.filled())))
-            .map_err(plot_error)?;
-        chart
-            .draw_series(std::iter::once(Text::new(
-                name.clone(),
-                (*x, *y),
-                ("sans-serif", 13).into_font(),
-            )))
-            .map_err(plot_error)?;
-    }
-    root.present().map_err(plot_error)
-}
-
-fn plot_error<E: std::fmt::Debug>(error: E) -> anyhow::Error {
-    anyhow::anyhow!("plotting failed: {error:?}")
 }
