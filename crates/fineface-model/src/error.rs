@@ -83,7 +83,7 @@ pub enum ModelError {
         reason: String,
     },
     /// A device string we do not understand.
-    #[error("unknown device `{0}` (expected `cpu`, `cuda` or `cuda:N`)")]
+    #[error("unknown device `{0}` (expected `cpu`, `cuda`, `cuda:N`, `wgpu` or `wgpu:N`)")]
     UnknownDevice(String),
 }
 

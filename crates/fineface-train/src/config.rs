@@ -298,6 +298,29 @@ pub struct Overrides {
     pub weights: Option<PathBuf>,
 }
 
+impl Overrides {
+    /// The overrides given, as the command line spells them (`--epochs 0`, `--data DIR`).
+    pub fn flags(&self) -> Vec<String> {
+        let flag = |name: &str, value: Option<String>| value.map(|v| format!("--{name} {v}"));
+        [
+            flag("data", self.data.as_ref().map(|p| p.display().to_string())),
+            flag("epochs", self.epochs.map(|v| v.to_string())),
+            flag("batch-size", self.batch_size.map(|v| v.to_string())),
+            flag("devices", self.devices.as_ref().map(|d| d.join(","))),
+            flag("seed", self.seed.map(|v| v.to_string())),
+            flag("backbone", self.backbone.as_ref().map(|b| b.to_string())),
+            flag("image-size", self.image_size.map(|v| v.to_string())),
+            flag(
+                "weights",
+                self.weights.as_ref().map(|p| p.display().to_string()),
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
 /// A setting in which two configs differ: `section.key` as in the TOML, and each side's
 /// value.
 #[derive(Debug, Clone, PartialEq)]
@@ -377,6 +400,27 @@ impl ExperimentConfig {
                 message: e.to_string(),
             })?;
         config.validate().map_err(|message| TrainError::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The experiment read from `path` with `overrides` applied, validated: a file that is
+    /// invalid by itself is blamed ([`TrainError::Config`]); one the overrides make
+    /// invalid blames the flags ([`TrainError::Flags`], `--epochs 0 (over ...)`).
+    ///
+    /// # Errors
+    /// As [`from_file`](Self::from_file), then either of the above.
+    pub fn from_file_with(path: &Path, overrides: &Overrides) -> Result<Self> {
+        let mut config = Self::from_file(path)?;
+        config.validate().map_err(|message| TrainError::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        config.apply(overrides);
+        config.validate().map_err(|message| TrainError::Flags {
+            flags: overrides.flags().join(" "),
             path: path.to_owned(),
             message,
         })?;

@@ -13,6 +13,17 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// Command-line settings that make a valid experiment file invalid: the flags are
+    /// named, not the file.
+    #[error("{flags} (over {path}): {message}")]
+    Flags {
+        /// The flags given, as typed (`--epochs 0 --image-size 7`).
+        flags: String,
+        /// The experiment file they override.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
     /// A file or folder that cannot be read or written.
     #[error("cannot access {path}: {source}")]
     Io {

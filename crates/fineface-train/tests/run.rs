@@ -795,3 +795,84 @@ fn a_nan_infinite_or_negative_setting_is_refused_at_load_naming_its_key() {
     .unwrap();
     assert!(ExperimentConfig::from_file(&path).is_ok());
 }
+
+#[test]
+fn a_flag_that_breaks_a_setting_is_named_not_the_config_and_no_error_prints_a_backtrace() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_config(&dir.path().join("synthface"), Method::Baseline);
+    let good = dir.path().join("good.toml");
+    std::fs::write(&good, config.to_toml().unwrap()).unwrap();
+    let mut broken = config.clone();
+    broken.train.epochs = 0;
+    let bad = dir.path().join("bad.toml");
+    std::fs::write(&bad, broken.to_toml().unwrap()).unwrap();
+    // The library: the file is blamed for its own values, the flags for theirs.
+    let overrides = fineface_train::Overrides {
+        devices: Some(vec!["cpu".to_owned(), "tpu:0".to_owned()]),
+        ..Default::default()
+    };
+    let error = ExperimentConfig::from_file_with(&good, &overrides).unwrap_err();
+    assert!(
+        matches!(error, fineface_train::TrainError::Flags { .. }),
+        "{error}"
+    );
+    let error = ExperimentConfig::from_file_with(&bad, &overrides).unwrap_err();
+    assert!(
+        matches!(error, fineface_train::TrainError::Config { .. }),
+        "{error}"
+    );
+    // The command line, with RUST_BACKTRACE=1 as many users keep it: one line each.
+    let run = |args: &[&str]| {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
+            .current_dir(dir.path())
+            .args(args)
+            .env("RUST_BACKTRACE", "1")
+            .env("RUST_LIB_BACKTRACE", "1")
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{args:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert!(
+            !stderr.contains("acktrace")
+                && !stderr.contains("at ./")
+                && stderr.lines().count() <= 3,
+            "{args:?}: {stderr}"
+        );
+        stderr
+    };
+    let stderr = run(&["train", "good.toml", "--devices", "cpu,tpu:0"]);
+    assert!(
+        stderr.starts_with("error: --devices cpu,tpu:0 (over good.toml): unknown device `tpu:0`"),
+        "{stderr}"
+    );
+    let stderr = run(&["train", "bad.toml"]);
+    assert!(
+        stderr.starts_with("error: bad.toml: epochs must be >= 1"),
+        "{stderr}"
+    );
+    // Out-of-range numbers are refused by the flag's own parser, naming it.
+    for (flag, value, says) in [
+        ("--epochs", "0", "1 or more"),
+        (
+            "--batch-size",
+            "1",
+            "2 or more (BatchNorm needs two samples)",
+        ),
+        ("--image-size", "7", "32 or more px"),
+        ("--epochs", "two", "not a whole number"),
+    ] {
+        let stderr = run(&["train", "good.toml", flag, value]);
+        assert!(
+            stderr.contains(&format!("invalid value '{value}' for '{flag}"))
+                && stderr.contains(says),
+            "{stderr}"
+        );
+    }
+    // An I/O error's cause is said once, not repeated as a "Caused by" list.
+    let stderr = run(&["eval", "--run", "no-such-run"]);
+    assert!(
+        stderr.contains("no-such-run is not a run folder: cannot access no-such-run/config.toml")
+            && stderr.matches("os error 2").count() == 1,
+        "{stderr}"
+    );
+}

@@ -138,24 +138,20 @@ impl StudyRecord {
 
     /// Reads and resolves the experiment files of a new study: overrides applied, each
     /// config validated, the `fineface` and `baseline` methods checked to train what their
-    /// names say, dataset roots made absolute.
+    /// names say, every dataset read under its path as given, then the roots made absolute.
     ///
     /// # Errors
-    /// A config that cannot be read or is invalid, ImageNet weights it names that are absent
-    /// ([`TrainError::MissingWeights`]), a method that trains the other method, a malformed
-    /// evaluation or method name.
+    /// A config that cannot be read or is invalid (the flags blamed when they make it so),
+    /// ImageNet weights it names that are absent ([`TrainError::MissingWeights`]), a dataset
+    /// that cannot be read, a method that trains the other method, a malformed evaluation
+    /// or method name.
     pub fn resolve(request: &StudyRequest) -> Result<Self> {
         let methods = request
             .methods
             .iter()
             .map(|(name, path)| {
                 check_name("method", name)?;
-                let mut config = ExperimentConfig::from_file(path)?;
-                config.apply(&request.overrides);
-                config.validate().map_err(|message| TrainError::Config {
-                    path: path.clone(),
-                    message,
-                })?;
+                let mut config = ExperimentConfig::from_file_with(path, &request.overrides)?;
                 let expected = match name.as_str() {
                     "fineface" => Some(Method::FineFace),
                     "baseline" => Some(Method::Baseline),
@@ -171,6 +167,9 @@ impl StudyRecord {
                     )));
                 }
                 check_imagenet_weights(&config.model)?;
+                // Read now, under the path as typed: a mistyped --data fails before anything
+                // trains, and says what the user wrote, not its absolute form.
+                config.data.load(&config.split)?;
                 let root = absolute(config.data.root());
                 *config.data.root_mut() = root;
                 config.model.weights = config.model.weights.as_deref().map(absolute);
@@ -185,6 +184,7 @@ impl StudyRecord {
             .iter()
             .map(|text| {
                 let eval = text.parse::<CrossEval>().map_err(invalid)?;
+                eval.data.load(&fineface_data::SplitConfig::default())?;
                 Ok(format!(
                     "{}={}:{}",
                     eval.name,

@@ -20,6 +20,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+mod flags;
 mod photos;
 
 #[derive(Parser)]
@@ -63,10 +64,10 @@ struct TrainArgs {
     #[arg(long)]
     data: Option<PathBuf>,
     /// Epochs.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::epochs)]
     epochs: Option<usize>,
-    /// Images per batch.
-    #[arg(long)]
+    /// Images per batch (2 or more: BatchNorm needs two).
+    #[arg(long, value_parser = flags::batch_size)]
     batch_size: Option<usize>,
     /// One device: `cpu`, `cuda:0`, `wgpu` (the default adapter) or `wgpu:N` (the N-th adapter).
     #[arg(long, conflicts_with = "devices")]
@@ -96,8 +97,8 @@ struct TrainArgs {
     /// Backbone (`resnet18` ... `resnet152`, `mobilenet_v2`).
     #[arg(long)]
     backbone: Option<BackboneChoice>,
-    /// Training crop size in pixels (the paper: 448).
-    #[arg(long)]
+    /// Training crop size in pixels, 32 or more (the paper: 448).
+    #[arg(long, value_parser = flags::image_size)]
     image_size: Option<u32>,
     /// ImageNet weights of the backbone (torchvision `.pth` or `.safetensors`).
     #[arg(long, conflicts_with = "no_weights")]
@@ -140,7 +141,7 @@ struct StudyArgs {
     #[arg(long, value_delimiter = ',', default_value = "fineface,baseline")]
     methods: Vec<String>,
     /// Epochs of every run.
-    #[arg(long)]
+    #[arg(long, value_parser = flags::epochs)]
     epochs: Option<usize>,
     /// Dataset root of every method.
     #[arg(long)]
@@ -209,7 +210,7 @@ struct EvalArgs {
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Images per forward pass (1 or more).
-    #[arg(long, default_value_t = 32, value_parser = photos::at_least_one)]
+    #[arg(long, default_value_t = 32, value_parser = flags::at_least_one)]
     batch_size: usize,
     /// The images are raw photos: find each one's face (the kept one of several, `--keep`)
     /// and align it as `fineface align` would before classifying; photos without a face are
@@ -231,8 +232,42 @@ struct DevicesArgs {
     json: bool,
 }
 
-fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
+fn main() -> std::process::ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(error) => {
+            let text = error_text(&error);
+            // Into the run's log as well when one is open; stderr alone otherwise.
+            if tracing::dispatcher::has_been_set() {
+                tracing::error!("{text}");
+            } else {
+                #[allow(clippy::print_stderr)] // No logger yet: stderr is where it goes.
+                {
+                    eprintln!("error: {text}");
+                }
+            }
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+/// An error and its causes on one line, each said once (an I/O error's message already
+/// holds its source's), without a backtrace even under `RUST_BACKTRACE=1`: a bad flag or
+/// a missing file is the user's to fix, and its message says how; a bug panics, and a
+/// panic keeps its backtrace.
+fn error_text(error: &anyhow::Error) -> String {
+    let mut text = error.to_string();
+    for cause in error.chain().skip(1) {
+        let cause = cause.to_string();
+        if !text.contains(&cause) {
+            text.push_str(": ");
+            text.push_str(&cause);
+        }
+    }
+    text
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Train(args) => train(args),
         Command::Eval(args) => {
@@ -402,14 +437,10 @@ fn new_run(args: &TrainArgs) -> anyhow::Result<(ExperimentConfig, PathBuf)> {
         .as_deref()
         .context("name an experiment (or --resume RUN)")?;
     let path = experiment_path(experiment, &args.configs);
-    let mut config = ExperimentConfig::from_file(&path)?;
-    config.apply(&overrides(args));
+    let mut config = ExperimentConfig::from_file_with(&path, &overrides(args))?;
     if args.no_weights {
         config.model.weights = None;
     }
-    config
-        .validate()
-        .map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))?;
     backbone_config(&config.model).with_context(|| path.display().to_string())?;
     fineface_train::check_imagenet_weights(&config.model)?;
     config.data.load(&config.split)?;

@@ -86,7 +86,7 @@ pub struct AlignArgs {
     #[command(flatten)]
     faces: FaceArgs,
     /// Photos decoded, detected and written at once (1 or more).
-    #[arg(long, default_value_t = default_workers(), value_parser = at_least_one)]
+    #[arg(long, default_value_t = default_workers(), value_parser = crate::flags::at_least_one)]
     workers: usize,
     /// Device.
     #[arg(long, default_value = "cpu")]
@@ -94,15 +94,6 @@ pub struct AlignArgs {
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
-}
-
-/// A count of 1 or more.
-pub fn at_least_one(text: &str) -> Result<usize, String> {
-    match text.parse::<usize>() {
-        Ok(0) => Err("0 is not allowed (1 or more)".to_owned()),
-        Ok(n) => Ok(n),
-        Err(e) => Err(e.to_string()),
-    }
 }
 
 fn default_workers() -> usize {
