@@ -9,7 +9,7 @@
 //! weights' all-reduce went through). Within a node burn-collective's local all-reduce is
 //! used as it is; only the step between nodes is this hub.
 
-use std::io::{Read, Write};
+use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -325,10 +325,61 @@ fn write_frame(stream: &mut TcpStream, tag: [u64; 3], values: &[f32]) -> std::io
     stream.write_all(&bytes)
 }
 
+/// What an exchange's tag stands for: `epoch 3 batch 10 (32 images)`.
+fn exchange_name(tag: [u64; 3]) -> String {
+    if tag == [u64::MAX; 3] {
+        "the start-up weights".to_owned()
+    } else {
+        format!("epoch {} batch {} ({} images)", tag[0] + 1, tag[1], tag[2])
+    }
+}
+
+/// Fills `buf` from `stream`, logging every `every` while nothing comes: a peer that is busy
+/// (node 0 validating and checkpointing between epochs) or stalled is said, not waited on in
+/// silence. There is no time limit: a peer that dies closes its connection, which ends the
+/// wait with an error.
+fn read_waiting(
+    stream: &mut TcpStream,
+    buf: &mut [u8],
+    every: Duration,
+    what: &dyn Fn() -> String,
+) -> std::io::Result<()> {
+    stream.set_read_timeout(Some(every))?;
+    let peer = stream
+        .peer_addr()
+        .map_or_else(|_| "the other node".to_owned(), |a| a.to_string());
+    let start = Instant::now();
+    let mut filled = 0;
+    while filled < buf.len() {
+        match stream.read(&mut buf[filled..]) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    std::io::ErrorKind::UnexpectedEof,
+                    "the connection closed (the other node stopped; its log says why)",
+                ));
+            }
+            Ok(read) => filled += read,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                tracing::info!(
+                    "waiting for {} from {peer} ({} s so far; no time limit: the other node \
+                     may be validating or checkpointing)",
+                    what(),
+                    start.elapsed().as_secs()
+                );
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    stream.set_read_timeout(None)
+}
+
 /// Reads a frame that must carry `tag` and `n` values.
 fn read_frame(stream: &mut TcpStream, tag: [u64; 3], n: usize) -> std::io::Result<Vec<f32>> {
     let mut header = [0u8; 32];
-    stream.read_exact(&mut header)?;
+    read_waiting(stream, &mut header, Waiting::EVERY, &|| {
+        format!("the sums of {}", exchange_name(tag))
+    })?;
     let word = |i: usize| {
         let mut b = [0u8; 8];
         b.copy_from_slice(&header[8 * i..8 * i + 8]);
@@ -337,18 +388,11 @@ fn read_frame(stream: &mut TcpStream, tag: [u64; 3], n: usize) -> std::io::Resul
     let (theirs, count) = ([word(0), word(1), word(2)], word(3));
     let invalid = |message: String| std::io::Error::new(std::io::ErrorKind::InvalidData, message);
     if theirs != tag {
-        let name = |t: [u64; 3]| {
-            if t == [u64::MAX; 3] {
-                "the start-up weights".to_owned()
-            } else {
-                format!("epoch {} batch {} ({} images)", t[0] + 1, t[1], t[2])
-            }
-        };
         return Err(invalid(format!(
             "it is at {}, this node at {} (resumed from another checkpoint, or other images \
              skipped?)",
-            name(theirs),
-            name(tag)
+            exchange_name(theirs),
+            exchange_name(tag)
         )));
     }
     if count != n as u64 {
@@ -625,6 +669,49 @@ mod tests {
             log.contains(&format!("node 1 waiting for node 0 at 127.0.0.1:{port} ("))
                 && log.contains("0 s so far, 1 s left)"),
             "{log}"
+        );
+    }
+
+    #[test]
+    fn a_slow_peer_is_waited_for_aloud_and_its_bytes_arrive_whole() {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let writer = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(700));
+            stream.write_all(&[1, 2, 3]).unwrap();
+            std::thread::sleep(Duration::from_millis(300));
+            stream.write_all(&[4]).unwrap();
+        });
+        let mut stream = TcpStream::connect(address).unwrap();
+        let mut bytes = [0u8; 4];
+        let (result, log) = logged(|| {
+            read_waiting(&mut stream, &mut bytes, Duration::from_millis(200), &|| {
+                format!("the sums of {}", exchange_name([2, 7, 32]))
+            })
+        });
+        result.unwrap();
+        writer.join().unwrap();
+        assert_eq!(bytes, [1, 2, 3, 4]);
+        assert!(
+            log.contains(&format!(
+                "waiting for the sums of epoch 3 batch 7 (32 images) from {address} (0 s so far"
+            )),
+            "{log}"
+        );
+        // A peer that stops closes the connection: the wait ends with the reason.
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let closer = std::thread::spawn(move || drop(listener.accept().unwrap()));
+        let mut stream = TcpStream::connect(address).unwrap();
+        closer.join().unwrap();
+        let error = read_waiting(&mut stream, &mut bytes, Duration::from_millis(200), &|| {
+            String::new()
+        })
+        .unwrap_err();
+        assert!(
+            error.to_string().contains("the connection closed"),
+            "{error}"
         );
     }
 
