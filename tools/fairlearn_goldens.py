@@ -125,7 +125,8 @@ def strict_block(groups: dict, overall: dict) -> dict:
         return hi - lo, (None if hi == 0 else lo / hi)
 
     def to_overall(v, o):
-        if not v or o is None:
+        # One group defining the rate is the overall rate itself: nothing to compare.
+        if len(v) < 2 or o is None:
             return None, None
         diff = max(abs(x - o) for x in v)
         rs = [x / o if o else (math.inf if x else math.nan) for x in v]

@@ -236,10 +236,16 @@ pub fn group_bars(
             )))
             .map_err(plot_error)?;
         let (px, py) = chart.backend_coord(&(overall, top));
+        // Towards the picture's middle from the line, so that 99 % stays inside.
+        let (x, h) = if overall > 50.0 {
+            (px - 4, HPos::Right)
+        } else {
+            (px + 4, HPos::Left)
+        };
         root.draw(&Text::new(
             format!("overall {overall:.1} %"),
-            (px, py - 2),
-            style(12, HPos::Center, VPos::Bottom),
+            (x, py - 2),
+            style(12, h, VPos::Bottom),
         ))
         .map_err(plot_error)?;
     }

@@ -182,8 +182,9 @@ impl FairnessArgs {
         let mut report = fineface_fair::audit(&table, &options).map_err(|e| {
             let hint = match &e {
                 FairError::UnknownPosLabel { classes, .. } => {
-                    let first = classes.split(',').next().unwrap_or_default().trim();
-                    format!("; pass --pos-label with one of them, e.g. --pos-label {first}")
+                    // The last in sorted order, as a run's own reports take it (`Male`, `yes`).
+                    let last = classes.split(',').next_back().unwrap_or_default().trim();
+                    format!("; pass --pos-label with one of them, e.g. --pos-label {last}")
                 }
                 _ => String::new(),
             };

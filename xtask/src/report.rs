@@ -108,9 +108,16 @@ impl Metrics {
             .collect()
     }
 
+    /// Whether `column` is drawn and tabled: not the learning rates, and for a baseline
+    /// (`one_prediction`) not FineFACE's head readings, which repeat its one prediction.
+    fn shown(column: &str, one_prediction: bool) -> bool {
+        let heads = column == "val_accuracy_concat" || column == "val_accuracy_heads";
+        column != "epoch" && !column.starts_with("lr_") && !(one_prediction && heads)
+    }
+
     /// `curves.svg`'s panels: each step's loss (named without `loss_`), the accuracies in
     /// percent on a 0-100 axis.
-    fn panels(&self) -> Vec<Panel> {
+    fn panels(&self, one_prediction: bool) -> Vec<Panel> {
         vec![
             Panel {
                 title: "training losses",
@@ -126,7 +133,10 @@ impl Metrics {
                 title: "accuracy",
                 y_desc: "accuracy (%)",
                 series: self.series(
-                    |n| n.ends_with("accuracy") || n.starts_with("val_accuracy"),
+                    |n| {
+                        (n.ends_with("accuracy") || n.starts_with("val_accuracy"))
+                            && Self::shown(n, one_prediction)
+                    },
                     str::to_owned,
                     100.0,
                 ),
@@ -204,13 +214,13 @@ impl Metrics {
             .unwrap_or_default()
     }
 
-    /// The curves and a table of every epoch (learning rates left out).
-    fn curves_section(&self) -> String {
+    /// The curves and a table of every epoch (the columns [`Self::shown`]).
+    fn curves_section(&self, one_prediction: bool) -> String {
         let mut md = String::from("\n## Training curves\n\n![curves](curves.svg)\n\n");
         let shown: Vec<&String> = self
             .order
             .iter()
-            .filter(|n| n.as_str() != "epoch" && !n.starts_with("lr_"))
+            .filter(|n| Self::shown(n, one_prediction))
             .collect();
         let names: Vec<&str> = shown.iter().map(|s| s.as_str()).collect();
         let _ = writeln!(md, "| epoch | {} |", names.join(" | "));
@@ -218,7 +228,11 @@ impl Metrics {
         for (i, epoch) in self.epochs().iter().enumerate() {
             let _ = write!(md, "| {epoch} |");
             for name in &shown {
-                let _ = write!(md, " {:.4} |", self.columns[*name][i]);
+                let column = &self.columns[*name];
+                // Counts and megabytes as they are, rates and losses to four places.
+                let whole = column.iter().all(|v| v.fract() == 0.0);
+                let places = if whole { 0 } else { 4 };
+                let _ = write!(md, " {:.places$} |", column[i]);
             }
             md.push('\n');
         }
@@ -240,7 +254,12 @@ impl ReportArgs {
     pub fn run(&self) -> anyhow::Result<()> {
         let run = Run::open(&self.run)?;
         let epochs = run.metrics.epochs();
-        charts::curves(&self.run.join("curves.svg"), &epochs, &run.metrics.panels())?;
+        let baseline = run.info.method == "baseline";
+        charts::curves(
+            &self.run.join("curves.svg"),
+            &epochs,
+            &run.metrics.panels(baseline),
+        )?;
         charts::group_bars(
             &self.run.join("groups.svg"),
             "test accuracy per subgroup",
@@ -250,7 +269,7 @@ impl ReportArgs {
         let evaluations = Evaluation::all(&self.run)?;
         let mut md = run.summary_section();
         md.push_str(&groups_section(&run.fairness));
-        md.push_str(&run.metrics.curves_section());
+        md.push_str(&run.metrics.curves_section(baseline));
         if self.run.join("crops.png").is_file() {
             md.push_str(CROPS_SECTION);
         }
@@ -312,7 +331,7 @@ struct Evaluation {
 }
 
 impl Evaluation {
-    /// Every finished `eval-*` folder of `run`, by name.
+    /// Every finished `eval-*` folder of `run` (its `summary.json` written), by name.
     fn all(run: &Path) -> anyhow::Result<Vec<Self>> {
         let entries =
             std::fs::read_dir(run).with_context(|| format!("cannot read {}", run.display()))?;
@@ -324,7 +343,15 @@ impl Evaluation {
             let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
                 continue;
             };
-            if !name.starts_with("eval-") || !dir.join("fairness.json").is_file() {
+            if !name.starts_with("eval-") {
+                continue;
+            }
+            // summary.json is the last file an evaluation writes.
+            if !dir.join(SplitSummary::FILE_NAME).is_file() {
+                tracing::warn!(
+                    "{}: unfinished evaluation (no summary.json), left out",
+                    dir.display()
+                );
                 continue;
             }
             found.push(Self {

@@ -222,7 +222,24 @@ fn a_runs_own_predictions_need_no_flags_and_errors_suggest_the_flags() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(!output.status.success());
     assert!(
-        stderr.contains("positive label `1` occurs in neither y_true nor y_pred (labels: no, yes); pass --pos-label with one of them, e.g. --pos-label no"),
+        stderr.contains("positive label `1` occurs in neither y_true nor y_pred (labels: no, yes); pass --pos-label with one of them, e.g. --pos-label yes"),
         "{stderr}"
     );
+}
+
+#[test]
+fn a_file_that_cannot_be_read_is_named_with_its_cause_once() {
+    let dir = tempfile::tempdir().unwrap();
+    for (path, cause) in [
+        (dir.path().join("nowhere.csv"), "os error 2"),
+        (dir.path().to_owned(), "os error 21"),
+    ] {
+        let output = xtask(&["fairness", path.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(
+            stderr.contains(path.to_str().unwrap()) && stderr.matches(cause).count() == 1,
+            "{stderr}"
+        );
+    }
 }

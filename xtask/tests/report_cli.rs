@@ -79,6 +79,11 @@ fn report_writes_markdown_with_curves_and_subgroup_chart() {
         "{md}"
     );
     assert!(md.contains("```toml\nname = \"fairface-fineface\""), "{md}");
+    // Rates and losses to four places, counts and megabytes whole.
+    assert!(
+        md.contains("| 1 | 0.6100 | 0.7000 | 0.7200 | 0.7200 | 0.7200 | 0.5500 | 0.0600 | 10.5000 | 300 | 310 | 0 |"),
+        "{md}"
+    );
     let curves = std::fs::read_to_string(run.join("curves.svg")).unwrap();
     assert!(
         curves.starts_with("<svg")
@@ -129,6 +134,9 @@ fn report_names_crops_columns_and_lists_the_runs_other_evaluations() {
         !md.contains("concat head") && !md.contains("Other evaluations"),
         "{md}"
     );
+    // Nor in its curves: a baseline's concat and 4-head columns repeat its prediction.
+    let curves = std::fs::read_to_string(baseline.join("curves.svg")).unwrap();
+    assert!(!md.contains("val_accuracy_concat") && !curves.contains("val_accuracy_heads"));
 }
 
 #[test]
@@ -285,8 +293,9 @@ fn curves_after_one_epoch_show_its_points_on_whole_epoch_ticks() {
     std::fs::write(run.join("metrics.csv"), one_epoch).unwrap();
     report(&run);
     let svg = std::fs::read_to_string(run.join("curves.svg")).unwrap();
-    // One loss and five accuracies: a point each in the plots, a swatch each in the legends.
-    assert_eq!(svg.matches("<circle").count(), 2 * 6, "{svg}");
+    // A baseline's one loss and three accuracies (its head readings would repeat
+    // val_accuracy): a point each in the plots, a swatch each in the legends.
+    assert_eq!(svg.matches("<circle").count(), 2 * 4, "{svg}");
     // Ticks at whole epochs: just `1` under each panel, no `1.2` or `1.5`.
     assert_eq!(x_ticks(&svg), ["1", "1"], "{svg}");
     // The accuracy panel spans 0-100 %.
@@ -336,6 +345,28 @@ fn groups_start_at_zero_with_a_row_a_group_and_nothing_cut() {
         texts.iter().any(|t| t.text == "85.6 % (n = 90)"),
         "{texts:?}"
     );
+    assert_labels_inside(&svg);
+    // A run near 100 % (FairFace gender reaches 96) keeps its overall label inside too.
+    let mut csv = String::from("y_true,y_pred,group\n");
+    for (group, errors) in [("A", 1), ("B", 0)] {
+        for i in 0..100 {
+            let predicted = if i < errors { 0 } else { 1 };
+            csv.push_str(&format!("1,{predicted},{group}\n"));
+        }
+    }
+    let predictions = dir.path().join("high.csv");
+    std::fs::write(&predictions, csv).unwrap();
+    let fairness = run.join("test/fairness.json");
+    let output = xtask(&[
+        "fairness",
+        predictions.to_str().unwrap(),
+        "--out",
+        fairness.to_str().unwrap(),
+    ]);
+    assert!(output.status.success());
+    report(&run);
+    let svg = std::fs::read_to_string(run.join("groups.svg")).unwrap();
+    assert!(svg.contains("overall 99.5 %"), "{svg}");
     assert_labels_inside(&svg);
 }
 

@@ -519,19 +519,29 @@ fn text_files() -> Vec<PathBuf> {
     files
 }
 
-/// `docs/<name>.md` paths named in `text`, except the shared folder's (`shared/docs/...`).
-fn named_docs(text: &str) -> Vec<String> {
+/// Repository paths named in `text` (`docs/fairness.md`, `crates/x/tests/y.rs`,
+/// `tools/z.py`), except the shared folder's (`shared/docs/...`).
+fn named_paths(text: &str) -> Vec<String> {
     let mut found = Vec::new();
-    for (at, _) in text.match_indices("docs/") {
-        if text[..at].ends_with("shared/") {
-            continue;
-        }
-        let name: String = text[at..]
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric() || "_./-".contains(*c))
-            .collect();
-        if let Some(end) = name.find(".md") {
-            found.push(name[..end + 3].to_owned());
+    for prefix in ["docs/", "crates/", "tools/", "xtask/", "configs/"] {
+        for (at, _) in text.match_indices(prefix) {
+            let before = text[..at].chars().next_back();
+            if text[..at].ends_with("shared/")
+                || before.is_some_and(|c| c.is_ascii_alphanumeric() || "_-./".contains(c))
+            {
+                continue;
+            }
+            let name: String = text[at..]
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric() || "_./-".contains(*c))
+                .collect();
+            let name = name.trim_end_matches('.');
+            if [".md", ".rs", ".py", ".toml"]
+                .iter()
+                .any(|e| name.ends_with(e))
+            {
+                found.push(name.to_owned());
+            }
         }
     }
     found
@@ -552,11 +562,15 @@ fn relative_links(text: &str) -> Vec<String> {
 #[test]
 fn every_document_the_product_names_ships_with_it() {
     let mut missing = Vec::new();
-    for file in text_files() {
+    // This file names made-up paths to test the scanners.
+    for file in text_files()
+        .into_iter()
+        .filter(|f| !f.ends_with("xtask/tests/tidy.rs"))
+    {
         let text = std::fs::read_to_string(&file).unwrap();
-        for doc in named_docs(&text) {
-            if !repo().join(&doc).is_file() {
-                missing.push(format!("{}: names {doc}", file.display()));
+        for path in named_paths(&text) {
+            if !repo().join(&path).is_file() {
+                missing.push(format!("{}: names {path}", file.display()));
             }
         }
         if file.extension().is_some_and(|e| e == "md") {
@@ -573,8 +587,16 @@ fn every_document_the_product_names_ships_with_it() {
 #[test]
 fn document_scanners_find_paths_and_links() {
     assert_eq!(
-        named_docs("see `docs/fairness.md`, docs/performance.md#gpu, not shared/docs/FINEFACE.md"),
-        ["docs/fairness.md", "docs/performance.md"]
+        named_paths(
+            "see `docs/fairness.md`, docs/performance.md#gpu, not shared/docs/FINEFACE.md; \
+             `crates/a/tests/b.rs`. tools/c.py, src/crates/d.rs"
+        ),
+        [
+            "docs/fairness.md",
+            "docs/performance.md",
+            "crates/a/tests/b.rs",
+            "tools/c.py"
+        ]
     );
     assert_eq!(
         relative_links("[a](../b.md#c) [d](https://e.org/f.md) [g](#h) [i](j/)"),

@@ -219,3 +219,12 @@ fn a_prepare_step_changes_refuses_or_panics_per_image_and_loses_none() {
     assert_eq!(reasons[2], (&samples[4].path, "red 160 is too much"));
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn every_listed_dataset_kind_is_one_with_root_knows_and_names_back() {
+    for kind in fineface_data::DatasetConfig::KINDS {
+        let config = fineface_data::DatasetConfig::with_root(kind, "root".into());
+        assert_eq!(config.map(|c| c.kind()), Some(kind));
+    }
+    assert!(fineface_data::DatasetConfig::with_root("imdb", "root".into()).is_none());
+}

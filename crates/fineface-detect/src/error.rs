@@ -9,7 +9,8 @@ pub enum DetectError {
     #[error(
         "MTCNN weights not found: {path} (facenet-pytorch 2.6.0's `facenet_pytorch/data/{file}`: \
          `pip download --no-deps facenet-pytorch==2.6.0` and unzip the wheel, or copy the file \
-         from an installed facenet-pytorch)"
+         from an installed facenet-pytorch; the commands take the folder of pnet.pt, rnet.pt \
+         and onet.pt as --mtcnn DIR)"
     )]
     WeightsNotFound {
         /// The path tried.

@@ -295,10 +295,10 @@ impl StrictRateAggregates {
         let tpr: Vec<f64> = groups.iter().filter_map(|m| m.tpr).collect();
         let fpr: Vec<f64> = groups.iter().filter_map(|m| m.fpr).collect();
         // A gap between groups needs two of them: a rate defined in one group compares
-        // nothing (not a gap of 0).
+        // nothing (not a gap of 0), not even with the overall rate, which is then its own.
         let between = |v: &[f64]| (v.len() >= 2).then(|| between_groups(v));
         let against = |v: &[f64], o: Option<f64>| match o {
-            Some(o) if !v.is_empty() => Some(to_overall(v, o)),
+            Some(o) if v.len() >= 2 => Some(to_overall(v, o)),
             _ => None,
         };
         let (tpr_difference, tpr_ratio) = split(between(&tpr));

@@ -181,6 +181,8 @@ impl SubgroupReport {
             ("FPR", p.strict.n_groups_fpr_defined),
         );
         let between = |value: String| between_groups_cell(value, n, &[]);
+        // The target grouped by itself (gender by gender): each group holds one class.
+        let one_class = n >= 2 && self.groups.values().all(|g| g.n_pos == 0 || g.n_neg == 0);
         let rows: [(&str, String); 14] = [
             ("worst group(s)", cell(&a.worst_groups.join(", "))),
             ("best group(s)", cell(&a.best_groups.join(", "))),
@@ -212,11 +214,14 @@ impl SubgroupReport {
             ),
             (
                 "demographic parity difference",
-                between(fmt(Some(p.demographic_parity_difference))),
+                one_class_note(
+                    between(fmt(Some(p.demographic_parity_difference))),
+                    one_class,
+                ),
             ),
             (
                 "demographic parity ratio",
-                between(fmt(p.demographic_parity_ratio)),
+                one_class_note(between(fmt(p.demographic_parity_ratio)), one_class),
             ),
             (
                 "equal opportunity difference",
@@ -409,6 +414,19 @@ fn between_groups_cell(value: String, n_groups: usize, parts: &[(&str, usize)]) 
     }
 }
 
+/// A demographic parity cell when every group holds one class: its selection rate is then
+/// its TPR (all positive) or its FPR (all negative), so the gap measures errors, not how
+/// differently the groups are treated.
+fn one_class_note(cell: String, one_class: bool) -> String {
+    if one_class && !cell.starts_with('—') {
+        format!(
+            "{cell} (every group holds one class: selection rate is its TPR or FPR, an error rate, not a disparity)"
+        )
+    } else {
+        cell
+    }
+}
+
 /// A `strict` metric's cell: over the groups where each rate is defined, saying so where
 /// some groups do not define it; undefined when no rate is defined in two groups.
 fn strict_cell(value: Option<f64>, n_groups: usize, parts: &[(&str, usize)]) -> String {
@@ -419,9 +437,20 @@ fn strict_cell(value: Option<f64>, n_groups: usize, parts: &[(&str, usize)]) -> 
         .iter()
         .map(|(rate, defined)| format!("{rate} defined in {defined} of {n_groups} groups"))
         .collect();
+    let used: Vec<&str> = parts
+        .iter()
+        .filter(|(_, defined)| *defined >= 2)
+        .map(|(rate, _)| *rate)
+        .collect();
     match value {
         None => format!("undefined ({})", counts.join(", ")),
         Some(_) if parts.iter().all(|(_, defined)| *defined == n_groups) => fmt(value),
+        Some(_) if used.len() < parts.len() => format!(
+            "{} ({} only: {})",
+            fmt(value),
+            used.join(" and "),
+            counts.join(", ")
+        ),
         Some(_) => format!(
             "{} (over the groups that define each rate: {})",
             fmt(value),

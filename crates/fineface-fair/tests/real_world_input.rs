@@ -190,6 +190,12 @@ fn rate_metrics_no_group_defines_are_undefined_and_one_group_compares_nothing() 
         aggregate_cell(&markdown, "equal opportunity difference"),
         "undefined (TPR defined in 1 of 2 groups)"
     );
+    // Demographic parity then compares a TPR with an FPR: said so.
+    assert!(
+        aggregate_cell(&markdown, "demographic parity difference")
+            .ends_with("(every group holds one class: selection rate is its TPR or FPR, an error rate, not a disparity)"),
+        "{markdown}"
+    );
     // A rate defined in one group is no gap of 0: the strict block has none, and neither
     // has the per-class table.
     let report = audit_text(text).unwrap();
@@ -215,6 +221,18 @@ fn rate_metrics_no_group_defines_are_undefined_and_one_group_compares_nothing() 
             "(fairlearn's: an undefined rate counts as 0; TPR defined in 2 of 3 groups)"
         ),
         "{cell}"
+    );
+    // A combined strict metric over the one rate that two groups define says which.
+    let text = "y_true,y_pred,group\n1,1,A\n0,0,A\n0,1,B\n0,0,B\n0,0,C\n0,0,C\n";
+    let report = audit_text(text).unwrap();
+    assert_eq!(report.aggregates.parity.strict.tpr_difference, None);
+    assert_eq!(
+        report.aggregates.parity.strict.equal_opportunity_ratio,
+        None
+    );
+    assert_eq!(
+        aggregate_cell(&report.to_markdown(), "equalized odds difference (strict)"),
+        "0.5000 (FPR only: TPR defined in 1 of 3 groups, FPR defined in 3 of 3 groups)"
     );
     // One group: nothing to compare.
     let markdown = audit_text("y_true,y_pred,group\n1,1,A\n0,1,A\n")

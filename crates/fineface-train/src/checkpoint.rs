@@ -75,6 +75,20 @@ pub struct TrainState {
     pub config: Option<ExperimentConfig>,
 }
 
+impl TrainState {
+    /// Loss names as this version writes them: the baseline's one loss was `loss` before
+    /// it was `cross_entropy`, and a resumed run's `metrics.csv` must not mix the two.
+    pub fn rename_old_losses(&mut self) {
+        for epoch in &mut self.history {
+            if let [(name, _)] = epoch.losses.as_mut_slice()
+                && name == "loss"
+            {
+                "cross_entropy".clone_into(name);
+            }
+        }
+    }
+}
+
 /// The checkpoints folder of a run.
 #[derive(Debug, Clone)]
 pub struct Checkpoints {
@@ -255,10 +269,12 @@ impl Checkpoints {
         let state_path = path.join("state.json");
         let text =
             std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-        let state = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-            path: state_path,
-            message: e.to_string(),
-        })?;
+        let mut state: TrainState =
+            serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+                path: state_path,
+                message: e.to_string(),
+            })?;
+        state.rename_old_losses();
         Ok((model, optimizer.load_record(record), state))
     }
 }
@@ -388,5 +404,33 @@ fn record_error(path: &Path, error: burn::record::RecorderError) -> TrainError {
     TrainError::Checkpoint {
         path: path.to_owned(),
         message: error.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TrainState;
+
+    #[test]
+    fn an_old_baselines_loss_reads_under_its_new_name() {
+        let epoch = |losses: &str| {
+            format!(
+                r#"{{"epoch": 1, "lr_backbone": 0.1, "lr_new": 0.1, "losses": {losses},
+                "train_accuracy": 0.5, "val_accuracy": 0.5, "val_accuracy_concat": 0.5,
+                "val_accuracy_heads": 0.5, "val_worst_group_accuracy": 0.5,
+                "val_worst_group": "a", "val_dob": 0.0, "val_groups": {{}}, "seconds": 1.0,
+                "rss_mb": 1.0, "peak_rss_mb": 1.0, "skipped_images": 0}}"#
+            )
+        };
+        let text = format!(
+            r#"{{"epochs_done": 2, "step": 4, "seed": 0, "best": null, "history": [{}, {}]}}"#,
+            epoch(r#"[["loss", 0.7]]"#),
+            epoch(r#"[["expert3", 0.7], ["loss", 0.1]]"#)
+        );
+        let mut state: TrainState = serde_json::from_str(&text).unwrap();
+        state.rename_old_losses();
+        assert_eq!(state.history[0].losses, [("cross_entropy".to_owned(), 0.7)]);
+        // Only a lone `loss` is the baseline's.
+        assert_eq!(state.history[1].losses[1].0, "loss");
     }
 }

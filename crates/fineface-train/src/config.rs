@@ -406,25 +406,33 @@ impl ExperimentConfig {
         Ok(config)
     }
 
-    /// The experiment read from `path` with `overrides` applied, validated: a file that is
-    /// invalid by itself is blamed ([`TrainError::Config`]); one the overrides make
-    /// invalid blames the flags ([`TrainError::Flags`], `--epochs 0 (over ...)`).
+    /// The experiment read from `path` with `overrides` applied, validated. When the result
+    /// is invalid, a file that is invalid by itself is blamed ([`TrainError::Config`]); a
+    /// valid file the overrides make invalid blames the flags ([`TrainError::Flags`],
+    /// `--devices cpu,tpu:0 (over ...)`). A value in the file that a flag replaces may be
+    /// invalid.
     ///
     /// # Errors
     /// As [`from_file`](Self::from_file), then either of the above.
     pub fn from_file_with(path: &Path, overrides: &Overrides) -> Result<Self> {
-        let mut config = Self::from_file(path)?;
-        config.validate().map_err(|message| TrainError::Config {
-            path: path.to_owned(),
-            message,
-        })?;
+        let file = Self::from_file(path)?;
+        let mut config = file.clone();
         config.apply(overrides);
-        config.validate().map_err(|message| TrainError::Flags {
-            flags: overrides.flags().join(" "),
-            path: path.to_owned(),
-            message,
-        })?;
-        Ok(config)
+        // A value the flags replace may be anything in the file (a template's `epochs = 0`).
+        let Err(message) = config.validate() else {
+            return Ok(config);
+        };
+        Err(match file.validate() {
+            Err(message) => TrainError::Config {
+                path: path.to_owned(),
+                message,
+            },
+            Ok(()) => TrainError::Flags {
+                flags: overrides.flags().join(" "),
+                path: path.to_owned(),
+                message,
+            },
+        })
     }
 
     /// Applies command-line overrides.
@@ -461,14 +469,21 @@ impl ExperimentConfig {
     /// Checks values serde cannot: positive sizes, devices, the width setting of the
     /// backbone's family. (Backbone names are parsed when the file is read.)
     pub fn validate(&self) -> std::result::Result<(), String> {
-        if self.train.epochs == 0 || self.train.batch_size < 2 {
+        if self.train.epochs == 0 {
+            return Err("train.epochs = 0: epochs must be >= 1".to_owned());
+        }
+        if self.train.batch_size < 2 {
             return Err(format!(
-                "epochs must be >= 1 and batch_size >= 2 (BatchNorm needs two samples), got {} and {}",
-                self.train.epochs, self.train.batch_size
+                "train.batch_size = {}: it must be >= 2 (BatchNorm needs two samples)",
+                self.train.batch_size
             ));
         }
         if self.model.width == 0 || self.model.head_width < 2 {
-            return Err("model width and head_width must be positive".to_owned());
+            return Err(format!(
+                "model.width = {}, model.head_width = {}: the width must be >= 1 and the head \
+                 width >= 2",
+                self.model.width, self.model.head_width
+            ));
         }
         self.model.check_widths()?;
         if self.transform.crop < 32 || self.transform.resize < self.transform.crop {

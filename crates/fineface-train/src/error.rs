@@ -24,6 +24,15 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
+    /// An output folder that already holds a result, not asked to be replaced.
+    #[error(
+        "{path} already holds an evaluation; results are not overwritten unless asked \
+         (--replace, EvalRequest::replace), or give another --out"
+    )]
+    WouldOverwrite {
+        /// The folder.
+        path: PathBuf,
+    },
     /// A file or folder that cannot be read or written.
     #[error("cannot access {path}: {source}")]
     Io {
@@ -233,11 +242,11 @@ impl TrainError {
     }
 }
 
-/// The message of [`TrainError::NonFiniteLoss`]: which loss (`the cross-entropy loss`,
-/// `the expert3 loss`), where, and what is left to resume from (no checkpoint in the first
-/// epoch).
+/// The message of [`TrainError::NonFiniteLoss`]: which loss, as `metrics.csv` names it
+/// (`the cross_entropy loss`, `the crop_all loss`), where, and what is left to resume from
+/// (no checkpoint in the first epoch).
 fn non_finite_loss(step: &str, value: f64, epoch: usize, batch: usize) -> String {
-    let loss = format!("the {} loss", step.replace('_', "-"));
+    let loss = format!("the {step} loss");
     let kept = if epoch > 1 {
         format!(
             "the checkpoint of epoch {} is intact to resume from",

@@ -175,6 +175,10 @@ pub struct EvalRequest {
     /// of several, [`FaceSettings::keep`]); an image without a face is skipped with the
     /// reason. `None`: the images are chips already.
     pub faces: Option<FaceSettings>,
+    /// Write over an evaluation already in the output folder; `false`: such a folder is
+    /// refused ([`TrainError::WouldOverwrite`]), as a finished result is never lost
+    /// silently.
+    pub replace: bool,
 }
 
 impl EvalRequest {
@@ -187,6 +191,7 @@ impl EvalRequest {
             out: None,
             batch_size: 32,
             faces: None,
+            replace: false,
         }
     }
 }
@@ -260,6 +265,12 @@ impl RunFolder {
             self.dir
                 .join(format!("eval-{}-{}{detect}", dataset.name, split.name()))
         });
+        let earlier = ["predictions.csv", SplitSummary::FILE_NAME]
+            .iter()
+            .any(|f| out.join(f).is_file());
+        if earlier && !request.replace {
+            return Err(TrainError::WouldOverwrite { path: out });
+        }
         let crop = self.crop();
         let finder = match &request.faces {
             Some(faces) => Some(FaceFinder::<B>::new(faces.clone(), device)?),

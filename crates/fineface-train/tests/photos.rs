@@ -594,8 +594,12 @@ fn paths_that_are_not_photos_are_errors_naming_them() {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr),
     );
+    // The table's header, then the readable image's row; the unreadable one is on stderr.
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
     assert!(
-        stdout.starts_with(&format!("{}\t", tiny.display())),
+        lines[0] == "image\tprediction\tp_no\tp_yes"
+            && lines[1].starts_with(&format!("{}\t", tiny.display())),
         "{stdout}"
     );
     assert!(stderr.contains("1 x 1 px, far below the 32 px"), "{stderr}");

@@ -386,6 +386,23 @@ fn eval_records_every_skipped_image_with_its_reason_in_every_file() {
     for file in &damaged {
         assert!(markdown.contains(&format!("  - `{file}`: ")), "{markdown}");
     }
+    // A second evaluation into the same folder is refused unless asked for: a result is
+    // never overwritten silently.
+    let again = |extra: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
+            .args([&["eval", "--run", run.to_str().unwrap()], extra].concat())
+            .output()
+            .unwrap()
+    };
+    let output = again(&[]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success()
+            && stderr.contains("eval-synthface-test already holds an evaluation")
+            && stderr.contains("--replace"),
+        "{stderr}"
+    );
+    assert!(again(&["--replace"]).status.success());
 
     // Over the whole dataset, a file the reader left out (listed, absent) is recorded too.
     std::fs::remove_file(&dataset.split(fineface_data::Split::Train)[0].path).unwrap();
@@ -523,7 +540,7 @@ fn a_diverging_loss_stops_the_run_and_keeps_the_last_good_checkpoint() {
         "{message}"
     );
     assert!(
-        message.starts_with("the cross-entropy loss is ")
+        message.starts_with("the cross_entropy loss is ")
             && message.contains("at epoch 2, batch ")
             && message.contains("stopped before the update, the checkpoint of epoch 1 is intact"),
         "{message}"
@@ -822,12 +839,13 @@ fn a_flag_that_breaks_a_setting_is_named_not_the_config_and_no_error_prints_a_ba
         "{error}"
     );
     // The command line, with RUST_BACKTRACE=1 as many users keep it: one line each.
-    let run = |args: &[&str]| {
+    let run_logging = |args: &[&str], log: &str| {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
             .current_dir(dir.path())
             .args(args)
             .env("RUST_BACKTRACE", "1")
             .env("RUST_LIB_BACKTRACE", "1")
+            .env("RUST_LOG", log)
             .output()
             .unwrap();
         assert!(!output.status.success(), "{args:?}");
@@ -840,14 +858,19 @@ fn a_flag_that_breaks_a_setting_is_named_not_the_config_and_no_error_prints_a_ba
         );
         stderr
     };
-    let stderr = run(&["train", "good.toml", "--devices", "cpu,tpu:0"]);
-    assert!(
-        stderr.starts_with("error: --devices cpu,tpu:0 (over good.toml): unknown device `tpu:0`"),
-        "{stderr}"
-    );
+    let run = |args: &[&str]| run_logging(args, "info");
+    // A device is checked as typed, under the flag given.
+    for flag in ["--device", "--devices"] {
+        let stderr = run(&["train", "good.toml", flag, "tpu:0"]);
+        assert!(
+            stderr.contains(&format!("invalid value 'tpu:0' for '{flag} <"))
+                && stderr.contains("unknown device `tpu:0`"),
+            "{stderr}"
+        );
+    }
     let stderr = run(&["train", "bad.toml"]);
     assert!(
-        stderr.starts_with("error: bad.toml: epochs must be >= 1"),
+        stderr.starts_with("error: bad.toml: train.epochs = 0: epochs must be >= 1"),
         "{stderr}"
     );
     // Out-of-range numbers are refused by the flag's own parser, naming it.
@@ -875,4 +898,67 @@ fn a_flag_that_breaks_a_setting_is_named_not_the_config_and_no_error_prints_a_ba
             && stderr.matches("os error 2").count() == 1,
         "{stderr}"
     );
+    // The last word reaches the user whatever RUST_LOG filters out.
+    for log in ["off", "fineface_train=debug"] {
+        let stderr = run_logging(&["eval", "--run", "no-such-run"], log);
+        assert!(
+            stderr.starts_with("error: no-such-run is not a run folder"),
+            "{log}: {stderr}"
+        );
+    }
+}
+
+#[test]
+fn a_start_that_fails_leaves_no_dead_end_behind() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(&dir.path().join("synthface"), Method::Baseline);
+    config.train.epochs = 1;
+    config.train.crop_grid_images = 0;
+    std::fs::write(dir.path().join("tiny.toml"), config.to_toml().unwrap()).unwrap();
+    let run = |args: &[&str]| fineface_in(dir.path(), &[&["train", "--quiet"], args].concat());
+    // Too small a batch for the workers: refused before any folder exists, naming the flag.
+    let (ok, _, stderr) = run(&[
+        "tiny.toml",
+        "--out",
+        "small",
+        "--devices",
+        "cpu,cpu",
+        "--batch-size",
+        "3",
+    ]);
+    assert!(
+        !ok && stderr.contains(
+            "a batch of 3 images (--batch-size or train.batch_size) cannot give each of 2 workers"
+        ) && stderr.contains("use --batch-size 4 or more"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("small").exists());
+    // Stopping after epoch 0 would leave nothing to continue: refused.
+    let (ok, _, stderr) = run(&["tiny.toml", "--out", "zero", "--stop-after-epoch", "0"]);
+    assert!(!ok && stderr.contains("--stop-after-epoch"), "{stderr}");
+    // A node 0 that cannot listen fails after its folder is written (the dataset, weights
+    // and settings were fine): the folder resumes, from the start, as a run on one node.
+    let (ok, _, stderr) = run(&[
+        "tiny.toml",
+        "--out",
+        "nodes",
+        "--nodes",
+        "2",
+        "--node-rank",
+        "0",
+        "--hub",
+        "192.0.2.1:29500",
+    ]);
+    assert!(
+        !ok && stderr.contains("cannot listen on 192.0.2.1:29500"),
+        "{stderr}"
+    );
+    assert!(dir.path().join("nodes/config.toml").is_file());
+    let (ok, _, stderr) = run(&["--resume", "nodes"]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stderr.contains("nodes has no checkpoint yet: training it from the start"),
+        "{stderr}"
+    );
+    assert!(dir.path().join("nodes/test/predictions.csv").is_file());
 }

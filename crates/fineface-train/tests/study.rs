@@ -380,7 +380,13 @@ fn the_command_line_records_the_plan_and_refuses_what_it_would_silently_change()
         "--eval",
         "c=celeba:no/such/folder",
     ]);
-    assert!(!ok && text.contains("no/such/folder"), "{text}");
+    // Named as typed (not made absolute), under the flag that gave it.
+    assert!(
+        !ok && text.contains("--eval c=celeba:no/such/folder: ")
+            && text.contains(" no/such/folder")
+            && !text.contains(&dir.path().display().to_string()),
+        "{text}"
+    );
     assert!(!dir.path().join("s/plan.json").exists());
 
     // Started and stopped before its first run: plan.json holds the resolved configs

@@ -46,6 +46,18 @@ pub enum DatasetConfig {
 }
 
 impl DatasetConfig {
+    /// Every kind [`with_root`](Self::with_root) knows, as configs and the command line name
+    /// them.
+    pub const KINDS: [&'static str; 7] = [
+        "fairface",
+        "utkface",
+        "celeba",
+        "lfwa",
+        "manifest",
+        "imagefolder",
+        "synthface",
+    ];
+
     /// The default configuration of a dataset kind at `root`.
     pub fn with_root(kind: &str, root: PathBuf) -> Option<Self> {
         Some(match kind {

@@ -38,7 +38,7 @@ pub struct NodeLink {
 }
 
 impl NodeLink {
-    /// Node 0 listens on the hub's port until every other node has connected; the others
+    /// Node 0 listens on the hub's address until every other node has connected; the others
     /// connect to the hub (retrying until it listens). Each node says its rank, the number
     /// of nodes, its number of workers and `fingerprint` (of the training settings), which
     /// must agree.
@@ -89,6 +89,7 @@ impl NodeLink {
                 ))
             })?;
         let port = settings.hub_port()?;
+        warn_if_loopback_only(&listener, hub);
         let mut waiting = Waiting::new(timeout);
         let mut joined: Vec<Option<TcpStream>> = (1..own.nodes).map(|_| None).collect();
         while joined.iter().any(Option::is_none) {
@@ -236,6 +237,27 @@ impl NodeLink {
     }
 }
 
+/// Says where node 0 listens, and warns when a host name resolved to a loopback address
+/// (Debian maps a machine's own name to 127.0.1.1): other machines cannot reach that.
+fn warn_if_loopback_only(listener: &TcpListener, hub: &str) {
+    let Ok(address) = listener.local_addr() else {
+        return;
+    };
+    let host = hub.rsplit_once(':').map_or(hub, |(host, _)| host);
+    let literal = host
+        .trim_matches(['[', ']'])
+        .parse::<std::net::IpAddr>()
+        .is_ok();
+    if address.ip().is_loopback() && !literal && host != "localhost" {
+        tracing::warn!(
+            "--hub {hub} resolved to {address}, a loopback address: nodes on other machines \
+             cannot reach it; give node 0's network address, or 0.0.0.0:PORT"
+        );
+    } else {
+        tracing::info!("node 0 listens on {address}");
+    }
+}
+
 /// A wait with a deadline that says, at its start and every [`Waiting::EVERY`], what it
 /// waits for: no wait longer than a few seconds is silent.
 struct Waiting {
@@ -322,7 +344,55 @@ fn write_frame(stream: &mut TcpStream, tag: [u64; 3], values: &[f32]) -> std::io
     for v in values {
         bytes.extend_from_slice(&v.to_le_bytes());
     }
-    stream.write_all(&bytes)
+    write_waiting(stream, &bytes, Waiting::EVERY, &|| {
+        format!("the sums of {}", exchange_name(tag))
+    })
+}
+
+/// Writes `bytes` whole to `stream`, logging every `every` while the other node takes
+/// nothing: a frame of gradients (100 MB for a ResNet-50) outgrows the socket's buffers, so
+/// a sender waits as long as its peer is busy elsewhere, and says so.
+fn write_waiting(
+    stream: &mut TcpStream,
+    bytes: &[u8],
+    every: Duration,
+    what: &dyn Fn() -> String,
+) -> std::io::Result<()> {
+    stream.set_write_timeout(Some(every))?;
+    let peer = peer_name(stream);
+    let start = Instant::now();
+    let mut sent = 0;
+    while sent < bytes.len() {
+        match stream.write(&bytes[sent..]) {
+            Ok(0) => {
+                return Err(std::io::Error::new(
+                    ErrorKind::WriteZero,
+                    "the connection closed (the other node stopped; its log says why)",
+                ));
+            }
+            Ok(written) => sent += written,
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {
+                tracing::info!(
+                    "waiting for {peer} to take {} ({} of {} bytes sent, {} s so far; no time \
+                     limit: the other node may be validating or checkpointing)",
+                    what(),
+                    sent,
+                    bytes.len(),
+                    start.elapsed().as_secs()
+                );
+            }
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    stream.set_write_timeout(None)
+}
+
+/// The other end of `stream`, for the log.
+fn peer_name(stream: &TcpStream) -> String {
+    stream
+        .peer_addr()
+        .map_or_else(|_| "the other node".to_owned(), |a| a.to_string())
 }
 
 /// What an exchange's tag stands for: `epoch 3 batch 10 (32 images)`.
@@ -336,8 +406,9 @@ fn exchange_name(tag: [u64; 3]) -> String {
 
 /// Fills `buf` from `stream`, logging every `every` while nothing comes: a peer that is busy
 /// (node 0 validating and checkpointing between epochs) or stalled is said, not waited on in
-/// silence. There is no time limit: a peer that dies closes its connection, which ends the
-/// wait with an error.
+/// silence. There is no time limit: a peer process that stops closes its connection, which
+/// ends the wait with an error; a peer machine that vanishes (power, network) is waited for,
+/// aloud, until the run is stopped.
 fn read_waiting(
     stream: &mut TcpStream,
     buf: &mut [u8],
@@ -345,9 +416,7 @@ fn read_waiting(
     what: &dyn Fn() -> String,
 ) -> std::io::Result<()> {
     stream.set_read_timeout(Some(every))?;
-    let peer = stream
-        .peer_addr()
-        .map_or_else(|_| "the other node".to_owned(), |a| a.to_string());
+    let peer = peer_name(stream);
     let start = Instant::now();
     let mut filled = 0;
     while filled < buf.len() {
@@ -712,6 +781,39 @@ mod tests {
         assert!(
             error.to_string().contains("the connection closed"),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_sender_whose_peer_takes_nothing_waits_aloud_and_its_bytes_arrive_whole() {
+        // 16 MB: far more than the socket buffers hold, as a frame of gradients is.
+        let bytes: Vec<u8> = (0..16 << 20).map(|i: u32| (i % 251) as u8).collect();
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = listener.local_addr().unwrap();
+        let reader = std::thread::spawn(move || {
+            let (mut stream, _) = listener.accept().unwrap();
+            std::thread::sleep(Duration::from_millis(700));
+            let mut received = Vec::new();
+            stream.read_to_end(&mut received).unwrap();
+            received
+        });
+        let mut stream = TcpStream::connect(address).unwrap();
+        let (result, log) = logged(|| {
+            write_waiting(&mut stream, &bytes, Duration::from_millis(200), &|| {
+                "the sums of the start-up weights".to_owned()
+            })
+        });
+        result.unwrap();
+        drop(stream);
+        assert!(
+            reader.join().unwrap() == bytes,
+            "the bytes arrive whole, in order"
+        );
+        assert!(
+            log.contains(&format!(
+                "waiting for {address} to take the sums of the start-up weights ("
+            )) && log.contains(" bytes sent, 0 s so far"),
+            "{log}"
         );
     }
 

@@ -19,7 +19,7 @@ pub struct NodeSettings {
     pub nodes: u32,
     /// This node's rank, `0..nodes`.
     pub rank: u32,
-    /// `HOST:PORT` of node 0 as the other nodes reach it; node 0 listens on PORT.
+    /// `HOST:PORT` of node 0 as the other nodes reach it; node 0 listens there.
     pub hub: String,
 }
 

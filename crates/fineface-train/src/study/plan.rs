@@ -184,7 +184,9 @@ impl StudyRecord {
             .iter()
             .map(|text| {
                 let eval = text.parse::<CrossEval>().map_err(invalid)?;
-                eval.data.load(&fineface_data::SplitConfig::default())?;
+                eval.data
+                    .load(&fineface_data::SplitConfig::default())
+                    .map_err(|e| invalid(format!("--eval {text}: {e}")))?;
                 Ok(format!(
                     "{}={}:{}",
                     eval.name,

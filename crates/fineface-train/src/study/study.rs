@@ -277,9 +277,11 @@ fn evaluate_missing<B: FineFaceAutodiffBackend>(
             continue;
         }
         let run = RunFolder::open(dir)?;
+        // An unfinished evaluation (no fairness.json) is written again.
         let request = EvalRequest {
             out: Some(out),
             batch_size: options.eval_batch_size,
+            replace: true,
             ..EvalRequest::new(EvalData::Other(eval.data.clone()))
         };
         let outcome = run.evaluate::<B::InnerBackend>(&request, device)?;

@@ -72,6 +72,32 @@ fn generic_folder(name: &str) -> String {
     }
 }
 
+/// The text under `heading` up to the next heading.
+fn heading_section<'a>(doc: &'a str, heading: &str) -> Option<&'a str> {
+    let start = doc.find(&format!("\n{heading}\n"))? + heading.len() + 2;
+    let rest = &doc[start..];
+    Some(&rest[..rest.find("\n#").unwrap_or(rest.len())])
+}
+
+/// The top-level keys of a JSON file the section does not name in backticks: the run's
+/// own files (`fairness.json` is fineface-fair's, with its own table; `checksums.json`
+/// is keyed by file name).
+fn undocumented_keys(doc: &str, path: &Path, name: &str) -> Vec<String> {
+    if name == "fairness.json" || name == "checksums.json" {
+        return Vec::new();
+    }
+    let text = std::fs::read_to_string(path).unwrap();
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let Some(object) = value.as_object() else {
+        return Vec::new();
+    };
+    object
+        .keys()
+        .filter(|key| !doc.contains(&format!("`{key}`")))
+        .map(|key| format!("key {key} of {}", path.display()))
+        .collect()
+}
+
 /// Every file under `dir`, relative to it.
 #[allow(dead_code)] // Used by the test crates that check what they write.
 pub fn files_under(dir: &Path) -> Vec<PathBuf> {
@@ -125,7 +151,15 @@ pub fn assert_documented(dir: &Path, files: &[PathBuf], classes: &[String], sens
         if !named(&name) {
             missing.push(format!("file {}", file.display()));
         }
+        if name.ends_with(".json") {
+            missing.extend(undocumented_keys(&doc, &dir.join(file), &name));
+        }
         if name.ends_with(".csv") {
+            // Each CSV's columns in its own table, under `#### `name``.
+            let Some(table) = heading_section(&doc, &format!("#### `{name}`")) else {
+                missing.push(format!("a #### `{name}` table"));
+                continue;
+            };
             let mut reader = csv::Reader::from_path(dir.join(file)).unwrap();
             for column in reader.headers().unwrap() {
                 let generic = if classes.iter().any(|c| column == format!("p_{c}")) {
@@ -135,7 +169,7 @@ pub fn assert_documented(dir: &Path, files: &[PathBuf], classes: &[String], sens
                 } else {
                     column
                 };
-                if !doc.contains(&format!("`{generic}`")) {
+                if !table.contains(&format!("`{generic}`")) {
                     missing.push(format!("column {generic} of {}", file.display()));
                 }
             }

@@ -32,3 +32,12 @@ pub fn image_size(text: &str) -> Result<u32, String> {
     let n = at_least(text, 32, " px (the backbones downsample by 32)")?;
     u32::try_from(n).map_err(|_| format!("{n} px is too large"))
 }
+
+/// A device name (`cpu`, `cuda:0`, `wgpu`, `wgpu:1`), checked as typed so that the error
+/// names the flag the user gave (`--device` or `--devices`). Whether this build can run it
+/// is checked later, with the backends.
+pub fn device(text: &str) -> Result<String, String> {
+    text.parse::<fineface_model::DeviceSpec>()
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
+}

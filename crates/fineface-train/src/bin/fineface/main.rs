@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use clap::{Args, Parser, Subcommand};
-use fineface_data::DatasetConfig;
+use fineface_data::{DatasetConfig, Split};
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_train::study::{
     StudyOptions, StudyOutcome, StudyPlan, StudyRecord, StudyRequest, next_study_dir, run_study,
@@ -70,11 +70,11 @@ struct TrainArgs {
     #[arg(long, value_parser = flags::batch_size)]
     batch_size: Option<usize>,
     /// One device: `cpu`, `cuda:0`, `wgpu` (the default adapter) or `wgpu:N` (the N-th adapter).
-    #[arg(long, conflicts_with = "devices")]
+    #[arg(long, conflicts_with = "devices", value_parser = flags::device)]
     device: Option<String>,
     /// Several devices for data parallelism, one worker each, running at once:
     /// `cuda:0,cuda:1`.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = flags::device)]
     devices: Option<Vec<String>>,
     /// Machines in a data-parallel run over several machines; each runs this command with
     /// its own `--node-rank`, the same `--hub` and the same number of devices.
@@ -110,8 +110,8 @@ struct TrainArgs {
     /// config.toml, or on `--device`/`--devices`: any number of them).
     #[arg(long, conflicts_with = "out")]
     resume: Option<PathBuf>,
-    /// Stop after this many epochs (resumable), e.g. to split a long run.
-    #[arg(long)]
+    /// Stop after this many epochs (resumable), e.g. to split a long run; 1 or more.
+    #[arg(long, value_parser = flags::epochs)]
     stop_after_epoch: Option<usize>,
     /// Folder of experiment files.
     #[arg(long, default_value = "configs")]
@@ -165,10 +165,10 @@ struct StudyArgs {
     resume: Option<PathBuf>,
     /// One device for every run: `cpu`, `cuda:0`, `wgpu`, `wgpu:N` (with `--resume`: instead
     /// of the devices the study started on).
-    #[arg(long, conflicts_with = "devices")]
+    #[arg(long, conflicts_with = "devices", value_parser = flags::device)]
     device: Option<String>,
     /// Several devices for data parallelism: `cuda:0,cuda:1`.
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', value_parser = flags::device)]
     devices: Option<Vec<String>>,
     /// Stop after training this many runs (resumable with `--resume`), to split a long study.
     #[arg(long)]
@@ -206,8 +206,11 @@ struct EvalArgs {
     /// Output folder (default `<run>/eval-<dataset>-<split>`, `...-detect` with `--detect`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Write over an evaluation already in the output folder (refused otherwise).
+    #[arg(long)]
+    replace: bool,
     /// Device.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_parser = flags::device)]
     device: String,
     /// Images per forward pass (1 or more).
     #[arg(long, default_value_t = 32, value_parser = flags::at_least_one)]
@@ -237,15 +240,13 @@ fn main() -> std::process::ExitCode {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
             let text = error_text(&error);
-            // Into the run's log as well when one is open; stderr alone otherwise.
-            if tracing::dispatcher::has_been_set() {
-                tracing::error!("{text}");
-            } else {
-                #[allow(clippy::print_stderr)] // No logger yet: stderr is where it goes.
-                {
-                    eprintln!("error: {text}");
-                }
+            // Always on stderr, whatever RUST_LOG filters; into the run's log too, through
+            // a target the stderr layer leaves out.
+            #[allow(clippy::print_stderr)] // The command's last word is for its user.
+            {
+                eprintln!("error: {text}");
             }
+            tracing::error!(target: EXIT_TARGET, "{text}");
             std::process::ExitCode::FAILURE
         }
     }
@@ -360,12 +361,19 @@ fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
 }
 
 /// Logs to stderr (`RUST_LOG`, default info) and, for runs, to `train.log` in the run folder.
+/// The target of the error a command ends with: written to the log file, not again to
+/// stderr (`main` prints it there).
+const EXIT_TARGET: &str = "fineface::exit";
+
 fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
     // Colour codes only on a terminal: a log redirected to a file or a pipe stays plain.
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
-        .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")));
+        .with_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_filter(tracing_subscriber::filter::filter_fn(|meta| {
+            meta.target() != EXIT_TARGET
+        }));
     let file_layer = match file {
         Some(path) => {
             let log = std::fs::OpenOptions::new()
@@ -391,7 +399,14 @@ fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
 
 fn train(args: TrainArgs) -> anyhow::Result<()> {
     let (config, run_dir, resume) = match &args.resume {
-        Some(run) => (resumed_config(&args, run)?, run.clone(), true),
+        Some(run) => {
+            let config = resumed_config(&args, run)?;
+            let resume = has_checkpoint(run)?;
+            if !resume {
+                fineface_train::check_imagenet_weights(&config.model)?;
+            }
+            (config, run.clone(), resume)
+        }
         None => {
             let (config, run_dir) = new_run(&args)?;
             (config, run_dir, false)
@@ -399,6 +414,14 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     };
     // Everything that can be refused is checked before the run folder is touched.
     let devices = parse_devices(&config.train.devices)?;
+    let workers = devices.len() * args.nodes.unwrap_or(1) as usize;
+    anyhow::ensure!(
+        config.train.batch_size >= 2 * workers,
+        "a batch of {} images (--batch-size or train.batch_size) cannot give each of {workers} \
+         workers the 2 images BatchNorm needs: use --batch-size {} or more, or fewer devices",
+        config.train.batch_size,
+        2 * workers
+    );
     let options = RunOptions {
         run_dir: run_dir.clone(),
         resume,
@@ -417,6 +440,12 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         _ => "train.log".to_owned(),
     };
     init_logging(Some(&run_dir.join(log)))?;
+    if args.resume.is_some() && !resume {
+        tracing::info!(
+            "{} has no checkpoint yet: training it from the start with its config.toml",
+            run_dir.display()
+        );
+    }
     tracing::info!(run = %run_dir.display(), experiment = %config.name, method = ?config.method, "starting");
     let summary = on_devices(
         &devices,
@@ -427,6 +456,16 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     )?;
     print_summary(&summary, &config, args.node_rank.unwrap_or(0));
     Ok(())
+}
+
+/// Whether the run to resume has a checkpoint. One stopped before its first (a failed
+/// start, `--stop-after-epoch` before the end of epoch 1, a node 0 stopped while waiting)
+/// has nothing to continue: it starts over from its own config.toml, saying so. Damaged
+/// checkpoints are not "none": their error stands.
+fn has_checkpoint(run: &Path) -> anyhow::Result<bool> {
+    Ok(fineface_train::Checkpoints::new(run)
+        .resume_point()?
+        .is_some())
 }
 
 /// The config and folder of a new run, checked (the dataset found, the weights there) before
@@ -570,7 +609,7 @@ fn study(args: StudyArgs) -> anyhow::Result<()> {
             (record, dir.clone())
         }
         (None, Some(experiment)) => {
-            // `configs/x.toml` studies experiment `x`.
+            // A file `x.toml` in the configs folder studies experiment `x`.
             let name = if experiment.ends_with(".toml") {
                 Path::new(experiment)
                     .file_stem()
@@ -717,7 +756,11 @@ fn head_accuracies(method: fineface_train::Method, concat: f64, heads: f64) -> S
 fn print_summary(summary: &RunSummary, config: &ExperimentConfig, node_rank: u32) {
     println!("run: {}", summary.run_dir.display());
     if let Some((value, epoch)) = summary.best {
-        println!("best validation value {value:.4} at epoch {epoch}");
+        let metric = match config.train.select_by {
+            fineface_train::SelectBy::Accuracy => "validation accuracy",
+            fineface_train::SelectBy::WorstGroup => "validation worst-group accuracy",
+        };
+        println!("selected epoch {epoch}: {metric} {value:.4} (train.select_by)");
     }
     match &summary.test {
         Some(t) => println!(
@@ -770,8 +813,12 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         .with_context(|| format!("{} is not a run folder", args.run.display()))?;
     let data = match (&args.dataset, &args.data) {
         (Some(kind), Some(root)) => EvalData::Other(
-            DatasetConfig::with_root(kind, root.clone())
-                .with_context(|| format!("unknown dataset kind `{kind}`"))?,
+            DatasetConfig::with_root(kind, root.clone()).with_context(|| {
+                format!(
+                    "--dataset {kind}: unknown dataset kind (one of {})",
+                    DatasetConfig::KINDS.join(", ")
+                )
+            })?,
         ),
         (None, Some(root)) => EvalData::OwnAt(root.clone()),
         _ => EvalData::Own,
@@ -783,6 +830,14 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         ),
         None => None,
     };
+    let own = !matches!(data, EvalData::Other(_));
+    if own && matches!(split, Some(EvalSplit::All | EvalSplit::One(Split::Train))) {
+        tracing::warn!(
+            "--split {}: the run trained on this dataset's train split, so these numbers \
+             include images it learned from and flatter it (its test split is the held-out one)",
+            args.split.as_deref().unwrap_or_default()
+        );
+    }
     let request = EvalRequest {
         data,
         split,
@@ -791,6 +846,7 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         faces: args
             .detect
             .then(|| args.faces.settings(run.config.transform.resize as usize)),
+        replace: args.replace,
     };
     let outcome = run.evaluate::<B>(&request, device)?;
     let summary = &outcome.summary;

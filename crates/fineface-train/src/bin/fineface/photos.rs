@@ -65,7 +65,7 @@ pub struct PredictArgs {
     #[command(flatten)]
     faces: FaceArgs,
     /// Device.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_parser = crate::flags::device)]
     device: String,
     /// No progress bar.
     #[arg(long)]
@@ -89,7 +89,7 @@ pub struct AlignArgs {
     #[arg(long, default_value_t = default_workers(), value_parser = crate::flags::at_least_one)]
     workers: usize,
     /// Device.
-    #[arg(long, default_value = "cpu")]
+    #[arg(long, default_value = "cpu", value_parser = crate::flags::device)]
     device: String,
     /// No progress bar.
     #[arg(long)]
