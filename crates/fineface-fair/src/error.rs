@@ -159,8 +159,8 @@ pub enum FairError {
     /// Labels or group values that differ only in letter case or surrounding spaces
     /// (`Male` and `male`): counted apart they split one class or group in two.
     #[error(
-        "{what} has values that differ only in case or spaces: {spellings}; spell each one \
-         way (they would be audited as different classes or groups)"
+        "{what} has values that differ only in case, spaces, `_` or `-`: {spellings}; spell \
+         each one way (they would be audited as different classes or groups)"
     )]
     CaseVariants {
         /// `the labels` or `sensitive feature race`.

@@ -342,12 +342,18 @@ impl PredictionTable {
     }
 }
 
-/// [`FairError::CaseVariants`] for the first values of `names` equal once lowercased and
-/// trimmed.
+/// [`FairError::CaseVariants`] for the first values of `names` that are one value spelled
+/// two ways: equal once lowercased, with `_` and `-` read as spaces and runs of spaces as
+/// one (`Latino_Hispanic` beside `latino hispanic`, `Black  Female` beside `Black Female`).
 fn case_variants(names: &[String], what: &str) -> Result<()> {
     let mut seen: HashMap<String, &str> = HashMap::new();
     for name in names {
-        let key = name.trim().to_lowercase();
+        let key = name
+            .to_lowercase()
+            .replace(['_', '-'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
         if let Some(first) = seen.insert(key, name) {
             return Err(FairError::CaseVariants {
                 what: what.to_owned(),

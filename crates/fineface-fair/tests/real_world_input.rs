@@ -96,11 +96,27 @@ fn labels_or_groups_differing_only_in_case_or_spaces_are_an_error_naming_both() 
             "sensitive feature group_1",
             "\"Black\", \"BLACK\"",
         ),
+        // Inner spaces, and the separators mirrors swap (FairFace's `Latino_Hispanic`).
+        (
+            "y_true,y_pred,group\nyes,no,Black  Female\nno,no,Black Female\n",
+            "sensitive feature group",
+            "\"Black  Female\", \"Black Female\"",
+        ),
+        (
+            "y_true,y_pred,group\nyes,no,Latino_Hispanic\nno,no,Latino Hispanic\n",
+            "sensitive feature group",
+            "\"Latino_Hispanic\", \"Latino Hispanic\"",
+        ),
+        (
+            "y_true,y_pred,group\nyes,no,east-asian\nno,no,East Asian\n",
+            "sensitive feature group",
+            "\"east-asian\", \"East Asian\"",
+        ),
     ] {
         let error = audit_text(text).unwrap_err().to_string();
         assert!(
             error.starts_with(&format!(
-                "{what} has values that differ only in case or spaces: {spellings}"
+                "{what} has values that differ only in case, spaces, `_` or `-`: {spellings}"
             )),
             "{error}"
         );
