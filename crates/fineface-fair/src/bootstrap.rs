@@ -19,6 +19,12 @@ use crate::confusion::Confusion;
 use crate::core_report::CoreReport;
 use crate::error::{FairError, Result};
 
+/// A percentage as a person writes it: `95`, `2.5`, `0.5`, not `2.500000000000002`.
+fn percent(value: f64) -> String {
+    let text = format!("{value:.4}");
+    text.trim_end_matches('0').trim_end_matches('.').to_owned()
+}
+
 /// How many replicates, from which seed, at which confidence level.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct BootstrapConfig {
@@ -104,11 +110,12 @@ impl BootstrapReport {
         let minimum = config.minimum_replicates();
         if config.replicates < minimum {
             return Err(FairError::InvalidBootstrap(format!(
-                "{} replicates cannot give a {} % percentile interval: each tail of {} % needs \
+                "{} replicate{} cannot give a {} % percentile interval: each tail of {} % needs \
                  a replicate, so at least {minimum} (1,000 or more for stable bounds)",
                 config.replicates,
-                config.confidence * 100.0,
-                (1.0 - config.confidence) * 50.0
+                if config.replicates == 1 { "" } else { "s" },
+                percent(config.confidence * 100.0),
+                percent((1.0 - config.confidence) * 50.0)
             )));
         }
         let mut rng = ChaCha8Rng::seed_from_u64(config.seed);

@@ -203,7 +203,13 @@ impl SubgroupReport {
                 "DoB x100 (ddof 1)",
                 between(fmt(a.dob_std_ddof1.map(|d| d * 100.0))),
             ),
-            ("SER (max error / min error)", between(fmt(a.ser))),
+            (
+                "SER (max error / min error)",
+                between(a.ser.map_or_else(
+                    || "undefined (no group makes an error: 0 / 0)".to_owned(),
+                    |ser| fmt(Some(ser)),
+                )),
+            ),
             (
                 "max/min accuracy ratio",
                 between(fmt(a.max_min_accuracy_ratio)),

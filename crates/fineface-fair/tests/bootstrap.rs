@@ -123,6 +123,37 @@ fn invalid_settings_are_rejected() {
 }
 
 #[test]
+fn too_few_replicates_are_refused_in_numbers_a_person_writes() {
+    let spec = CsvSpec {
+        sensitive: SensitiveColumns::Columns(vec!["sex".into()]),
+        ..CsvSpec::default()
+    };
+    let table = read_predictions_csv(common::golden_path("all_perfect.csv"), &spec).unwrap();
+    for (config, message) in [
+        (
+            BootstrapConfig::new(1, 1),
+            "1 replicate cannot give a 95 % percentile interval: each tail of 2.5 % needs a \
+             replicate, so at least 40",
+        ),
+        (
+            BootstrapConfig {
+                confidence: 0.99,
+                ..BootstrapConfig::new(5, 1)
+            },
+            "5 replicates cannot give a 99 % percentile interval: each tail of 0.5 % needs a \
+             replicate, so at least 200",
+        ),
+    ] {
+        let options = AuditOptions {
+            bootstrap: Some(config),
+            ..Default::default()
+        };
+        let error = audit(&table, &options).unwrap_err().to_string();
+        assert!(error.contains(message), "{error}");
+    }
+}
+
+#[test]
 fn the_fewest_replicates_allowed_have_a_replicate_in_each_tail() {
     assert_eq!(BootstrapConfig::new(40, 1).minimum_replicates(), 40);
     let at_99 = BootstrapConfig {

@@ -250,6 +250,14 @@ fn rate_metrics_no_group_defines_are_undefined_and_one_group_compares_nothing() 
         aggregate_cell(&report.to_markdown(), "equalized odds difference (strict)"),
         "0.5000 (FPR only: TPR defined in 1 of 3 groups, FPR defined in 3 of 3 groups)"
     );
+    // Every group perfect: SER is 0 / 0, said so, not a dash.
+    let markdown = audit_text("y_true,y_pred,group\n1,1,A\n0,0,A\n1,1,B\n0,0,B\n")
+        .unwrap()
+        .to_markdown();
+    assert_eq!(
+        aggregate_cell(&markdown, "SER (max error / min error)"),
+        "undefined (no group makes an error: 0 / 0)"
+    );
     // One group: nothing to compare.
     let markdown = audit_text("y_true,y_pred,group\n1,1,A\n0,1,A\n")
         .unwrap()
