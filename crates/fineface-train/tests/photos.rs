@@ -913,17 +913,39 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
             text(data),
             "--out",
             text(out),
-            "--mtcnn",
-            text(&weights),
         ];
         if detect {
-            args.push("--detect");
+            args.extend(["--detect", "--mtcnn", text(&weights)]);
         }
         String::from_utf8_lossy(&fineface(&args, true).stdout).into_owned()
     };
     let stdout = eval(&raw, &on_raw, true);
     assert!(stdout.contains("(11 images scored, 2 skipped)"), "{stdout}");
     eval(&chips, &on_chips, false);
+    // Face flags where no face is found change nothing: refused, named.
+    let output = fineface(
+        &[
+            "eval",
+            "--run",
+            text(run()),
+            "--dataset",
+            "manifest",
+            "--data",
+            text(&chips),
+            "--out",
+            text(&dir.path().join("eval-flags")),
+            "--padding",
+            "0.1",
+            "--keep",
+            "most-probable",
+        ],
+        false,
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("--padding, --keep only apply with --detect"),
+        "{stderr}"
+    );
     assert_eq!(
         std::fs::read_to_string(on_raw.join("predictions.csv")).unwrap(),
         std::fs::read_to_string(on_chips.join("predictions.csv")).unwrap()

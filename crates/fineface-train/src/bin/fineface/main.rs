@@ -809,6 +809,7 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
     args: &EvalArgs,
     device: &B::Device,
 ) -> anyhow::Result<()> {
+    args.faces.only_with_detect(args.detect)?;
     let run = RunFolder::open(&args.run)
         .with_context(|| format!("{} is not a run folder", args.run.display()))?;
     let data = match (&args.dataset, &args.data) {

@@ -13,37 +13,76 @@ use fineface_train::photos::{
 };
 use fineface_train::{BackendTask, RunFolder, on_devices, parse_devices};
 
-/// How faces are found in raw photos and cut into chips.
+/// How faces are found in raw photos and cut into chips. Each is optional so that one given
+/// where no photo is detected (`predict` or `eval` without `--detect`) is refused, not
+/// ignored ([`FaceArgs::given`]).
 #[derive(Args, Debug, Clone)]
 pub struct FaceArgs {
     /// Folder of MTCNN's weights: facenet-pytorch 2.6.0's `pnet.pt`, `rnet.pt`, `onet.pt`
     /// (`pip download --no-deps facenet-pytorch==2.6.0`, in the wheel's
-    /// `facenet_pytorch/data/`).
-    #[arg(long, default_value = "../shared/weights/mtcnn")]
-    pub mtcnn: PathBuf,
+    /// `facenet_pytorch/data/`) [default: ../shared/weights/mtcnn].
+    #[arg(long)]
+    pub mtcnn: Option<PathBuf>,
     /// Room around the face in a chip, a fraction of the face's width on each side
-    /// (FairFace's 0.25; 0 to 4).
-    #[arg(long, default_value_t = 0.25, allow_negative_numbers = true)]
-    pub padding: f64,
-    /// The smallest face searched for, in pixels (at least 12).
-    #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
-    pub min_face_size: f64,
-    /// Which face stands for a photo with several (`align`, `eval --detect`).
-    #[arg(long, value_enum, default_value_t = KeepFace::Largest)]
-    pub keep: KeepFace,
+    /// (FairFace's 0.25; 0 to 4) [default: 0.25].
+    #[arg(long, allow_negative_numbers = true)]
+    pub padding: Option<f64>,
+    /// The smallest face searched for, in pixels (at least 12) [default: 20].
+    #[arg(long, allow_negative_numbers = true)]
+    pub min_face_size: Option<f64>,
+    /// Which face stands for a photo with several (`align`, `eval --detect`) [default:
+    /// largest].
+    #[arg(long, value_enum)]
+    pub keep: Option<KeepFace>,
 }
 
 impl FaceArgs {
     /// The settings, chips of `size` px.
     pub fn settings(&self, size: usize) -> FaceSettings {
+        let mtcnn = self
+            .mtcnn
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("../shared/weights/mtcnn"));
         FaceSettings {
-            weights: MtcnnWeights::in_dir(&self.mtcnn),
-            detector: MtcnnConfig::new().with_min_face_size(self.min_face_size),
+            weights: MtcnnWeights::in_dir(&mtcnn),
+            detector: MtcnnConfig::new().with_min_face_size(self.min_face_size.unwrap_or(20.0)),
             align: AlignConfig::new()
                 .with_size(size)
-                .with_padding(self.padding),
-            keep: self.keep,
+                .with_padding(self.padding.unwrap_or(0.25)),
+            keep: self.keep(),
         }
+    }
+
+    /// The face kept of a photo with several.
+    pub fn keep(&self) -> KeepFace {
+        self.keep.unwrap_or(KeepFace::Largest)
+    }
+
+    /// The flags given on the command line (`--padding`, ...).
+    pub fn given(&self) -> Vec<&'static str> {
+        [
+            self.mtcnn.is_some().then_some("--mtcnn"),
+            self.padding.is_some().then_some("--padding"),
+            self.min_face_size.is_some().then_some("--min-face-size"),
+            self.keep.is_some().then_some("--keep"),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+
+    /// Refuses face flags where no face is detected: they would change nothing.
+    ///
+    /// # Errors
+    /// The flags given, named.
+    pub fn only_with_detect(&self, detect: bool) -> anyhow::Result<()> {
+        let given = self.given();
+        anyhow::ensure!(
+            detect || given.is_empty(),
+            "{} only apply with --detect (the images are taken as aligned chips without it)",
+            given.join(", ")
+        );
+        Ok(())
     }
 }
 
@@ -120,6 +159,7 @@ impl BackendTask for PredictImages<'_> {
 }
 
 fn predict_on<B: FineFaceBackend>(args: &PredictArgs, device: &B::Device) -> anyhow::Result<()> {
+    args.faces.only_with_detect(args.detect)?;
     let images = collect_photos(&args.images)?;
     let run = RunFolder::open(&args.run)
         .with_context(|| format!("{} is not a run folder", args.run.display()))?;
@@ -261,7 +301,7 @@ fn align_on<B: FineFaceBackend>(args: &AlignArgs, device: &B::Device) -> anyhow:
             report.aligned,
             report.resumed,
             report.several.len(),
-            match args.faces.keep {
+            match args.faces.keep() {
                 KeepFace::Largest => "largest",
                 KeepFace::MostProbable => "most probable",
             },
