@@ -85,8 +85,18 @@ const NOT_SENSITIVE: [&str; 7] = [
 /// (`test/fairness.json`, `eval-*/fairness.json`), when `predictions` is such a file.
 fn run_report_beside(predictions: &Path) -> Option<(Vec<String>, String, PathBuf)> {
     let path = predictions.with_file_name("fairness.json");
-    let report: SubgroupReport =
-        serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
+    let text = std::fs::read_to_string(&path).ok()?;
+    let report: SubgroupReport = match serde_json::from_str(&text) {
+        Ok(report) => report,
+        Err(e) => {
+            tracing::warn!(
+                "{} cannot be read ({e}): its grouping and positive label are not used; pass \
+                 --sensitive and --pos-label",
+                path.display()
+            );
+            return None;
+        }
+    };
     let name = predictions.file_name()?.to_str()?;
     // The run may have been written on another OS: split on either separator.
     let input = report.meta.input.as_deref()?;

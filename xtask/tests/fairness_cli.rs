@@ -199,6 +199,20 @@ fn a_runs_own_predictions_need_no_flags_and_errors_suggest_the_flags() {
     assert_eq!(without, with_flags);
     assert_eq!(without["meta"]["pos_label"], "yes");
 
+    // A damaged report beside it is said, not silently passed over.
+    let damaged = tempfile::tempdir().unwrap();
+    std::fs::write(damaged.path().join("predictions.csv"), csv).unwrap();
+    std::fs::write(damaged.path().join("fairness.json"), "{\"meta\": ").unwrap();
+    let output = xtask(&[
+        "fairness",
+        damaged.path().join("predictions.csv").to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success() && stderr.contains("fairness.json cannot be read ("),
+        "{stderr}"
+    );
+
     // The same file elsewhere, without the report beside it: both errors name the flag and
     // the values present.
     let alone = dir.path().join("alone.csv");
