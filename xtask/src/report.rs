@@ -422,6 +422,16 @@ impl CompareArgs {
         if datasets.len() > 1 {
             tracing::warn!(?datasets, "comparing runs on different datasets");
         }
+        let mut seen = std::collections::BTreeSet::new();
+        for dir in &self.runs {
+            let same = dir.canonicalize().unwrap_or_else(|_| dir.clone());
+            if !seen.insert(same) {
+                tracing::warn!(
+                    "{} is given twice: its row and point appear twice",
+                    dir.display()
+                );
+            }
+        }
         std::fs::create_dir_all(&self.out)
             .with_context(|| format!("cannot create {}", self.out.display()))?;
         let mut md = String::from(
