@@ -303,7 +303,10 @@ impl SubgroupReport {
                 md,
                 "| {} | {} | {} | {} | {} |",
                 cell(class),
-                between_groups_cell(fmt(Some(p.demographic_parity_difference)), n, &[]),
+                one_class_note(
+                    between_groups_cell(fmt(Some(p.demographic_parity_difference)), n, &[]),
+                    one_class
+                ),
                 between_groups_cell(fmt(Some(p.equal_opportunity_difference)), n, &[tpr]),
                 between_groups_cell(fmt(Some(p.equalized_odds_difference)), n, &[tpr, fpr]),
                 strict_cell(p.strict.equalized_odds_difference, n, &[tpr, fpr])

@@ -225,7 +225,7 @@ fn rate_metrics_no_group_defines_are_undefined_and_one_group_compares_nothing() 
         (None, None, None)
     );
     assert!(
-        markdown.contains("| 1 | 0.3333 | undefined (TPR defined in 1 of 2 groups) |"),
+        markdown.contains("| 1 | 0.3333 (every group holds one class: selection rate is its TPR or FPR, an error rate, not a disparity) | undefined (TPR defined in 1 of 2 groups) |"),
         "{markdown}"
     );
     // Rates defined in some groups only: fairlearn's number, said to be.

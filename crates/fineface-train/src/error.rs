@@ -24,10 +24,11 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
-    /// An output folder that already holds a result, not asked to be replaced.
+    /// An output folder that already holds a result, not asked to be replaced
+    /// ([`EvalRequest::replace`](crate::EvalRequest::replace)).
     #[error(
         "{path} already holds an evaluation; results are not overwritten unless asked \
-         (--replace, EvalRequest::replace), or give another --out"
+         (--replace), or give another --out"
     )]
     WouldOverwrite {
         /// The folder.

@@ -77,9 +77,10 @@ impl FaceArgs {
     /// The flags given, named.
     pub fn only_with_detect(&self, detect: bool) -> anyhow::Result<()> {
         let given = self.given();
+        let verb = if given.len() == 1 { "applies" } else { "apply" };
         anyhow::ensure!(
             detect || given.is_empty(),
-            "{} only apply with --detect (the images are taken as aligned chips without it)",
+            "{} only {verb} with --detect (the images are taken as aligned chips without it)",
             given.join(", ")
         );
         Ok(())
