@@ -95,24 +95,10 @@ fn main() -> std::process::ExitCode {
             {
                 return std::process::ExitCode::SUCCESS;
             }
-            tracing::error!("{}", error_text(&error));
+            tracing::error!("{}", fineface_data::error_chain(error.as_ref()));
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its causes on one line, each said once: an I/O error's message often
-/// already holds its source's (`cannot read x.csv: No such file ...`).
-fn error_text(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 #[cfg(test)]

@@ -64,12 +64,7 @@ fn report_writes_markdown_with_curves_and_subgroup_chart() {
     let dir = tempfile::tempdir().unwrap();
     let run = dir.path().join("run-001");
     fake_run(&run, "fineface", 0.93, 0.02);
-    let output = xtask(&["report", run.to_str().unwrap()]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    report(&run);
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     // Group names join values with `|`, escaped inside table cells.
     assert!(md.contains("| East Asian\\|Female |"), "{md}");
@@ -150,12 +145,7 @@ fn report_reads_an_infinite_ser_and_the_skipped_images() {
         r#"{"n": 1000, "accuracy": 0.93, "accuracy_concat": 0.93, "accuracy_heads": 0.93, "worst_group_accuracy": 0.8, "worst_group": "Black|Female", "dob": 0.02, "ser": "inf", "skipped": 3}"#,
     )
     .unwrap();
-    let output = xtask(&["report", run.to_str().unwrap()]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    report(&run);
     let md = std::fs::read_to_string(run.join("report.md")).unwrap();
     assert!(
         md.contains("| SER: worst / best group error | inf |"),

@@ -85,3 +85,43 @@ impl DataError {
         }
     }
 }
+
+/// An error and its sources on one line, each said once: many messages already hold their
+/// source's (`cannot access x.csv: No such file or directory`), and repeating it would read
+/// as two failures. What the command-line tools print for an error, without a backtrace.
+pub fn error_chain(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::error_chain;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read x.csv: {0}")]
+    struct Read(#[source] std::io::Error);
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("the run folder")]
+    struct Outer(#[source] Read);
+
+    #[test]
+    fn each_cause_is_said_once() {
+        let io = || std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        assert_eq!(error_chain(&Read(io())), "cannot read x.csv: no such file");
+        assert_eq!(
+            error_chain(&Outer(Read(io()))),
+            "the run folder: cannot read x.csv: no such file"
+        );
+    }
+}

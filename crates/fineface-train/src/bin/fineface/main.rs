@@ -239,7 +239,10 @@ fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            let text = error_text(&error);
+            // Each cause once, on one line, no backtrace even under RUST_BACKTRACE=1: a bad
+            // flag or file is the user's to fix and the message says how; a bug panics, and
+            // a panic keeps its backtrace.
+            let text = fineface_data::error_chain(error.as_ref());
             // Always on stderr, whatever RUST_LOG filters; into the run's log too, through
             // a target the stderr layer leaves out.
             #[allow(clippy::print_stderr)] // The command's last word is for its user.
@@ -250,22 +253,6 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::FAILURE
         }
     }
-}
-
-/// An error and its causes on one line, each said once (an I/O error's message already
-/// holds its source's), without a backtrace even under `RUST_BACKTRACE=1`: a bad flag or
-/// a missing file is the user's to fix, and its message says how; a bug panics, and a
-/// panic keeps its backtrace.
-fn error_text(error: &anyhow::Error) -> String {
-    let mut text = error.to_string();
-    for cause in error.chain().skip(1) {
-        let cause = cause.to_string();
-        if !text.contains(&cause) {
-            text.push_str(": ");
-            text.push_str(&cause);
-        }
-    }
-    text
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
