@@ -47,7 +47,7 @@ pub fn apply(mut bytes: Vec<u8>, edits: &[Edit]) -> Vec<u8> {
     bytes
 }
 
-/// Arbitrary bytes, or `valid` with one to eight edits.
+/// Arbitrary bytes, or `valid` with one to seven edits.
 pub fn input(valid: Vec<u8>) -> impl Strategy<Value = Vec<u8>> {
     prop_oneof![
         proptest::collection::vec(any::<u8>(), 0..512),
