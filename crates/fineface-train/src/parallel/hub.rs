@@ -51,8 +51,7 @@ impl NodeLink {
     }
 
     /// [`connect`](Self::connect), waiting at most `timeout` for the other nodes; the wait
-    /// is logged every [`Waiting`] interval (what it waits for, for how long so far, when it
-    /// gives up).
+    /// is logged every 10 s (what it waits for, for how long so far, when it gives up).
     ///
     /// # Errors
     /// As [`connect`](Self::connect).
