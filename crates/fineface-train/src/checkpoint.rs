@@ -171,6 +171,13 @@ impl Checkpoints {
         Ok(target)
     }
 
+    /// Whether the run has written no checkpoint at all (no `latest`, no `epoch-NNN`
+    /// folder): a look at names, not the checksum verification of
+    /// [`resume_point`](Self::resume_point), which a resume then does once.
+    pub fn is_empty(&self) -> bool {
+        !self.dir.join("latest").exists() && self.epoch_folders().is_empty()
+    }
+
     /// The `epoch-NNN` folders, newest first.
     fn epoch_folders(&self) -> Vec<(usize, PathBuf)> {
         let mut folders: Vec<(usize, PathBuf)> = std::fs::read_dir(&self.dir)

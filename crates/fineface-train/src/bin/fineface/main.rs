@@ -388,7 +388,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
     let (config, run_dir, resume) = match &args.resume {
         Some(run) => {
             let config = resumed_config(&args, run)?;
-            let resume = has_checkpoint(run)?;
+            let resume = has_checkpoint(run);
             if !resume {
                 fineface_train::check_imagenet_weights(&config.model)?;
             }
@@ -448,11 +448,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
 /// Whether the run to resume has a checkpoint. One stopped before its first (a failed
 /// start, `--stop-after-epoch` before the end of epoch 1, a node 0 stopped while waiting)
 /// has nothing to continue: it starts over from its own config.toml, saying so. Damaged
-/// checkpoints are not "none": their error stands.
-fn has_checkpoint(run: &Path) -> anyhow::Result<bool> {
-    Ok(fineface_train::Checkpoints::new(run)
-        .resume_point()?
-        .is_some())
+/// checkpoints are not "none": the resume verifies them (once) and their error stands.
+fn has_checkpoint(run: &Path) -> bool {
+    !fineface_train::Checkpoints::new(run).is_empty()
 }
 
 /// The config and folder of a new run, checked (the dataset found, the weights there) before
