@@ -41,6 +41,17 @@ pub enum DataError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// A label file that is not text in an encoding we read (UTF-8, or UTF-16 with a
+    /// byte-order mark): Latin-1 from older Excel, UTF-16 without a mark, a binary file.
+    #[error("{path}:{line}: {cause}")]
+    NotText {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line of the first byte that is not text.
+        line: u64,
+        /// What the bytes are, and what to do.
+        cause: String,
+    },
     /// A label file line that cannot be understood.
     #[error("{path}:{line}: {message}")]
     Parse {

@@ -47,6 +47,7 @@ mod image_file;
 mod loader;
 mod sample;
 mod split;
+mod text;
 mod transform;
 
 #[cfg(feature = "burn")]
@@ -68,7 +69,7 @@ pub mod formats {
     /// FairFace label CSVs.
     pub mod fairface {
         pub use crate::datasets::fairface::{
-            AGES, FairFaceRow, RACES, SERVICE_TEST_SPELLINGS, read_labels,
+            AGES, FairFaceRow, GENDERS, RACES, SERVICE_TEST_SPELLINGS, read_labels,
         };
     }
     /// UTKFace file names.
@@ -78,7 +79,8 @@ pub mod formats {
     /// CelebA annotation files.
     pub mod celeba {
         pub use crate::datasets::celeba::{
-            AttributeTable, attribute_label, read_attributes, read_partition,
+            ATTRIBUTES, AttributeTable, attribute_label, read_attributes, read_attributes_csv,
+            read_partition, read_partition_csv,
         };
     }
     /// LFWA+'s `lfw_attributes.txt`.

@@ -16,6 +16,17 @@ pub enum FairError {
         /// The underlying I/O error.
         source: std::io::Error,
     },
+    /// The file is not text in an encoding we read (UTF-8, or UTF-16 with a byte-order
+    /// mark): Latin-1 from older Excel, UTF-16 without a mark, a binary file.
+    #[error("{path}:{line}: {cause}")]
+    NotText {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line of the first byte that is not text.
+        line: u64,
+        /// What the bytes are, and what to do.
+        cause: String,
+    },
     /// The CSV parser failed (for example invalid UTF-8 or an unterminated quote).
     #[error("{path}:{line}: malformed csv: {message}")]
     Csv {
@@ -43,6 +54,34 @@ pub enum FairError {
         column: String,
         /// The columns that the header does have, comma-separated.
         available: String,
+    },
+    /// Two columns differ from a requested one only in letter case.
+    #[error(
+        "{path}:1: columns {candidates} differ only in letter case; which one is `{column}`? rename the others"
+    )]
+    AmbiguousColumn {
+        /// The file that failed.
+        path: PathBuf,
+        /// The column that was looked for.
+        column: String,
+        /// The columns that match it in another case, quoted and joined.
+        candidates: String,
+    },
+    /// A label column holds a score or probability (a number that is not whole).
+    #[error(
+        "{path}:{line}: column `{column}` holds `{value}`, a score, where a label is expected; \
+         write the predicted class (for example `y_pred = score >= 0.5`), or name the label \
+         column (--y-true, --y-pred)"
+    )]
+    ScoreNotLabel {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The score.
+        value: String,
     },
     /// The header names the same column twice.
     #[error("{path}:1: column `{column}` appears more than once in the header")]

@@ -42,6 +42,7 @@ mod render;
 mod report;
 mod run_folder;
 mod table;
+mod text;
 
 pub use aggregate::{Aggregates, ParityAggregates, StrictRateAggregates};
 pub use bootstrap::{BootstrapConfig, BootstrapReport, Interval};

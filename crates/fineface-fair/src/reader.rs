@@ -94,14 +94,23 @@ pub fn read_predictions_csv(path: impl AsRef<Path>, spec: &CsvSpec) -> Result<Pr
 
 /// Reads predictions from any reader; `path` is only used in error messages.
 pub fn read_predictions<R: Read>(
-    reader: R,
+    mut reader: R,
     path: &Path,
     spec: &CsvSpec,
 ) -> Result<PredictionTable> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| FairError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    let text = crate::text::blank_preamble(&crate::text::decode(bytes, path)?);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .from_reader(reader);
+        .delimiter(crate::text::delimiter(&text))
+        .from_reader(text.as_bytes());
     let csv_error = |e: csv::Error| match e.kind() {
         csv::ErrorKind::Io(_) => FairError::Io {
             path: path.to_owned(),
@@ -117,7 +126,7 @@ pub fn read_predictions<R: Read>(
         .headers()
         .map_err(csv_error)?
         .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
+        .map(str::to_owned)
         .collect();
     let required = spec.required_columns();
     if header.is_empty() || header.iter().all(String::is_empty) {
@@ -134,16 +143,7 @@ pub fn read_predictions<R: Read>(
             });
         }
     }
-    let index_of = |column: &str| {
-        header
-            .iter()
-            .position(|h| h == column)
-            .ok_or_else(|| FairError::MissingColumn {
-                path: path.to_owned(),
-                column: column.to_owned(),
-                available: header.join(","),
-            })
-    };
+    let index_of = |column: &str| column_index(&header, column, path);
     let y_true = index_of(&spec.y_true)?;
     let y_pred = index_of(&spec.y_pred)?;
 
@@ -157,7 +157,8 @@ pub fn read_predictions<R: Read>(
             while csv.read_record(&mut record).map_err(csv_error)? {
                 let line = check_row(&record, header.len(), path)?;
                 let field = |i: usize| non_empty(&record, i, &header, line, path);
-                let (truth, pred) = (field(y_true)?, field(y_pred)?);
+                let truth = label(field(y_true)?, &header[y_true], line, path)?;
+                let pred = label(field(y_pred)?, &header[y_pred], line, path)?;
                 let missing = columns
                     .iter()
                     .find(|&&c| record.get(c).is_some_and(is_missing));
@@ -183,7 +184,8 @@ pub fn read_predictions<R: Read>(
             while csv.read_record(&mut record).map_err(csv_error)? {
                 let line = check_row(&record, header.len(), path)?;
                 let field = |i: usize| non_empty(&record, i, &header, line, path);
-                let (truth, pred) = (field(y_true)?, field(y_pred)?);
+                let truth = label(field(y_true)?, &header[y_true], line, path)?;
+                let pred = label(field(y_pred)?, &header[y_pred], line, path)?;
                 let raw = record.get(group).unwrap_or_default();
                 if raw
                     .split(crate::table::GROUP_SEPARATOR)
@@ -234,6 +236,47 @@ pub fn read_predictions<R: Read>(
         _ => Err(FairError::NoRows {
             source_name: path.display().to_string(),
         }),
+    }
+}
+
+/// The column called `column`; failing an exact match, the one column equal to it in
+/// another letter case (`Y_TRUE`, `Race`).
+fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
+    if let Some(i) = header.iter().position(|h| h == column) {
+        return Ok(i);
+    }
+    let matches: Vec<usize> = (0..header.len())
+        .filter(|&i| header[i].eq_ignore_ascii_case(column))
+        .collect();
+    match matches[..] {
+        [i] => Ok(i),
+        [] => Err(FairError::MissingColumn {
+            path: path.to_owned(),
+            column: column.to_owned(),
+            available: header.join(","),
+        }),
+        _ => Err(FairError::AmbiguousColumn {
+            path: path.to_owned(),
+            column: column.to_owned(),
+            candidates: matches
+                .iter()
+                .map(|&i| format!("`{}`", header[i]))
+                .collect::<Vec<_>>()
+                .join(" and "),
+        }),
+    }
+}
+
+/// A label, which a score (`0.73`: a number that is not whole) is not.
+fn label<'v>(value: &'v str, column: &str, line: u64, path: &Path) -> Result<&'v str> {
+    match value.parse::<f64>() {
+        Ok(v) if v.is_finite() && v.fract() != 0.0 => Err(FairError::ScoreNotLabel {
+            path: path.to_owned(),
+            line,
+            column: column.to_owned(),
+            value: value.to_owned(),
+        }),
+        _ => Ok(value),
     }
 }
 

@@ -79,15 +79,20 @@ fn missing_sensitive_column_is_named() {
 }
 
 #[test]
-fn invalid_utf8_is_a_csv_error_with_its_line() {
+fn invalid_utf8_is_refused_with_its_line() {
     let error = read(
         b"y_true,y_pred,group\n1,1,A\n1,1,\xff\xfe\n",
         &CsvSpec::default(),
     )
     .unwrap_err();
-    assert!(matches!(error, FairError::Csv { line: 3, .. }), "{error}");
     assert!(
-        error.to_string().starts_with("preds.csv:3: malformed csv"),
+        matches!(error, FairError::NotText { line: 3, .. }),
+        "{error}"
+    );
+    assert!(
+        error
+            .to_string()
+            .starts_with("preds.csv:3: not UTF-8 (byte 0xFF)"),
         "{error}"
     );
 }

@@ -10,6 +10,7 @@ use super::layout;
 use crate::error::{DataError, Result};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
+use crate::text;
 
 const HINT: &str = "CelebA is published at https://mmlab.ie.cuhk.edu.hk/projects/CelebA.html: \
                     unpack img_align_celeba.zip and the Anno/ and Eval/ text files into one folder";
@@ -41,6 +42,59 @@ fn default_sensitive() -> Vec<String> {
     vec!["Male".to_owned()]
 }
 
+/// CelebA's 40 attributes, spelled as the official `list_attr_celeba.txt` spells them.
+/// A file that spells one in another case (an upper-cased header) reads as this spelling.
+pub const ATTRIBUTES: [&str; 40] = [
+    "5_o_Clock_Shadow",
+    "Arched_Eyebrows",
+    "Attractive",
+    "Bags_Under_Eyes",
+    "Bald",
+    "Bangs",
+    "Big_Lips",
+    "Big_Nose",
+    "Black_Hair",
+    "Blond_Hair",
+    "Blurry",
+    "Brown_Hair",
+    "Bushy_Eyebrows",
+    "Chubby",
+    "Double_Chin",
+    "Eyeglasses",
+    "Goatee",
+    "Gray_Hair",
+    "Heavy_Makeup",
+    "High_Cheekbones",
+    "Male",
+    "Mouth_Slightly_Open",
+    "Mustache",
+    "Narrow_Eyes",
+    "No_Beard",
+    "Oval_Face",
+    "Pale_Skin",
+    "Pointy_Nose",
+    "Receding_Hairline",
+    "Rosy_Cheeks",
+    "Sideburns",
+    "Smiling",
+    "Straight_Hair",
+    "Wavy_Hair",
+    "Wearing_Earrings",
+    "Wearing_Hat",
+    "Wearing_Lipstick",
+    "Wearing_Necklace",
+    "Wearing_Necktie",
+    "Young",
+];
+
+/// `name` as CelebA spells it, when it is one of [`ATTRIBUTES`] in another letter case.
+fn official_name(name: &str) -> String {
+    ATTRIBUTES
+        .iter()
+        .find(|a| a.eq_ignore_ascii_case(name))
+        .map_or_else(|| name.to_owned(), |a| (*a).to_owned())
+}
+
 /// The label of attribute `name` at value `positive`.
 pub fn attribute_label(name: &str, positive: bool) -> String {
     match (name, positive) {
@@ -63,8 +117,8 @@ pub struct AttributeTable {
 /// Parses `list_attr_celeba.txt`: a count line, the names line, then `image v1 ... v40` with
 /// values `1`/`-1` (CRLF or LF).
 pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
-    let mut lines = text.lines().map(|l| l.trim_end_matches('\r'));
+    let text = text::read_text(path)?;
+    let mut lines = text.lines();
     let count: usize = lines
         .next()
         .and_then(|l| l.trim().parse().ok())
@@ -73,7 +127,7 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
         .next()
         .ok_or_else(|| DataError::parse(path, 2, "expected the attribute names"))?
         .split_whitespace()
-        .map(str::to_owned)
+        .map(official_name)
         .collect();
     let mut rows = Vec::with_capacity(count);
     for (i, line) in lines.enumerate() {
@@ -92,29 +146,50 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
     Ok(AttributeTable { names, rows })
 }
 
-/// Parses Kaggle's `list_attr_celeba.csv`: a header `image_id,<40 names>`, then one row per
-/// image with values `1`/`-1`.
+/// Parses Kaggle's `list_attr_celeba.csv`: a header `image_id,<40 names>` (the image column
+/// may also be `image`, `filename` or `file`, anywhere), then one row per image with values
+/// `1`/`-1`. Unnamed columns (pandas' index, R's row names) are not attributes.
 pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
-    let names: Vec<String> = reader
-        .headers()
-        .map_err(|e| csv_error(path, e))?
+    let text = text::read_csv(path)?;
+    let mut reader = text::csv_reader(&text);
+    let header = text::Header::read(&mut reader, path)?;
+    let image_col = image_column(&header, path)?;
+    let attributes: Vec<usize> = (0..header.names().len())
+        .filter(|&i| i != image_col && !header.names()[i].is_empty())
+        .collect();
+    let names = attributes
         .iter()
-        .skip(1)
-        .map(str::to_owned)
+        .map(|&i| official_name(&header.names()[i]))
         .collect();
     let mut rows = Vec::new();
     for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, e))?;
+        let record = record.map_err(|e| text::csv_error(path, &e))?;
         let line = record.position().map_or(0, |p| p.line());
-        let image = record.get(0).unwrap_or_default().to_owned();
-        let values = attribute_values(path, line, record.iter().skip(1), names.len())?;
+        let image = record.get(image_col).unwrap_or_default().to_owned();
+        let fields = attributes
+            .iter()
+            .map(|&i| record.get(i).unwrap_or_default());
+        let values = attribute_values(path, line, fields, attributes.len())?;
         rows.push((image, values));
     }
     Ok(AttributeTable { names, rows })
+}
+
+/// The image column of a CelebA CSV: Kaggle's `image_id`, or another mirror's name for it.
+fn image_column(header: &text::Header, path: &Path) -> Result<usize> {
+    for name in ["image_id", "image", "filename", "file"] {
+        if let Some(i) = header.find(name, path)? {
+            return Ok(i);
+        }
+    }
+    Err(DataError::parse(
+        path,
+        1,
+        format!(
+            "missing column `image_id` (nor `image`, `filename`, `file`; header: {})",
+            header.names().join(",")
+        ),
+    ))
 }
 
 /// One image's attribute values (`1` or `-1`), exactly `n_names` of them.
@@ -126,12 +201,17 @@ fn attribute_values<'a>(
 ) -> Result<Vec<bool>> {
     let values = fields
         .map(|v| match v {
-            "1" => Ok(true),
-            "-1" => Ok(false),
+            "1" | "1.0" => Ok(true),
+            "-1" | "0" | "-1.0" | "0.0" => Ok(false),
+            other if other.eq_ignore_ascii_case("true") => Ok(true),
+            other if other.eq_ignore_ascii_case("false") => Ok(false),
             other => Err(DataError::parse(
                 path,
                 line,
-                format!("value `{other}` is not 1 or -1"),
+                format!(
+                    "value `{other}` is not 1 or -1 (the official files), 1 or 0, or \
+                     True or False (pandas and TFDS exports)"
+                ),
             )),
         })
         .collect::<Result<Vec<bool>>>()?;
@@ -147,16 +227,19 @@ fn attribute_values<'a>(
 
 /// Parses Kaggle's `list_eval_partition.csv` (`image_id,partition`, then `image,0|1|2`).
 pub fn read_partition_csv(path: &Path) -> Result<HashMap<String, Split>> {
-    let mut reader = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_path(path)
-        .map_err(|e| csv_error(path, e))?;
+    let text = text::read_csv(path)?;
+    let mut reader = text::csv_reader(&text);
+    let header = text::Header::read(&mut reader, path)?;
+    let (image_col, code_col) = (
+        image_column(&header, path)?,
+        header.require("partition", path)?,
+    );
     let mut out = HashMap::new();
     for record in reader.records() {
-        let record = record.map_err(|e| csv_error(path, e))?;
+        let record = record.map_err(|e| text::csv_error(path, &e))?;
         let line = record.position().map_or(0, |p| p.line());
-        let (Some(image), Some(code)) = (record.get(0), record.get(1)) else {
-            return Err(DataError::parse(path, line, "expected `image,0|1|2`"));
+        let (Some(image), Some(code)) = (record.get(image_col), record.get(code_col)) else {
+            return Err(DataError::parse(path, line, "expected `image_id,0|1|2`"));
         };
         out.insert(image.to_owned(), partition_split(path, line, code)?);
     }
@@ -176,11 +259,6 @@ fn partition_split(path: &Path, line: u64, code: &str) -> Result<Split> {
     }
 }
 
-fn csv_error(path: &Path, e: csv::Error) -> DataError {
-    let line = e.position().map_or(0, |p| p.line());
-    DataError::parse(path, line, e.to_string())
-}
-
 fn is_csv(path: &Path) -> bool {
     path.extension()
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
@@ -188,7 +266,7 @@ fn is_csv(path: &Path) -> bool {
 
 /// Parses `list_eval_partition.txt` (`image 0|1|2`).
 pub fn read_partition(path: &Path) -> Result<HashMap<String, Split>> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let text = text::read_text(path)?;
     let mut out = HashMap::new();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
@@ -268,12 +346,20 @@ impl CelebA {
             tracing::info!(folder = %images.display(), "celeba: images found one level down");
         }
         let index = |name: &str| {
-            table.names.iter().position(|n| n == name).ok_or_else(|| {
-                DataError::Config(format!(
-                    "celeba: no attribute `{name}` (available: {})",
-                    table.names.join(", ")
-                ))
-            })
+            let exact = table.names.iter().position(|n| n == name);
+            exact
+                .or_else(|| {
+                    table
+                        .names
+                        .iter()
+                        .position(|n| n.eq_ignore_ascii_case(name))
+                })
+                .ok_or_else(|| {
+                    DataError::Config(format!(
+                        "celeba: no attribute `{name}` (available: {})",
+                        table.names.join(", ")
+                    ))
+                })
         };
         let target = index(&self.target)?;
         let sensitive: Vec<usize> = self
@@ -326,11 +412,10 @@ impl CelebA {
             };
             official.entry(split).or_default().push(FaceSample {
                 path,
-                target: attribute_label(&self.target, values[target]),
+                target: attribute_label(&table.names[target], values[target]),
                 sensitive: sensitive
                     .iter()
-                    .zip(&self.sensitive)
-                    .map(|(&i, name)| attribute_label(name, values[i]))
+                    .map(|&i| attribute_label(&table.names[i], values[i]))
                     .collect(),
                 file: image,
             });

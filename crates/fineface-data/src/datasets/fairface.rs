@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use crate::error::{DataError, Result};
 use crate::sample::{FaceSample, Skipped, Split, inside};
 use crate::split::{SplitConfig, assemble};
+use crate::text;
 
 /// The seven race labels, as FairFace writes them.
 pub const RACES: [&str; 7] = [
@@ -158,59 +159,28 @@ impl FairFace {
 /// `3-9`, `19-Oct` for `10-19`, `TRUE`); anything else unknown is an error naming line and
 /// value.
 pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
-    let file = std::fs::File::open(path).map_err(|e| DataError::io(path, e))?;
-    let mut csv = csv::ReaderBuilder::new()
-        .trim(csv::Trim::All)
-        .from_reader(std::io::BufReader::new(file));
-    let header: Vec<String> = csv
-        .headers()
-        .map_err(|e| DataError::parse(path, 1, e.to_string()))?
-        .iter()
-        .map(|h| h.trim_start_matches('\u{feff}').to_owned())
-        .collect();
-    let column = |name: &str| {
-        header.iter().position(|h| h == name).ok_or_else(|| {
-            DataError::parse(
-                path,
-                1,
-                format!("missing column `{name}` (header: {})", header.join(",")),
-            )
-        })
-    };
+    let text = text::read_csv(path)?;
+    let mut csv = text::csv_reader(&text);
+    let header = text::Header::read(&mut csv, path)?;
     let (file_col, age_col, gender_col, race_col) = (
-        column("file")?,
-        column("age")?,
-        column("gender")?,
-        column("race")?,
+        header.require("file", path)?,
+        header.require("age", path)?,
+        header.require("gender", path)?,
+        header.require("race", path)?,
     );
-    let service_col = header.iter().position(|h| h == "service_test");
+    let service_col = header.find("service_test", path)?;
     let mut rows = Vec::new();
     let (mut odd_service_test, mut odd_count) = (None::<(u64, String)>, 0_usize);
     for record in csv.records() {
-        let record = record.map_err(|e| {
-            DataError::parse(path, e.position().map_or(0, |p| p.line()), e.to_string())
-        })?;
+        let record = record.map_err(|e| text::csv_error(path, &e))?;
         let line = record.position().map_or(0, |p| p.line());
         let field = |i: usize| record.get(i).unwrap_or("");
-        let age = normalise_age(field(age_col)).ok_or_else(|| {
-            DataError::parse(path, line, format!("unknown age bin `{}`", field(age_col)))
-        })?;
-        let gender = field(gender_col);
-        if gender != "Male" && gender != "Female" {
-            return Err(DataError::parse(
-                path,
-                line,
-                format!("unknown gender `{gender}`"),
-            ));
-        }
-        let race = field(race_col);
-        if !RACES.contains(&race) {
-            return Err(DataError::parse(
-                path,
-                line,
-                format!("unknown race `{race}`"),
-            ));
-        }
+        let age = normalise_age(field(age_col))
+            .ok_or_else(|| unknown_value(path, line, "age bin", field(age_col), &AGES))?;
+        let gender = canonical(field(gender_col), &GENDERS)
+            .ok_or_else(|| unknown_value(path, line, "gender", field(gender_col), &GENDERS))?;
+        let race = canonical(field(race_col), &RACES)
+            .ok_or_else(|| unknown_value(path, line, "race", field(race_col), &RACES))?;
         // Unused by training: an odd spelling is counted and reported, never fatal.
         let service_test = service_col.map(field).and_then(|v| {
             let flag = parse_flag(v);
@@ -243,6 +213,36 @@ pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
         );
     }
     Ok(rows)
+}
+
+/// FairFace's genders.
+pub const GENDERS: [&str; 2] = ["Male", "Female"];
+
+/// `value` as spelled in `known`, matched without letter case and with ` `, `_` and `-`
+/// alike (`latino hispanic`, `EAST_ASIAN`).
+fn canonical(value: &str, known: &[&'static str]) -> Option<&'static str> {
+    let key = |s: &str| -> String {
+        s.chars()
+            .map(|c| match c {
+                '_' | '-' => ' ',
+                c => c.to_ascii_lowercase(),
+            })
+            .collect()
+    };
+    let wanted = key(value);
+    known.iter().copied().find(|k| key(k) == wanted)
+}
+
+fn unknown_value(path: &Path, line: u64, column: &str, value: &str, known: &[&str]) -> DataError {
+    DataError::parse(
+        path,
+        line,
+        format!(
+            "unknown {column} `{value}` (FairFace's are {}; labels written as numbers need \
+             their names)",
+            known.join(", ")
+        ),
+    )
 }
 
 /// The age bin, from its own spelling or the date Excel made of it.

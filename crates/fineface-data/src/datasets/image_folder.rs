@@ -49,42 +49,23 @@ impl ImageFolder {
             });
         };
         let path = self.root.join(csv);
-        let file = std::fs::File::open(&path).map_err(|e| DataError::io(&path, e))?;
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(file);
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| DataError::parse(&path, 1, e.to_string()))?
-            .iter()
-            .map(str::to_owned)
-            .collect();
-        let path_col = header
-            .iter()
-            .position(|h| h == "path")
-            .ok_or_else(|| DataError::parse(&path, 1, "missing column `path`"))?;
+        let text = crate::text::read_csv(&path)?;
+        let mut reader = crate::text::csv_reader(&text);
+        let header = crate::text::Header::read(&mut reader, &path)?;
+        let path_col = header.require("path", &path)?;
         let names: Vec<String> = if self.sensitive.is_empty() {
-            header.iter().filter(|h| *h != "path").cloned().collect()
+            let others = (0..header.names().len()).filter(|&i| i != path_col);
+            others.map(|i| header.names()[i].clone()).collect()
         } else {
             self.sensitive.clone()
         };
         let cols: Vec<usize> = names
             .iter()
-            .map(|n| {
-                header.iter().position(|h| h == n).ok_or_else(|| {
-                    DataError::parse(
-                        &path,
-                        1,
-                        format!("missing column `{n}` (header: {})", header.join(",")),
-                    )
-                })
-            })
+            .map(|n| header.require(n, &path))
             .collect::<Result<_>>()?;
         let mut groups = HashMap::new();
         for record in reader.records() {
-            let record = record.map_err(|e| {
-                DataError::parse(&path, e.position().map_or(0, |p| p.line()), e.to_string())
-            })?;
+            let record = record.map_err(|e| crate::text::csv_error(&path, &e))?;
             let key = record.get(path_col).unwrap_or("").to_owned();
             groups.insert(
                 key,

@@ -62,12 +62,12 @@ impl LfwRow {
 
 /// Parses `lfw_attributes.txt`.
 pub fn read_attributes(path: &Path) -> Result<Vec<LfwRow>> {
-    let text = std::fs::read_to_string(path).map_err(|e| DataError::io(path, e))?;
+    let text = crate::text::read_text(path)?;
     let mut columns: Option<Vec<String>> = None;
     let mut rows = Vec::new();
     for (i, line) in text.lines().enumerate() {
         let line_no = i as u64 + 1;
-        let line = line.trim_end_matches('\r');
+        let line = line.trim_end();
         if let Some(comment) = line.strip_prefix('#') {
             let fields: Vec<String> = comment
                 .split('\t')

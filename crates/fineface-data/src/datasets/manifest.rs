@@ -1,13 +1,14 @@
 //! Any dataset described by a CSV: `path,<target>,<sensitive columns...>[,split]`.
 
-use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
 use crate::sample::{FaceSample, Skipped, Split, inside};
 use crate::split::{SplitConfig, assemble};
+use crate::text;
 
 /// A CSV of image paths (relative to `root`) with a target column and sensitive columns,
 /// named in the config. An optional `split` column (`train`/`val`/`test`) gives official
@@ -62,71 +63,50 @@ impl Manifest {
     /// Reads the CSV and finds the images.
     pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
         let csv_path = self.root.join(&self.csv);
-        let file = std::fs::File::open(&csv_path).map_err(|_| DataError::MissingFile {
-            dataset: "manifest",
-            expected: "a CSV with a path column, the target column and the sensitive columns",
-            path: csv_path.clone(),
-            hint: "write one row per image: path,<target>,<sensitive...>[,split]",
-        })?;
-        let mut reader = csv::ReaderBuilder::new()
-            .trim(csv::Trim::All)
-            .from_reader(std::io::BufReader::new(file));
-        let header: Vec<String> = reader
-            .headers()
-            .map_err(|e| DataError::parse(&csv_path, 1, e.to_string()))?
-            .iter()
-            .map(|h| h.trim_start_matches('\u{feff}').to_owned())
-            .collect();
-        let column = |name: &str| {
-            header.iter().position(|h| h == name).ok_or_else(|| {
-                DataError::parse(
-                    &csv_path,
-                    1,
-                    format!("missing column `{name}` (header: {})", header.join(",")),
-                )
-            })
-        };
-        let path_col = column(&self.path_column)?;
-        let target_col = column(&self.target)?;
+        if !csv_path.is_file() {
+            return Err(DataError::MissingFile {
+                dataset: "manifest",
+                expected: "a CSV with a path column, the target column and the sensitive columns",
+                path: csv_path,
+                hint: "write one row per image: path,<target>,<sensitive...>[,split]",
+            });
+        }
+        let text = text::read_csv(&csv_path)?;
+        let mut reader = text::csv_reader(&text);
+        let header = text::Header::read(&mut reader, &csv_path)?;
+        let path_col = header.require(&self.path_column, &csv_path)?;
+        let target_col = header.require(&self.target, &csv_path)?;
         let sensitive_cols: Vec<usize> = self
             .sensitive
             .iter()
-            .map(|s| column(s))
+            .map(|s| header.require(s, &csv_path))
             .collect::<Result<_>>()?;
-        let split_col = header.iter().position(|h| h == "split");
+        let split_col = header.find("split", &csv_path)?;
+        let mut spellings = Spellings::default();
         let (mut official, mut skipped): (BTreeMap<Split, Vec<FaceSample>>, Vec<Skipped>) =
             Default::default();
         for record in reader.records() {
-            let record = record.map_err(|e| {
-                DataError::parse(
-                    &csv_path,
-                    e.position().map_or(0, |p| p.line()),
-                    e.to_string(),
-                )
-            })?;
+            let record = record.map_err(|e| text::csv_error(&csv_path, &e))?;
             let line = record.position().map_or(0, |p| p.line());
             let field = |i: usize| record.get(i).unwrap_or("");
             let relative = field(path_col);
             for &c in std::iter::once(&target_col).chain(&sensitive_cols) {
-                if field(c).is_empty() {
-                    return Err(DataError::parse(
-                        &csv_path,
-                        line,
-                        format!("column `{}` is empty", header[c]),
-                    ));
-                }
+                let column = &header.names()[c];
+                check_label(field(c), column, line, &csv_path)?;
+                spellings.check(column, field(c), line, &csv_path)?;
             }
             let split = match split_col.map(field) {
-                None | Some("train") => Split::Train,
-                Some("val") => Split::Val,
-                Some("test") => Split::Test,
-                Some(other) => {
-                    return Err(DataError::parse(
+                None => Split::Train,
+                Some(value) => parse_split(value).ok_or_else(|| {
+                    DataError::parse(
                         &csv_path,
                         line,
-                        format!("split `{other}` is not train, val or test"),
-                    ));
-                }
+                        format!(
+                            "split `{value}` is not train, val or test (also read: training, \
+                             valid, validation, dev, testing, in any case)"
+                        ),
+                    )
+                })?,
             };
             let Some(path) = inside(&self.root, relative) else {
                 skipped.push(Skipped {
@@ -160,6 +140,71 @@ impl Manifest {
             official,
             skipped,
             config,
+        ))
+    }
+}
+
+/// A split as spelled by the tools that write manifests (`train`, `Validation`, `dev`).
+fn parse_split(value: &str) -> Option<Split> {
+    match value.to_ascii_lowercase().as_str() {
+        "" | "train" | "training" => Some(Split::Train),
+        "val" | "valid" | "validation" | "dev" => Some(Split::Val),
+        "test" | "testing" => Some(Split::Test),
+        _ => None,
+    }
+}
+
+/// How tools write a missing value as text (pandas: `nan`; R: `NA`), compared without case.
+const MISSING_SPELLINGS: [&str; 6] = ["nan", "na", "n/a", "none", "null", "<na>"];
+
+/// A label or group value: not empty, not a missing value, not a score.
+fn check_label(value: &str, column: &str, line: u64, path: &Path) -> Result<()> {
+    let problem = if value.is_empty() {
+        format!("column `{column}` is empty")
+    } else if MISSING_SPELLINGS
+        .iter()
+        .any(|m| value.eq_ignore_ascii_case(m))
+    {
+        format!("column `{column}` holds `{value}`, a missing value; fill it in or drop the row")
+    } else if value.parse::<f64>().is_ok_and(|v| v.fract() != 0.0) {
+        format!(
+            "column `{column}` holds `{value}`, a score, where a label is expected; write the \
+             class (threshold the score) instead"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(DataError::parse(path, line, problem))
+}
+
+/// The first spelling of each value per column, to refuse one label written two ways
+/// (`Male` and `male`, `East Asian` and `East_Asian`), which would make two classes.
+#[derive(Default)]
+struct Spellings {
+    seen: HashMap<(String, String), (String, u64)>,
+}
+
+impl Spellings {
+    fn check(&mut self, column: &str, value: &str, line: u64, path: &Path) -> Result<()> {
+        let key: String = value
+            .chars()
+            .filter(|c| !matches!(c, ' ' | '_' | '-'))
+            .flat_map(char::to_lowercase)
+            .collect();
+        let (first, first_line) = self
+            .seen
+            .entry((column.to_owned(), key))
+            .or_insert_with(|| (value.to_owned(), line));
+        if first == value {
+            return Ok(());
+        }
+        Err(DataError::parse(
+            path,
+            line,
+            format!(
+                "column `{column}` holds `{value}` here and `{first}` on line {first_line}: one \
+                 label in two spellings would be two classes; write it one way"
+            ),
         ))
     }
 }

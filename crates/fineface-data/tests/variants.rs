@@ -1,0 +1,263 @@
+//! Every label-file reader against the variants the real world writes of one valid file
+//! (issue 27): the same value, or the refusal named in `tests/support/variants.rs`.
+
+#![allow(clippy::unwrap_used)] // Test helpers panic on broken fixtures by design.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fineface_data::formats::{celeba, fairface, lfwa};
+use fineface_data::{DataError, Manifest, Split, SplitConfig};
+
+#[path = "../../../tests/support/variants.rs"]
+mod variants;
+
+use variants::{Expect, Variant, check_all, csv_variants, text_variants};
+
+/// Reads `bytes` written as `name` in a fresh folder with `read`.
+fn reading<T>(
+    name: &'static str,
+    read: impl Fn(&Path) -> Result<T, DataError>,
+) -> impl FnMut(&[u8]) -> Result<T, DataError> {
+    move |bytes| {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(name);
+        std::fs::write(&path, bytes).unwrap();
+        read(&path)
+    }
+}
+
+fn assert_none(reader: &str, failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{reader}: {} variants mishandled:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+/// `variants` with `name`'s expectation replaced.
+fn expecting(mut variants: Vec<Variant>, name: &str, expect: Expect) -> Vec<Variant> {
+    let v = variants.iter_mut().find(|v| v.name == name).unwrap();
+    v.expect = expect;
+    variants
+}
+
+const FAIRFACE: &str = "file,age,gender,race,service_test\n\
+                        train/1.jpg,3-9,Male,East Asian,True\n\
+                        train/café.jpg,20-29,Female,Latino_Hispanic,False\n";
+
+#[test]
+fn fairface_label_csvs_in_every_variant() {
+    let mut read = reading("fairface_label_train.csv", fairface::read_labels);
+    let expected = read(FAIRFACE.as_bytes()).unwrap();
+    assert_eq!(expected.len(), 2);
+    assert_none(
+        "fairface",
+        check_all(&csv_variants(FAIRFACE, "race"), &expected, read),
+    );
+}
+
+#[test]
+fn fairface_values_in_any_case_and_spacing_read_as_fairface_spells_them() {
+    let mut read = reading("fairface_label_train.csv", fairface::read_labels);
+    let expected = read(FAIRFACE.as_bytes()).unwrap();
+    let shouted = FAIRFACE
+        .replace("Male,East Asian", "MALE,east_asian")
+        .replace("Female,Latino_Hispanic", "female,Latino Hispanic");
+    assert_eq!(read(shouted.as_bytes()).unwrap(), expected);
+    let numeric = FAIRFACE.replace("Male,East Asian", "Male,0");
+    let e = read(numeric.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains(":2: unknown race `0` (FairFace's are White, Black"),
+        "{e}"
+    );
+}
+
+const CELEBA_ATTR: &str = "2\n5_o_Clock_Shadow Male Smiling\n\
+                           000001.jpg -1  1  1\n000002.jpg  1 -1 -1\n";
+const CELEBA_PARTITION: &str = "000001.jpg 0\n000002.jpg 2\n";
+
+#[test]
+fn celeba_text_files_in_every_variant() {
+    let mut read = reading("list_attr_celeba.txt", celeba::read_attributes);
+    let expected = read(CELEBA_ATTR.as_bytes()).unwrap();
+    assert_eq!(expected.rows.len(), 2);
+    assert_none(
+        "list_attr_celeba.txt",
+        check_all(&text_variants(CELEBA_ATTR), &expected, read),
+    );
+    let mut read = reading("list_eval_partition.txt", celeba::read_partition);
+    let expected = read(CELEBA_PARTITION.as_bytes()).unwrap();
+    assert_eq!(expected["000002.jpg"], Split::Test);
+    assert_none(
+        "list_eval_partition.txt",
+        check_all(&text_variants(CELEBA_PARTITION), &expected, read),
+    );
+}
+
+/// An attribute table by image and name, whatever the column order.
+fn by_name(table: celeba::AttributeTable) -> BTreeMap<String, BTreeMap<String, bool>> {
+    let names = table.names;
+    table
+        .rows
+        .into_iter()
+        .map(|(image, values)| (image, names.iter().cloned().zip(values).collect()))
+        .collect()
+}
+
+#[test]
+fn celeba_kaggle_csvs_in_every_variant() {
+    let attr = "image_id,5_o_Clock_Shadow,Male,Smiling\n\
+                000001.jpg,-1,1,1\n000002.jpg,1,-1,-1\n";
+    let mut read = reading("list_attr_celeba.csv", |p: &Path| {
+        celeba::read_attributes_csv(p).map(by_name)
+    });
+    let expected = read(attr.as_bytes()).unwrap();
+    assert_eq!(expected.len(), 2);
+    // Every column but the image's is an attribute: a column of notes is not 1 or -1.
+    let variants = expecting(
+        csv_variants(attr, "image_id"),
+        "an extra column",
+        Expect::Refused(vec!["`checked by hand` is not 1 or -1"]),
+    );
+    assert_none(
+        "list_attr_celeba.csv",
+        check_all(&variants, &expected, &mut read),
+    );
+    // TFDS and pandas write the attributes as booleans, other mirrors as 0 and 1.
+    for (minus, plus) in [("False", "True"), ("0", "1"), ("false", "TRUE")] {
+        let written = attr.replace("-1", minus).replace(",1", &format!(",{plus}"));
+        assert_eq!(
+            read(written.as_bytes()).unwrap(),
+            expected,
+            "{minus}/{plus}"
+        );
+    }
+
+    let partition = "image_id,partition\n000001.jpg,0\n000002.jpg,2\n";
+    let mut read = reading("list_eval_partition.csv", celeba::read_partition_csv);
+    let expected = read(partition.as_bytes()).unwrap();
+    assert_none(
+        "list_eval_partition.csv",
+        check_all(&csv_variants(partition, "partition"), &expected, read),
+    );
+}
+
+const LFWA: &str = "# created 2009\n#\tperson\timagenum\tMale\tAsian\tWhite\tBlack\tIndian\n\
+                    Aaron Eckhart\t1\t1.56\t-1.8\t1.7\t-2.0\t-0.5\n\
+                    Zhu Rongji\t1\t-1.2\t2.4\t-0.3\t-1.9\t-1.0\n";
+
+#[test]
+fn lfwa_attributes_in_every_variant() {
+    let mut read = reading("lfw_attributes.txt", lfwa::read_attributes);
+    let expected = read(LFWA.as_bytes()).unwrap();
+    assert_eq!(
+        (expected[1].gender.as_str(), expected[1].race.as_str()),
+        ("Female", "Asian")
+    );
+    assert_none(
+        "lfw_attributes.txt",
+        check_all(&text_variants(LFWA), &expected, read),
+    );
+}
+
+/// What a loaded manifest holds: each split's samples, and what was skipped and why.
+type Loaded = (
+    Vec<(Split, String, String, Vec<String>)>,
+    Vec<(String, String)>,
+);
+
+fn loaded(root: &Path) -> Result<Loaded, DataError> {
+    let dataset = Manifest::new(root.to_owned()).load(&SplitConfig::default())?;
+    let samples = Split::ALL
+        .iter()
+        .flat_map(|&s| dataset.split(s).iter().map(move |x| (s, x)))
+        .map(|(s, x)| (s, x.file.clone(), x.target.clone(), x.sensitive.clone()))
+        .collect();
+    let skipped = dataset
+        .skipped
+        .iter()
+        .map(|s| (s.file.clone(), s.reason.clone()))
+        .collect();
+    Ok((samples, skipped))
+}
+
+fn manifest_root() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("images")).unwrap();
+    for name in ["a", "b", "c", "d"] {
+        image::RgbImage::new(4, 4)
+            .save(dir.path().join(format!("images/{name}.png")))
+            .unwrap();
+    }
+    dir
+}
+
+const MANIFEST: &str = "path,gender,race,split\n\
+                        images/a.png,Male,White,train\nimages/b.png,Female,Black,train\n\
+                        images/c.png,Male,Black,test\nimages/d.png,Female,White,val\n\
+                        images/gone.png,Female,White,train\n";
+
+#[test]
+fn manifests_in_every_variant() {
+    let root = manifest_root();
+    let path: PathBuf = root.path().join("manifest.csv");
+    let mut read = |bytes: &[u8]| {
+        std::fs::write(&path, bytes).unwrap();
+        loaded(root.path())
+    };
+    let expected = read(MANIFEST.as_bytes()).unwrap();
+    assert_eq!((expected.0.len(), expected.1.len()), (4, 1));
+    assert_none(
+        "manifest.csv",
+        check_all(&csv_variants(MANIFEST, "path"), &expected, &mut read),
+    );
+    // Splits as other tools spell them.
+    let spelled = MANIFEST
+        .replace(",train\n", ",Training\n")
+        .replace(",val\n", ",validation\n")
+        .replace(",test\n", ",TEST\n");
+    assert_eq!(read(spelled.as_bytes()).unwrap(), expected);
+}
+
+#[test]
+fn manifest_values_that_are_no_label_are_refused_with_their_line() {
+    let root = manifest_root();
+    let cases = [
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,female,Black",
+            ":5: column `gender` holds `Female` here and `female` on line 3",
+        ),
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,Female,nan",
+            ":3: column `race` holds `nan`, a missing value",
+        ),
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,0.73,Black",
+            ":3: column `gender` holds `0.73`, a score",
+        ),
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,Female,",
+            ":3: column `race` is empty",
+        ),
+        (
+            ",train\n",
+            ",holdout\n",
+            ":2: split `holdout` is not train, val or test",
+        ),
+    ];
+    for (from, to, message) in cases {
+        std::fs::write(
+            root.path().join("manifest.csv"),
+            MANIFEST.replacen(from, to, 1),
+        )
+        .unwrap();
+        let e = loaded(root.path()).unwrap_err().to_string();
+        assert!(e.contains(message), "{to}: {e}");
+    }
+}
