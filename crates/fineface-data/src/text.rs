@@ -51,7 +51,7 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<String> {
 fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> DataError {
     let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
     let byte = bytes[at];
-    let cause = if byte == 0 || bytes.iter().take(64).any(|&b| b == 0) {
+    let cause = if bytes.contains(&0) {
         "not text: it holds zero bytes (UTF-16 without a byte-order mark, or a binary file); \
          save it as UTF-8"
             .to_owned()

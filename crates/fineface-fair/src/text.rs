@@ -36,7 +36,7 @@ pub(crate) fn decode(bytes: Vec<u8>, path: &Path) -> Result<String> {
 /// as in the encoding that most often made it.
 fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> FairError {
     let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
-    let cause = if bytes[at] == 0 {
+    let cause = if bytes.contains(&0) {
         "not text: it holds zero bytes (UTF-16 without a byte-order mark, or a binary file); \
          save it as UTF-8"
             .to_owned()

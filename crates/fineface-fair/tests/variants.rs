@@ -1,0 +1,78 @@
+//! The predictions reader against the variants the real world writes of one valid file
+//! (issue 27): the same audit, or the refusal named in `tests/support/variants.rs`.
+
+#![allow(clippy::unwrap_used)] // Test helpers panic on broken fixtures by design.
+
+use std::path::Path;
+
+use fineface_fair::{AuditOptions, CsvSpec, FairError, SensitiveColumns, audit, read_predictions};
+
+#[path = "../../../tests/support/variants.rs"]
+mod variants;
+
+const PREDICTIONS: &str = "image,y_true,y_pred,race,gender\n\
+                           café.jpg,1,1,White,Male\nb.jpg,0,1,White,Female\n\
+                           c.jpg,1,0,Black,Male\nd.jpg,0,0,Black,Female\n\
+                           e.jpg,1,1,Black,Female\nf.jpg,0,0,White,Male\n";
+
+fn spec() -> CsvSpec {
+    CsvSpec {
+        sensitive: SensitiveColumns::Columns(vec!["race".into(), "gender".into()]),
+        ..CsvSpec::default()
+    }
+}
+
+/// The audit of `bytes`, as the JSON report (undefined numbers compare as `null`).
+fn audited(bytes: &[u8]) -> Result<String, FairError> {
+    let table = read_predictions(bytes, Path::new("predictions.csv"), &spec())?;
+    let report = audit(&table, &AuditOptions::default())?;
+    Ok(serde_json::to_string(&report).unwrap())
+}
+
+#[test]
+fn predictions_in_every_variant_audit_the_same() {
+    let expected = audited(PREDICTIONS.as_bytes()).unwrap();
+    assert!(expected.contains("\"accuracy\""), "{expected}");
+    let failures = variants::check_all(
+        &variants::csv_variants(PREDICTIONS, "y_true"),
+        &expected,
+        audited,
+    );
+    assert!(
+        failures.is_empty(),
+        "{} variants mishandled:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}
+
+#[test]
+fn scores_where_labels_are_expected_are_refused_with_their_line() {
+    let scored = PREDICTIONS.replace("b.jpg,0,1,", "b.jpg,0,0.73,");
+    let e = audited(scored.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("predictions.csv:3: column `y_pred` holds `0.73`, a score"),
+        "{e}"
+    );
+    // Labels written as floats are labels.
+    let floats = PREDICTIONS.replace(",1,1,", ",1.0,1.0,");
+    assert_eq!(
+        audited(floats.as_bytes()).unwrap(),
+        audited(PREDICTIONS.as_bytes()).unwrap()
+    );
+}
+
+#[test]
+fn a_column_named_twice_in_different_case_is_refused_with_both() {
+    // An exact match wins; without one, two spellings are a question for the user.
+    let exact = PREDICTIONS.replacen("image,", "Y_TRUE,", 1);
+    assert!(audited(exact.as_bytes()).is_ok());
+    let twice = exact.replacen(",y_true,", ",y_True,", 1);
+    let e = audited(twice.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.starts_with(
+            "predictions.csv:1: columns `Y_TRUE` and `y_True` differ only in letter case"
+        ),
+        "{e}"
+    );
+}
