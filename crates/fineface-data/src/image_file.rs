@@ -16,8 +16,11 @@ pub enum ImageFileError {
     /// The file has no bytes.
     #[error("the file is empty (0 bytes)")]
     Empty,
-    /// The bytes are no image format this build reads (JPEG, PNG).
-    #[error("not a JPEG or PNG image (it starts with bytes {start})")]
+    /// The bytes are no image format this build reads ([`FORMATS`]).
+    #[error(
+        "not an image in a format this build reads (JPEG, PNG, WebP, BMP, GIF, TIFF; HEIC and \
+         AVIF need converting); it starts with bytes {start}"
+    )]
     UnknownFormat {
         /// The first bytes, in hex.
         start: String,
@@ -53,6 +56,18 @@ pub enum ImageFileError {
         message: String,
     },
 }
+
+/// The formats every image is read in, found from the file's first bytes: JPEG and PNG
+/// (the datasets' own), and WebP, BMP, GIF (its first frame) and TIFF, as users' photos and
+/// re-encoded mirrors come.
+pub const FORMATS: [ImageFormat; 6] = [
+    ImageFormat::Jpeg,
+    ImageFormat::Png,
+    ImageFormat::WebP,
+    ImageFormat::Bmp,
+    ImageFormat::Gif,
+    ImageFormat::Tiff,
+];
 
 /// The most pixels an image may have, in millions: PIL's `DecompressionBombError` threshold
 /// (twice its warning at 89.5 MP); the largest camera photos have about 100.
@@ -123,13 +138,15 @@ pub fn image_size(path: &Path) -> Result<(u32, u32), ImageFileError> {
     })
 }
 
-/// The format of `bytes`, after checking they are a whole JPEG or PNG.
+/// The format of `bytes`, after checking it is one of [`FORMATS`] and, for JPEG and PNG,
+/// whose decoders fill a cut file with grey, that the file is whole (the other decoders
+/// refuse a cut file themselves).
 fn check_image_bytes(bytes: &[u8]) -> Result<ImageFormat, ImageFileError> {
     if bytes.is_empty() {
         return Err(ImageFileError::Empty);
     }
     let format = match image::guess_format(bytes) {
-        Ok(f @ (ImageFormat::Jpeg | ImageFormat::Png)) => f,
+        Ok(f) if FORMATS.contains(&f) => f,
         _ => {
             let start: Vec<String> = bytes.iter().take(8).map(|b| format!("{b:02x}")).collect();
             return Err(ImageFileError::UnknownFormat {
@@ -139,7 +156,8 @@ fn check_image_bytes(bytes: &[u8]) -> Result<ImageFormat, ImageFileError> {
     };
     let whole = match format {
         ImageFormat::Jpeg => jpeg_has_end(bytes),
-        _ => png_has_end(bytes),
+        ImageFormat::Png => png_has_end(bytes),
+        _ => true,
     };
     if !whole {
         return Err(ImageFileError::Truncated {
@@ -154,6 +172,10 @@ fn format_name(format: ImageFormat) -> &'static str {
     match format {
         ImageFormat::Jpeg => "JPEG",
         ImageFormat::Png => "PNG",
+        ImageFormat::WebP => "WebP",
+        ImageFormat::Bmp => "BMP",
+        ImageFormat::Gif => "GIF",
+        ImageFormat::Tiff => "TIFF",
         _ => "image",
     }
 }

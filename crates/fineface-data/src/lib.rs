@@ -58,7 +58,7 @@ pub use datasets::{
     CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
 };
 pub use error::{DataError, Result, error_chain};
-pub use image_file::{ImageFileError, MAX_MEGAPIXELS, image_size, open_image};
+pub use image_file::{FORMATS, ImageFileError, MAX_MEGAPIXELS, image_size, open_image};
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
 pub use sample::{FaceDataset, FaceSample, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};

@@ -159,7 +159,7 @@ fn the_format_comes_from_the_content_not_the_name() {
     let text = write(dir.path(), "notes.jpg", b"not an image at all");
     assert_eq!(
         open_image(&text).unwrap_err().to_string(),
-        "not a JPEG or PNG image (it starts with bytes 6e 6f 74 20 61 6e 20 69)"
+        "not an image in a format this build reads (JPEG, PNG, WebP, BMP, GIF, TIFF; HEIC and AVIF need converting); it starts with bytes 6e 6f 74 20 61 6e 20 69"
     );
 }
 
@@ -253,4 +253,72 @@ fn an_image_claiming_billions_of_pixels_is_refused_before_decoding() {
         ),
         "{error}"
     );
+}
+
+/// `image` encoded as `format`.
+fn encoded(image: &RgbImage, format: image::ImageFormat) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image
+        .write_to(&mut std::io::Cursor::new(&mut bytes), format)
+        .unwrap();
+    bytes
+}
+
+/// Every format the build reads gives the image's pixels (lossless ones exactly, JPEG
+/// within its error), whatever the extension says, in either case; cut in half, each is
+/// refused, never scored.
+#[test]
+fn every_format_reads_under_any_extension_and_a_cut_one_is_refused() {
+    use image::ImageFormat::{Bmp, Gif, Jpeg, Png, Tiff, WebP};
+    let dir = tempfile::tempdir().unwrap();
+    for (format, extension) in [
+        (Png, "png"),
+        (WebP, "webp"),
+        (Bmp, "bmp"),
+        (Gif, "gif"),
+        (Tiff, "tif"),
+        (Jpeg, "jpg"),
+    ] {
+        assert!(fineface_data::FORMATS.contains(&format));
+        let bytes = encoded(&marked(), format);
+        for name in [
+            format!("face.{extension}"),
+            format!("FACE.{}", extension.to_uppercase()),
+            "lies.png".to_owned(),
+            "no_extension".to_owned(),
+        ] {
+            let image = open_image(&write(dir.path(), &name, &bytes))
+                .unwrap()
+                .to_rgb8();
+            if format == Jpeg {
+                assert_eq!(red_corner(&image), (false, false), "{name}");
+            } else {
+                assert_eq!(image, marked(), "{format:?} as {name}");
+            }
+            assert_eq!(
+                image_size(&write(dir.path(), &name, &bytes)).unwrap(),
+                (16, 8)
+            );
+        }
+        let cut = write(dir.path(), "cut", &bytes[..bytes.len() / 2]);
+        assert!(open_image(&cut).is_err(), "{format:?} cut in half was read");
+    }
+}
+
+/// A palette PNG (what image optimisers and GIF converters write) reads as its colours.
+#[test]
+fn a_palette_png_reads_as_its_colours() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = Vec::new();
+    {
+        let mut encoder = png::Encoder::new(&mut bytes, 16, 8);
+        encoder.set_color(png::ColorType::Indexed);
+        encoder.set_depth(png::BitDepth::Eight);
+        encoder.set_palette(vec![255, 0, 0, 0, 0, 255]);
+        let mut writer = encoder.write_header().unwrap();
+        let indices: Vec<u8> = marked().pixels().map(|p| u8::from(p[0] == 0)).collect();
+        writer.write_image_data(&indices).unwrap();
+    }
+    let image = open_image(&write(dir.path(), "palette.png", &bytes)).unwrap();
+    assert_eq!(image.to_rgb8(), marked());
 }

@@ -470,8 +470,8 @@ fn difficult_photos_get_an_answer_never_a_panic() {
     for (name, cause) in [
         ("truncated.jpg", "truncated"),
         ("empty.jpg", "empty"),
-        ("text.png", "not a JPEG or PNG"),
-        ("phone.HEIC", "not a JPEG or PNG"),
+        ("text.png", "not an image in a format this build reads"),
+        ("phone.HEIC", "HEIC and AVIF need converting"),
         ("ghost.jpg", "cannot read the file"),
         ("bomb.jpg", "above the 179-megapixel limit"),
     ] {
@@ -604,7 +604,7 @@ fn paths_that_are_not_photos_are_errors_naming_them() {
     );
     assert!(stderr.contains("1 x 1 px, far below the 32 px"), "{stderr}");
     assert!(
-        stderr.contains("broken.jpg: not a JPEG or PNG image"),
+        stderr.contains("broken.jpg: not an image in a format this build reads"),
         "{stderr}"
     );
     assert!(

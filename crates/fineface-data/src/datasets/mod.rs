@@ -128,7 +128,11 @@ impl DatasetConfig {
 /// Whether a file name has an image extension we decode.
 pub(crate) fn is_image(name: &str) -> bool {
     let lower = name.to_ascii_lowercase();
-    [".jpg", ".jpeg", ".png"].iter().any(|e| lower.ends_with(e))
+    [
+        ".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif", ".tif", ".tiff",
+    ]
+    .iter()
+    .any(|e| lower.ends_with(e))
 }
 
 #[cfg(test)]

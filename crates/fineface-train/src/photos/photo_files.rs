@@ -1,12 +1,12 @@
-//! The photos a command is given: files as they are, folders searched for JPEG and PNG files.
+//! The photos a command is given: files as they are, folders searched for image files.
 
 use std::path::{Path, PathBuf};
 
 use crate::error::{Result, TrainError};
 
-/// Extensions of the files taken from a folder as photos (any case): JPEG and PNG, which
-/// this build decodes, and the other image formats, so that a `.webp` or `.heic` photo in a
-/// folder is listed as unreadable with the reason instead of passing unnoticed. A file named
+/// Extensions of the files taken from a folder as photos (any case): those this build
+/// decodes (`fineface_data::FORMATS`: JPEG, PNG, WebP, BMP, GIF, TIFF), and the other image
+/// formats, so that a `.heic` or `.avif` photo in a folder is listed as unreadable with the reason instead of passing unnoticed. A file named
 /// on the command line is read whatever its name, its format found from its bytes.
 pub const PHOTO_EXTENSIONS: [&str; 19] = [
     "jpg", "jpeg", "png", "jpe", "jfif", "bmp", "gif", "webp", "tif", "tiff", "heic", "heif",
