@@ -12,6 +12,12 @@
   buffers stay int64) and saved both ways; `resnet18_w4_precision_io.safetensors` holds an
   input, the fp32 model's logits (`logits_f32`) and, for each dtype, the logits of the fp32
   model running the weights rounded to that dtype (`logits_f16`, ...).
+* `wrapped/`: the f16 ResNet-18 state dict above as training scripts save it: inside a
+  checkpoint dict beside optimizer state (`state_dict`; torchvision's reference scripts'
+  `model` with `args` as an argparse Namespace; a Lightning `.ckpt` with `state_dict.model.`
+  keys; `model_best.pth.tar`), with a `backbone.` prefix (safetensors), with an EMA copy
+  beside the model (ambiguous: refused), and two files that are no state dict: a whole
+  pickled module and a TorchScript archive (of a one-layer module, to stay small).
 * `resnet50_manifest.json`: every parameter and buffer name and shape of the full-width
   torchvision resnet50 (no weights are downloaded: the model is built randomly initialised).
 * `expert_head.safetensors` / `expert_head_io.safetensors`: a FineFACE expert head (conv block,
@@ -22,6 +28,7 @@
     pip install torch torchvision safetensors
     python3 tools/torch_goldens.py              # every golden
     python3 tools/torch_goldens.py precision    # only the resnet18_w4 precision files
+    python3 tools/torch_goldens.py wrapped      # only the wrapped/ checkpoints
 """
 
 from __future__ import annotations
@@ -188,6 +195,39 @@ def expert_case(gen):
     print("expert_head", {k: tuple(v.shape) for k, v in io.items() if not k.startswith("after")})
 
 
+def wrapped_case():
+    """The precision case's f16 state dict (the same file, so the same logits), wrapped."""
+    import argparse
+
+    out = OUT / "wrapped"
+    out.mkdir(exist_ok=True)
+    state = torch.load(OUT / "resnet18_w4_f16.pth")
+    model = NarrowResNet(BasicBlock, [2, 2, 2, 2], 4, num_classes=10)
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    model(torch.randn(2, 3, 32, 32)).sum().backward()
+    optimizer.step()
+    opt = optimizer.state_dict()
+    torch.save({"state_dict": state, "optimizer": opt, "epoch": 3}, out / "state_dict.pth")
+    torch.save(
+        {"model": state, "optimizer": opt, "lr_scheduler": {"last_epoch": 89}, "epoch": 89,
+         "args": argparse.Namespace(lr=0.1, model="resnet18")},
+        out / "model_best.pth.tar",
+    )
+    torch.save(
+        {"epoch": 3, "global_step": 120, "pytorch-lightning_version": "2.4.0",
+         "state_dict": {f"model.{k}": v for k, v in state.items()},
+         "optimizer_states": [opt], "lr_schedulers": [], "hyper_parameters": {"lr": 0.1}},
+        out / "lightning.ckpt",
+    )
+    save_file({f"backbone.{k}": v.contiguous() for k, v in state.items()}, out / "backbone_prefix.safetensors")
+    ema = {k: (v * 0.5 if v.is_floating_point() else v) for k, v in state.items()}
+    torch.save({"state_dict": state, "state_dict_ema": ema}, out / "with_ema.pth")
+    tiny = nn.Sequential(nn.Conv2d(3, 2, 1))
+    torch.save(tiny, out / "whole_module.pth")
+    torch.jit.save(torch.jit.script(tiny), out / "torchscript.pt")
+    print("wrapped", sorted(p.name for p in out.iterdir()))
+
+
 def manifest():
     model = torchvision.models.resnet50(weights=None)
     entries = [{"name": k, "shape": list(v.shape)} for k, v in model.state_dict().items()]
@@ -198,6 +238,9 @@ def manifest():
 
 def main():
     OUT.mkdir(parents=True, exist_ok=True)
+    if sys.argv[1:] == ["wrapped"]:
+        wrapped_case()
+        return
     if sys.argv[1:] == ["precision"]:
         # Only the precision files (added later; leaves the other goldens untouched).
         precision_case(torch.Generator().manual_seed(20261204))
@@ -209,6 +252,7 @@ def main():
     expert_case(gen)
     manifest()
     precision_case(torch.Generator().manual_seed(20261204))
+    wrapped_case()
 
 
 if __name__ == "__main__":

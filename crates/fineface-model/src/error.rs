@@ -17,7 +17,10 @@ pub enum ModelError {
         path: PathBuf,
     },
     /// A weights file with an extension we do not read.
-    #[error("weights file {path}: unknown format (expected .pth, .pt or .safetensors)")]
+    #[error(
+        "weights file {path}: unknown format (expected a PyTorch pickle: .pth, .pt, .ckpt, \
+         .bin, .pth.tar; or .safetensors)"
+    )]
     UnknownWeightFormat {
         /// The path that was given.
         path: PathBuf,
@@ -29,6 +32,20 @@ pub enum ModelError {
         path: PathBuf,
         /// The reader's explanation.
         message: String,
+    },
+    /// The file holds the model's tensors twice, under different keys (a model and its EMA
+    /// copy): which to load is the user's choice, not ours.
+    #[error(
+        "weights in {path} hold the model twice, under {prefixes}; save the copy you want as a \
+         plain state dict, e.g. `torch.save(torch.load(f)[\"{first}\"], \"weights.pth\")`"
+    )]
+    WeightsAmbiguous {
+        /// The file.
+        path: PathBuf,
+        /// The key prefixes, quoted and joined.
+        prefixes: String,
+        /// The first one's top-level key, for the example.
+        first: String,
     },
     /// The file's tensors do not match the model's parameters.
     #[error(

@@ -97,6 +97,59 @@ fn half_bfloat16_and_double_weights_load_as_the_models_f32(
     );
 }
 
+/// The f16 state dict as training scripts wrap it (tools/torch_goldens.py `wrapped`): the
+/// model's tensors are found under their key prefix, the optimizer state beside them left
+/// alone, and the logits are those of the plain f16 file.
+#[rstest]
+#[case::checkpoint_dict("wrapped/state_dict.pth")]
+#[case::torchvision_references("wrapped/model_best.pth.tar")]
+#[case::lightning("wrapped/lightning.ckpt")]
+#[case::backbone_prefix("wrapped/backbone_prefix.safetensors")]
+fn checkpoints_wrapping_a_state_dict_load_it(#[case] weights: &str) {
+    let device = Default::default();
+    let model = torchvision_classifier(ResNetConfig::resnet18().with_width(4), weights);
+    let io = common::read_tensors("resnet18_w4_precision_io.safetensors");
+    let input: Tensor<B, 4> = common::tensor(&io, "input", &device);
+    common::assert_close(
+        weights,
+        model.forward(input),
+        common::tensor(&io, "logits_f16", &device),
+        1e-4,
+    );
+    // The backbone alone takes the same file, its classifier ignored.
+    let mut backbone = ResNetConfig::resnet18().with_width(4).init::<B>(&device);
+    fineface_model::ImageNetBackbone::load_torchvision(&mut backbone, &common::golden(weights))
+        .unwrap();
+}
+
+/// Files that are no single state dict are refused with what they are and what to do.
+#[rstest]
+#[case::ema_copy(
+    "wrapped/with_ema.pth",
+    "hold the model twice, under `state_dict.` and `state_dict_ema.`"
+)]
+#[case::whole_module(
+    "wrapped/whole_module.pth",
+    "a whole pickled model (torch.save(model))"
+)]
+#[case::torchscript("wrapped/torchscript.pt", "a TorchScript archive (torch.jit.save)")]
+fn files_that_are_no_single_state_dict_say_what_they_are(
+    #[case] weights: &str,
+    #[case] says: &str,
+) {
+    let device = Default::default();
+    let mut model = BaselineConfig::new(10).init(
+        ResNetConfig::resnet18().with_width(4).init::<B>(&device),
+        &device,
+    );
+    let error = model
+        .load_torchvision(&common::golden(weights))
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains(says), "{error}");
+    assert!(error.contains(weights), "names the file: {error}");
+}
+
 /// The expert head of the goldens: 12 input channels, 16 features (conv-block middle and
 /// classifier hidden width 8), 3 classes.
 fn golden_expert<Bk: burn::tensor::backend::Backend>(device: &Bk::Device) -> Expert<Bk> {

@@ -7,6 +7,7 @@
 //! burn-store's `PyTorchToBurnAdapter` handles the last two. `num_batches_tracked` has no
 //! counterpart (our BatchNorm uses a fixed momentum) and is ignored.
 
+use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 
 use burn::tensor::backend::Backend;
@@ -47,8 +48,11 @@ pub enum WeightFormat {
 impl WeightFormat {
     /// The format a path's extension names.
     pub fn from_path(path: &Path) -> Result<Self> {
-        match path.extension().and_then(|e| e.to_str()) {
-            Some("pth" | "pt") => Ok(Self::PyTorch),
+        let extension = path.extension().and_then(|e| e.to_str());
+        match extension.map(str::to_ascii_lowercase).as_deref() {
+            // `.ckpt`: Lightning; `.bin`: Hugging Face's `pytorch_model.bin`; `.tar`:
+            // `model_best.pth.tar` from PyTorch's ImageNet example.
+            Some("pth" | "pt" | "ckpt" | "bin" | "tar") => Ok(Self::PyTorch),
             Some("safetensors") => Ok(Self::Safetensors),
             _ => Err(ModelError::UnknownWeightFormat {
                 path: path.to_owned(),
@@ -88,16 +92,16 @@ pub fn load_torchvision_weights<B: Backend, M: ModuleSnapshot<B>>(
         path: path.to_owned(),
         message,
     };
-    let remapper =
-        KeyRemapper::from_pattern_iter(TORCHVISION_TO_OURS.iter().chain(remaps).copied())
-            .expect("Invalid regex pattern");
-    let snapshots = match WeightFormat::from_path(path)? {
-        WeightFormat::PyTorch => all_snapshots(PytorchStore::from_file(path).remap(remapper)),
-        WeightFormat::Safetensors => {
-            all_snapshots(SafetensorsStore::from_file(path).remap(remapper))
-        }
+    let format = WeightFormat::from_path(path)?;
+    let raw = match format {
+        WeightFormat::PyTorch => all_snapshots(PytorchStore::from_file(path)),
+        WeightFormat::Safetensors => all_snapshots(SafetensorsStore::from_file(path)),
     }
-    .map_err(unreadable)?;
+    .map_err(|message| unreadable(diagnose(path, format, message)))?;
+    let patterns: Vec<(&str, &str)> = TORCHVISION_TO_OURS.iter().chain(remaps).copied().collect();
+    let remapper = KeyRemapper::from_pattern_iter(patterns).expect("Invalid regex pattern");
+    let prefix = checkpoint_prefix(&raw, &module_paths(module), &remapper, path)?;
+    let snapshots = under_prefix(raw, &prefix, &remapper, path);
     let model_dtype = <B::FloatElem as Element>::dtype();
     let mut cast: Vec<String> = snapshots
         .iter()
@@ -119,7 +123,153 @@ pub fn load_torchvision_weights<B: Backend, M: ModuleSnapshot<B>>(
     check(result, path, ignore)
 }
 
-/// Every tensor of `store`, under its remapped name.
+/// The module paths (`layer1.0.bn1`) of `module`'s tensors, as our names spell them.
+fn module_paths<B: Backend, M: ModuleSnapshot<B>>(module: &M) -> HashSet<String> {
+    module
+        .collect(None, None, false)
+        .iter()
+        .filter_map(|t| t.full_path().rsplit_once('.').map(|(m, _)| m.to_owned()))
+        .collect()
+}
+
+/// How many of `expected`'s module paths the tensors under `prefix` reach, after `remapper`.
+fn reach(
+    raw: &[TensorSnapshot],
+    prefix: &str,
+    expected: &HashSet<String>,
+    remapper: &KeyRemapper,
+) -> usize {
+    let under: Vec<TensorSnapshot> = raw
+        .iter()
+        .filter(|t| t.full_path().starts_with(prefix))
+        .cloned()
+        .collect();
+    let reached: HashSet<String> = renamed(under, prefix, remapper)
+        .iter()
+        .filter_map(|t| t.full_path().rsplit_once('.').map(|(m, _)| m.to_owned()))
+        .filter(|m| expected.contains(m))
+        .collect();
+    reached.len()
+}
+
+/// `tensors` (all under `prefix`) renamed without it, then into our names.
+fn renamed(
+    tensors: Vec<TensorSnapshot>,
+    prefix: &str,
+    remapper: &KeyRemapper,
+) -> Vec<TensorSnapshot> {
+    if prefix.is_empty() {
+        return remapper.remap(tensors).0;
+    }
+    let strip =
+        KeyRemapper::from_pattern_iter([(format!("^{}", regex::escape(prefix)), String::new())])
+            .expect("an escaped prefix is a valid pattern");
+    remapper.remap(strip.remap(tensors).0).0
+}
+
+/// Where the file keeps the model's tensors: `""` for a plain state dict, or the prefix the
+/// checkpoint wraps them in (`state_dict.`, `model.`, `net.`, Lightning's
+/// `state_dict.model.`, a `backbone.` prefix): the one, among the first one or two key
+/// components, under which the most of the model's tensors are found. The optimizer state
+/// and anything else beside them is left alone.
+///
+/// # Errors
+/// [`ModelError::WeightsAmbiguous`] when two prefixes reach the model equally (a model and
+/// its EMA copy).
+fn checkpoint_prefix(
+    raw: &[TensorSnapshot],
+    expected: &HashSet<String>,
+    remapper: &KeyRemapper,
+    path: &Path,
+) -> Result<String> {
+    let mut candidates: BTreeSet<String> = BTreeSet::new();
+    for t in raw {
+        let key = t.full_path();
+        for (i, _) in key.match_indices('.').take(2) {
+            candidates.insert(key[..=i].to_owned());
+        }
+    }
+    let plain = reach(raw, "", expected, remapper);
+    let scored: Vec<(usize, String)> = candidates
+        .into_iter()
+        .map(|c| (reach(raw, &c, expected, remapper), c))
+        .collect();
+    let best = scored.iter().map(|(n, _)| *n).max().unwrap_or(0);
+    if best <= plain {
+        return Ok(String::new());
+    }
+    let winners: Vec<&String> = scored
+        .iter()
+        .filter(|(n, _)| *n == best)
+        .map(|(_, c)| c)
+        .collect();
+    match winners[..] {
+        [one] => Ok(one.clone()),
+        _ => Err(ModelError::WeightsAmbiguous {
+            path: path.to_owned(),
+            prefixes: winners
+                .iter()
+                .map(|p| format!("`{p}`"))
+                .collect::<Vec<_>>()
+                .join(" and "),
+            first: winners[0]
+                .trim_end_matches('.')
+                .split('.')
+                .next()
+                .unwrap_or_default()
+                .to_owned(),
+        }),
+    }
+}
+
+/// The tensors under `prefix`, renamed without it and into our names.
+fn under_prefix(
+    raw: Vec<TensorSnapshot>,
+    prefix: &str,
+    remapper: &KeyRemapper,
+    path: &Path,
+) -> Vec<TensorSnapshot> {
+    if prefix.is_empty() {
+        return remapper.remap(raw).0;
+    }
+    let total = raw.len();
+    let under: Vec<TensorSnapshot> = raw
+        .into_iter()
+        .filter(|t| t.full_path().starts_with(prefix))
+        .collect();
+    tracing::info!(
+        path = %path.display(),
+        prefix,
+        left_alone = total - under.len(),
+        "a checkpoint: reading the model's tensors under its key prefix (optimizer state and \
+         the rest left alone)"
+    );
+    renamed(under, prefix, remapper)
+}
+
+/// A reader's error, said as the user would put it when the file is a TorchScript archive
+/// or a whole pickled model rather than a state dict.
+fn diagnose(path: &Path, format: WeightFormat, message: String) -> String {
+    if format != WeightFormat::PyTorch {
+        return message;
+    }
+    let bytes = std::fs::read(path).unwrap_or_default();
+    let holds = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
+    if bytes.starts_with(b"PK") && holds(b"constants.pkl") {
+        return "a TorchScript archive (torch.jit.save), not a state dict; save its tensors: \
+                `torch.save(torch.jit.load(f).state_dict(), \"weights.pth\")`"
+            .to_owned();
+    }
+    if message.contains("full model save") {
+        return "a whole pickled model (torch.save(model)), not a state dict; save its \
+                tensors: `torch.save(torch.load(f, weights_only=False).state_dict(), \
+                \"weights.pth\")`"
+            .to_owned();
+    }
+    message
+}
+
+/// Every tensor of `store`, under its name in the file.
 fn all_snapshots<S: ModuleStore>(mut store: S) -> std::result::Result<Vec<TensorSnapshot>, String> {
     let snapshots = store.get_all_snapshots().map_err(|e| e.to_string())?;
     Ok(snapshots.values().cloned().collect())
