@@ -261,3 +261,54 @@ fn manifest_values_that_are_no_label_are_refused_with_their_line() {
         assert!(e.contains(message), "{to}: {e}");
     }
 }
+
+/// FairFace's label CSVs at the root and the images where the official archives unpack
+/// them: beside the CSVs, or one folder down (`fairface-img-margin025-trainval/train/`);
+/// paths written with Windows separators; both margins unpacked side by side refused.
+#[test]
+fn fairface_images_are_found_where_the_archives_put_them() {
+    let labels = "file,age,gender,race,service_test\n\
+                  train/1.png,3-9,Male,White,True\ntrain/2.png,20-29,Female,Black,False\n\
+                  train/3.png,20-29,Male,Black,False\ntrain/4.png,3-9,Female,White,True\n";
+    let test = "file,age,gender,race\nval/1.png,3-9,Male,White\nval/2.png,3-9,Female,Black\n";
+    let load = |root: &Path| {
+        fineface_data::FairFace::new(root.to_owned())
+            .load(&SplitConfig::default())
+            .map(|d| {
+                (
+                    Split::ALL.iter().map(|&s| d.split(s).len()).sum::<usize>(),
+                    d.skipped.len(),
+                )
+            })
+    };
+    for (images_under, csv) in [
+        ("", labels.to_owned()),
+        ("fairface-img-margin025-trainval", labels.to_owned()),
+        ("", labels.replace("train/", "train\\")),
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        let images = dir.path().join(images_under);
+        for name in ["train/1", "train/2", "train/3", "train/4", "val/1", "val/2"] {
+            let file = images.join(format!("{name}.png"));
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            image::RgbImage::new(4, 4).save(file).unwrap();
+        }
+        std::fs::write(dir.path().join("fairface_label_train.csv"), &csv).unwrap();
+        std::fs::write(dir.path().join("fairface_label_val.csv"), test).unwrap();
+        assert_eq!(
+            load(dir.path()).unwrap(),
+            (6, 0),
+            "images under `{images_under}`"
+        );
+        if !images_under.is_empty() {
+            let other = dir.path().join("fairface-img-margin125-trainval");
+            std::fs::create_dir_all(other.join("train")).unwrap();
+            std::fs::copy(images.join("train/1.png"), other.join("train/1.png")).unwrap();
+            let e = load(dir.path()).unwrap_err().to_string();
+            assert!(
+                e.contains("fairface-img-margin025-trainval, fairface-img-margin125-trainval"),
+                "{e}"
+            );
+        }
+    }
+}

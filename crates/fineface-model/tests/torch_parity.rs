@@ -474,3 +474,27 @@ fn data_parallel_prefixes_load_and_unrelated_keys_are_shown() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A state dict missing a tensor (a hand-edited or partly saved file) is refused, listing
+/// the model's parameter it lacks and the file's tensor that fits nowhere.
+#[test]
+fn a_missing_tensor_is_named() {
+    let device = Default::default();
+    let dir = tempfile::tempdir().unwrap();
+    let edited = dir.path().join("edited.safetensors");
+    renamed_copy(&common::golden("resnet18_w8.safetensors"), &edited, |k| {
+        if k == "layer4.1.conv2.weight" {
+            "notes.layer4_conv2".to_owned()
+        } else {
+            k.to_owned()
+        }
+    });
+    let mut backbone = ResNetConfig::resnet18().with_width(8).init::<B>(&device);
+    let error = backbone.load_torchvision(&edited).unwrap_err().to_string();
+    assert!(
+        error.contains("1 missing [layer4.1.conv2.weight]")
+            && error.contains("1 unexpected [notes.layer4_conv2]")
+            && error.contains("edited.safetensors"),
+        "{error}"
+    );
+}

@@ -98,8 +98,7 @@ impl FairFace {
                 self.target
             )));
         }
-        let mut official = BTreeMap::new();
-        let mut skipped = Vec::new();
+        let mut labels = Vec::new();
         for (split, csv_name) in [
             (Split::Train, "fairface_label_train.csv"),
             (Split::Test, "fairface_label_val.csv"),
@@ -113,9 +112,21 @@ impl FairFace {
                     hint: HINT,
                 });
             }
+            labels.push((split, csv_name, read_labels(&csv_path)?));
+        }
+        let probe: Vec<&str> = labels[0]
+            .2
+            .iter()
+            .take(5)
+            .map(|r| r.file.as_str())
+            .collect();
+        let images = self.image_root(&probe)?;
+        let mut official = BTreeMap::new();
+        let mut skipped = Vec::new();
+        for (split, csv_name, rows) in labels {
             let mut samples = Vec::new();
-            for row in read_labels(&csv_path)? {
-                let Some(path) = inside(&self.root, &row.file) else {
+            for row in rows {
+                let Some(path) = inside(&images, &row.file) else {
                     skipped.push(Skipped {
                         file: row.file,
                         reason: format!("path in {csv_name} leaves the dataset folder"),
@@ -152,6 +163,49 @@ impl FairFace {
             skipped,
             config,
         ))
+    }
+
+    /// Where the images the CSVs list as `train/1.jpg` are: the root, or the one folder
+    /// below it that the official archives unpack to (`fairface-img-margin025-trainval/`,
+    /// `fairface-img-margin125-trainval/`) holding them.
+    ///
+    /// # Errors
+    /// When several folders below the root hold them (both margins unpacked): which one to
+    /// train on is the user's choice.
+    fn image_root(&self, probe: &[&str]) -> Result<PathBuf> {
+        let holds = |folder: &Path| {
+            probe
+                .iter()
+                .any(|f| inside(folder, f).is_some_and(|p| p.is_file()))
+        };
+        if probe.is_empty() || holds(&self.root) {
+            return Ok(self.root.clone());
+        }
+        let mut below: Vec<PathBuf> = std::fs::read_dir(&self.root)
+            .map(|entries| entries.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        below.retain(|f| f.is_dir() && holds(f));
+        below.sort();
+        match below.len() {
+            0 => Ok(self.root.clone()),
+            1 => {
+                tracing::info!(folder = %below[0].display(), "fairface: images found one level down");
+                Ok(below.remove(0))
+            }
+            _ => Err(DataError::Config(format!(
+                "fairface: the images the label CSVs list are in {} folders below {} ({}): \
+                 FairFace's two margins unpacked side by side? keep the one to train on there \
+                 and move the others away",
+                below.len(),
+                self.root.display(),
+                below
+                    .iter()
+                    .filter_map(|f| f.file_name())
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))),
+        }
     }
 }
 

@@ -14,7 +14,7 @@ use burn::tensor::backend::Backend;
 use burn::tensor::{DType, Element};
 use burn_store::{
     ApplyResult, BurnToPyTorchAdapter, KeyRemapper, ModuleAdapter, ModuleSnapshot, ModuleStore,
-    PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, TensorSnapshot,
+    PyTorchToBurnAdapter, PytorchStore, SafetensorsStore, TensorSnapshot, map_indices_contiguous,
 };
 
 use super::resnet::ResNet;
@@ -94,14 +94,22 @@ pub fn load_torchvision_weights<B: Backend, M: ModuleSnapshot<B>>(
     };
     let format = WeightFormat::from_path(path)?;
     let raw = match format {
-        WeightFormat::PyTorch => all_snapshots(PytorchStore::from_file(path)),
+        // Numbered like the file: the store's renumbering of gaps (`classifier.1` after a
+        // dropout) must come after our renaming, as when the store renames.
+        WeightFormat::PyTorch => {
+            all_snapshots(PytorchStore::from_file(path).map_indices_contiguous(false))
+        }
         WeightFormat::Safetensors => all_snapshots(SafetensorsStore::from_file(path)),
     }
     .map_err(|message| unreadable(diagnose(path, format, message)))?;
     let patterns: Vec<(&str, &str)> = TORCHVISION_TO_OURS.iter().chain(remaps).copied().collect();
     let remapper = KeyRemapper::from_pattern_iter(patterns).expect("Invalid regex pattern");
-    let prefix = checkpoint_prefix(&raw, &module_paths(module), &remapper, path)?;
-    let snapshots = under_prefix(raw, &prefix, &remapper, path);
+    let renaming = Renaming {
+        remapper,
+        contiguous: format == WeightFormat::PyTorch,
+    };
+    let prefix = checkpoint_prefix(&raw, &module_paths(module), &renaming, path)?;
+    let snapshots = under_prefix(raw, &prefix, &renaming, path);
     let model_dtype = <B::FloatElem as Element>::dtype();
     let mut cast: Vec<String> = snapshots
         .iter()
@@ -126,7 +134,7 @@ pub fn load_torchvision_weights<B: Backend, M: ModuleSnapshot<B>>(
 /// The module paths (`layer1.0.bn1`) of `module`'s tensors, as our names spell them.
 fn module_paths<B: Backend, M: ModuleSnapshot<B>>(module: &M) -> HashSet<String> {
     module
-        .collect(None, None, false)
+        .collect(None, None, true)
         .iter()
         .filter_map(|t| t.full_path().rsplit_once('.').map(|(m, _)| m.to_owned()))
         .collect()
@@ -137,14 +145,14 @@ fn reach(
     raw: &[TensorSnapshot],
     prefix: &str,
     expected: &HashSet<String>,
-    remapper: &KeyRemapper,
+    renaming: &Renaming,
 ) -> usize {
     let under: Vec<TensorSnapshot> = raw
         .iter()
         .filter(|t| t.full_path().starts_with(prefix))
         .cloned()
         .collect();
-    let reached: HashSet<String> = renamed(under, prefix, remapper)
+    let reached: HashSet<String> = renamed(under, prefix, renaming)
         .iter()
         .filter_map(|t| t.full_path().rsplit_once('.').map(|(m, _)| m.to_owned()))
         .filter(|m| expected.contains(m))
@@ -152,19 +160,31 @@ fn reach(
     reached.len()
 }
 
+/// How a file's keys become ours: the key rewrites, then (for PyTorch pickles, as
+/// burn-store's `PytorchStore` does) indices renumbered without gaps.
+struct Renaming {
+    remapper: KeyRemapper,
+    contiguous: bool,
+}
+
 /// `tensors` (all under `prefix`) renamed without it, then into our names.
-fn renamed(
-    tensors: Vec<TensorSnapshot>,
-    prefix: &str,
-    remapper: &KeyRemapper,
-) -> Vec<TensorSnapshot> {
-    if prefix.is_empty() {
-        return remapper.remap(tensors).0;
+fn renamed(tensors: Vec<TensorSnapshot>, prefix: &str, renaming: &Renaming) -> Vec<TensorSnapshot> {
+    let tensors = if prefix.is_empty() {
+        tensors
+    } else {
+        let strip = KeyRemapper::from_pattern_iter([(
+            format!("^{}", regex::escape(prefix)),
+            String::new(),
+        )])
+        .expect("an escaped prefix is a valid pattern");
+        strip.remap(tensors).0
+    };
+    let ours = renaming.remapper.remap(tensors).0;
+    if renaming.contiguous {
+        map_indices_contiguous(ours).0
+    } else {
+        ours
     }
-    let strip =
-        KeyRemapper::from_pattern_iter([(format!("^{}", regex::escape(prefix)), String::new())])
-            .expect("an escaped prefix is a valid pattern");
-    remapper.remap(strip.remap(tensors).0).0
 }
 
 /// Where the file keeps the model's tensors: `""` for a plain state dict, or the prefix the
@@ -179,7 +199,7 @@ fn renamed(
 fn checkpoint_prefix(
     raw: &[TensorSnapshot],
     expected: &HashSet<String>,
-    remapper: &KeyRemapper,
+    renaming: &Renaming,
     path: &Path,
 ) -> Result<String> {
     let mut candidates: BTreeSet<String> = BTreeSet::new();
@@ -189,10 +209,10 @@ fn checkpoint_prefix(
             candidates.insert(key[..=i].to_owned());
         }
     }
-    let plain = reach(raw, "", expected, remapper);
+    let plain = reach(raw, "", expected, renaming);
     let scored: Vec<(usize, String)> = candidates
         .into_iter()
-        .map(|c| (reach(raw, &c, expected, remapper), c))
+        .map(|c| (reach(raw, &c, expected, renaming), c))
         .collect();
     let best = scored.iter().map(|(n, _)| *n).max().unwrap_or(0);
     if best <= plain {
@@ -226,11 +246,11 @@ fn checkpoint_prefix(
 fn under_prefix(
     raw: Vec<TensorSnapshot>,
     prefix: &str,
-    remapper: &KeyRemapper,
+    renaming: &Renaming,
     path: &Path,
 ) -> Vec<TensorSnapshot> {
     if prefix.is_empty() {
-        return remapper.remap(raw).0;
+        return renamed(raw, prefix, renaming);
     }
     let total = raw.len();
     let under: Vec<TensorSnapshot> = raw
@@ -244,7 +264,7 @@ fn under_prefix(
         "a checkpoint: reading the model's tensors under its key prefix (optimizer state and \
          the rest left alone)"
     );
-    renamed(under, prefix, remapper)
+    renamed(under, prefix, renaming)
 }
 
 /// A reader's error, said as the user would put it when the file is a TorchScript archive
