@@ -198,14 +198,28 @@ pub enum FairError {
     /// Labels or group values that differ only in letter case or surrounding spaces
     /// (`Male` and `male`): counted apart they split one class or group in two.
     #[error(
-        "{what} has values that differ only in case, spaces, `_` or `-`: {spellings}; spell \
-         each one way (they would be audited as different classes or groups)"
+        "{what} has values that differ only in case, spaces, `_` or `-`: {first:?}, \
+         {second:?}; spell each one way (they would be audited as different classes or groups)"
     )]
     CaseVariants {
         /// `the labels` or `sensitive feature race`.
         what: String,
-        /// The spellings of the first value found so, quoted and comma-separated.
-        spellings: String,
+        /// One spelling of the first value found so.
+        first: String,
+        /// Another.
+        second: String,
+    },
+    /// An error about the table as a whole (mixed labels, two spellings), with the file and
+    /// the lines where the values it names first occur.
+    #[error("{path}: {source} ({lines})")]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// Where each value named first occurs (`\`1\` first on line 2, \`yes\` on line 7`).
+        lines: String,
+        /// The table's error.
+        #[source]
+        source: Box<FairError>,
     },
     /// Bootstrap settings out of range.
     #[error("invalid bootstrap setting: {0}")]

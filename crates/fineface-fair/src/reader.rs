@@ -148,6 +148,7 @@ pub fn read_predictions<R: Read>(
     let y_pred = index_of(&spec.y_pred)?;
 
     let mut record = csv::StringRecord::new();
+    let mut first = FirstLines::default();
     let mut table: Option<PredictionTable> = None;
     let mut dropped = 0_u64;
     match &spec.sensitive {
@@ -172,6 +173,7 @@ pub fn read_predictions<R: Read>(
                     }
                 }
                 let values: Vec<&str> = columns.iter().map(|&c| field(c)).collect::<Result<_>>()?;
+                first.note([truth, pred].iter().chain(&values), line);
                 t.push(truth, pred, &values)?;
             }
             table = Some(t);
@@ -200,6 +202,11 @@ pub fn read_predictions<R: Read>(
                     }
                 }
                 let value = field(group)?;
+                let parts: Vec<&str> = value
+                    .split(crate::table::GROUP_SEPARATOR)
+                    .map(str::trim)
+                    .collect();
+                first.note([truth, pred].iter().chain(&parts), line);
                 let t = match &mut table {
                     Some(t) => t,
                     None => table.insert(PredictionTable::new(compound_feature_names(
@@ -230,12 +237,45 @@ pub fn read_predictions<R: Read>(
     }
     match table {
         Some(mut t) if !t.is_empty() => {
+            t.check_labels().map_err(|e| first.locate(e, path))?;
             t.set_dropped_missing(dropped);
             Ok(t)
         }
         _ => Err(FairError::NoRows {
             source_name: path.display().to_string(),
         }),
+    }
+}
+
+/// The first line of each distinct label and group value, to say where the values a
+/// whole-table error names occur.
+#[derive(Default)]
+struct FirstLines {
+    by_value: std::collections::HashMap<String, u64>,
+}
+
+impl FirstLines {
+    fn note<'v>(&mut self, values: impl Iterator<Item = &'v &'v str>, line: u64) {
+        for value in values {
+            if !self.by_value.contains_key(*value) {
+                self.by_value.insert((*value).to_owned(), line);
+            }
+        }
+    }
+
+    /// `error` in the file, with the first line of each value it names.
+    fn locate(&self, error: FairError, path: &Path) -> FairError {
+        let (a, b) = match &error {
+            FairError::MixedLabels { numeric, text } => (numeric, text),
+            FairError::CaseVariants { first, second, .. } => (first, second),
+            _ => return error,
+        };
+        let line = |v: &String| self.by_value.get(v).map_or(0, |l| *l);
+        FairError::InFile {
+            path: path.to_owned(),
+            lines: format!("`{a}` first on line {}, `{b}` on line {}", line(a), line(b)),
+            source: Box::new(error),
+        }
     }
 }
 

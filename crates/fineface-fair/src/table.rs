@@ -357,7 +357,8 @@ fn case_variants(names: &[String], what: &str) -> Result<()> {
         if let Some(first) = seen.insert(key, name) {
             return Err(FairError::CaseVariants {
                 what: what.to_owned(),
-                spellings: format!("{first:?}, {name:?}"),
+                first: (*first).to_owned(),
+                second: name.clone(),
             });
         }
     }

@@ -73,8 +73,9 @@ fn labels_mixing_numbers_and_text_are_an_error_naming_both() {
         .to_string();
     assert_eq!(
         error,
-        "labels mix numbers and text (`1` and `yes`): numeric labels are compared by value \
-         (`1` = `1.0`), so every label of y_true and y_pred must be a number, or none"
+        "preds.csv: labels mix numbers and text (`1` and `yes`): numeric labels are compared \
+         by value (`1` = `1.0`), so every label of y_true and y_pred must be a number, or none \
+         (`1` first on line 2, `yes` on line 3)"
     );
 }
 
@@ -116,8 +117,13 @@ fn labels_or_groups_differing_only_in_case_or_spaces_are_an_error_naming_both() 
         let error = audit_text(text).unwrap_err().to_string();
         assert!(
             error.starts_with(&format!(
-                "{what} has values that differ only in case, spaces, `_` or `-`: {spellings}"
+                "preds.csv: {what} has values that differ only in case, spaces, `_` or `-`: \
+                 {spellings}"
             )),
+            "{error}"
+        );
+        assert!(
+            error.contains("` first on line 2, `") && error.ends_with("` on line 3)"),
             "{error}"
         );
     }
