@@ -312,3 +312,59 @@ fn fairface_images_are_found_where_the_archives_put_them() {
         }
     }
 }
+
+/// LFW's images where each archive and mirror unpacks them; none, or two alignments side by
+/// side, refused with what was found.
+#[test]
+fn lfwa_images_are_found_where_the_archives_put_them() {
+    let load = |root: &Path| {
+        fineface_data::Lfwa::new(root.to_owned())
+            .load(&SplitConfig::default())
+            .map(|d| Split::ALL.iter().map(|&s| d.split(s).len()).sum::<usize>())
+    };
+    let people = [
+        ("Aaron_Eckhart", "1.56\t-1.8\t1.7\t-2.0\t-0.5"),
+        ("Zhu_Rongji", "-1.2\t2.4\t-0.3\t-1.9\t-1.0"),
+        ("Ann_Veneman", "-1.0\t-2.0\t1.5\t-1.0\t-1.0"),
+        ("Bill_Gates", "1.1\t-2.0\t1.2\t-1.0\t-1.5"),
+    ];
+    let table: String =
+        std::iter::once("#\tperson\timagenum\tMale\tAsian\tWhite\tBlack\tIndian\n".to_owned())
+            .chain(
+                people
+                    .iter()
+                    .map(|(name, scores)| format!("{}\t1\t{scores}\n", name.replace('_', " "))),
+            )
+            .collect();
+    let unpack = |root: &Path, folder: &str| {
+        for (name, _) in people {
+            let file = root.join(folder).join(format!("{name}/{name}_0001.jpg"));
+            std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+            image::RgbImage::new(4, 4).save(file).unwrap();
+        }
+    };
+    for folder in [
+        "",
+        "lfw",
+        "lfw-deepfunneled",
+        "lfw-deepfunneled/lfw-deepfunneled",
+        "lfw_home/lfw_funneled",
+    ] {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("lfw_attributes.txt"), &table).unwrap();
+        unpack(dir.path(), folder);
+        assert_eq!(load(dir.path()).unwrap(), 4, "images under `{folder}`");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("lfw_attributes.txt"), &table).unwrap();
+    std::fs::create_dir(dir.path().join("lfw-a")).unwrap();
+    let e = load(dir.path()).unwrap_err().to_string();
+    assert!(
+        e.contains("Aaron_Eckhart/Aaron_Eckhart_0001.jpg") && e.contains("lfw-a/"),
+        "{e}"
+    );
+    unpack(dir.path(), "lfw");
+    unpack(dir.path(), "lfw-deepfunneled");
+    let e = load(dir.path()).unwrap_err().to_string();
+    assert!(e.contains("are in 2 folders"), "{e}");
+}

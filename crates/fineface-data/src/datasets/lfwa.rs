@@ -158,13 +158,10 @@ impl Lfwa {
                 hint: HINT,
             });
         }
-        let images = if self.root.join("lfw").is_dir() {
-            self.root.join("lfw")
-        } else {
-            self.root.clone()
-        };
+        let rows = read_attributes(&table)?;
+        let images = self.image_folder(&rows)?;
         let (mut samples, mut skipped) = (Vec::new(), Vec::new());
-        for row in read_attributes(&table)? {
+        for row in rows {
             let relative = row.relative_path();
             let Some(path) = crate::sample::inside(&images, &relative) else {
                 skipped.push(Skipped {
@@ -200,5 +197,59 @@ impl Lfwa {
             skipped,
             config,
         ))
+    }
+
+    /// The folder of `<Name>/<Name>_NNNN.jpg`: the official archives' `lfw/`,
+    /// `lfw-deepfunneled/` or `lfw_funneled/`, Kaggle's doubled `lfw-deepfunneled/
+    /// lfw-deepfunneled/`, scikit-learn's `lfw_home/lfw_funneled/`, or the root itself;
+    /// the one holding the first listed images.
+    ///
+    /// # Errors
+    /// [`DataError::ImagesNotFound`] when none holds them, saying what the root holds;
+    /// [`DataError::Config`] when several do (two alignments unpacked side by side: which
+    /// one to use is the user's choice).
+    fn image_folder(&self, rows: &[LfwRow]) -> Result<PathBuf> {
+        let mut candidates = vec![self.root.clone()];
+        for name in ["lfw", "lfw-deepfunneled", "lfw_funneled", "lfw-funneled"] {
+            candidates.push(self.root.join(name));
+            candidates.push(self.root.join(name).join(name));
+        }
+        candidates.push(self.root.join("lfw_home").join("lfw_funneled"));
+        let probe: Vec<String> = rows.iter().take(200).map(LfwRow::relative_path).collect();
+        let holding: Vec<PathBuf> = candidates
+            .into_iter()
+            .filter(|folder| {
+                probe
+                    .iter()
+                    .any(|p| crate::sample::inside(folder, p).is_some_and(|f| f.is_file()))
+            })
+            .collect();
+        match &holding[..] {
+            [one] => Ok(one.clone()),
+            [] => Err(DataError::ImagesNotFound {
+                dataset: "lfwa",
+                expected: format!(
+                    "image listed in lfw_attributes.txt (the first `{}`)",
+                    probe.first().map_or("", String::as_str)
+                ),
+                looked_in: format!(
+                    "{} and its lfw/, lfw-deepfunneled/, lfw_funneled/ folders",
+                    self.root.display()
+                ),
+                found: super::layout::describe(&self.root),
+                hint: HINT,
+            }),
+            several => Err(DataError::Config(format!(
+                "lfwa: the listed images are in {} folders ({}): two alignments unpacked side \
+                 by side? keep the one to use below {} and move the others away",
+                several.len(),
+                several
+                    .iter()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                self.root.display()
+            ))),
+        }
     }
 }
