@@ -15,7 +15,7 @@
 * `wrapped/`: the f16 ResNet-18 state dict above as training scripts save it: inside a
   checkpoint dict beside optimizer state (`state_dict`; torchvision's reference scripts'
   `model` with `args` as an argparse Namespace; a Lightning `.ckpt` with `state_dict.model.`
-  keys; `model_best.pth.tar`), with a `backbone.` prefix (safetensors), with an EMA copy
+  keys; `model_best.pth.tar`; PyTorch's ImageNet example's `state_dict.module.` keys), with a `backbone.` prefix (safetensors), with an EMA copy
   beside the model (ambiguous: refused), and two files that are no state dict: a whole
   pickled module and a TorchScript archive (of a one-layer module, to stay small).
 * `resnet50_manifest.json`: every parameter and buffer name and shape of the full-width
@@ -201,6 +201,7 @@ def wrapped_case():
 
     out = OUT / "wrapped"
     out.mkdir(exist_ok=True)
+    torch.manual_seed(20261205)
     state = torch.load(OUT / "resnet18_w4_f16.pth")
     model = NarrowResNet(BasicBlock, [2, 2, 2, 2], 4, num_classes=10)
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
@@ -208,6 +209,9 @@ def wrapped_case():
     optimizer.step()
     opt = optimizer.state_dict()
     torch.save({"state_dict": state, "optimizer": opt, "epoch": 3}, out / "state_dict.pth")
+    # PyTorch's ImageNet example saves `DataParallel(model).state_dict()` so: `module.` keys.
+    torch.save({"state_dict": {f"module.{k}": v for k, v in state.items()}, "epoch": 90},
+               out / "data_parallel.pth.tar")
     torch.save(
         {"model": state, "optimizer": opt, "lr_scheduler": {"last_epoch": 89}, "epoch": 89,
          "args": argparse.Namespace(lr=0.1, model="resnet18")},

@@ -22,6 +22,12 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
 /// `bytes` as UTF-8 text with `\n` line endings; `path` names the file in errors.
 pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<String> {
     let text = match Encoding::for_bom(bytes) {
+        Some((encoding, bom)) if encoding == encoding_rs::UTF_8 => {
+            let rest = &bytes[bom..];
+            std::str::from_utf8(rest)
+                .map_err(|e| not_utf8(rest, e.valid_up_to(), path))?
+                .to_owned()
+        }
         Some((encoding, bom)) => encoding
             .decode_without_bom_handling_and_without_replacement(&bytes[bom..])
             .ok_or_else(|| DataError::NotText {
@@ -49,7 +55,7 @@ pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<String> {
 /// The error for bytes that are not UTF-8 from `at` on, with what the line would read as in
 /// the encoding that most often made it.
 fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> DataError {
-    let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let line = line_of(&bytes[..at]);
     let byte = bytes[at];
     let cause = if bytes.contains(&0) {
         "not text: it holds zero bytes (UTF-16 without a byte-order mark, or a binary file); \
@@ -58,7 +64,7 @@ fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> DataError {
     } else {
         let start = bytes[..at]
             .iter()
-            .rposition(|&b| b == b'\n')
+            .rposition(|&b| b == b'\n' || b == b'\r')
             .map_or(0, |i| i + 1);
         let end = bytes[at..]
             .iter()
@@ -77,6 +83,16 @@ fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> DataError {
         line,
         cause,
     }
+}
+
+/// The 1-based line that follows `before`: LF, CRLF and a lone CR each end a line.
+fn line_of(before: &[u8]) -> u64 {
+    let breaks = before
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && before.get(i + 1) != Some(&b'\n')))
+        .count();
+    breaks as u64 + 1
 }
 
 fn shorten(line: &str) -> String {
@@ -168,15 +184,12 @@ impl Header {
         &self.names
     }
 
-    /// The column called `name`; failing an exact match, the one column equal to it in
-    /// another letter case (`File` for `file`).
+    /// The column called `name`, in any letter case (`File` for `file`).
     ///
     /// # Errors
-    /// When two columns differ from `name` only in case, naming both.
+    /// When two columns are `name` in different cases (`gender` and `Gender`): which one is
+    /// meant is the user's to say, naming both.
     pub(crate) fn find(&self, name: &str, path: &Path) -> Result<Option<usize>> {
-        if let Some(i) = self.names.iter().position(|h| h == name) {
-            return Ok(Some(i));
-        }
         let matches: Vec<usize> = (0..self.names.len())
             .filter(|&i| self.names[i].eq_ignore_ascii_case(name))
             .collect();
@@ -252,6 +265,11 @@ mod tests {
         assert!(message.contains("`Médecin.jpg,Black`"), "{message}");
         let e = decoded(b"a\0,\0b\0").unwrap_err().to_string();
         assert!(e.contains("zero bytes"), "{e}");
+        // Lines end with a lone CR too; a BOM does not hide the bad line.
+        let e = decoded(b"\xEF\xBB\xBFa\rb\r\xE9\r")
+            .unwrap_err()
+            .to_string();
+        assert!(e.starts_with("x.csv:3: not UTF-8 (byte 0xE9)"), "{e}");
     }
 
     #[test]
@@ -272,7 +290,9 @@ mod tests {
         assert!(header.find("gender", path).unwrap().is_none());
         let mut reader = csv_reader("race,Race\n");
         let header = Header::read(&mut reader, path).unwrap();
-        let e = header.find("RACE", path).unwrap_err().to_string();
-        assert!(e.contains("`race` and `Race`"), "{e}");
+        for asked in ["RACE", "race"] {
+            let e = header.find(asked, path).unwrap_err().to_string();
+            assert!(e.contains("`race` and `Race`"), "{e}");
+        }
     }
 }

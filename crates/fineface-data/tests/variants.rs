@@ -213,6 +213,12 @@ fn manifests_in_every_variant() {
         "manifest.csv",
         check_all(&csv_variants(MANIFEST, "path"), &expected, &mut read),
     );
+    // Numbers are labels of their own: CelebA's -1 and 1 are two classes, not two spellings.
+    let signed = MANIFEST
+        .replace(",Male,", ",1,")
+        .replace(",Female,", ",-1,");
+    let (samples, _) = read(signed.as_bytes()).unwrap();
+    assert!(samples.iter().any(|s| s.2 == "-1") && samples.iter().any(|s| s.2 == "1"));
     // Splits as other tools spell them.
     let spelled = MANIFEST
         .replace(",train\n", ",Training\n")
@@ -233,7 +239,7 @@ fn manifest_values_that_are_no_label_are_refused_with_their_line() {
         (
             "images/b.png,Female,Black",
             "images/b.png,Female,nan",
-            ":3: column `race` holds `nan`, a missing value",
+            ":3: column `race` holds `nan`, which pandas and R write for a missing value",
         ),
         (
             "images/b.png,Female,Black",
@@ -367,4 +373,43 @@ fn lfwa_images_are_found_where_the_archives_put_them() {
     unpack(dir.path(), "lfw-deepfunneled");
     let e = load(dir.path()).unwrap_err().to_string();
     assert!(e.contains("are in 2 folders"), "{e}");
+}
+
+#[test]
+fn image_folder_groups_from_pandas_skip_the_index_and_refuse_two_spellings() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "train/Male/1",
+        "train/Female/2",
+        "test/Male/3",
+        "test/Female/4",
+    ] {
+        let file = dir.path().join(format!("{name}.png"));
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        image::RgbImage::new(4, 4).save(file).unwrap();
+    }
+    let groups = ",path,race\n0,train/Male/1.png,White\n1,train/Female/2.png,Black\n\
+                  2,test/Male/3.png,Black\n3,test/Female/4.png,White\n";
+    let folder = fineface_data::ImageFolder {
+        groups_csv: Some("groups.csv".into()),
+        ..fineface_data::ImageFolder::new(dir.path().to_owned())
+    };
+    std::fs::write(dir.path().join("groups.csv"), groups).unwrap();
+    let dataset = folder.load(&SplitConfig::default()).unwrap();
+    assert_eq!(dataset.sensitive, ["race"]);
+    std::fs::write(
+        dir.path().join("groups.csv"),
+        groups
+            .replacen(",Black\n", ",black\n", 1)
+            .replacen(",Black\n", ",BLACK\n", 1),
+    )
+    .unwrap();
+    let e = folder
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(":4: column `race` holds `BLACK` here and `black` on line 3"),
+        "{e}"
+    );
 }

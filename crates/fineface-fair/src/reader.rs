@@ -92,20 +92,16 @@ pub fn read_predictions_csv(path: impl AsRef<Path>, spec: &CsvSpec) -> Result<Pr
     Ok(table)
 }
 
-/// Reads predictions from any reader; `path` is only used in error messages.
+/// Reads predictions from any reader; `path` is only used in error messages. The input is
+/// read whole and decoded once (UTF-8 with or without a byte-order mark, UTF-16 with one,
+/// any line ending; Latin-1 refused with its line), its delimiter (comma, semicolon or tab)
+/// read off the header line and a `#` comment preamble skipped.
 pub fn read_predictions<R: Read>(
-    mut reader: R,
+    reader: R,
     path: &Path,
     spec: &CsvSpec,
 ) -> Result<PredictionTable> {
-    let mut bytes = Vec::new();
-    reader
-        .read_to_end(&mut bytes)
-        .map_err(|source| FairError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
-    let text = crate::text::blank_preamble(&crate::text::decode(bytes, path)?);
+    let text = read_text(reader, path)?;
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -247,6 +243,20 @@ pub fn read_predictions<R: Read>(
     }
 }
 
+/// The whole of `reader` as text, decoded and with its comment preamble blanked.
+fn read_text<R: Read>(mut reader: R, path: &Path) -> Result<String> {
+    let mut bytes = Vec::new();
+    reader
+        .read_to_end(&mut bytes)
+        .map_err(|source| FairError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok(crate::text::blank_preamble(crate::text::decode(
+        bytes, path,
+    )?))
+}
+
 /// The first line of each distinct label and group value, to say where the values a
 /// whole-table error names occur.
 #[derive(Default)]
@@ -279,12 +289,9 @@ impl FirstLines {
     }
 }
 
-/// The column called `column`; failing an exact match, the one column equal to it in
-/// another letter case (`Y_TRUE`, `Race`).
+/// The column called `column`, in any letter case (`Y_TRUE`, `Race`); two columns that
+/// are `column` in different cases are a question for the user.
 fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
-    if let Some(i) = header.iter().position(|h| h == column) {
-        return Ok(i);
-    }
     let matches: Vec<usize> = (0..header.len())
         .filter(|&i| header[i].eq_ignore_ascii_case(column))
         .collect();
@@ -309,7 +316,11 @@ fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
 
 /// A label, which a score (`0.73`: a number that is not whole) is not.
 fn label<'v>(value: &'v str, column: &str, line: u64, path: &Path) -> Result<&'v str> {
-    match value.parse::<f64>() {
+    // A decimal comma (`0,73`) as Excel writes it where the comma is the decimal mark.
+    let number = value
+        .parse::<f64>()
+        .or_else(|_| value.replacen(',', ".", 1).parse::<f64>());
+    match number {
         Ok(v) if v.is_finite() && v.fract() != 0.0 => Err(FairError::ScoreNotLabel {
             path: path.to_owned(),
             line,

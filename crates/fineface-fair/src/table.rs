@@ -347,7 +347,8 @@ impl PredictionTable {
 /// one (`Latino_Hispanic` beside `latino hispanic`, `Black  Female` beside `Black Female`).
 fn case_variants(names: &[String], what: &str) -> Result<()> {
     let mut seen: HashMap<String, &str> = HashMap::new();
-    for name in names {
+    // Numbers are their own spelling: `-1` and `1` are two labels.
+    for name in names.iter().filter(|n| n.parse::<f64>().is_err()) {
         let key = name
             .to_lowercase()
             .replace(['_', '-'], " ")

@@ -9,9 +9,14 @@ use encoding_rs::{Encoding, WINDOWS_1252};
 
 use crate::error::{FairError, Result};
 
-/// `bytes` as UTF-8 text; `path` names the file in errors.
+/// `bytes` as UTF-8 text with `\n` line endings; `path` names the file in errors.
 pub(crate) fn decode(bytes: Vec<u8>, path: &Path) -> Result<String> {
     let text = match Encoding::for_bom(&bytes) {
+        Some((encoding, bom)) if encoding == encoding_rs::UTF_8 => {
+            std::str::from_utf8(&bytes[bom..])
+                .map_err(|e| not_utf8(&bytes[bom..], e.valid_up_to(), path))?
+                .to_owned()
+        }
         Some((encoding, bom)) => encoding
             .decode_without_bom_handling_and_without_replacement(&bytes[bom..])
             .ok_or_else(|| FairError::NotText {
@@ -26,16 +31,27 @@ pub(crate) fn decode(bytes: Vec<u8>, path: &Path) -> Result<String> {
         None => String::from_utf8(bytes)
             .map_err(|e| not_utf8(e.as_bytes(), e.utf8_error().valid_up_to(), path))?,
     };
-    match text.bytes().position(|b| b == 0) {
-        Some(at) => Err(not_utf8(text.as_bytes(), at, path)),
-        None => Ok(text),
+    if let Some(at) = text.bytes().position(|b| b == 0) {
+        return Err(not_utf8(text.as_bytes(), at, path));
     }
+    // CRLF and a lone CR (classic Mac OS, some Excel exports) become LF; lines stay.
+    Ok(if text.contains('\r') {
+        text.replace("\r\n", "\n").replace('\r', "\n")
+    } else {
+        text
+    })
 }
 
 /// The error for bytes that are not UTF-8 text from `at` on, with what the line would read
 /// as in the encoding that most often made it.
 fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> FairError {
-    let line = bytes[..at].iter().filter(|&&b| b == b'\n').count() as u64 + 1;
+    let before = &bytes[..at];
+    let breaks = before
+        .iter()
+        .enumerate()
+        .filter(|&(i, &b)| b == b'\n' || (b == b'\r' && before.get(i + 1) != Some(&b'\n')))
+        .count();
+    let line = breaks as u64 + 1;
     let cause = if bytes.contains(&0) {
         "not text: it holds zero bytes (UTF-16 without a byte-order mark, or a binary file); \
          save it as UTF-8"
@@ -43,7 +59,7 @@ fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> FairError {
     } else {
         let start = bytes[..at]
             .iter()
-            .rposition(|&b| b == b'\n')
+            .rposition(|&b| b == b'\n' || b == b'\r')
             .map_or(0, |i| i + 1);
         let end = bytes[at..]
             .iter()
@@ -80,7 +96,10 @@ pub(crate) fn delimiter(text: &str) -> u8 {
 
 /// `text` with the comment lines before its header (`# exported by ...`) blanked, so that
 /// line numbers stay; a `#` line among the rows is a row, never silently dropped.
-pub(crate) fn blank_preamble(text: &str) -> String {
+pub(crate) fn blank_preamble(text: String) -> String {
+    if !text.starts_with(['#', '\n', ' ', '\t']) {
+        return text;
+    }
     let mut out = String::with_capacity(text.len());
     let mut in_preamble = true;
     for line in text.split_inclusive('\n') {

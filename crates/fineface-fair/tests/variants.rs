@@ -64,15 +64,33 @@ fn scores_where_labels_are_expected_are_refused_with_their_line() {
 
 #[test]
 fn a_column_named_twice_in_different_case_is_refused_with_both() {
-    // An exact match wins; without one, two spellings are a question for the user.
-    let exact = PREDICTIONS.replacen("image,", "Y_TRUE,", 1);
-    assert!(audited(exact.as_bytes()).is_ok());
-    let twice = exact.replacen(",y_true,", ",y_True,", 1);
+    // Even with an exact match: which of the two is meant is the user's to say.
+    let twice = PREDICTIONS.replacen("image,", "Y_TRUE,", 1);
     let e = audited(twice.as_bytes()).unwrap_err().to_string();
     assert!(
         e.starts_with(
-            "predictions.csv:1: columns `Y_TRUE` and `y_True` differ only in letter case"
+            "predictions.csv:1: columns `Y_TRUE` and `y_true` differ only in letter case"
         ),
+        "{e}"
+    );
+}
+
+/// Line endings as classic Mac OS and some Excel exports write them (a lone CR), with a
+/// comment preamble, semicolons and a decimal comma: read, and an error names its line.
+#[test]
+fn lone_cr_files_with_a_preamble_read_and_errors_name_their_line() {
+    let semicolons = PREDICTIONS
+        .replace(',', ";")
+        .replace("café.jpg", "Smith, J.jpg");
+    let mac = format!("# exported 2026-12-05\n{semicolons}").replace('\n', "\r");
+    assert_eq!(
+        audited(mac.as_bytes()).unwrap(),
+        audited(PREDICTIONS.as_bytes()).unwrap()
+    );
+    let scored = mac.replacen(";0;1;White", ";0;0,73;White", 1);
+    let e = audited(scored.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("predictions.csv:4: column `y_pred` holds `0,73`, a score"),
         "{e}"
     );
 }

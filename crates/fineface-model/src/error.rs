@@ -37,15 +37,15 @@ pub enum ModelError {
     /// copy): which to load is the user's choice, not ours.
     #[error(
         "weights in {path} hold the model twice, under {prefixes}; save the copy you want as a \
-         plain state dict, e.g. `torch.save(torch.load(f)[\"{first}\"], \"weights.pth\")`"
+         plain state dict, e.g. for the first: {fix}"
     )]
     WeightsAmbiguous {
         /// The file.
         path: PathBuf,
         /// The key prefixes, quoted and joined.
         prefixes: String,
-        /// The first one's top-level key, for the example.
-        first: String,
+        /// The PyTorch line that saves the first copy as a plain state dict.
+        fix: String,
     },
     /// The file's tensors do not match the model's parameters.
     #[error(

@@ -104,6 +104,7 @@ fn half_bfloat16_and_double_weights_load_as_the_models_f32(
 #[case::checkpoint_dict("wrapped/state_dict.pth")]
 #[case::torchvision_references("wrapped/model_best.pth.tar")]
 #[case::lightning("wrapped/lightning.ckpt")]
+#[case::data_parallel_inside("wrapped/data_parallel.pth.tar")]
 #[case::backbone_prefix("wrapped/backbone_prefix.safetensors")]
 fn checkpoints_wrapping_a_state_dict_load_it(#[case] weights: &str) {
     let device = Default::default();
@@ -126,7 +127,9 @@ fn checkpoints_wrapping_a_state_dict_load_it(#[case] weights: &str) {
 #[rstest]
 #[case::ema_copy(
     "wrapped/with_ema.pth",
-    "hold the model twice, under `state_dict.` and `state_dict_ema.`"
+    "hold the model twice, under `state_dict.` and `state_dict_ema.`; save the copy you \
+     want as a plain state dict, e.g. for the first: \
+     `torch.save(torch.load(f)[\"state_dict\"], \"weights.pth\")`"
 )]
 #[case::whole_module(
     "wrapped/whole_module.pth",
@@ -497,4 +500,18 @@ fn a_missing_tensor_is_named() {
             && error.contains("edited.safetensors"),
         "{error}"
     );
+}
+
+/// A PyTorch pickle is read under the names training scripts and hubs give it, in any case
+/// (`pytorch_model.BIN`, `.PTH`).
+#[test]
+fn pickles_under_other_extensions_load() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in ["pytorch_model.BIN", "weights.PTH", "last.ckpt"] {
+        let copy = dir.path().join(name);
+        std::fs::copy(common::golden("wrapped/state_dict.pth"), &copy).unwrap();
+        let device = Default::default();
+        let mut backbone = ResNetConfig::resnet18().with_width(4).init::<B>(&device);
+        fineface_model::ImageNetBackbone::load_torchvision(&mut backbone, &copy).unwrap();
+    }
 }

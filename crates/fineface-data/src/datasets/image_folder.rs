@@ -54,7 +54,9 @@ impl ImageFolder {
         let header = crate::text::Header::read(&mut reader, &path)?;
         let path_col = header.require("path", &path)?;
         let names: Vec<String> = if self.sensitive.is_empty() {
-            let others = (0..header.names().len()).filter(|&i| i != path_col);
+            // Every named column but the path's: pandas' index and R's row names are unnamed.
+            let others = (0..header.names().len())
+                .filter(|&i| i != path_col && !header.names()[i].is_empty());
             others.map(|i| header.names()[i].clone()).collect()
         } else {
             self.sensitive.clone()
@@ -64,8 +66,15 @@ impl ImageFolder {
             .map(|n| header.require(n, &path))
             .collect::<Result<_>>()?;
         let mut groups = HashMap::new();
+        let mut spellings = super::label_values::Spellings::default();
         for record in reader.records() {
             let record = record.map_err(|e| crate::text::csv_error(&path, &e))?;
+            let line = record.position().map_or(0, |p| p.line());
+            for (&c, name) in cols.iter().zip(&names) {
+                let value = record.get(c).unwrap_or("");
+                super::label_values::check_label(value, name, line, &path)?;
+                spellings.check(name, value, line, &path)?;
+            }
             let key = record.get(path_col).unwrap_or("").to_owned();
             groups.insert(
                 key,

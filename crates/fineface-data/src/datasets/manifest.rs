@@ -1,10 +1,11 @@
 //! Any dataset described by a CSV: `path,<target>,<sensitive columns...>[,split]`.
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use super::label_values;
 use crate::error::{DataError, Result};
 use crate::sample::{FaceSample, Skipped, Split, inside};
 use crate::split::{SplitConfig, assemble};
@@ -82,7 +83,7 @@ impl Manifest {
             .map(|s| header.require(s, &csv_path))
             .collect::<Result<_>>()?;
         let split_col = header.find("split", &csv_path)?;
-        let mut spellings = Spellings::default();
+        let mut spellings = label_values::Spellings::default();
         let (mut official, mut skipped): (BTreeMap<Split, Vec<FaceSample>>, Vec<Skipped>) =
             Default::default();
         for record in reader.records() {
@@ -92,7 +93,7 @@ impl Manifest {
             let relative = field(path_col);
             for &c in std::iter::once(&target_col).chain(&sensitive_cols) {
                 let column = &header.names()[c];
-                check_label(field(c), column, line, &csv_path)?;
+                label_values::check_label(field(c), column, line, &csv_path)?;
                 spellings.check(column, field(c), line, &csv_path)?;
             }
             let split = match split_col.map(field) {
@@ -144,67 +145,13 @@ impl Manifest {
     }
 }
 
-/// A split as spelled by the tools that write manifests (`train`, `Validation`, `dev`).
+/// A split as spelled by the tools that write manifests (`train`, `Validation`, `dev`). An
+/// empty cell is no split (pandas writes a missing one so): refused, never taken as train.
 fn parse_split(value: &str) -> Option<Split> {
     match value.to_ascii_lowercase().as_str() {
-        "" | "train" | "training" => Some(Split::Train),
+        "train" | "training" => Some(Split::Train),
         "val" | "valid" | "validation" | "dev" => Some(Split::Val),
         "test" | "testing" => Some(Split::Test),
         _ => None,
-    }
-}
-
-/// How tools write a missing value as text (pandas: `nan`; R: `NA`), compared without case.
-const MISSING_SPELLINGS: [&str; 6] = ["nan", "na", "n/a", "none", "null", "<na>"];
-
-/// A label or group value: not empty, not a missing value, not a score.
-fn check_label(value: &str, column: &str, line: u64, path: &Path) -> Result<()> {
-    let problem = if value.is_empty() {
-        format!("column `{column}` is empty")
-    } else if MISSING_SPELLINGS
-        .iter()
-        .any(|m| value.eq_ignore_ascii_case(m))
-    {
-        format!("column `{column}` holds `{value}`, a missing value; fill it in or drop the row")
-    } else if value.parse::<f64>().is_ok_and(|v| v.fract() != 0.0) {
-        format!(
-            "column `{column}` holds `{value}`, a score, where a label is expected; write the \
-             class (threshold the score) instead"
-        )
-    } else {
-        return Ok(());
-    };
-    Err(DataError::parse(path, line, problem))
-}
-
-/// The first spelling of each value per column, to refuse one label written two ways
-/// (`Male` and `male`, `East Asian` and `East_Asian`), which would make two classes.
-#[derive(Default)]
-struct Spellings {
-    seen: HashMap<(String, String), (String, u64)>,
-}
-
-impl Spellings {
-    fn check(&mut self, column: &str, value: &str, line: u64, path: &Path) -> Result<()> {
-        let key: String = value
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '_' | '-'))
-            .flat_map(char::to_lowercase)
-            .collect();
-        let (first, first_line) = self
-            .seen
-            .entry((column.to_owned(), key))
-            .or_insert_with(|| (value.to_owned(), line));
-        if first == value {
-            return Ok(());
-        }
-        Err(DataError::parse(
-            path,
-            line,
-            format!(
-                "column `{column}` holds `{value}` here and `{first}` on line {first_line}: one \
-                 label in two spellings would be two classes; write it one way"
-            ),
-        ))
     }
 }

@@ -3,6 +3,7 @@
 pub(crate) mod celeba;
 pub(crate) mod fairface;
 mod image_folder;
+mod label_values;
 mod layout;
 pub(crate) mod lfwa;
 mod manifest;

@@ -218,10 +218,17 @@ fn checkpoint_prefix(
     if best <= plain {
         return Ok(String::new());
     }
-    let winners: Vec<&String> = scored
+    let tied: Vec<&String> = scored
         .iter()
         .filter(|(n, _)| *n == best)
         .map(|(_, c)| c)
+        .collect();
+    // `state_dict.` and `state_dict.module.` reach the same tensors when the rewrites strip
+    // DataParallel's `module.`: one copy, read under the shorter prefix.
+    let winners: Vec<&String> = tied
+        .iter()
+        .filter(|p| !tied.iter().any(|q| q != *p && p.starts_with(q.as_str())))
+        .copied()
         .collect();
     match winners[..] {
         [one] => Ok(one.clone()),
@@ -232,13 +239,23 @@ fn checkpoint_prefix(
                 .map(|p| format!("`{p}`"))
                 .collect::<Vec<_>>()
                 .join(" and "),
-            first: winners[0]
-                .trim_end_matches('.')
-                .split('.')
-                .next()
-                .unwrap_or_default()
-                .to_owned(),
+            fix: save_one_hint(winners[0]),
         }),
+    }
+}
+
+/// How to save the tensors under `prefix` as a plain state dict, in PyTorch.
+fn save_one_hint(prefix: &str) -> String {
+    let keys: Vec<&str> = prefix.trim_end_matches('.').split('.').collect();
+    match keys[..] {
+        [key] => format!("`torch.save(torch.load(f)[\"{key}\"], \"weights.pth\")`"),
+        [outer, ..] => format!(
+            "`sd = torch.load(f)[\"{outer}\"]; torch.save({{k[{n}:]: v for k, v in sd.items() \
+             if k.startswith(\"{inner}\")}}, \"weights.pth\")`",
+            n = prefix.len() - outer.len() - 1,
+            inner = &prefix[outer.len() + 1..],
+        ),
+        [] => String::new(),
     }
 }
 
@@ -477,4 +494,18 @@ pub fn export_torchvision_safetensors<B: Backend, M: ModuleSnapshot<B>>(
         path: path.to_owned(),
         message: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::save_one_hint;
+
+    #[test]
+    fn the_hint_saves_the_tensors_under_a_nested_prefix() {
+        assert_eq!(
+            save_one_hint("state_dict.model_ema."),
+            "`sd = torch.load(f)[\"state_dict\"]; torch.save({k[10:]: v for k, v in \
+             sd.items() if k.startswith(\"model_ema.\")}, \"weights.pth\")`"
+        );
+    }
 }

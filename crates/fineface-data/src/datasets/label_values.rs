@@ -1,0 +1,111 @@
+//! Label and group values as tables write them: the cells that are no label (empty, a
+//! missing-value spelling, a score) and one label written two ways, each refused with its
+//! line.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use crate::error::{DataError, Result};
+
+/// How tools write a missing value as text (pandas: `nan`; R: `NA`), compared without case.
+pub(crate) const MISSING_SPELLINGS: [&str; 6] = ["nan", "na", "n/a", "none", "null", "<na>"];
+
+/// A score or probability: a finite number that is not whole, with a decimal point or, as
+/// Excel writes it where the comma is the decimal mark, a decimal comma (`0,73`).
+pub(crate) fn is_score(value: &str) -> bool {
+    let number = value
+        .parse::<f64>()
+        .or_else(|_| value.replacen(',', ".", 1).parse::<f64>());
+    number.is_ok_and(|v| v.is_finite() && v.fract() != 0.0)
+}
+
+/// A label or group value: not empty, not a missing value, not a score.
+///
+/// # Errors
+/// [`DataError::Parse`] naming the column, the value and what to do.
+pub(crate) fn check_label(value: &str, column: &str, line: u64, path: &Path) -> Result<()> {
+    let problem = if value.is_empty() {
+        format!("column `{column}` is empty")
+    } else if MISSING_SPELLINGS
+        .iter()
+        .any(|m| value.eq_ignore_ascii_case(m))
+    {
+        format!(
+            "column `{column}` holds `{value}`, which pandas and R write for a missing value; \
+             fill it in or drop the row (if it is a real label, spell it otherwise)"
+        )
+    } else if is_score(value) {
+        format!(
+            "column `{column}` holds `{value}`, a score, where a label is expected; write the \
+             class (threshold the score) instead"
+        )
+    } else {
+        return Ok(());
+    };
+    Err(DataError::parse(path, line, problem))
+}
+
+/// The first spelling of each value per column, to refuse one label written two ways
+/// (`Male` and `male`, `East Asian` and `East_Asian`), which would make two classes.
+/// Numbers are their own spelling (`-1` and `1` are two labels).
+#[derive(Default)]
+pub(crate) struct Spellings {
+    seen: HashMap<(String, String), (String, u64)>,
+}
+
+impl Spellings {
+    /// Notes `value` of `column` on `line`.
+    ///
+    /// # Errors
+    /// When the column held the same value spelled otherwise, naming both and both lines.
+    pub(crate) fn check(
+        &mut self,
+        column: &str,
+        value: &str,
+        line: u64,
+        path: &Path,
+    ) -> Result<()> {
+        if value.parse::<f64>().is_ok() {
+            return Ok(());
+        }
+        let key = value
+            .to_lowercase()
+            .replace(['_', '-'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        let (first, first_line) = self
+            .seen
+            .entry((column.to_owned(), key))
+            .or_insert_with(|| (value.to_owned(), line));
+        if first == value {
+            return Ok(());
+        }
+        Err(DataError::parse(
+            path,
+            line,
+            format!(
+                "column `{column}` holds `{value}` here and `{first}` on line {first_line}: one \
+                 label in two spellings would be two classes; write it one way"
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers_and_roman_numerals_are_distinct_labels_and_scores_are_no_labels() {
+        let path = Path::new("m.csv");
+        let mut spellings = Spellings::default();
+        for (i, value) in ["1", "-1", "I-II", "III", "East Asian"].iter().enumerate() {
+            spellings.check("c", value, i as u64 + 2, path).unwrap();
+        }
+        assert!(spellings.check("c", "east_asian", 9, path).is_err());
+        assert!(is_score("0.73") && is_score("0,73") && is_score("-1.5"));
+        assert!(!is_score("1") && !is_score("1.0") && !is_score("inf") && !is_score("NaN"));
+        assert!(check_label("inf", "c", 2, path).is_ok());
+    }
+}
