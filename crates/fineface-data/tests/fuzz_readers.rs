@@ -156,3 +156,66 @@ proptest! {
         says_why(open_image(&path).map(|_| ()))?;
     }
 }
+
+#[path = "../../../tests/support/variants.rs"]
+mod variants;
+
+/// Every variant of the real FairFace CSV's head (`tests/support/variants.rs`: UTF-16,
+/// semicolons, quoting, ...), one of them picked by the case, then mutated.
+fn fairface_variant() -> impl Strategy<Value = Vec<u8>> {
+    let head = String::from_utf8(real_head("fairface-labels-only/fairface_label_val.csv", 12))
+        .unwrap()
+        .replace('\r', "");
+    let all: Vec<Vec<u8>> = variants::csv_variants(&head, "race")
+        .into_iter()
+        .map(|v| v.bytes)
+        .collect();
+    (0..all.len()).prop_flat_map(move |i| input(all[i].clone()))
+}
+
+/// A dataset load: its value or an error that says something; never a panic.
+fn loads_or_says_why<T>(result: Result<T, fineface_data::DataError>) -> Result<(), TestCaseError> {
+    if let Err(e) = result {
+        prop_assert!(!e.to_string().is_empty());
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(config())]
+
+    #[test]
+    fn fairface_label_variants_mutated(bytes in fairface_variant()) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = written(dir.path(), "fairface_label_val.csv", &bytes);
+        names_file(fairface::read_labels(&path), &path)?;
+    }
+
+    /// The FairFace loader as a whole: both CSVs, the images looked for on disk.
+    #[test]
+    fn fairface_datasets(bytes in fairface_variant()) {
+        let dir = tempfile::tempdir().unwrap();
+        written(dir.path(), "fairface_label_train.csv", &bytes);
+        written(dir.path(), "fairface_label_val.csv", &real_head(
+            "fairface-labels-only/fairface_label_val.csv", 4,
+        ));
+        std::fs::create_dir(dir.path().join("val")).unwrap();
+        loads_or_says_why(
+            fineface_data::FairFace::new(dir.path().to_owned()).load(&SplitConfig::default()),
+        )?;
+    }
+
+    /// The CelebA loader as a whole, its attribute table mutated.
+    #[test]
+    fn celeba_datasets(bytes in input(real_head("celeba/list_attr_celeba.txt", 12))) {
+        let dir = tempfile::tempdir().unwrap();
+        written(dir.path(), "list_attr_celeba.txt", &bytes);
+        written(dir.path(), "list_eval_partition.txt", &real_head(
+            "celeba/list_eval_partition.txt", 10,
+        ));
+        std::fs::create_dir(dir.path().join("img_align_celeba")).unwrap();
+        loads_or_says_why(
+            fineface_data::CelebA::new(dir.path().to_owned()).load(&SplitConfig::default()),
+        )?;
+    }
+}
