@@ -21,6 +21,13 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
 
 /// `bytes` as UTF-8 text with `\n` line endings; `path` names the file in errors.
 pub(crate) fn decode(bytes: &[u8], path: &Path) -> Result<String> {
+    if bytes.starts_with(&[0xFF, 0xFE, 0, 0]) || bytes.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        return Err(DataError::NotText {
+            path: path.to_owned(),
+            line: 1,
+            cause: "UTF-32 text, which is not read; save it as UTF-8".to_owned(),
+        });
+    }
     let text = match Encoding::for_bom(bytes) {
         Some((encoding, bom)) if encoding == encoding_rs::UTF_8 => {
             let rest = &bytes[bom..];
@@ -119,6 +126,9 @@ pub(crate) fn delimiter(text: &str) -> u8 {
         .lines()
         .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .unwrap_or_default();
+    if let Some(&[d]) = excel_separator(header).as_ref().map(|d| d.as_bytes()) {
+        return d;
+    }
     if header.contains(',') {
         b','
     } else if header.contains(';') {
@@ -137,11 +147,19 @@ pub(crate) fn read_csv(path: &Path) -> Result<String> {
     let text = read_text(path)?;
     let mut out = String::with_capacity(text.len());
     let mut in_preamble = true;
-    for line in text.split_inclusive('\n') {
-        in_preamble &= line.trim().is_empty() || line.starts_with('#');
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let declaration = i == 0 && excel_separator(line).is_some();
+        in_preamble &= declaration || line.trim().is_empty() || line.starts_with('#');
         out.push_str(if in_preamble { "\n" } else { line });
     }
     Ok(out)
+}
+
+/// The delimiter Excel declares on a first line `sep=;` (Excel writes and reads it).
+fn excel_separator(line: &str) -> Option<&str> {
+    line.trim_end()
+        .strip_prefix("sep=")
+        .filter(|d| d.len() == 1)
 }
 
 /// A CSV reader over text from [`read_csv`]: its own delimiter, values trimmed.
@@ -179,6 +197,16 @@ impl Header {
         Ok(Self { names })
     }
 
+    /// The header for a message: the first columns, each cut short (a header line may be a
+    /// whole file without line breaks).
+    fn shown(&self) -> String {
+        let mut names: Vec<String> = self.names.iter().take(12).map(|n| shorten(n)).collect();
+        if self.names.len() > 12 {
+            names.push(format!("... {} more", self.names.len() - 12));
+        }
+        names.join(",")
+    }
+
     /// The column names, as written.
     pub(crate) fn names(&self) -> &[String] {
         &self.names
@@ -211,6 +239,27 @@ impl Header {
         }
     }
 
+    /// Refuses a row that repeats the header (two CSVs concatenated).
+    ///
+    /// # Errors
+    /// [`DataError::Parse`] naming the row's line.
+    pub(crate) fn refuse_repeat(&self, record: &csv::StringRecord, path: &Path) -> Result<()> {
+        let repeats = record.len() == self.names.len()
+            && record
+                .iter()
+                .zip(&self.names)
+                .all(|(v, h)| v.eq_ignore_ascii_case(h));
+        if !repeats {
+            return Ok(());
+        }
+        let line = record.position().map_or(0, |p| p.line());
+        Err(DataError::parse(
+            path,
+            line,
+            "this row repeats the header (two files concatenated?); remove it",
+        ))
+    }
+
     /// The column called `name` ([`Header::find`]).
     ///
     /// # Errors
@@ -220,7 +269,7 @@ impl Header {
             DataError::parse(
                 path,
                 1,
-                format!("missing column `{name}` (header: {})", self.names.join(",")),
+                format!("missing column `{name}` (header: {})", self.shown()),
             )
         })
     }
@@ -263,6 +312,8 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("`Médecin.jpg,Black`"), "{message}");
+        let e = decoded(b"\xFF\xFE\0\0a\0\0\0").unwrap_err().to_string();
+        assert!(e.contains("UTF-32"), "{e}");
         let e = decoded(b"a\0,\0b\0").unwrap_err().to_string();
         assert!(e.contains("zero bytes"), "{e}");
         // Lines end with a lone CR too; a BOM does not hide the bad line.
@@ -278,6 +329,8 @@ mod tests {
         assert_eq!(delimiter("# note, with a comma\nfile\trace\n"), b'\t');
         assert_eq!(delimiter("file,race\nx;y\n"), b',');
         assert_eq!(delimiter("file\n"), b',');
+        assert_eq!(delimiter("sep=;\nfile;race\n"), b';');
+        assert_eq!(delimiter("sep=,\nfile;race\n"), b',');
     }
 
     #[test]

@@ -413,3 +413,62 @@ fn image_folder_groups_from_pandas_skip_the_index_and_refuse_two_spellings() {
         "{e}"
     );
 }
+
+/// Beside the variants: Excel's `sep=` line, an image listed twice, a repeated header, age
+/// bins in any case, CelebA's file without its count line (as some mirrors write it), and
+/// pandas' `1.0` for `1` in a manifest (one class).
+#[test]
+fn listings_as_users_tables_hold_them() {
+    let mut read = reading("fairface_label_train.csv", fairface::read_labels);
+    let expected = read(FAIRFACE.as_bytes()).unwrap();
+    let declared = format!("sep=;\n{}", FAIRFACE.replace(',', ";"));
+    assert_eq!(read(declared.as_bytes()).unwrap(), expected);
+    let aged = FAIRFACE
+        .replace(",3-9,", ",3-9,")
+        .replace(",20-29,", ",20-29,");
+    assert_eq!(
+        read(aged.replace("3-9", "3-9").as_bytes()).unwrap(),
+        expected
+    );
+    let shouted = FAIRFACE.replace("train/1.jpg,3-9", "train/1.jpg,MORE THAN 70");
+    assert_eq!(read(shouted.as_bytes()).unwrap()[0].age, "more than 70");
+    let twice = format!("{FAIRFACE}train/1.jpg,3-9,Male,White,True\n");
+    let e = read(twice.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains(":4: `train/1.jpg` is listed again (first on line 2)"),
+        "{e}"
+    );
+    let concatenated = format!("{FAIRFACE}{FAIRFACE}");
+    let e = read(concatenated.as_bytes()).unwrap_err().to_string();
+    assert!(e.contains(":4: this row repeats the header"), "{e}");
+
+    let mut read = reading("list_attr_celeba.txt", celeba::read_attributes);
+    let expected = read(CELEBA_ATTR.as_bytes()).unwrap();
+    let uncounted = CELEBA_ATTR.split_once('\n').unwrap().1;
+    assert_eq!(read(uncounted.as_bytes()).unwrap(), expected);
+    let twice = format!("{CELEBA_ATTR}000001.jpg  1 -1 -1\n");
+    let e = read(twice.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains(":5: `000001.jpg` is listed again (first on line 3)"),
+        "{e}"
+    );
+
+    let root = manifest_root();
+    let pandas = MANIFEST.replace(",Male,", ",1,").replace(",Female,", ",0,");
+    let pandas = pandas
+        .replacen(",1,", ",1.0,", 1)
+        .replacen(",0,", ",0.0,", 1);
+    std::fs::write(root.path().join("manifest.csv"), &pandas).unwrap();
+    let (samples, _) = loaded(root.path()).unwrap();
+    let mut classes: Vec<&str> = samples.iter().map(|s| s.2.as_str()).collect();
+    classes.sort_unstable();
+    classes.dedup();
+    assert_eq!(classes, ["0", "1"]);
+    let twice = MANIFEST.replace("images/b.png", "images/a.png");
+    std::fs::write(root.path().join("manifest.csv"), twice).unwrap();
+    let e = loaded(root.path()).unwrap_err().to_string();
+    assert!(
+        e.contains(":3: `images/a.png` is listed again (first on line 2)"),
+        "{e}"
+    );
+}

@@ -67,6 +67,21 @@ pub enum FairError {
         /// The columns that match it in another case, quoted and joined.
         candidates: String,
     },
+    /// A label column holds a missing value as pandas or R writes it (`nan`, `NA`).
+    #[error(
+        "{path}:{line}: column `{column}` holds `{value}`, a missing value, where a label is \
+         expected; fill it in or drop the row"
+    )]
+    MissingLabel {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The value as written.
+        value: String,
+    },
     /// A label column holds a score or probability (a number that is not whole).
     #[error(
         "{path}:{line}: column `{column}` holds `{value}`, a score, where a label is expected; \

@@ -300,7 +300,7 @@ fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
         [] => Err(FairError::MissingColumn {
             path: path.to_owned(),
             column: column.to_owned(),
-            available: header.join(","),
+            available: shown(header),
         }),
         _ => Err(FairError::AmbiguousColumn {
             path: path.to_owned(),
@@ -314,8 +314,31 @@ fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
     }
 }
 
-/// A label, which a score (`0.73`: a number that is not whole) is not.
+/// A header for a message: the first columns, each cut short (a header line may be a whole
+/// file without line breaks).
+fn shown(header: &[String]) -> String {
+    let cut = |n: &String| match n.char_indices().nth(80) {
+        Some((end, _)) => format!("{}...", &n[..end]),
+        None => n.clone(),
+    };
+    let mut names: Vec<String> = header.iter().take(12).map(cut).collect();
+    if header.len() > 12 {
+        names.push(format!("... {} more", header.len() - 12));
+    }
+    names.join(",")
+}
+
+/// A label, which a score (`0.73`: a number that is not whole) and a missing value (`nan`,
+/// `NA`: [`is_missing`]) are not.
 fn label<'v>(value: &'v str, column: &str, line: u64, path: &Path) -> Result<&'v str> {
+    if is_missing(value) {
+        return Err(FairError::MissingLabel {
+            path: path.to_owned(),
+            line,
+            column: column.to_owned(),
+            value: value.to_owned(),
+        });
+    }
     // A decimal comma (`0,73`) as Excel writes it where the comma is the decimal mark.
     let number = value
         .parse::<f64>()

@@ -11,6 +11,13 @@ use crate::error::{FairError, Result};
 
 /// `bytes` as UTF-8 text with `\n` line endings; `path` names the file in errors.
 pub(crate) fn decode(bytes: Vec<u8>, path: &Path) -> Result<String> {
+    if bytes.starts_with(&[0xFF, 0xFE, 0, 0]) || bytes.starts_with(&[0, 0, 0xFE, 0xFF]) {
+        return Err(FairError::NotText {
+            path: path.to_owned(),
+            line: 1,
+            cause: "UTF-32 text, which is not read; save it as UTF-8".to_owned(),
+        });
+    }
     let text = match Encoding::for_bom(&bytes) {
         Some((encoding, bom)) if encoding == encoding_rs::UTF_8 => {
             std::str::from_utf8(&bytes[bom..])
@@ -81,29 +88,40 @@ fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> FairError {
     }
 }
 
-/// The delimiter of a CSV: a comma, unless the header line has none and has semicolons
+/// The delimiter of a CSV: the one Excel's `sep=` line declares; else a comma, unless the header line has none and has semicolons
 /// (Excel where the comma is the decimal mark) or tabs (`.tsv`, Excel's "Unicode text").
 pub(crate) fn delimiter(text: &str) -> u8 {
     let header = text
         .lines()
         .find(|l| !l.trim().is_empty())
         .unwrap_or_default();
+    if let Some(&[d]) = excel_separator(header).map(str::as_bytes) {
+        return d;
+    }
     [b',', b';', b'\t']
         .into_iter()
         .find(|&d| header.as_bytes().contains(&d))
         .unwrap_or(b',')
 }
 
+/// The delimiter Excel declares on a first line `sep=;` (Excel writes and reads it).
+fn excel_separator(line: &str) -> Option<&str> {
+    line.trim_end()
+        .strip_prefix("sep=")
+        .filter(|d| d.len() == 1)
+}
+
 /// `text` with the comment lines before its header (`# exported by ...`) blanked, so that
 /// line numbers stay; a `#` line among the rows is a row, never silently dropped.
 pub(crate) fn blank_preamble(text: String) -> String {
-    if !text.starts_with(['#', '\n', ' ', '\t']) {
+    if !text.starts_with(['#', '\n', ' ', '\t', 's']) {
         return text;
     }
     let mut out = String::with_capacity(text.len());
     let mut in_preamble = true;
-    for line in text.split_inclusive('\n') {
-        in_preamble &= line.trim().is_empty() || line.starts_with('#');
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let declaration = i == 0 && excel_separator(line).is_some();
+        in_preamble &= declaration || line.trim().is_empty() || line.starts_with('#');
         if in_preamble {
             out.push_str(&line[line.trim_end_matches(['\r', '\n']).len()..]);
         } else {

@@ -94,3 +94,39 @@ fn lone_cr_files_with_a_preamble_read_and_errors_name_their_line() {
         "{e}"
     );
 }
+
+/// What users' own tables hold beside the variants: Excel's `sep=` line, labels `-1`/`1`
+/// (two classes), a missing label (refused with its line), a header line as long as a file.
+#[test]
+fn excel_sep_lines_signed_labels_missing_labels_and_huge_headers() {
+    let declared = format!("sep=;\n{}", PREDICTIONS.replace(',', ";"));
+    assert_eq!(
+        audited(declared.as_bytes()).unwrap(),
+        audited(PREDICTIONS.as_bytes()).unwrap()
+    );
+    let signed = PREDICTIONS.replace(",0,", ",-1,");
+    let report = audited(signed.as_bytes()).unwrap();
+    assert!(report.contains("\"-1\""), "{report}");
+    for missing in ["nan", "NA"] {
+        let e = audited(
+            PREDICTIONS
+                .replacen("b.jpg,0,1,", &format!("b.jpg,0,{missing},"), 1)
+                .as_bytes(),
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.starts_with(&format!(
+                "predictions.csv:3: column `y_pred` holds `{missing}`, a missing value"
+            )),
+            "{e}"
+        );
+    }
+    let huge = format!("{}\n1\n", "x".repeat(1 << 20));
+    let e = audited(huge.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains("missing column `y_true`") && e.len() < 400,
+        "{} bytes",
+        e.len()
+    );
+}

@@ -114,33 +114,52 @@ pub struct AttributeTable {
     pub rows: Vec<(String, Vec<bool>)>,
 }
 
-/// Parses `list_attr_celeba.txt`: a count line, the names line, then `image v1 ... v40` with
-/// values `1`/`-1` (CRLF or LF).
+/// Parses `list_attr_celeba.txt`: a count line (which some mirrors drop), the names line,
+/// then `image v1 ... v40` with values `1`/`-1` (any line ending). An image listed twice is
+/// an error naming both lines.
 pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
     let text = text::read_text(path)?;
-    let mut lines = text.lines();
-    let count: usize = lines
+    let mut lines = text.lines().enumerate().map(|(i, l)| (i as u64 + 1, l));
+    let first = lines
         .next()
-        .and_then(|l| l.trim().parse().ok())
-        .ok_or_else(|| DataError::parse(path, 1, "expected the image count"))?;
-    let names: Vec<String> = lines
-        .next()
+        .ok_or_else(|| DataError::parse(path, 1, "empty file: expected the image count"))?;
+    let count: Option<usize> = first.1.trim().parse().ok();
+    let names_line = match count {
+        Some(_) => lines.next(),
+        // No count line: the names come first, as some mirrors write the file.
+        None if first
+            .1
+            .split_whitespace()
+            .any(|n| n.eq_ignore_ascii_case("Male")) =>
+        {
+            Some(first)
+        }
+        None => {
+            return Err(DataError::parse(
+                path,
+                1,
+                "expected the image count, or the attribute names (5_o_Clock_Shadow ... Young)",
+            ));
+        }
+    };
+    let names: Vec<String> = names_line
         .ok_or_else(|| DataError::parse(path, 2, "expected the attribute names"))?
+        .1
         .split_whitespace()
         .map(official_name)
         .collect();
-    let mut rows = Vec::with_capacity(count);
-    for (i, line) in lines.enumerate() {
-        let line_no = i as u64 + 3;
-        if line.trim().is_empty() {
+    let mut rows = Vec::with_capacity(count.unwrap_or(0));
+    let mut listed = super::label_values::Listed::default();
+    for (line, text) in lines {
+        let mut fields = text.split_whitespace();
+        let Some(image) = fields.next() else {
             continue;
-        }
-        let mut fields = line.split_whitespace();
-        let image = fields.next().unwrap_or_default().to_owned();
-        let values = attribute_values(path, line_no, fields, names.len())?;
-        rows.push((image, values));
+        };
+        let values = attribute_values(path, line, fields, names.len())?;
+        listed.check(image, line, path)?;
+        rows.push((image.to_owned(), values));
     }
-    if rows.len() != count {
+    if count.is_some_and(|c| c != rows.len()) {
         tracing::warn!(path = %path.display(), count, rows = rows.len(), "attribute count line disagrees with the rows");
     }
     Ok(AttributeTable { names, rows })
@@ -162,6 +181,7 @@ pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
         .map(|&i| official_name(&header.names()[i]))
         .collect();
     let mut rows = Vec::new();
+    let mut listed = super::label_values::Listed::default();
     for record in reader.records() {
         let record = record.map_err(|e| text::csv_error(path, &e))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -170,6 +190,7 @@ pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
             .iter()
             .map(|&i| record.get(i).unwrap_or_default());
         let values = attribute_values(path, line, fields, attributes.len())?;
+        listed.check(&image, line, path)?;
         rows.push((image, values));
     }
     Ok(AttributeTable { names, rows })

@@ -225,8 +225,10 @@ pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
     let service_col = header.find("service_test", path)?;
     let mut rows = Vec::new();
     let (mut odd_service_test, mut odd_count) = (None::<(u64, String)>, 0_usize);
+    let mut listed = super::label_values::Listed::default();
     for record in csv.records() {
         let record = record.map_err(|e| text::csv_error(path, &e))?;
+        header.refuse_repeat(&record, path)?;
         let line = record.position().map_or(0, |p| p.line());
         let field = |i: usize| record.get(i).unwrap_or("");
         let age = normalise_age(field(age_col))
@@ -248,6 +250,7 @@ pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
         if file.is_empty() {
             return Err(DataError::parse(path, line, "empty `file`"));
         }
+        listed.check(&file.replace('\\', "/"), line, path)?;
         rows.push(FairFaceRow {
             file: file.to_owned(),
             age: age.to_owned(),
@@ -301,7 +304,7 @@ fn unknown_value(path: &Path, line: u64, column: &str, value: &str, known: &[&st
 
 /// The age bin, from its own spelling or the date Excel made of it.
 fn normalise_age(value: &str) -> Option<&'static str> {
-    if let Some(bin) = AGES.iter().find(|a| **a == value) {
+    if let Some(bin) = canonical(value, &AGES) {
         return Some(bin);
     }
     // Excel reads "3-9" as 9 March ("9-Mar", "03-Sep" in other locales) and "10-19" as

@@ -79,7 +79,7 @@ impl ImageFolder {
             groups.insert(
                 key,
                 cols.iter()
-                    .map(|&c| record.get(c).unwrap_or("").to_owned())
+                    .map(|&c| super::label_values::canonical(record.get(c).unwrap_or("")))
                     .collect(),
             );
         }

@@ -19,6 +19,47 @@ pub(crate) fn is_score(value: &str) -> bool {
     number.is_ok_and(|v| v.is_finite() && v.fract() != 0.0)
 }
 
+/// A label as one spelling per value: a whole number written as a float or with leading
+/// zeros (`1.0`, `01`, as pandas writes an int column holding a missing value) becomes
+/// `1`, so that `1` and `1.0` are one class; anything else stays as written.
+pub(crate) fn canonical(value: &str) -> String {
+    match value.parse::<f64>() {
+        Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+        _ => value.to_owned(),
+    }
+}
+
+/// The first line of each file a label file lists, to refuse a second listing: a repeated
+/// row would count one image twice, and two rows with different labels leave its label
+/// unknown.
+#[derive(Default)]
+pub(crate) struct Listed {
+    first_line: HashMap<String, u64>,
+}
+
+impl Listed {
+    /// Notes `file` on `line`.
+    ///
+    /// # Errors
+    /// When `file` was listed before, naming both lines.
+    pub(crate) fn check(&mut self, file: &str, line: u64, path: &Path) -> Result<()> {
+        match self.first_line.get(file) {
+            Some(first) => Err(DataError::parse(
+                path,
+                line,
+                format!(
+                    "`{file}` is listed again (first on line {first}); list each image once \
+                     (two files concatenated?)"
+                ),
+            )),
+            None => {
+                self.first_line.insert(file.to_owned(), line);
+                Ok(())
+            }
+        }
+    }
+}
+
 /// A label or group value: not empty, not a missing value, not a score.
 ///
 /// # Errors
@@ -107,5 +148,16 @@ mod tests {
         assert!(is_score("0.73") && is_score("0,73") && is_score("-1.5"));
         assert!(!is_score("1") && !is_score("1.0") && !is_score("inf") && !is_score("NaN"));
         assert!(check_label("inf", "c", 2, path).is_ok());
+        assert_eq!(
+            ["1.0", "01", "-0.0", "-1", "1e0", "2.5", "Male"].map(canonical),
+            ["1", "1", "0", "-1", "1", "2.5", "Male"]
+        );
+        let mut listed = Listed::default();
+        listed.check("a.jpg", 2, path).unwrap();
+        let e = listed.check("a.jpg", 5, path).unwrap_err().to_string();
+        assert!(
+            e.starts_with("m.csv:5: `a.jpg` is listed again (first on line 2)"),
+            "{e}"
+        );
     }
 }

@@ -84,13 +84,16 @@ impl Manifest {
             .collect::<Result<_>>()?;
         let split_col = header.find("split", &csv_path)?;
         let mut spellings = label_values::Spellings::default();
+        let mut listed = label_values::Listed::default();
         let (mut official, mut skipped): (BTreeMap<Split, Vec<FaceSample>>, Vec<Skipped>) =
             Default::default();
         for record in reader.records() {
             let record = record.map_err(|e| text::csv_error(&csv_path, &e))?;
+            header.refuse_repeat(&record, &csv_path)?;
             let line = record.position().map_or(0, |p| p.line());
             let field = |i: usize| record.get(i).unwrap_or("");
             let relative = field(path_col);
+            listed.check(&relative.replace('\\', "/"), line, &csv_path)?;
             for &c in std::iter::once(&target_col).chain(&sensitive_cols) {
                 let column = &header.names()[c];
                 label_values::check_label(field(c), column, line, &csv_path)?;
@@ -126,10 +129,10 @@ impl Manifest {
             official.entry(split).or_default().push(FaceSample {
                 path,
                 file: relative.to_owned(),
-                target: field(target_col).to_owned(),
+                target: label_values::canonical(field(target_col)),
                 sensitive: sensitive_cols
                     .iter()
-                    .map(|&c| field(c).to_owned())
+                    .map(|&c| label_values::canonical(field(c)))
                     .collect(),
             });
         }
