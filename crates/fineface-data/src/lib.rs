@@ -74,7 +74,7 @@ pub mod formats {
     }
     /// UTKFace file names.
     pub mod utkface {
-        pub use crate::datasets::utkface::{GENDERS, RACES, UtkLabels, parse_name};
+        pub use crate::datasets::utkface::{GENDERS, MAX_AGE, RACES, UtkLabels, parse_name};
     }
     /// CelebA annotation files.
     pub mod celeba {

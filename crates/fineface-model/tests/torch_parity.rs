@@ -515,3 +515,29 @@ fn pickles_under_other_extensions_load() {
         fineface_model::ImageNetBackbone::load_torchvision(&mut backbone, &copy).unwrap();
     }
 }
+
+/// A weight file that is empty, an image, a cut download or text says so.
+#[test]
+fn damaged_weight_files_say_what_they_are() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = std::fs::read(common::golden("wrapped/state_dict.pth")).unwrap();
+    let jpeg = [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, b'J', b'F', b'I', b'F'];
+    for (bytes, says) in [
+        (&b""[..], "the file is empty (0 bytes)"),
+        (&jpeg[..], "the file is an image, not weights"),
+        (&whole[..whole.len() / 2], "the archive ends early"),
+        (
+            &b"version https://git-lfs.github.com/spec/v1\n"[..],
+            "not a PyTorch file: it starts with bytes 76 65 72",
+        ),
+    ] {
+        let path = dir.path().join("weights.pth");
+        std::fs::write(&path, bytes).unwrap();
+        let device = Default::default();
+        let mut backbone = ResNetConfig::resnet18().with_width(4).init::<B>(&device);
+        let e = fineface_model::ImageNetBackbone::load_torchvision(&mut backbone, &path)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says) && e.contains("weights.pth"), "{e}");
+    }
+}

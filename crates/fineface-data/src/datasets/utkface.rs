@@ -44,12 +44,22 @@ pub struct UtkLabels {
     pub race: &'static str,
 }
 
-/// Parses `[age]_[gender]_[race]_[yyyymmddHHMMSSmmm].jpg[.chip.jpg]`, or says what is wrong.
+/// The oldest age UTKFace labels (its ages run from 0 to 116).
+pub const MAX_AGE: u32 = 116;
+
+/// Parses `[age]_[gender]_[race]_[yyyymmddHHMMSSmmm].jpg[.chip.jpg]` (the extensions in any
+/// case), or says what is wrong: macOS's `._` metadata files, ages above [`MAX_AGE`].
 pub fn parse_name(name: &str) -> std::result::Result<UtkLabels, String> {
-    let stem = name
-        .strip_suffix(".jpg.chip.jpg")
-        .or_else(|| name.strip_suffix(".jpg"))
+    if name.starts_with("._") {
+        return Err("a macOS metadata file (`._` prefix), not an image".to_owned());
+    }
+    let lower = name.to_ascii_lowercase();
+    let stem_len = [".jpg.chip.jpg", ".jpg"]
+        .iter()
+        .find(|suffix| lower.ends_with(*suffix))
+        .map(|suffix| name.len() - suffix.len())
         .ok_or("not a .jpg or .jpg.chip.jpg name")?;
+    let stem = &name[..stem_len];
     let fields: Vec<&str> = stem.split('_').collect();
     let [age, gender, race, stamp] = fields[..] else {
         return Err(format!(
@@ -60,6 +70,9 @@ pub fn parse_name(name: &str) -> std::result::Result<UtkLabels, String> {
     let age: u32 = age
         .parse()
         .map_err(|_| format!("age `{age}` is not a number"))?;
+    if age > MAX_AGE {
+        return Err(format!("age `{age}` is above UTKFace's {MAX_AGE}"));
+    }
     let gender = match gender {
         "0" => GENDERS[0],
         "1" => GENDERS[1],
@@ -220,5 +233,20 @@ mod tests {
         );
         assert!(parse_name("25_2_0_20170116174525125.jpg").is_err());
         assert!(parse_name("25_0_5_20170116174525125.jpg").is_err());
+    }
+
+    #[test]
+    fn names_as_copies_and_cameras_write_them() {
+        let upper = parse_name("25_0_2_20170116174525125.JPG.CHIP.JPG").unwrap();
+        assert_eq!(upper.age, 25);
+        assert_eq!(parse_name("25_0_2_20170116174525125.Jpg").unwrap().age, 25);
+        let e = parse_name("._25_0_2_20170116174525125.jpg.chip.jpg").unwrap_err();
+        assert!(e.contains("macOS metadata"), "{e}");
+        let e = parse_name("200_0_2_20170116174525125.jpg.chip.jpg").unwrap_err();
+        assert_eq!(e, "age `200` is above UTKFace's 116");
+        assert_eq!(
+            parse_name("116_1_0_20170116174525125.jpg").unwrap().age,
+            116
+        );
     }
 }

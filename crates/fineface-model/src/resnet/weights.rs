@@ -284,13 +284,19 @@ fn under_prefix(
     renamed(under, prefix, renaming)
 }
 
-/// A reader's error, said as the user would put it when the file is a TorchScript archive
-/// or a whole pickled model rather than a state dict.
+/// A reader's error, said as the user would put it when the bytes say what the file is: an
+/// empty file, an image, a cut download, a TorchScript archive, a whole pickled model.
 fn diagnose(path: &Path, format: WeightFormat, message: String) -> String {
+    let bytes = std::fs::read(path).unwrap_or_default();
+    if bytes.is_empty() {
+        return "the file is empty (0 bytes): a failed download or copy".to_owned();
+    }
+    if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || bytes.starts_with(b"\x89PNG") {
+        return "the file is an image, not weights".to_owned();
+    }
     if format != WeightFormat::PyTorch {
         return message;
     }
-    let bytes = std::fs::read(path).unwrap_or_default();
     let holds = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     if bytes.starts_with(b"PK") && holds(b"constants.pkl") {
         return "a TorchScript archive (torch.jit.save), not a state dict; save its tensors: \
@@ -302,6 +308,26 @@ fn diagnose(path: &Path, format: WeightFormat, message: String) -> String {
                 tensors: `torch.save(torch.load(f, weights_only=False).state_dict(), \
                 \"weights.pth\")`"
             .to_owned();
+    }
+    // A zip archive keeps its directory at the end: without it, the file was cut short.
+    if bytes.starts_with(b"PK") && !holds(b"PK\x05\x06") {
+        return format!(
+            "the archive ends early ({} bytes): the file is truncated, a partial download or \
+             copy; fetch it again ({message})",
+            bytes.len()
+        );
+    }
+    if !bytes.starts_with(b"PK") && !bytes.starts_with(&[0x80]) {
+        return format!(
+            "not a PyTorch file: it starts with bytes {} (a PyTorch file is a zip archive or a \
+             pickle) ({message})",
+            bytes
+                .iter()
+                .take(8)
+                .map(|b| format!("{b:02x}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        );
     }
     message
 }

@@ -92,7 +92,7 @@ pub struct PredictArgs {
     /// The run folder.
     #[arg(long)]
     run: PathBuf,
-    /// Images, or folders of them (searched recursively for .jpg, .jpeg and .png).
+    /// Images (JPEG, PNG, WebP, BMP, GIF, TIFF), or folders of them, searched recursively.
     #[arg(required = true)]
     images: Vec<PathBuf>,
     /// The images are raw photos: find every face, align it and classify it; write
