@@ -140,11 +140,18 @@ pub(crate) fn delimiter(text: &str) -> u8 {
     }
 }
 
-/// The CSV at `path` as text ([`read_text`]), with the comment lines before its header
-/// (`# exported by ...`) blanked so that line numbers stay. A `#` line among the rows is a
-/// row, never silently dropped.
-pub(crate) fn read_csv(path: &Path) -> Result<String> {
+/// A CSV decoded and ready to read: its text, with the comment lines before its header
+/// (`# exported by ...`) and Excel's `sep=;` line blanked so that line numbers stay, and its
+/// delimiter. A `#` line among the rows is a row, never silently dropped.
+pub(crate) struct CsvText {
+    text: String,
+    delimiter: u8,
+}
+
+/// The CSV at `path` ([`read_text`], then [`CsvText`]).
+pub(crate) fn read_csv(path: &Path) -> Result<CsvText> {
     let text = read_text(path)?;
+    let delimiter = delimiter(&text);
     let mut out = String::with_capacity(text.len());
     let mut in_preamble = true;
     for (i, line) in text.split_inclusive('\n').enumerate() {
@@ -152,22 +159,27 @@ pub(crate) fn read_csv(path: &Path) -> Result<String> {
         in_preamble &= declaration || line.trim().is_empty() || line.starts_with('#');
         out.push_str(if in_preamble { "\n" } else { line });
     }
-    Ok(out)
+    Ok(CsvText {
+        text: out,
+        delimiter,
+    })
 }
 
-/// The delimiter Excel declares on a first line `sep=;` (Excel writes and reads it).
+/// The delimiter Excel declares on a first line `sep=;` (Excel writes and reads it; a
+/// spreadsheet may quote the line).
 fn excel_separator(line: &str) -> Option<&str> {
-    line.trim_end()
+    line.trim_end_matches(['\r', '\n'])
+        .trim_matches('"')
         .strip_prefix("sep=")
         .filter(|d| d.len() == 1)
 }
 
-/// A CSV reader over text from [`read_csv`]: its own delimiter, values trimmed.
-pub(crate) fn csv_reader(text: &str) -> csv::Reader<&[u8]> {
+/// A CSV reader over `csv`: its own delimiter, values trimmed.
+pub(crate) fn csv_reader(csv: &CsvText) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
-        .delimiter(delimiter(text))
+        .delimiter(csv.delimiter)
         .trim(csv::Trim::All)
-        .from_reader(text.as_bytes())
+        .from_reader(csv.text.as_bytes())
 }
 
 /// A CSV error as a [`DataError::Parse`] with its line.
@@ -331,17 +343,25 @@ mod tests {
         assert_eq!(delimiter("file\n"), b',');
         assert_eq!(delimiter("sep=;\nfile;race\n"), b';');
         assert_eq!(delimiter("sep=,\nfile;race\n"), b',');
+        assert_eq!(delimiter("sep=\t\r\nfile;race\n"), b'\t');
+        assert_eq!(delimiter("\"sep=|\"\nfile;race\n"), b'|');
     }
 
     #[test]
     fn columns_are_found_in_any_case_unless_two_match() {
         let path = Path::new("x.csv");
-        let mut reader = csv_reader("File,RACE,race2\n");
+        let csv = |text: &str| CsvText {
+            text: text.to_owned(),
+            delimiter: delimiter(text),
+        };
+        let file_race = csv("File,RACE,race2\n");
+        let mut reader = csv_reader(&file_race);
         let header = Header::read(&mut reader, path).unwrap();
         assert_eq!(header.require("file", path).unwrap(), 0);
         assert_eq!(header.require("race", path).unwrap(), 1);
         assert!(header.find("gender", path).unwrap().is_none());
-        let mut reader = csv_reader("race,Race\n");
+        let race_race = csv("race,Race\n");
+        let mut reader = csv_reader(&race_race);
         let header = Header::read(&mut reader, path).unwrap();
         for asked in ["RACE", "race"] {
             let e = header.find(asked, path).unwrap_err().to_string();

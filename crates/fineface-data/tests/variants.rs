@@ -446,6 +446,21 @@ fn listings_as_users_tables_hold_them() {
         "{e}"
     );
 
+    let names = CELEBA_ATTR.lines().nth(1).unwrap();
+    let repeated = format!("{CELEBA_ATTR}{names}\n");
+    let e = read(repeated.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains(":5: this line repeats the attribute names"),
+        "{e}"
+    );
+    let mut read = reading("list_eval_partition.txt", celeba::read_partition);
+    let twice = format!("{CELEBA_PARTITION}000001.jpg 2\n");
+    let e = read(twice.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.contains(":3: `000001.jpg` is listed again (first on line 1)"),
+        "{e}"
+    );
+
     let root = manifest_root();
     let pandas = MANIFEST.replace(",Male,", ",1,").replace(",Female,", ",0,");
     let pandas = pandas
@@ -457,11 +472,11 @@ fn listings_as_users_tables_hold_them() {
     classes.sort_unstable();
     classes.dedup();
     assert_eq!(classes, ["0", "1"]);
-    let twice = MANIFEST.replace("images/b.png", "images/a.png");
+    let twice = MANIFEST.replace("images/b.png", "./images//a.png");
     std::fs::write(root.path().join("manifest.csv"), twice).unwrap();
     let e = loaded(root.path()).unwrap_err().to_string();
     assert!(
-        e.contains(":3: `images/a.png` is listed again (first on line 2)"),
+        e.contains(":3: `./images//a.png` is listed again (first on line 2)"),
         "{e}"
     );
 }

@@ -67,6 +67,14 @@ pub enum FairError {
         /// The columns that match it in another case, quoted and joined.
         candidates: String,
     },
+    /// A row repeats the header: two files concatenated.
+    #[error("{path}:{line}: this row repeats the header (two files concatenated?); remove it")]
+    RepeatedHeader {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+    },
     /// A label column holds a missing value as pandas or R writes it (`nan`, `NA`).
     #[error(
         "{path}:{line}: column `{column}` holds `{value}`, a missing value, where a label is \

@@ -37,9 +37,9 @@ pub struct CsvSpec {
 }
 
 /// How tools write a missing value as text (pandas' `astype(str)`: `nan`; R: `NA`; others
-/// `N/A`, `None`, `null`, `<NA>`), compared without case. In a sensitive column such a value
+/// `N/A`, `None`, `null`, `<NA>`; Excel: `#N/A`), compared without case. In a sensitive column such a value
 /// is no group: reading fails on it, or drops its row with [`CsvSpec::drop_missing`].
-pub const MISSING_SPELLINGS: [&str; 6] = ["nan", "na", "n/a", "none", "null", "<na>"];
+pub const MISSING_SPELLINGS: [&str; 7] = ["nan", "na", "n/a", "none", "null", "<na>", "#n/a"];
 
 /// Whether a sensitive value is missing: empty or one of [`MISSING_SPELLINGS`].
 pub fn is_missing(value: &str) -> bool {
@@ -101,11 +101,14 @@ pub fn read_predictions<R: Read>(
     path: &Path,
     spec: &CsvSpec,
 ) -> Result<PredictionTable> {
-    let text = read_text(reader, path)?;
+    let text = crate::text::decode(read_bytes(reader, path)?, path)?;
+    // The delimiter before the preamble is blanked: Excel's `sep=` line declares it.
+    let delimiter = crate::text::delimiter(&text);
+    let text = crate::text::blank_preamble(text);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
-        .delimiter(crate::text::delimiter(&text))
+        .delimiter(delimiter)
         .from_reader(text.as_bytes());
     let csv_error = |e: csv::Error| match e.kind() {
         csv::ErrorKind::Io(_) => FairError::Io {
@@ -152,6 +155,7 @@ pub fn read_predictions<R: Read>(
             let columns: Vec<usize> = names.iter().map(|n| index_of(n)).collect::<Result<_>>()?;
             let mut t = PredictionTable::new(names.iter().cloned())?;
             while csv.read_record(&mut record).map_err(csv_error)? {
+                refuse_repeated_header(&record, &header, path)?;
                 let line = check_row(&record, header.len(), path)?;
                 let field = |i: usize| non_empty(&record, i, &header, line, path);
                 let truth = label(field(y_true)?, &header[y_true], line, path)?;
@@ -180,6 +184,7 @@ pub fn read_predictions<R: Read>(
         } => {
             let group = index_of(column)?;
             while csv.read_record(&mut record).map_err(csv_error)? {
+                refuse_repeated_header(&record, &header, path)?;
                 let line = check_row(&record, header.len(), path)?;
                 let field = |i: usize| non_empty(&record, i, &header, line, path);
                 let truth = label(field(y_true)?, &header[y_true], line, path)?;
@@ -243,8 +248,8 @@ pub fn read_predictions<R: Read>(
     }
 }
 
-/// The whole of `reader` as text, decoded and with its comment preamble blanked.
-fn read_text<R: Read>(mut reader: R, path: &Path) -> Result<String> {
+/// The whole of `reader`.
+fn read_bytes<R: Read>(mut reader: R, path: &Path) -> Result<Vec<u8>> {
     let mut bytes = Vec::new();
     reader
         .read_to_end(&mut bytes)
@@ -252,9 +257,27 @@ fn read_text<R: Read>(mut reader: R, path: &Path) -> Result<String> {
             path: path.to_owned(),
             source,
         })?;
-    Ok(crate::text::blank_preamble(crate::text::decode(
-        bytes, path,
-    )?))
+    Ok(bytes)
+}
+
+/// Refuses a row that repeats the header (two CSVs concatenated).
+fn refuse_repeated_header(
+    record: &csv::StringRecord,
+    header: &[String],
+    path: &Path,
+) -> Result<()> {
+    let repeats = record.len() == header.len()
+        && record
+            .iter()
+            .zip(header)
+            .all(|(v, h)| v.eq_ignore_ascii_case(h));
+    if repeats {
+        return Err(FairError::RepeatedHeader {
+            path: path.to_owned(),
+            line: record.position().map_or(0, |p| p.line()),
+        });
+    }
+    Ok(())
 }
 
 /// The first line of each distinct label and group value, to say where the values a
@@ -340,16 +363,15 @@ fn label<'v>(value: &'v str, column: &str, line: u64, path: &Path) -> Result<&'v
         });
     }
     // A decimal comma (`0,73`) as Excel writes it where the comma is the decimal mark.
-    let number = value
-        .parse::<f64>()
-        .or_else(|_| value.replacen(',', ".", 1).parse::<f64>());
-    match number {
-        Ok(v) if v.is_finite() && v.fract() != 0.0 => Err(FairError::ScoreNotLabel {
-            path: path.to_owned(),
-            line,
-            column: column.to_owned(),
-            value: value.to_owned(),
-        }),
+    match crate::table::parse_number(value) {
+        Some(v) if v.is_infinite() || (v.is_finite() && v.fract() != 0.0) => {
+            Err(FairError::ScoreNotLabel {
+                path: path.to_owned(),
+                line,
+                column: column.to_owned(),
+                value: value.to_owned(),
+            })
+        }
         _ => Ok(value),
     }
 }

@@ -81,14 +81,25 @@ pub struct PredictionTable {
 /// numeric labels by value (pandas writes an int column with a missing value as floats);
 /// anything else is kept as it is. Returns whether the label is a number.
 pub fn canonical_label(label: &str) -> (std::borrow::Cow<'_, str>, bool) {
-    match label.parse::<f64>() {
-        Ok(value) if value.is_finite() => {
+    match parse_number(label) {
+        Some(value) if value.is_finite() => {
             // `-0` and `0` are one label.
             let value = if value == 0.0 { 0.0 } else { value };
             (std::borrow::Cow::Owned(format!("{value}")), true)
         }
         _ => (std::borrow::Cow::Borrowed(label), false),
     }
+}
+
+/// `value` as a number: with a decimal point, or, as Excel writes it where the comma is the
+/// decimal mark, a decimal comma (`0,73`, `1,0`).
+pub(crate) fn parse_number(value: &str) -> Option<f64> {
+    value.parse::<f64>().ok().or_else(|| {
+        let decimal_comma = !value.contains('.') && value.matches(',').count() == 1;
+        decimal_comma
+            .then(|| value.replacen(',', ".", 1).parse::<f64>().ok())
+            .flatten()
+    })
 }
 
 impl PredictionTable {

@@ -93,7 +93,7 @@ fn not_utf8(bytes: &[u8], at: usize, path: &Path) -> FairError {
 pub(crate) fn delimiter(text: &str) -> u8 {
     let header = text
         .lines()
-        .find(|l| !l.trim().is_empty())
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
         .unwrap_or_default();
     if let Some(&[d]) = excel_separator(header).map(str::as_bytes) {
         return d;
@@ -104,9 +104,11 @@ pub(crate) fn delimiter(text: &str) -> u8 {
         .unwrap_or(b',')
 }
 
-/// The delimiter Excel declares on a first line `sep=;` (Excel writes and reads it).
+/// The delimiter Excel declares on a first line `sep=;` (Excel writes and reads it; a
+/// spreadsheet may quote the line).
 fn excel_separator(line: &str) -> Option<&str> {
-    line.trim_end()
+    line.trim_end_matches(['\r', '\n'])
+        .trim_matches('"')
         .strip_prefix("sep=")
         .filter(|d| d.len() == 1)
 }
@@ -114,7 +116,7 @@ fn excel_separator(line: &str) -> Option<&str> {
 /// `text` with the comment lines before its header (`# exported by ...`) blanked, so that
 /// line numbers stay; a `#` line among the rows is a row, never silently dropped.
 pub(crate) fn blank_preamble(text: String) -> String {
-    if !text.starts_with(['#', '\n', ' ', '\t', 's']) {
+    if !text.starts_with(['#', '\n', ' ', '\t', 's', '"']) {
         return text;
     }
     let mut out = String::with_capacity(text.len());

@@ -130,3 +130,38 @@ fn excel_sep_lines_signed_labels_missing_labels_and_huge_headers() {
         e.len()
     );
 }
+
+/// The second round of users' tables: the header repeated (two files concatenated), Excel's
+/// `#N/A`, `sep=` with a tab or a pipe or quoted, whole numbers with a decimal comma (`1,0`,
+/// one label with `1`), and `inf` (no label).
+#[test]
+fn repeated_headers_excel_na_declared_delimiters_and_decimal_comma_labels() {
+    let expected = audited(PREDICTIONS.as_bytes()).unwrap();
+    let body = PREDICTIONS.split_once('\n').unwrap().1;
+    let twice = format!("{PREDICTIONS}{PREDICTIONS}");
+    let e = audited(twice.as_bytes()).unwrap_err().to_string();
+    assert!(
+        e.starts_with("predictions.csv:8: this row repeats the header"),
+        "{e}"
+    );
+    let e = audited(PREDICTIONS.replacen(",0,1,", ",0,#N/A,", 1).as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(":3: column `y_pred` holds `#N/A`, a missing value"),
+        "{e}"
+    );
+    for (declared, delimiter) in [("sep=\t", "\t"), ("sep=|", "|"), ("\"sep=;\"", ";")] {
+        let text = format!("{declared}\n{}", PREDICTIONS.replace(',', delimiter));
+        assert_eq!(audited(text.as_bytes()).unwrap(), expected, "{declared}");
+    }
+    let comma = format!(
+        "image;y_true;y_pred;race;gender\n{}",
+        body.replace(',', ";").replace(";1;", ";1,0;")
+    );
+    assert_eq!(audited(comma.as_bytes()).unwrap(), expected);
+    let e = audited(PREDICTIONS.replacen(",0,1,", ",0,inf,", 1).as_bytes())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains(":3: column `y_pred` holds `inf`"), "{e}");
+}

@@ -528,7 +528,12 @@ fn damaged_weight_files_say_what_they_are() {
         (&whole[..whole.len() / 2], "the archive ends early"),
         (
             &b"version https://git-lfs.github.com/spec/v1\n"[..],
-            "not a PyTorch file: it starts with bytes 76 65 72",
+            "a Git LFS pointer",
+        ),
+        (&b"<!DOCTYPE html><html>sign in</html>"[..], "an HTML page"),
+        (
+            &b"just some text"[..],
+            "not a PyTorch file: it starts with bytes 6a 75 73",
         ),
     ] {
         let path = dir.path().join("weights.pth");
@@ -540,4 +545,13 @@ fn damaged_weight_files_say_what_they_are() {
             .to_string();
         assert!(e.contains(says) && e.contains("weights.pth"), "{e}");
     }
+    let whole = std::fs::read(common::golden("wrapped/backbone_prefix.safetensors")).unwrap();
+    let path = dir.path().join("weights.safetensors");
+    std::fs::write(&path, &whole[..whole.len() / 2]).unwrap();
+    let device = Default::default();
+    let mut backbone = ResNetConfig::resnet18().with_width(4).init::<B>(&device);
+    let e = fineface_model::ImageNetBackbone::load_torchvision(&mut backbone, &path)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("the file ends early"), "{e}");
 }

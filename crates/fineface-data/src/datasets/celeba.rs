@@ -155,6 +155,17 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
         let Some(image) = fields.next() else {
             continue;
         };
+        if text
+            .split_whitespace()
+            .map(official_name)
+            .eq(names.iter().cloned())
+        {
+            return Err(DataError::parse(
+                path,
+                line,
+                "this line repeats the attribute names (two files concatenated?); remove it",
+            ));
+        }
         let values = attribute_values(path, line, fields, names.len())?;
         listed.check(image, line, path)?;
         rows.push((image.to_owned(), values));
@@ -256,12 +267,14 @@ pub fn read_partition_csv(path: &Path) -> Result<HashMap<String, Split>> {
         header.require("partition", path)?,
     );
     let mut out = HashMap::new();
+    let mut listed = super::label_values::Listed::default();
     for record in reader.records() {
         let record = record.map_err(|e| text::csv_error(path, &e))?;
         let line = record.position().map_or(0, |p| p.line());
         let (Some(image), Some(code)) = (record.get(image_col), record.get(code_col)) else {
             return Err(DataError::parse(path, line, "expected `image_id,0|1|2`"));
         };
+        listed.check(image, line, path)?;
         out.insert(image.to_owned(), partition_split(path, line, code)?);
     }
     Ok(out)
@@ -289,6 +302,7 @@ fn is_csv(path: &Path) -> bool {
 pub fn read_partition(path: &Path) -> Result<HashMap<String, Split>> {
     let text = text::read_text(path)?;
     let mut out = HashMap::new();
+    let mut listed = super::label_values::Listed::default();
     for (i, line) in text.lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
@@ -302,6 +316,7 @@ pub fn read_partition(path: &Path) -> Result<HashMap<String, Split>> {
                 format!("expected `image 0|1|2`, found `{line}`"),
             ));
         };
+        listed.check(image, i as u64 + 1, path)?;
         out.insert(image.to_owned(), partition_split(path, i as u64 + 1, code)?);
     }
     Ok(out)

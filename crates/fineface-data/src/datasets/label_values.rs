@@ -8,23 +8,32 @@ use std::path::Path;
 use crate::error::{DataError, Result};
 
 /// How tools write a missing value as text (pandas: `nan`; R: `NA`), compared without case.
-pub(crate) const MISSING_SPELLINGS: [&str; 6] = ["nan", "na", "n/a", "none", "null", "<na>"];
+/// Excel's `#N/A` too.
+pub(crate) const MISSING_SPELLINGS: [&str; 7] =
+    ["nan", "na", "n/a", "none", "null", "<na>", "#n/a"];
 
-/// A score or probability: a finite number that is not whole, with a decimal point or, as
-/// Excel writes it where the comma is the decimal mark, a decimal comma (`0,73`).
+/// `value` as a number: with a decimal point, or, as Excel writes it where the comma is
+/// the decimal mark, a decimal comma (`0,73`).
+fn number(value: &str) -> Option<f64> {
+    value.parse::<f64>().ok().or_else(|| {
+        let decimal_comma = !value.contains('.') && value.matches(',').count() == 1;
+        decimal_comma
+            .then(|| value.replacen(',', ".", 1).parse::<f64>().ok())
+            .flatten()
+    })
+}
+
+/// A score or probability: a number that is not whole (`0.73`, `0,73`), or an infinite one.
 pub(crate) fn is_score(value: &str) -> bool {
-    let number = value
-        .parse::<f64>()
-        .or_else(|_| value.replacen(',', ".", 1).parse::<f64>());
-    number.is_ok_and(|v| v.is_finite() && v.fract() != 0.0)
+    number(value).is_some_and(|v| v.is_infinite() || (v.is_finite() && v.fract() != 0.0))
 }
 
 /// A label as one spelling per value: a whole number written as a float or with leading
 /// zeros (`1.0`, `01`, as pandas writes an int column holding a missing value) becomes
 /// `1`, so that `1` and `1.0` are one class; anything else stays as written.
 pub(crate) fn canonical(value: &str) -> String {
-    match value.parse::<f64>() {
-        Ok(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
+    match number(value) {
+        Some(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
         _ => value.to_owned(),
     }
 }
@@ -43,7 +52,14 @@ impl Listed {
     /// # Errors
     /// When `file` was listed before, naming both lines.
     pub(crate) fn check(&mut self, file: &str, line: u64, path: &Path) -> Result<()> {
-        match self.first_line.get(file) {
+        // One file however its path is spelled: `./a.jpg`, `a//b.jpg`, `a/./b.jpg`, `a\b.jpg`.
+        let normal = file.replace('\\', "/");
+        let key: Vec<&str> = normal
+            .split('/')
+            .filter(|c| !c.is_empty() && *c != ".")
+            .collect();
+        let key = key.join("/");
+        match self.first_line.get(&key) {
             Some(first) => Err(DataError::parse(
                 path,
                 line,
@@ -53,7 +69,7 @@ impl Listed {
                 ),
             )),
             None => {
-                self.first_line.insert(file.to_owned(), line);
+                self.first_line.insert(key, line);
                 Ok(())
             }
         }
@@ -146,11 +162,15 @@ mod tests {
         }
         assert!(spellings.check("c", "east_asian", 9, path).is_err());
         assert!(is_score("0.73") && is_score("0,73") && is_score("-1.5"));
-        assert!(!is_score("1") && !is_score("1.0") && !is_score("inf") && !is_score("NaN"));
-        assert!(check_label("inf", "c", 2, path).is_ok());
+        assert!(!is_score("1") && !is_score("1.0") && !is_score("1,0") && !is_score("NaN"));
+        assert!(is_score("inf") && is_score("-Infinity"));
+        assert!(check_label("#N/A", "c", 2, path).is_err());
         assert_eq!(
-            ["1.0", "01", "-0.0", "-1", "1e0", "2.5", "Male"].map(canonical),
-            ["1", "1", "0", "-1", "1", "2.5", "Male"]
+            [
+                "1.0", "01", "-0.0", "-1", "1e0", "2.5", "Male", "1,0", "1,000.5"
+            ]
+            .map(canonical),
+            ["1", "1", "0", "-1", "1", "2.5", "Male", "1", "1,000.5"]
         );
         let mut listed = Listed::default();
         listed.check("a.jpg", 2, path).unwrap();

@@ -294,8 +294,25 @@ fn diagnose(path: &Path, format: WeightFormat, message: String) -> String {
     if bytes.starts_with(&[0xFF, 0xD8, 0xFF]) || bytes.starts_with(b"\x89PNG") {
         return "the file is an image, not weights".to_owned();
     }
+    if bytes.starts_with(b"version https://git-lfs") {
+        return "a Git LFS pointer, not the weights: fetch them (`git lfs pull`) or download \
+                the file itself"
+            .to_owned();
+    }
+    let head = String::from_utf8_lossy(&bytes[..bytes.len().min(512)]).to_ascii_lowercase();
+    if head.trim_start().starts_with("<!doctype html") || head.trim_start().starts_with("<html") {
+        return "an HTML page (a download that saved the web page), not the weights".to_owned();
+    }
     if format != WeightFormat::PyTorch {
-        return message;
+        return if message.contains("incomplete") || message.contains("not fully covered") {
+            format!(
+                "the file ends early ({} bytes): truncated, a partial download or copy; fetch \
+                 it again ({message})",
+                bytes.len()
+            )
+        } else {
+            message
+        };
     }
     let holds = |needle: &[u8]| bytes.windows(needle.len()).any(|w| w == needle);
     if bytes.starts_with(b"PK") && holds(b"constants.pkl") {
