@@ -121,7 +121,16 @@ fn convolution_and_gradients_match_burns(#[case] case: Case) {
         );
         assert!(output < 1e-6, "output differs by {output}");
         assert!(input < 1e-5, "input gradient differs by {input}");
-        assert!(weight < 1e-5, "weight gradient differs by {weight}");
+        // Each weight gradient sums batch x height x width products (33,400 for
+        // `forward_in_blocks`) in another order than Burn's: f32 rounding grows as about
+        // sqrt(n) x 2^-24, 1.1e-5 there, and a fixed 1e-5 failed one random input in CI.
+        let [batch, _, height, width] = case.input_dims();
+        let terms = (batch * height * width) as f32;
+        let tolerance = (4.0 * terms.sqrt() * f32::EPSILON).max(1e-5);
+        assert!(
+            weight < tolerance,
+            "weight gradient differs by {weight} (tolerance {tolerance})"
+        );
     });
 }
 
