@@ -239,7 +239,34 @@ fn manifest_values_that_are_no_label_are_refused_with_their_line() {
         (
             "images/b.png,Female,Black",
             "images/b.png,Female,nan",
-            ":3: column `race` holds `nan`, which pandas and R write for a missing value",
+            ":3: column `race` holds `nan`, which pandas, R and spreadsheets write for a \
+             missing value",
+        ),
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,Female,NaT",
+            ":3: column `race` holds `NaT`, which pandas, R and spreadsheets write",
+        ),
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,Female,?",
+            ":3: column `race` holds `?`, which pandas, R and spreadsheets write",
+        ),
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,73%,Black",
+            ":3: column `gender` holds `73%`, a score",
+        ),
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,Female,#VALUE!",
+            ":3: column `race` holds `#VALUE!`, an Excel error value",
+        ),
+        (
+            "images/b.png,Female,Black",
+            "images/b.png,Female,Bl\u{200B}ack",
+            ":3: column `race` holds `Bl\u{200B}ack`, an invisible character U+200B \
+             (zero-width space)",
         ),
         (
             "images/b.png,Female,Black",

@@ -106,6 +106,21 @@ pub enum FairError {
         /// The score.
         value: String,
     },
+    /// A label or group cell that is no value of any class or group: an Excel error value
+    /// (`#VALUE!`) or a value holding an invisible character (a zero-width space).
+    #[error("{path}:{line}: column `{column}` holds `{value}`, {}", why.explain(value))]
+    NotALabel {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The value as written.
+        value: String,
+        /// What the cell holds.
+        why: fineface_text::NotALabel,
+    },
     /// The header names the same column twice.
     #[error("{path}:1: column `{column}` appears more than once in the header")]
     DuplicateColumn {

@@ -42,11 +42,12 @@ mod render;
 mod report;
 mod run_folder;
 mod table;
-mod text;
 
 pub use aggregate::{Aggregates, ParityAggregates, StrictRateAggregates};
 pub use bootstrap::{BootstrapConfig, BootstrapReport, Interval};
 pub use error::{FairError, Result};
+/// Why a label or group cell holds no value (in [`FairError::NotALabel`]).
+pub use fineface_text::NotALabel;
 pub use group::{ClassRates, GroupMetrics};
 pub use reader::{
     CsvSpec, MISSING_SPELLINGS, SensitiveColumns, is_missing, read_predictions,

@@ -36,17 +36,15 @@ pub struct CsvSpec {
     pub drop_missing: bool,
 }
 
-/// How tools write a missing value as text (pandas' `astype(str)`: `nan`; R: `NA`; others
-/// `N/A`, `None`, `null`, `<NA>`; Excel: `#N/A`), compared without case. In a sensitive column such a value
-/// is no group: reading fails on it, or drops its row with [`CsvSpec::drop_missing`].
-pub const MISSING_SPELLINGS: [&str; 7] = ["nan", "na", "n/a", "none", "null", "<na>", "#n/a"];
+/// How tools write a missing value as text ([`fineface_text::MISSING_SPELLINGS`]: pandas'
+/// `na_values`, R's `NA`, Excel's `#N/A`, `NaT`, `?`, ...), compared without case. In a
+/// sensitive column such a value is no group: reading fails on it, or drops its row with
+/// [`CsvSpec::drop_missing`].
+pub use fineface_text::MISSING_SPELLINGS;
 
 /// Whether a sensitive value is missing: empty or one of [`MISSING_SPELLINGS`].
 pub fn is_missing(value: &str) -> bool {
-    value.is_empty()
-        || MISSING_SPELLINGS
-            .iter()
-            .any(|m| value.eq_ignore_ascii_case(m))
+    fineface_text::is_missing(value)
 }
 
 impl Default for CsvSpec {
@@ -101,10 +99,15 @@ pub fn read_predictions<R: Read>(
     path: &Path,
     spec: &CsvSpec,
 ) -> Result<PredictionTable> {
-    let text = crate::text::decode(read_bytes(reader, path)?, path)?;
+    let text =
+        fineface_text::decode(read_bytes(reader, path)?).map_err(|e| FairError::NotText {
+            path: path.to_owned(),
+            line: e.line,
+            cause: e.cause,
+        })?;
     // The delimiter before the preamble is blanked: Excel's `sep=` line declares it.
-    let delimiter = crate::text::delimiter(&text);
-    let text = crate::text::blank_preamble(text);
+    let delimiter = fineface_text::delimiter(&text);
+    let text = fineface_text::blank_preamble(text);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -173,6 +176,9 @@ pub fn read_predictions<R: Read>(
                     }
                 }
                 let values: Vec<&str> = columns.iter().map(|&c| field(c)).collect::<Result<_>>()?;
+                for (&c, value) in columns.iter().zip(&values) {
+                    group_value(value, &header[c], line, path)?;
+                }
                 first.note([truth, pred].iter().chain(&values), line);
                 t.push(truth, pred, &values)?;
             }
@@ -207,6 +213,9 @@ pub fn read_predictions<R: Read>(
                     .split(crate::table::GROUP_SEPARATOR)
                     .map(str::trim)
                     .collect();
+                for part in &parts {
+                    group_value(part, column, line, path)?;
+                }
                 first.note([truth, pred].iter().chain(&parts), line);
                 let t = match &mut table {
                     Some(t) => t,
@@ -351,28 +360,50 @@ fn shown(header: &[String]) -> String {
     names.join(",")
 }
 
-/// A label, which a score (`0.73`: a number that is not whole) and a missing value (`nan`,
-/// `NA`: [`is_missing`]) are not.
+/// A label, which a missing value (`nan`, `NA`: [`is_missing`]), a score (`0.73`, `73%`),
+/// an Excel error value and a value with an invisible character are not.
 fn label<'v>(value: &'v str, column: &str, line: u64, path: &Path) -> Result<&'v str> {
-    if is_missing(value) {
-        return Err(FairError::MissingLabel {
-            path: path.to_owned(),
+    use fineface_text::NotALabel;
+    let (path, column, value) = (path.to_owned(), column.to_owned(), value);
+    match fineface_text::not_a_label(value) {
+        None | Some(NotALabel::Empty) => Ok(value),
+        Some(NotALabel::Missing) => Err(FairError::MissingLabel {
+            path,
             line,
-            column: column.to_owned(),
+            column,
             value: value.to_owned(),
-        });
+        }),
+        Some(NotALabel::Score) => Err(FairError::ScoreNotLabel {
+            path,
+            line,
+            column,
+            value: value.to_owned(),
+        }),
+        Some(why) => Err(FairError::NotALabel {
+            path,
+            line,
+            column,
+            value: value.to_owned(),
+            why,
+        }),
     }
-    // A decimal comma (`0,73`) as Excel writes it where the comma is the decimal mark.
-    match crate::table::parse_number(value) {
-        Some(v) if v.is_infinite() || (v.is_finite() && v.fract() != 0.0) => {
-            Err(FairError::ScoreNotLabel {
+}
+
+/// A group value, which a spreadsheet error or a value with an invisible character is not
+/// (missing values are [`CsvSpec::drop_missing`]'s).
+fn group_value(value: &str, column: &str, line: u64, path: &Path) -> Result<()> {
+    use fineface_text::NotALabel;
+    match fineface_text::not_a_label(value) {
+        Some(why @ (NotALabel::SpreadsheetError | NotALabel::Invisible(_))) => {
+            Err(FairError::NotALabel {
                 path: path.to_owned(),
                 line,
                 column: column.to_owned(),
                 value: value.to_owned(),
+                why,
             })
         }
-        _ => Ok(value),
+        _ => Ok(()),
     }
 }
 

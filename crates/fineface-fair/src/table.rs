@@ -81,7 +81,7 @@ pub struct PredictionTable {
 /// numeric labels by value (pandas writes an int column with a missing value as floats);
 /// anything else is kept as it is. Returns whether the label is a number.
 pub fn canonical_label(label: &str) -> (std::borrow::Cow<'_, str>, bool) {
-    match parse_number(label) {
+    match fineface_text::number(label) {
         Some(value) if value.is_finite() => {
             // `-0` and `0` are one label.
             let value = if value == 0.0 { 0.0 } else { value };
@@ -89,17 +89,6 @@ pub fn canonical_label(label: &str) -> (std::borrow::Cow<'_, str>, bool) {
         }
         _ => (std::borrow::Cow::Borrowed(label), false),
     }
-}
-
-/// `value` as a number: with a decimal point, or, as Excel writes it where the comma is the
-/// decimal mark, a decimal comma (`0,73`, `1,0`).
-pub(crate) fn parse_number(value: &str) -> Option<f64> {
-    value.parse::<f64>().ok().or_else(|| {
-        let decimal_comma = !value.contains('.') && value.matches(',').count() == 1;
-        decimal_comma
-            .then(|| value.replacen(',', ".", 1).parse::<f64>().ok())
-            .flatten()
-    })
 }
 
 impl PredictionTable {
@@ -359,13 +348,10 @@ impl PredictionTable {
 fn case_variants(names: &[String], what: &str) -> Result<()> {
     let mut seen: HashMap<String, &str> = HashMap::new();
     // Numbers are their own spelling: `-1` and `1` are two labels.
-    for name in names.iter().filter(|n| n.parse::<f64>().is_err()) {
-        let key = name
-            .to_lowercase()
-            .replace(['_', '-'], " ")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+    for name in names {
+        let Some(key) = fineface_text::spelling_key(name) else {
+            continue;
+        };
         if let Some(first) = seen.insert(key, name) {
             return Err(FairError::CaseVariants {
                 what: what.to_owned(),

@@ -5,7 +5,9 @@
 
 use std::path::Path;
 
-use fineface_fair::{AuditOptions, CsvSpec, FairError, audit, canonical_label, read_predictions};
+use fineface_fair::{
+    AuditOptions, CsvSpec, FairError, NotALabel, audit, canonical_label, read_predictions,
+};
 
 fn audit_text(text: &str) -> Result<fineface_fair::SubgroupReport, FairError> {
     let table = read_predictions(text.as_bytes(), Path::new("preds.csv"), &CsvSpec::default())?;
@@ -278,4 +280,62 @@ fn rate_metrics_no_group_defines_are_undefined_and_one_group_compares_nothing() 
             "— (one group: nothing to compare)"
         );
     }
+}
+
+/// Every kind of cell that holds no label, in a label column and in a group column, as
+/// pandas, R, Excel and text copied from a web page write it: refused with its line, the
+/// right error, and never read as a class or group of its own.
+#[test]
+fn cells_that_hold_no_label_are_refused_by_kind_with_their_line() {
+    let missing = [
+        "nan", "-nan", "NA", "#N/A", "<NA>", "NaT", "None", "?", "-", ".", "1.#QNAN",
+    ];
+    let scores = ["0.73", "0,73", "73%", "inf"];
+    let excel = ["#VALUE!", "#DIV/0!", "#NAME?", "#REF!"];
+    let invisible = ["Bl\u{200B}ack", "\u{200E}1", "1\u{FEFF}", "Wo\u{00AD}man"];
+    let read = |text: String| {
+        read_predictions(text.as_bytes(), Path::new("p.csv"), &CsvSpec::default()).unwrap_err()
+    };
+    for value in missing
+        .iter()
+        .chain(&scores)
+        .chain(&excel)
+        .chain(&invisible)
+    {
+        let error = read(format!("y_true,y_pred,group\n1,1,A\n\"{value}\",1,B\n"));
+        let expected = match &error {
+            FairError::MissingLabel { line: 3, .. } => missing.contains(value),
+            FairError::ScoreNotLabel { line: 3, .. } => scores.contains(value),
+            FairError::NotALabel { line: 3, why, .. } => match why {
+                NotALabel::SpreadsheetError => excel.contains(value),
+                NotALabel::Invisible(_) => invisible.contains(value),
+                _ => false,
+            },
+            _ => false,
+        };
+        assert!(expected, "{value:?} as a label: {error:?}");
+        assert!(
+            error.to_string().starts_with("p.csv:3: column `y_true`"),
+            "{error}"
+        );
+    }
+    for value in excel.iter().chain(&invisible) {
+        let error = read(format!("y_true,y_pred,group\n1,1,A|F\n1,0,\"{value}|M\"\n"));
+        assert!(
+            matches!(error, FairError::NotALabel { line: 3, .. }),
+            "{value:?} as a group: {error:?}"
+        );
+    }
+    for value in missing {
+        let error = read(format!("y_true,y_pred,group\n1,1,A\n1,0,\"{value}\"\n"));
+        assert!(
+            matches!(error, FairError::MissingSensitiveValue { line: 3, .. }),
+            "{value:?} as a group: {error:?}"
+        );
+    }
+    let error = read("y_true,y_pred,group\n1,1,A\n1,0,Bl\u{200B}ack\n".to_owned());
+    assert!(
+        error.to_string().contains("U+200B (zero-width space)"),
+        "{error}"
+    );
 }

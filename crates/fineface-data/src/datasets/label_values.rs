@@ -7,34 +7,13 @@ use std::path::Path;
 
 use crate::error::{DataError, Result};
 
-/// How tools write a missing value as text (pandas: `nan`; R: `NA`), compared without case.
-/// Excel's `#N/A` too.
-pub(crate) const MISSING_SPELLINGS: [&str; 7] =
-    ["nan", "na", "n/a", "none", "null", "<na>", "#n/a"];
-
-/// `value` as a number: with a decimal point, or, as Excel writes it where the comma is
-/// the decimal mark, a decimal comma (`0,73`).
-fn number(value: &str) -> Option<f64> {
-    value.parse::<f64>().ok().or_else(|| {
-        let decimal_comma = !value.contains('.') && value.matches(',').count() == 1;
-        decimal_comma
-            .then(|| value.replacen(',', ".", 1).parse::<f64>().ok())
-            .flatten()
-    })
-}
-
-/// A score or probability: a number that is not whole (`0.73`, `0,73`), or an infinite one.
-pub(crate) fn is_score(value: &str) -> bool {
-    number(value).is_some_and(|v| v.is_infinite() || (v.is_finite() && v.fract() != 0.0))
-}
-
 /// A label as one spelling per value: a whole number written as a float or with leading
 /// zeros (`1.0`, `01`, as pandas writes an int column holding a missing value) becomes
 /// `1`, so that `1` and `1.0` are one class; anything else stays as written.
 pub(crate) fn canonical(value: &str) -> String {
-    match number(value) {
-        Some(v) if v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15 => format!("{}", v as i64),
-        _ => value.to_owned(),
+    match fineface_text::whole_number(value) {
+        Some(v) => v.to_string(),
+        None => value.to_owned(),
     }
 }
 
@@ -76,28 +55,18 @@ impl Listed {
     }
 }
 
-/// A label or group value: not empty, not a missing value, not a score.
+/// A label or group value: not empty, not a missing value, a score, a spreadsheet error or
+/// a value with an invisible character ([`fineface_text::not_a_label`]).
 ///
 /// # Errors
 /// [`DataError::Parse`] naming the column, the value and what to do.
 pub(crate) fn check_label(value: &str, column: &str, line: u64, path: &Path) -> Result<()> {
-    let problem = if value.is_empty() {
-        format!("column `{column}` is empty")
-    } else if MISSING_SPELLINGS
-        .iter()
-        .any(|m| value.eq_ignore_ascii_case(m))
-    {
-        format!(
-            "column `{column}` holds `{value}`, which pandas and R write for a missing value; \
-             fill it in or drop the row (if it is a real label, spell it otherwise)"
-        )
-    } else if is_score(value) {
-        format!(
-            "column `{column}` holds `{value}`, a score, where a label is expected; write the \
-             class (threshold the score) instead"
-        )
-    } else {
-        return Ok(());
+    let problem = match fineface_text::not_a_label(value) {
+        None => return Ok(()),
+        Some(fineface_text::NotALabel::Empty) => {
+            format!("column `{column}` is empty; fill it in or drop the row")
+        }
+        Some(why) => format!("column `{column}` holds `{value}`, {}", why.explain(value)),
     };
     Err(DataError::parse(path, line, problem))
 }
@@ -122,15 +91,9 @@ impl Spellings {
         line: u64,
         path: &Path,
     ) -> Result<()> {
-        if value.parse::<f64>().is_ok() {
-            return Ok(());
-        }
-        let key = value
-            .to_lowercase()
-            .replace(['_', '-'], " ")
-            .split_whitespace()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let Some(key) = fineface_text::spelling_key(value) else {
+            return Ok(()); // a number is its own spelling: `-1` and `1` are two labels
+        };
         let (first, first_line) = self
             .seen
             .entry((column.to_owned(), key))
@@ -161,10 +124,14 @@ mod tests {
             spellings.check("c", value, i as u64 + 2, path).unwrap();
         }
         assert!(spellings.check("c", "east_asian", 9, path).is_err());
-        assert!(is_score("0.73") && is_score("0,73") && is_score("-1.5"));
-        assert!(!is_score("1") && !is_score("1.0") && !is_score("1,0") && !is_score("NaN"));
-        assert!(is_score("inf") && is_score("-Infinity"));
-        assert!(check_label("#N/A", "c", 2, path).is_err());
+        for value in ["#N/A", "0.73", "73%", "?", "#VALUE!", "Bl\u{200B}ack", ""] {
+            assert!(check_label(value, "c", 2, path).is_err(), "{value:?}");
+        }
+        let e = check_label("NaT", "race", 7, path).unwrap_err().to_string();
+        assert!(
+            e.starts_with("m.csv:7: column `race` holds `NaT`, which pandas"),
+            "{e}"
+        );
         assert_eq!(
             [
                 "1.0", "01", "-0.0", "-1", "1e0", "2.5", "Male", "1,0", "1,000.5"

@@ -1,0 +1,76 @@
+//! A spreadsheet's CSV made readable: its delimiter, and the lines before its header.
+
+/// The delimiter of a CSV: the one Excel's `sep=` line declares; else a comma, unless the
+/// header line (the first that is neither blank nor a `#` comment) has none and has
+/// semicolons (Excel where the comma is the decimal mark) or tabs (`.tsv`, Excel's "Unicode
+/// text"). Our column names hold none of the three, so the header decides.
+pub fn delimiter(text: &str) -> u8 {
+    let header = text
+        .lines()
+        .find(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .unwrap_or_default();
+    if let Some(&[d]) = excel_separator(header).map(str::as_bytes) {
+        return d;
+    }
+    [b',', b';', b'\t']
+        .into_iter()
+        .find(|&d| header.as_bytes().contains(&d))
+        .unwrap_or(b',')
+}
+
+/// The delimiter Excel declares on a first line `sep=;` (Excel writes and reads it; a
+/// spreadsheet may quote the line).
+pub fn excel_separator(line: &str) -> Option<&str> {
+    line.trim_end_matches(['\r', '\n'])
+        .trim_matches('"')
+        .strip_prefix("sep=")
+        .filter(|d| d.len() == 1)
+}
+
+/// `text` with the lines before its header blanked (`# exported by ...` comments, blank
+/// lines, Excel's `sep=;` line), so that line numbers stay; a `#` line among the rows is a
+/// row, never silently dropped. Take the [`delimiter`] first: the `sep=` line declares it.
+pub fn blank_preamble(text: String) -> String {
+    if !text.starts_with(['#', '\n', ' ', '\t', 's', '"']) {
+        return text;
+    }
+    let mut out = String::with_capacity(text.len());
+    let mut in_preamble = true;
+    for (i, line) in text.split_inclusive('\n').enumerate() {
+        let declaration = i == 0 && excel_separator(line).is_some();
+        in_preamble &= declaration || line.trim().is_empty() || line.starts_with('#');
+        if in_preamble {
+            out.push_str(&line[line.trim_end_matches(['\r', '\n']).len()..]);
+        } else {
+            out.push_str(line);
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_header_line_decides_the_delimiter() {
+        assert_eq!(delimiter("file;race\nx;y,z\n"), b';');
+        assert_eq!(delimiter("# note, with a comma\nfile\trace\n"), b'\t');
+        assert_eq!(delimiter("file,race\nx;y\n"), b',');
+        assert_eq!(delimiter("file\n"), b',');
+        assert_eq!(delimiter("sep=;\nfile;race\n"), b';');
+        assert_eq!(delimiter("sep=,\nfile;race\n"), b',');
+        assert_eq!(delimiter("sep=\t\r\nfile;race\n"), b'\t');
+        assert_eq!(delimiter("\"sep=|\"\nfile;race\n"), b'|');
+    }
+
+    #[test]
+    fn the_preamble_is_blanked_and_rows_that_look_like_it_stay() {
+        let text = "sep=;\n# exported\n\nfile;race\n# a row\n".to_owned();
+        assert_eq!(blank_preamble(text), "\n\n\nfile;race\n# a row\n");
+        let text = "sep=;\nfile;race\n".to_owned();
+        assert_eq!(blank_preamble(text), "\nfile;race\n");
+        let text = "file,race\n".to_owned();
+        assert_eq!(blank_preamble(text.clone()), text);
+    }
+}

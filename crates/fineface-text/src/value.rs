@@ -1,0 +1,251 @@
+//! The cells of a label or group column that hold no label, as pandas, R, Excel and web
+//! pages write them, and the spellings under which one label is one value.
+
+/// How tools write a missing value as text, compared without case: pandas' default
+/// `na_values` (`nan`, `NaN`, `-nan`, `NA`, `N/A`, `#N/A`, `#NA`, `<NA>`, `NULL`, `None`,
+/// `1.#IND`, `-1.#QNAN`, ...), `NaT` (a missing pandas timestamp as `str`), and the
+/// placeholders of survey and spreadsheet files (`?` in UCI's files, `.` in SAS and
+/// Stata exports, `-` and `--` in hand-kept tables). The empty cell is missing too.
+pub const MISSING_SPELLINGS: [&str; 22] = [
+    "nan", "-nan", "+nan", "na", "n/a", "#n/a", "#n/a n/a", "#na", "<na>", "null", "none", "nat",
+    "1.#ind", "-1.#ind", "1.#qnan", "-1.#qnan", "?", ".", "-", "--", "n.a.", "missing",
+];
+
+/// Why a cell holds no label.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NotALabel {
+    /// An empty cell.
+    Empty,
+    /// A missing-value spelling ([`MISSING_SPELLINGS`]).
+    Missing,
+    /// A score or probability: a number that is not whole (`0.73`, `0,73`), a percentage
+    /// (`73%`), or an infinite one.
+    Score,
+    /// An Excel error value (`#VALUE!`, `#DIV/0!`, `#REF!`, `#NAME?`): a formula failed.
+    SpreadsheetError,
+    /// A character that shows as nothing (a zero-width space, a soft hyphen, a direction
+    /// mark, a byte-order mark): two cells that look alike would be two values.
+    Invisible(char),
+}
+
+impl NotALabel {
+    /// What the cell holding `value` is and what to do, in words after "holds `value`, ".
+    pub fn explain(self, value: &str) -> String {
+        match self {
+            Self::Empty => "an empty cell; fill it in or drop the row".to_owned(),
+            Self::Missing => format!(
+                "which pandas, R and spreadsheets write for a missing value; fill it in or drop \
+                 the row (if `{value}` is a real label, spell it otherwise)"
+            ),
+            Self::Score => "a score, where a label is expected; write the class (threshold \
+                            the score) instead"
+                .to_owned(),
+            Self::SpreadsheetError => "an Excel error value: the formula behind the cell \
+                                       failed; fix it, or fill in the label"
+                .to_owned(),
+            Self::Invisible(c) => format!(
+                "an invisible character U+{:04X} ({}), which would make a value that looks \
+                 like another a different one; delete it",
+                u32::from(c),
+                invisible_name(c)
+            ),
+        }
+    }
+}
+
+/// Why `value` (trimmed) is no label, or `None` when it is one.
+pub fn not_a_label(value: &str) -> Option<NotALabel> {
+    if value.is_empty() {
+        Some(NotALabel::Empty)
+    } else if is_missing(value) {
+        Some(NotALabel::Missing)
+    } else if is_spreadsheet_error(value) {
+        Some(NotALabel::SpreadsheetError)
+    } else if is_score(value) {
+        Some(NotALabel::Score)
+    } else {
+        value
+            .chars()
+            .find(|&c| is_invisible(c))
+            .map(NotALabel::Invisible)
+    }
+}
+
+/// Whether `value` is empty or a missing-value spelling ([`MISSING_SPELLINGS`]).
+pub fn is_missing(value: &str) -> bool {
+    value.is_empty()
+        || MISSING_SPELLINGS
+            .iter()
+            .any(|m| value.eq_ignore_ascii_case(m))
+}
+
+/// `value` as a number: with a decimal point, or, as Excel writes it where the comma is the
+/// decimal mark, a decimal comma (`0,73`, `1,0`).
+pub fn number(value: &str) -> Option<f64> {
+    value.parse::<f64>().ok().or_else(|| {
+        let decimal_comma = !value.contains('.') && value.matches(',').count() == 1;
+        decimal_comma
+            .then(|| value.replacen(',', ".", 1).parse::<f64>().ok())
+            .flatten()
+    })
+}
+
+/// `value` as a whole number when it is one, however written (`1`, `1.0`, `01`, `1,0`,
+/// `1e0`; `-0` is `0`), as scikit-learn compares numeric labels by value.
+pub fn whole_number(value: &str) -> Option<i64> {
+    number(value)
+        .filter(|v| v.is_finite() && v.fract() == 0.0 && v.abs() < 1e15)
+        .map(|v| v as i64)
+}
+
+/// A score or probability: a number that is not whole (`0.73`, `0,73`), a percentage
+/// (`73%`, `100 %`), or an infinite one.
+pub fn is_score(value: &str) -> bool {
+    if let Some(percent) = value.strip_suffix('%') {
+        return number(percent.trim_end()).is_some_and(f64::is_finite);
+    }
+    number(value).is_some_and(|v| v.is_infinite() || (v.is_finite() && v.fract() != 0.0))
+}
+
+/// The key under which two spellings are one value: lowercase, `_` and `-` read as spaces,
+/// runs of spaces as one (`Latino_Hispanic`, `latino hispanic`, `Black  Female`). Numbers
+/// are their own spelling (`-1` and `1` are two labels): the key of a number is `None`.
+pub fn spelling_key(value: &str) -> Option<String> {
+    if number(value).is_some() {
+        return None;
+    }
+    Some(
+        value
+            .to_lowercase()
+            .replace(['_', '-'], " ")
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// Excel's error values: `#` and capitals, ending in `!` or `?` (`#VALUE!`, `#DIV/0!`,
+/// `#NAME?`), or `#GETTING_DATA`. (`#N/A` is a missing value for pandas, and is one here.)
+fn is_spreadsheet_error(value: &str) -> bool {
+    let Some(body) = value.strip_prefix('#') else {
+        return false;
+    };
+    let body = body.strip_suffix(['!', '?']).unwrap_or(body);
+    let ends = value.ends_with(['!', '?']) || value.eq_ignore_ascii_case("#getting_data");
+    ends && !body.is_empty()
+        && body
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "/_".contains(c))
+}
+
+/// Characters that show as nothing (Unicode's format characters that text copied from web
+/// pages and word processors carries).
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
+            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
+    )
+}
+
+fn invisible_name(c: char) -> &'static str {
+    match c {
+        '\u{00AD}' => "soft hyphen",
+        '\u{200B}' => "zero-width space",
+        '\u{200C}' => "zero-width non-joiner",
+        '\u{200D}' => "zero-width joiner",
+        '\u{200E}' | '\u{200F}' => "direction mark",
+        '\u{2060}' => "word joiner",
+        '\u{FEFF}' => "byte-order mark",
+        '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => "direction control",
+        _ => "format character",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_kind_of_cell_that_is_no_label_is_named() {
+        for value in [
+            "", "nan", "NaN", "-nan", "NA", "n/a", "#N/A", "<NA>", "NULL", "None",
+        ] {
+            assert!(is_missing(value), "{value}");
+        }
+        for (value, why) in [
+            ("", NotALabel::Empty),
+            ("NaT", NotALabel::Missing),
+            ("?", NotALabel::Missing),
+            ("-", NotALabel::Missing),
+            (".", NotALabel::Missing),
+            ("1.#QNAN", NotALabel::Missing),
+            ("0.73", NotALabel::Score),
+            ("0,73", NotALabel::Score),
+            ("73%", NotALabel::Score),
+            ("100 %", NotALabel::Score),
+            ("-inf", NotALabel::Score),
+            ("#VALUE!", NotALabel::SpreadsheetError),
+            ("#DIV/0!", NotALabel::SpreadsheetError),
+            ("#NAME?", NotALabel::SpreadsheetError),
+            ("#GETTING_DATA", NotALabel::SpreadsheetError),
+            ("Bl\u{200B}ack", NotALabel::Invisible('\u{200B}')),
+            ("\u{200E}White", NotALabel::Invisible('\u{200E}')),
+            ("Wo\u{00AD}man", NotALabel::Invisible('\u{00AD}')),
+        ] {
+            assert_eq!(not_a_label(value), Some(why), "{value:?}");
+        }
+        for label in [
+            "Black",
+            "1",
+            "-1",
+            "1.0",
+            "01",
+            "1,0",
+            "0-2",
+            "more than 70",
+            "I-II",
+            "#1",
+            "C#",
+            "East Asian",
+            "Zoë",
+            "%",
+        ] {
+            assert_eq!(not_a_label(label), None, "{label:?}");
+        }
+        assert!(
+            NotALabel::Invisible('\u{200B}')
+                .explain("x")
+                .contains("U+200B (zero-width space)")
+        );
+    }
+
+    #[test]
+    fn numbers_compare_by_value_and_words_by_their_spelling_key() {
+        let wholes = [
+            "1.0", "01", "-0.0", "-1", "1e0", "2.5", "Male", "1,0", "1,000.5",
+        ]
+        .map(whole_number);
+        assert_eq!(
+            wholes,
+            [
+                Some(1),
+                Some(1),
+                Some(0),
+                Some(-1),
+                Some(1),
+                None,
+                None,
+                Some(1),
+                None
+            ]
+        );
+        assert_eq!(
+            spelling_key("Latino_Hispanic"),
+            spelling_key("latino  hispanic")
+        );
+        assert_eq!(spelling_key("East-Asian").as_deref(), Some("east asian"));
+        assert_eq!(spelling_key("-1"), None);
+        assert_ne!(spelling_key("I-II"), spelling_key("III"));
+    }
+}
