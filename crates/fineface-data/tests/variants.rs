@@ -295,6 +295,37 @@ fn manifest_values_that_are_no_label_are_refused_with_their_line() {
     }
 }
 
+/// A manifest whose paths are all a folder off: refused, saying where the first image is
+/// and what to change, instead of an empty dataset.
+#[test]
+fn manifest_paths_a_folder_off_say_where_the_images_are() {
+    let root = manifest_root();
+    for (from, to, message) in [
+        (
+            "images/",
+            "",
+            "`a.png` is at `images/a.png`: the paths lack the leading `images/`; add it",
+        ),
+        (
+            "images/",
+            "data/images/",
+            "`data/images/a.png` is at `images/a.png`: the paths carry a leading `data/`",
+        ),
+        (
+            "images/",
+            "nowhere/",
+            "(5 listed, the first `nowhere/a.png`) in",
+        ),
+    ] {
+        std::fs::write(root.path().join("manifest.csv"), MANIFEST.replace(from, to)).unwrap();
+        let e = loaded(root.path()).unwrap_err().to_string();
+        assert!(
+            e.starts_with("manifest: no image listed in manifest.csv") && e.contains(message),
+            "{to}: {e}"
+        );
+    }
+}
+
 /// FairFace's label CSVs at the root and the images where the official archives unpack
 /// them: beside the CSVs, or one folder down (`fairface-img-margin025-trainval/train/`);
 /// paths written with Windows separators; both margins unpacked side by side refused.
@@ -318,6 +349,7 @@ fn fairface_images_are_found_where_the_archives_put_them() {
         ("", labels.to_owned()),
         ("fairface-img-margin025-trainval", labels.to_owned()),
         ("", labels.replace("train/", "train\\")),
+        ("", labels.replace("train/", "./train/")),
     ] {
         let dir = tempfile::tempdir().unwrap();
         let images = dir.path().join(images_under);
@@ -333,6 +365,38 @@ fn fairface_images_are_found_where_the_archives_put_them() {
             (6, 0),
             "images under `{images_under}`"
         );
+        // Paths a folder off: every image absent is an error saying where they are.
+        for (prefixed, says) in [
+            (
+                csv.replace("train/", "fairface/train/")
+                    .replace("train\\", "fairface/train/"),
+                "fairface/train/1.png` is at `",
+            ),
+            (
+                csv.replace("train/", "elsewhere/")
+                    .replace("train\\", "elsewhere/"),
+                "no image listed in fairface_label_train.csv and fairface_label_val.csv (6 \
+                 listed, the first `",
+            ),
+        ] {
+            std::fs::write(dir.path().join("fairface_label_train.csv"), &prefixed).unwrap();
+            std::fs::write(
+                dir.path().join("fairface_label_val.csv"),
+                test.replace("val/", "fairface/val/"),
+            )
+            .unwrap();
+            let e = load(dir.path()).unwrap_err().to_string();
+            assert!(e.contains(says) && e.contains("holds the folders"), "{e}");
+            if says.contains("is at") {
+                assert!(
+                    e.contains(&format!("is at `{images_under}"))
+                        && e.contains("the paths carry a leading `fairface/`"),
+                    "{e}"
+                );
+            }
+            std::fs::write(dir.path().join("fairface_label_train.csv"), &csv).unwrap();
+            std::fs::write(dir.path().join("fairface_label_val.csv"), test).unwrap();
+        }
         if !images_under.is_empty() {
             let other = dir.path().join("fairface-img-margin125-trainval");
             std::fs::create_dir_all(other.join("train")).unwrap();

@@ -154,6 +154,14 @@ impl FairFace {
             }
             official.insert(split, samples);
         }
+        let found = official.values().map(Vec::len).sum();
+        super::layout::Listing {
+            dataset: "fairface",
+            listed_in: "fairface_label_train.csv and fairface_label_val.csv",
+            folder: &images,
+            hint: HINT,
+        }
+        .refuse_none_found(found, &skipped)?;
         Ok(assemble(
             "fairface",
             &self.root,

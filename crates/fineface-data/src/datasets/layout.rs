@@ -4,6 +4,9 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::error::{DataError, Result};
+use crate::sample::Skipped;
+
 /// The first of `candidates` that is a file.
 pub(crate) fn first_file(candidates: &[PathBuf]) -> Option<&PathBuf> {
     candidates.iter().find(|p| p.is_file())
@@ -85,6 +88,88 @@ pub(crate) fn describe(folder: &Path) -> String {
             few(&files)
         ),
     }
+}
+
+/// Where a label file lists its images.
+pub(crate) struct Listing<'a> {
+    /// The dataset's name.
+    pub dataset: &'static str,
+    /// The label file, as a message names it (`fairface_label_train.csv`).
+    pub listed_in: &'a str,
+    /// The folder its paths are relative to.
+    pub folder: &'a Path,
+    /// Where the dataset is published, for the error.
+    pub hint: &'static str,
+}
+
+impl Listing<'_> {
+    /// Refuses a label file none of whose images is where it says (`found` is 0 and every
+    /// skipped file is absent): the dataset would be empty. The error names the first
+    /// listed path, where it was looked for, what the folder holds, and, when the paths
+    /// carry a leading folder the disk does not have (`fairface/train/1.jpg` for
+    /// `train/1.jpg`) or lack one it has, which.
+    ///
+    /// # Errors
+    /// [`DataError::ImagesNotFound`].
+    pub(crate) fn refuse_none_found(&self, found: usize, skipped: &[Skipped]) -> Result<()> {
+        let absent = |s: &Skipped| s.reason.ends_with("but absent");
+        let Some(first) = skipped.first() else {
+            return Ok(());
+        };
+        if found > 0 || !skipped.iter().all(absent) {
+            return Ok(());
+        }
+        let mut found = describe(self.folder);
+        if let Some(hint) = offset_hint(self.folder, &first.file) {
+            found = format!("{found}; {hint}");
+        }
+        Err(DataError::ImagesNotFound {
+            dataset: self.dataset,
+            expected: format!(
+                "image listed in {} ({} listed, the first `{}`)",
+                self.listed_in,
+                skipped.len(),
+                first.file
+            ),
+            looked_in: self.folder.display().to_string(),
+            found,
+            hint: self.hint,
+        })
+    }
+}
+
+/// Where the file listed as `listed` is when its path is a folder off: with its leading
+/// folders dropped, in `folder` or one folder down, or whole one folder down.
+fn offset_hint(folder: &Path, listed: &str) -> Option<String> {
+    let parts: Vec<&str> = listed
+        .split(['/', '\\'])
+        .filter(|p| !p.is_empty() && *p != ".")
+        .collect();
+    let bases = std::iter::once(folder.to_owned()).chain(subfolders(folder));
+    for base in bases {
+        let shown = base.strip_prefix(folder).unwrap_or(&base).to_owned();
+        for drop in 0..parts.len() {
+            let rest = parts[drop..].join("/");
+            if !base.join(&rest).is_file() {
+                continue;
+            }
+            let at = shown.join(&rest).to_string_lossy().replace('\\', "/");
+            return Some(if drop == 0 {
+                format!(
+                    "`{listed}` is at `{at}`: the paths lack the leading `{}/`; add it in the \
+                     label file",
+                    shown.to_string_lossy()
+                )
+            } else {
+                format!(
+                    "`{listed}` is at `{at}`: the paths carry a leading `{}/` that the folder \
+                     does not have; remove it from the label file",
+                    parts[..drop].join("/")
+                )
+            });
+        }
+    }
+    None
 }
 
 fn has_file(folder: &Path, wanted: impl Fn(&str) -> bool) -> bool {

@@ -188,6 +188,13 @@ impl Lfwa {
                 sensitive: vec![row.race, row.gender],
             });
         }
+        super::layout::Listing {
+            dataset: "lfwa",
+            listed_in: "lfw_attributes.txt",
+            folder: &images,
+            hint: HINT,
+        }
+        .refuse_none_found(samples.len(), &skipped)?;
         Ok(assemble(
             "lfwa",
             &self.root,

@@ -136,6 +136,14 @@ impl Manifest {
                     .collect(),
             });
         }
+        let found = official.values().map(Vec::len).sum();
+        super::layout::Listing {
+            dataset: "manifest",
+            listed_in: "manifest.csv",
+            folder: &self.root,
+            hint: "a manifest's paths are relative to the folder that holds manifest.csv",
+        }
+        .refuse_none_found(found, &skipped)?;
         Ok(assemble(
             "manifest",
             &self.root,
