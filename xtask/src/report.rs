@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use fineface_fair::{RunInfo, SplitSummary, SubgroupReport};
+use fineface_fair::{RunInfo, SplitSummary, SubgroupReport, markdown_cell};
 
 use crate::charts::{self, Bar, Panel, Point, Series};
 
@@ -185,7 +185,7 @@ impl Run {
             ));
         }
         rows.extend([
-            ("worst group", cell(&t.worst_group)),
+            ("worst group", markdown_cell(&t.worst_group)),
             ("worst-group accuracy (%)", percent(t.worst_group_accuracy)),
             ("DoB: std of group accuracies (ddof 0, %)", percent(t.dob)),
             ("SER: worst / best group error", undefined(t.ser)),
@@ -238,11 +238,6 @@ impl Metrics {
         }
         md
     }
-}
-
-/// A markdown table cell: group names join values with `|`.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
 }
 
 fn percent(x: f64) -> String {
@@ -313,7 +308,7 @@ fn groups_section(report: &SubgroupReport) -> String {
         let _ = writeln!(
             md,
             "| {} | {} | {} | {} |",
-            cell(group),
+            markdown_cell(group),
             m.n,
             percent(m.accuracy),
             percent(1.0 - m.accuracy)
@@ -383,7 +378,7 @@ fn evaluations_section(evaluations: &[Evaluation]) -> String {
             s.n,
             s.skipped,
             percent(s.accuracy),
-            cell(&s.worst_group),
+            markdown_cell(&s.worst_group),
             percent(s.worst_group_accuracy),
             percent(s.dob),
             s.ser.map_or("undefined".to_owned(), |v| format!("{v:.3}")),
@@ -400,7 +395,7 @@ fn evaluations_section(evaluations: &[Evaluation]) -> String {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} |",
-                cell(group),
+                markdown_cell(group),
                 m.n,
                 percent(m.accuracy)
             );
@@ -452,7 +447,7 @@ impl CompareArgs {
                     .map_or("undefined".to_owned(), |s| format!("{s:.3}")),
                 a.max_min_accuracy_ratio
                     .map_or("undefined".to_owned(), |r| format!("{r:.3}")),
-                cell(&run.test.worst_group),
+                markdown_cell(&run.test.worst_group),
                 percent(run.test.worst_group_accuracy)
             );
         }

@@ -53,6 +53,8 @@ pub use reader::{
     CsvSpec, MISSING_SPELLINGS, SensitiveColumns, is_missing, read_predictions,
     read_predictions_csv,
 };
+/// User text in markdown: line breaks and a cell's `|` that would break a line or a table.
+pub use render::{markdown_cell, markdown_inline};
 pub use report::{
     AuditOptions, ClassReport, FeatureReport, Grouping, Meta, OverallMetrics, SCHEMA_VERSION,
     SkippedItem, SubgroupReport, audit,

@@ -77,17 +77,17 @@ impl SubgroupReport {
     /// feature's marginal groups, empty intersections and the per-class parity.
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
-        let features = self.meta.grouping.features.join(" x ");
+        let features = markdown_inline(&self.meta.grouping.features.join(" x "));
         let _ = writeln!(md, "# Fairness report\n");
         if let Some(input) = &self.meta.input {
-            let _ = writeln!(md, "- input: `{input}`");
+            let _ = writeln!(md, "- input: {}", code(input));
         }
         let _ = writeln!(
             md,
-            "- rows: {}, classes: {}, positive label: `{}`",
+            "- rows: {}, classes: {}, positive label: {}",
             self.meta.n_rows,
-            self.overall.classes.join(", "),
-            self.meta.pos_label
+            markdown_inline(&self.overall.classes.join(", ")),
+            code(&self.meta.pos_label)
         );
         if self.meta.n_dropped_missing > 0 {
             let _ = writeln!(
@@ -103,7 +103,12 @@ impl SubgroupReport {
                 self.meta.skipped.len()
             );
             for item in self.meta.skipped.iter().take(MAX_SKIPPED_LISTED) {
-                let _ = writeln!(md, "  - `{}`: {}", item.file, item.reason);
+                let _ = writeln!(
+                    md,
+                    "  - {}: {}",
+                    code(&item.file),
+                    markdown_inline(&item.reason)
+                );
             }
             if self.meta.skipped.len() > MAX_SKIPPED_LISTED {
                 let _ = writeln!(
@@ -147,7 +152,7 @@ impl SubgroupReport {
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} |{ci_cell} {} | {} | {} | {} |",
-                    cell(name),
+                    markdown_cell(name),
                     m.n,
                     fmt(Some(m.accuracy)),
                     fmt(Some(m.error_rate)),
@@ -184,8 +189,8 @@ impl SubgroupReport {
         // The target grouped by itself (gender by gender): each group holds one class.
         let one_class = n >= 2 && self.groups.values().all(|g| g.n_pos == 0 || g.n_neg == 0);
         let rows: [(&str, String); 14] = [
-            ("worst group(s)", cell(&a.worst_groups.join(", "))),
-            ("best group(s)", cell(&a.best_groups.join(", "))),
+            ("worst group(s)", markdown_cell(&a.worst_groups.join(", "))),
+            ("best group(s)", markdown_cell(&a.best_groups.join(", "))),
             (
                 "min / mean / max group accuracy",
                 format!(
@@ -252,16 +257,17 @@ impl SubgroupReport {
 
         if self.by_feature.len() > 1 {
             for (feature, report) in &self.by_feature {
-                let _ = writeln!(md, "\n## By {feature}\n");
+                let _ = writeln!(md, "\n## By {}\n", markdown_inline(feature));
                 let _ = writeln!(
                     md,
-                    "| {feature} | n | accuracy | selection rate | TPR | FPR |\n|---|---:|---:|---:|---:|---:|"
+                    "| {} | n | accuracy | selection rate | TPR | FPR |\n|---|---:|---:|---:|---:|---:|",
+                    markdown_cell(feature)
                 );
                 for (name, m) in &report.groups {
                     let _ = writeln!(
                         md,
                         "| {} | {} | {} | {} | {} | {} |",
-                        cell(name),
+                        markdown_cell(name),
                         m.n,
                         fmt(Some(m.accuracy)),
                         fmt(Some(m.selection_rate)),
@@ -276,7 +282,7 @@ impl SubgroupReport {
                     fmt(Some(a.dob_std_ddof0 * 100.0)),
                     fmt(a.ser),
                     fmt(a.max_min_accuracy_ratio),
-                    a.worst_groups.join(", ")
+                    markdown_inline(&a.worst_groups.join(", "))
                 );
             }
         }
@@ -284,7 +290,7 @@ impl SubgroupReport {
         if !self.empty_intersections.is_empty() {
             let _ = writeln!(md, "\n## Empty intersections (no rows)\n");
             for name in &self.empty_intersections {
-                let _ = writeln!(md, "- {name}");
+                let _ = writeln!(md, "- {}", markdown_inline(name));
             }
         }
 
@@ -302,7 +308,7 @@ impl SubgroupReport {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} |",
-                cell(class),
+                markdown_cell(class),
                 one_class_note(
                     between_groups_cell(fmt(Some(p.demographic_parity_difference)), n, &[]),
                     one_class
@@ -316,9 +322,26 @@ impl SubgroupReport {
     }
 }
 
-/// Escapes the `|` of group names, which would otherwise split a markdown table cell.
-fn cell(text: &str) -> String {
-    text.replace('|', "\\|")
+/// User text (a group, a label, a file name) in a markdown line: its line breaks, which
+/// would end the line (and a table with it), shown as `<br>`.
+pub fn markdown_inline(text: &str) -> String {
+    text.replace("\r\n", "<br>").replace(['\n', '\r'], "<br>")
+}
+
+/// User text in a markdown table cell: [`markdown_inline`], and the `|` of compound group
+/// names, which would otherwise split the cell, escaped.
+pub fn markdown_cell(text: &str) -> String {
+    markdown_inline(text).replace('|', "\\|")
+}
+
+/// User text as a code span: [`markdown_inline`], fenced by two backticks where it holds one.
+fn code(text: &str) -> String {
+    let text = markdown_inline(text);
+    if text.contains('`') {
+        format!("`` {text} ``")
+    } else {
+        format!("`{text}`")
+    }
 }
 
 /// Four decimals; `-` for undefined, `inf` for infinity.
@@ -471,6 +494,45 @@ fn strict_cell(value: Option<f64>, n_groups: usize, parts: &[(&str, usize)]) -> 
 #[cfg(test)]
 mod tests {
     use crate::{AuditOptions, PredictionTable, audit};
+
+    /// Group names, labels and file names holding line breaks, `|` and backticks stay inside
+    /// their cell or line: every table row has its header's number of cells.
+    #[test]
+    fn user_text_never_breaks_the_markdown() {
+        let mut table = PredictionTable::new(["origin", "gen`der"]).unwrap();
+        for (t, p, g) in [
+            ("ye\ns", "ye\ns", ["Middle\nEastern", "F"]),
+            ("no", "ye\ns", ["Middle\nEastern", "M\r\nX"]),
+            ("ye\ns", "no", ["Latino", "F"]),
+            ("no", "no", ["Latino", "M\r\nX"]),
+        ] {
+            table.push(t, p, &g).unwrap();
+        }
+        let options = AuditOptions {
+            pos_label: "ye\ns".to_owned(),
+            ..AuditOptions::default()
+        };
+        let mut report = audit(&table, &options).unwrap();
+        report.meta.input = Some("pre`ds\n.csv".to_owned());
+        let md = report.to_markdown();
+        let cells = |line: &str| line.replace("\\|", "").matches('|').count();
+        let mut header = None;
+        for line in md.lines() {
+            assert!(
+                !["Eastern", "X", ".csv", "s"]
+                    .iter()
+                    .any(|t| line.starts_with(t)),
+                "a line break of user text ended a line: {line:?}\n{md}"
+            );
+            match (line.starts_with('|'), header) {
+                (true, None) => header = Some(cells(line)),
+                (true, Some(n)) => assert_eq!(cells(line), n, "{line:?}\n{md}"),
+                (false, _) => header = None,
+            }
+        }
+        assert!(md.contains("| Middle<br>Eastern\\|F |"), "{md}");
+        assert!(md.contains("- input: `` pre`ds<br>.csv ``"), "{md}");
+    }
 
     #[test]
     fn the_long_csv_reads_back_with_commas_and_quotes_in_group_names() {

@@ -6,8 +6,8 @@ use std::fmt::Write as _;
 use fineface_data::DatasetConfig;
 
 use crate::study::plan::StudyPlan;
-use crate::study::render::cell_text;
 use crate::study::summary::StudySummary;
+use fineface_fair::markdown_cell;
 
 /// One published row: accuracy and DoB in %, max/min as a ratio.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -138,7 +138,7 @@ pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
                     .copied());
                 (ours, Some("–".to_owned()))
             });
-            (cell_text(group), cell)
+            (markdown_cell(group), cell)
         })
         .collect();
     rows.push((

@@ -27,18 +27,12 @@ fn mean_pm(metric: Metric, mean: Option<f64>, ci: Option<Interval95>) -> String 
     }
 }
 
-/// Text for a markdown table cell: group names join values with `|`, which would end the
-/// cell.
-pub(crate) fn cell_text(text: &str) -> String {
-    text.replace('|', "\\|")
-}
-
 /// The worst group(s) of a run; a tie of more than two (a perfect run ties every group) as
 /// its count.
 fn worst_groups(joined: &str) -> String {
     match joined.split(" / ").count() {
         n if n > 2 => format!("{n} groups tie at"),
-        _ => cell_text(joined),
+        _ => fineface_fair::markdown_cell(joined),
     }
 }
 
@@ -225,7 +219,7 @@ fn group_table(out: &mut String, summary: &StudySummary, eval: &str) {
             let _ = writeln!(
                 out,
                 "| {method} | {} | {} | {} | {} | {:.2} |",
-                cell_text(group),
+                fineface_fair::markdown_cell(group),
                 g.n,
                 mean_pm(Metric::Accuracy, Some(g.accuracy_mean), g.accuracy_ci95),
                 g.seed_sd
