@@ -204,16 +204,26 @@ impl Checkpoints {
     /// [`TrainError::NoIntactCheckpoint`] when every checkpoint is damaged, naming each
     /// damaged file; `Ok(None)` when there is no checkpoint at all.
     pub fn resume_point(&self) -> Result<Option<ResumePoint>> {
-        let newest = match std::fs::read_to_string(self.dir.join("latest")) {
+        let mut damaged = Vec::new();
+        let pointer = self.dir.join("latest");
+        let newest = match std::fs::read_to_string(&pointer) {
             Ok(name) => name
                 .trim()
                 .strip_prefix("epoch-")
                 .and_then(|n| n.parse::<usize>().ok()),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(e) => return Err(TrainError::io(&self.dir.join("latest"), e)),
+            // A damaged pointer: the checkpoint folders still say which is newest.
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                damaged.push(Damage {
+                    file: pointer,
+                    reason: "it is not text (damaged)".to_owned(),
+                });
+                None
+            }
+            Err(e) => return Err(TrainError::io(&pointer, e)),
         };
-        let mut damaged = Vec::new();
         let folders = self.epoch_folders();
+        let mut newest = newest;
         if let Some(n) = newest
             && !folders.iter().any(|(e, _)| *e == n)
         {
@@ -221,6 +231,8 @@ impl Checkpoints {
                 file: self.dir.join(format!("epoch-{n:03}")),
                 reason: "`latest` names it, but it is absent".to_owned(),
             });
+            // The pointer is wrong: every folder is a candidate, its checksums the judge.
+            newest = None;
         }
         let mut candidates = Vec::new();
         for (epoch, path) in folders {
@@ -266,13 +278,13 @@ impl Checkpoints {
         optimizer: GroupedSgd<B, M>,
         device: &B::Device,
     ) -> Result<(M, GroupedSgd<B, M>, TrainState)> {
-        let recorder = CheckpointRecorder::new();
-        let model = model
-            .load_file(path.join("model"), &recorder, device)
-            .map_err(|e| decode_error(&path.join("model.mpk"), e))?;
-        let record = recorder
-            .load(path.join("optimizer"), device)
-            .map_err(|e| decode_error(&path.join("optimizer.mpk"), e))?;
+        let model = load_fitting(model, &path.join("model.mpk"), device)?;
+        let optimizer_file = path.join("optimizer.mpk");
+        let record = without_panic_message(|| {
+            CheckpointRecorder::new().load(optimizer_file.clone(), device)
+        })
+        .unwrap_or_else(|_| Err(undecodable()))
+        .map_err(|e| decode_error(&optimizer_file, e))?;
         let state_path = path.join("state.json");
         let text =
             std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
@@ -318,9 +330,74 @@ pub fn load_weights<B: burn::tensor::backend::Backend, M: Module<B>>(
             message: "no weights file (was the run trained to the end of an epoch?)".to_owned(),
         });
     }
-    model
-        .load_file(path, &CheckpointRecorder::new(), device)
-        .map_err(|e| decode_error(path, e))
+    load_fitting(model, path, device)
+}
+
+/// `model` with the record at `file` (a `.mpk`) loaded, or why it does not fit. Burn 0.21's
+/// `load_record` asserts (panics) when the record's lists of layers are not the module's,
+/// and takes tensors of any shape, which fail later in the forward pass; both are checked
+/// here, so that the record of another model (a `config.toml` whose backbone or widths were
+/// edited since the run) is an error naming the file.
+fn load_fitting<B: burn::tensor::backend::Backend, M: Module<B>>(
+    model: M,
+    file: &Path,
+    device: &B::Device,
+) -> Result<M> {
+    let expected = parameter_shapes(&model);
+    let record = without_panic_message(|| {
+        CheckpointRecorder::new().load::<M::Record>(file.to_owned(), device)
+    })
+    .unwrap_or_else(|_| Err(undecodable()))
+    .map_err(|e| decode_error(file, e))?;
+    let loaded = without_panic_message(|| model.load_record(record));
+    match loaded {
+        Ok(model) if parameter_shapes(&model) == expected => Ok(model),
+        _ => Err(TrainError::Checkpoint {
+            path: file.to_owned(),
+            message: "its weights do not fit the model the run's config.toml describes (the \
+                      backbone, widths or classes edited since it was written?)"
+                .to_owned(),
+        }),
+    }
+}
+
+/// The shape of every parameter of `module`, in visiting order.
+fn parameter_shapes<B: burn::tensor::backend::Backend, M: Module<B>>(
+    module: &M,
+) -> Vec<Vec<usize>> {
+    struct Shapes(Vec<Vec<usize>>);
+    impl<B: burn::tensor::backend::Backend> burn::module::ModuleVisitor<B> for Shapes {
+        fn visit_float<const D: usize>(
+            &mut self,
+            param: &burn::module::Param<burn::tensor::Tensor<B, D>>,
+        ) {
+            self.0.push(param.val().dims().to_vec());
+        }
+    }
+    let mut shapes = Shapes(Vec::new());
+    module.visit(&mut shapes);
+    shapes.0
+}
+
+/// `f`'s value, or `Err` when it panics, without the panic's message on stderr: Burn 0.21's
+/// record decoding panics on some damaged files (`ParamId`'s "Invalid id."), and its
+/// `load_record` asserts; the caller names the file and the cause. Calls are serialised, as
+/// the panic hook is the process's; a panic elsewhere during one loses its message.
+fn without_panic_message<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    static HOOK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let _only_one = HOOK
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let hook = std::panic::take_hook();
+    std::panic::set_hook(Box::new(|_| {}));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    std::panic::set_hook(hook);
+    result
+}
+
+/// What a record that made Burn's decoder panic is.
+fn undecodable() -> burn::record::RecorderError {
+    burn::record::RecorderError::DeserializeError("the decoder stopped on it".to_owned())
 }
 
 fn sync_dir(dir: &Path) {

@@ -333,6 +333,22 @@ pub struct SettingDifference {
     pub other: serde_json::Value,
 }
 
+/// Whether `path` is a Windows drive or share path (`C:\data`, `D:/faces`,
+/// `\\server\share`) read on another system, where it would be taken as a relative file
+/// name and mean nothing (or a new folder named `C:\data`).
+fn written_on_windows(path: &Path) -> bool {
+    if cfg!(windows) {
+        return false;
+    }
+    let text = path.to_string_lossy();
+    let bytes = text.as_bytes();
+    let drive = bytes.len() >= 3
+        && bytes[0].is_ascii_alphabetic()
+        && bytes[1] == b':'
+        && matches!(bytes[2], b'\\' | b'/');
+    drive || text.starts_with("\\\\")
+}
+
 impl ExperimentConfig {
     /// The settings in which `other` differs from `self`, up to what does not change what is
     /// trained: the devices, the decoding threads, how the dataset root is spelled and a
@@ -374,7 +390,22 @@ impl ExperimentConfig {
     }
 
     /// Reads an experiment file; the name defaults to the file stem.
+    ///
+    /// # Errors
+    /// [`TrainError::Io`], or [`TrainError::Config`] naming the key for a file that is no
+    /// experiment or holds an invalid value ([`validate`](Self::validate)).
     pub fn from_file(path: &Path) -> Result<Self> {
+        let config = Self::read_unvalidated(path)?;
+        config.validate().map_err(|message| TrainError::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// The experiment file at `path` as written, before [`validate`](Self::validate): a
+    /// value a flag replaces may be anything.
+    fn read_unvalidated(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
             path: path.to_owned(),
             source,
@@ -393,17 +424,12 @@ impl ExperimentConfig {
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
             value.insert("name".to_owned(), toml::Value::String(stem.to_owned()));
         }
-        let config: Self = value
+        value
             .try_into()
             .map_err(|e: toml::de::Error| TrainError::Config {
                 path: path.to_owned(),
                 message: e.to_string(),
-            })?;
-        config.validate().map_err(|message| TrainError::Config {
-            path: path.to_owned(),
-            message,
-        })?;
-        Ok(config)
+            })
     }
 
     /// The experiment read from `path` with `overrides` applied, validated. When the result
@@ -415,7 +441,7 @@ impl ExperimentConfig {
     /// # Errors
     /// As [`from_file`](Self::from_file), then either of the above.
     pub fn from_file_with(path: &Path, overrides: &Overrides) -> Result<Self> {
-        let file = Self::from_file(path)?;
+        let file = Self::read_unvalidated(path)?;
         let mut config = file.clone();
         config.apply(overrides);
         // A value the flags replace may be anything in the file (a template's `epochs = 0`).
@@ -493,6 +519,19 @@ impl ExperimentConfig {
             ));
         }
         self.check_ranges()?;
+        let paths = [
+            ("data.root", Some(self.data.root()), "--data"),
+            ("model.weights", self.model.weights.as_deref(), "--weights"),
+        ];
+        for (key, path, flag) in paths {
+            if let Some(path) = path.filter(|p| written_on_windows(p)) {
+                return Err(format!(
+                    "{key} = {} is a Windows path (the config was written on Windows?), which \
+                     names nothing here; give the path on this machine ({flag}, or in the file)",
+                    path.display()
+                ));
+            }
+        }
         if self.train.devices.is_empty() {
             return Err("train.devices is empty".to_owned());
         }

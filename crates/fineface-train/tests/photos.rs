@@ -489,6 +489,17 @@ fn difficult_photos_get_an_answer_never_a_panic() {
         stdout.starts_with("25 photos: 54 faces classified, 4 without a face, 6 unreadable"),
         "{stdout}"
     );
+    // The link loop is not followed, and said, naming the link and where it points.
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "{}: File system loop found: {} points to an ancestor {}",
+            path("loop").display(),
+            path("loop").display(),
+            photos.display()
+        )),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -649,7 +660,9 @@ fn raw_dataset(root: &Path, n: usize) -> (Vec<String>, String, String, String) {
         let side = 120 + (i as u32 * 37) % 90;
         let face = image::imageops::resize(face, side, side, image::imageops::FilterType::Triangle);
         let (x, y) = ((i as u32 * 53) % 110, (i as u32 * 31) % 70);
-        let path = format!("photos/{gender}/p{i:02}.png");
+        // Lossless formats under their own extensions: the chips are compared to the bit.
+        let extension = ["png", "bmp", "webp", "tiff", "PNG"][i % 5];
+        let path = format!("photos/{gender}/p{i:02}.{extension}");
         std::fs::create_dir_all(root.join(format!("photos/{gender}"))).unwrap();
         on_canvas(&[(&face, x, y)], 340, 300)
             .save(root.join(&path))
@@ -784,10 +797,17 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         stdout.starts_with("14 photos: 12 chips written, 0 kept from before, 1 with several faces (the largest kept), 1 without a face, 1 unreadable; 1 other files copied"),
         "{stdout}"
     );
-    // One chip per photo with a face, at its path, at the run's size; the manifest copied.
+    // One chip per photo with a face, at its path, at the run's size, in the format its
+    // extension names; the manifest copied.
     for path in faces.iter().chain([&two]) {
         let chip = image::open(chips.join(path)).unwrap();
         assert_eq!((chip.width(), chip.height()), (34, 34), "{path}");
+        let bytes = std::fs::read(chips.join(path)).unwrap();
+        assert_eq!(
+            image::guess_format(&bytes).unwrap(),
+            image::ImageFormat::from_path(path).unwrap(),
+            "{path}"
+        );
     }
     let odd_chip = chips.join(odd.strip_prefix(&raw).unwrap());
     assert_eq!(image::open(&odd_chip).unwrap().width(), 34);

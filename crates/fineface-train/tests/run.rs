@@ -962,3 +962,74 @@ fn a_start_that_fails_leaves_no_dead_end_behind() {
     );
     assert!(dir.path().join("nodes/test/predictions.csv").is_file());
 }
+
+/// A run folder as it arrives from elsewhere: moved to another folder, its `config.toml`
+/// written on Windows (a drive path for the dataset, CRLF line endings), its checkpoint
+/// written by an older version (no `checksums.json`, no config in `state.json`) with a
+/// `latest` ending in CRLF. The Windows path is refused, naming the key and `--data`; with
+/// `--data` the run continues where it stopped and ends like a run that never moved. A
+/// model file cut short, which no checksum guards here, is named.
+#[test]
+fn a_run_written_on_another_system_or_by_an_older_version_resumes_or_says_why() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("synthface");
+    let mut config = tiny_config(&data, Method::Baseline);
+    config.train.epochs = 2;
+    config.train.crop_grid_images = 0;
+    std::fs::write(dir.path().join("tiny.toml"), config.to_toml().unwrap()).unwrap();
+    let run = |args: &[&str]| fineface_in(dir.path(), &[&["train", "--quiet"], args].concat());
+    for out in ["home", "away"] {
+        let (ok, _, stderr) = run(&["tiny.toml", "--out", out, "--stop-after-epoch", "1"]);
+        assert!(ok, "{stderr}");
+    }
+    let (ok, _, stderr) = run(&["--resume", "home"]);
+    assert!(ok, "{stderr}");
+
+    // `away` goes to another machine's folder, as Windows and an older version wrote it.
+    let moved = dir.path().join("elsewhere/run");
+    std::fs::create_dir_all(moved.parent().unwrap()).unwrap();
+    std::fs::rename(dir.path().join("away"), &moved).unwrap();
+    let toml = moved.join("config.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let windows = text
+        .replace(
+            &format!("\"{}\"", data.display()),
+            "'C:\\Users\\ana\\synthface'",
+        )
+        .replace('\n', "\r\n");
+    assert!(windows.contains("C:\\Users"), "{text}");
+    std::fs::write(&toml, windows).unwrap();
+    let checkpoint = moved.join("checkpoints/epoch-001");
+    std::fs::remove_file(checkpoint.join(CHECKSUMS_FILE)).unwrap();
+    let state_path = checkpoint.join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_path).unwrap()).unwrap();
+    state.as_object_mut().unwrap().remove("config").unwrap();
+    std::fs::write(&state_path, state.to_string()).unwrap();
+    std::fs::write(moved.join("checkpoints/latest"), "epoch-001\r\n").unwrap();
+    let run_dir = moved.to_str().unwrap();
+
+    let (ok, _, stderr) = run(&["--resume", run_dir]);
+    assert!(
+        !ok && stderr.contains("data.root = C:\\Users\\ana\\synthface is a Windows path")
+            && stderr.contains("--data"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("C:\\Users\\ana\\synthface").exists());
+    // A model file cut short (a copy that stopped halfway) is named, and nothing trains.
+    let model = checkpoint.join("model.mpk");
+    let whole = std::fs::read(&model).unwrap();
+    std::fs::write(&model, &whole[..whole.len() / 2]).unwrap();
+    let (ok, _, stderr) = run(&["--resume", run_dir, "--data", data.to_str().unwrap()]);
+    assert!(
+        !ok && stderr.contains(&format!("{}: cannot decode it", model.display())),
+        "{stderr}"
+    );
+    std::fs::write(&model, &whole).unwrap();
+    let (ok, _, stderr) = run(&["--resume", run_dir, "--data", data.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert_eq!(
+        metrics_without_timing(&moved),
+        metrics_without_timing(&dir.path().join("home"))
+    );
+}

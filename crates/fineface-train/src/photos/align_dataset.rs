@@ -94,7 +94,8 @@ const CHUNK: usize = 64;
 const REPORT_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Cuts one aligned chip per photo of `root` into `out`, at the same relative path and in
-/// the format of its extension (JPEG at quality 95, PNG); every other file (labels,
+/// the format of its extension (JPEG at quality 95; PNG, BMP, TIFF and WebP lossless; GIF;
+/// JPEG for an extension no encoder writes); every other file (labels,
 /// manifests) is copied. Photos with no face get no chip (a manifest then lists them as
 /// absent); every photo's outcome is in `out/align-report.csv` and the settings and counts in
 /// `out/align.json`.
@@ -357,14 +358,17 @@ fn cut_chip<B: FineFaceBackend>(
 
 /// Writes `chip` to `target` in its extension's format, whole or not at all.
 fn save_chip(chip: &image::RgbImage, target: &Path) -> std::result::Result<(), String> {
-    let format = match ImageFormat::from_path(target) {
-        Ok(ImageFormat::Png) => ImageFormat::Png,
-        _ => ImageFormat::Jpeg,
-    };
+    // The bytes are what the name says: a reader that trusts the extension reads the chip.
+    let format = ImageFormat::from_path(target)
+        .ok()
+        .filter(ImageFormat::writing_enabled)
+        .unwrap_or(ImageFormat::Jpeg);
     let mut bytes = Vec::new();
     let encoded = match format {
-        ImageFormat::Png => chip.write_to(&mut std::io::Cursor::new(&mut bytes), format),
-        _ => image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95).encode_image(chip),
+        ImageFormat::Jpeg => {
+            image::codecs::jpeg::JpegEncoder::new_with_quality(&mut bytes, 95).encode_image(chip)
+        }
+        other => chip.write_to(&mut std::io::Cursor::new(&mut bytes), other),
     };
     encoded.map_err(|e| e.to_string())?;
     if let Some(parent) = target.parent() {

@@ -511,7 +511,14 @@ fn overrides(args: &TrainArgs) -> Overrides {
 /// `--seed`, ...), is an error naming it.
 fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConfig> {
     let path = run.join("config.toml");
-    let mut config = ExperimentConfig::from_file(&path)
+    // Where the dataset and weights are may change (a run copied from another machine, a
+    // Windows path in its file): the file is read with them in place.
+    let moved = Overrides {
+        data: args.data.clone(),
+        weights: args.weights.clone(),
+        ..Overrides::default()
+    };
+    let mut config = ExperimentConfig::from_file_with(&path, &moved)
         .with_context(|| format!("cannot resume {}: its config.toml", run.display()))?;
     if let Some(experiment) = &args.experiment {
         let wanted = ExperimentConfig::from_file(&experiment_path(experiment, &args.configs))?;
