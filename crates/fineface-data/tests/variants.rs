@@ -69,9 +69,20 @@ fn fairface_values_in_any_case_and_spacing_read_as_fairface_spells_them() {
     let numeric = FAIRFACE.replace("Male,East Asian", "Male,0");
     let e = read(numeric.as_bytes()).unwrap_err().to_string();
     assert!(
-        e.contains(":2: unknown race `0` (FairFace's are White, Black"),
+        e.contains(":2: unknown race `0` (FairFace's are White, Black")
+            && e.contains("HuggingFaceM4/FairFace: gender 0 = Male, race 0 = East Asian")
+            && e.contains("nateraw/fairface: gender 0 = Female, race 0 = Black"),
         "{e}"
     );
+    // A word that is no FairFace value gets no word about numbers.
+    let e = read(
+        FAIRFACE
+            .replace("Male,East Asian", "Male,Martian")
+            .as_bytes(),
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(!e.contains("numbers"), "{e}");
 }
 
 const CELEBA_ATTR: &str = "2\n5_o_Clock_Shadow Male Smiling\n\

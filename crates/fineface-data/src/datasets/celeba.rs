@@ -155,11 +155,13 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
         let Some(image) = fields.next() else {
             continue;
         };
-        if text
-            .split_whitespace()
-            .map(official_name)
-            .eq(names.iter().cloned())
-        {
+        // The first word settles it for a data line (an image name, no attribute name).
+        let repeats_names = names.first().is_some_and(|n| image.eq_ignore_ascii_case(n))
+            && text
+                .split_whitespace()
+                .map(official_name)
+                .eq(names.iter().cloned());
+        if repeats_names {
             return Err(DataError::parse(
                 path,
                 line,

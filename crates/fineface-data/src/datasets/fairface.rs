@@ -299,12 +299,21 @@ fn canonical(value: &str, known: &[&'static str]) -> Option<&'static str> {
 }
 
 fn unknown_value(path: &Path, line: u64, column: &str, value: &str, known: &[&str]) -> DataError {
+    // Mirrors number the classes in different orders: a number is refused with the choices,
+    // never guessed.
+    let numbers = if value.trim().parse::<u32>().is_ok() {
+        "; labels written as numbers are ambiguous: Hugging Face's mirrors number FairFace's \
+         classes in different orders (HuggingFaceM4/FairFace: gender 0 = Male, race 0 = East \
+         Asian, in the CSVs' order; nateraw/fairface: gender 0 = Female, race 0 = Black, \
+         alphabetical), so write the names (datasets: `ds.features[\"race\"].int2str(...)`)"
+    } else {
+        ""
+    };
     DataError::parse(
         path,
         line,
         format!(
-            "unknown {column} `{value}` (FairFace's are {}; labels written as numbers need \
-             their names)",
+            "unknown {column} `{value}` (FairFace's are {}){numbers}",
             known.join(", ")
         ),
     )
