@@ -272,3 +272,13 @@ pub fn check_all<T: PartialEq + std::fmt::Debug, E: std::fmt::Display>(
     }
     failures
 }
+
+/// Fails with every variant [`check_all`] found mishandled by `reader`, one a line.
+pub fn assert_all_handled(reader: &str, failures: Vec<String>) {
+    assert!(
+        failures.is_empty(),
+        "{reader}: {} variants mishandled:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
+}

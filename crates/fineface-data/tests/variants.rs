@@ -12,7 +12,7 @@ use fineface_data::{DataError, Manifest, Split, SplitConfig};
 #[path = "../../../tests/support/variants.rs"]
 mod variants;
 
-use variants::{Expect, Variant, check_all, csv_variants, text_variants};
+use variants::{Expect, Variant, assert_all_handled, check_all, csv_variants, text_variants};
 
 /// Reads `bytes` written as `name` in a fresh folder with `read`.
 fn reading<T>(
@@ -25,15 +25,6 @@ fn reading<T>(
         std::fs::write(&path, bytes).unwrap();
         read(&path)
     }
-}
-
-fn assert_none(reader: &str, failures: Vec<String>) {
-    assert!(
-        failures.is_empty(),
-        "{reader}: {} variants mishandled:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
 }
 
 /// `variants` with `name`'s expectation replaced.
@@ -52,7 +43,7 @@ fn fairface_label_csvs_in_every_variant() {
     let mut read = reading("fairface_label_train.csv", fairface::read_labels);
     let expected = read(FAIRFACE.as_bytes()).unwrap();
     assert_eq!(expected.len(), 2);
-    assert_none(
+    assert_all_handled(
         "fairface",
         check_all(&csv_variants(FAIRFACE, "race"), &expected, read),
     );
@@ -94,14 +85,14 @@ fn celeba_text_files_in_every_variant() {
     let mut read = reading("list_attr_celeba.txt", celeba::read_attributes);
     let expected = read(CELEBA_ATTR.as_bytes()).unwrap();
     assert_eq!(expected.rows.len(), 2);
-    assert_none(
+    assert_all_handled(
         "list_attr_celeba.txt",
         check_all(&text_variants(CELEBA_ATTR), &expected, read),
     );
     let mut read = reading("list_eval_partition.txt", celeba::read_partition);
     let expected = read(CELEBA_PARTITION.as_bytes()).unwrap();
     assert_eq!(expected["000002.jpg"], Split::Test);
-    assert_none(
+    assert_all_handled(
         "list_eval_partition.txt",
         check_all(&text_variants(CELEBA_PARTITION), &expected, read),
     );
@@ -132,7 +123,7 @@ fn celeba_kaggle_csvs_in_every_variant() {
         "an extra column",
         Expect::Refused(vec!["`checked by hand` is not 1 or -1"]),
     );
-    assert_none(
+    assert_all_handled(
         "list_attr_celeba.csv",
         check_all(&variants, &expected, &mut read),
     );
@@ -149,7 +140,7 @@ fn celeba_kaggle_csvs_in_every_variant() {
     let partition = "image_id,partition\n000001.jpg,0\n000002.jpg,2\n";
     let mut read = reading("list_eval_partition.csv", celeba::read_partition_csv);
     let expected = read(partition.as_bytes()).unwrap();
-    assert_none(
+    assert_all_handled(
         "list_eval_partition.csv",
         check_all(&csv_variants(partition, "partition"), &expected, read),
     );
@@ -167,7 +158,7 @@ fn lfwa_attributes_in_every_variant() {
         (expected[1].gender.as_str(), expected[1].race.as_str()),
         ("Female", "Asian")
     );
-    assert_none(
+    assert_all_handled(
         "lfw_attributes.txt",
         check_all(&text_variants(LFWA), &expected, read),
     );
@@ -220,7 +211,7 @@ fn manifests_in_every_variant() {
     };
     let expected = read(MANIFEST.as_bytes()).unwrap();
     assert_eq!((expected.0.len(), expected.1.len()), (4, 1));
-    assert_none(
+    assert_all_handled(
         "manifest.csv",
         check_all(&csv_variants(MANIFEST, "path"), &expected, &mut read),
     );

@@ -38,12 +38,7 @@ fn predictions_in_every_variant_audit_the_same() {
         &expected,
         audited,
     );
-    assert!(
-        failures.is_empty(),
-        "{} variants mishandled:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    variants::assert_all_handled("predictions", failures);
 }
 
 #[test]
