@@ -124,28 +124,38 @@ pub fn spelling_key(value: &str) -> Option<String> {
     )
 }
 
-/// Excel's error values: `#` and capitals, ending in `!` or `?` (`#VALUE!`, `#DIV/0!`,
-/// `#NAME?`), or `#GETTING_DATA`. (`#N/A` is a missing value for pandas, and is one here.)
+/// A spreadsheet's error value: `#` and capitals in any language, ending in `!` or `?`
+/// (`#VALUE!`, `#DIV/0!`, `#NAME?`, German `#WERT!`, Spanish `#¡VALOR!`), `#GETTING_DATA`,
+/// German `#NV` (`#N/A`), or LibreOffice's `Err:502`. (`#N/A` is a missing value for
+/// pandas, and is one here.)
 fn is_spreadsheet_error(value: &str) -> bool {
+    if let Some(code) = value.strip_prefix("Err:") {
+        return !code.is_empty() && code.bytes().all(|b| b.is_ascii_digit());
+    }
     let Some(body) = value.strip_prefix('#') else {
         return false;
     };
-    let body = body.strip_suffix(['!', '?']).unwrap_or(body);
-    let ends = value.ends_with(['!', '?']) || value.eq_ignore_ascii_case("#getting_data");
-    ends && !body.is_empty()
-        && body
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || "/_".contains(c))
+    let ends = value.ends_with(['!', '?']);
+    let body = body.trim_end_matches(['!', '?']);
+    let word = |c: char| c.is_uppercase() || c.is_ascii_digit() || "/_¡¿".contains(c);
+    let shaped = body.chars().any(char::is_uppercase) && body.chars().all(word);
+    shaped && (ends || ["GETTING_DATA", "NV"].contains(&body))
 }
 
-/// Characters that show as nothing (Unicode's format characters that text copied from web
-/// pages and word processors carries).
+/// Characters that show as nothing: Unicode's format characters (`Cf`: zero-width space and
+/// joiners, direction marks and controls, the byte-order mark, soft hyphen, tags), other
+/// default-ignorable ones (the combining grapheme joiner, variation selectors, Hangul
+/// fillers), and the line and paragraph separators, which end a line in some viewers.
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
-        '\u{00AD}' | '\u{180E}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}'
-            | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}'
-    )
+        '\u{00AD}' | '\u{034F}' | '\u{061C}' | '\u{115F}' | '\u{1160}' | '\u{17B4}'
+            | '\u{17B5}' | '\u{180B}'..='\u{180F}' | '\u{200B}'..='\u{200F}'
+            | '\u{2028}'..='\u{202E}' | '\u{2060}'..='\u{206F}' | '\u{3164}'
+            | '\u{FE00}'..='\u{FE0F}' | '\u{FEFF}' | '\u{FFA0}' | '\u{FFF0}'..='\u{FFFB}'
+            | '\u{1BCA0}'..='\u{1BCA3}' | '\u{1D173}'..='\u{1D17A}'
+            | '\u{E0000}'..='\u{E0FFF}'
+    ) || ('\u{0600}'..='\u{0605}').contains(&c)
 }
 
 fn invisible_name(c: char) -> &'static str {
@@ -154,7 +164,13 @@ fn invisible_name(c: char) -> &'static str {
         '\u{200B}' => "zero-width space",
         '\u{200C}' => "zero-width non-joiner",
         '\u{200D}' => "zero-width joiner",
-        '\u{200E}' | '\u{200F}' => "direction mark",
+        '\u{200E}' | '\u{200F}' | '\u{061C}' => "direction mark",
+        '\u{2028}' => "line separator",
+        '\u{2029}' => "paragraph separator",
+        '\u{FE00}'..='\u{FE0F}' => "variation selector",
+        '\u{034F}' => "combining grapheme joiner",
+        '\u{3164}' | '\u{115F}' | '\u{1160}' | '\u{FFA0}' => "Hangul filler",
+        '\u{E0000}'..='\u{E0FFF}' => "tag character",
         '\u{2060}' => "word joiner",
         '\u{FEFF}' => "byte-order mark",
         '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' => "direction control",
@@ -192,6 +208,17 @@ mod tests {
             ("Bl\u{200B}ack", NotALabel::Invisible('\u{200B}')),
             ("\u{200E}White", NotALabel::Invisible('\u{200E}')),
             ("Wo\u{00AD}man", NotALabel::Invisible('\u{00AD}')),
+            ("\u{061C}Female", NotALabel::Invisible('\u{061C}')),
+            ("Fe\u{034F}male", NotALabel::Invisible('\u{034F}')),
+            ("Male\u{FE0F}", NotALabel::Invisible('\u{FE0F}')),
+            ("\u{3164}", NotALabel::Invisible('\u{3164}')),
+            ("Male\u{E0001}", NotALabel::Invisible('\u{E0001}')),
+            ("Ma\u{2028}le", NotALabel::Invisible('\u{2028}')),
+            ("#NV", NotALabel::SpreadsheetError),
+            ("#WERT!", NotALabel::SpreadsheetError),
+            ("#¡VALOR!", NotALabel::SpreadsheetError),
+            ("#NOM?", NotALabel::SpreadsheetError),
+            ("Err:502", NotALabel::SpreadsheetError),
         ] {
             assert_eq!(not_a_label(value), Some(why), "{value:?}");
         }

@@ -476,10 +476,12 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let path = self.options.run_dir.join("config.toml");
         let epochs = self.config.train.epochs;
         if epochs < state.epochs_done {
-            return Err(TrainError::Config {
-                path,
+            // `--epochs` or the file: either way the run's count, not the file, is at fault.
+            return Err(TrainError::Checkpoint {
+                path: self.options.run_dir.clone(),
                 message: format!(
-                    "train.epochs = {epochs}, but the run has done {} epochs",
+                    "{epochs} epochs asked (--epochs, or train.epochs), but the run has done \
+                     {0}: give --epochs {0} or more",
                     state.epochs_done
                 ),
             });

@@ -702,14 +702,28 @@ fn resume_from_the_command_line_continues_the_run_it_names_and_refuses_what_woul
     let (ok, _, stderr) = run(&["--resume", "run", "--batch-size", "4", "--seed", "9"]);
     assert!(!ok);
     for part in [
-        "train.batch_size = 4 (the run trains with 8)",
-        "train.seed = 9",
+        "--batch-size: train.batch_size = 4 (the run trains with 8)",
+        "--seed: train.seed = 9",
     ] {
         assert!(stderr.contains(part), "{part} in {stderr}");
     }
     let (ok, _, stderr) = run(&["other.toml", "--resume", "run"]);
     assert!(
         !ok && stderr.contains("that run trains experiment `tiny`, not `other.toml` (`other`)"),
+        "{stderr}"
+    );
+    // The same experiment name with other settings: refused, naming them.
+    let same_name = dir.path().join("copy");
+    std::fs::create_dir_all(&same_name).unwrap();
+    let mut edited = config.clone();
+    edited.train.lr_new = 0.5;
+    std::fs::write(same_name.join("tiny.toml"), edited.to_toml().unwrap()).unwrap();
+    let (ok, _, stderr) = run(&["copy/tiny.toml", "--resume", "run"]);
+    assert!(
+        !ok && stderr.contains(
+            "`copy/tiny.toml` is not the experiment the run trains: train.lr_new = 0.5 (the run \
+             trains with 0.01)"
+        ),
         "{stderr}"
     );
     let toml = dir.path().join("run/config.toml");
@@ -737,7 +751,10 @@ fn resume_from_the_command_line_continues_the_run_it_names_and_refuses_what_woul
     let settings = std::fs::read(dir.path().join("run/config.toml")).unwrap();
     let (ok, _, stderr) = run(&["--resume", "run", "--epochs", "1"]);
     assert!(
-        !ok && stderr.contains("train.epochs = 1, but the run has done 3 epochs"),
+        !ok && stderr.contains(
+            "run: 1 epochs asked (--epochs, or train.epochs), but the run has done 3: give \
+             --epochs 3 or more"
+        ) && !stderr.contains("config.toml"),
         "{stderr}"
     );
     // Only the first start trained the backbone from scratch; the resumes loaded it.
@@ -936,9 +953,9 @@ fn a_start_that_fails_leaves_no_dead_end_behind() {
     // Stopping after epoch 0 would leave nothing to continue: refused.
     let (ok, _, stderr) = run(&["tiny.toml", "--out", "zero", "--stop-after-epoch", "0"]);
     assert!(!ok && stderr.contains("--stop-after-epoch"), "{stderr}");
-    // A node 0 that cannot listen fails after its folder is written (the dataset, weights
-    // and settings were fine): the folder resumes, from the start, as a run on one node.
-    let (ok, _, stderr) = run(&[
+    // A node 0 that cannot listen fails after its folder is made (the dataset, weights and
+    // settings were fine): the folder goes, and the same command can be given again.
+    let nodes = [
         "tiny.toml",
         "--out",
         "nodes",
@@ -948,19 +965,45 @@ fn a_start_that_fails_leaves_no_dead_end_behind() {
         "0",
         "--hub",
         "192.0.2.1:29500",
-    ]);
-    assert!(
-        !ok && stderr.contains("cannot listen on 192.0.2.1:29500"),
-        "{stderr}"
-    );
-    assert!(dir.path().join("nodes/config.toml").is_file());
-    let (ok, _, stderr) = run(&["--resume", "nodes"]);
+    ];
+    for _ in 0..2 {
+        let (ok, _, stderr) = run(&nodes);
+        assert!(
+            !ok && stderr.contains("cannot listen on 192.0.2.1:29500"),
+            "{stderr}"
+        );
+        assert!(!dir.path().join("nodes").exists(), "{stderr}");
+    }
+    // A run killed in its first epoch (its settings written, no checkpoint yet) resumes from
+    // the start, saying so.
+    let (ok, _, stderr) = run(&["tiny.toml", "--out", "killed"]);
+    assert!(ok, "{stderr}");
+    let killed = dir.path().join("killed");
+    for entry in std::fs::read_dir(&killed).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_str().unwrap().to_owned();
+        if !["config.toml", "run.json", "train.log"].contains(&name.as_str()) {
+            let _ = std::fs::remove_dir_all(&path).or_else(|_| std::fs::remove_file(&path));
+        }
+    }
+    let (ok, _, stderr) = run(&["--resume", "killed"]);
     assert!(ok, "{stderr}");
     assert!(
-        stderr.contains("nodes has no checkpoint yet: training it from the start"),
+        stderr.contains("killed has no checkpoint yet: training it from the start"),
         "{stderr}"
     );
-    assert!(dir.path().join("nodes/test/predictions.csv").is_file());
+    assert!(killed.join("test/predictions.csv").is_file());
+    // A finished run copied without its checkpoints is not trained again over its results.
+    std::fs::remove_dir_all(killed.join("checkpoints")).unwrap();
+    let results = std::fs::read(killed.join("best.mpk")).unwrap();
+    let (ok, _, stderr) = run(&["--resume", "killed"]);
+    assert!(
+        !ok && stderr.contains(
+            "the run holds results (best.mpk, summary.json, metrics.csv, test) but no checkpoint"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(std::fs::read(killed.join("best.mpk")).unwrap(), results);
 }
 
 /// A run folder as it arrives from elsewhere: moved to another folder, its `config.toml`

@@ -284,10 +284,39 @@ fn under_prefix(
     renamed(under, prefix, renaming)
 }
 
+/// The start and the end of a file: what [`diagnose`] needs of it (a zip archive's
+/// directory, with its file names, is at its end), without reading a large file whole.
+struct Ended {
+    /// The first 4 KiB, then the last MiB where the file is longer (or the whole file).
+    bytes: Vec<u8>,
+    /// The file's length.
+    len: u64,
+}
+
+fn ends_of(path: &Path) -> Ended {
+    use std::io::{Read, Seek, SeekFrom};
+    const HEAD: u64 = 4096;
+    const TAIL: u64 = 1 << 20;
+    let Ok(mut file) = std::fs::File::open(path) else {
+        return Ended {
+            bytes: Vec::new(),
+            len: 0,
+        };
+    };
+    let len = file.metadata().map_or(0, |m| m.len());
+    let mut bytes = Vec::new();
+    let _ = (&mut file).take(HEAD).read_to_end(&mut bytes);
+    if len > HEAD + TAIL && file.seek(SeekFrom::End(-(TAIL as i64))).is_ok() {
+        let _ = file.take(TAIL).read_to_end(&mut bytes);
+    } else {
+        let _ = file.read_to_end(&mut bytes);
+    }
+    Ended { bytes, len }
+}
 /// A reader's error, said as the user would put it when the bytes say what the file is: an
 /// empty file, an image, a cut download, a TorchScript archive, a whole pickled model.
 fn diagnose(path: &Path, format: WeightFormat, message: String) -> String {
-    let bytes = std::fs::read(path).unwrap_or_default();
+    let Ended { bytes, len } = ends_of(path);
     if bytes.is_empty() {
         return "the file is empty (0 bytes): a failed download or copy".to_owned();
     }
@@ -306,9 +335,8 @@ fn diagnose(path: &Path, format: WeightFormat, message: String) -> String {
     if format != WeightFormat::PyTorch {
         return if message.contains("incomplete") || message.contains("not fully covered") {
             format!(
-                "the file ends early ({} bytes): truncated, a partial download or copy; fetch \
-                 it again ({message})",
-                bytes.len()
+                "the file ends early ({len} bytes): truncated, a partial download or copy; \
+                 fetch it again ({message})"
             )
         } else {
             message
@@ -329,9 +357,8 @@ fn diagnose(path: &Path, format: WeightFormat, message: String) -> String {
     // A zip archive keeps its directory at the end: without it, the file was cut short.
     if bytes.starts_with(b"PK") && !holds(b"PK\x05\x06") {
         return format!(
-            "the archive ends early ({} bytes): the file is truncated, a partial download or \
-             copy; fetch it again ({message})",
-            bytes.len()
+            "the archive ends early ({len} bytes): the file is truncated, a partial download \
+             or copy; fetch it again ({message})"
         );
     }
     if !bytes.starts_with(b"PK") && !bytes.starts_with(&[0x80]) {

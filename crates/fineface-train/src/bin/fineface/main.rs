@@ -390,6 +390,7 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             let config = resumed_config(&args, run)?;
             let resume = has_checkpoint(run);
             if !resume {
+                refuse_retraining_results(run)?;
                 fineface_train::check_imagenet_weights(&config.model)?;
             }
             (config, run.clone(), resume)
@@ -419,6 +420,9 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         nodes: node_settings(&args)?,
         allow_changed_config: false,
     };
+    // A start that fails before its first checkpoint (a split too small, a hub that cannot
+    // listen) leaves no folder behind when it made it: the same command can be run again.
+    let made_here = args.resume.is_none() && args.node_rank.unwrap_or(0) == 0 && !run_dir.exists();
     std::fs::create_dir_all(&run_dir)
         .with_context(|| format!("cannot create the run folder {}", run_dir.display()))?;
     // Nodes after the first log beside node 0's log when the run folder is shared.
@@ -434,14 +438,46 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
         );
     }
     tracing::info!(run = %run_dir.display(), experiment = %config.name, method = ?config.method, "starting");
-    let summary = on_devices(
+    let trained = on_devices(
         &devices,
         Train {
             config: &config,
             options: &options,
         },
-    )?;
+    );
+    let summary = match trained {
+        Ok(summary) => summary,
+        Err(error) if made_here && !has_checkpoint(&run_dir) => {
+            if std::fs::remove_dir_all(&run_dir).is_ok() {
+                tracing::info!(
+                    "removed {}: the run stopped before its first checkpoint",
+                    run_dir.display()
+                );
+            }
+            return Err(error.into());
+        }
+        Err(error) => return Err(error.into()),
+    };
     print_summary(&summary, &config, args.node_rank.unwrap_or(0));
+    Ok(())
+}
+
+/// Refuses to train a run folder again from the start when it holds results but no
+/// checkpoint (its `checkpoints/` deleted, or not copied with it): the new run would replace
+/// them.
+fn refuse_retraining_results(run: &Path) -> anyhow::Result<()> {
+    let results: Vec<&str> = ["best.mpk", "summary.json", "metrics.csv", "test"]
+        .into_iter()
+        .filter(|f| run.join(f).exists())
+        .collect();
+    anyhow::ensure!(
+        results.is_empty(),
+        "--resume {}: the run holds results ({}) but no checkpoint to continue from \
+         (checkpoints/ deleted, or not copied with it); training it again from the start \
+         would replace them: restore its checkpoints/ folder, or start a new run with --out",
+        run.display(),
+        results.join(", ")
+    );
     Ok(())
 }
 
@@ -530,6 +566,25 @@ fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConf
             config.name,
             wanted.name
         );
+        // The same name with other settings (an edited or another copy of the file).
+        let differs: Vec<String> = config
+            .differences(&wanted)
+            .into_iter()
+            .filter(|d| !matches!(d.key.as_str(), "data.root" | "model.weights"))
+            .map(|d| format!("{} = {} (the run trains with {})", d.key, d.other, d.this))
+            .collect();
+        anyhow::ensure!(
+            differs.is_empty(),
+            "--resume {}: `{experiment}` is not the experiment the run trains: {}; drop the \
+             experiment to resume the run with its own settings, or start a new run",
+            run.display(),
+            differs.join(", ")
+        );
+    }
+    if args.weights.is_some() && !args.no_weights {
+        tracing::warn!(
+            "--weights is not read on a resume: the run's checkpoint holds the weights it trained"
+        );
     }
     let before = config.clone();
     config.apply(&overrides(args));
@@ -545,7 +600,15 @@ fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConf
                 "train.epochs" | "data.root" | "model.weights"
             )
         })
-        .map(|d| format!("{} = {} (the run trains with {})", d.key, d.other, d.this))
+        .map(|d| {
+            format!(
+                "{}{} = {} (the run trains with {})",
+                flag_of(&d.key).map_or(String::new(), |f| format!("{f}: ")),
+                d.key,
+                d.other,
+                d.this
+            )
+        })
         .collect();
     anyhow::ensure!(
         refused.is_empty(),
@@ -556,6 +619,18 @@ fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConf
         refused.join(", ")
     );
     Ok(config)
+}
+
+/// The flag of `train` that sets the setting `key`, for messages.
+fn flag_of(key: &str) -> Option<&'static str> {
+    Some(match key {
+        "train.batch_size" => "--batch-size",
+        "train.seed" | "split.seed" => "--seed",
+        "model.backbone" => "--backbone",
+        "transform.crop" | "transform.resize" | "transform.pad" => "--image-size",
+        "train.devices" => "--devices",
+        _ => return None,
+    })
 }
 
 /// `--nodes` and its companions, checked.
