@@ -85,10 +85,8 @@ impl CheckArgs {
         writeln!(out, "| split | n | targets | groups |\n|---|---:|---|---|")?;
         for (name, counts) in &check.splits {
             let fmt = |m: &std::collections::BTreeMap<String, usize>| {
-                m.iter()
-                    .map(|(k, v)| format!("{k} {v}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
+                let counts: Vec<String> = m.iter().map(|(k, v)| format!("{k} {v}")).collect();
+                fineface_fair::markdown_cell(&counts.join(", "))
             };
             writeln!(
                 out,

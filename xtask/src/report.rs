@@ -437,7 +437,7 @@ impl CompareArgs {
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
-                run.label(),
+                markdown_cell(&run.label()),
                 run.info.method,
                 run.info.dataset,
                 percent(run.test.accuracy),

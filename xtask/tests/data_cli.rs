@@ -42,6 +42,14 @@ fn shared_data_check_utkface_writes_the_documented_json() {
     assert_eq!(report["splits"]["train"]["groups"]["Black|Female"], 216);
     assert_eq!(report["splits"]["test"]["targets"]["Female"], 300);
     assert_eq!(report["image_sizes"]["200x200"], 3000);
+    // The markdown table keeps each compound group in its cell.
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let table: Vec<&str> = stdout.lines().filter(|l| l.starts_with('|')).collect();
+    assert!(table.len() >= 5, "{stdout}");
+    for line in table {
+        assert_eq!(line.replace("\\|", "").matches('|').count(), 5, "{line}");
+    }
+    assert!(stdout.contains("Black\\|Female 216"), "{stdout}");
 }
 
 #[test]

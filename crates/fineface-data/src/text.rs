@@ -149,10 +149,23 @@ impl Header {
     /// When there is none, listing the header.
     pub(crate) fn require(&self, name: &str, path: &Path) -> Result<usize> {
         self.find(name, path)?.ok_or_else(|| {
+            // A name that looks right but holds an invisible character says so.
+            let hidden = self
+                .names
+                .iter()
+                .filter_map(|n| fineface_text::invisible_in(n).map(|c| (n, c)))
+                .map(|(n, c)| {
+                    format!(
+                        "; column `{n}` holds an invisible character U+{:04X}: delete it",
+                        u32::from(c)
+                    )
+                })
+                .next()
+                .unwrap_or_default();
             DataError::parse(
                 path,
                 1,
-                format!("missing column `{name}` (header: {})", self.shown()),
+                format!("missing column `{name}` (header: {}){hidden}", self.shown()),
             )
         })
     }

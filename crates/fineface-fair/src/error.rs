@@ -121,6 +121,34 @@ pub enum FairError {
         /// What the cell holds.
         why: fineface_text::NotALabel,
     },
+    /// A value of a separate sensitive column holds `|`, which joins the parts of a compound
+    /// group: `A|B` and `C` would be one group with `A` and `B|C`.
+    #[error(
+        "{path}:{line}: column `{column}` holds `{value}`: `|` joins the parts of a group \
+         (race|gender), so a value cannot hold it; write it otherwise"
+    )]
+    SeparatorInGroup {
+        /// The file that failed.
+        path: PathBuf,
+        /// 1-based line number.
+        line: u64,
+        /// The column.
+        column: String,
+        /// The value as written.
+        value: String,
+    },
+    /// A sensitive value given to [`crate::PredictionTable::push`] holds `|`, which joins the
+    /// parts of a compound group.
+    #[error(
+        "the {feature} value `{value}` holds `|`, which joins the parts of a group; write it \
+         otherwise"
+    )]
+    ValueHoldsSeparator {
+        /// The sensitive feature.
+        feature: String,
+        /// The value.
+        value: String,
+    },
     /// The header names the same column twice.
     #[error("{path}:1: column `{column}` appears more than once in the header")]
     DuplicateColumn {

@@ -332,7 +332,18 @@ fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
         [] => Err(FairError::MissingColumn {
             path: path.to_owned(),
             column: column.to_owned(),
-            available: shown(header),
+            available: match header
+                .iter()
+                .find_map(|n| fineface_text::invisible_in(n).map(|c| (n, c)))
+            {
+                // A name that looks right but holds an invisible character says so.
+                Some((name, c)) => format!(
+                    "{}; column `{name}` holds an invisible character U+{:04X}: delete it",
+                    shown(header),
+                    u32::from(c)
+                ),
+                None => shown(header),
+            },
         }),
         _ => Err(FairError::AmbiguousColumn {
             path: path.to_owned(),
@@ -389,12 +400,21 @@ fn label<'v>(value: &'v str, column: &str, line: u64, path: &Path) -> Result<&'v
     }
 }
 
-/// A group value, which a spreadsheet error or a value with an invisible character is not
-/// (missing values are [`CsvSpec::drop_missing`]'s).
+/// A group value, which a score, a spreadsheet error or a value with an invisible character
+/// is not (missing values are [`CsvSpec::drop_missing`]'s), nor one holding `|`, which
+/// joins the parts of a compound group (`A|B` beside `C` would be the group `A|B|C`).
 fn group_value(value: &str, column: &str, line: u64, path: &Path) -> Result<()> {
     use fineface_text::NotALabel;
+    if value.contains(crate::table::GROUP_SEPARATOR) {
+        return Err(FairError::SeparatorInGroup {
+            path: path.to_owned(),
+            line,
+            column: column.to_owned(),
+            value: value.to_owned(),
+        });
+    }
     match fineface_text::not_a_label(value) {
-        Some(why @ (NotALabel::SpreadsheetError | NotALabel::Invisible(_))) => {
+        Some(why @ (NotALabel::Score | NotALabel::SpreadsheetError | NotALabel::Invisible(_))) => {
             Err(FairError::NotALabel {
                 path: path.to_owned(),
                 line,

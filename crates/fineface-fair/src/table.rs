@@ -146,6 +146,17 @@ impl PredictionTable {
                 features: self.feature_names.join(","),
             });
         }
+        if let Some((feature, value)) = self
+            .feature_names
+            .iter()
+            .zip(sensitive)
+            .find(|(_, v)| v.contains(GROUP_SEPARATOR))
+        {
+            return Err(FairError::ValueHoldsSeparator {
+                feature: feature.clone(),
+                value: (*value).to_owned(),
+            });
+        }
         let cell = self.cell_for_values(sensitive.iter().copied());
         self.push_cell(y_true, y_pred, cell);
         Ok(())

@@ -333,6 +333,34 @@ fn cells_that_hold_no_label_are_refused_by_kind_with_their_line() {
             "{value:?} as a group: {error:?}"
         );
     }
+    // Separate columns: `|` in a value would merge groups; a score is no group either.
+    let columns = CsvSpec {
+        sensitive: fineface_fair::SensitiveColumns::Columns(vec!["race".into(), "gender".into()]),
+        ..CsvSpec::default()
+    };
+    for (value, says) in [
+        ("A|B", "`|` joins the parts of a group"),
+        ("73%", "a score"),
+    ] {
+        let text = format!("y_true,y_pred,race,gender\n1,1,A,B\n0,1,\"{value}\",C\n");
+        let error = read_predictions(text.as_bytes(), Path::new("p.csv"), &columns).unwrap_err();
+        let message = error.to_string();
+        assert!(
+            message.starts_with("p.csv:3: column `race` holds") && message.contains(says),
+            "{message}"
+        );
+    }
+    // A header name that looks right but holds an invisible character.
+    let error = read("y_true\u{200B},y_pred,group\n1,1,A\n".to_owned()).to_string();
+    assert!(
+        error.contains("missing column `y_true`") && error.contains("invisible character U+200B"),
+        "{error}"
+    );
+    let mut table = fineface_fair::PredictionTable::new(["race", "gender"]).unwrap();
+    assert!(matches!(
+        table.push("1", "1", &["A|B", "C"]),
+        Err(FairError::ValueHoldsSeparator { .. })
+    ));
     let error = read("y_true,y_pred,group\n1,1,A\n1,0,Bl\u{200B}ack\n".to_owned());
     assert!(
         error.to_string().contains("U+200B (zero-width space)"),

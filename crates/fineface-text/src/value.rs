@@ -79,6 +79,12 @@ pub fn is_missing(value: &str) -> bool {
             .any(|m| value.eq_ignore_ascii_case(m))
 }
 
+/// The first invisible character of `text` ([`NotALabel::Invisible`]), for messages about
+/// names that look right but are not (a header `y_true` followed by a zero-width space).
+pub fn invisible_in(text: &str) -> Option<char> {
+    text.chars().find(|&c| is_invisible(c))
+}
+
 /// `value` as a number: with a decimal point, or, as Excel writes it where the comma is the
 /// decimal mark, a decimal comma (`0,73`, `1,0`).
 pub fn number(value: &str) -> Option<f64> {

@@ -406,9 +406,14 @@ impl ExperimentConfig {
     /// The experiment file at `path` as written, before [`validate`](Self::validate): a
     /// value a flag replaces may be anything.
     fn read_unvalidated(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| TrainError::Io {
+        let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
             path: path.to_owned(),
             source,
+        })?;
+        // UTF-16 with a byte-order mark (PowerShell 5's default) reads; Latin-1 is named.
+        let text = fineface_text::decode(bytes).map_err(|e| TrainError::Config {
+            path: path.to_owned(),
+            message: format!("line {}: {}", e.line, e.cause),
         })?;
         let mut value: toml::Table = toml::from_str(&text).map_err(|e| TrainError::Config {
             path: path.to_owned(),

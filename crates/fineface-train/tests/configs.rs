@@ -26,3 +26,29 @@ fn every_shipped_experiment_file_reads() {
         );
     }
 }
+
+/// An experiment file as Windows editors save it: UTF-16 with a byte-order mark (PowerShell
+/// 5's `>` and `Out-File`) and CRLF reads as the UTF-8 file does; Latin-1 is refused with
+/// its line and what it would read as.
+#[test]
+fn experiment_files_in_utf16_read_and_latin1_is_named_with_its_line() {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/synthface.toml");
+    let expected = ExperimentConfig::from_file(&shipped).unwrap();
+    let text = std::fs::read_to_string(&shipped)
+        .unwrap()
+        .replace('\n', "\r\n");
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("synthface.toml");
+    let mut utf16 = vec![0xFF, 0xFE];
+    utf16.extend(text.encode_utf16().flat_map(u16::to_le_bytes));
+    std::fs::write(&path, utf16).unwrap();
+    assert_eq!(ExperimentConfig::from_file(&path).unwrap(), expected);
+    let mut latin1 = b"# r\xE9glages\n".to_vec();
+    latin1.extend(text.as_bytes());
+    std::fs::write(&path, latin1).unwrap();
+    let e = ExperimentConfig::from_file(&path).unwrap_err().to_string();
+    assert!(
+        e.contains("synthface.toml: line 1: not UTF-8 (byte 0xE9)") && e.contains("`# réglages`"),
+        "{e}"
+    );
+}

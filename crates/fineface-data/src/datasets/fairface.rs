@@ -186,7 +186,13 @@ impl FairFace {
                 .iter()
                 .any(|f| inside(folder, f).is_some_and(|p| p.is_file()))
         };
-        if probe.is_empty() || holds(&self.root) {
+        // The archives' CSVs list `train/1.jpg`: bare names (`1.jpg`) are no archive layout
+        // to look for one level down (they lack `train/`, which the error then says).
+        let bare = probe.iter().all(|f| {
+            let f = f.trim_start_matches(['.', '/', '\\']);
+            !f.contains(['/', '\\'])
+        });
+        if probe.is_empty() || bare || holds(&self.root) {
             return Ok(self.root.clone());
         }
         let mut below: Vec<PathBuf> = std::fs::read_dir(&self.root)
@@ -309,11 +315,17 @@ fn unknown_value(path: &Path, line: u64, column: &str, value: &str, known: &[&st
     } else {
         ""
     };
+    let invisible = fineface_text::invisible_in(value).map_or(String::new(), |c| {
+        format!(
+            "; it holds {}",
+            fineface_text::NotALabel::Invisible(c).explain(value)
+        )
+    });
     DataError::parse(
         path,
         line,
         format!(
-            "unknown {column} `{value}` (FairFace's are {}){numbers}",
+            "unknown {column} `{value}` (FairFace's are {}){numbers}{invisible}",
             known.join(", ")
         ),
     )

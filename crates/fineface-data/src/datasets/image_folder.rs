@@ -72,7 +72,7 @@ impl ImageFolder {
             let line = record.position().map_or(0, |p| p.line());
             for (&c, name) in cols.iter().zip(&names) {
                 let value = record.get(c).unwrap_or("");
-                super::label_values::check_label(value, name, line, &path)?;
+                super::label_values::check_group(value, name, line, &path)?;
                 spellings.check(name, value, line, &path)?;
             }
             let key = record.get(path_col).unwrap_or("").to_owned();

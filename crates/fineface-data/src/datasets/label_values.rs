@@ -71,6 +71,27 @@ pub(crate) fn check_label(value: &str, column: &str, line: u64, path: &Path) -> 
     Err(DataError::parse(path, line, problem))
 }
 
+/// A group value: a label ([`check_label`]) without `|`, which joins the parts of a compound
+/// group in every report (`A|B` beside `C` would read as `A` beside `B|C`).
+///
+/// # Errors
+/// [`DataError::Parse`] naming the column and the value.
+pub(crate) fn check_group(value: &str, column: &str, line: u64, path: &Path) -> Result<()> {
+    check_label(value, column, line, path)?;
+    if value.contains('|') {
+        return Err(DataError::parse(
+            path,
+            line,
+            format!(
+                "column `{column}` holds `{value}`: `|` joins the parts of a group \
+                 (race|gender) in every report, so a group value cannot hold it; write it \
+                 otherwise"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// The first spelling of each value per column, to refuse one label written two ways
 /// (`Male` and `male`, `East Asian` and `East_Asian`), which would make two classes.
 /// Numbers are their own spelling (`-1` and `1` are two labels).

@@ -104,7 +104,7 @@ pub(crate) struct Listing<'a> {
 
 impl Listing<'_> {
     /// Refuses a label file none of whose images is where it says (`found` is 0 and every
-    /// skipped file is absent): the dataset would be empty. The error names the first
+    /// skipped file is absent or leaves the folder): the dataset would be empty. The error names the first
     /// listed path, where it was looked for, what the folder holds, and, when the paths
     /// carry a leading folder the disk does not have (`fairface/train/1.jpg` for
     /// `train/1.jpg`) or lack one it has, which.
@@ -112,7 +112,9 @@ impl Listing<'_> {
     /// # Errors
     /// [`DataError::ImagesNotFound`].
     pub(crate) fn refuse_none_found(&self, found: usize, skipped: &[Skipped]) -> Result<()> {
-        let absent = |s: &Skipped| s.reason.ends_with("but absent");
+        // Absent, or a path that leaves the folder (absolute, `../`): either way not there.
+        let absent =
+            |s: &Skipped| s.reason.ends_with("but absent") || s.reason.contains("leaves the");
         let Some(first) = skipped.first() else {
             return Ok(());
         };
@@ -138,14 +140,18 @@ impl Listing<'_> {
     }
 }
 
-/// Where the file listed as `listed` is when its path is a folder off: with its leading
-/// folders dropped, in `folder` or one folder down, or whole one folder down.
+/// Where the file listed as `listed` is when its path is a folder or two off: with its
+/// leading folders dropped, or whole, in `folder` or one or two folders down.
 fn offset_hint(folder: &Path, listed: &str) -> Option<String> {
     let parts: Vec<&str> = listed
         .split(['/', '\\'])
         .filter(|p| !p.is_empty() && *p != ".")
         .collect();
-    let bases = std::iter::once(folder.to_owned()).chain(subfolders(folder));
+    let below = subfolders(folder);
+    let further: Vec<PathBuf> = below.iter().flat_map(|f| subfolders(f)).collect();
+    let bases = std::iter::once(folder.to_owned())
+        .chain(below)
+        .chain(further);
     for base in bases {
         let shown = base.strip_prefix(folder).unwrap_or(&base).to_owned();
         for drop in 0..parts.len() {

@@ -96,7 +96,11 @@ impl Manifest {
             listed.check(&relative.replace('\\', "/"), line, &csv_path)?;
             for &c in std::iter::once(&target_col).chain(&sensitive_cols) {
                 let column = &header.names()[c];
-                label_values::check_label(field(c), column, line, &csv_path)?;
+                if c == target_col {
+                    label_values::check_label(field(c), column, line, &csv_path)?;
+                } else {
+                    label_values::check_group(field(c), column, line, &csv_path)?;
+                }
                 spellings.check(column, field(c), line, &csv_path)?;
             }
             let split = match split_col.map(field) {
@@ -137,11 +141,12 @@ impl Manifest {
             });
         }
         let found = official.values().map(Vec::len).sum();
+        let listed_in = csv_path.strip_prefix(&self.root).unwrap_or(&csv_path);
         super::layout::Listing {
             dataset: "manifest",
-            listed_in: "manifest.csv",
+            listed_in: &listed_in.display().to_string(),
             folder: &self.root,
-            hint: "a manifest's paths are relative to the folder that holds manifest.csv",
+            hint: "a manifest's paths are relative to the dataset root",
         }
         .refuse_none_found(found, &skipped)?;
         Ok(assemble(
