@@ -538,6 +538,36 @@ fn image_folder_groups_from_pandas_skip_the_index_and_refuse_two_spellings() {
         e.contains(":4: column `race` holds `BLACK` here and `black` on line 3"),
         "{e}"
     );
+    // Paths as other tools spell them read; twice, a repeated header and paths that match
+    // no image are refused, saying why.
+    let as_windows = groups.replace("train/Male/", ".\\train\\Male\\");
+    std::fs::write(dir.path().join("groups.csv"), as_windows).unwrap();
+    assert_eq!(
+        folder.load(&SplitConfig::default()).unwrap().skipped.len(),
+        0
+    );
+    for (bad, says) in [
+        (
+            groups.replace("1,train/Female/2.png", "1,./train/Male/1.png"),
+            ":3: `./train/Male/1.png` is listed again (first on line 2)",
+        ),
+        (
+            format!("{groups},path,race\n"),
+            ":6: this row repeats the header",
+        ),
+        (
+            groups.replace("train/", "").replace("test/", ""),
+            "none of the 4 images has a row in groups.csv: its paths read like `Female/2.png`, \
+             the images are `",
+        ),
+    ] {
+        std::fs::write(dir.path().join("groups.csv"), bad).unwrap();
+        let e = folder
+            .load(&SplitConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(says), "{e}");
+    }
 }
 
 /// Beside the variants: Excel's `sep=` line, an image listed twice, a repeated header, age

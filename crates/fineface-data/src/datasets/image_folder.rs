@@ -1,7 +1,7 @@
 //! The authors' layout: `train/<class>/*.jpg`, `test/<class>/*.jpg` (optional `val/`).
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -67,15 +67,18 @@ impl ImageFolder {
             .collect::<Result<_>>()?;
         let mut groups = HashMap::new();
         let mut spellings = super::label_values::Spellings::default();
+        let mut listed = super::label_values::Listed::default();
         for record in reader.records() {
             let record = record.map_err(|e| crate::text::csv_error(&path, &e))?;
+            header.refuse_repeat(&record, &path)?;
             let line = record.position().map_or(0, |p| p.line());
+            listed.check(record.get(path_col).unwrap_or(""), line, &path)?;
             for (&c, name) in cols.iter().zip(&names) {
                 let value = record.get(c).unwrap_or("");
                 super::label_values::check_group(value, name, line, &path)?;
                 spellings.check(name, value, line, &path)?;
             }
-            let key = record.get(path_col).unwrap_or("").to_owned();
+            let key = super::label_values::path_key(record.get(path_col).unwrap_or(""));
             groups.insert(
                 key,
                 cols.iter()
@@ -159,6 +162,29 @@ impl ImageFolder {
                     });
                 }
             }
+        }
+        let unmatched = skipped
+            .iter()
+            .filter(|s| s.reason == "no row in the groups CSV")
+            .count();
+        if official.is_empty() && unmatched > 0 && !groups.is_empty() {
+            let mut rows: Vec<&String> = groups.keys().collect();
+            rows.sort();
+            return Err(DataError::Config(format!(
+                "imagefolder: none of the {unmatched} images has a row in {}: its paths read \
+                 like `{}`, the images are `{}`; write each path relative to {} \
+                 (split/class/file)",
+                self.groups_csv
+                    .as_deref()
+                    .unwrap_or(Path::new(""))
+                    .display(),
+                rows[0],
+                skipped
+                    .iter()
+                    .find(|s| s.reason == "no row in the groups CSV")
+                    .map_or("", |s| s.file.as_str()),
+                self.root.display()
+            )));
         }
         Ok(assemble(
             "imagefolder",

@@ -17,6 +17,17 @@ pub(crate) fn canonical(value: &str) -> String {
     }
 }
 
+/// One file however its path is spelled: `./a.jpg`, `a//b.jpg`, `a/./b.jpg`, `a\b.jpg` are
+/// all `a.jpg` or `a/b.jpg`.
+pub(crate) fn path_key(file: &str) -> String {
+    let normal = file.replace('\\', "/");
+    let parts: Vec<&str> = normal
+        .split('/')
+        .filter(|c| !c.is_empty() && *c != ".")
+        .collect();
+    parts.join("/")
+}
+
 /// The first line of each file a label file lists, to refuse a second listing: a repeated
 /// row would count one image twice, and two rows with different labels leave its label
 /// unknown.
@@ -31,13 +42,7 @@ impl Listed {
     /// # Errors
     /// When `file` was listed before, naming both lines.
     pub(crate) fn check(&mut self, file: &str, line: u64, path: &Path) -> Result<()> {
-        // One file however its path is spelled: `./a.jpg`, `a//b.jpg`, `a/./b.jpg`, `a\b.jpg`.
-        let normal = file.replace('\\', "/");
-        let key: Vec<&str> = normal
-            .split('/')
-            .filter(|c| !c.is_empty() && *c != ".")
-            .collect();
-        let key = key.join("/");
+        let key = path_key(file);
         match self.first_line.get(&key) {
             Some(first) => Err(DataError::parse(
                 path,
