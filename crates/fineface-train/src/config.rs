@@ -395,6 +395,22 @@ impl ExperimentConfig {
     /// [`TrainError::Io`], or [`TrainError::Config`] naming the key for a file that is no
     /// experiment or holds an invalid value ([`validate`](Self::validate)).
     pub fn from_file(path: &Path) -> Result<Self> {
+        let config = Self::from_run_file(path)?;
+        config.check_paths().map_err(|message| TrainError::Config {
+            path: path.to_owned(),
+            message,
+        })?;
+        Ok(config)
+    }
+
+    /// A run's `config.toml` read to evaluate or predict with the run: as
+    /// [`from_file`](Self::from_file), but its dataset root and weights may be another
+    /// system's (a run copied from Windows), as they are not read unless asked (`--data`
+    /// then gives the dataset).
+    ///
+    /// # Errors
+    /// As [`from_file`](Self::from_file), without [`check_paths`](Self::check_paths).
+    pub fn from_run_file(path: &Path) -> Result<Self> {
         let config = Self::read_unvalidated(path)?;
         config.validate().map_err(|message| TrainError::Config {
             path: path.to_owned(),
@@ -450,10 +466,11 @@ impl ExperimentConfig {
         let mut config = file.clone();
         config.apply(overrides);
         // A value the flags replace may be anything in the file (a template's `epochs = 0`).
-        let Err(message) = config.validate() else {
+        let checked = |c: &Self| c.validate().and_then(|()| c.check_paths());
+        let Err(message) = checked(&config) else {
             return Ok(config);
         };
-        Err(match file.validate() {
+        Err(match checked(&file) {
             Err(message) => TrainError::Config {
                 path: path.to_owned(),
                 message,
@@ -524,6 +541,23 @@ impl ExperimentConfig {
             ));
         }
         self.check_ranges()?;
+        if self.train.devices.is_empty() {
+            return Err("train.devices is empty".to_owned());
+        }
+        for device in &self.train.devices {
+            device
+                .parse::<fineface_model::DeviceSpec>()
+                .map_err(|e| e.to_string())?;
+        }
+        Ok(())
+    }
+
+    /// The dataset root and weights are paths of this system: a Windows drive or share path
+    /// read elsewhere (a config written on Windows) names nothing here.
+    ///
+    /// # Errors
+    /// The key, the path and the flag that gives it instead.
+    pub fn check_paths(&self) -> std::result::Result<(), String> {
         let paths = [
             ("data.root", Some(self.data.root()), "--data"),
             ("model.weights", self.model.weights.as_deref(), "--weights"),
@@ -536,14 +570,6 @@ impl ExperimentConfig {
                     path.display()
                 ));
             }
-        }
-        if self.train.devices.is_empty() {
-            return Err("train.devices is empty".to_owned());
-        }
-        for device in &self.train.devices {
-            device
-                .parse::<fineface_model::DeviceSpec>()
-                .map_err(|e| e.to_string())?;
         }
         Ok(())
     }

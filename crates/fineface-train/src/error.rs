@@ -45,6 +45,19 @@ pub enum TrainError {
     /// The dataset cannot be loaded.
     #[error(transparent)]
     Data(#[from] fineface_data::DataError),
+    /// The run's own dataset, where its `config.toml` says, cannot be read (the run was
+    /// copied from elsewhere, or the dataset moved).
+    #[error(
+        "the run's dataset (data.root in {config}) cannot be read: {source}; give where it is \
+         here with --data",
+        config = config.display()
+    )]
+    RunDataset {
+        /// The run's `config.toml`.
+        config: PathBuf,
+        /// Why the dataset cannot be read.
+        source: fineface_data::DataError,
+    },
     /// Weights or devices.
     #[error(transparent)]
     Model(#[from] fineface_model::ModelError),

@@ -40,7 +40,7 @@ impl RunFolder {
     /// [`TrainError::Config`] or [`TrainError::Checkpoint`] naming the file that is missing
     /// or unreadable.
     pub fn open(dir: &Path) -> Result<Self> {
-        let mut config = ExperimentConfig::from_file(&dir.join("config.toml"))?;
+        let mut config = ExperimentConfig::from_run_file(&dir.join("config.toml"))?;
         config.model.weights = None;
         let info_path = dir.join(RunInfo::FILE_NAME);
         let text =
@@ -226,7 +226,16 @@ impl RunFolder {
         device: &B::Device,
     ) -> Result<EvalOutcome> {
         let (data, other) = match &request.data {
-            EvalData::Own => (self.config.data.clone(), false),
+            EvalData::Own => {
+                // Another system's path names nothing here (SynthFace would generate there).
+                self.config
+                    .check_paths()
+                    .map_err(|message| TrainError::Config {
+                        path: self.dir.join("config.toml"),
+                        message,
+                    })?;
+                (self.config.data.clone(), false)
+            }
             EvalData::OwnAt(root) => {
                 let mut config = self.config.clone();
                 config.apply(&Overrides {
@@ -237,7 +246,16 @@ impl RunFolder {
             }
             EvalData::Other(data) => (data.clone(), true),
         };
-        let dataset = data.load(&self.config.split)?;
+        let dataset = data
+            .load(&self.config.split)
+            .map_err(|source| match request.data {
+                // The run's own dataset, where its config says: `--data` gives it when it moved.
+                EvalData::Own => TrainError::RunDataset {
+                    config: self.dir.join("config.toml"),
+                    source,
+                },
+                _ => TrainError::Data(source),
+            })?;
         if dataset
             .classes
             .iter()

@@ -183,3 +183,38 @@ fn weights_of_another_model_are_named_not_loaded() {
         );
     }
 }
+
+/// A run whose dataset is no longer where its `config.toml` says (copied to another
+/// machine): evaluating it on its own data names the config's key and `--data`.
+#[test]
+fn a_run_whose_dataset_moved_says_to_give_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run");
+    copy_checkpoints(trained(), &run);
+    let toml = run.join("config.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let start = text.find("[data]").unwrap();
+    let end = text[start + 1..]
+        .find("\n[")
+        .map_or(text.len(), |i| start + 1 + i);
+    let moved = format!(
+        "{}[data]\nkind = \"manifest\"\nroot = \"{}\"\n{}",
+        &text[..start],
+        dir.path().join("gone").display(),
+        &text[end..]
+    );
+    std::fs::write(&toml, moved).unwrap();
+    let folder = RunFolder::open(&run).unwrap();
+    let request = fineface_train::EvalRequest::new(fineface_train::EvalData::Own);
+    let e = folder
+        .evaluate::<CpuAutodiff>(&request, &Default::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with(&format!(
+            "the run's dataset (data.root in {}) cannot be read",
+            toml.display()
+        )) && e.ends_with("give where it is here with --data"),
+        "{e}"
+    );
+}

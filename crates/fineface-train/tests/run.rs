@@ -1059,6 +1059,18 @@ fn a_run_written_on_another_system_or_by_an_older_version_resumes_or_says_why() 
         "{stderr}"
     );
     assert!(!dir.path().join("C:\\Users\\ana\\synthface").exists());
+    // Evaluating the moved run needs its dataset only where asked: `--data` gives it.
+    let eval =
+        |args: &[&str]| fineface_in(dir.path(), &[&["eval", "--run", run_dir], args].concat());
+    let (ok, _, stderr) = eval(&[]);
+    assert!(
+        !ok && stderr.contains("data.root = C:\\Users\\ana\\synthface is a Windows path")
+            && stderr.contains("--data"),
+        "{stderr}"
+    );
+    assert!(!dir.path().join("C:\\Users\\ana\\synthface").exists());
+    let (ok, _, stderr) = eval(&["--data", data.to_str().unwrap(), "--out", "moved-eval"]);
+    assert!(ok, "{stderr}");
     // A model file cut short (a copy that stopped halfway) is named, and nothing trains.
     let model = checkpoint.join("model.mpk");
     let whole = std::fs::read(&model).unwrap();
