@@ -56,7 +56,7 @@ pub enum TrainError {
         /// The run's `config.toml`.
         config: PathBuf,
         /// Why the dataset cannot be read.
-        source: fineface_data::DataError,
+        source: Box<fineface_data::DataError>,
     },
     /// Weights or devices.
     #[error(transparent)]

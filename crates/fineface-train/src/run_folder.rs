@@ -252,7 +252,7 @@ impl RunFolder {
                 // The run's own dataset, where its config says: `--data` gives it when it moved.
                 EvalData::Own => TrainError::RunDataset {
                     config: self.dir.join("config.toml"),
-                    source,
+                    source: Box::new(source),
                 },
                 _ => TrainError::Data(source),
             })?;
