@@ -748,6 +748,9 @@ fn resume_from_the_command_line_continues_the_run_it_names_and_refuses_what_woul
     let (ok, _, stderr) = run(&["--resume", "run", "--epochs", "3"]);
     assert!(ok, "{stderr}");
     assert_eq!(history("run").lines().count(), 4);
+    // The experiment named beside it again: its fewer epochs are no other experiment.
+    let (ok, _, stderr) = run(&["tiny.toml", "--resume", "run", "--stop-after-epoch", "3"]);
+    assert!(ok, "{stderr}");
     let settings = std::fs::read(dir.path().join("run/config.toml")).unwrap();
     let (ok, _, stderr) = run(&["--resume", "run", "--epochs", "1"]);
     assert!(

@@ -570,7 +570,14 @@ fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConf
         let differs: Vec<String> = config
             .differences(&wanted)
             .into_iter()
-            .filter(|d| !matches!(d.key.as_str(), "data.root" | "model.weights"))
+            // What a resume may change: the epochs (a run extended with --epochs), where
+            // the dataset and weights are.
+            .filter(|d| {
+                !matches!(
+                    d.key.as_str(),
+                    "data.root" | "model.weights" | "train.epochs"
+                )
+            })
             .map(|d| format!("{} = {} (the run trains with {})", d.key, d.other, d.this))
             .collect();
         anyhow::ensure!(
