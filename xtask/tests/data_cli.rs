@@ -68,13 +68,12 @@ fn shared_data_check_fairface_without_images_fails_and_says_why() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("is not usable: no usable image (97698 skipped"),
+        stderr.contains(
+            "fairface: no image listed in fairface_label_train.csv and fairface_label_val.csv \
+             (97698 listed, the first `train/1.jpg`) in"
+        ) && stderr.contains("holds 2 files such as fairface_label_train.csv")
+            && stderr.contains("FairFace is published at"),
         "{stderr}"
-    );
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        stdout.contains("train/1.jpg: listed in fairface_label_train.csv but absent"),
-        "{stdout}"
     );
 }
 
