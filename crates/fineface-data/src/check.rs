@@ -83,7 +83,7 @@ impl DataCheck {
             }
             splits.insert(split.name().to_owned(), counts);
         }
-        let warnings = [Split::Val, Split::Test]
+        let empty = [Split::Val, Split::Test]
             .into_iter()
             .filter(|split| splits.get(split.name()).is_some_and(|c| c.n == 0))
             .map(|split| {
@@ -96,8 +96,12 @@ impl DataCheck {
                     "the {} split is empty, so training refuses this dataset: {reason}",
                     split.name()
                 )
-            })
-            .collect();
+            });
+        let classes = dataset
+            .class_problems()
+            .into_iter()
+            .map(|problem| format!("training refuses this dataset: {problem}"));
+        let warnings = empty.chain(classes).collect();
         Self {
             warnings,
             dataset: dataset.name.clone(),

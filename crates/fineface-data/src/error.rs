@@ -33,6 +33,15 @@ pub enum DataError {
         /// Where the dataset is published or how the layout looks.
         hint: &'static str,
     },
+    /// The dataset folder the config or `--data` names is no folder: a file (the label CSV
+    /// given for its folder), or absent while a folder differing in letter case is there.
+    #[error("{dataset}: {problem}")]
+    Root {
+        /// Dataset name.
+        dataset: &'static str,
+        /// What is wrong with the folder, and what to give instead.
+        problem: RootProblem,
+    },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -75,6 +84,54 @@ pub enum DataError {
     /// A configuration value that does not fit the dataset.
     #[error("{0}")]
     Config(String),
+}
+
+/// Why a dataset's root is no folder to read it from.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RootProblem {
+    /// The root is a file: the folder holding it is meant.
+    #[error(
+        "`{}` is a file, not the dataset's folder: give the folder that holds the dataset (`{}`?)",
+        root.display(),
+        parent.display()
+    )]
+    IsAFile {
+        /// The root as given.
+        root: PathBuf,
+        /// The folder holding it.
+        parent: PathBuf,
+    },
+    /// The root is absent, and a folder whose name differs from it only in letter case is
+    /// there (a path typed on macOS or Windows, whose disks match names in any case).
+    #[error(
+        "the dataset folder `{}` does not exist, but `{}` does (names differ in letter case on this system)",
+        root.display(),
+        on_disk.display()
+    )]
+    DiffersInCase {
+        /// The root as given.
+        root: PathBuf,
+        /// The folder on disk.
+        on_disk: PathBuf,
+    },
+    /// The root holds a dataset library's export (Hugging Face's Parquet or Arrow files,
+    /// TensorFlow Datasets' TFRecords) instead of the images and label files the loader
+    /// reads.
+    #[error(
+        "`{}` holds {format} (`{}`), not the dataset's images and label files: write the images \
+         out with a CSV of their labels and read that as a manifest (kind = \"manifest\"; see \
+         docs/inputs.md, \"Exports\"), or unpack the dataset's official archive there",
+        root.display(),
+        example.display()
+    )]
+    Export {
+        /// The root as given.
+        root: PathBuf,
+        /// What the files are, in words.
+        format: &'static str,
+        /// One of them.
+        example: PathBuf,
+    },
 }
 
 /// Short for `Result<T, DataError>`.

@@ -45,6 +45,7 @@ mod datasets;
 mod error;
 mod image_file;
 mod loader;
+mod locate;
 mod sample;
 mod split;
 mod text;
@@ -57,10 +58,10 @@ pub use dataset::SplitDataset;
 pub use datasets::{
     CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
 };
-pub use error::{DataError, Result, error_chain};
+pub use error::{DataError, Result, RootProblem, error_chain};
 pub use image_file::{FORMATS, ImageFileError, MAX_MEGAPIXELS, image_size, open_image};
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
-pub use sample::{FaceDataset, FaceSample, Skipped, Split};
+pub use sample::{ClassProblem, FaceDataset, FaceSample, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};
 pub use transform::{IMAGENET_MEAN, IMAGENET_STD, ImageTensor, TransformConfig};
 

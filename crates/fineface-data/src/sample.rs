@@ -1,7 +1,7 @@
 //! The one data path: files -> [`FaceSample`] -> batches -> predictions -> fairness report.
 
-use std::collections::BTreeMap;
-use std::path::{Component, Path, PathBuf};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
@@ -50,6 +50,18 @@ pub enum Split {
 impl Split {
     /// All splits in order.
     pub const ALL: [Split; 3] = [Split::Train, Split::Val, Split::Test];
+
+    /// The split a manifest's cell or a folder names, as the tools that write them spell it:
+    /// `train`, `training`; `val`, `valid` (Roboflow), `validation`, `dev`; `test`,
+    /// `testing`; in any case. `None` for anything else.
+    pub fn parse(name: &str) -> Option<Split> {
+        match name.to_ascii_lowercase().as_str() {
+            "train" | "training" => Some(Split::Train),
+            "val" | "valid" | "validation" | "dev" => Some(Split::Val),
+            "test" | "testing" => Some(Split::Test),
+            _ => None,
+        }
+    }
 
     /// `train`, `val` or `test`.
     pub fn name(self) -> &'static str {
@@ -100,6 +112,84 @@ impl FaceDataset {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
+
+    /// What makes the target unlearnable from the train split: one class only, or classes
+    /// that validation or test hold and training does not (an official split, or labels
+    /// a manifest gives only its test rows). Empty when training can learn every class.
+    pub fn class_problems(&self) -> Vec<ClassProblem> {
+        let train: BTreeSet<&str> = self
+            .split(Split::Train)
+            .iter()
+            .map(|s| s.target.as_str())
+            .collect();
+        let mut problems = Vec::new();
+        if let [class] = train.iter().collect::<Vec<_>>()[..] {
+            problems.push(ClassProblem::OneClass {
+                class: (*class).to_owned(),
+            });
+        }
+        for split in [Split::Val, Split::Test] {
+            let mut unseen: BTreeMap<&str, usize> = BTreeMap::new();
+            for sample in self.split(split) {
+                if !train.contains(sample.target.as_str()) {
+                    *unseen.entry(&sample.target).or_default() += 1;
+                }
+            }
+            problems.extend(
+                unseen
+                    .into_iter()
+                    .map(|(class, images)| ClassProblem::NotInTrain {
+                        class: class.to_owned(),
+                        split,
+                        images,
+                    }),
+            );
+        }
+        problems
+    }
+}
+
+/// Why a dataset's target cannot be learned from its train split
+/// ([`FaceDataset::class_problems`]): training refuses it, `data check` warns of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClassProblem {
+    /// The train split holds one class: there is nothing to tell it from.
+    OneClass {
+        /// The one class.
+        class: String,
+    },
+    /// A class of validation or test has no training image: the model's output for it is
+    /// never trained, and its images are all misclassified.
+    NotInTrain {
+        /// The class.
+        class: String,
+        /// Where it is.
+        split: Split,
+        /// Its images there.
+        images: usize,
+    },
+}
+
+impl std::fmt::Display for ClassProblem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::OneClass { class } => write!(
+                f,
+                "the train split holds one class of the target, `{class}`: a classifier needs \
+                 two or more (choose another target, or add images of the other classes)"
+            ),
+            Self::NotInTrain {
+                class,
+                split,
+                images,
+            } => write!(
+                f,
+                "class `{class}` has {images} image(s) in the {} split but none in train: the \
+                 model cannot learn it (add training images of it, or leave its rows out)",
+                split.name()
+            ),
+        }
+    }
 }
 
 /// The position of `sample`'s target in `classes`.
@@ -112,50 +202,4 @@ pub(crate) fn class_index(classes: &[String], sample: &FaceSample) -> crate::Res
             value: sample.target.clone(),
             classes: classes.to_vec(),
         })
-}
-
-/// `root/relative`, or `None` when `relative` is absolute or climbs out of `root`
-/// (`../../x.jpg`): listed paths come from files users download and must stay inside.
-pub(crate) fn inside(root: &Path, relative: &str) -> Option<PathBuf> {
-    // Label files written on Windows separate folders with `\`: one separator on every OS.
-    let relative = relative.replace('\\', "/");
-    // A drive (`C:/...`) is as absolute as `/...`, whatever the OS.
-    let drive =
-        relative.as_bytes().get(1) == Some(&b':') && relative.as_bytes()[0].is_ascii_alphabetic();
-    let rel = Path::new(&relative);
-    let safe = !relative.is_empty()
-        && !drive
-        && rel
-            .components()
-            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
-    safe.then(|| root.join(rel))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn listed_paths_stay_inside_the_root() {
-        let root = Path::new("/data/fairface");
-        assert_eq!(inside(root, "train/1.jpg"), Some(root.join("train/1.jpg")));
-        assert_eq!(inside(root, "./val/2.jpg"), Some(root.join("./val/2.jpg")));
-        assert_eq!(inside(root, "../../etc/passwd"), None);
-        assert_eq!(inside(root, "train/../../x.jpg"), None);
-        assert_eq!(inside(root, "/etc/passwd"), None);
-        assert_eq!(inside(root, ""), None);
-    }
-
-    #[test]
-    fn windows_separators_are_separators_on_every_os() {
-        let root = Path::new("/data/faces");
-        assert_eq!(
-            inside(root, "images\\face_0.jpg"),
-            Some(root.join("images/face_0.jpg"))
-        );
-        assert_eq!(inside(root, ".\\a\\b.png"), Some(root.join("./a/b.png")));
-        assert_eq!(inside(root, "..\\..\\etc\\passwd"), None);
-        assert_eq!(inside(root, "C:\\data\\x.jpg"), None);
-        assert_eq!(inside(root, "\\\\server\\share\\x.jpg"), None);
-    }
 }

@@ -331,7 +331,10 @@ fn manifest_rejects_path_traversal_and_honours_its_split_column() {
     let dataset = manifest.load(&SplitConfig::default()).unwrap();
     assert_eq!(Split::ALL.map(|s| dataset.split(s).len()), [1, 1, 1]);
     assert_eq!(dataset.skipped[0].file, "../outside.jpg");
-    assert_eq!(dataset.skipped[0].reason, "path leaves the dataset folder");
+    assert_eq!(
+        dataset.skipped[0].reason,
+        "path in the manifest leaves the dataset folder"
+    );
     let error = Manifest {
         target: "age".into(),
         ..manifest
@@ -404,7 +407,10 @@ fn manifest_paths_with_windows_separators_are_found() {
     );
     // A drive letter is outside the dataset folder on every OS.
     assert_eq!(dataset.skipped.len(), 1);
-    assert_eq!(dataset.skipped[0].reason, "path leaves the dataset folder");
+    assert_eq!(
+        dataset.skipped[0].reason,
+        "path in the manifest leaves the dataset folder"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -689,4 +695,96 @@ fn utkface_in_the_wild_parts_and_a_doubled_folder_are_found() {
         "{error}"
     );
     std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// ImageFolder layouts as exports and copies leave them: split folders named as Roboflow
+/// (`valid/`), Kaggle (`Train/`, `testing/`) name them; Jupyter's `.ipynb_checkpoints` and
+/// macOS's `__MACOSX` inside; `._` copies and images beside the class folders. Each is read
+/// or skipped with its reason, never taken as a class; two folders of one split and a root
+/// one level off are refused, saying what to do.
+#[test]
+fn image_folder_split_folders_as_exports_name_them() {
+    let root = scratch("imagefolder-exports");
+    for f in [
+        "Train/Male/1.jpg",
+        "Train/Female/2.jpg",
+        "valid/Male/3.jpg",
+        "valid/Female/4.jpg",
+        "testing/Male/5.jpg",
+        "testing/Female/6.jpg",
+        "Train/.ipynb_checkpoints/7.jpg",
+        "Train/__MACOSX/Male/8.jpg",
+        "Train/Male/._1.jpg",
+        "Train/stray.jpg",
+    ] {
+        jpeg(&root.join(f));
+    }
+    let dataset = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.classes, vec!["Female", "Male"]);
+    assert_eq!(Split::ALL.map(|s| dataset.split(s).len()), [2, 2, 2]);
+    let skipped: Vec<(&str, &str)> = dataset
+        .skipped
+        .iter()
+        .map(|s| (s.file.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skipped,
+        [
+            (
+                "Train/Male/._1.jpg",
+                "a macOS metadata file (`._` copy), not an image"
+            ),
+            (
+                "Train/stray.jpg",
+                "an image beside the class folders: in no class"
+            ),
+        ]
+    );
+
+    // `val/` beside `valid/`: which one is validation is the user's choice.
+    jpeg(&root.join("val/Male/9.jpg"));
+    let error = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "imagefolder: 2 folders hold the val split: `{}`, `{}`; keep one (or merge them)",
+            root.join("val").display(),
+            root.join("valid").display()
+        )
+    );
+
+    // The archive's own top folder around everything: the error names it.
+    let outer = scratch("imagefolder-outer");
+    std::fs::rename(&root, outer.join("faces")).unwrap();
+    let error = ImageFolder::new(outer.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&format!(
+            "(`{}` holds one: give that folder)",
+            outer.join("faces").display()
+        )),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&outer).unwrap();
+
+    // Split folders without one image in a class folder: refused, not an empty dataset.
+    let empty = scratch("imagefolder-empty");
+    std::fs::create_dir_all(empty.join("train/Male")).unwrap();
+    std::fs::write(empty.join("train/notes.txt"), "images to come").unwrap();
+    let error = ImageFolder::new(empty.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("imagefolder: no image in a class folder (train/<class>/<image>) in "),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&empty).unwrap();
 }

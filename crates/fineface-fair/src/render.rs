@@ -322,10 +322,16 @@ impl SubgroupReport {
     }
 }
 
-/// User text (a group, a label, a file name) in a markdown line: its line breaks, which
-/// would end the line (and a table with it), shown as `<br>`.
+/// User text (a group, a label, a file name) in a markdown line: `<`, `>` and `&` as HTML
+/// entities (a group named `<b>` or `<img src=...>` is shown, never rendered), and its line
+/// breaks, which would end the line (and a table with it), shown as `<br>`.
 pub fn markdown_inline(text: &str) -> String {
-    text.replace("\r\n", "<br>").replace(['\n', '\r'], "<br>")
+    one_line(
+        &text
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;"),
+    )
 }
 
 /// User text in a markdown table cell: [`markdown_inline`], and the `|` of compound group
@@ -334,14 +340,22 @@ pub fn markdown_cell(text: &str) -> String {
     markdown_inline(text).replace('|', "\\|")
 }
 
-/// User text as a code span: [`markdown_inline`], fenced by two backticks where it holds one.
+/// Line breaks as `<br>`.
+fn one_line(text: &str) -> String {
+    text.replace("\r\n", "<br>").replace(['\n', '\r'], "<br>")
+}
+
+/// User text as a code span (CommonMark 6.1): fenced by one more backtick than its longest
+/// run of them, spaced from the fence where it holds any. Nothing inside a code span is
+/// markup, so no entity is written; line breaks show as `<br>`.
 fn code(text: &str) -> String {
-    let text = markdown_inline(text);
-    if text.contains('`') {
-        format!("`` {text} ``")
-    } else {
-        format!("`{text}`")
+    let text = one_line(text);
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    if longest == 0 {
+        return format!("`{text}`");
     }
+    let fence = "`".repeat(longest + 1);
+    format!("{fence} {text} {fence}")
 }
 
 /// Four decimals; `-` for undefined, `inf` for infinity.
@@ -532,6 +546,33 @@ mod tests {
         }
         assert!(md.contains("| Middle<br>Eastern\\|F |"), "{md}");
         assert!(md.contains("- input: `` pre`ds<br>.csv ``"), "{md}");
+    }
+
+    /// Markup in user text is shown, not rendered: HTML tags and entities in a group, and a
+    /// run of backticks in a file name, which would end a code span early.
+    #[test]
+    fn html_and_backtick_runs_in_user_text_are_shown_as_written() {
+        let mut table = PredictionTable::new(["group"]).unwrap();
+        for (t, p, g) in [
+            ("1", "1", "<img src=x onerror=alert(1)>"),
+            ("0", "1", "<img src=x onerror=alert(1)>"),
+            ("1", "0", "R&amp;D"),
+            ("0", "0", "R&amp;D"),
+        ] {
+            table.push(t, p, &[g]).unwrap();
+        }
+        let mut report = audit(&table, &AuditOptions::default()).unwrap();
+        report.meta.input = Some("a``b`.csv".to_owned());
+        let md = report.to_markdown();
+        assert!(!md.contains("<img"), "{md}");
+        assert!(
+            md.contains("| &lt;img src=x onerror=alert(1)&gt; |"),
+            "{md}"
+        );
+        assert!(md.contains("| R&amp;amp;D |"), "{md}");
+        assert!(md.contains("- input: ``` a``b`.csv ```"), "{md}");
+        assert_eq!(super::code("plain"), "`plain`");
+        assert_eq!(super::code("`x"), "`` `x ``");
     }
 
     #[test]

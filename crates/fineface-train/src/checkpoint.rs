@@ -54,6 +54,9 @@ pub struct ResumePoint {
     pub path: PathBuf,
     /// Damaged newer checkpoints, newest first.
     pub damaged: Vec<Damage>,
+    /// Older intact checkpoints, newest first: where a resume goes on when `path` passes
+    /// its checksums but does not decode (written before checksums existed, half copied).
+    pub older: Vec<PathBuf>,
 }
 
 /// Where training stands, saved beside the weights.
@@ -251,24 +254,59 @@ impl Checkpoints {
         if candidates.is_empty() && damaged.is_empty() {
             return Ok(None);
         }
+        let mut intact = Vec::new();
         for path in candidates {
             match verify(&path) {
-                Ok(()) => {
-                    for d in &damaged {
-                        tracing::warn!(
-                            "{d}; resuming from {}, the newest intact checkpoint",
-                            path.display()
-                        );
-                    }
-                    return Ok(Some(ResumePoint { path, damaged }));
-                }
-                Err(d) => damaged.push(d),
+                Ok(()) => intact.push(path),
+                // Damage older than the newest intact checkpoint is no news to a resume.
+                Err(d) if intact.is_empty() => damaged.push(d),
+                Err(_) => {}
             }
         }
-        Err(TrainError::NoIntactCheckpoint {
-            dir: self.dir.clone(),
+        if intact.is_empty() {
+            return Err(TrainError::NoIntactCheckpoint {
+                dir: self.dir.clone(),
+                damaged,
+            });
+        }
+        let path = intact.remove(0);
+        for d in &damaged {
+            tracing::warn!(
+                "{d}; resuming from {}, the newest intact checkpoint",
+                path.display()
+            );
+        }
+        Ok(Some(ResumePoint {
+            path,
             damaged,
-        })
+            older: intact,
+        }))
+    }
+
+    /// The state saved with the checkpoint at `path` (`state.json`): the epochs done, the
+    /// selection so far, and the config the run trained with.
+    ///
+    /// # Errors
+    /// The file cannot be read or is not a state.
+    pub fn state(path: &Path) -> Result<TrainState> {
+        let state_path = path.join("state.json");
+        let text =
+            std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
+        let mut state: TrainState =
+            serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+                path: state_path,
+                message: e.to_string(),
+            })?;
+        state.rename_old_losses();
+        Ok(state)
+    }
+
+    /// The model file of epoch `epoch`'s checkpoint, when that checkpoint is kept and
+    /// intact.
+    pub fn intact_model(&self, epoch: usize) -> Option<PathBuf> {
+        let folder = self.dir.join(format!("epoch-{epoch:03}"));
+        (folder.join("model.mpk").is_file() && verify(&folder).is_ok())
+            .then(|| folder.join("model.mpk"))
     }
 
     /// Loads the checkpoint at `path` into a freshly built model and optimiser.
@@ -285,15 +323,7 @@ impl Checkpoints {
         })
         .unwrap_or_else(|_| Err(undecodable()))
         .map_err(|e| decode_error(&optimizer_file, e))?;
-        let state_path = path.join("state.json");
-        let text =
-            std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-        let mut state: TrainState =
-            serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-                path: state_path,
-                message: e.to_string(),
-            })?;
-        state.rename_old_losses();
+        let state = Self::state(path)?;
         Ok((model, optimizer.load_record(record), state))
     }
 }

@@ -395,12 +395,7 @@ impl ExperimentConfig {
     /// [`TrainError::Io`], or [`TrainError::Config`] naming the key for a file that is no
     /// experiment or holds an invalid value ([`validate`](Self::validate)).
     pub fn from_file(path: &Path) -> Result<Self> {
-        let config = Self::from_run_file(path)?;
-        config.check_paths().map_err(|message| TrainError::Config {
-            path: path.to_owned(),
-            message,
-        })?;
-        Ok(config)
+        Self::from_file_with(path, &Overrides::default())
     }
 
     /// A run's `config.toml` read to evaluate or predict with the run: as

@@ -130,6 +130,15 @@ pub enum TrainError {
         /// Why the split is that small and what to change.
         reason: String,
     },
+    /// The target cannot be learned from the train split: one class, or classes only
+    /// validation or test hold.
+    #[error("{dataset}: {}", problems.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))]
+    Classes {
+        /// Dataset name.
+        dataset: String,
+        /// Each problem, in [`FaceDataset::class_problems`](fineface_data::FaceDataset::class_problems) order.
+        problems: Vec<fineface_data::ClassProblem>,
+    },
     /// No batch of an epoch could be trained.
     #[error(
         "no batch of epoch {epoch} could be trained: {skipped} images were undecodable and each of the {batches} batches was left with fewer than 2"
@@ -182,7 +191,11 @@ pub enum TrainError {
         damaged: Vec<Damage>,
     },
     /// The run's classes and the evaluated dataset's do not match.
-    #[error("the run predicts {run:?} but {dataset} has targets {found:?}")]
+    #[error(
+        "{dataset} has targets the run never learned: {} (the run predicts {}); evaluate a run trained on these classes",
+        quoted(found.iter().filter(|c| !run.contains(c))),
+        quoted(run.iter())
+    )]
     ClassMismatch {
         /// Classes of the trained model.
         run: Vec<String>,
@@ -273,4 +286,12 @@ fn non_finite_loss(step: &str, value: f64, epoch: usize, batch: usize) -> String
         "{loss} is {value} at epoch {epoch}, batch {batch}; stopped before the update, {kept} \
          (lower the learning rate or check the data)"
     )
+}
+
+/// Class names as a message lists them: `` `Female`, `Male` ``.
+fn quoted<'a>(classes: impl Iterator<Item = &'a String>) -> String {
+    classes
+        .map(|c| format!("`{c}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }

@@ -12,7 +12,7 @@ use fineface_model::FineFaceAutodiffBackend;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::checkpoint::{Checkpoints, TrainState, load_weights, save_weights};
+use crate::checkpoint::{Checkpoints, ResumePoint, TrainState, load_weights, save_weights};
 use crate::config::{ExperimentConfig, Method};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
@@ -197,7 +197,9 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     ///
     /// # Errors
     /// [`TrainError::Data`] when the dataset cannot be read, [`TrainError::TooFewImages`]
-    /// when the train split holds less than a batch or validation or test is empty, and
+    /// when the train split holds less than a batch or validation or test is empty,
+    /// [`TrainError::Classes`] when the train split holds one class or lacks one that
+    /// validation or test hold, and
     /// [`TrainError::Unsupported`] without a device.
     pub fn new(
         mut config: ExperimentConfig,
@@ -228,6 +230,13 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                     reason,
                 });
             }
+        }
+        let problems = dataset.class_problems();
+        if !problems.is_empty() {
+            return Err(TrainError::Classes {
+                dataset: dataset.name.clone(),
+                problems,
+            });
         }
         tracing::info!(
             dataset = %dataset.name, train = dataset.split(Split::Train).len(),
@@ -458,13 +467,85 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 message: "no checkpoint to resume from".to_owned(),
             });
         };
-        let path = point.path;
-        let (model, optimizer, mut state) =
-            Checkpoints::load(&path, model, optimizer, self.device())?;
-        self.check_resumed_config(&state)?;
+        // The settings first: weights of an edited width would not fit, and the edit, not
+        // the weights file, is what to name.
+        let newest = point.path.clone();
+        if let Ok(state) = Checkpoints::state(&newest) {
+            self.check_resumed_config(&state)?;
+        }
+        let (model, optimizer, mut state, path) = self.load_newest(point, model)?;
+        if path != newest {
+            self.check_resumed_config(&state)?;
+        }
+        self.check_best(&model, &state)?;
         state.config = Some(self.config.clone());
         tracing::info!(checkpoint = %path.display(), epochs_done = state.epochs_done, step = state.step, "resumed");
         Ok((model, optimizer, state))
+    }
+
+    /// The newest checkpoint of `point` that loads: one that passes its checksums but does
+    /// not decode (written before checksums existed, half copied) is passed over for an
+    /// older intact one, with a warning naming it.
+    fn load_newest<M: TrainStep<B>>(
+        &self,
+        point: ResumePoint,
+        model: M,
+    ) -> Result<(M, GroupedSgd<B, M>, TrainState, PathBuf)> {
+        let mut first_error = None;
+        for path in std::iter::once(point.path).chain(point.older) {
+            let optimizer = GroupedSgd::<B, M>::new(&self.config.train);
+            match Checkpoints::load(&path, model.clone(), optimizer, self.device()) {
+                Ok((model, optimizer, state)) => {
+                    if let Some(error) = &first_error {
+                        tracing::warn!(
+                            "{error}; resuming from {}, the newest checkpoint that loads",
+                            path.display()
+                        );
+                    }
+                    return Ok((model, optimizer, state, path));
+                }
+                Err(error) => {
+                    first_error.get_or_insert(error);
+                }
+            }
+        }
+        Err(first_error.expect("a resume point names at least one checkpoint"))
+    }
+
+    /// `best.mpk` loads, or is written again from its epoch's checkpoint, which holds the
+    /// same weights: found damaged only when the run ends, it would fail the test
+    /// evaluation after that checkpoint is pruned.
+    ///
+    /// # Errors
+    /// It does not load and its epoch's checkpoint is gone: the selection cannot be
+    /// restored, and training on would select among the later epochs alone.
+    fn check_best<M: TrainStep<B>>(&self, model: &M, state: &TrainState) -> Result<()> {
+        let Some((_, epoch)) = state.best else {
+            return Ok(());
+        };
+        let best = self.options.run_dir.join("best.mpk");
+        let Err(damage) = load_weights(model.valid(), &best, self.device()) else {
+            return Ok(());
+        };
+        let checkpoints = Checkpoints::new(&self.options.run_dir);
+        let restored = checkpoints
+            .intact_model(epoch)
+            .and_then(|file| load_weights(model.clone(), &file, self.device()).ok());
+        let Some(restored) = restored else {
+            return Err(TrainError::Checkpoint {
+                path: best,
+                message: format!(
+                    "the weights selected at epoch {epoch} do not load ({damage}), and the \
+                     checkpoint of that epoch is pruned: restore best.mpk from a copy of the \
+                     run, or train it again"
+                ),
+            });
+        };
+        tracing::warn!(
+            "{damage}; best.mpk written again from the checkpoint of epoch {epoch}, which \
+             holds the same weights"
+        );
+        save_weights(&restored.valid(), &best)
     }
 
     /// A resumed run continues with the settings it trained with: a `config.toml` edited

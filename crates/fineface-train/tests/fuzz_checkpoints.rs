@@ -10,13 +10,10 @@
 
 #![allow(clippy::unwrap_used)] // Tests panic on failure by design.
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::Path;
 
 use fineface_model::{CpuAutodiff, ResNetConfig};
-use fineface_train::{
-    CHECKSUMS_FILE, Checkpoints, GroupedSgd, Method, RunFolder, RunOptions, build_baseline, train,
-};
+use fineface_train::{CHECKSUMS_FILE, Checkpoints, GroupedSgd, Method, RunFolder, build_baseline};
 use proptest::prelude::*;
 
 mod common;
@@ -41,21 +38,7 @@ const RUN_FILES: [&str; 3] = ["config.toml", "run.json", "best.mpk"];
 
 /// A tiny baseline run of one epoch, trained once for every case.
 fn trained() -> &'static Path {
-    static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    let (_, run) = RUN.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = tiny_config(&dir.path().join("synthface"), Method::Baseline);
-        config.train.epochs = 1;
-        config.train.crop_grid_images = 0;
-        let run = dir.path().join("run");
-        let options = RunOptions {
-            progress: false,
-            ..RunOptions::new(run.clone())
-        };
-        train::<CpuAutodiff>(&config, &[Default::default()], &options).unwrap();
-        (dir, run)
-    });
-    run
+    common::trained_once(Method::Baseline)
 }
 
 /// Copies the run's checkpoints and model files into `to`.

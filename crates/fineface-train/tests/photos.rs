@@ -11,13 +11,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
-use std::sync::OnceLock;
 
 use burn::backend::Flex;
 use fineface_data::formats::utkface::parse_name;
-use fineface_model::CpuAutodiff;
 use fineface_train::photos::{Classifier, FaceFinder, FaceSettings};
-use fineface_train::{Method, RunFolder, RunOptions, train};
+use fineface_train::{Method, RunFolder};
 use image::{DynamicImage, Rgb, RgbImage};
 
 mod common;
@@ -40,24 +38,10 @@ fn mtcnn() -> PathBuf {
     shared("weights/mtcnn")
 }
 
-/// A tiny FineFACE run on SynthFace (classes `F` and `M`, images resized to 34 px), trained
+/// A tiny FineFACE run on SynthFace (classes `no` and `yes`, images resized to 34 px), trained
 /// once for every test of this file.
 fn run() -> &'static Path {
-    static RUN: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
-    &RUN.get_or_init(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let mut config = common::tiny_config(&dir.path().join("synthface"), Method::FineFace);
-        config.train.epochs = 1;
-        config.train.crop_grid_images = 1;
-        let run = dir.path().join("run");
-        let options = RunOptions {
-            progress: false,
-            ..RunOptions::new(run.clone())
-        };
-        train::<CpuAutodiff>(&config, &[Default::default()], &options).unwrap();
-        (dir, run)
-    })
-    .1
+    common::trained_once(Method::FineFace)
 }
 
 /// `fineface <args>`, its output; panics with both streams if it fails and `ok` is set.

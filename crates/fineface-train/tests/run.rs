@@ -130,6 +130,125 @@ fn a_resumed_run_ends_exactly_like_an_uninterrupted_one() {
     assert_eq!(kept, ["epoch-002", "epoch-003"]);
 }
 
+/// A copy of the folder `from` at `to`.
+fn copy_dir(from: &Path, to: &Path) {
+    for entry in walkdir::WalkDir::new(from) {
+        let entry = entry.unwrap();
+        let target = to.join(entry.path().strip_prefix(from).unwrap());
+        if entry.file_type().is_dir() {
+            std::fs::create_dir_all(&target).unwrap();
+        } else {
+            std::fs::copy(entry.path(), &target).unwrap();
+        }
+    }
+}
+
+/// Checkpoints as an older version wrote them (no checksums) and a damaged `best.mpk`, each
+/// found at the start of a resume: a newest checkpoint that does not decode falls back to
+/// the older one; a `best.mpk` that does not load is written again from its epoch's
+/// checkpoint, or refused before training when that checkpoint is gone; a width edited
+/// since the run is named from the run's state, not blamed on its weights.
+#[test]
+fn a_resume_checks_what_it_will_need_before_it_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = tiny_config(&dir.path().join("synthface"), Method::Baseline);
+    config.train.crop_grid_images = 0;
+    let device = vec![Default::default()];
+    let whole = dir.path().join("whole");
+    train::<CpuAutodiff>(&config, &device, &options(whole.clone())).unwrap();
+    let predictions =
+        |run: &Path| std::fs::read_to_string(run.join("test/predictions.csv")).unwrap();
+    let stopped = dir.path().join("stopped");
+    train::<CpuAutodiff>(
+        &config,
+        &device,
+        &RunOptions {
+            stop_after_epoch: Some(2),
+            ..options(stopped.clone())
+        },
+    )
+    .unwrap();
+    let copy = |name: &str| {
+        let run = dir.path().join(name);
+        copy_dir(&stopped, &run);
+        run
+    };
+    let cut = |file: &Path| {
+        let bytes = std::fs::read(file).unwrap();
+        std::fs::write(file, &bytes[..bytes.len() / 2]).unwrap();
+    };
+
+    // No checksums (an older version), the newest model cut short: epoch 1's is used.
+    let unsummed = copy("unsummed");
+    for epoch in ["epoch-001", "epoch-002"] {
+        std::fs::remove_file(
+            unsummed
+                .join("checkpoints")
+                .join(epoch)
+                .join(CHECKSUMS_FILE),
+        )
+        .unwrap();
+    }
+    cut(&unsummed.join("checkpoints/epoch-002/model.mpk"));
+    resume(&config, &device, unsummed.clone()).unwrap();
+    assert_eq!(predictions(&unsummed), predictions(&whole));
+
+    // best.mpk cut short while its epoch's checkpoint is kept: written again from it.
+    let restorable = copy("restorable");
+    let best = restorable.join("best.mpk");
+    let selected = std::fs::read(&best).unwrap();
+    cut(&best);
+    resume(&config, &device, restorable.clone()).unwrap();
+    assert_eq!(predictions(&restorable), predictions(&whole));
+    let mut extended = config.clone();
+    extended.train.epochs = 2;
+    let again = copy("again");
+    cut(&again.join("best.mpk"));
+    // Resumed with nothing left to train: the restored file is the selected one, byte for byte.
+    resume(&extended, &device, again.clone()).unwrap();
+    assert_eq!(std::fs::read(again.join("best.mpk")).unwrap(), selected);
+
+    // best.mpk cut short, its epoch's checkpoint gone: refused before any training.
+    let lost = copy("lost");
+    let newest = lost.join("checkpoints/epoch-002");
+    std::fs::remove_file(newest.join(CHECKSUMS_FILE)).unwrap();
+    let state_file = newest.join("state.json");
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&state_file).unwrap()).unwrap();
+    state["best"][1] = serde_json::json!(1);
+    std::fs::write(&state_file, state.to_string()).unwrap();
+    std::fs::remove_dir_all(lost.join("checkpoints/epoch-001")).unwrap();
+    cut(&lost.join("best.mpk"));
+    let metrics = std::fs::read_to_string(lost.join("metrics.csv")).unwrap();
+    let error = resume(&config, &device, lost.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "{}: the weights selected at epoch 1 do not load (",
+            lost.join("best.mpk").display()
+        )) && error.ends_with(
+            "and the checkpoint of that epoch is pruned: restore best.mpk from a copy of the \
+             run, or train it again"
+        ),
+        "{error}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(lost.join("metrics.csv")).unwrap(),
+        metrics
+    );
+
+    // A width edited since: named as the setting, not as weights that do not fit.
+    let edited = copy("edited");
+    let mut wider = config.clone();
+    wider.model.width = 8;
+    let error = resume(&wider, &device, edited).unwrap_err().to_string();
+    assert!(
+        error.contains("model.width = 8 (the run trained with 4)") && !error.contains("mpk"),
+        "{error}"
+    );
+}
+
 #[test]
 fn a_damaged_checkpoint_is_named_and_the_resume_falls_back_to_the_newest_intact_one() {
     let dir = tempfile::tempdir().unwrap();

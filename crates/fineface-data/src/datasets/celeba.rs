@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout;
 use crate::error::{DataError, Result};
+use crate::locate::Locator;
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
@@ -420,21 +421,18 @@ impl CelebA {
         let n_listed = table.rows.len();
         let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
         let mut skipped = Vec::new();
+        let mut locator = Locator::new(&images);
         for (image, values) in table.rows {
-            let Some(path) = crate::sample::inside(&images, &image) else {
-                skipped.push(Skipped {
-                    file: image,
-                    reason: format!("name in {listed_in} leaves the image folder"),
-                });
-                continue;
+            let path = match locator.find(&image) {
+                Ok(path) => path,
+                Err(why) => {
+                    skipped.push(Skipped {
+                        reason: why.reason(&listed_in),
+                        file: image,
+                    });
+                    continue;
+                }
             };
-            if !path.is_file() {
-                skipped.push(Skipped {
-                    file: image,
-                    reason: format!("listed in {listed_in} but absent"),
-                });
-                continue;
-            }
             let split = match &partition {
                 Some(p) => match p.get(&image) {
                     Some(split) => *split,

@@ -6,7 +6,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::sample::{FaceSample, Skipped, Split, inside};
+use crate::locate::Locator;
+use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
 
@@ -123,23 +124,20 @@ impl FairFace {
         let images = self.image_root(&probe)?;
         let mut official = BTreeMap::new();
         let mut skipped = Vec::new();
+        let mut locator = Locator::new(&images);
         for (split, csv_name, rows) in labels {
             let mut samples = Vec::new();
             for row in rows {
-                let Some(path) = inside(&images, &row.file) else {
-                    skipped.push(Skipped {
-                        file: row.file,
-                        reason: format!("path in {csv_name} leaves the dataset folder"),
-                    });
-                    continue;
+                let path = match locator.find(&row.file) {
+                    Ok(path) => path,
+                    Err(why) => {
+                        skipped.push(Skipped {
+                            reason: why.reason(csv_name),
+                            file: row.file,
+                        });
+                        continue;
+                    }
                 };
-                if !path.is_file() {
-                    skipped.push(Skipped {
-                        file: row.file,
-                        reason: format!("listed in {csv_name} but absent"),
-                    });
-                    continue;
-                }
                 let target = match self.target.as_str() {
                     "race" => row.race.clone(),
                     "age" => row.age.clone(),
@@ -182,9 +180,8 @@ impl FairFace {
     /// train on is the user's choice.
     fn image_root(&self, probe: &[&str]) -> Result<PathBuf> {
         let holds = |folder: &Path| {
-            probe
-                .iter()
-                .any(|f| inside(folder, f).is_some_and(|p| p.is_file()))
+            let mut locator = Locator::new(folder);
+            probe.iter().any(|f| locator.find(f).is_ok())
         };
         // The archives' CSVs list `train/1.jpg`: bare names (`1.jpg`) are no archive layout
         // to look for one level down (they lack `train/`, which the error then says).

@@ -25,10 +25,45 @@ pub struct ImageFolder {
     pub sensitive: Vec<String>,
 }
 
+/// Why an image is skipped when the groups CSV has no row for it.
+const NO_ROW: &str = "no row in the groups CSV";
+
 /// The sensitive attributes of the side CSV: their names and, per image path, the values.
 struct SideGroups {
     names: Vec<String>,
     by_path: HashMap<String, Vec<String>>,
+    /// The rows' path keys by their lower-case form.
+    by_folded: HashMap<String, Vec<String>>,
+}
+
+impl SideGroups {
+    fn new(names: Vec<String>, by_path: HashMap<String, Vec<String>>) -> Self {
+        let mut by_folded: HashMap<String, Vec<String>> = HashMap::new();
+        for key in by_path.keys() {
+            by_folded
+                .entry(key.to_lowercase())
+                .or_default()
+                .push(key.clone());
+        }
+        Self {
+            names,
+            by_path,
+            by_folded,
+        }
+    }
+
+    /// The values of the image at `relative` (`train/Male/1.jpg`): its row however the row
+    /// spells the path, in any letter case where one row alone fits (a CSV written on
+    /// Windows or macOS, whose disks match names in any case).
+    fn values_of(&self, relative: &str) -> Option<&Vec<String>> {
+        let key = super::label_values::path_key(relative);
+        self.by_path.get(&key).or_else(|| {
+            match self.by_folded.get(&key.to_lowercase())?.as_slice() {
+                [one] => self.by_path.get(one),
+                _ => None,
+            }
+        })
+    }
 }
 
 impl ImageFolder {
@@ -41,12 +76,173 @@ impl ImageFolder {
         }
     }
 
+    /// The root's split folders, named as the tools that write them do (`train/`,
+    /// `valid/` as Roboflow exports, `Test/`; see [`Split::parse`]).
+    fn split_folders(&self) -> Result<BTreeMap<Split, PathBuf>> {
+        let entries = std::fs::read_dir(&self.root).map_err(|e| DataError::io(&self.root, e))?;
+        let mut found: BTreeMap<Split, Vec<PathBuf>> = BTreeMap::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let split = name.to_str().and_then(Split::parse);
+            if let Some(split) = split.filter(|_| entry.path().is_dir()) {
+                found.entry(split).or_default().push(entry.path());
+            }
+        }
+        let mut folders = BTreeMap::new();
+        for (split, mut dirs) in found {
+            dirs.sort();
+            if let [one] = &dirs[..] {
+                folders.insert(split, one.clone());
+                continue;
+            }
+            let names: Vec<String> = dirs.iter().map(|d| format!("`{}`", d.display())).collect();
+            return Err(DataError::Config(format!(
+                "imagefolder: {} folders hold the {} split: {}; keep one (or merge them)",
+                dirs.len(),
+                split.name(),
+                names.join(", ")
+            )));
+        }
+        if !folders.contains_key(&Split::Train) {
+            return Err(self.no_train_folder());
+        }
+        Ok(folders)
+    }
+
+    /// The error for a root without a train folder: what it holds, and the folder one
+    /// level down that holds one (an archive's own top folder).
+    fn no_train_folder(&self) -> DataError {
+        let below: Vec<String> = std::fs::read_dir(&self.root)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_dir(e.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .any(|f| f.file_name().to_str().and_then(Split::parse) == Some(Split::Train))
+            })
+            .map(|e| format!(" (`{}` holds one: give that folder)", e.path().display()))
+            .collect();
+        DataError::ImagesNotFound {
+            dataset: "imagefolder",
+            expected: "train folder (train/<class>/<image>; also training/, Train/)".to_owned(),
+            looked_in: self.root.display().to_string(),
+            found: format!(
+                "{}{}",
+                super::layout::describe(&self.root),
+                below.first().map_or("", String::as_str)
+            ),
+            hint: "arrange images as <root>/{train,val,test}/<class>/<image>",
+        }
+    }
+
+    /// The images of one split folder, a class per subfolder. Hidden folders (Jupyter's
+    /// `.ipynb_checkpoints`, `.git`) and macOS's `__MACOSX` are no class; files that are no
+    /// image of a class (`._` copies, images beside the class folders, names that are not
+    /// UTF-8) are skipped with the reason.
+    fn read_split(
+        &self,
+        dir: &Path,
+        side: &SideGroups,
+        skipped: &mut Vec<Skipped>,
+    ) -> Result<Vec<FaceSample>> {
+        let split_name = dir
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let mut entries: Vec<_> = std::fs::read_dir(dir)
+            .map_err(|e| DataError::io(dir, e))?
+            .flatten()
+            .collect();
+        entries.sort_by_key(|e| e.file_name());
+        let mut samples = Vec::new();
+        for entry in entries {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if !entry.path().is_dir() {
+                if super::is_image(&name) {
+                    skipped.push(Skipped {
+                        file: format!("{split_name}/{name}"),
+                        reason: "an image beside the class folders: in no class".to_owned(),
+                    });
+                }
+                continue;
+            }
+            if name.starts_with('.') || name == "__MACOSX" {
+                continue;
+            }
+            self.read_class(
+                &entry.path(),
+                &format!("{split_name}/{name}"),
+                side,
+                &mut samples,
+                skipped,
+            )?;
+        }
+        Ok(samples)
+    }
+
+    /// The images of one class folder (`relative`: `train/Male`).
+    fn read_class(
+        &self,
+        folder: &Path,
+        relative: &str,
+        side: &SideGroups,
+        samples: &mut Vec<FaceSample>,
+        skipped: &mut Vec<Skipped>,
+    ) -> Result<()> {
+        let class_name = folder
+            .file_name()
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        let mut files: Vec<_> = std::fs::read_dir(folder)
+            .map_err(|e| DataError::io(folder, e))?
+            .flatten()
+            .collect();
+        files.sort_by_key(|e| e.file_name());
+        for file in files {
+            let os_name = file.file_name();
+            let Some(name) = os_name.to_str() else {
+                skipped.push(Skipped {
+                    file: format!("{relative}/{}", os_name.to_string_lossy()),
+                    reason: "file name is not valid UTF-8".to_owned(),
+                });
+                continue;
+            };
+            if !super::is_image(name) {
+                continue;
+            }
+            let file_relative = format!("{relative}/{name}");
+            if name.starts_with("._") {
+                skipped.push(Skipped {
+                    file: file_relative,
+                    reason: "a macOS metadata file (`._` copy), not an image".to_owned(),
+                });
+                continue;
+            }
+            let attributes = if self.groups_csv.is_none() {
+                vec!["all".to_owned()]
+            } else if let Some(values) = side.values_of(&file_relative) {
+                values.clone()
+            } else {
+                skipped.push(Skipped {
+                    file: file_relative,
+                    reason: NO_ROW.to_owned(),
+                });
+                continue;
+            };
+            samples.push(FaceSample {
+                path: file.path(),
+                file: file_relative,
+                target: class_name.clone(),
+                sensitive: attributes,
+            });
+        }
+        Ok(())
+    }
+
     fn read_groups(&self) -> Result<SideGroups> {
         let Some(csv) = &self.groups_csv else {
-            return Ok(SideGroups {
-                names: vec!["group".to_owned()],
-                by_path: HashMap::new(),
-            });
+            return Ok(SideGroups::new(vec!["group".to_owned()], HashMap::new()));
         };
         let path = self.root.join(csv);
         let text = crate::text::read_csv(&path)?;
@@ -78,7 +274,10 @@ impl ImageFolder {
                 super::label_values::check_group(value, name, line, &path)?;
                 spellings.check(name, value, line, &path)?;
             }
-            let key = super::label_values::path_key(record.get(path_col).unwrap_or(""));
+            // An absolute path into the root is the image below it.
+            let listed = record.get(path_col).unwrap_or("");
+            let below = Path::new(listed).strip_prefix(&self.root).ok();
+            let key = super::label_values::path_key(below.and_then(Path::to_str).unwrap_or(listed));
             groups.insert(
                 key,
                 cols.iter()
@@ -86,89 +285,29 @@ impl ImageFolder {
                     .collect(),
             );
         }
-        Ok(SideGroups {
-            names,
-            by_path: groups,
-        })
+        Ok(SideGroups::new(names, groups))
     }
 
-    /// Lists the class folders.
+    /// Lists the class folders of each split folder.
+    ///
+    /// # Errors
+    /// No train folder (saying what the root holds, and where a `train/` one level down
+    /// is), two folders of one split (`val/` and `valid/`), an unreadable folder, or a
+    /// groups CSV that cannot be read or matches no image.
     pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
-        let train = self.root.join("train");
-        if !train.is_dir() {
-            return Err(DataError::MissingFile {
-                dataset: "imagefolder",
-                expected: "train/<class>/*.jpg (and test/<class>/*.jpg)",
-                path: train,
-                hint: "arrange images as <root>/{train,val,test}/<class>/<image>",
-            });
-        }
-        let SideGroups {
-            names: sensitive,
-            by_path: groups,
-        } = self.read_groups()?;
+        let folders = self.split_folders()?;
+        let side = self.read_groups()?;
         let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
         let mut skipped = Vec::new();
-        for split in Split::ALL {
-            let dir = self.root.join(split.name());
-            let Ok(classes) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut classes: Vec<_> = classes
-                .filter_map(|e| e.ok())
-                .filter(|e| e.path().is_dir())
-                .collect();
-            classes.sort_by_key(|e| e.file_name());
-            for class in classes {
-                let class_name = class.file_name().to_string_lossy().into_owned();
-                let mut files: Vec<_> = std::fs::read_dir(class.path())
-                    .map_err(|e| DataError::io(&class.path(), e))?
-                    .filter_map(|e| e.ok())
-                    .collect();
-                files.sort_by_key(|e| e.file_name());
-                for file in files {
-                    let os_name = file.file_name();
-                    let Some(name) = os_name.to_str() else {
-                        skipped.push(Skipped {
-                            file: format!(
-                                "{}/{class_name}/{}",
-                                split.name(),
-                                os_name.to_string_lossy()
-                            ),
-                            reason: "file name is not valid UTF-8".to_owned(),
-                        });
-                        continue;
-                    };
-                    if !super::is_image(name) {
-                        continue;
-                    }
-                    let relative = format!("{}/{class_name}/{name}", split.name());
-                    let attributes = if self.groups_csv.is_none() {
-                        vec!["all".to_owned()]
-                    } else if let Some(values) = groups.get(&relative) {
-                        values.clone()
-                    } else {
-                        skipped.push(Skipped {
-                            file: relative,
-                            reason: "no row in the groups CSV".to_owned(),
-                        });
-                        continue;
-                    };
-                    official.entry(split).or_default().push(FaceSample {
-                        path: file.path(),
-                        file: relative,
-                        target: class_name.clone(),
-                        sensitive: attributes,
-                    });
-                }
+        for (split, dir) in &folders {
+            let samples = self.read_split(dir, &side, &mut skipped)?;
+            if !samples.is_empty() {
+                official.insert(*split, samples);
             }
         }
-        let unmatched = skipped
-            .iter()
-            .filter(|s| s.reason == "no row in the groups CSV")
-            .count();
-        if official.is_empty() && unmatched > 0 && !groups.is_empty() {
-            let mut rows: Vec<&String> = groups.keys().collect();
+        let unmatched = skipped.iter().filter(|s| s.reason == NO_ROW).count();
+        if official.is_empty() && unmatched > 0 && !side.by_path.is_empty() {
+            let mut rows: Vec<&String> = side.by_path.keys().collect();
             rows.sort();
             return Err(DataError::Config(format!(
                 "imagefolder: none of the {unmatched} images has a row in {}: its paths read \
@@ -181,16 +320,30 @@ impl ImageFolder {
                 rows[0],
                 skipped
                     .iter()
-                    .find(|s| s.reason == "no row in the groups CSV")
+                    .find(|s| s.reason == NO_ROW)
                     .map_or("", |s| s.file.as_str()),
                 self.root.display()
             )));
+        }
+        if official.is_empty() && skipped.is_empty() {
+            // Split folders without one image in a class folder: nothing to train on.
+            return Err(DataError::ImagesNotFound {
+                dataset: "imagefolder",
+                expected: "image in a class folder (train/<class>/<image>)".to_owned(),
+                looked_in: folders
+                    .values()
+                    .map(|f| f.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                found: super::layout::describe(&folders[&Split::Train]),
+                hint: "arrange images as <root>/{train,val,test}/<class>/<image>",
+            });
         }
         Ok(assemble(
             "imagefolder",
             &self.root,
             "class",
-            sensitive,
+            side.names,
             official,
             skipped,
             config,

@@ -3,7 +3,9 @@
 //! line.
 
 use std::collections::HashMap;
+
 use std::path::Path;
+use unicode_normalization::UnicodeNormalization;
 
 use crate::error::{DataError, Result};
 
@@ -18,9 +20,10 @@ pub(crate) fn canonical(value: &str) -> String {
 }
 
 /// One file however its path is spelled: `./a.jpg`, `a//b.jpg`, `a/./b.jpg`, `a\b.jpg` are
-/// all `a.jpg` or `a/b.jpg`.
+/// all `a.jpg` or `a/b.jpg`, and a name in Unicode's decomposed form (NFD, as macOS writes
+/// names) is the same name composed (NFC).
 pub(crate) fn path_key(file: &str) -> String {
-    let normal = file.replace('\\', "/");
+    let normal: String = file.replace('\\', "/").nfc().collect();
     let parts: Vec<&str> = normal
         .split('/')
         .filter(|c| !c.is_empty() && *c != ".")

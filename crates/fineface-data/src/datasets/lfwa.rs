@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
+use crate::locate::Locator;
 use crate::sample::{FaceSample, Skipped};
 use crate::split::{SplitConfig, assemble};
 
@@ -161,22 +162,19 @@ impl Lfwa {
         let rows = read_attributes(&table)?;
         let images = self.image_folder(&rows)?;
         let (mut samples, mut skipped) = (Vec::new(), Vec::new());
+        let mut locator = Locator::new(&images);
         for row in rows {
             let relative = row.relative_path();
-            let Some(path) = crate::sample::inside(&images, &relative) else {
-                skipped.push(Skipped {
-                    file: relative,
-                    reason: "person name leaves the image folder".to_owned(),
-                });
-                continue;
+            let path = match locator.find(&relative) {
+                Ok(path) => path,
+                Err(why) => {
+                    skipped.push(Skipped {
+                        file: relative,
+                        reason: why.reason("lfw_attributes.txt"),
+                    });
+                    continue;
+                }
             };
-            if !path.is_file() {
-                skipped.push(Skipped {
-                    file: relative,
-                    reason: "listed in lfw_attributes.txt but absent".to_owned(),
-                });
-                continue;
-            }
             samples.push(FaceSample {
                 path,
                 file: relative,
@@ -226,9 +224,8 @@ impl Lfwa {
         let holding: Vec<PathBuf> = candidates
             .into_iter()
             .filter(|folder| {
-                probe
-                    .iter()
-                    .any(|p| crate::sample::inside(folder, p).is_some_and(|f| f.is_file()))
+                let mut locator = Locator::new(folder);
+                probe.iter().any(|p| locator.find(p).is_ok())
             })
             .collect();
         match &holding[..] {

@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 
 use super::label_values;
 use crate::error::{DataError, Result};
-use crate::sample::{FaceSample, Skipped, Split, inside};
+use crate::locate::Locator;
+use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
 
@@ -15,8 +16,9 @@ use crate::text;
 /// named in the config. An optional `split` column (`train`/`val`/`test`) gives official
 /// splits; missing ones are carved. This is how to bring a dataset we do not know, or an
 /// LFWA+ variant without `lfw_attributes.txt`. Paths separate folders with `/` or `\` on
-/// every OS (a manifest written on Windows reads anywhere); absolute paths, drive letters and
-/// paths that climb out of `root` are skipped with the reason.
+/// every OS (a manifest written on Windows reads anywhere); absolute paths inside `root` read,
+/// and names in another Unicode form or letter case than the disk's (`docs/inputs.md`); paths
+/// elsewhere, drive letters and paths that climb out of `root` are skipped with the reason.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Manifest {
@@ -85,6 +87,7 @@ impl Manifest {
         let split_col = header.find("split", &csv_path)?;
         let mut spellings = label_values::Spellings::default();
         let mut listed = label_values::Listed::default();
+        let mut locator = Locator::new(&self.root);
         let (mut official, mut skipped): (BTreeMap<Split, Vec<FaceSample>>, Vec<Skipped>) =
             Default::default();
         for record in reader.records() {
@@ -105,7 +108,9 @@ impl Manifest {
             }
             let split = match split_col.map(field) {
                 None => Split::Train,
-                Some(value) => parse_split(value).ok_or_else(|| {
+                // An empty cell is no split (pandas writes a missing one so): refused, never
+                // taken as train.
+                Some(value) => Split::parse(value).ok_or_else(|| {
                     DataError::parse(
                         &csv_path,
                         line,
@@ -116,20 +121,16 @@ impl Manifest {
                     )
                 })?,
             };
-            let Some(path) = inside(&self.root, relative) else {
-                skipped.push(Skipped {
-                    file: relative.to_owned(),
-                    reason: "path leaves the dataset folder".to_owned(),
-                });
-                continue;
+            let path = match locator.find(relative) {
+                Ok(path) => path,
+                Err(why) => {
+                    skipped.push(Skipped {
+                        file: relative.to_owned(),
+                        reason: why.reason("the manifest"),
+                    });
+                    continue;
+                }
             };
-            if !path.is_file() {
-                skipped.push(Skipped {
-                    file: relative.to_owned(),
-                    reason: "listed in the manifest but absent".to_owned(),
-                });
-                continue;
-            }
             official.entry(split).or_default().push(FaceSample {
                 path,
                 file: relative.to_owned(),
@@ -158,16 +159,5 @@ impl Manifest {
             skipped,
             config,
         ))
-    }
-}
-
-/// A split as spelled by the tools that write manifests (`train`, `Validation`, `dev`). An
-/// empty cell is no split (pandas writes a missing one so): refused, never taken as train.
-fn parse_split(value: &str) -> Option<Split> {
-    match value.to_ascii_lowercase().as_str() {
-        "train" | "training" => Some(Split::Train),
-        "val" | "valid" | "validation" | "dev" => Some(Split::Val),
-        "test" | "testing" => Some(Split::Test),
-        _ => None,
     }
 }

@@ -22,7 +22,8 @@ pub use manifest::Manifest;
 pub use synthface::SynthFace;
 pub use utkface::UtkFace;
 
-use crate::error::Result;
+use crate::error::{DataError, Result, RootProblem};
+use crate::locate::Locator;
 use crate::sample::FaceDataset;
 use crate::split::SplitConfig;
 
@@ -113,8 +114,13 @@ impl DatasetConfig {
     }
 
     /// Reads the labels, finds the images, and forms the splits.
+    ///
+    /// # Errors
+    /// [`DataError::Root`] when the root is a file, or absent beside a folder whose name
+    /// differs only in letter case; each loader's errors otherwise.
     pub fn load(&self, split: &SplitConfig) -> Result<FaceDataset> {
-        match self {
+        check_root(self.kind(), self.root())?;
+        let loaded = match self {
             Self::FairFace(d) => d.load(split),
             Self::UtkFace(d) => d.load(split),
             Self::CelebA(d) => d.load(split),
@@ -122,8 +128,79 @@ impl DatasetConfig {
             Self::Manifest(d) => d.load(split),
             Self::ImageFolder(d) => d.load(split),
             Self::SynthFace(d) => d.load(split),
-        }
+        };
+        // Files the layout wants are absent: a library's export in their place says why.
+        loaded.map_err(|error| match error {
+            DataError::MissingFile { .. } | DataError::ImagesNotFound { .. } => {
+                export_in(self.root()).map_or(error, |problem| DataError::Root {
+                    dataset: self.kind(),
+                    problem,
+                })
+            }
+            other => other,
+        })
     }
+}
+
+/// Refuses a root that is a file (the label CSV given for its folder), or absent while a
+/// folder differing from it only in letter case is there. An absent root is otherwise each
+/// loader's to name, with where the dataset is obtained (or SynthFace's to generate).
+fn check_root(dataset: &'static str, root: &Path) -> Result<()> {
+    let problem = if root.is_file() {
+        let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
+        RootProblem::IsAFile {
+            root: root.to_owned(),
+            parent: parent.unwrap_or(Path::new(".")).to_owned(),
+        }
+    } else if root.exists() {
+        return Ok(());
+    } else {
+        let Some(on_disk) = std::path::absolute(root).ok().and_then(|absolute| {
+            let listed = absolute.to_string_lossy().into_owned();
+            Locator::new(Path::new("/")).on_disk(&listed).ok()
+        }) else {
+            return Ok(());
+        };
+        RootProblem::DiffersInCase {
+            root: root.to_owned(),
+            on_disk,
+        }
+    };
+    Err(DataError::Root { dataset, problem })
+}
+
+/// A dataset library's export in `root` or one folder below it (`data/`, as the Hugging
+/// Face hub lays out a dataset): Parquet, Arrow or TFRecord files.
+fn export_in(root: &Path) -> Option<RootProblem> {
+    let formats = [
+        (".parquet", "Parquet files (a Hugging Face dataset)"),
+        (
+            ".arrow",
+            "Arrow files (a Hugging Face dataset saved with save_to_disk)",
+        ),
+        (".tfrecord", "TFRecord files (a TensorFlow Datasets build)"),
+    ];
+    let files = |folder: &Path| -> Vec<PathBuf> {
+        let mut found: Vec<PathBuf> = std::fs::read_dir(folder)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| e.path())
+            .collect();
+        found.sort();
+        found
+    };
+    let top = files(root);
+    let below = top.iter().filter(|p| p.is_dir()).flat_map(|d| files(d));
+    top.iter().cloned().chain(below).find_map(|path| {
+        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+        let (_, format) = formats.iter().find(|(ext, _)| name.contains(ext))?;
+        Some(RootProblem::Export {
+            root: root.to_owned(),
+            format,
+            example: path,
+        })
+    })
 }
 
 /// Whether a file name has an image extension we decode.

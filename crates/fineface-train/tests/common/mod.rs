@@ -1,11 +1,13 @@
 //! What the whole-run tests share.
 
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 use fineface_data::{DatasetConfig, SplitConfig, SynthFace, TransformConfig};
-use fineface_model::BackboneArch;
+use fineface_model::{BackboneArch, CpuAutodiff};
 use fineface_train::{
-    BackboneChoice, CropSettings, ExperimentConfig, Method, ModelSettings, TrainSettings,
+    BackboneChoice, CropSettings, ExperimentConfig, Method, ModelSettings, RunOptions,
+    TrainSettings, train,
 };
 
 /// A tiny SynthFace run: 96 images of 32 px, a ResNet-18 of width 4 with heads 8 wide,
@@ -46,6 +48,33 @@ pub fn tiny_config(data: &Path, method: Method) -> ExperimentConfig {
         },
         crop: CropSettings::default(),
     }
+}
+
+/// A tiny run of `method` (SynthFace: classes `no` and `yes`, groups of tone and face shape): one epoch of [`tiny_config`]
+/// with one crop grid pictured, trained once per test binary and shared by its tests.
+#[allow(dead_code)] // Not every test binary trains one.
+pub fn trained_once(method: Method) -> &'static Path {
+    static FINEFACE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    static BASELINE: OnceLock<(tempfile::TempDir, PathBuf)> = OnceLock::new();
+    let once = match method {
+        Method::FineFace => &FINEFACE,
+        Method::Baseline => &BASELINE,
+    };
+    &once
+        .get_or_init(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let mut config = tiny_config(&dir.path().join("synthface"), method);
+            config.train.epochs = 1;
+            config.train.crop_grid_images = 1;
+            let run = dir.path().join("run");
+            let options = RunOptions {
+                progress: false,
+                ..RunOptions::new(run.clone())
+            };
+            train::<CpuAutodiff>(&config, &[Default::default()], &options).unwrap();
+            (dir, run)
+        })
+        .1
 }
 
 /// The `## Files` section of this crate's README: what every written file holds.

@@ -567,19 +567,7 @@ fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConf
             wanted.name
         );
         // The same name with other settings (an edited or another copy of the file).
-        let differs: Vec<String> = config
-            .differences(&wanted)
-            .into_iter()
-            // What a resume may change: the epochs (a run extended with --epochs), where
-            // the dataset and weights are.
-            .filter(|d| {
-                !matches!(
-                    d.key.as_str(),
-                    "data.root" | "model.weights" | "train.epochs"
-                )
-            })
-            .map(|d| format!("{} = {} (the run trains with {})", d.key, d.other, d.this))
-            .collect();
+        let differs = refused_changes(&config, &wanted, ChangedBy::File);
         anyhow::ensure!(
             differs.is_empty(),
             "--resume {}: `{experiment}` is not the experiment the run trains: {}; drop the \
@@ -598,25 +586,7 @@ fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConf
     if args.no_weights {
         config.model.weights = None;
     }
-    let refused: Vec<String> = before
-        .differences(&config)
-        .into_iter()
-        .filter(|d| {
-            !matches!(
-                d.key.as_str(),
-                "train.epochs" | "data.root" | "model.weights"
-            )
-        })
-        .map(|d| {
-            format!(
-                "{}{} = {} (the run trains with {})",
-                flag_of(&d.key).map_or(String::new(), |f| format!("{f}: ")),
-                d.key,
-                d.other,
-                d.this
-            )
-        })
-        .collect();
+    let refused = refused_changes(&before, &config, ChangedBy::Flags);
     anyhow::ensure!(
         refused.is_empty(),
         "--resume {}: the flags given would change {}; a resumed run keeps the settings it \
@@ -626,6 +596,41 @@ fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConf
         refused.join(", ")
     );
     Ok(config)
+}
+
+/// What a resume may change of a run's settings: the epochs (a run extended with
+/// `--epochs`), where the dataset and the ImageNet weights are.
+const A_RESUME_MAY_CHANGE: [&str; 3] = ["train.epochs", "data.root", "model.weights"];
+
+/// Where the settings a resume is given come from, for its refusals.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum ChangedBy {
+    /// An experiment file beside `--resume`.
+    File,
+    /// The flags of the command line, each named.
+    Flags,
+}
+
+/// The settings `other` changes from the run's `run` that a resume may not, each as
+/// `key = new (the run trains with old)`, after the flag that set it where `by` is flags.
+fn refused_changes(run: &ExperimentConfig, other: &ExperimentConfig, by: ChangedBy) -> Vec<String> {
+    run.differences(other)
+        .into_iter()
+        .filter(|d| !A_RESUME_MAY_CHANGE.contains(&d.key.as_str()))
+        .map(|d| {
+            let flag = match by {
+                ChangedBy::Flags => flag_of(&d.key).map(|f| format!("{f}: ")),
+                ChangedBy::File => None,
+            };
+            format!(
+                "{}{} = {} (the run trains with {})",
+                flag.unwrap_or_default(),
+                d.key,
+                d.other,
+                d.this
+            )
+        })
+        .collect()
 }
 
 /// The flag of `train` that sets the setting `key`, for messages.

@@ -1,0 +1,329 @@
+//! Finding the files a label file lists, however the list spells their paths.
+//!
+//! A label file is written on one machine and read on another: its paths may be absolute
+//! (a manifest made with `glob`), go through `./` or `a/../b`, separate folders with `\`,
+//! or spell a name in another Unicode form or letter case than the disk (macOS writes
+//! names decomposed, NFD; Windows and macOS match names in any case, so a list made there
+//! works there whatever its case). [`Locator::find`] reads each of these as the one file it
+//! means, and says why when it cannot: the path leaves the dataset, the file is absent, a
+//! folder, a broken link, or two names on disk fit it (refused with both, never guessed).
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+use unicode_normalization::UnicodeNormalization;
+
+/// Why a listed path names no image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum NotFound {
+    /// The path climbs out of the dataset folder (`../x.jpg`), or is absolute and elsewhere.
+    LeavesTheFolder,
+    /// Nothing on disk has that name, in any spelling.
+    Absent,
+    /// The path names a folder.
+    Folder,
+    /// The path is a symbolic link to a file that is absent.
+    BrokenLink(PathBuf),
+    /// Absent as spelled, and more than one name on disk differs from it only in letter
+    /// case or Unicode form.
+    Ambiguous(Vec<String>),
+}
+
+impl NotFound {
+    /// The reason a skipped file is listed with; `listed_in` names the label file.
+    pub(crate) fn reason(&self, listed_in: &str) -> String {
+        match self {
+            Self::LeavesTheFolder => format!("path in {listed_in} leaves the dataset folder"),
+            Self::Absent => format!("listed in {listed_in} but absent"),
+            Self::Folder => format!("listed in {listed_in} but a folder, not an image"),
+            Self::BrokenLink(target) => format!(
+                "listed in {listed_in}: a link to `{}`, which is absent",
+                target.display()
+            ),
+            Self::Ambiguous(names) => format!(
+                "listed in {listed_in} but absent as spelled; the disk holds {} names that \
+                 differ from it only in letter case: {} (rename one, or list the one meant)",
+                names.len(),
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+}
+
+/// Finds listed files under one dataset folder. Folders are listed only when a path is not
+/// found as spelled, once each, so a dataset whose list matches its disk costs one `stat`
+/// per file.
+pub(crate) struct Locator {
+    root: PathBuf,
+    /// `root` with links resolved, to recognise absolute paths into it written through them.
+    canonical_root: Option<PathBuf>,
+    /// Each folder's entries, keyed by their NFC form, then by their lower-case NFC form.
+    listings: HashMap<PathBuf, Option<Listing>>,
+}
+
+/// One folder's names, as found on disk, by the spellings that may stand for them.
+struct Listing {
+    by_form: HashMap<String, Vec<OsString>>,
+    by_case: HashMap<String, Vec<OsString>>,
+}
+
+impl Locator {
+    /// A locator of files under `root`.
+    pub(crate) fn new(root: &Path) -> Self {
+        Self {
+            root: root.to_owned(),
+            canonical_root: root.canonicalize().ok(),
+            listings: HashMap::new(),
+        }
+    }
+
+    /// The image `listed` names, as the disk spells it.
+    pub(crate) fn find(&mut self, listed: &str) -> Result<PathBuf, NotFound> {
+        let path = self.on_disk(listed)?;
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => Ok(path),
+            Ok(_) => Err(NotFound::Folder),
+            Err(_) => match std::fs::read_link(&path) {
+                Ok(target) => Err(NotFound::BrokenLink(target)),
+                Err(_) => Err(NotFound::Absent),
+            },
+        }
+    }
+
+    /// The file or folder `listed` names, as the disk spells it.
+    pub(crate) fn on_disk(&mut self, listed: &str) -> Result<PathBuf, NotFound> {
+        let parts = self.relative_parts(listed)?;
+        let spelled = parts.iter().fold(self.root.clone(), |p, c| p.join(c));
+        match std::fs::symlink_metadata(&spelled) {
+            Ok(_) => Ok(spelled),
+            Err(_) => self.respelled(&parts),
+        }
+    }
+
+    /// `listed`'s folders and name below the root: separators of any OS, `.` and `..`
+    /// resolved by their text, an absolute path into the root made relative.
+    fn relative_parts(&self, listed: &str) -> Result<Vec<String>, NotFound> {
+        let listed = listed.replace('\\', "/");
+        let drive =
+            listed.as_bytes().get(1) == Some(&b':') && listed.as_bytes()[0].is_ascii_alphabetic();
+        let path = Path::new(&listed);
+        let relative = if path.is_absolute() || drive {
+            self.below_root(path).ok_or(NotFound::LeavesTheFolder)?
+        } else {
+            path.to_owned()
+        };
+        let mut parts: Vec<String> = Vec::new();
+        for component in relative.components() {
+            match component {
+                Component::Normal(name) => parts.push(name.to_string_lossy().into_owned()),
+                Component::CurDir => {}
+                Component::ParentDir => {
+                    parts.pop().ok_or(NotFound::LeavesTheFolder)?;
+                }
+                Component::RootDir | Component::Prefix(_) => {
+                    return Err(NotFound::LeavesTheFolder);
+                }
+            }
+        }
+        if parts.is_empty() {
+            // An empty cell names nothing; `.` or `/` the folder itself.
+            return Err(if listed.trim().is_empty() {
+                NotFound::Absent
+            } else {
+                NotFound::Folder
+            });
+        }
+        Ok(parts)
+    }
+
+    /// An absolute `path` as relative to the root, when it lies inside it.
+    fn below_root(&self, path: &Path) -> Option<PathBuf> {
+        let roots = [Some(self.root.as_path()), self.canonical_root.as_deref()];
+        roots
+            .into_iter()
+            .flatten()
+            .find_map(|root| path.strip_prefix(root).ok())
+            .map(Path::to_owned)
+    }
+
+    /// `parts` under the root, each name taken as the disk spells it where the list spells
+    /// it in another Unicode form or letter case.
+    fn respelled(&mut self, parts: &[String]) -> Result<PathBuf, NotFound> {
+        let mut path = self.root.clone();
+        for part in parts {
+            let exact = path.join(part);
+            if std::fs::symlink_metadata(&exact).is_ok() {
+                path = exact;
+                continue;
+            }
+            let listing = self
+                .listings
+                .entry(path.clone())
+                .or_insert_with(|| Listing::of(&path));
+            let name = listing
+                .as_ref()
+                .ok_or(NotFound::Absent)?
+                .spelling_of(part)?;
+            path = path.join(name);
+        }
+        Ok(path)
+    }
+}
+
+impl Listing {
+    /// The entries of `folder`, or `None` when it cannot be listed (absent, a file).
+    fn of(folder: &Path) -> Option<Self> {
+        let mut listing = Self {
+            by_form: HashMap::new(),
+            by_case: HashMap::new(),
+        };
+        for entry in std::fs::read_dir(folder).ok()?.flatten() {
+            let name = entry.file_name();
+            let text = name.to_string_lossy();
+            let form: String = text.nfc().collect();
+            listing
+                .by_case
+                .entry(form.to_lowercase())
+                .or_default()
+                .push(name.clone());
+            listing.by_form.entry(form).or_default().push(name);
+        }
+        Some(listing)
+    }
+
+    /// The one name on disk that `part` stands for: the same in NFC, else the same in any
+    /// letter case; two or more candidates are refused with their names.
+    fn spelling_of(&self, part: &str) -> Result<OsString, NotFound> {
+        let form: String = part.nfc().collect();
+        let candidates = self
+            .by_form
+            .get(&form)
+            .or_else(|| self.by_case.get(&form.to_lowercase()))
+            .ok_or(NotFound::Absent)?;
+        match candidates.as_slice() {
+            [one] => Ok(one.clone()),
+            many => {
+                let mut names: Vec<String> = many
+                    .iter()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .collect();
+                names.sort();
+                Err(NotFound::Ambiguous(names))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn touch(path: &Path) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"x").unwrap();
+    }
+
+    #[test]
+    fn listed_paths_are_found_however_they_are_spelled() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        touch(&root.join("train/Ab.jpg"));
+        // Decomposed (NFD), as macOS writes names: `e` + U+0301.
+        touch(&root.join("train/Me\u{301}decin.jpg"));
+        let mut locator = Locator::new(root);
+        let found = |l: &mut Locator, listed: &str| l.find(listed).map(|p| p.to_owned());
+        let ab = root.join("train/Ab.jpg");
+        for listed in [
+            "train/Ab.jpg",
+            "./train/Ab.jpg",
+            "train/./Ab.jpg",
+            "val/../train/Ab.jpg",
+            "train\\Ab.jpg",
+            ".\\train\\Ab.jpg",
+            "train//Ab.jpg",
+            "TRAIN/ab.JPG",
+        ] {
+            assert_eq!(found(&mut locator, listed), Ok(ab.clone()), "{listed}");
+        }
+        let absolute = root.join("train/Ab.jpg");
+        assert_eq!(
+            found(&mut locator, absolute.to_str().unwrap()),
+            Ok(ab.clone())
+        );
+        let decomposed = root.join("train/Me\u{301}decin.jpg");
+        // Composed (NFC), as Linux and Windows tools write it.
+        assert_eq!(
+            found(&mut locator, "train/M\u{e9}decin.jpg"),
+            Ok(decomposed.clone())
+        );
+        assert_eq!(
+            found(&mut locator, "train/M\u{c9}DECIN.jpg"),
+            Ok(decomposed)
+        );
+    }
+
+    #[test]
+    fn each_path_that_names_no_image_says_why() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        touch(&root.join("train/a.jpg"));
+        touch(&root.join("train/b.jpg"));
+        touch(&root.join("train/B.jpg"));
+        touch(&dir.path().join("outside.jpg"));
+        let mut locator = Locator::new(&root);
+        let outside = dir.path().join("outside.jpg");
+        for (listed, why) in [
+            ("../outside.jpg", NotFound::LeavesTheFolder),
+            ("train/../../outside.jpg", NotFound::LeavesTheFolder),
+            (outside.to_str().unwrap(), NotFound::LeavesTheFolder),
+            ("C:\\Users\\me\\a.jpg", NotFound::LeavesTheFolder),
+            ("\\\\server\\share\\a.jpg", NotFound::LeavesTheFolder),
+            ("/etc/passwd", NotFound::LeavesTheFolder),
+            ("..\\..\\etc\\passwd", NotFound::LeavesTheFolder),
+            ("", NotFound::Absent),
+            ("train/c.jpg", NotFound::Absent),
+            ("test/a.jpg", NotFound::Absent),
+            ("train/a.jpg/x.jpg", NotFound::Absent),
+            ("train", NotFound::Folder),
+            ("train/", NotFound::Folder),
+            (".", NotFound::Folder),
+            (
+                "train/b.JPG",
+                NotFound::Ambiguous(vec!["B.jpg".into(), "b.jpg".into()]),
+            ),
+        ] {
+            assert_eq!(locator.find(listed), Err(why), "{listed}");
+        }
+        // The exact spelling wins over a case-insensitive match.
+        assert_eq!(locator.find("train/b.jpg"), Ok(root.join("train/b.jpg")));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn links_are_followed_and_a_broken_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("data");
+        let elsewhere = dir.path().join("disk2");
+        touch(&elsewhere.join("a.jpg"));
+        std::fs::create_dir_all(&root).unwrap();
+        // The images on another disk, linked in: read.
+        std::os::unix::fs::symlink(&elsewhere, root.join("train")).unwrap();
+        std::os::unix::fs::symlink(elsewhere.join("gone.jpg"), root.join("b.jpg")).unwrap();
+        let mut locator = Locator::new(&root);
+        assert_eq!(locator.find("train/a.jpg"), Ok(root.join("train/a.jpg")));
+        assert_eq!(
+            locator.find("b.jpg"),
+            Err(NotFound::BrokenLink(elsewhere.join("gone.jpg")))
+        );
+        assert!(
+            NotFound::BrokenLink(elsewhere.join("gone.jpg"))
+                .reason("labels.csv")
+                .contains("gone.jpg`, which is absent")
+        );
+    }
+}

@@ -1,0 +1,357 @@
+//! Listed paths in every spelling the real world writes them, through every loader that
+//! reads a list (`docs/inputs.md`, "Paths"): a name in Unicode's other form (macOS writes
+//! names decomposed), in another letter case (lists made on Windows or macOS), absolute
+//! into the root, through `..`, with spaces, links in and out, a folder, a broken link, two
+//! names on disk that fit one listed name, and a path out of the dataset. And the dataset
+//! folder itself given as a file, or in another letter case.
+
+#![allow(clippy::unwrap_used)] // Tests panic on failure by design.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use fineface_data::{
+    CelebA, DataError, DatasetConfig, FaceDataset, FairFace, ImageFolder, Lfwa, Manifest,
+    RootProblem, Split, SplitConfig, error_chain,
+};
+
+/// A fresh folder for one test.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("fineface-paths-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A real 12x10 JPEG.
+fn jpeg(path: &Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image::RgbImage::from_fn(12, 10, |x, y| image::Rgb([x as u8 * 20, y as u8 * 20, 128]))
+        .save_with_format(path, image::ImageFormat::Jpeg)
+        .unwrap();
+}
+
+/// What became of each listed path: the file read, or the reason it was left out.
+fn outcome(dataset: &FaceDataset) -> BTreeMap<String, Result<PathBuf, String>> {
+    let read = Split::ALL
+        .iter()
+        .flat_map(|s| dataset.split(*s))
+        .map(|s| (s.file.clone(), Ok(s.path.clone())));
+    let skipped = dataset
+        .skipped
+        .iter()
+        .map(|s| (s.file.clone(), Err(s.reason.clone())));
+    read.chain(skipped).collect()
+}
+
+/// The images of `root/train/` under the names a disk may hold, the listed spelling of each,
+/// and what reading it must give (`Ok(disk name)` or a reason's words).
+struct Spellings {
+    listed: Vec<(String, Result<&'static str, &'static str>)>,
+}
+
+/// Writes the disk side under `images` (the folder a dataset's paths are relative to) and
+/// returns the list's side, `prefix` before each name (`train/` for FairFace).
+#[cfg(unix)]
+fn spellings(images: &Path, outside: &Path, prefix: &str) -> Spellings {
+    let folder = images.join(prefix);
+    // Decomposed, as macOS writes names: `e` + U+0301.
+    jpeg(&folder.join("Me\u{301}decin Ba.jpg"));
+    jpeg(&folder.join("upper.jpg"));
+    jpeg(&folder.join("plain.jpg"));
+    jpeg(&folder.join("dup.jpg"));
+    jpeg(&folder.join("DUP.jpg"));
+    std::fs::create_dir_all(folder.join("folder.jpg")).unwrap();
+    std::os::unix::fs::symlink(outside.join("gone.jpg"), folder.join("broken.jpg")).unwrap();
+    jpeg(&outside.join("disk2/real.jpg"));
+    std::os::unix::fs::symlink(outside.join("disk2/real.jpg"), folder.join("linked.jpg")).unwrap();
+    jpeg(&outside.join("outside.jpg"));
+    let absolute = folder.join("plain.jpg").to_str().unwrap().to_owned();
+    let out = outside.join("outside.jpg").to_str().unwrap().to_owned();
+    let p = |name: &str| format!("{prefix}{name}");
+    Spellings {
+        listed: vec![
+            // Composed (NFC), as Linux and Windows tools write it.
+            (p("M\u{e9}decin Ba.jpg"), Ok("Me\u{301}decin Ba.jpg")),
+            (p("UPPER.JPG"), Ok("upper.jpg")),
+            (absolute, Ok("plain.jpg")),
+            (p("sub/../linked.jpg"), Ok("linked.jpg")),
+            (
+                p("Dup.jpg"),
+                Err("names that differ from it only in letter case"),
+            ),
+            (p("folder.jpg"), Err("a folder, not an image")),
+            (p("broken.jpg"), Err("gone.jpg`, which is absent")),
+            (out, Err("leaves the dataset folder")),
+            (p("none.jpg"), Err("but absent")),
+        ],
+    }
+}
+
+/// Each listed path read as the disk's file, or left out with the expected reason.
+fn assert_outcomes(dataset: &FaceDataset, images: &Path, prefix: &str, spellings: &Spellings) {
+    let got = outcome(dataset);
+    for (listed, expected) in &spellings.listed {
+        let result = got
+            .get(listed)
+            .unwrap_or_else(|| panic!("{listed}: neither read nor skipped: {got:?}"));
+        match (expected, result) {
+            (Ok(disk), Ok(path)) => {
+                assert_eq!(path, &images.join(prefix).join(disk), "{listed}")
+            }
+            (Err(words), Err(reason)) => assert!(reason.contains(words), "{listed}: {reason}"),
+            _ => panic!("{listed}: expected {expected:?}, got {result:?}"),
+        }
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn fairface_reads_every_spelling_of_a_listed_path_or_says_why() {
+    let dir = scratch("fairface");
+    let root = dir.join("fairface");
+    let spellings = spellings(&root, &dir, "train/");
+    let mut csv = String::from("file,age,gender,race,service_test\n");
+    for (i, (listed, _)) in spellings.listed.iter().enumerate() {
+        let gender = ["Male", "Female"][i % 2];
+        csv.push_str(&format!("\"{listed}\",20-29,{gender},White,False\n"));
+    }
+    std::fs::write(root.join("fairface_label_train.csv"), csv).unwrap();
+    jpeg(&root.join("val/1.jpg"));
+    std::fs::write(
+        root.join("fairface_label_val.csv"),
+        "file,age,gender,race,service_test\nval/1.jpg,20-29,Male,White,False\n",
+    )
+    .unwrap();
+    let dataset = FairFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_outcomes(&dataset, &root, "train/", &spellings);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[cfg(unix)]
+#[test]
+fn a_manifest_reads_every_spelling_of_a_listed_path_or_says_why() {
+    let dir = scratch("manifest");
+    let root = dir.join("faces");
+    let spellings = spellings(&root, &dir, "img/");
+    let mut csv = String::from("path,label,group\n");
+    for (i, (listed, _)) in spellings.listed.iter().enumerate() {
+        csv.push_str(&format!("\"{listed}\",{},g{}\n", i % 2, i % 3));
+    }
+    std::fs::write(root.join("manifest.csv"), csv).unwrap();
+    let dataset = Manifest {
+        target: "label".into(),
+        sensitive: vec!["group".into()],
+        ..Manifest::new(root.clone())
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert_outcomes(&dataset, &root, "img/", &spellings);
+    let reason = &outcome(&dataset)["img/Dup.jpg"];
+    assert_eq!(
+        reason.as_ref().unwrap_err(),
+        "listed in the manifest but absent as spelled; the disk holds 2 names that differ \
+         from it only in letter case: `DUP.jpg`, `dup.jpg` (rename one, or list the one meant)"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// ImageFolder lists the disk and finds each image's row in the groups CSV: rows in the
+/// other Unicode form, another letter case, or absolute into the root all fit.
+#[test]
+fn image_folder_groups_rows_fit_their_images_however_the_paths_are_spelled() {
+    let root = scratch("imagefolder");
+    jpeg(&root.join("train/Male/Me\u{301}decin Ba.jpg"));
+    jpeg(&root.join("train/Male/upper.jpg"));
+    jpeg(&root.join("train/Female/plain.jpg"));
+    jpeg(&root.join("test/Female/other.jpg"));
+    let absolute = root.join("train/Female/plain.jpg");
+    std::fs::write(
+        root.join("groups.csv"),
+        format!(
+            "path,race\ntrain/Male/M\u{e9}decin Ba.jpg,Black\nTRAIN/male/UPPER.JPG,White\n\
+             {},Black\ntest\\Female\\other.jpg,White\n",
+            absolute.display()
+        ),
+    )
+    .unwrap();
+    let dataset = ImageFolder {
+        groups_csv: Some("groups.csv".into()),
+        ..ImageFolder::new(root.clone())
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
+    let groups: BTreeMap<String, String> = Split::ALL
+        .iter()
+        .flat_map(|s| dataset.split(*s))
+        .map(|s| (s.file.clone(), s.group()))
+        .collect();
+    assert_eq!(groups["train/Male/Me\u{301}decin Ba.jpg"], "Black");
+    assert_eq!(groups["train/Male/upper.jpg"], "White");
+    assert_eq!(groups["train/Female/plain.jpg"], "Black");
+    assert_eq!(groups["test/Female/other.jpg"], "White");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// CelebA's names are tokens (no spaces, never absolute); what copies change is the case of
+/// the extension (`.JPG` from a FAT card or a Windows tool).
+#[test]
+fn celeba_finds_images_whose_extension_a_copy_upper_cased() {
+    let root = scratch("celeba");
+    let mut attr = String::from("3\nMale Smiling\n");
+    for (i, name) in ["000001.jpg", "000002.jpg", "000003.jpg"]
+        .iter()
+        .enumerate()
+    {
+        attr.push_str(&format!("{name} {} {}\n", [1, -1][i % 2], [-1, 1][i % 2]));
+        jpeg(
+            &root
+                .join("img_align_celeba")
+                .join(name.replace(".jpg", ".JPG")),
+        );
+    }
+    std::fs::write(root.join("list_attr_celeba.txt"), attr).unwrap();
+    let dataset = CelebA {
+        root: root.clone(),
+        target: "Smiling".into(),
+        sensitive: vec!["Male".into()],
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
+    assert_eq!(dataset.len(), 3);
+    assert!(
+        Split::ALL.iter().flat_map(|s| dataset.split(*s)).all(|s| s
+            .path
+            .to_str()
+            .unwrap()
+            .ends_with(".JPG"))
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// LFW's images kept on another disk and linked in: read through the link.
+#[cfg(unix)]
+#[test]
+fn lfwa_reads_images_through_a_linked_folder() {
+    let dir = scratch("lfwa");
+    let root = dir.join("lfwa");
+    std::fs::create_dir_all(&root).unwrap();
+    let header = "#\tperson\timagenum\tMale\tAsian\tWhite\tBlack\tIndian";
+    std::fs::write(
+        root.join("lfw_attributes.txt"),
+        format!(
+            "# created 2009\n{header}\nAaron Eckhart\t1\t1.5\t-1.8\t1.7\t-2.0\t-0.5\n\
+             Serena Williams\t3\t-2.1\t-1.0\t-0.4\t1.9\t-0.2\n"
+        ),
+    )
+    .unwrap();
+    jpeg(&dir.join("disk2/lfw/Aaron_Eckhart/Aaron_Eckhart_0001.jpg"));
+    jpeg(&dir.join("disk2/lfw/Serena_Williams/Serena_Williams_0003.jpg"));
+    std::os::unix::fs::symlink(dir.join("disk2/lfw"), root.join("lfw")).unwrap();
+    let dataset = Lfwa::new(root).load(&SplitConfig::default()).unwrap();
+    assert_eq!(dataset.len(), 2, "{:?}", dataset.skipped);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// The dataset folder given as its label file (`--data fairface_label_train.csv`), or in
+/// another letter case than the disk's: refused by every kind, saying what to give.
+#[test]
+fn a_dataset_root_that_is_a_file_or_differs_in_case_is_refused_by_every_kind() {
+    let dir = scratch("roots");
+    std::fs::create_dir_all(dir.join("faces")).unwrap();
+    let file = dir.join("faces/labels.csv");
+    std::fs::write(&file, "path,label\n").unwrap();
+    for kind in DatasetConfig::KINDS {
+        let config = DatasetConfig::with_root(kind, file.clone()).unwrap();
+        let error = config.load(&SplitConfig::default()).unwrap_err();
+        match &error {
+            DataError::Root {
+                problem: RootProblem::IsAFile { parent, .. },
+                ..
+            } => assert_eq!(parent, &dir.join("faces"), "{kind}"),
+            other => panic!("{kind}: {other}"),
+        }
+        assert_eq!(
+            error_chain(&error),
+            format!(
+                "{kind}: `{}` is a file, not the dataset's folder: give the folder that holds \
+                 the dataset (`{}`?)",
+                file.display(),
+                dir.join("faces").display()
+            )
+        );
+        let typed = dir.join("FACES");
+        let config = DatasetConfig::with_root(kind, typed.clone()).unwrap();
+        let error = config.load(&SplitConfig::default()).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "{kind}: the dataset folder `{}` does not exist, but `{}` does (names differ \
+                 in letter case on this system)",
+                typed.display(),
+                dir.join("faces").display()
+            )
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A dataset library's export where the official archive is expected (Hugging Face's
+/// Parquet under `data/`, an Arrow folder from `save_to_disk`, TensorFlow Datasets'
+/// TFRecords under a version folder): every kind that reads files says what the folder
+/// holds and how to read it, instead of naming the first file it lacks.
+#[test]
+fn a_dataset_librarys_export_is_named_by_every_kind() {
+    let dir = scratch("exports");
+    for (layout, format) in [
+        ("data/train-00000-of-00002.parquet", "Parquet files"),
+        ("train/data-00000-of-00001.arrow", "Arrow files"),
+        (
+            "2.1.0/celeb_a-train.tfrecord-00000-of-00016",
+            "TFRecord files",
+        ),
+    ] {
+        let root = dir.join(layout.split('/').next().unwrap().replace('.', "_") + "-root");
+        let file = root.join(layout);
+        std::fs::create_dir_all(file.parent().unwrap()).unwrap();
+        std::fs::write(&file, b"PAR1").unwrap();
+        for kind in DatasetConfig::KINDS {
+            if kind == "synthface" {
+                continue; // generated, never read from an archive
+            }
+            let config = DatasetConfig::with_root(kind, root.clone()).unwrap();
+            let error = config.load(&SplitConfig::default()).unwrap_err();
+            assert!(
+                matches!(
+                    &error,
+                    DataError::Root {
+                        problem: RootProblem::Export { .. },
+                        ..
+                    }
+                ),
+                "{kind} {layout}: {error}"
+            );
+            assert_eq!(
+                error.to_string(),
+                format!(
+                    "{kind}: `{}` holds {format}{} (`{}`), not the dataset's images and label \
+                     files: write the images out with a CSV of their labels and read that as a \
+                     manifest (kind = \"manifest\"; see docs/inputs.md, \"Exports\"), or unpack \
+                     the dataset's official archive there",
+                    root.display(),
+                    match format {
+                        "Parquet files" => " (a Hugging Face dataset)",
+                        "Arrow files" => " (a Hugging Face dataset saved with save_to_disk)",
+                        _ => " (a TensorFlow Datasets build)",
+                    },
+                    file.display()
+                )
+            );
+        }
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
