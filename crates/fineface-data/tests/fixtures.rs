@@ -258,6 +258,15 @@ fn celeba_reads_crlf_and_lf_and_any_attribute() {
     }
 }
 
+/// `gender|race` of each row of `root/lfw_attributes.txt`.
+fn lfwa_labels(root: &Path) -> Vec<String> {
+    fineface_data::formats::lfwa::read_attributes(&root.join("lfw_attributes.txt"))
+        .unwrap()
+        .into_iter()
+        .map(|r| format!("{}|{}", r.gender, r.race))
+        .collect()
+}
+
 #[test]
 fn lfwa_derives_gender_and_race_from_the_scores() {
     let root = scratch("lfwa");
@@ -279,20 +288,14 @@ fn lfwa_derives_gender_and_race_from_the_scores() {
     ] {
         jpeg(&root.join("lfw").join(f));
     }
-    let rows =
-        fineface_data::formats::lfwa::read_attributes(&root.join("lfw_attributes.txt")).unwrap();
-    let labels: Vec<(&str, &str)> = rows
-        .iter()
-        .map(|r| (r.gender.as_str(), r.race.as_str()))
-        .collect();
     assert_eq!(
-        labels,
-        vec![
-            ("Male", "White"),
-            ("Male", "Undefined"),
-            ("Male", "Asian"),
-            ("Female", "Black"),
-            ("Female", "Asian")
+        lfwa_labels(&root),
+        [
+            "Male|White",
+            "Male|Undefined",
+            "Male|Asian",
+            "Female|Black",
+            "Female|Asian"
         ]
     );
     let dataset = Lfwa::new(root.clone())
@@ -787,4 +790,129 @@ fn image_folder_split_folders_as_exports_name_them() {
         "{error}"
     );
     std::fs::remove_dir_all(&empty).unwrap();
+}
+
+/// The 73 attribute names of Columbia's `lfw_attributes.txt`, in the published order
+/// (Kumar et al., 2009): `Indian` is the 58th, far from the other races.
+const LFW_ATTRIBUTES: [&str; 73] = [
+    "Male",
+    "Asian",
+    "White",
+    "Black",
+    "Baby",
+    "Child",
+    "Youth",
+    "Middle Aged",
+    "Senior",
+    "Black Hair",
+    "Blond Hair",
+    "Brown Hair",
+    "Bald",
+    "No Eyewear",
+    "Eyeglasses",
+    "Sunglasses",
+    "Mustache",
+    "Smiling",
+    "Frowning",
+    "Chubby",
+    "Blurry",
+    "Harsh Lighting",
+    "Flash",
+    "Soft Lighting",
+    "Outdoor",
+    "Curly Hair",
+    "Wavy Hair",
+    "Straight Hair",
+    "Receding Hairline",
+    "Bangs",
+    "Sideburns",
+    "Fully Visible Forehead",
+    "Partially Visible Forehead",
+    "Obstructed Forehead",
+    "Bushy Eyebrows",
+    "Arched Eyebrows",
+    "Narrow Eyes",
+    "Eyes Open",
+    "Big Nose",
+    "Pointy Nose",
+    "Big Lips",
+    "Mouth Closed",
+    "Mouth Slightly Open",
+    "Mouth Wide Open",
+    "Teeth Not Visible",
+    "No Beard",
+    "Goatee",
+    "Round Jaw",
+    "Double Chin",
+    "Wearing Hat",
+    "Oval Face",
+    "Square Face",
+    "Round Face",
+    "Color Photo",
+    "Posed Photo",
+    "Attractive Man",
+    "Attractive Woman",
+    "Indian",
+    "Gray Hair",
+    "Bags Under Eyes",
+    "Heavy Makeup",
+    "Rosy Cheeks",
+    "Shiny Skin",
+    "Pale Skin",
+    "5 o' Clock Shadow",
+    "Strong Nose-Mouth Lines",
+    "Wearing Lipstick",
+    "Flushed Face",
+    "High Cheekbones",
+    "Brown Eyes",
+    "Wearing Earrings",
+    "Wearing Necktie",
+    "Wearing Necklace",
+];
+
+/// The published layout of `lfw_attributes.txt` (`../shared` does not hold the file): a
+/// comment line, the `#\tperson\timagenum\t...` header of 73 attributes whose names hold
+/// spaces and punctuation, and rows of 73 scores; the races read from their columns
+/// wherever they are, `Indian` 54 columns after `Black`.
+#[test]
+fn lfwa_reads_the_published_layout_of_73_attributes() {
+    let root = scratch("lfwa-published");
+    let mut table = format!(
+        "# created on 2009, Columbia University\n#\tperson\timagenum\t{}\n",
+        LFW_ATTRIBUTES.join("\t")
+    );
+    // (person, imagenum, scores by attribute name; every other score -0.5)
+    type Scores = &'static [(&'static str, f64)];
+    let people: [(&str, u32, Scores); 4] = [
+        ("Aaron Eckhart", 1, &[("Male", 1.6), ("White", 1.7)]),
+        ("Zhu Rongji", 1, &[("Male", 1.2), ("Asian", 2.4)]),
+        ("Serena Williams", 3, &[("Male", -2.1), ("Black", 1.9)]),
+        (
+            "Sachin Tendulkar",
+            2,
+            &[("Male", 0.9), ("Indian", 1.1), ("White", 0.3)],
+        ),
+    ];
+    for (person, number, scores) in people {
+        let values: Vec<String> = LFW_ATTRIBUTES
+            .iter()
+            .map(|name| {
+                let score = scores.iter().find(|(n, _)| n == name).map_or(-0.5, |s| s.1);
+                format!("{score:.6}")
+            })
+            .collect();
+        table.push_str(&format!("{person}\t{number}\t{}\n", values.join("\t")));
+        let name = person.replace(' ', "_");
+        jpeg(&root.join(format!("lfw/{name}/{name}_{number:04}.jpg")));
+    }
+    std::fs::write(root.join("lfw_attributes.txt"), table).unwrap();
+    assert_eq!(
+        lfwa_labels(&root),
+        ["Male|White", "Male|Asian", "Female|Black", "Male|Indian"]
+    );
+    let dataset = Lfwa::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.len(), 4, "{:?}", dataset.skipped);
+    std::fs::remove_dir_all(&root).unwrap();
 }

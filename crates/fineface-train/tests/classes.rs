@@ -13,8 +13,11 @@ use fineface_train::{EvalData, EvalRequest, Method, RunFolder, RunOptions, Train
 
 mod common;
 
+/// One manifest row: the image's path, its label, group and split.
+type Row<'a> = (String, &'a str, &'a str, &'a str);
+
 /// A manifest of `rows` (`path,label,group,split`) under `root`, each image a real PNG.
-fn manifest(root: &Path, rows: &[(&str, &str, &str, &str)]) -> DatasetConfig {
+fn manifest(root: &Path, rows: &[Row<'_>]) -> DatasetConfig {
     let mut csv = String::from("path,label,group,split\n");
     for (i, (name, label, group, split)) in rows.iter().enumerate() {
         let path = root.join(name);
@@ -33,11 +36,7 @@ fn manifest(root: &Path, rows: &[(&str, &str, &str, &str)]) -> DatasetConfig {
 }
 
 /// `rows` with each class and group in every split, `n` images per class and split.
-fn balanced<'a>(
-    classes: &[&'a str],
-    splits: &[&'a str],
-    n: usize,
-) -> Vec<(String, &'a str, &'a str, &'a str)> {
+fn balanced<'a>(classes: &[&'a str], splits: &[&'a str], n: usize) -> Vec<Row<'a>> {
     let mut rows = Vec::new();
     for split in splits {
         for class in classes {
@@ -48,6 +47,19 @@ fn balanced<'a>(
         }
     }
     rows
+}
+
+/// The run evaluated on a manifest of `rows` written under `root`.
+fn evaluate(
+    folder: &RunFolder,
+    root: &Path,
+    rows: &[Row<'_>],
+) -> fineface_train::Result<fineface_train::EvalOutcome> {
+    let request = EvalRequest {
+        out: Some(root.join("eval")),
+        ..EvalRequest::new(EvalData::Other(manifest(root, rows)))
+    };
+    folder.evaluate::<CpuAutodiff>(&request, &Default::default())
 }
 
 fn trainer_error(data: DatasetConfig) -> String {
@@ -67,10 +79,6 @@ fn trainer_error(data: DatasetConfig) -> String {
 fn a_train_split_of_one_class_is_refused_naming_it() {
     let dir = tempfile::tempdir().unwrap();
     let rows = balanced(&["smiling"], &["train", "val", "test"], 8);
-    let rows: Vec<_> = rows
-        .iter()
-        .map(|(p, l, g, s)| (p.as_str(), *l, *g, *s))
-        .collect();
     let error = trainer_error(manifest(dir.path(), &rows));
     assert_eq!(
         error,
@@ -85,10 +93,6 @@ fn classes_only_validation_or_test_hold_are_refused_naming_each() {
     let mut rows = balanced(&["no", "yes"], &["train", "val", "test"], 8);
     rows.extend(balanced(&["maybe"], &["test"], 3));
     rows.extend(balanced(&["unsure"], &["val"], 2));
-    let rows: Vec<_> = rows
-        .iter()
-        .map(|(p, l, g, s)| (p.as_str(), *l, *g, *s))
-        .collect();
     let error = trainer_error(manifest(dir.path(), &rows));
     assert_eq!(
         error,
@@ -119,17 +123,7 @@ fn evaluation_names_the_labels_a_run_never_learned_and_audits_new_groups() {
     let dir = tempfile::tempdir().unwrap();
     // SynthFace's classes are `no` and `yes` (smiling); `maybe` was never learned.
     let rows = balanced(&["no", "yes", "maybe"], &["test"], 2);
-    let rows: Vec<_> = rows
-        .iter()
-        .map(|(p, l, g, s)| (p.as_str(), *l, *g, *s))
-        .collect();
-    let request = EvalRequest {
-        out: Some(dir.path().join("eval")),
-        ..EvalRequest::new(EvalData::Other(manifest(&dir.path().join("x"), &rows)))
-    };
-    let error = folder
-        .evaluate::<CpuAutodiff>(&request, &Default::default())
-        .unwrap_err();
+    let error = evaluate(&folder, &dir.path().join("x"), &rows).unwrap_err();
     assert_eq!(
         error.to_string(),
         "manifest has targets the run never learned: `maybe` (the run predicts `no`, `yes`); \
@@ -137,17 +131,7 @@ fn evaluation_names_the_labels_a_run_never_learned_and_audits_new_groups() {
     );
     // Labels among the run's, in groups SynthFace never had: audited by those groups.
     let rows = balanced(&["no", "yes"], &["test"], 2);
-    let rows: Vec<_> = rows
-        .iter()
-        .map(|(p, l, g, s)| (p.as_str(), *l, *g, *s))
-        .collect();
-    let request = EvalRequest {
-        out: Some(dir.path().join("eval")),
-        ..EvalRequest::new(EvalData::Other(manifest(&dir.path().join("y"), &rows)))
-    };
-    let outcome = folder
-        .evaluate::<CpuAutodiff>(&request, &Default::default())
-        .unwrap();
+    let outcome = evaluate(&folder, &dir.path().join("y"), &rows).unwrap();
     let fairness = std::fs::read_to_string(outcome.dir.join("fairness.json")).unwrap();
     assert!(
         fairness.contains("\"a\"") && fairness.contains("\"b\""),
