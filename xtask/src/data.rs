@@ -48,6 +48,17 @@ struct CheckArgs {
     /// Skip reading image headers (no size histogram, faster on large datasets).
     #[arg(long)]
     no_sizes: bool,
+    /// The target attribute or column (`gender`, `race`, `age`; CelebA's `Smiling`; a
+    /// manifest's column). Default: the kind's.
+    #[arg(long)]
+    target: Option<String>,
+    /// The sensitive attributes or columns forming the groups, comma-separated (CelebA,
+    /// manifest, ImageFolder's groups CSV). Default: the kind's.
+    #[arg(long, value_delimiter = ',')]
+    sensitive: Option<Vec<String>>,
+    /// The manifest's CSV, or ImageFolder's groups CSV, relative to the root.
+    #[arg(long)]
+    csv: Option<PathBuf>,
 }
 
 impl DataArgs {
@@ -59,10 +70,60 @@ impl DataArgs {
 }
 
 impl CheckArgs {
+    /// `config` with the target, sensitive columns and CSV the flags name, each refused
+    /// where the kind has no such setting.
+    fn with_columns(&self, mut config: DatasetConfig) -> anyhow::Result<DatasetConfig> {
+        let kind = config.kind();
+        let (target, sensitive, csv) = match &mut config {
+            DatasetConfig::Manifest(m) => (
+                Some(&mut m.target),
+                Some(&mut m.sensitive),
+                Some(&mut m.csv),
+            ),
+            DatasetConfig::CelebA(c) => (Some(&mut c.target), Some(&mut c.sensitive), None),
+            DatasetConfig::FairFace(f) => (Some(&mut f.target), None, None),
+            DatasetConfig::UtkFace(u) => (Some(&mut u.target), None, None),
+            DatasetConfig::Lfwa(l) => (Some(&mut l.target), None, None),
+            DatasetConfig::ImageFolder(i) => {
+                if let Some(csv) = &self.csv {
+                    i.groups_csv = Some(csv.clone());
+                }
+                (None, Some(&mut i.sensitive), None)
+            }
+            DatasetConfig::SynthFace(_) => (None, None, None),
+        };
+        let refuse =
+            |flag: &str, why: &str| anyhow::anyhow!("{flag} does not apply to {kind}: {why}");
+        match (target, &self.target) {
+            (Some(field), Some(value)) => value.clone_into(field),
+            (None, Some(_)) => return Err(refuse("--target", "its classes are its folders")),
+            _ => {}
+        }
+        match (sensitive, &self.sensitive) {
+            (Some(field), Some(value)) => value.clone_into(field),
+            (None, Some(_)) => {
+                return Err(refuse(
+                    "--sensitive",
+                    "its groups are fixed (race x gender)",
+                ));
+            }
+            _ => {}
+        }
+        match (csv, &self.csv) {
+            (Some(field), Some(value)) => value.clone_into(field),
+            (None, Some(_)) if kind != "imagefolder" => {
+                return Err(refuse("--csv", "it reads its own label files"));
+            }
+            _ => {}
+        }
+        Ok(config)
+    }
+
     fn run(self) -> anyhow::Result<()> {
         let kind = format!("{:?}", self.kind).to_lowercase();
         let config = DatasetConfig::with_root(&kind, self.root.clone())
             .with_context(|| format!("unknown dataset kind {kind}"))?;
+        let config = self.with_columns(config)?;
         let split = SplitConfig {
             seed: self.seed,
             ..SplitConfig::default()

@@ -128,3 +128,71 @@ fn check_warns_when_a_carved_split_is_empty_and_says_why() {
     }
     assert!(stdout.contains("raise split.test_fraction"), "{stdout}");
 }
+
+/// A manifest of the user's own columns is checked by naming them; a flag the kind has no
+/// setting for is refused, saying why.
+#[test]
+fn check_of_a_manifest_takes_its_columns_from_the_flags() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut csv = String::from("file,smile,skin,split\n");
+    for i in 0..8 {
+        std::fs::write(dir.path().join(format!("{i}.jpg")), b"").unwrap();
+        let split = ["train", "train", "val", "test"][i % 4];
+        csv.push_str(&format!(
+            "{i}.jpg,{},{},{split}\n",
+            i % 2,
+            ["dark", "light"][i / 4]
+        ));
+    }
+    std::fs::write(dir.path().join("faces.csv"), csv).unwrap();
+    let check = |flags: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["data", "check", "--no-sizes", "--root"])
+            .arg(dir.path())
+            .args(flags)
+            .current_dir(repo())
+            .output()
+            .unwrap()
+    };
+    let output = check(&[
+        "manifest",
+        "--csv",
+        "faces.csv",
+        "--target",
+        "smile",
+        "--sensitive",
+        "skin",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    // The path column is `file`, not the default `path`: named as missing.
+    assert!(!output.status.success());
+    assert!(stderr.contains("missing column `path`"), "{stdout}{stderr}");
+    let fixed = std::fs::read_to_string(dir.path().join("faces.csv"))
+        .unwrap()
+        .replacen("file,", "path,", 1);
+    std::fs::write(dir.path().join("faces.csv"), fixed).unwrap();
+    let output = check(&[
+        "manifest",
+        "--csv",
+        "faces.csv",
+        "--target",
+        "smile",
+        "--sensitive",
+        "skin",
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        output.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(stdout.contains("target `smile`, groups skin"), "{stdout}");
+    let output = check(&["fairface", "--sensitive", "race"]);
+    assert!(!output.status.success());
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains(
+            "--sensitive does not apply to fairface: its groups are fixed (race x gender)"
+        ),
+    );
+}

@@ -97,8 +97,17 @@ impl DataCheck {
                     split.name()
                 )
             });
-        let classes = dataset
-            .class_problems()
+        // From the counts: images whose header does not read are left out of them.
+        let per_class: BTreeMap<Split, BTreeMap<String, usize>> = Split::ALL
+            .into_iter()
+            .map(|s| {
+                let counts = splits
+                    .get(s.name())
+                    .map(|c: &SplitCounts| c.targets.clone());
+                (s, counts.unwrap_or_default())
+            })
+            .collect();
+        let classes = crate::sample::class_problems_of(&per_class)
             .into_iter()
             .map(|problem| format!("training refuses this dataset: {problem}"));
         let warnings = empty.chain(classes).collect();

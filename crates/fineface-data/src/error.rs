@@ -42,6 +42,22 @@ pub enum DataError {
         /// What is wrong with the folder, and what to give instead.
         problem: RootProblem,
     },
+    /// One image listed twice under two spellings (`a.jpg` and `A.JPG` on a disk that
+    /// has one of them, its absolute path, `x/../a.jpg`), in one label file or two: counted
+    /// twice, with labels that may differ, or in two splits at once.
+    #[error(
+        "{dataset}: `{}` ({}) and `{}` ({}) are one image, `{}`: list it once",
+        listings.first, listings.first_in, listings.second, listings.second_in,
+        image.display()
+    )]
+    ListedTwice {
+        /// Dataset name.
+        dataset: &'static str,
+        /// The two listings.
+        listings: Box<TwoListings>,
+        /// The image on disk.
+        image: PathBuf,
+    },
     /// A file could not be read.
     #[error("cannot read {path}: {source}")]
     Io {
@@ -86,6 +102,19 @@ pub enum DataError {
     Config(String),
 }
 
+/// Two listings of one image ([`DataError::ListedTwice`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TwoListings {
+    /// The first listing, as written.
+    pub first: String,
+    /// Where: the label file and, where known, its line.
+    pub first_in: String,
+    /// The second listing, as written.
+    pub second: String,
+    /// Where.
+    pub second_in: String,
+}
+
 /// Why a dataset's root is no folder to read it from.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RootProblem {
@@ -101,18 +130,31 @@ pub enum RootProblem {
         /// The folder holding it.
         parent: PathBuf,
     },
-    /// The root is absent, and a folder whose name differs from it only in letter case is
-    /// there (a path typed on macOS or Windows, whose disks match names in any case).
+    /// The root is absent, and folders whose names differ from it only in letter case or
+    /// Unicode form are there (a path typed on macOS or Windows, whose disks match names in
+    /// any case and form).
     #[error(
-        "the dataset folder `{}` does not exist, but `{}` does (names differ in letter case on this system)",
+        "the dataset folder `{}` does not exist, but {} (names that differ in letter case or in how accents are encoded are different folders on this system)",
         root.display(),
-        on_disk.display()
+        candidates_text(candidates)
     )]
     DiffersInCase {
         /// The root as given.
         root: PathBuf,
-        /// The folder on disk.
-        on_disk: PathBuf,
+        /// The folders on disk it may mean.
+        candidates: Vec<PathBuf>,
+    },
+    /// The root is a symbolic link to something absent.
+    #[error(
+        "the dataset folder `{}` is a link to `{}`, which is absent (a disk not mounted?)",
+        root.display(),
+        target.display()
+    )]
+    BrokenLink {
+        /// The root as given.
+        root: PathBuf,
+        /// Where it points.
+        target: PathBuf,
     },
     /// The root holds a dataset library's export (Hugging Face's Parquet or Arrow files,
     /// TensorFlow Datasets' TFRecords) instead of the images and label files the loader
@@ -132,6 +174,18 @@ pub enum RootProblem {
         /// One of them.
         example: PathBuf,
     },
+}
+
+/// `` `a` does`` or `` `a` and `b` do``.
+fn candidates_text(candidates: &[PathBuf]) -> String {
+    let names: Vec<String> = candidates
+        .iter()
+        .map(|c| format!("`{}`", c.display()))
+        .collect();
+    match &names[..] {
+        [one] => format!("{one} does"),
+        many => format!("{} do: give the one meant", many.join(" and ")),
+    }
 }
 
 /// Short for `Result<T, DataError>`.

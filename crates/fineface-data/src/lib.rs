@@ -58,7 +58,7 @@ pub use dataset::SplitDataset;
 pub use datasets::{
     CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
 };
-pub use error::{DataError, Result, RootProblem, error_chain};
+pub use error::{DataError, Result, RootProblem, TwoListings, error_chain};
 pub use image_file::{FORMATS, ImageFileError, MAX_MEGAPIXELS, image_size, open_image};
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
 pub use sample::{ClassProblem, FaceDataset, FaceSample, Skipped, Split};

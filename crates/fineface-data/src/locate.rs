@@ -14,6 +14,8 @@ use std::path::{Component, Path, PathBuf};
 
 use unicode_normalization::UnicodeNormalization;
 
+use crate::error::{DataError, TwoListings};
+
 /// Why a listed path names no image.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum NotFound {
@@ -25,6 +27,8 @@ pub(crate) enum NotFound {
     Folder,
     /// The path is a symbolic link to a file that is absent.
     BrokenLink(PathBuf),
+    /// The path is a symbolic link that leads back to itself (through the link named).
+    LinkLoop(PathBuf),
     /// Absent as spelled, and more than one name on disk differs from it only in letter
     /// case or Unicode form.
     Ambiguous(Vec<String>),
@@ -41,6 +45,10 @@ impl NotFound {
                 "listed in {listed_in}: a link to `{}`, which is absent",
                 target.display()
             ),
+            Self::LinkLoop(target) => format!(
+                "listed in {listed_in}: a link that loops back to itself (through `{}`)",
+                target.display()
+            ),
             Self::Ambiguous(names) => format!(
                 "listed in {listed_in} but absent as spelled; the disk holds {} names that \
                  differ from it only in letter case: {} (rename one, or list the one meant)",
@@ -51,6 +59,65 @@ impl NotFound {
                     .collect::<Vec<_>>()
                     .join(", ")
             ),
+        }
+    }
+}
+
+/// Whether a listed path is absolute on any OS: `/x`, `C:\x`, `C:x`, `\\server\share`.
+pub(crate) fn is_absolute(listed: &str) -> bool {
+    let bytes = listed.as_bytes();
+    let drive = bytes.get(1) == Some(&b':') && bytes[0].is_ascii_alphabetic();
+    drive || listed.starts_with(['/', '\\'])
+}
+
+/// The listed names to tell which folder holds a dataset's images: the first few relative
+/// ones, since an absolute path is found wherever its folder is looked for.
+pub(crate) fn probe_names<'a>(listed: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
+    listed.filter(|l| !is_absolute(l)).take(5).collect()
+}
+
+/// The images found so far and where each was listed, to refuse one image listed twice
+/// under two spellings, which text comparison cannot see.
+pub(crate) struct Found {
+    dataset: &'static str,
+    first: HashMap<PathBuf, (String, String)>,
+}
+
+impl Found {
+    /// No image found yet, of `dataset`.
+    pub(crate) fn new(dataset: &'static str) -> Self {
+        Self {
+            dataset,
+            first: HashMap::new(),
+        }
+    }
+
+    /// Notes that `listed`, at `place` (`manifest.csv:12`), is the image `path`.
+    ///
+    /// # Errors
+    /// [`DataError::ListedTwice`] when `path` was listed before, naming both listings.
+    pub(crate) fn note(
+        &mut self,
+        path: &Path,
+        listed: &str,
+        place: String,
+    ) -> Result<(), DataError> {
+        match self.first.get(path) {
+            Some((first, first_in)) => Err(DataError::ListedTwice {
+                dataset: self.dataset,
+                listings: Box::new(TwoListings {
+                    first: first.clone(),
+                    first_in: first_in.clone(),
+                    second: listed.to_owned(),
+                    second_in: place,
+                }),
+                image: path.to_owned(),
+            }),
+            None => {
+                self.first
+                    .insert(path.to_owned(), (listed.to_owned(), place));
+                Ok(())
+            }
         }
     }
 }
@@ -89,6 +156,10 @@ impl Locator {
             Ok(m) if m.is_file() => Ok(path),
             Ok(_) => Err(NotFound::Folder),
             Err(_) => match std::fs::read_link(&path) {
+                // The target is there, as a link: the chain never reaches a file.
+                Ok(target) if std::fs::symlink_metadata(path.with_file_name(&target)).is_ok() => {
+                    Err(NotFound::LinkLoop(target))
+                }
                 Ok(target) => Err(NotFound::BrokenLink(target)),
                 Err(_) => Err(NotFound::Absent),
             },
@@ -108,14 +179,12 @@ impl Locator {
     /// `listed`'s folders and name below the root: separators of any OS, `.` and `..`
     /// resolved by their text, an absolute path into the root made relative.
     fn relative_parts(&self, listed: &str) -> Result<Vec<String>, NotFound> {
-        let listed = listed.replace('\\', "/");
-        let drive =
-            listed.as_bytes().get(1) == Some(&b':') && listed.as_bytes()[0].is_ascii_alphabetic();
-        let path = Path::new(&listed);
-        let relative = if path.is_absolute() || drive {
+        let relative = if is_absolute(listed) {
+            let listed = listed.replace('\\', "/");
+            let path = Path::new(&listed);
             self.below_root(path).ok_or(NotFound::LeavesTheFolder)?
         } else {
-            path.to_owned()
+            PathBuf::from(listed.replace('\\', "/"))
         };
         let mut parts: Vec<String> = Vec::new();
         for component in relative.components() {
@@ -141,14 +210,22 @@ impl Locator {
         Ok(parts)
     }
 
-    /// An absolute `path` as relative to the root, when it lies inside it.
+    /// An absolute `path` as relative to the root, when it lies inside it: as written, or
+    /// with links resolved on both sides (a path written through another link to the root).
     fn below_root(&self, path: &Path) -> Option<PathBuf> {
         let roots = [Some(self.root.as_path()), self.canonical_root.as_deref()];
-        roots
+        let as_written = roots
             .into_iter()
             .flatten()
             .find_map(|root| path.strip_prefix(root).ok())
-            .map(Path::to_owned)
+            .map(Path::to_owned);
+        as_written.or_else(|| {
+            let resolved = path.canonicalize().ok()?;
+            resolved
+                .strip_prefix(self.canonical_root.as_ref()?)
+                .ok()
+                .map(Path::to_owned)
+        })
     }
 
     /// `parts` under the root, each name taken as the disk spells it where the list spells
@@ -319,6 +396,18 @@ mod tests {
         assert_eq!(
             locator.find("b.jpg"),
             Err(NotFound::BrokenLink(elsewhere.join("gone.jpg")))
+        );
+        // A loop of two links, and a link to itself: named as loops, not as absent.
+        std::os::unix::fs::symlink("loop2.jpg", root.join("loop1.jpg")).unwrap();
+        std::os::unix::fs::symlink("loop1.jpg", root.join("loop2.jpg")).unwrap();
+        std::os::unix::fs::symlink("self.jpg", root.join("self.jpg")).unwrap();
+        assert_eq!(
+            locator.find("loop1.jpg"),
+            Err(NotFound::LinkLoop("loop2.jpg".into()))
+        );
+        assert_eq!(
+            locator.find("self.jpg"),
+            Err(NotFound::LinkLoop("self.jpg".into()))
         );
         assert!(
             NotFound::BrokenLink(elsewhere.join("gone.jpg"))

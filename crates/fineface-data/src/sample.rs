@@ -117,36 +117,44 @@ impl FaceDataset {
     /// that validation or test hold and training does not (an official split, or labels
     /// a manifest gives only its test rows). Empty when training can learn every class.
     pub fn class_problems(&self) -> Vec<ClassProblem> {
-        let train: BTreeSet<&str> = self
-            .split(Split::Train)
-            .iter()
-            .map(|s| s.target.as_str())
-            .collect();
-        let mut problems = Vec::new();
-        if let [class] = train.iter().collect::<Vec<_>>()[..] {
-            problems.push(ClassProblem::OneClass {
-                class: (*class).to_owned(),
-            });
-        }
-        for split in [Split::Val, Split::Test] {
-            let mut unseen: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut counts: BTreeMap<Split, BTreeMap<String, usize>> = BTreeMap::new();
+        for split in Split::ALL {
+            let per_class = counts.entry(split).or_default();
             for sample in self.split(split) {
-                if !train.contains(sample.target.as_str()) {
-                    *unseen.entry(&sample.target).or_default() += 1;
-                }
+                *per_class.entry(sample.target.clone()).or_default() += 1;
             }
-            problems.extend(
-                unseen
-                    .into_iter()
-                    .map(|(class, images)| ClassProblem::NotInTrain {
-                        class: class.to_owned(),
-                        split,
-                        images,
-                    }),
-            );
         }
-        problems
+        class_problems_of(&counts)
     }
+}
+
+/// [`FaceDataset::class_problems`] from the images per class of each split (`data check`'s
+/// counts, after the images whose header does not read are left out).
+pub(crate) fn class_problems_of(
+    counts: &BTreeMap<Split, BTreeMap<String, usize>>,
+) -> Vec<ClassProblem> {
+    let empty = BTreeMap::new();
+    let of = |split| counts.get(&split).unwrap_or(&empty);
+    let train: BTreeSet<&String> = of(Split::Train).keys().collect();
+    let mut problems = Vec::new();
+    if let [class] = train.iter().collect::<Vec<_>>()[..] {
+        problems.push(ClassProblem::OneClass {
+            class: (*class).clone(),
+        });
+    }
+    for split in [Split::Val, Split::Test] {
+        problems.extend(
+            of(split)
+                .iter()
+                .filter(|(class, _)| !train.contains(class))
+                .map(|(class, &images)| ClassProblem::NotInTrain {
+                    class: class.clone(),
+                    split,
+                    images,
+                }),
+        );
+    }
+    problems
 }
 
 /// Why a dataset's target cannot be learned from its train split
@@ -168,6 +176,13 @@ pub enum ClassProblem {
         /// Its images there.
         images: usize,
     },
+    /// Every training image of a class failed to decode (found while training).
+    Undecodable {
+        /// The class.
+        class: String,
+        /// Its training images, all undecodable.
+        images: usize,
+    },
 }
 
 impl std::fmt::Display for ClassProblem {
@@ -187,6 +202,11 @@ impl std::fmt::Display for ClassProblem {
                 "class `{class}` has {images} image(s) in the {} split but none in train: the \
                  model cannot learn it (add training images of it, or leave its rows out)",
                 split.name()
+            ),
+            Self::Undecodable { class, images } => write!(
+                f,
+                "none of the {images} training image(s) of class `{class}` decodes, so the \
+                 model cannot learn it (replace the files; the run's log names each)"
             ),
         }
     }

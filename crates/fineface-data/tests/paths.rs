@@ -290,8 +290,9 @@ fn a_dataset_root_that_is_a_file_or_differs_in_case_is_refused_by_every_kind() {
         assert_eq!(
             error.to_string(),
             format!(
-                "{kind}: the dataset folder `{}` does not exist, but `{}` does (names differ \
-                 in letter case on this system)",
+                "{kind}: the dataset folder `{}` does not exist, but `{}` does (names that \
+                 differ in letter case or in how accents are encoded are different folders on \
+                 this system)",
                 typed.display(),
                 dir.join("faces").display()
             )
@@ -312,6 +313,11 @@ fn a_dataset_librarys_export_is_named_by_every_kind() {
         ("train/data-00000-of-00001.arrow", "Arrow files"),
         (
             "2.1.0/celeb_a-train.tfrecord-00000-of-00016",
+            "TFRecord files",
+        ),
+        // TensorFlow Datasets' data dir, two levels above the records.
+        (
+            "celeb_a/2.1.0/celeb_a-train.tfrecord-00000-of-00016",
             "TFRecord files",
         ),
     ] {
@@ -354,4 +360,334 @@ fn a_dataset_librarys_export_is_named_by_every_kind() {
         }
     }
     std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// An absolute path among relative ones says nothing of where the images are: FairFace's
+/// images one folder down (the official archive's `fairface-img-margin025-trainval/`) and
+/// CelebA's doubled Kaggle folder are still found, and every row read.
+#[test]
+fn one_absolute_row_does_not_move_the_image_folder() {
+    let dir = scratch("absolute-row");
+    let root = dir.join("fairface");
+    let images = root.join("fairface-img-margin025-trainval");
+    let mut csv = String::from("file,age,gender,race,service_test\n");
+    for i in 0..6 {
+        jpeg(&images.join(format!("train/{i}.jpg")));
+        let listed = if i == 0 {
+            images.join("train/0.jpg").display().to_string()
+        } else {
+            format!("train/{i}.jpg")
+        };
+        let gender = ["Male", "Female"][i % 2];
+        csv.push_str(&format!("{listed},20-29,{gender},White,False\n"));
+    }
+    std::fs::write(root.join("fairface_label_train.csv"), csv).unwrap();
+    jpeg(&images.join("val/1.jpg"));
+    std::fs::write(
+        root.join("fairface_label_val.csv"),
+        "file,age,gender,race,service_test\nval/1.jpg,20-29,Male,White,False\n",
+    )
+    .unwrap();
+    let dataset = FairFace::new(root).load(&SplitConfig::default()).unwrap();
+    assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
+    assert_eq!(dataset.len(), 7);
+
+    let root = dir.join("celeba");
+    let images = root.join("img_align_celeba/img_align_celeba");
+    let mut attr = String::from("4\nMale Smiling\n");
+    for i in 1..=4 {
+        let name = format!("00000{i}.jpg");
+        jpeg(&images.join(&name));
+        let listed = if i == 1 {
+            images.join(&name).display().to_string()
+        } else {
+            name
+        };
+        attr.push_str(&format!("{listed} {} {}\n", [1, -1][i % 2], [-1, 1][i % 2]));
+    }
+    std::fs::write(root.join("list_attr_celeba.txt"), attr).unwrap();
+    let dataset = CelebA {
+        root,
+        target: "Smiling".into(),
+        sensitive: vec!["Male".into()],
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
+    assert_eq!(dataset.len(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// One image listed twice under two spellings, which text comparison cannot see (letter
+/// case against the disk, its absolute path, `x/../`), in one label file or across
+/// FairFace's two: refused, naming both listings and the image, never counted twice nor
+/// put in two splits.
+#[test]
+fn one_image_under_two_spellings_is_refused_naming_both() {
+    let dir = scratch("twice");
+    let root = dir.join("faces");
+    for name in ["a.jpg", "b.jpg", "c.jpg", "d.jpg"] {
+        jpeg(&root.join("img").join(name));
+    }
+    let absolute = root.join("img/a.jpg").display().to_string();
+    // `img/q/../a.jpg` is the same text once `..` is read: refused as listed again.
+    for second in ["IMG/A.JPG", absolute.as_str()] {
+        std::fs::write(
+            root.join("manifest.csv"),
+            format!(
+                "path,label,group\nimg/a.jpg,0,x\nimg/b.jpg,1,y\n{second},1,y\nimg/c.jpg,0,x\n"
+            ),
+        )
+        .unwrap();
+        let error = Manifest {
+            target: "label".into(),
+            sensitive: vec!["group".into()],
+            ..Manifest::new(root.clone())
+        }
+        .load(&SplitConfig::default())
+        .unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            format!(
+                "manifest: `img/a.jpg` ({csv}:2) and `{second}` ({csv}:4) are one image, `{}`: \
+                 list it once",
+                root.join("img/a.jpg").display(),
+                csv = root.join("manifest.csv").display()
+            )
+        );
+    }
+
+    std::fs::write(
+        root.join("manifest.csv"),
+        "path,label,group\nimg/a.jpg,0,x\nimg/b.jpg,1,y\nimg/q/../a.jpg,1,y\n",
+    )
+    .unwrap();
+    let error = Manifest {
+        target: "label".into(),
+        sensitive: vec!["group".into()],
+        ..Manifest::new(root.clone())
+    }
+    .load(&SplitConfig::default())
+    .unwrap_err();
+    assert!(
+        error
+            .to_string()
+            .ends_with(":4: `img/q/../a.jpg` is listed again (first on line 2); list each image once (two files concatenated?)"),
+        "{error}"
+    );
+
+    // FairFace: an image of the train CSV listed again, spelled otherwise, in the val CSV.
+    let ff = dir.join("fairface");
+    for i in 0..4 {
+        jpeg(&ff.join(format!("train/{i}.jpg")));
+    }
+    std::fs::write(
+        ff.join("fairface_label_train.csv"),
+        "file,age,gender,race,service_test\ntrain/0.jpg,20-29,Male,White,False\n\
+         train/1.jpg,20-29,Female,White,False\ntrain/2.jpg,20-29,Male,White,False\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ff.join("fairface_label_val.csv"),
+        "file,age,gender,race,service_test\n./TRAIN/1.jpg,20-29,Male,White,False\n",
+    )
+    .unwrap();
+    let error = FairFace::new(ff.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err();
+    assert_eq!(
+        error.to_string(),
+        format!(
+            "fairface: `train/1.jpg` (fairface_label_train.csv) and `./TRAIN/1.jpg` \
+             (fairface_label_val.csv) are one image, `{}`: list it once",
+            ff.join("train/1.jpg").display()
+        )
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// CelebA's attribute and partition files joined by the image each names, however each
+/// spells it (`./`, `.JPG`, an absolute path), not by their text.
+#[test]
+fn celeba_joins_its_two_files_by_the_image_not_the_text() {
+    let root = scratch("celeba-join");
+    let images = root.join("img_align_celeba");
+    let listed = [
+        "./000001.jpg".to_owned(),
+        "000002.JPG".to_owned(),
+        images.join("000003.jpg").display().to_string(),
+        "000004.jpg".to_owned(),
+    ];
+    let mut attr = String::from("4\nMale Smiling\n");
+    let mut part = String::new();
+    for (i, name) in listed.iter().enumerate() {
+        jpeg(&images.join(format!("00000{}.jpg", i + 1)));
+        attr.push_str(&format!("{name} {} {}\n", [1, -1][i % 2], [-1, 1][i % 2]));
+        part.push_str(&format!("00000{}.jpg {}\n", i + 1, [0, 0, 1, 2][i]));
+    }
+    std::fs::write(root.join("list_attr_celeba.txt"), attr).unwrap();
+    std::fs::write(root.join("list_eval_partition.txt"), part).unwrap();
+    let dataset = CelebA {
+        root: root.clone(),
+        target: "Smiling".into(),
+        sensitive: vec!["Male".into()],
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
+    assert_eq!(Split::ALL.map(|s| dataset.split(s).len()), [2, 1, 1]);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// An absolute path written through another link to the root than the one given.
+#[cfg(unix)]
+#[test]
+fn an_absolute_path_through_another_link_to_the_root_is_read() {
+    let dir = scratch("link-root");
+    let root = dir.join("faces");
+    jpeg(&root.join("x/a.jpg"));
+    jpeg(&root.join("x/b.jpg"));
+    std::os::unix::fs::symlink(&root, dir.join("faces-link")).unwrap();
+    let through = dir.join("faces-link/x/b.jpg");
+    std::fs::write(
+        root.join("manifest.csv"),
+        format!("path,label,group\nx/a.jpg,0,g\n{},1,g\n", through.display()),
+    )
+    .unwrap();
+    let dataset = Manifest {
+        target: "label".into(),
+        sensitive: vec!["group".into()],
+        ..Manifest::new(root)
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
+    assert_eq!(dataset.len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// Roots that are no folder, each named for what it is: a link to something absent, a
+/// device, two folders that differ from it only in case, a name in the other Unicode form.
+#[cfg(unix)]
+#[test]
+fn each_kind_of_root_that_is_no_folder_is_named() {
+    let dir = scratch("odd-roots");
+    std::os::unix::fs::symlink(dir.join("unmounted"), dir.join("linked")).unwrap();
+    std::fs::create_dir_all(dir.join("Cx")).unwrap();
+    std::fs::create_dir_all(dir.join("cx")).unwrap();
+    std::fs::create_dir_all(dir.join("re\u{301}sume\u{301}")).unwrap();
+    let load = |root: PathBuf| {
+        DatasetConfig::with_root("manifest", root)
+            .unwrap()
+            .load(&SplitConfig::default())
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        load(dir.join("linked")),
+        format!(
+            "manifest: the dataset folder `{}` is a link to `{}`, which is absent (a disk not \
+             mounted?)",
+            dir.join("linked").display(),
+            dir.join("unmounted").display()
+        )
+    );
+    assert_eq!(
+        load(PathBuf::from("/dev/null")),
+        "manifest: `/dev/null` is a file, not the dataset's folder: give the folder that holds \
+         the dataset (`/dev`?)"
+    );
+    assert_eq!(
+        load(dir.join("CX")),
+        format!(
+            "manifest: the dataset folder `{}` does not exist, but `{}` and `{}` do: give the \
+             one meant (names that differ in letter case or in how accents are encoded are \
+             different folders on this system)",
+            dir.join("CX").display(),
+            dir.join("Cx").display(),
+            dir.join("cx").display()
+        )
+    );
+    assert!(load(dir.join("r\u{e9}sum\u{e9}")).contains(&format!(
+        "but `{}` does",
+        dir.join("re\u{301}sume\u{301}").display()
+    )));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// ImageFolder as torchvision walks it (images in subfolders of a class are the class's),
+/// with what it leaves said: HEIC skipped with the reason, `__pycache__` never a class,
+/// groups rows through `..` matched, a row that fits two images differing only in case
+/// taken by neither, rows that fit no image listed, one image's row twice refused.
+#[test]
+fn image_folder_walks_class_folders_and_says_what_it_leaves() {
+    let root = scratch("imagefolder-walk");
+    for f in [
+        "train/cat/1.jpg",
+        "train/cat/sub/2.jpg",
+        "train/dog/3.jpg",
+        "train/dog/dup.jpg",
+        "train/dog/DUP.jpg",
+        "train/__pycache__/4.jpg",
+        "test/cat/5.jpg",
+        "test/dog/6.jpg",
+    ] {
+        jpeg(&root.join(f));
+    }
+    std::fs::write(root.join("train/cat/7.heic"), b"ftypheic").unwrap();
+    let groups = |rows: &str| {
+        std::fs::write(root.join("groups.csv"), format!("path,tone\n{rows}")).unwrap();
+        ImageFolder {
+            groups_csv: Some("groups.csv".into()),
+            ..ImageFolder::new(root.clone())
+        }
+        .load(&SplitConfig::default())
+    };
+    let dataset = groups(
+        "train/cat/1.jpg,I\ntrain/cat/x/../sub/2.jpg,II\ntrain/dog/3.jpg,I\n\
+         train/dog/Dup.jpg,II\ntest/cat/5.jpg,I\ntest/dog/6.jpg,II\ntrain/dog/gone.jpg,I\n",
+    )
+    .unwrap();
+    assert_eq!(dataset.classes, ["cat", "dog"]);
+    let files: Vec<&str> = Split::ALL
+        .iter()
+        .flat_map(|s| dataset.split(*s))
+        .map(|s| s.file.as_str())
+        .collect();
+    assert!(files.contains(&"train/cat/sub/2.jpg"), "{files:?}");
+    assert_eq!(files.len(), 5, "{files:?}");
+    let skipped: BTreeMap<&str, &str> = dataset
+        .skipped
+        .iter()
+        .map(|s| (s.file.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skipped["train/cat/7.heic"],
+        "HEIC and AVIF are not read: convert it to JPEG or PNG"
+    );
+    assert_eq!(skipped["train/dog/dup.jpg"], "no row in the groups CSV");
+    assert_eq!(skipped["train/dog/DUP.jpg"], "no row in the groups CSV");
+    for row in ["train/dog/Dup.jpg", "train/dog/gone.jpg"] {
+        assert!(
+            skipped[row].starts_with("a row of the groups CSV that fits no image"),
+            "{row}"
+        );
+    }
+    assert!(!files.iter().any(|f| f.contains("__pycache__")));
+
+    // One image's row written twice, once absolute: refused with both lines.
+    let error = groups(&format!(
+        "train/cat/1.jpg,I\n{},II\n",
+        root.join("train/cat/1.jpg").display()
+    ))
+    .unwrap_err()
+    .to_string();
+    assert!(error.contains("listed again"), "{error}");
+
+    // No dataset folder at all: said as the others say it.
+    let error = ImageFolder::new(root.join("absent"))
+        .load(&SplitConfig::default())
+        .unwrap_err();
+    assert!(matches!(error, DataError::MissingFile { .. }), "{error}");
+    std::fs::remove_dir_all(&root).unwrap();
 }

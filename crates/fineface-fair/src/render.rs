@@ -322,16 +322,35 @@ impl SubgroupReport {
     }
 }
 
-/// User text (a group, a label, a file name) in a markdown line: `<`, `>` and `&` as HTML
-/// entities (a group named `<b>` or `<img src=...>` is shown, never rendered), and its line
-/// breaks, which would end the line (and a table with it), shown as `<br>`.
+/// User text (a group, a label, a file name) in a markdown line, shown as written, never
+/// rendered: `<`, `>` and `&` as HTML entities (a group named `<img src=...>`), the
+/// characters that start inline markup (`` ` `` `*` `_` `~` `[` `]` `\\`) and a leading block
+/// marker (`#`, `-`, `+`, `1.`) escaped with a backslash (CommonMark 2.4), and line breaks,
+/// which would end the line (and a table with it), as `<br>`.
 pub fn markdown_inline(text: &str) -> String {
-    one_line(
-        &text
-            .replace('&', "&amp;")
-            .replace('<', "&lt;")
-            .replace('>', "&gt;"),
-    )
+    let mut out = String::with_capacity(text.len());
+    let digits = text.chars().take_while(char::is_ascii_digit).count();
+    for (i, c) in text.chars().enumerate() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '\\' | '`' | '*' | '_' | '~' | '[' | ']' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '#' | '-' | '+' | '=' if i == 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            '.' | ')' if i == digits && digits > 0 => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    one_line(&out)
 }
 
 /// User text in a markdown table cell: [`markdown_inline`], and the `|` of compound group
@@ -558,6 +577,12 @@ mod tests {
             ("0", "1", "<img src=x onerror=alert(1)>"),
             ("1", "0", "R&amp;D"),
             ("0", "0", "R&amp;D"),
+            ("1", "1", "`one` *star* _under_ ~~strike~~"),
+            ("0", "1", "`one` *star* _under_ ~~strike~~"),
+            ("1", "0", "[link](javascript:alert(1)) ![i](http://x/y.png)"),
+            ("0", "0", "[link](javascript:alert(1)) ![i](http://x/y.png)"),
+            ("1", "1", "# 1. - x`y"),
+            ("0", "1", "# 1. - x`y"),
         ] {
             table.push(t, p, &[g]).unwrap();
         }
@@ -571,6 +596,17 @@ mod tests {
         );
         assert!(md.contains("| R&amp;amp;D |"), "{md}");
         assert!(md.contains("- input: ``` a``b`.csv ```"), "{md}");
+        assert!(
+            md.contains("| \\`one\\` \\*star\\* \\_under\\_ \\~\\~strike\\~\\~ |"),
+            "{md}"
+        );
+        assert!(
+            md.contains("| \\[link\\](javascript:alert(1)) !\\[i\\](http://x/y.png) |"),
+            "{md}"
+        );
+        assert!(md.contains("| \\# 1. - x\\`y |"), "{md}");
+        assert_eq!(super::markdown_inline("1. first"), "1\\. first");
+        assert_eq!(super::markdown_inline("-1"), "\\-1");
         assert_eq!(super::code("plain"), "`plain`");
         assert_eq!(super::code("`x"), "`` `x ``");
     }

@@ -301,10 +301,16 @@ impl Checkpoints {
         Ok(state)
     }
 
+    /// The folder of epoch `epoch`'s checkpoint (`checkpoints/epoch-007`), whether or not
+    /// it is kept.
+    pub fn folder(&self, epoch: usize) -> PathBuf {
+        self.dir.join(format!("epoch-{epoch:03}"))
+    }
+
     /// The model file of epoch `epoch`'s checkpoint, when that checkpoint is kept and
     /// intact.
     pub fn intact_model(&self, epoch: usize) -> Option<PathBuf> {
-        let folder = self.dir.join(format!("epoch-{epoch:03}"));
+        let folder = self.folder(epoch);
         (folder.join("model.mpk").is_file() && verify(&folder).is_ok())
             .then(|| folder.join("model.mpk"))
     }

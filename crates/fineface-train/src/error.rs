@@ -179,9 +179,10 @@ pub enum TrainError {
         /// What is wrong.
         message: String,
     },
-    /// Every checkpoint of a run fails its checksums: nothing to resume from.
+    /// Every checkpoint of a run fails its checksums or does not load: nothing to resume
+    /// from.
     #[error(
-        "no intact checkpoint in {dir} to resume from: {}",
+        "no intact checkpoint in {dir} to resume from: {}; restore the run from a copy, or start it again",
         damaged.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
     )]
     NoIntactCheckpoint {

@@ -1,12 +1,13 @@
 //! The training run: epochs of iterations, validation, checkpoints, the final test
 //! evaluation with its fairness report, and the picture of attention crops.
 
+use std::collections::{BTreeMap, HashSet};
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use burn::module::Module;
-use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, LoaderConfig, Split};
+use fineface_data::{BadImagePolicy, BatchLoader, ClassProblem, FaceDataset, LoaderConfig, Split};
 use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
@@ -14,7 +15,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{Checkpoints, ResumePoint, TrainState, load_weights, save_weights};
 use crate::config::{ExperimentConfig, Method};
-use crate::error::{Result, TrainError};
+use crate::error::{Damage, Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
 use crate::files::{write_atomic, write_json};
 use crate::iteration::{IterationContext, IterationLosses, TrainBackbone, TrainStep};
@@ -177,6 +178,8 @@ struct EpochTraining {
     correct: usize,
     seen: usize,
     skipped: usize,
+    /// The images left out as undecodable.
+    undecodable: HashSet<PathBuf>,
     /// Wall time of the training loop (loading, the iterations, the optimiser), seconds.
     seconds: f64,
 }
@@ -469,6 +472,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         };
         // The settings first: weights of an edited width would not fit, and the edit, not
         // the weights file, is what to name.
+        self.check_resumed_classes()?;
         let newest = point.path.clone();
         if let Ok(state) = Checkpoints::state(&newest) {
             self.check_resumed_config(&state)?;
@@ -483,6 +487,40 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         Ok((model, optimizer, state))
     }
 
+    /// A resumed run's dataset has the classes the run trained on, in its order: output `i`
+    /// of the model means the same label before and after (a label renamed in the data
+    /// since would silently swap what the outputs mean).
+    fn check_resumed_classes(&self) -> Result<()> {
+        let path = self.options.run_dir.join(RunInfo::FILE_NAME);
+        // A run without its run.json (written by an older version) has nothing to compare.
+        let Some(info) = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|text| serde_json::from_str::<RunInfo>(&text).ok())
+        else {
+            return Ok(());
+        };
+        if info.classes == self.dataset.classes {
+            return Ok(());
+        }
+        let quoted = |classes: &[String]| {
+            classes
+                .iter()
+                .map(|c| format!("`{c}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        Err(TrainError::Checkpoint {
+            path,
+            message: format!(
+                "the run trained on the classes {} but its dataset now has {}: the labels \
+                 changed since the run started; resume on the data it trained on, or start a \
+                 new run",
+                quoted(&info.classes),
+                quoted(&self.dataset.classes)
+            ),
+        })
+    }
+
     /// The newest checkpoint of `point` that loads: one that passes its checksums but does
     /// not decode (written before checksums existed, half copied) is passed over for an
     /// older intact one, with a warning naming it.
@@ -491,25 +529,33 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         point: ResumePoint,
         model: M,
     ) -> Result<(M, GroupedSgd<B, M>, TrainState, PathBuf)> {
-        let mut first_error = None;
+        let mut damaged: Vec<Damage> = Vec::new();
         for path in std::iter::once(point.path).chain(point.older) {
             let optimizer = GroupedSgd::<B, M>::new(&self.config.train);
             match Checkpoints::load(&path, model.clone(), optimizer, self.device()) {
                 Ok((model, optimizer, state)) => {
-                    if let Some(error) = &first_error {
+                    for d in &damaged {
                         tracing::warn!(
-                            "{error}; resuming from {}, the newest checkpoint that loads",
+                            "{d}; resuming from {}, the newest checkpoint that loads",
                             path.display()
                         );
                     }
                     return Ok((model, optimizer, state, path));
                 }
-                Err(error) => {
-                    first_error.get_or_insert(error);
-                }
+                Err(TrainError::Checkpoint { path, message }) => damaged.push(Damage {
+                    file: path,
+                    reason: message,
+                }),
+                Err(other) => damaged.push(Damage {
+                    file: path,
+                    reason: other.to_string(),
+                }),
             }
         }
-        Err(first_error.expect("a resume point names at least one checkpoint"))
+        Err(TrainError::NoIntactCheckpoint {
+            dir: self.options.run_dir.join("checkpoints"),
+            damaged: point.damaged.into_iter().chain(damaged).collect(),
+        })
     }
 
     /// `best.mpk` loads, or is written again from its epoch's checkpoint, which holds the
@@ -532,12 +578,14 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             .intact_model(epoch)
             .and_then(|file| load_weights(model.clone(), &file, self.device()).ok());
         let Some(restored) = restored else {
+            let kept = checkpoints.folder(epoch).is_dir();
             return Err(TrainError::Checkpoint {
                 path: best,
                 message: format!(
                     "the weights selected at epoch {epoch} do not load ({damage}), and the \
-                     checkpoint of that epoch is pruned: restore best.mpk from a copy of the \
-                     run, or train it again"
+                     checkpoint of that epoch is {}: restore best.mpk from a copy of the run, \
+                     or train it again",
+                    if kept { "damaged too" } else { "pruned" }
                 ),
             });
         };
@@ -656,6 +704,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 None => loader.batch(epoch as u64, k).map_err(bad_image)?,
             };
             training.skipped += bad.len();
+            training.undecodable.extend(bad.into_iter().map(|b| b.path));
             let context = IterationContext {
                 epoch,
                 batch: k,
@@ -724,7 +773,40 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 skipped: training.skipped,
             });
         }
+        self.refuse_classes_lost(&training.undecodable)?;
         Ok((model, training))
+    }
+
+    /// Every class still has a training image that decodes: an epoch visits every one, so
+    /// a class whose images all failed to decode was not learned (the listing had it, so
+    /// [`Trainer::new`] could not tell).
+    fn refuse_classes_lost(&self, undecodable: &HashSet<PathBuf>) -> Result<()> {
+        if undecodable.is_empty() {
+            return Ok(());
+        }
+        let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut decoded: BTreeMap<&str, usize> = BTreeMap::new();
+        for sample in self.dataset.split(Split::Train) {
+            *listed.entry(&sample.target).or_default() += 1;
+            if !undecodable.contains(&sample.path) {
+                *decoded.entry(&sample.target).or_default() += 1;
+            }
+        }
+        let problems: Vec<ClassProblem> = listed
+            .into_iter()
+            .filter(|(class, _)| !decoded.contains_key(class))
+            .map(|(class, images)| ClassProblem::Undecodable {
+                class: class.to_owned(),
+                images,
+            })
+            .collect();
+        if problems.is_empty() {
+            return Ok(());
+        }
+        Err(TrainError::Classes {
+            dataset: self.dataset.name.clone(),
+            problems,
+        })
     }
 
     /// Validation under the model as it is now, and the epoch's numbers.

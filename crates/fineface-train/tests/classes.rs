@@ -138,3 +138,47 @@ fn evaluation_names_the_labels_a_run_never_learned_and_audits_new_groups() {
         "{fairness}"
     );
 }
+
+/// A class whose training images are all listed but none decodes (garbage saved as PNG):
+/// the listing cannot tell, so `data check`'s header reads and the first epoch do, and
+/// both refuse the class by name instead of training on the others alone.
+#[test]
+fn a_class_whose_training_images_never_decode_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let rows = balanced(&["no", "yes"], &["train", "val", "test"], 8);
+    let data = manifest(dir.path(), &rows);
+    for (path, label, _, split) in &rows {
+        if *label == "yes" && *split == "train" {
+            std::fs::write(dir.path().join(path), b"not a png at all").unwrap();
+        }
+    }
+    let dataset = data.load(&SplitConfig::default()).unwrap();
+    let check = fineface_data::DataCheck::new(&dataset, true);
+    assert!(
+        check.warnings.iter().any(|w| w
+            == "training refuses this dataset: the train split holds one class of the target, \
+                `no`: a classifier needs two or more (choose another target, or add images of \
+                the other classes)"),
+        "{:?}",
+        check.warnings
+    );
+    let mut config = common::tiny_config(Path::new("unused"), Method::Baseline);
+    config.data = data;
+    config.train.epochs = 1;
+    let run = dir.path().join("run");
+    let error = fineface_train::train::<CpuAutodiff>(
+        &config,
+        &[Default::default()],
+        &RunOptions {
+            progress: false,
+            ..RunOptions::new(run)
+        },
+    )
+    .unwrap_err()
+    .to_string();
+    assert_eq!(
+        error,
+        "manifest: none of the 8 training image(s) of class `yes` decodes, so the model cannot \
+         learn it (replace the files; the run's log names each)"
+    );
+}

@@ -247,6 +247,62 @@ fn a_resume_checks_what_it_will_need_before_it_trains() {
         error.contains("model.width = 8 (the run trained with 4)") && !error.contains("mpk"),
         "{error}"
     );
+
+    // No checksums and every model cut short: each checkpoint named, and what to do.
+    let ruined = copy("ruined");
+    for epoch in ["epoch-001", "epoch-002"] {
+        let folder = ruined.join("checkpoints").join(epoch);
+        std::fs::remove_file(folder.join(CHECKSUMS_FILE)).unwrap();
+        cut(&folder.join("model.mpk"));
+    }
+    let error = resume(&config, &device, ruined.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "no intact checkpoint in {} to resume from: {} is damaged: ",
+            ruined.join("checkpoints").display(),
+            ruined.join("checkpoints/epoch-002/model.mpk").display()
+        )) && error.contains(&format!(
+            "; {} is damaged: ",
+            ruined.join("checkpoints/epoch-001/model.mpk").display()
+        )) && error.ends_with("restore the run from a copy, or start it again"),
+        "{error}"
+    );
+
+    // best.mpk cut short and its epoch's checkpoint kept but damaged: said as damaged.
+    let damaged = copy("damaged");
+    let newest = damaged.join("checkpoints/epoch-002");
+    std::fs::remove_file(newest.join(CHECKSUMS_FILE)).unwrap();
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(newest.join("state.json")).unwrap()).unwrap();
+    state["best"][1] = serde_json::json!(1);
+    std::fs::write(newest.join("state.json"), state.to_string()).unwrap();
+    cut(&damaged.join("checkpoints/epoch-001/model.mpk"));
+    cut(&damaged.join("best.mpk"));
+    let error = resume(&config, &device, damaged).unwrap_err().to_string();
+    assert!(
+        error.contains("and the checkpoint of that epoch is damaged too: restore best.mpk"),
+        "{error}"
+    );
+
+    // The labels renamed in the data since the run started: output 1 would change meaning.
+    let labels = dir.path().join("synthface/labels.csv");
+    let text = std::fs::read_to_string(&labels).unwrap();
+    std::fs::write(&labels, text.replace(",yes,", ",smiley,")).unwrap();
+    let renamed = copy("renamed");
+    let error = resume(&config, &device, renamed.clone())
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "{}: the run trained on the classes `no`, `yes` but its dataset now has `no`, \
+             `smiley`: the labels changed since the run started; resume on the data it trained \
+             on, or start a new run",
+            renamed.join("run.json").display()
+        )
+    );
 }
 
 #[test]
@@ -314,7 +370,8 @@ fn a_damaged_checkpoint_is_named_and_the_resume_falls_back_to_the_newest_intact_
             checkpoints.display(),
             model.display()
         )) && error.ends_with(&format!(
-            "{} is damaged: its SHA-256 differs from the one recorded when it was written",
+            "{} is damaged: its SHA-256 differs from the one recorded when it was written; \
+             restore the run from a copy, or start it again",
             optimizer.display()
         )),
         "{error}"
@@ -1199,7 +1256,7 @@ fn a_run_written_on_another_system_or_by_an_older_version_resumes_or_says_why() 
     std::fs::write(&model, &whole[..whole.len() / 2]).unwrap();
     let (ok, _, stderr) = run(&["--resume", run_dir, "--data", data.to_str().unwrap()]);
     assert!(
-        !ok && stderr.contains(&format!("{}: cannot decode it", model.display())),
+        !ok && stderr.contains(&format!("{} is damaged: cannot decode it", model.display())),
         "{stderr}"
     );
     std::fs::write(&model, &whole).unwrap();

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout;
 use crate::error::{DataError, Result};
-use crate::locate::Locator;
+use crate::locate::{Found, Locator};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
@@ -377,8 +377,7 @@ impl CelebA {
         let listed_in = attr_path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let first_listed: Vec<String> = table.rows.iter().take(5).map(|(n, _)| n.clone()).collect();
-        let probe: Vec<&str> = first_listed.iter().map(String::as_str).collect();
+        let probe = crate::locate::probe_names(table.rows.iter().map(|(n, _)| n.as_str()));
         let images = layout::folder_holding(&image_folders, &probe)
             .unwrap_or_else(|| image_folders[0].clone());
         if images != image_folders[0] {
@@ -422,6 +421,19 @@ impl CelebA {
         let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
         let mut skipped = Vec::new();
         let mut locator = Locator::new(&images);
+        let mut found = Found::new("celeba");
+        let first_listed = table
+            .rows
+            .first()
+            .map(|(n, _)| n.clone())
+            .unwrap_or_default();
+        // The two files joined by the image each names, however each spells it.
+        let partition: Option<HashMap<PathBuf, Split>> = partition.map(|names| {
+            names
+                .into_iter()
+                .filter_map(|(name, split)| Some((locator.find(&name).ok()?, split)))
+                .collect()
+        });
         for (image, values) in table.rows {
             let path = match locator.find(&image) {
                 Ok(path) => path,
@@ -433,8 +445,9 @@ impl CelebA {
                     continue;
                 }
             };
+            found.note(&path, &image, listed_in.clone())?;
             let split = match &partition {
-                Some(p) => match p.get(&image) {
+                Some(p) => match p.get(&path) {
                     Some(split) => *split,
                     None => {
                         skipped.push(Skipped {
@@ -464,7 +477,7 @@ impl CelebA {
                 dataset: "celeba",
                 expected: format!(
                     "image listed in {listed_in} ({n_listed} listed, the first `{}`)",
-                    first_listed.first().map_or("", String::as_str)
+                    first_listed
                 ),
                 looked_in: image_folders
                     .iter()

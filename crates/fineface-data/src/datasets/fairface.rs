@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::locate::Locator;
+use crate::locate::{Found, Locator};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
@@ -115,16 +115,13 @@ impl FairFace {
             }
             labels.push((split, csv_name, read_labels(&csv_path)?));
         }
-        let probe: Vec<&str> = labels[0]
-            .2
-            .iter()
-            .take(5)
-            .map(|r| r.file.as_str())
-            .collect();
+        let probe = crate::locate::probe_names(labels[0].2.iter().map(|r| r.file.as_str()));
         let images = self.image_root(&probe)?;
         let mut official = BTreeMap::new();
         let mut skipped = Vec::new();
         let mut locator = Locator::new(&images);
+        // Across both CSVs: an image in train and in val would leak between the splits.
+        let mut found = Found::new("fairface");
         for (split, csv_name, rows) in labels {
             let mut samples = Vec::new();
             for row in rows {
@@ -138,6 +135,7 @@ impl FairFace {
                         continue;
                     }
                 };
+                found.note(&path, &row.file, csv_name.to_owned())?;
                 let target = match self.target.as_str() {
                     "race" => row.race.clone(),
                     "age" => row.age.clone(),

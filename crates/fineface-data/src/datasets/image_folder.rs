@@ -34,6 +34,10 @@ struct SideGroups {
     by_path: HashMap<String, Vec<String>>,
     /// The rows' path keys by their lower-case form.
     by_folded: HashMap<String, Vec<String>>,
+    /// Without a groups CSV, every image's values (`all`).
+    everyone: Option<Vec<String>>,
+    /// The rows an image took, to list those that fit none.
+    used: std::cell::RefCell<std::collections::HashSet<String>>,
 }
 
 impl SideGroups {
@@ -49,20 +53,45 @@ impl SideGroups {
             names,
             by_path,
             by_folded,
+            everyone: None,
+            used: Default::default(),
         }
     }
 
     /// The values of the image at `relative` (`train/Male/1.jpg`): its row however the row
-    /// spells the path, in any letter case where one row alone fits (a CSV written on
-    /// Windows or macOS, whose disks match names in any case).
-    fn values_of(&self, relative: &str) -> Option<&Vec<String>> {
+    /// spells the path, and in any letter case where one row alone fits and `exact_only`
+    /// is not set (a CSV written on Windows or macOS, whose disks match names in any case;
+    /// set where the folder holds two names differing only in case, which one row cannot
+    /// tell apart).
+    fn values_of(&self, relative: &str, exact_only: bool) -> Option<&Vec<String>> {
+        if let Some(everyone) = &self.everyone {
+            return Some(everyone);
+        }
         let key = super::label_values::path_key(relative);
-        self.by_path.get(&key).or_else(|| {
+        let row = if self.by_path.contains_key(&key) {
+            key
+        } else {
             match self.by_folded.get(&key.to_lowercase())?.as_slice() {
-                [one] => self.by_path.get(one),
-                _ => None,
+                [one] if !exact_only => one.clone(),
+                _ => return None,
             }
-        })
+        };
+        let values = self.by_path.get(&row);
+        self.used.borrow_mut().insert(row);
+        values
+    }
+
+    /// The rows no image took (paths as keyed: the root's path removed).
+    fn unused(&self) -> Vec<String> {
+        let used = self.used.borrow();
+        let mut rows: Vec<String> = self
+            .by_path
+            .keys()
+            .filter(|k| !used.contains(*k))
+            .cloned()
+            .collect();
+        rows.sort();
+        rows
     }
 }
 
@@ -79,13 +108,29 @@ impl ImageFolder {
     /// The root's split folders, named as the tools that write them do (`train/`,
     /// `valid/` as Roboflow exports, `Test/`; see [`Split::parse`]).
     fn split_folders(&self) -> Result<BTreeMap<Split, PathBuf>> {
+        if !self.root.exists() {
+            return Err(DataError::MissingFile {
+                dataset: "imagefolder",
+                expected: "the dataset folder, holding train/<class>/<image>",
+                path: self.root.clone(),
+                hint: "arrange images as <root>/{train,val,test}/<class>/<image>",
+            });
+        }
         let entries = std::fs::read_dir(&self.root).map_err(|e| DataError::io(&self.root, e))?;
         let mut found: BTreeMap<Split, Vec<PathBuf>> = BTreeMap::new();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let split = name.to_str().and_then(Split::parse);
-            if let Some(split) = split.filter(|_| entry.path().is_dir()) {
-                found.entry(split).or_default().push(entry.path());
+            if !entry.path().is_dir() {
+                continue;
+            }
+            match name.to_str().and_then(Split::parse) {
+                Some(split) => found.entry(split).or_default().push(entry.path()),
+                None if !not_a_class(&name.to_string_lossy()) => tracing::warn!(
+                    folder = %entry.path().display(),
+                    "imagefolder: not a split folder (train, val or test, or training, valid, \
+                     validation, dev, testing): left out"
+                ),
+                None => {}
             }
         }
         let mut folders = BTreeMap::new();
@@ -138,10 +183,9 @@ impl ImageFolder {
         }
     }
 
-    /// The images of one split folder, a class per subfolder. Hidden folders (Jupyter's
-    /// `.ipynb_checkpoints`, `.git`) and macOS's `__MACOSX` are no class; files that are no
-    /// image of a class (`._` copies, images beside the class folders, names that are not
-    /// UTF-8) are skipped with the reason.
+    /// The images of one split folder, a class per subfolder. Folders that are no class
+    /// ([`not_a_class`]) are passed over; files beside the class folders are skipped with
+    /// the reason.
     fn read_split(
         &self,
         dir: &Path,
@@ -151,98 +195,38 @@ impl ImageFolder {
         let split_name = dir
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let mut entries: Vec<_> = std::fs::read_dir(dir)
-            .map_err(|e| DataError::io(dir, e))?
-            .flatten()
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
         let mut samples = Vec::new();
-        for entry in entries {
+        for entry in sorted_entries(dir)? {
             let name = entry.file_name().to_string_lossy().into_owned();
+            let relative = format!("{split_name}/{name}");
             if !entry.path().is_dir() {
-                if super::is_image(&name) {
+                if let Some(reason) = no_image_reason(&name) {
                     skipped.push(Skipped {
-                        file: format!("{split_name}/{name}"),
+                        file: relative,
+                        reason: reason.to_owned(),
+                    });
+                } else if super::is_image(&name) {
+                    skipped.push(Skipped {
+                        file: relative,
                         reason: "an image beside the class folders: in no class".to_owned(),
                     });
                 }
                 continue;
             }
-            if name.starts_with('.') || name == "__MACOSX" {
-                continue;
+            if !not_a_class(&name) {
+                let class = Class { name: &name, side };
+                class.read(&entry.path(), &relative, &mut samples, skipped)?;
             }
-            self.read_class(
-                &entry.path(),
-                &format!("{split_name}/{name}"),
-                side,
-                &mut samples,
-                skipped,
-            )?;
         }
         Ok(samples)
     }
 
-    /// The images of one class folder (`relative`: `train/Male`).
-    fn read_class(
-        &self,
-        folder: &Path,
-        relative: &str,
-        side: &SideGroups,
-        samples: &mut Vec<FaceSample>,
-        skipped: &mut Vec<Skipped>,
-    ) -> Result<()> {
-        let class_name = folder
-            .file_name()
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        let mut files: Vec<_> = std::fs::read_dir(folder)
-            .map_err(|e| DataError::io(folder, e))?
-            .flatten()
-            .collect();
-        files.sort_by_key(|e| e.file_name());
-        for file in files {
-            let os_name = file.file_name();
-            let Some(name) = os_name.to_str() else {
-                skipped.push(Skipped {
-                    file: format!("{relative}/{}", os_name.to_string_lossy()),
-                    reason: "file name is not valid UTF-8".to_owned(),
-                });
-                continue;
-            };
-            if !super::is_image(name) {
-                continue;
-            }
-            let file_relative = format!("{relative}/{name}");
-            if name.starts_with("._") {
-                skipped.push(Skipped {
-                    file: file_relative,
-                    reason: "a macOS metadata file (`._` copy), not an image".to_owned(),
-                });
-                continue;
-            }
-            let attributes = if self.groups_csv.is_none() {
-                vec!["all".to_owned()]
-            } else if let Some(values) = side.values_of(&file_relative) {
-                values.clone()
-            } else {
-                skipped.push(Skipped {
-                    file: file_relative,
-                    reason: NO_ROW.to_owned(),
-                });
-                continue;
-            };
-            samples.push(FaceSample {
-                path: file.path(),
-                file: file_relative,
-                target: class_name.clone(),
-                sensitive: attributes,
-            });
-        }
-        Ok(())
-    }
-
     fn read_groups(&self) -> Result<SideGroups> {
         let Some(csv) = &self.groups_csv else {
-            return Ok(SideGroups::new(vec!["group".to_owned()], HashMap::new()));
+            return Ok(SideGroups {
+                everyone: Some(vec!["all".to_owned()]),
+                ..SideGroups::new(vec!["group".to_owned()], HashMap::new())
+            });
         };
         let path = self.root.join(csv);
         let text = crate::text::read_csv(&path)?;
@@ -268,16 +252,18 @@ impl ImageFolder {
             let record = record.map_err(|e| crate::text::csv_error(&path, &e))?;
             header.refuse_repeat(&record, &path)?;
             let line = record.position().map_or(0, |p| p.line());
-            listed.check(record.get(path_col).unwrap_or(""), line, &path)?;
             for (&c, name) in cols.iter().zip(&names) {
                 let value = record.get(c).unwrap_or("");
                 super::label_values::check_group(value, name, line, &path)?;
                 spellings.check(name, value, line, &path)?;
             }
             // An absolute path into the root is the image below it.
-            let listed = record.get(path_col).unwrap_or("");
-            let below = Path::new(listed).strip_prefix(&self.root).ok();
-            let key = super::label_values::path_key(below.and_then(Path::to_str).unwrap_or(listed));
+            let written = record.get(path_col).unwrap_or("");
+            let below = Path::new(written).strip_prefix(&self.root).ok();
+            let relative = below.and_then(Path::to_str).unwrap_or(written);
+            // Twice however spelled: `./a.jpg`, `a.jpg` and its absolute path are one row.
+            listed.check(relative, line, &path)?;
+            let key = super::label_values::path_key(relative);
             groups.insert(
                 key,
                 cols.iter()
@@ -339,14 +325,126 @@ impl ImageFolder {
                 hint: "arrange images as <root>/{train,val,test}/<class>/<image>",
             });
         }
+        // Rows no image took: a spelling of an image another row took, or a file not there.
+        skipped.extend(side.unused().into_iter().map(|row| {
+            Skipped {
+                file: row,
+                reason: "a row of the groups CSV that fits no image (absent, or another row \
+                     already gives this image's groups)"
+                    .to_owned(),
+            }
+        }));
         Ok(assemble(
             "imagefolder",
             &self.root,
             "class",
-            side.names,
+            side.names.clone(),
             official,
             skipped,
             config,
         ))
+    }
+}
+
+/// One class folder being read: its name is the label of every image below it.
+struct Class<'a> {
+    name: &'a str,
+    side: &'a SideGroups,
+}
+
+impl Class<'_> {
+    /// The images of `folder` (`relative`: `train/Male`) and of its subfolders, as
+    /// torchvision's `ImageFolder` walks them. Each image gets its row of the groups CSV
+    /// (`all` without one); files that are no image are passed over, and image files that
+    /// cannot be read (`._` copies, HEIC, names that are not UTF-8) skipped with the reason.
+    fn read(
+        &self,
+        folder: &Path,
+        relative: &str,
+        samples: &mut Vec<FaceSample>,
+        skipped: &mut Vec<Skipped>,
+    ) -> Result<()> {
+        let entries = sorted_entries(folder)?;
+        // Names that differ only in letter case: a row matches each only as spelled.
+        let mut cased: HashMap<String, usize> = HashMap::new();
+        for entry in &entries {
+            let name = entry.file_name().to_string_lossy().to_lowercase();
+            *cased.entry(name).or_default() += 1;
+        }
+        for entry in entries {
+            let os_name = entry.file_name();
+            let Some(name) = os_name.to_str() else {
+                skipped.push(Skipped {
+                    file: format!("{relative}/{}", os_name.to_string_lossy()),
+                    reason: "file name is not valid UTF-8".to_owned(),
+                });
+                continue;
+            };
+            let file = format!("{relative}/{name}");
+            if entry.path().is_dir() {
+                if !not_a_class(name) {
+                    self.read(&entry.path(), &file, samples, skipped)?;
+                }
+                continue;
+            }
+            if let Some(reason) = no_image_reason(name) {
+                skipped.push(Skipped {
+                    file,
+                    reason: reason.to_owned(),
+                });
+                continue;
+            }
+            if !super::is_image(name) {
+                continue;
+            }
+            let exact_only = cased.get(&name.to_lowercase()).is_some_and(|n| *n > 1);
+            let attributes = if let Some(values) = self.side.values_of(&file, exact_only) {
+                values.clone()
+            } else {
+                skipped.push(Skipped {
+                    file,
+                    reason: NO_ROW.to_owned(),
+                });
+                continue;
+            };
+            samples.push(FaceSample {
+                path: entry.path(),
+                file,
+                target: self.name.to_owned(),
+                sensitive: attributes,
+            });
+        }
+        Ok(())
+    }
+}
+
+/// The entries of `folder`, by name.
+fn sorted_entries(folder: &Path) -> Result<Vec<std::fs::DirEntry>> {
+    let mut entries: Vec<_> = std::fs::read_dir(folder)
+        .map_err(|e| DataError::io(folder, e))?
+        .flatten()
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    Ok(entries)
+}
+
+/// Folders that are never a class nor hold one: hidden ones (Jupyter's
+/// `.ipynb_checkpoints`, `.git`), `__MACOSX` (a macOS zip's), `__pycache__`.
+fn not_a_class(name: &str) -> bool {
+    name.starts_with('.') || name.starts_with("__")
+}
+
+/// Why a file named like an image is none we read: a macOS `._` copy, HEIC or AVIF.
+fn no_image_reason(name: &str) -> Option<&'static str> {
+    let lower = name.to_ascii_lowercase();
+    if lower.starts_with("._") {
+        Some("a macOS metadata file (`._` copy), not an image")
+    } else if [".heic", ".heif", ".avif"]
+        .iter()
+        .any(|e| lower.ends_with(e))
+    {
+        Some("HEIC and AVIF are not read: convert it to JPEG or PNG")
+    } else {
+        None
     }
 }

@@ -19,15 +19,22 @@ pub(crate) fn canonical(value: &str) -> String {
     }
 }
 
-/// One file however its path is spelled: `./a.jpg`, `a//b.jpg`, `a/./b.jpg`, `a\b.jpg` are
-/// all `a.jpg` or `a/b.jpg`, and a name in Unicode's decomposed form (NFD, as macOS writes
+/// One file however its path is spelled: `./a.jpg`, `a//b.jpg`, `a/./b.jpg`, `a\b.jpg`,
+/// `c/../a/b.jpg` are all `a.jpg` or `a/b.jpg`, and a name in Unicode's decomposed form (NFD, as macOS writes
 /// names) is the same name composed (NFC).
 pub(crate) fn path_key(file: &str) -> String {
     let normal: String = file.replace('\\', "/").nfc().collect();
-    let parts: Vec<&str> = normal
-        .split('/')
-        .filter(|c| !c.is_empty() && *c != ".")
-        .collect();
+    let mut parts: Vec<&str> = Vec::new();
+    for part in normal.split('/') {
+        match part {
+            "" | "." => {}
+            // `a/../b` is `b`; a `..` above the first folder stays, to name no file.
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            _ => parts.push(part),
+        }
+    }
     parts.join("/")
 }
 

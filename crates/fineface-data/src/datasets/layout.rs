@@ -17,7 +17,10 @@ pub(crate) fn first_file(candidates: &[PathBuf]) -> Option<&PathBuf> {
 pub(crate) fn folder_holding(folders: &[PathBuf], names: &[&str]) -> Option<PathBuf> {
     folders
         .iter()
-        .find(|f| names.iter().any(|n| f.join(n).is_file()))
+        .find(|f| {
+            let mut locator = crate::locate::Locator::new(f);
+            names.iter().any(|n| locator.find(n).is_ok())
+        })
         .or_else(|| folders.iter().find(|f| f.is_dir()))
         .cloned()
 }

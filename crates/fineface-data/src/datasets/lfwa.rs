@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::locate::Locator;
+use crate::locate::{Found, Locator};
 use crate::sample::{FaceSample, Skipped};
 use crate::split::{SplitConfig, assemble};
 
@@ -163,6 +163,7 @@ impl Lfwa {
         let images = self.image_folder(&rows)?;
         let (mut samples, mut skipped) = (Vec::new(), Vec::new());
         let mut locator = Locator::new(&images);
+        let mut found = Found::new("lfwa");
         for row in rows {
             let relative = row.relative_path();
             let path = match locator.find(&relative) {
@@ -175,6 +176,7 @@ impl Lfwa {
                     continue;
                 }
             };
+            found.note(&path, &relative, "lfw_attributes.txt".to_owned())?;
             samples.push(FaceSample {
                 path,
                 file: relative,

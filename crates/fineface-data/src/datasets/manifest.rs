@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::label_values;
 use crate::error::{DataError, Result};
-use crate::locate::Locator;
+use crate::locate::{Found, Locator};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
@@ -88,6 +88,7 @@ impl Manifest {
         let mut spellings = label_values::Spellings::default();
         let mut listed = label_values::Listed::default();
         let mut locator = Locator::new(&self.root);
+        let mut found = Found::new("manifest");
         let (mut official, mut skipped): (BTreeMap<Split, Vec<FaceSample>>, Vec<Skipped>) =
             Default::default();
         for record in reader.records() {
@@ -131,6 +132,7 @@ impl Manifest {
                     continue;
                 }
             };
+            found.note(&path, relative, format!("{}:{line}", csv_path.display()))?;
             official.entry(split).or_default().push(FaceSample {
                 path,
                 file: relative.to_owned(),

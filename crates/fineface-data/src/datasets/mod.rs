@@ -146,31 +146,54 @@ impl DatasetConfig {
 /// folder differing from it only in letter case is there. An absent root is otherwise each
 /// loader's to name, with where the dataset is obtained (or SynthFace's to generate).
 fn check_root(dataset: &'static str, root: &Path) -> Result<()> {
-    let problem = if root.is_file() {
+    let problem = if root.is_dir() {
+        return Ok(());
+    } else if root.exists() {
+        // A file, or a device (`/dev/null`): what holds it is meant.
         let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
         RootProblem::IsAFile {
             root: root.to_owned(),
             parent: parent.unwrap_or(Path::new(".")).to_owned(),
         }
-    } else if root.exists() {
-        return Ok(());
+    } else if let Ok(target) = std::fs::read_link(root) {
+        RootProblem::BrokenLink {
+            root: root.to_owned(),
+            target,
+        }
     } else {
-        let Some(on_disk) = std::path::absolute(root).ok().and_then(|absolute| {
-            let listed = absolute.to_string_lossy().into_owned();
-            Locator::new(Path::new("/")).on_disk(&listed).ok()
-        }) else {
+        let candidates = respellings(root);
+        if candidates.is_empty() {
             return Ok(());
-        };
+        }
         RootProblem::DiffersInCase {
             root: root.to_owned(),
-            on_disk,
+            candidates,
         }
     };
     Err(DataError::Root { dataset, problem })
 }
 
-/// A dataset library's export in `root` or one folder below it (`data/`, as the Hugging
-/// Face hub lays out a dataset): Parquet, Arrow or TFRecord files.
+/// The folders on disk that an absent `root` may be meant as: its name in another letter
+/// case or Unicode form (one, or each of several that fit).
+fn respellings(root: &Path) -> Vec<PathBuf> {
+    let Ok(absolute) = std::path::absolute(root) else {
+        return Vec::new();
+    };
+    let mut locator = Locator::new(Path::new("/"));
+    let candidates = match locator.on_disk(&absolute.to_string_lossy()) {
+        Ok(one) => vec![one],
+        Err(crate::locate::NotFound::Ambiguous(names)) => {
+            let parent = absolute.parent().unwrap_or(Path::new("/"));
+            names.iter().map(|n| parent.join(n)).collect()
+        }
+        Err(_) => Vec::new(),
+    };
+    candidates.into_iter().filter(|c| c.is_dir()).collect()
+}
+
+/// A dataset library's export in `root` or up to two folders below it (`data/`, as the
+/// Hugging Face hub lays out a dataset; `celeb_a/2.1.0/` in TensorFlow Datasets' data
+/// dir): Parquet, Arrow or TFRecord files.
 fn export_in(root: &Path) -> Option<RootProblem> {
     let formats = [
         (".parquet", "Parquet files (a Hugging Face dataset)"),
@@ -190,17 +213,27 @@ fn export_in(root: &Path) -> Option<RootProblem> {
         found.sort();
         found
     };
+    // Two levels: TensorFlow Datasets' data dir holds `celeb_a/2.1.0/*.tfrecord*`.
     let top = files(root);
-    let below = top.iter().filter(|p| p.is_dir()).flat_map(|d| files(d));
-    top.iter().cloned().chain(below).find_map(|path| {
-        let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-        let (_, format) = formats.iter().find(|(ext, _)| name.contains(ext))?;
-        Some(RootProblem::Export {
-            root: root.to_owned(),
-            format,
-            example: path,
+    let below: Vec<PathBuf> = top
+        .iter()
+        .filter(|p| p.is_dir())
+        .flat_map(|d| files(d))
+        .collect();
+    let deeper = below.iter().filter(|p| p.is_dir()).flat_map(|d| files(d));
+    top.iter()
+        .chain(&below)
+        .cloned()
+        .chain(deeper)
+        .find_map(|path| {
+            let name = path.file_name()?.to_str()?.to_ascii_lowercase();
+            let (_, format) = formats.iter().find(|(ext, _)| name.contains(ext))?;
+            Some(RootProblem::Export {
+                root: root.to_owned(),
+                format,
+                example: path,
+            })
         })
-    })
 }
 
 /// Whether a file name has an image extension we decode.

@@ -34,6 +34,26 @@ const TONE_SHARE: [f64; 4] = [0.3, 0.3, 0.3, 0.1];
 const FEATURE_CONTRAST: [f32; 4] = [0.55, 0.55, 0.5, 0.22];
 /// The label file written next to the images.
 const LABELS: &str = "labels.csv";
+/// The settings the set was generated with, written next to the labels.
+const SETTINGS: &str = "synthface.json";
+
+/// What a generated set is: the settings it was drawn with.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+struct Generated {
+    images: usize,
+    size: u32,
+    seed: u64,
+}
+
+impl std::fmt::Display for Generated {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "images = {}, size = {}, seed = {}",
+            self.images, self.size, self.seed
+        )
+    }
+}
 
 /// SynthFace at `root`: generated there on first use (deterministic for a seed), then read
 /// like a [`Manifest`] dataset.
@@ -72,8 +92,14 @@ impl SynthFace {
     }
 
     /// Generates the images when `root/labels.csv` is absent, then reads them.
+    ///
+    /// # Errors
+    /// The folder holds a set generated with other settings (`images`, `size`, `seed`):
+    /// which one to train on is the user's choice, so neither is taken silently.
     pub fn load(&self, split: &SplitConfig) -> Result<FaceDataset> {
-        if !self.root.join(LABELS).is_file() {
+        if self.root.join(LABELS).is_file() {
+            self.check_settings()?;
+        } else {
             self.generate()?;
         }
         let mut manifest = Manifest::new(self.root.clone());
@@ -85,9 +111,42 @@ impl SynthFace {
         Ok(dataset)
     }
 
+    fn settings(&self) -> Generated {
+        Generated {
+            images: self.images,
+            size: self.size,
+            seed: self.seed,
+        }
+    }
+
+    /// The set in `root` is the one these settings generate. A set without its settings
+    /// file (generated before it was written) is read as it is, saying so.
+    fn check_settings(&self) -> Result<()> {
+        let path = self.root.join(SETTINGS);
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            tracing::warn!(root = %self.root.display(), "a SynthFace set without {SETTINGS}: read as it is, whatever the config's images, size and seed");
+            return Ok(());
+        };
+        let found: Generated = serde_json::from_str(&text)
+            .map_err(|e| DataError::parse(&path, e.line() as u64, e.to_string()))?;
+        if found == self.settings() {
+            return Ok(());
+        }
+        Err(DataError::Config(format!(
+            "synthface: {} holds a set generated with {found}, not the {} asked; give another \
+             root (data.root or --data), or delete the folder to generate it again",
+            self.root.display(),
+            self.settings()
+        )))
+    }
+
     /// Writes the images and `labels.csv` into `root`. The files go to a temporary sibling
     /// folder first, renamed at the end, so an interrupted generation leaves nothing half
     /// written behind.
+    ///
+    /// # Errors
+    /// The size is under 16 px, or `root` exists and holds anything: generation never
+    /// replaces a folder it did not write (a mistyped `--data` would lose its files).
     pub fn generate(&self) -> Result<()> {
         if self.size < 16 {
             return Err(DataError::Config(format!(
@@ -95,6 +154,7 @@ impl SynthFace {
                 self.size
             )));
         }
+        self.refuse_a_folder_in_use()?;
         let parent = self.root.parent().unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(|e| DataError::io(parent, e))?;
         let staging = self
@@ -121,11 +181,38 @@ impl SynthFace {
         }
         let labels = staging.join(LABELS);
         std::fs::write(&labels, csv).map_err(|e| DataError::io(&labels, e))?;
-        if self.root.exists() {
-            // An earlier folder without labels (e.g. interrupted by hand): replace it.
-            std::fs::remove_dir_all(&self.root).map_err(|e| DataError::io(&self.root, e))?;
+        let settings = staging.join(SETTINGS);
+        let json = serde_json::to_string_pretty(&self.settings()).unwrap_or_default();
+        std::fs::write(&settings, json).map_err(|e| DataError::io(&settings, e))?;
+        if self.root.is_dir() {
+            // Empty (checked above): the rename needs it gone.
+            std::fs::remove_dir(&self.root).map_err(|e| DataError::io(&self.root, e))?;
         }
         std::fs::rename(&staging, &self.root).map_err(|e| DataError::io(&self.root, e))
+    }
+
+    /// Refuses to generate into a folder that holds anything: it is not a SynthFace set
+    /// (that has `labels.csv`), so it is the user's.
+    fn refuse_a_folder_in_use(&self) -> Result<()> {
+        let Ok(entries) = std::fs::read_dir(&self.root) else {
+            return Ok(()); // absent: generated there
+        };
+        let held: Vec<String> = entries
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        if held.is_empty() {
+            return Ok(());
+        }
+        Err(DataError::Config(format!(
+            "synthface: {} holds {} file(s) or folder(s) (`{}`...) and no SynthFace set \
+             ({LABELS}); SynthFace is generated into an absent or empty folder, never over \
+             other files: give another root (data.root or --data), or read the folder as the \
+             kind of dataset it holds",
+            self.root.display(),
+            held.len(),
+            held[0]
+        )))
     }
 }
 
@@ -210,5 +297,99 @@ impl Face {
             tone,
             wide,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A set is read again only by the settings that generated it: a config asking for
+    /// more images (or another size or seed) at the same root is refused, naming both.
+    #[test]
+    fn a_set_generated_with_other_settings_is_named_not_read_silently() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("synthface");
+        let small = SynthFace {
+            images: 24,
+            size: 16,
+            ..SynthFace::new(root.clone())
+        };
+        assert_eq!(small.load(&SplitConfig::default()).unwrap().len(), 24);
+        assert_eq!(small.load(&SplitConfig::default()).unwrap().len(), 24);
+        for other in [
+            SynthFace {
+                images: 500,
+                ..small.clone()
+            },
+            SynthFace {
+                size: 32,
+                ..small.clone()
+            },
+            SynthFace {
+                seed: 7,
+                ..small.clone()
+            },
+        ] {
+            let error = other.load(&SplitConfig::default()).unwrap_err().to_string();
+            assert_eq!(
+                error,
+                format!(
+                    "synthface: {} holds a set generated with images = 24, size = 16, seed = 0, \
+                     not the {} asked; give another root (data.root or --data), or delete the \
+                     folder to generate it again",
+                    root.display(),
+                    other.settings()
+                )
+            );
+        }
+        // A set from before the settings were written down: read as it is.
+        std::fs::remove_file(root.join(SETTINGS)).unwrap();
+        let older = SynthFace {
+            images: 500,
+            ..small
+        };
+        assert_eq!(older.load(&SplitConfig::default()).unwrap().len(), 24);
+    }
+
+    /// A folder holding anything but a SynthFace set (a mistyped `--data`) is never
+    /// generated over: its files stay, and the error says why.
+    #[test]
+    fn a_folder_of_other_files_is_never_generated_over() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("thesis");
+        std::fs::create_dir_all(root.join("photos")).unwrap();
+        std::fs::write(root.join("notes.txt"), "mine").unwrap();
+        let error = SynthFace {
+            images: 8,
+            size: 16,
+            ..SynthFace::new(root.clone())
+        }
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+        assert!(
+            error.starts_with(&format!(
+                "synthface: {} holds 2 file(s) or folder(s) (`",
+                root.display()
+            )),
+            "{error}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(root.join("notes.txt")).unwrap(),
+            "mine"
+        );
+        assert!(root.join("photos").is_dir());
+        // An empty folder is generated into.
+        let empty = dir.path().join("empty");
+        std::fs::create_dir_all(&empty).unwrap();
+        let generated = SynthFace {
+            images: 8,
+            size: 16,
+            ..SynthFace::new(empty)
+        }
+        .load(&SplitConfig::default())
+        .unwrap();
+        assert_eq!(generated.len(), 8);
     }
 }
