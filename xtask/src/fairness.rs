@@ -53,9 +53,30 @@ pub struct FairnessArgs {
     /// Seed of the bootstrap.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
-    /// Confidence level of the bootstrap intervals.
-    #[arg(long, default_value_t = 0.95)]
-    pub confidence: f64,
+    /// Confidence level of the bootstrap intervals, in (0, 1) [default: 0.95]; needs
+    /// --bootstrap.
+    #[arg(long, value_parser = confidence_level, allow_negative_numbers = true)]
+    pub confidence: Option<f64>,
+}
+
+/// A confidence level in (0, 1); `95` or `95%` is refused with the fraction to write.
+fn confidence_level(text: &str) -> Result<f64, String> {
+    let number = text.trim().trim_end_matches('%').trim();
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("`{text}` is not a number: write a level such as 0.95"))?;
+    if value > 0.0 && value < 1.0 && !text.contains('%') {
+        return Ok(value);
+    }
+    if value > 1.0 && value < 100.0 {
+        return Err(format!(
+            "`{text}` is a percentage: write it as the fraction {}",
+            value / 100.0
+        ));
+    }
+    Err(format!(
+        "`{text}` is not a level between 0 and 1 (exclusive), such as 0.95"
+    ))
 }
 
 /// Report renderings.
@@ -181,12 +202,17 @@ impl FairnessArgs {
                 _ => anyhow::Error::new(e),
             }
         })?;
+        anyhow::ensure!(
+            self.confidence.is_none() || self.bootstrap > 0,
+            "--confidence sets the level of the bootstrap intervals, which --bootstrap N (1,000 \
+             or more) draws: give it too, or drop --confidence"
+        );
         let options = AuditOptions {
             pos_label,
             bootstrap: (self.bootstrap > 0).then_some(BootstrapConfig {
                 replicates: self.bootstrap,
                 seed: self.seed,
-                confidence: self.confidence,
+                confidence: self.confidence.unwrap_or(0.95),
             }),
         };
         let mut report = fineface_fair::audit(&table, &options).map_err(|e| {

@@ -257,3 +257,63 @@ fn a_file_that_cannot_be_read_is_named_with_its_cause_once() {
         );
     }
 }
+
+/// `--confidence` as users write it: a level in (0, 1) reads; a percentage (`95`, `95%`),
+/// a level out of range and one given without `--bootstrap` (where it sets nothing) are
+/// refused, saying what to write.
+#[test]
+fn confidence_levels_as_users_write_them() {
+    let audit = |extra: &[&str]| {
+        let mut args = vec![
+            "fairness",
+            DEMO,
+            "--sensitive",
+            "race,gender",
+            "--pos-label",
+            "Male",
+        ];
+        args.extend_from_slice(extra);
+        xtask(&args)
+    };
+    let ok = audit(&["--bootstrap", "50", "--confidence", "0.9"]);
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    assert_eq!(stdout_json(&ok)["bootstrap"]["confidence"], 0.9);
+    for (value, says) in [
+        ("95", "`95` is a percentage: write it as the fraction 0.95"),
+        (
+            "95%",
+            "`95%` is a percentage: write it as the fraction 0.95",
+        ),
+        (
+            "1",
+            "`1` is not a level between 0 and 1 (exclusive), such as 0.95",
+        ),
+        (
+            "0",
+            "`0` is not a level between 0 and 1 (exclusive), such as 0.95",
+        ),
+        (
+            "-0.5",
+            "`-0.5` is not a level between 0 and 1 (exclusive), such as 0.95",
+        ),
+        ("high", "`high` is not a number: write a level such as 0.95"),
+    ] {
+        let output = audit(&["--bootstrap", "50", "--confidence", value]);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            !output.status.success() && stderr.contains(says),
+            "{value}: {stderr}"
+        );
+    }
+    let output = audit(&["--confidence", "0.9"]);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        !output.status.success()
+            && stderr.contains("--confidence sets the level of the bootstrap intervals"),
+        "{stderr}"
+    );
+}
