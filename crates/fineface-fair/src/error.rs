@@ -264,7 +264,7 @@ pub enum FairError {
     /// Labels or group values that differ only in letter case or surrounding spaces
     /// (`Male` and `male`): counted apart they split one class or group in two.
     #[error(
-        "{what} has values that differ only in case, spaces, `_` or `-`: {first:?}, \
+        "{what}: values that differ only in case, spaces, `_` or `-`: {first:?}, \
          {second:?}; spell each one way (they would be audited as different classes or groups)"
     )]
     CaseVariants {

@@ -119,7 +119,7 @@ fn labels_or_groups_differing_only_in_case_or_spaces_are_an_error_naming_both() 
         let error = audit_text(text).unwrap_err().to_string();
         assert!(
             error.starts_with(&format!(
-                "preds.csv: {what} has values that differ only in case, spaces, `_` or `-`: \
+                "preds.csv: {what}: values that differ only in case, spaces, `_` or `-`: \
                  {spellings}"
             )),
             "{error}"
