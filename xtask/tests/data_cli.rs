@@ -154,7 +154,7 @@ fn check_of_a_manifest_takes_its_columns_from_the_flags() {
             .output()
             .unwrap()
     };
-    let output = check(&[
+    let columns = [
         "manifest",
         "--csv",
         "faces.csv",
@@ -162,7 +162,8 @@ fn check_of_a_manifest_takes_its_columns_from_the_flags() {
         "smile",
         "--sensitive",
         "skin",
-    ]);
+    ];
+    let output = check(&columns);
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
     // The path column is `file`, not the default `path`: named as missing.
@@ -172,15 +173,7 @@ fn check_of_a_manifest_takes_its_columns_from_the_flags() {
         .unwrap()
         .replacen("file,", "path,", 1);
     std::fs::write(dir.path().join("faces.csv"), fixed).unwrap();
-    let output = check(&[
-        "manifest",
-        "--csv",
-        "faces.csv",
-        "--target",
-        "smile",
-        "--sensitive",
-        "skin",
-    ]);
+    let output = check(&columns);
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(
         output.status.success(),

@@ -105,27 +105,32 @@ fn assert_outcomes(dataset: &FaceDataset, images: &Path, prefix: &str, spellings
     }
 }
 
+/// FairFace at `root` whose train CSV lists `listed` (genders alternating), its val CSV one
+/// image written under `images`, loaded.
+fn fairface(root: &Path, images: &Path, listed: &[&str]) -> fineface_data::Result<FaceDataset> {
+    let mut csv = String::from("file,age,gender,race,service_test\n");
+    for (i, file) in listed.iter().enumerate() {
+        let gender = ["Male", "Female"][i % 2];
+        csv.push_str(&format!("\"{file}\",20-29,{gender},White,False\n"));
+    }
+    std::fs::write(root.join("fairface_label_train.csv"), csv).unwrap();
+    jpeg(&images.join("val/1.jpg"));
+    std::fs::write(
+        root.join("fairface_label_val.csv"),
+        "file,age,gender,race,service_test\nval/1.jpg,20-29,Male,White,False\n",
+    )
+    .unwrap();
+    FairFace::new(root.to_owned()).load(&SplitConfig::default())
+}
+
 #[cfg(unix)]
 #[test]
 fn fairface_reads_every_spelling_of_a_listed_path_or_says_why() {
     let dir = scratch("fairface");
     let root = dir.join("fairface");
     let spellings = spellings(&root, &dir, "train/");
-    let mut csv = String::from("file,age,gender,race,service_test\n");
-    for (i, (listed, _)) in spellings.listed.iter().enumerate() {
-        let gender = ["Male", "Female"][i % 2];
-        csv.push_str(&format!("\"{listed}\",20-29,{gender},White,False\n"));
-    }
-    std::fs::write(root.join("fairface_label_train.csv"), csv).unwrap();
-    jpeg(&root.join("val/1.jpg"));
-    std::fs::write(
-        root.join("fairface_label_val.csv"),
-        "file,age,gender,race,service_test\nval/1.jpg,20-29,Male,White,False\n",
-    )
-    .unwrap();
-    let dataset = FairFace::new(root.clone())
-        .load(&SplitConfig::default())
-        .unwrap();
+    let listed: Vec<&str> = spellings.listed.iter().map(|(l, _)| l.as_str()).collect();
+    let dataset = fairface(&root, &root, &listed).unwrap();
     assert_outcomes(&dataset, &root, "train/", &spellings);
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -370,25 +375,17 @@ fn one_absolute_row_does_not_move_the_image_folder() {
     let dir = scratch("absolute-row");
     let root = dir.join("fairface");
     let images = root.join("fairface-img-margin025-trainval");
-    let mut csv = String::from("file,age,gender,race,service_test\n");
+    let mut listed = Vec::new();
     for i in 0..6 {
         jpeg(&images.join(format!("train/{i}.jpg")));
-        let listed = if i == 0 {
+        listed.push(if i == 0 {
             images.join("train/0.jpg").display().to_string()
         } else {
             format!("train/{i}.jpg")
-        };
-        let gender = ["Male", "Female"][i % 2];
-        csv.push_str(&format!("{listed},20-29,{gender},White,False\n"));
+        });
     }
-    std::fs::write(root.join("fairface_label_train.csv"), csv).unwrap();
-    jpeg(&images.join("val/1.jpg"));
-    std::fs::write(
-        root.join("fairface_label_val.csv"),
-        "file,age,gender,race,service_test\nval/1.jpg,20-29,Male,White,False\n",
-    )
-    .unwrap();
-    let dataset = FairFace::new(root).load(&SplitConfig::default()).unwrap();
+    let listed: Vec<&str> = listed.iter().map(String::as_str).collect();
+    let dataset = fairface(&root, &images, &listed).unwrap();
     assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
     assert_eq!(dataset.len(), 7);
 
