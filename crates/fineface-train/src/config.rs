@@ -417,6 +417,12 @@ impl ExperimentConfig {
     /// The experiment file at `path` as written, before [`validate`](Self::validate): a
     /// value a flag replaces may be anything.
     fn read_unvalidated(path: &Path) -> Result<Self> {
+        if path.is_dir() {
+            return Err(TrainError::Config {
+                path: path.to_owned(),
+                message: "a folder, not an experiment file (a .toml)".to_owned(),
+            });
+        }
         let bytes = std::fs::read(path).map_err(|source| TrainError::Io {
             path: path.to_owned(),
             source,

@@ -40,6 +40,14 @@ impl RunFolder {
     /// [`TrainError::Config`] or [`TrainError::Checkpoint`] naming the file that is missing
     /// or unreadable.
     pub fn open(dir: &Path) -> Result<Self> {
+        if dir.is_file() {
+            return Err(TrainError::Checkpoint {
+                path: dir.to_owned(),
+                message: "a file, not a run folder (runs/<experiment>/run-NNN, holding \
+                          config.toml and run.json)"
+                    .to_owned(),
+            });
+        }
         let mut config = ExperimentConfig::from_run_file(&dir.join("config.toml"))?;
         config.model.weights = None;
         let info_path = dir.join(RunInfo::FILE_NAME);

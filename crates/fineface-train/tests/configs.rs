@@ -52,3 +52,35 @@ fn experiment_files_in_utf16_read_and_latin1_is_named_with_its_line() {
         "{e}"
     );
 }
+
+/// A folder where an experiment file or a run folder's file is expected, and a file where a
+/// run folder is: each named for what it is.
+#[test]
+fn a_folder_for_a_file_and_a_file_for_a_run_folder_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let folder = dir.path().join("synthface.toml");
+    std::fs::create_dir_all(&folder).unwrap();
+    let error = fineface_train::ExperimentConfig::from_file(&folder)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "{}: a folder, not an experiment file (a .toml)",
+            folder.display()
+        )
+    );
+    let file = dir.path().join("run.txt");
+    std::fs::write(&file, "not a run").unwrap();
+    let error = fineface_train::RunFolder::open(&file)
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        format!(
+            "{}: a file, not a run folder (runs/<experiment>/run-NNN, holding config.toml and \
+             run.json)",
+            file.display()
+        )
+    );
+}
