@@ -205,6 +205,15 @@ impl PredictionTable {
         cell
     }
 
+    /// Declares the classes a model predicts, so that the report has one whose rows hold
+    /// none (a validation split without a positive image, nor a prediction of it): its
+    /// rates are then undefined, not an unknown positive label.
+    pub fn declare_classes<S: AsRef<str>>(&mut self, classes: &[S]) {
+        for class in classes {
+            self.intern_label(class.as_ref());
+        }
+    }
+
     fn push_cell(&mut self, y_true: &str, y_pred: &str, cell: u32) {
         let t = self.intern_label(y_true);
         let p = self.intern_label(y_pred);

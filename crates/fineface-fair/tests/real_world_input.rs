@@ -6,7 +6,8 @@
 use std::path::Path;
 
 use fineface_fair::{
-    AuditOptions, CsvSpec, FairError, NotALabel, audit, canonical_label, read_predictions,
+    AuditOptions, CsvSpec, FairError, NotALabel, PredictionTable, audit, canonical_label,
+    read_predictions,
 };
 
 fn audit_text(text: &str) -> Result<fineface_fair::SubgroupReport, FairError> {
@@ -366,4 +367,30 @@ fn cells_that_hold_no_label_are_refused_by_kind_with_their_line() {
         error.to_string().contains("U+200B (zero-width space)"),
         "{error}"
     );
+}
+
+/// A model's split where the positive class occurs in no row (a small validation split):
+/// with the model's classes declared, the audit reports it with undefined rates rather than
+/// refusing an unknown positive label.
+#[test]
+fn a_declared_class_no_row_holds_is_audited_with_undefined_rates() {
+    let mut table = PredictionTable::new(["group"]).unwrap();
+    table.declare_classes(&["no", "yes"]);
+    for group in ["a", "b"] {
+        table.push("no", "no", &[group]).unwrap();
+        table.push("no", "no", &[group]).unwrap();
+    }
+    let options = AuditOptions {
+        pos_label: "yes".to_owned(),
+        ..AuditOptions::default()
+    };
+    let report = audit(&table, &options).unwrap();
+    assert_eq!(report.overall.classes, ["no", "yes"]);
+    assert_eq!(report.groups["a"].accuracy, 1.0);
+    assert_eq!(report.groups["a"].tpr, None);
+    assert_eq!(report.groups["a"].fpr, Some(0.0));
+    // Undeclared, the same rows name the label as unknown.
+    let mut bare = PredictionTable::new(["group"]).unwrap();
+    bare.push("no", "no", &["a"]).unwrap();
+    assert!(audit(&bare, &options).is_err());
 }

@@ -216,6 +216,8 @@ impl Evaluation {
         sensitive: &[String],
     ) -> Result<PredictionTable> {
         let mut table = PredictionTable::new(sensitive.iter().map(String::as_str))?;
+        // Every class the model predicts, even one no row of this split holds.
+        table.declare_classes(classes);
         for row in &self.rows {
             let values: Vec<&str> = samples[row.sample]
                 .sensitive

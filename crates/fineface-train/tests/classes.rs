@@ -182,3 +182,29 @@ fn a_class_whose_training_images_never_decode_is_refused() {
          learn it (replace the files; the run's log names each)"
     );
 }
+
+/// A validation split that holds one class only (a small carved or official split): the
+/// run validates and selects by it, the positive class's rates undefined there, instead of
+/// stopping at the first validation.
+#[test]
+fn a_validation_split_of_one_class_trains() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut rows = balanced(&["no", "yes"], &["train", "test"], 8);
+    rows.extend(balanced(&["no"], &["val"], 4));
+    let mut config = common::tiny_config(Path::new("unused"), Method::Baseline);
+    config.data = manifest(dir.path(), &rows);
+    config.train.epochs = 2;
+    config.train.crop_grid_images = 0;
+    let run = dir.path().join("run");
+    let summary = fineface_train::train::<CpuAutodiff>(
+        &config,
+        &[Default::default()],
+        &RunOptions {
+            progress: false,
+            ..RunOptions::new(run.clone())
+        },
+    )
+    .unwrap();
+    assert_eq!(summary.epochs, 2);
+    assert!(run.join("test/fairness.json").is_file());
+}
