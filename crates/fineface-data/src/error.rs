@@ -144,6 +144,27 @@ pub enum RootProblem {
         /// The folders on disk it may mean.
         candidates: Vec<PathBuf>,
     },
+    /// The root exists but is neither a folder nor a file: a device (`/dev/null`), a pipe.
+    #[error(
+        "`{}` is not a folder (a device or other special file): give the folder the dataset was unpacked to",
+        root.display()
+    )]
+    NotAFolder {
+        /// The root as given.
+        root: PathBuf,
+    },
+    /// The root is a symbolic link that leads back to itself.
+    #[error(
+        "the dataset folder `{}` is a link that loops back to itself (through `{}`)",
+        root.display(),
+        target.display()
+    )]
+    LinkLoop {
+        /// The root as given.
+        root: PathBuf,
+        /// Where it points.
+        target: PathBuf,
+    },
     /// The root is a symbolic link to something absent.
     #[error(
         "the dataset folder `{}` is a link to `{}`, which is absent (a disk not mounted?)",

@@ -70,6 +70,26 @@ pub(crate) fn is_absolute(listed: &str) -> bool {
     drive || listed.starts_with(['/', '\\'])
 }
 
+/// Why `path`, which `std::fs::metadata` cannot follow, names nothing: a link on the way
+/// (the file itself, or a folder above it) that loops or points at something absent.
+pub(crate) fn unresolved(path: &Path) -> NotFound {
+    for link in path.ancestors() {
+        let Ok(target) = std::fs::read_link(link) else {
+            continue;
+        };
+        if link.canonicalize().is_ok() {
+            continue; // a link that resolves: the trouble is further down
+        }
+        // The target is there, as a link that cannot be followed: the chain never ends.
+        return if std::fs::symlink_metadata(link.with_file_name(&target)).is_ok() {
+            NotFound::LinkLoop(target)
+        } else {
+            NotFound::BrokenLink(target)
+        };
+    }
+    NotFound::Absent
+}
+
 /// The listed names to tell which folder holds a dataset's images: the first few relative
 /// ones, since an absolute path is found wherever its folder is looked for.
 pub(crate) fn probe_names<'a>(listed: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
@@ -102,7 +122,9 @@ impl Found {
         listed: &str,
         place: String,
     ) -> Result<(), DataError> {
-        match self.first.get(path) {
+        // Through links too: `alias/a.jpg` with `alias -> img` is `img/a.jpg`.
+        let image = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        match self.first.get(&image) {
             Some((first, first_in)) => Err(DataError::ListedTwice {
                 dataset: self.dataset,
                 listings: Box::new(TwoListings {
@@ -114,8 +136,7 @@ impl Found {
                 image: path.to_owned(),
             }),
             None => {
-                self.first
-                    .insert(path.to_owned(), (listed.to_owned(), place));
+                self.first.insert(image, (listed.to_owned(), place));
                 Ok(())
             }
         }
@@ -155,14 +176,7 @@ impl Locator {
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => Ok(path),
             Ok(_) => Err(NotFound::Folder),
-            Err(_) => match std::fs::read_link(&path) {
-                // The target is there, as a link: the chain never reaches a file.
-                Ok(target) if std::fs::symlink_metadata(path.with_file_name(&target)).is_ok() => {
-                    Err(NotFound::LinkLoop(target))
-                }
-                Ok(target) => Err(NotFound::BrokenLink(target)),
-                Err(_) => Err(NotFound::Absent),
-            },
+            Err(_) => Err(unresolved(&path)),
         }
     }
 

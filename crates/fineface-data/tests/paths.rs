@@ -523,7 +523,7 @@ fn celeba_joins_its_two_files_by_the_image_not_the_text() {
         part.push_str(&format!("00000{}.jpg {}\n", i + 1, [0, 0, 1, 2][i]));
     }
     std::fs::write(root.join("list_attr_celeba.txt"), attr).unwrap();
-    std::fs::write(root.join("list_eval_partition.txt"), part).unwrap();
+    std::fs::write(root.join("list_eval_partition.txt"), &part).unwrap();
     let dataset = CelebA {
         root: root.clone(),
         target: "Smiling".into(),
@@ -533,6 +533,21 @@ fn celeba_joins_its_two_files_by_the_image_not_the_text() {
     .unwrap();
     assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
     assert_eq!(Split::ALL.map(|s| dataset.split(s).len()), [2, 1, 1]);
+    // The partition naming one image twice, in two spellings with two splits: refused.
+    part.push_str("000001.JPG 2\n");
+    std::fs::write(root.join("list_eval_partition.txt"), part).unwrap();
+    let error = CelebA {
+        root: root.clone(),
+        target: "Smiling".into(),
+        sensitive: vec!["Male".into()],
+    }
+    .load(&SplitConfig::default())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("celeba: `000001.JPG` (list_eval_partition) and `000001.jpg` (list_eval_partition) are one image"),
+        "{error}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 
@@ -591,8 +606,18 @@ fn each_kind_of_root_that_is_no_folder_is_named() {
     );
     assert_eq!(
         load(PathBuf::from("/dev/null")),
-        "manifest: `/dev/null` is a file, not the dataset's folder: give the folder that holds \
-         the dataset (`/dev`?)"
+        "manifest: `/dev/null` is not a folder (a device or other special file): give the \
+         folder the dataset was unpacked to"
+    );
+    std::os::unix::fs::symlink("loop2", dir.join("loop1")).unwrap();
+    std::os::unix::fs::symlink("loop1", dir.join("loop2")).unwrap();
+    assert_eq!(
+        load(dir.join("loop1")),
+        format!(
+            "manifest: the dataset folder `{}` is a link that loops back to itself (through \
+             `loop2`)",
+            dir.join("loop1").display()
+        )
     );
     assert_eq!(
         load(dir.join("CX")),
@@ -664,14 +689,26 @@ fn image_folder_walks_class_folders_and_says_what_it_leaves() {
     );
     assert_eq!(skipped["train/dog/dup.jpg"], "no row in the groups CSV");
     assert_eq!(skipped["train/dog/DUP.jpg"], "no row in the groups CSV");
-    for row in ["train/dog/Dup.jpg", "train/dog/gone.jpg"] {
-        assert!(
-            skipped[row].starts_with("a row of the groups CSV that fits no image"),
-            "{row}"
-        );
-    }
+    assert_eq!(
+        skipped["train/dog/Dup.jpg"],
+        "a row of the groups CSV that fits 2 images differing only in letter case \
+         (`train/dog/DUP.jpg`, `train/dog/dup.jpg`): write it as the disk spells the one meant"
+    );
+    assert_eq!(
+        skipped["train/dog/gone.jpg"],
+        "a row of the groups CSV that fits no image"
+    );
     assert!(!files.iter().any(|f| f.contains("__pycache__")));
 
+    // One image's row written twice, once in another letter case: refused naming both.
+    let error = groups("train/cat/1.jpg,I\nTRAIN/CAT/1.JPG,II\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("imagefolder: `train/cat/1.jpg` (")
+            && error.contains("and `TRAIN/CAT/1.JPG` ("),
+        "{error}"
+    );
     // One image's row written twice, once absolute: refused with both lines.
     let error = groups(&format!(
         "train/cat/1.jpg,I\n{},II\n",
@@ -686,5 +723,111 @@ fn image_folder_walks_class_folders_and_says_what_it_leaves() {
         .load(&SplitConfig::default())
         .unwrap_err();
     assert!(matches!(error, DataError::MissingFile { .. }), "{error}");
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Links inside a dataset, as a new user's folders hold them: ImageFolder follows a class's
+/// folder links once (a link back up, `up -> ..`, is named, not walked forever), names
+/// broken and looping image links, and passes over a NAS's `@eaDir`; a manifest row reached
+/// through a folder alias is the image it aliases (refused as listed twice).
+#[cfg(unix)]
+#[test]
+fn links_inside_a_dataset_are_followed_once_and_named_when_broken() {
+    let root = scratch("links-inside");
+    for f in [
+        "train/male/1.jpg",
+        "train/male/2.jpg",
+        "train/female/3.jpg",
+        "train/@eaDir/4.jpg",
+        "test/male/5.jpg",
+        "test/female/6.jpg",
+    ] {
+        jpeg(&root.join(f));
+    }
+    std::os::unix::fs::symlink("..", root.join("train/male/up")).unwrap();
+    std::os::unix::fs::symlink("../../train", root.join("train/female/tr")).unwrap();
+    std::os::unix::fs::symlink("/nonexistent/a.jpg", root.join("train/male/broken.jpg")).unwrap();
+    std::os::unix::fs::symlink("self.jpg", root.join("train/male/self.jpg")).unwrap();
+    let dataset = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.classes, ["female", "male"]);
+    assert_eq!(dataset.len(), 5, "{:?}", dataset.skipped);
+    let skipped: BTreeMap<&str, &str> = dataset
+        .skipped
+        .iter()
+        .map(|s| (s.file.as_str(), s.reason.as_str()))
+        .collect();
+    assert_eq!(
+        skipped["train/male/broken.jpg"],
+        "listed in the class folder: a link to `/nonexistent/a.jpg`, which is absent"
+    );
+    assert_eq!(
+        skipped["train/male/self.jpg"],
+        "listed in the class folder: a link that loops back to itself (through `self.jpg`)"
+    );
+    for link in ["train/male/up/", "train/female/tr/"] {
+        assert!(
+            skipped[link].starts_with("a link to a folder already read"),
+            "{link}"
+        );
+    }
+
+    let manifest_root = scratch("links-alias");
+    jpeg(&manifest_root.join("imgs/a.jpg"));
+    jpeg(&manifest_root.join("imgs/b.jpg"));
+    std::os::unix::fs::symlink("imgs", manifest_root.join("alias")).unwrap();
+    std::fs::write(
+        manifest_root.join("manifest.csv"),
+        "path,label,group\nimgs/a.jpg,0,g\nimgs/b.jpg,1,g\nalias/a.jpg,1,g\n",
+    )
+    .unwrap();
+    let error = Manifest {
+        target: "label".into(),
+        sensitive: vec!["group".into()],
+        ..Manifest::new(manifest_root.clone())
+    }
+    .load(&SplitConfig::default())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.starts_with("manifest: `imgs/a.jpg` (") && error.contains("and `alias/a.jpg` ("),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+    std::fs::remove_dir_all(&manifest_root).unwrap();
+}
+
+/// Paths a folder off, with a few rows written absolute (which are found): the rows that
+/// are not found still get the hint of where the images are, instead of a dataset of the
+/// few absolute rows and every other one skipped.
+#[test]
+fn a_folder_off_is_said_even_when_absolute_rows_are_found() {
+    let root = scratch("off-with-absolute");
+    let mut csv = String::from("path,label,group\n");
+    for i in 0..12 {
+        jpeg(&root.join(format!("imgs/img{i:02}.jpg")));
+        let listed = if i < 3 {
+            root.join(format!("imgs/img{i:02}.jpg"))
+                .display()
+                .to_string()
+        } else {
+            format!("img{i:02}.jpg")
+        };
+        csv.push_str(&format!("{listed},{},g\n", i % 2));
+    }
+    std::fs::write(root.join("manifest.csv"), csv).unwrap();
+    let error = Manifest {
+        target: "label".into(),
+        sensitive: vec!["group".into()],
+        ..Manifest::new(root.clone())
+    }
+    .load(&SplitConfig::default())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains("`img03.jpg` is at `imgs/img03.jpg`: the paths lack the leading `imgs/`"),
+        "{error}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -301,6 +301,26 @@ fn is_csv(path: &Path) -> bool {
         .is_some_and(|e| e.eq_ignore_ascii_case("csv"))
 }
 
+/// The partition keyed by the image each name finds (however it is spelled), refusing one
+/// image named twice in two spellings (`000001.jpg` and `000001.JPG`), which could give
+/// it two splits.
+fn by_image(
+    names: HashMap<String, Split>,
+    locator: &mut Locator,
+) -> Result<HashMap<PathBuf, Split>> {
+    let mut names: Vec<(String, Split)> = names.into_iter().collect();
+    names.sort();
+    let mut found = Found::new("celeba");
+    let mut splits = HashMap::new();
+    for (name, split) in names {
+        if let Ok(path) = locator.find(&name) {
+            found.note(&path, &name, "list_eval_partition".to_owned())?;
+            splits.insert(path, split);
+        }
+    }
+    Ok(splits)
+}
+
 /// Parses `list_eval_partition.txt` (`image 0|1|2`).
 pub fn read_partition(path: &Path) -> Result<HashMap<String, Split>> {
     let text = text::read_text(path)?;
@@ -428,12 +448,10 @@ impl CelebA {
             .map(|(n, _)| n.clone())
             .unwrap_or_default();
         // The two files joined by the image each names, however each spells it.
-        let partition: Option<HashMap<PathBuf, Split>> = partition.map(|names| {
-            names
-                .into_iter()
-                .filter_map(|(name, split)| Some((locator.find(&name).ok()?, split)))
-                .collect()
-        });
+        let partition = match partition {
+            Some(names) => Some(by_image(names, &mut locator)?),
+            None => None,
+        };
         for (image, values) in table.rows {
             let path = match locator.find(&image) {
                 Ok(path) => path,

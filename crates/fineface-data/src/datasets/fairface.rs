@@ -150,7 +150,10 @@ impl FairFace {
             }
             official.insert(split, samples);
         }
-        let found = official.values().map(Vec::len).sum();
+        let found = official
+            .values()
+            .flatten()
+            .map(|s: &FaceSample| s.file.as_str());
         super::layout::Listing {
             dataset: "fairface",
             listed_in: "fairface_label_train.csv and fairface_label_val.csv",

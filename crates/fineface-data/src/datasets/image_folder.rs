@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{DataError, Result};
+use crate::error::{DataError, Result, TwoListings};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 
@@ -37,7 +37,10 @@ struct SideGroups {
     /// Without a groups CSV, every image's values (`all`).
     everyone: Option<Vec<String>>,
     /// The rows an image took, to list those that fit none.
-    used: std::cell::RefCell<std::collections::HashSet<String>>,
+    used: std::cell::RefCell<HashMap<String, String>>,
+    /// The images looked up, by their lower-case path key, to say what a row that fits
+    /// none in its own spelling fits in another.
+    images: std::cell::RefCell<HashMap<String, Vec<String>>>,
 }
 
 impl SideGroups {
@@ -55,6 +58,7 @@ impl SideGroups {
             by_folded,
             everyone: None,
             used: Default::default(),
+            images: Default::default(),
         }
     }
 
@@ -68,30 +72,77 @@ impl SideGroups {
             return Some(everyone);
         }
         let key = super::label_values::path_key(relative);
+        let folded = key.to_lowercase();
+        self.images
+            .borrow_mut()
+            .entry(folded.clone())
+            .or_default()
+            .push(relative.to_owned());
         let row = if self.by_path.contains_key(&key) {
             key
         } else {
-            match self.by_folded.get(&key.to_lowercase())?.as_slice() {
+            match self.by_folded.get(&folded)?.as_slice() {
                 [one] if !exact_only => one.clone(),
                 _ => return None,
             }
         };
         let values = self.by_path.get(&row);
-        self.used.borrow_mut().insert(row);
+        self.used.borrow_mut().insert(row, relative.to_owned());
         values
     }
 
-    /// The rows no image took (paths as keyed: the root's path removed).
-    fn unused(&self) -> Vec<String> {
+    /// The rows no image took (paths as keyed: the root's path removed), each skipped
+    /// with what it fits in another letter case: nothing, or several images.
+    ///
+    /// # Errors
+    /// A row that is another row's image in another letter case (`TRAIN/MALE/1.JPG` beside
+    /// `train/male/1.jpg`): one image's groups given twice.
+    fn unused(&self, csv: &Path) -> Result<Vec<Skipped>> {
         let used = self.used.borrow();
-        let mut rows: Vec<String> = self
+        let taken: HashMap<&String, &String> =
+            used.iter().map(|(row, image)| (image, row)).collect();
+        let images = self.images.borrow();
+        let mut rows: Vec<&String> = self
             .by_path
             .keys()
-            .filter(|k| !used.contains(*k))
-            .cloned()
+            .filter(|k| !used.contains_key(*k))
             .collect();
         rows.sort();
-        rows
+        let mut skipped = Vec::new();
+        for row in rows {
+            let fits = images
+                .get(&row.to_lowercase())
+                .map_or(&[][..], Vec::as_slice);
+            let reason = match fits {
+                [] => "a row of the groups CSV that fits no image".to_owned(),
+                [image] => {
+                    return Err(DataError::ListedTwice {
+                        dataset: "imagefolder",
+                        listings: Box::new(TwoListings {
+                            first: taken.get(image).map_or_else(String::new, |r| (*r).clone()),
+                            first_in: csv.display().to_string(),
+                            second: row.clone(),
+                            second_in: csv.display().to_string(),
+                        }),
+                        image: PathBuf::from(image),
+                    });
+                }
+                many => format!(
+                    "a row of the groups CSV that fits {} images differing only in letter \
+                     case ({}): write it as the disk spells the one meant",
+                    many.len(),
+                    many.iter()
+                        .map(|m| format!("`{m}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            skipped.push(Skipped {
+                file: row.clone(),
+                reason,
+            });
+        }
+        Ok(skipped)
     }
 }
 
@@ -196,6 +247,10 @@ impl ImageFolder {
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let mut samples = Vec::new();
+        // The split folder itself counts as read: a class linking back to it is a loop.
+        let visited = std::cell::RefCell::new(std::collections::HashSet::from_iter(
+            dir.canonicalize().ok(),
+        ));
         for entry in sorted_entries(dir)? {
             let name = entry.file_name().to_string_lossy().into_owned();
             let relative = format!("{split_name}/{name}");
@@ -214,7 +269,11 @@ impl ImageFolder {
                 continue;
             }
             if !not_a_class(&name) {
-                let class = Class { name: &name, side };
+                let class = Class {
+                    name: &name,
+                    side,
+                    visited: &visited,
+                };
                 class.read(&entry.path(), &relative, &mut samples, skipped)?;
             }
         }
@@ -325,15 +384,9 @@ impl ImageFolder {
                 hint: "arrange images as <root>/{train,val,test}/<class>/<image>",
             });
         }
-        // Rows no image took: a spelling of an image another row took, or a file not there.
-        skipped.extend(side.unused().into_iter().map(|row| {
-            Skipped {
-                file: row,
-                reason: "a row of the groups CSV that fits no image (absent, or another row \
-                     already gives this image's groups)"
-                    .to_owned(),
-            }
-        }));
+        if let Some(csv) = &self.groups_csv {
+            skipped.extend(side.unused(&self.root.join(csv))?);
+        }
         Ok(assemble(
             "imagefolder",
             &self.root,
@@ -350,6 +403,9 @@ impl ImageFolder {
 struct Class<'a> {
     name: &'a str,
     side: &'a SideGroups,
+    /// The folders read so far, links resolved: a link back to one (`up -> ..`) would
+    /// read it again, or forever.
+    visited: &'a std::cell::RefCell<std::collections::HashSet<PathBuf>>,
 }
 
 impl Class<'_> {
@@ -364,6 +420,17 @@ impl Class<'_> {
         samples: &mut Vec<FaceSample>,
         skipped: &mut Vec<Skipped>,
     ) -> Result<()> {
+        let canonical = folder
+            .canonicalize()
+            .map_err(|e| DataError::io(folder, e))?;
+        if !self.visited.borrow_mut().insert(canonical) {
+            skipped.push(Skipped {
+                file: format!("{relative}/"),
+                reason: "a link to a folder already read (a loop, or the same images twice)"
+                    .to_owned(),
+            });
+            return Ok(());
+        }
         let entries = sorted_entries(folder)?;
         // Names that differ only in letter case: a row matches each only as spelled.
         let mut cased: HashMap<String, usize> = HashMap::new();
@@ -395,6 +462,15 @@ impl Class<'_> {
                 continue;
             }
             if !super::is_image(name) {
+                continue;
+            }
+            if std::fs::metadata(entry.path()).is_err() {
+                // A link that loops or points at nothing.
+                let why = crate::locate::unresolved(&entry.path());
+                skipped.push(Skipped {
+                    reason: why.reason("the class folder"),
+                    file,
+                });
                 continue;
             }
             let exact_only = cased.get(&name.to_lowercase()).is_some_and(|n| *n > 1);
@@ -429,9 +505,13 @@ fn sorted_entries(folder: &Path) -> Result<Vec<std::fs::DirEntry>> {
 }
 
 /// Folders that are never a class nor hold one: hidden ones (Jupyter's
-/// `.ipynb_checkpoints`, `.git`), `__MACOSX` (a macOS zip's), `__pycache__`.
+/// `.ipynb_checkpoints`, `.git`), `__MACOSX` (a macOS zip's), `__pycache__`, a NAS's own
+/// (Synology's `@eaDir`, QNAP's `@Recycle`, `#recycle`), Windows' `$RECYCLE.BIN` and
+/// `System Volume Information`, `lost+found`.
 fn not_a_class(name: &str) -> bool {
-    name.starts_with('.') || name.starts_with("__")
+    name.starts_with(['.', '@', '#', '$'])
+        || name.starts_with("__")
+        || ["System Volume Information", "lost+found"].contains(&name)
 }
 
 /// Why a file named like an image is none we read: a macOS `._` copy, HEIC or AVIF.

@@ -106,15 +106,24 @@ pub(crate) struct Listing<'a> {
 }
 
 impl Listing<'_> {
-    /// Refuses a label file none of whose images is where it says (`found` is 0 and every
-    /// skipped file is absent or leaves the folder): the dataset would be empty. The error names the first
-    /// listed path, where it was looked for, what the folder holds, and, when the paths
-    /// carry a leading folder the disk does not have (`fairface/train/1.jpg` for
-    /// `train/1.jpg`) or lack one it has, which.
+    /// Refuses a label file none of whose relative paths names an image (every skipped
+    /// file absent or leaving the folder, and of the files `found`, as listed, none
+    /// relative): the dataset would be empty, or hold only the few rows written absolute.
+    /// The error names the first listed path, where it was looked for, what the folder
+    /// holds, and, when the paths carry a leading folder the disk does not have
+    /// (`fairface/train/1.jpg` for `train/1.jpg`) or lack one it has, which.
     ///
     /// # Errors
     /// [`DataError::ImagesNotFound`].
-    pub(crate) fn refuse_none_found(&self, found: usize, skipped: &[Skipped]) -> Result<()> {
+    pub(crate) fn refuse_none_found<'f>(
+        &self,
+        found: impl IntoIterator<Item = &'f str>,
+        skipped: &[Skipped],
+    ) -> Result<()> {
+        let found = found
+            .into_iter()
+            .filter(|f| !crate::locate::is_absolute(f))
+            .count();
         // Absent, or a path that leaves the folder (absolute, `../`): either way not there.
         let absent =
             |s: &Skipped| s.reason.ends_with("but absent") || s.reason.contains("leaves the");

@@ -194,7 +194,7 @@ impl Lfwa {
             folder: &images,
             hint: HINT,
         }
-        .refuse_none_found(samples.len(), &skipped)?;
+        .refuse_none_found(samples.iter().map(|s| s.file.as_str()), &skipped)?;
         Ok(assemble(
             "lfwa",
             &self.root,

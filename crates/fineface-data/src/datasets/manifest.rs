@@ -143,7 +143,7 @@ impl Manifest {
                     .collect(),
             });
         }
-        let found = official.values().map(Vec::len).sum();
+        let found = official.values().flatten().map(|s| s.file.as_str());
         let listed_in = csv_path.strip_prefix(&self.root).unwrap_or(&csv_path);
         super::layout::Listing {
             dataset: "manifest",

@@ -148,17 +148,27 @@ impl DatasetConfig {
 fn check_root(dataset: &'static str, root: &Path) -> Result<()> {
     let problem = if root.is_dir() {
         return Ok(());
-    } else if root.exists() {
-        // A file, or a device (`/dev/null`): what holds it is meant.
+    } else if root.is_file() {
+        // The label CSV given for its folder: what holds it is meant.
         let parent = root.parent().filter(|p| !p.as_os_str().is_empty());
         RootProblem::IsAFile {
             root: root.to_owned(),
             parent: parent.unwrap_or(Path::new(".")).to_owned(),
         }
-    } else if let Ok(target) = std::fs::read_link(root) {
-        RootProblem::BrokenLink {
+    } else if root.exists() {
+        RootProblem::NotAFolder {
             root: root.to_owned(),
-            target,
+        }
+    } else if std::fs::symlink_metadata(root).is_ok() {
+        match crate::locate::unresolved(root) {
+            crate::locate::NotFound::LinkLoop(target) => RootProblem::LinkLoop {
+                root: root.to_owned(),
+                target,
+            },
+            _ => RootProblem::BrokenLink {
+                root: root.to_owned(),
+                target: std::fs::read_link(root).unwrap_or_default(),
+            },
         }
     } else {
         let candidates = respellings(root);
