@@ -99,8 +99,24 @@ impl CheckArgs {
             (None, Some(_)) => return Err(refuse("--target", "its classes are its folders")),
             _ => {}
         }
+        if kind == "imagefolder" && self.sensitive.is_some() && self.csv.is_none() {
+            return Err(refuse(
+                "--sensitive",
+                "its groups come from a groups CSV: give it with --csv",
+            ));
+        }
         match (sensitive, &self.sensitive) {
-            (Some(field), Some(value)) => value.clone_into(field),
+            (Some(field), Some(value)) => {
+                // `--sensitive 'race, gender'`: names as written in the header.
+                let names: Vec<String> = value.iter().map(|v| v.trim().to_owned()).collect();
+                anyhow::ensure!(
+                    names.iter().all(|n| !n.is_empty()),
+                    "--sensitive `{}` names an empty column: give the column names, \
+                     comma-separated",
+                    value.join(",")
+                );
+                *field = names;
+            }
             (None, Some(_)) => {
                 return Err(refuse(
                     "--sensitive",

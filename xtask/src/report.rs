@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use fineface_fair::{RunInfo, SplitSummary, SubgroupReport, markdown_cell};
+use fineface_fair::{RunInfo, SplitSummary, SubgroupReport, markdown_cell, markdown_inline};
 
 use crate::charts::{self, Bar, Panel, Point, Series};
 
@@ -151,18 +151,21 @@ impl Run {
     fn summary_section(&self) -> String {
         let best: Option<serde_json::Value> = read_json(&self.dir.join("best.json")).ok();
         let mut md = String::new();
+        // Names come from the user's files: shown as written, never rendered.
         let _ = writeln!(
             md,
             "# {} ({}) on {}\n",
-            self.info.name, self.info.method, self.info.dataset
+            markdown_inline(&self.info.name),
+            markdown_inline(&self.info.method),
+            markdown_inline(&self.info.dataset)
         );
         let _ = writeln!(
             md,
-            "Target `{}` (classes {}), groups by {}. Test split: {} images, under the \
+            "Target {} (classes {}), groups by {}. Test split: {} images, under the \
              checkpoint selected on validation{}.\n",
-            self.info.target,
-            self.info.classes.join(", "),
-            self.info.sensitive.join(" x "),
+            markdown_inline(&self.info.target),
+            markdown_inline(&self.info.classes.join(", ")),
+            markdown_inline(&self.info.sensitive.join(" x ")),
             self.test.n,
             best.as_ref()
                 .and_then(|b| b["epoch"].as_u64())
@@ -374,7 +377,7 @@ fn evaluations_section(evaluations: &[Evaluation]) -> String {
         let s = &e.summary;
         let _ = writeln!(
             md,
-            "| [{name}]({name}/fairness.md) | {} | {} | {} | {} | {} | {} | {} |",
+            "| [{text}](<{name}/fairness.md>) | {} | {} | {} | {} | {} | {} | {} |",
             s.n,
             s.skipped,
             percent(s.accuracy),
@@ -382,6 +385,7 @@ fn evaluations_section(evaluations: &[Evaluation]) -> String {
             percent(s.worst_group_accuracy),
             percent(s.dob),
             s.ser.map_or("undefined".to_owned(), |v| format!("{v:.3}")),
+            text = markdown_cell(&e.name),
             name = e.name
         );
     }
@@ -389,7 +393,7 @@ fn evaluations_section(evaluations: &[Evaluation]) -> String {
         let _ = write!(
             md,
             "\n### {}\n\n| group | n | accuracy (%) |\n|---|---|---|\n",
-            e.name
+            markdown_inline(&e.name)
         );
         for (group, m) in &e.fairness.groups {
             let _ = writeln!(

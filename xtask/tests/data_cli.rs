@@ -181,6 +181,31 @@ fn check_of_a_manifest_takes_its_columns_from_the_flags() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(stdout.contains("target `smile`, groups skin"), "{stdout}");
+    let output = check(&[
+        "manifest",
+        "--csv",
+        "faces.csv",
+        "--target",
+        "smile",
+        "--sensitive",
+        " skin ",
+    ]);
+    assert!(
+        output.status.success(),
+        "a name with spaces around it is the column"
+    );
+    let output = check(&["manifest", "--csv", "faces.csv", "--sensitive", ""]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("names an empty column"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let output = check(&["imagefolder", "--sensitive", "race"]);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("give it with --csv"),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
     let output = check(&["fairface", "--sensitive", "race"]);
     assert!(!output.status.success());
     assert!(

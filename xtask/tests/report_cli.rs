@@ -112,7 +112,7 @@ fn report_names_crops_columns_and_lists_the_runs_other_evaluations() {
         "{md}"
     );
     assert!(
-        md.contains("| [eval-utkface-all](eval-utkface-all/fairness.md) | 1000 | 0 | 93.00 | Black\\|Female | 80.00 | 2.00 | 2.500 |"),
+        md.contains("| [eval-utkface-all](<eval-utkface-all/fairness.md>) | 1000 | 0 | 93.00 | Black\\|Female | 80.00 | 2.00 | 2.500 |"),
         "{md}"
     );
     assert!(md.contains("### eval-utkface-all\n"), "{md}");
@@ -408,4 +408,28 @@ fn compare_keeps_every_run_label_inside_the_picture() {
         "{texts:?}"
     );
     assert_labels_inside(&svg);
+}
+
+/// Names from the user's files (the experiment, its target, classes and sensitive columns)
+/// shown in report.md as written: markdown and HTML in them never rendered.
+#[test]
+fn report_shows_names_with_markup_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run-001");
+    fake_run(&run, "fineface", 0.93, 0.02);
+    std::fs::write(
+        run.join("run.json"),
+        r#"{"name": "_n_[l](u)<b>", "method": "fineface", "dataset": "manifest", "target": "*sex*", "classes": ["![f](u)", "_m_"], "sensitive": ["`race`"], "split_sizes": [], "version": "0.1.0"}"#,
+    )
+    .unwrap();
+    report(&run);
+    let md = std::fs::read_to_string(run.join("report.md")).unwrap();
+    assert!(
+        md.starts_with("# \\_n\\_\\[l\\](u)&lt;b&gt; (fineface) on manifest\n"),
+        "{md}"
+    );
+    assert!(
+        md.contains("Target \\*sex\\* (classes !\\[f\\](u), \\_m\\_), groups by \\`race\\`."),
+        "{md}"
+    );
 }

@@ -97,18 +97,24 @@ impl DataCheck {
                     split.name()
                 )
             });
-        // From the counts: images whose header does not read are left out of them.
-        let per_class: BTreeMap<Split, BTreeMap<String, usize>> = Split::ALL
+        // The listing's problems, and the classes whose every training image's header does
+        // not read (the counts leave those images out): the cause, not its consequence.
+        let decoded = splits.get(Split::Train.name()).map(|c| &c.targets);
+        let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
+        for sample in dataset.split(Split::Train) {
+            *listed.entry(&sample.target).or_default() += 1;
+        }
+        let lost = listed
             .into_iter()
-            .map(|s| {
-                let counts = splits
-                    .get(s.name())
-                    .map(|c: &SplitCounts| c.targets.clone());
-                (s, counts.unwrap_or_default())
-            })
-            .collect();
-        let classes = crate::sample::class_problems_of(&per_class)
+            .filter(|(class, _)| decoded.is_none_or(|d| !d.contains_key(*class)))
+            .map(|(class, images)| crate::sample::ClassProblem::Undecodable {
+                class: class.to_owned(),
+                images,
+            });
+        let classes = dataset
+            .class_problems()
             .into_iter()
+            .chain(lost)
             .map(|problem| format!("training refuses this dataset: {problem}"));
         let warnings = empty.chain(classes).collect();
         Self {

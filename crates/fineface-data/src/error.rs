@@ -136,7 +136,7 @@ pub enum RootProblem {
     #[error(
         "the dataset folder `{}` does not exist, but {} (names that differ in letter case or in how accents are encoded are different folders on this system)",
         root.display(),
-        candidates_text(candidates)
+        candidates_text(root, candidates)
     )]
     DiffersInCase {
         /// The root as given.
@@ -183,7 +183,7 @@ pub enum RootProblem {
     #[error(
         "`{}` holds {format} (`{}`), not the dataset's images and label files: write the images \
          out with a CSV of their labels and read that as a manifest (kind = \"manifest\"; see \
-         docs/inputs.md, \"Exports\"), or unpack the dataset's official archive there",
+         docs/inputs.md, \"Exports\"), or unpack the dataset's official archive there ({cause})",
         root.display(),
         example.display()
     )]
@@ -194,14 +194,31 @@ pub enum RootProblem {
         format: &'static str,
         /// One of them.
         example: PathBuf,
+        /// What the loader lacked, as it said it.
+        cause: String,
     },
 }
 
-/// `` `a` does`` or `` `a` and `b` do``.
-fn candidates_text(candidates: &[PathBuf]) -> String {
+/// `` `a` does`` or `` `a` and `b` do``; a name that prints as the root's does (the same
+/// letters, its accents encoded apart) says so.
+fn candidates_text(root: &std::path::Path, candidates: &[PathBuf]) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let nfc = |p: &std::path::Path| p.to_string_lossy().nfc().collect::<String>();
     let names: Vec<String> = candidates
         .iter()
-        .map(|c| format!("`{}`", c.display()))
+        .map(|c| {
+            let same_letters = nfc(c) == nfc(root) && c != root;
+            let form = if c.to_string_lossy().nfc().eq(c.to_string_lossy().chars()) {
+                "composed (NFC)"
+            } else {
+                "decomposed (NFD, as macOS writes names)"
+            };
+            if same_letters {
+                format!("`{}` (the same letters, its accents {form})", c.display())
+            } else {
+                format!("`{}`", c.display())
+            }
+        })
         .collect();
     match &names[..] {
         [one] => format!("{one} does"),

@@ -29,9 +29,16 @@ pub(crate) enum NotFound {
     BrokenLink(PathBuf),
     /// The path is a symbolic link that leads back to itself (through the link named).
     LinkLoop(PathBuf),
+    /// The file, or a folder on its way, may not be read by this user.
+    NoPermission,
     /// Absent as spelled, and more than one name on disk differs from it only in letter
     /// case or Unicode form.
-    Ambiguous(Vec<String>),
+    Ambiguous {
+        /// The folder holding them.
+        folder: PathBuf,
+        /// Their names, sorted.
+        names: Vec<String>,
+    },
 }
 
 impl NotFound {
@@ -45,13 +52,16 @@ impl NotFound {
                 "listed in {listed_in}: a link to `{}`, which is absent",
                 target.display()
             ),
+            Self::NoPermission => {
+                format!("listed in {listed_in} but not readable (permission denied)")
+            }
             Self::LinkLoop(target) => format!(
                 "listed in {listed_in}: a link that loops back to itself (through `{}`)",
                 target.display()
             ),
-            Self::Ambiguous(names) => format!(
+            Self::Ambiguous { names, .. } => format!(
                 "listed in {listed_in} but absent as spelled; the disk holds {} names that \
-                 differ from it only in letter case: {} (rename one, or list the one meant)",
+                 differ from it only in letter case or Unicode form: {} (rename one, or list the one meant)",
                 names.len(),
                 names
                     .iter()
@@ -80,8 +90,7 @@ pub(crate) fn unresolved(path: &Path) -> NotFound {
         if link.canonicalize().is_ok() {
             continue; // a link that resolves: the trouble is further down
         }
-        // The target is there, as a link that cannot be followed: the chain never ends.
-        return if std::fs::symlink_metadata(link.with_file_name(&target)).is_ok() {
+        return if chain_loops(link) {
             NotFound::LinkLoop(target)
         } else {
             NotFound::BrokenLink(target)
@@ -90,17 +99,66 @@ pub(crate) fn unresolved(path: &Path) -> NotFound {
     NotFound::Absent
 }
 
+/// Whether following `link` from link to link comes back to one already passed (rather
+/// than to something absent), within the 40 hops the kernel follows.
+fn chain_loops(link: &Path) -> bool {
+    let mut passed = std::collections::HashSet::new();
+    let mut at = link.to_owned();
+    for _ in 0..40 {
+        if !passed.insert(at.clone()) {
+            return true;
+        }
+        let Ok(target) = std::fs::read_link(&at) else {
+            return false; // not a link: the chain ended on something
+        };
+        at = at.with_file_name(target);
+        if std::fs::symlink_metadata(&at).is_err() {
+            return false; // ends on nothing
+        }
+    }
+    true
+}
+
 /// The listed names to tell which folder holds a dataset's images: the first few relative
 /// ones, since an absolute path is found wherever its folder is looked for.
 pub(crate) fn probe_names<'a>(listed: impl Iterator<Item = &'a str>) -> Vec<&'a str> {
     listed.filter(|l| !is_absolute(l)).take(5).collect()
 }
 
+/// One file on disk however it is reached: through a link, by a name in another letter case
+/// or Unicode form on a disk that matches names so (macOS, Windows). Its device and inode on
+/// Unix; its resolved path elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum FileId {
+    /// Device and inode.
+    #[cfg(unix)]
+    Inode(u64, u64),
+    /// The path with links resolved.
+    #[cfg(not(unix))]
+    Resolved(PathBuf),
+}
+
+impl FileId {
+    /// The file at `path`, or `None` when it cannot be read.
+    pub(crate) fn of(path: &Path) -> Option<Self> {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt;
+            let meta = std::fs::metadata(path).ok()?;
+            Some(Self::Inode(meta.dev(), meta.ino()))
+        }
+        #[cfg(not(unix))]
+        {
+            path.canonicalize().ok().map(Self::Resolved)
+        }
+    }
+}
+
 /// The images found so far and where each was listed, to refuse one image listed twice
 /// under two spellings, which text comparison cannot see.
 pub(crate) struct Found {
     dataset: &'static str,
-    first: HashMap<PathBuf, (String, String)>,
+    first: HashMap<FileId, (String, String)>,
 }
 
 impl Found {
@@ -123,7 +181,9 @@ impl Found {
         place: String,
     ) -> Result<(), DataError> {
         // Through links too: `alias/a.jpg` with `alias -> img` is `img/a.jpg`.
-        let image = path.canonicalize().unwrap_or_else(|_| path.to_owned());
+        let Some(image) = FileId::of(path) else {
+            return Ok(()); // unreadable: the decoder names it
+        };
         match self.first.get(&image) {
             Some((first, first_in)) => Err(DataError::ListedTwice {
                 dataset: self.dataset,
@@ -152,6 +212,8 @@ pub(crate) struct Locator {
     canonical_root: Option<PathBuf>,
     /// Each folder's entries, keyed by their NFC form, then by their lower-case NFC form.
     listings: HashMap<PathBuf, Option<Listing>>,
+    /// The folders of absolute listed paths, links resolved.
+    resolved_folders: std::cell::RefCell<HashMap<PathBuf, Option<PathBuf>>>,
 }
 
 /// One folder's names, as found on disk, by the spellings that may stand for them.
@@ -167,6 +229,7 @@ impl Locator {
             root: root.to_owned(),
             canonical_root: root.canonicalize().ok(),
             listings: HashMap::new(),
+            resolved_folders: Default::default(),
         }
     }
 
@@ -176,8 +239,20 @@ impl Locator {
         match std::fs::metadata(&path) {
             Ok(m) if m.is_file() => Ok(path),
             Ok(_) => Err(NotFound::Folder),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                Err(NotFound::NoPermission)
+            }
             Err(_) => Err(unresolved(&path)),
         }
+    }
+
+    /// `listed` as a path below the root, `/`-separated, as it is written (no disk
+    /// lookup): `./a\\b.jpg`, `x/../a/b.jpg` and an absolute path into the root are all
+    /// `a/b.jpg`; `None` when it leaves the root.
+    pub(crate) fn relative(&self, listed: &str) -> Option<String> {
+        self.relative_parts(listed)
+            .ok()
+            .map(|parts| parts.join("/"))
     }
 
     /// The file or folder `listed` names, as the disk spells it.
@@ -234,8 +309,17 @@ impl Locator {
             .find_map(|root| path.strip_prefix(root).ok())
             .map(Path::to_owned);
         as_written.or_else(|| {
-            let resolved = path.canonicalize().ok()?;
+            // The folder resolved (once per folder), not the file: a file that is itself a
+            // link out of the root (a DVC or git-annex cache) stays listed where it is.
+            let parent = path.parent()?;
+            let resolved = self
+                .resolved_folders
+                .borrow_mut()
+                .entry(parent.to_owned())
+                .or_insert_with(|| parent.canonicalize().ok())
+                .clone()?;
             resolved
+                .join(path.file_name()?)
                 .strip_prefix(self.canonical_root.as_ref()?)
                 .ok()
                 .map(Path::to_owned)
@@ -256,10 +340,15 @@ impl Locator {
                 .listings
                 .entry(path.clone())
                 .or_insert_with(|| Listing::of(&path));
-            let name = listing
-                .as_ref()
-                .ok_or(NotFound::Absent)?
-                .spelling_of(part)?;
+            // A folder that cannot be listed: absent, or a link on the way that loops.
+            let listing = listing.as_ref().ok_or_else(|| unresolved(&path))?;
+            let name = listing.spelling_of(part).map_err(|why| match why {
+                NotFound::Ambiguous { names, .. } => NotFound::Ambiguous {
+                    folder: path.clone(),
+                    names,
+                },
+                other => other,
+            })?;
             path = path.join(name);
         }
         Ok(path)
@@ -304,7 +393,10 @@ impl Listing {
                     .map(|n| n.to_string_lossy().into_owned())
                     .collect();
                 names.sort();
-                Err(NotFound::Ambiguous(names))
+                Err(NotFound::Ambiguous {
+                    folder: PathBuf::new(),
+                    names,
+                })
             }
         }
     }
@@ -385,7 +477,10 @@ mod tests {
             (".", NotFound::Folder),
             (
                 "train/b.JPG",
-                NotFound::Ambiguous(vec!["B.jpg".into(), "b.jpg".into()]),
+                NotFound::Ambiguous {
+                    folder: root.join("train"),
+                    names: vec!["B.jpg".into(), "b.jpg".into()],
+                },
             ),
         ] {
             assert_eq!(locator.find(listed), Err(why), "{listed}");
@@ -422,6 +517,20 @@ mod tests {
         assert_eq!(
             locator.find("self.jpg"),
             Err(NotFound::LinkLoop("self.jpg".into()))
+        );
+        // A folder link that loops, on the way to the file.
+        std::os::unix::fs::symlink("dirB", root.join("dirA")).unwrap();
+        std::os::unix::fs::symlink("dirA", root.join("dirB")).unwrap();
+        assert_eq!(
+            locator.find("dirA/x.jpg"),
+            Err(NotFound::LinkLoop("dirB".into()))
+        );
+        // A chain of two links ending on nothing is broken, not a loop.
+        std::os::unix::fs::symlink("hop2.jpg", root.join("hop1.jpg")).unwrap();
+        std::os::unix::fs::symlink("nowhere.jpg", root.join("hop2.jpg")).unwrap();
+        assert_eq!(
+            locator.find("hop1.jpg"),
+            Err(NotFound::BrokenLink("hop2.jpg".into()))
         );
         assert!(
             NotFound::BrokenLink(elsewhere.join("gone.jpg"))

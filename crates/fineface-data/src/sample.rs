@@ -117,44 +117,36 @@ impl FaceDataset {
     /// that validation or test hold and training does not (an official split, or labels
     /// a manifest gives only its test rows). Empty when training can learn every class.
     pub fn class_problems(&self) -> Vec<ClassProblem> {
-        let mut counts: BTreeMap<Split, BTreeMap<String, usize>> = BTreeMap::new();
-        for split in Split::ALL {
-            let per_class = counts.entry(split).or_default();
-            for sample in self.split(split) {
-                *per_class.entry(sample.target.clone()).or_default() += 1;
-            }
+        let train: BTreeSet<&str> = self
+            .split(Split::Train)
+            .iter()
+            .map(|s| s.target.as_str())
+            .collect();
+        let mut problems = Vec::new();
+        if let [class] = train.iter().collect::<Vec<_>>()[..] {
+            problems.push(ClassProblem::OneClass {
+                class: (*class).to_owned(),
+            });
         }
-        class_problems_of(&counts)
+        for split in [Split::Val, Split::Test] {
+            let mut unseen: BTreeMap<&str, usize> = BTreeMap::new();
+            for sample in self.split(split) {
+                if !train.contains(sample.target.as_str()) {
+                    *unseen.entry(&sample.target).or_default() += 1;
+                }
+            }
+            problems.extend(
+                unseen
+                    .into_iter()
+                    .map(|(class, images)| ClassProblem::NotInTrain {
+                        class: class.to_owned(),
+                        split,
+                        images,
+                    }),
+            );
+        }
+        problems
     }
-}
-
-/// [`FaceDataset::class_problems`] from the images per class of each split (`data check`'s
-/// counts, after the images whose header does not read are left out).
-pub(crate) fn class_problems_of(
-    counts: &BTreeMap<Split, BTreeMap<String, usize>>,
-) -> Vec<ClassProblem> {
-    let empty = BTreeMap::new();
-    let of = |split| counts.get(&split).unwrap_or(&empty);
-    let train: BTreeSet<&String> = of(Split::Train).keys().collect();
-    let mut problems = Vec::new();
-    if let [class] = train.iter().collect::<Vec<_>>()[..] {
-        problems.push(ClassProblem::OneClass {
-            class: (*class).clone(),
-        });
-    }
-    for split in [Split::Val, Split::Test] {
-        problems.extend(
-            of(split)
-                .iter()
-                .filter(|(class, _)| !train.contains(class))
-                .map(|(class, &images)| ClassProblem::NotInTrain {
-                    class: class.clone(),
-                    split,
-                    images,
-                }),
-        );
-    }
-    problems
 }
 
 /// Why a dataset's target cannot be learned from its train split

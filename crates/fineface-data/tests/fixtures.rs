@@ -746,8 +746,16 @@ fn image_folder_split_folders_as_exports_name_them() {
         ]
     );
 
-    // `val/` beside `valid/`: which one is validation is the user's choice.
+    // `val/` beside `valid/`: the exact name is the split (as before aliases were read),
+    // the other left out with a warning.
     jpeg(&root.join("val/Male/9.jpg"));
+    let dataset = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.split(Split::Val).len(), 1);
+    assert_eq!(dataset.split(Split::Val)[0].file, "val/Male/9.jpg");
+    // Two spellings and neither the exact one: which is validation is the user's choice.
+    std::fs::rename(root.join("val"), root.join("validation")).unwrap();
     let error = ImageFolder::new(root.clone())
         .load(&SplitConfig::default())
         .unwrap_err()
@@ -756,10 +764,11 @@ fn image_folder_split_folders_as_exports_name_them() {
         error,
         format!(
             "imagefolder: 2 folders hold the val split: `{}`, `{}`; keep one (or merge them)",
-            root.join("val").display(),
-            root.join("valid").display()
+            root.join("valid").display(),
+            root.join("validation").display()
         )
     );
+    std::fs::remove_dir_all(root.join("validation")).unwrap();
 
     // The archive's own top folder around everything: the error names it.
     let outer = scratch("imagefolder-outer");

@@ -144,15 +144,16 @@ impl SubgroupReport {
             "|---|---:|---:|{}---:|---:|---:|---:|",
             if ci.is_some() { "---:|" } else { "" }
         );
+        // `cell` is markdown already: a group's name escaped, or the bold overall label.
         let group_row =
-            |md: &mut String, name: &str, m: &GroupMetrics, interval: Option<&crate::Interval>| {
+            |md: &mut String, cell: &str, m: &GroupMetrics, interval: Option<&crate::Interval>| {
                 let ci_cell = interval.map_or(String::new(), |i| {
                     format!(" {} - {} |", fmt(i.low), fmt(i.high))
                 });
                 let _ = writeln!(
                     md,
                     "| {} | {} | {} |{ci_cell} {} | {} | {} | {} |",
-                    markdown_cell(name),
+                    cell,
                     m.n,
                     fmt(Some(m.accuracy)),
                     fmt(Some(m.error_rate)),
@@ -164,7 +165,7 @@ impl SubgroupReport {
         for (name, m) in &self.groups {
             group_row(
                 &mut md,
-                name,
+                &markdown_cell(name),
                 m,
                 ci.as_ref().and_then(|(_, g, _)| g.get(name)),
             );
@@ -605,6 +606,8 @@ mod tests {
             "{md}"
         );
         assert!(md.contains("| \\# 1. - x\\`y |"), "{md}");
+        // The overall row's label is the report's own markup: bold, not escaped.
+        assert!(md.contains("| **overall** |"), "{md}");
         assert_eq!(super::markdown_inline("1. first"), "1\\. first");
         assert_eq!(super::markdown_inline("-1"), "\\-1");
         assert_eq!(super::code("plain"), "`plain`");

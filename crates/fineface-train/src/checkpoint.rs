@@ -54,8 +54,9 @@ pub struct ResumePoint {
     pub path: PathBuf,
     /// Damaged newer checkpoints, newest first.
     pub damaged: Vec<Damage>,
-    /// Older intact checkpoints, newest first: where a resume goes on when `path` passes
-    /// its checksums but does not decode (written before checksums existed, half copied).
+    /// Older checkpoints, newest first, their checksums not yet verified: where a resume goes
+    /// on when `path` passes its checksums but does not decode (written before checksums
+    /// existed, half copied).
     pub older: Vec<PathBuf>,
 }
 
@@ -254,22 +255,22 @@ impl Checkpoints {
         if candidates.is_empty() && damaged.is_empty() {
             return Ok(None);
         }
-        let mut intact = Vec::new();
-        for path in candidates {
+        // The newest that passes its checksums; the older ones are verified only if a
+        // resume needs them (each checksum reads the whole checkpoint).
+        let mut candidates = candidates.into_iter();
+        let path = loop {
+            let Some(path) = candidates.next() else {
+                return Err(TrainError::NoIntactCheckpoint {
+                    dir: self.dir.clone(),
+                    damaged,
+                });
+            };
             match verify(&path) {
-                Ok(()) => intact.push(path),
-                // Damage older than the newest intact checkpoint is no news to a resume.
-                Err(d) if intact.is_empty() => damaged.push(d),
-                Err(_) => {}
+                Ok(()) => break path,
+                Err(d) => damaged.push(d),
             }
-        }
-        if intact.is_empty() {
-            return Err(TrainError::NoIntactCheckpoint {
-                dir: self.dir.clone(),
-                damaged,
-            });
-        }
-        let path = intact.remove(0);
+        };
+        let intact: Vec<PathBuf> = candidates.collect();
         for d in &damaged {
             tracing::warn!(
                 "{d}; resuming from {}, the newest intact checkpoint",
@@ -458,8 +459,12 @@ fn checksum(path: &Path) -> Result<FileChecksum> {
     })
 }
 
-/// Checks every file of the checkpoint at `path` against its `checksums.json`.
-fn verify(path: &Path) -> std::result::Result<(), Damage> {
+/// Checks every file of the checkpoint at `path` against its `checksums.json` (one written
+/// before checksums existed counts as intact).
+///
+/// # Errors
+/// The first file that differs, with how.
+pub(crate) fn verify(path: &Path) -> std::result::Result<(), Damage> {
     let sums_path = path.join(CHECKSUMS_FILE);
     let text = match std::fs::read_to_string(&sums_path) {
         Ok(text) => text,

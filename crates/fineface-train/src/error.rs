@@ -191,6 +191,31 @@ pub enum TrainError {
         /// What is wrong with each checkpoint, newest first.
         damaged: Vec<Damage>,
     },
+    /// A resumed run's dataset has other classes than the run trained on: output `i` would
+    /// change meaning.
+    #[error(
+        "{}: the run trained on the classes {} but its dataset now has {}: the labels changed since the run started; resume on the data it trained on, or start a new run",
+        run_info.display(),
+        quoted(trained.iter()),
+        quoted(now.iter())
+    )]
+    ClassesChanged {
+        /// The run's `run.json`, which records the classes trained on.
+        run_info: PathBuf,
+        /// Those classes.
+        trained: Vec<String>,
+        /// The dataset's classes now.
+        now: Vec<String>,
+    },
+    /// A path given as a run folder that is a file.
+    #[error(
+        "{}: a file, not a run folder (runs/<experiment>/run-NNN, holding config.toml and run.json)",
+        path.display()
+    )]
+    NotARunFolder {
+        /// The path given.
+        path: PathBuf,
+    },
     /// The run's classes and the evaluated dataset's do not match.
     #[error(
         "{dataset} has targets the run never learned: {} (the run predicts {}); evaluate a run trained on these classes",

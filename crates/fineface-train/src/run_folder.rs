@@ -41,11 +41,8 @@ impl RunFolder {
     /// or unreadable.
     pub fn open(dir: &Path) -> Result<Self> {
         if dir.is_file() {
-            return Err(TrainError::Checkpoint {
+            return Err(TrainError::NotARunFolder {
                 path: dir.to_owned(),
-                message: "a file, not a run folder (runs/<experiment>/run-NNN, holding \
-                          config.toml and run.json)"
-                    .to_owned(),
             });
         }
         let mut config = ExperimentConfig::from_run_file(&dir.join("config.toml"))?;

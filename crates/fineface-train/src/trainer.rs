@@ -471,12 +471,12 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             });
         };
         // The settings first: weights of an edited width would not fit, and the edit, not
-        // the weights file, is what to name.
-        self.check_resumed_classes()?;
+        // the weights file, is what to name; then the classes (the data under the settings).
         let newest = point.path.clone();
         if let Ok(state) = Checkpoints::state(&newest) {
             self.check_resumed_config(&state)?;
         }
+        self.check_resumed_classes()?;
         let (model, optimizer, mut state, path) = self.load_newest(point, model)?;
         if path != newest {
             self.check_resumed_config(&state)?;
@@ -502,22 +502,10 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         if info.classes == self.dataset.classes {
             return Ok(());
         }
-        let quoted = |classes: &[String]| {
-            classes
-                .iter()
-                .map(|c| format!("`{c}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
-        Err(TrainError::Checkpoint {
-            path,
-            message: format!(
-                "the run trained on the classes {} but its dataset now has {}: the labels \
-                 changed since the run started; resume on the data it trained on, or start a \
-                 new run",
-                quoted(&info.classes),
-                quoted(&self.dataset.classes)
-            ),
+        Err(TrainError::ClassesChanged {
+            run_info: path,
+            trained: info.classes,
+            now: self.dataset.classes.clone(),
         })
     }
 
@@ -530,7 +518,16 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         model: M,
     ) -> Result<(M, GroupedSgd<B, M>, TrainState, PathBuf)> {
         let mut damaged: Vec<Damage> = Vec::new();
-        for path in std::iter::once(point.path).chain(point.older) {
+        let older = point.older.into_iter().map(|path| (path, true));
+        for (path, unverified) in std::iter::once((point.path, false)).chain(older) {
+            // The resume point passed its checksums; an older one is checked now.
+            if let Some(d) = unverified
+                .then(|| crate::checkpoint::verify(&path).err())
+                .flatten()
+            {
+                damaged.push(d);
+                continue;
+            }
             let optimizer = GroupedSgd::<B, M>::new(&self.config.train);
             match Checkpoints::load(&path, model.clone(), optimizer, self.device()) {
                 Ok((model, optimizer, state)) => {
@@ -542,14 +539,13 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                     }
                     return Ok((model, optimizer, state, path));
                 }
+                // Undecodable: an older checkpoint may do. Anything else (a disk that
+                // cannot be read) is no reason to train over the newer one.
                 Err(TrainError::Checkpoint { path, message }) => damaged.push(Damage {
                     file: path,
                     reason: message,
                 }),
-                Err(other) => damaged.push(Damage {
-                    file: path,
-                    reason: other.to_string(),
-                }),
+                Err(other) => return Err(other),
             }
         }
         Err(TrainError::NoIntactCheckpoint {
@@ -570,8 +566,9 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             return Ok(());
         };
         let best = self.options.run_dir.join("best.mpk");
-        let Err(damage) = load_weights(model.valid(), &best, self.device()) else {
-            return Ok(());
+        let damage = match load_weights(model.valid(), &best, self.device()) {
+            Ok(_) => return self.check_best_epoch(model, epoch),
+            Err(damage) => damage,
         };
         let checkpoints = Checkpoints::new(&self.options.run_dir);
         let restored = checkpoints
@@ -594,6 +591,49 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
              holds the same weights"
         );
         save_weights(&restored.valid(), &best)
+    }
+
+    /// `best.mpk` holds the weights of the epoch the resumed state selected: after a resume
+    /// from an older checkpoint it may hold a later epoch's (written before the newer
+    /// checkpoint was lost), which the final test would then evaluate. Written again from
+    /// the selected epoch's checkpoint where it is kept; otherwise a later epoch that wins
+    /// the selection writes it again, which the warning says.
+    fn check_best_epoch<M: TrainStep<B>>(&self, model: &M, epoch: usize) -> Result<()> {
+        let run = &self.options.run_dir;
+        let written = std::fs::read_to_string(run.join("best.json"))
+            .ok()
+            .and_then(|text| serde_json::from_str::<EpochMetrics>(&text).ok())
+            .map(|metrics| metrics.epoch);
+        let Some(written) = written.filter(|w| *w != epoch) else {
+            return Ok(());
+        };
+        let checkpoints = Checkpoints::new(run);
+        let restored = checkpoints
+            .intact_model(epoch)
+            .and_then(|file| load_weights(model.clone(), &file, self.device()).ok());
+        let Some(restored) = restored else {
+            tracing::warn!(
+                "best.mpk holds epoch {written}'s weights, but the checkpoint resumed from \
+                 selected epoch {epoch}, whose checkpoint is gone: a later epoch that wins the \
+                 selection replaces it"
+            );
+            return Ok(());
+        };
+        tracing::warn!(
+            "best.mpk held epoch {written}'s weights: written again from epoch {epoch}'s checkpoint, the one the resumed state selected"
+        );
+        save_weights(&restored.valid(), &run.join("best.mpk"))?;
+        if let Some(metrics) = self.history_of(epoch) {
+            write_json(&run.join("best.json"), &metrics)?;
+        }
+        Ok(())
+    }
+
+    /// The metrics of `epoch` as its checkpoint's state recorded them, if it is kept.
+    fn history_of(&self, epoch: usize) -> Option<EpochMetrics> {
+        let folder = Checkpoints::new(&self.options.run_dir).folder(epoch);
+        let state = Checkpoints::state(&folder).ok()?;
+        state.history.into_iter().find(|m| m.epoch == epoch)
     }
 
     /// A resumed run continues with the settings it trained with: a `config.toml` edited

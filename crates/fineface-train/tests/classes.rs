@@ -156,9 +156,9 @@ fn a_class_whose_training_images_never_decode_is_refused() {
     let check = fineface_data::DataCheck::new(&dataset, true);
     assert!(
         check.warnings.iter().any(|w| w
-            == "training refuses this dataset: the train split holds one class of the target, \
-                `no`: a classifier needs two or more (choose another target, or add images of \
-                the other classes)"),
+            == "training refuses this dataset: none of the 8 training image(s) of class `yes` \
+                decodes, so the model cannot learn it (replace the files; the run's log names \
+                each)"),
         "{:?}",
         check.warnings
     );

@@ -208,6 +208,24 @@ fn a_resume_checks_what_it_will_need_before_it_trains() {
     resume(&extended, &device, again.clone()).unwrap();
     assert_eq!(std::fs::read(again.join("best.mpk")).unwrap(), selected);
 
+    // best.mpk of another epoch than the resumed state selected (a newer checkpoint lost
+    // after it was written): written again from the selected epoch's checkpoint.
+    let stale = copy("stale");
+    let newest = stale.join("checkpoints/epoch-002");
+    std::fs::remove_file(newest.join(CHECKSUMS_FILE)).unwrap();
+    let mut state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(newest.join("state.json")).unwrap()).unwrap();
+    state["best"][1] = serde_json::json!(1);
+    std::fs::write(newest.join("state.json"), state.to_string()).unwrap();
+    let mut best_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stale.join("best.json")).unwrap()).unwrap();
+    best_json["epoch"] = serde_json::json!(2);
+    std::fs::write(stale.join("best.json"), best_json.to_string()).unwrap();
+    resume(&extended, &device, stale.clone()).unwrap();
+    let best_json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(stale.join("best.json")).unwrap()).unwrap();
+    assert_eq!(best_json["epoch"], 1);
+
     // best.mpk cut short, its epoch's checkpoint gone: refused before any training.
     let lost = copy("lost");
     let newest = lost.join("checkpoints/epoch-002");

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout;
 use crate::error::{DataError, Result};
-use crate::locate::{Found, Locator};
+use crate::locate::{FileId, Found, Locator};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
@@ -307,7 +307,7 @@ fn is_csv(path: &Path) -> bool {
 fn by_image(
     names: HashMap<String, Split>,
     locator: &mut Locator,
-) -> Result<HashMap<PathBuf, Split>> {
+) -> Result<HashMap<FileId, Split>> {
     let mut names: Vec<(String, Split)> = names.into_iter().collect();
     names.sort();
     let mut found = Found::new("celeba");
@@ -315,7 +315,9 @@ fn by_image(
     for (name, split) in names {
         if let Ok(path) = locator.find(&name) {
             found.note(&path, &name, "list_eval_partition".to_owned())?;
-            splits.insert(path, split);
+            if let Some(id) = FileId::of(&path) {
+                splits.insert(id, split);
+            }
         }
     }
     Ok(splits)
@@ -465,7 +467,7 @@ impl CelebA {
             };
             found.note(&path, &image, listed_in.clone())?;
             let split = match &partition {
-                Some(p) => match p.get(&path) {
+                Some(p) => match FileId::of(&path).and_then(|id| p.get(&id)) {
                     Some(split) => *split,
                     None => {
                         skipped.push(Skipped {

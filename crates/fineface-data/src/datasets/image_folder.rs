@@ -171,7 +171,7 @@ impl ImageFolder {
         let mut found: BTreeMap<Split, Vec<PathBuf>> = BTreeMap::new();
         for entry in entries.flatten() {
             let name = entry.file_name();
-            if !entry.path().is_dir() {
+            if !is_folder(&entry) {
                 continue;
             }
             match name.to_str().and_then(Split::parse) {
@@ -187,6 +187,23 @@ impl ImageFolder {
         let mut folders = BTreeMap::new();
         for (split, mut dirs) in found {
             dirs.sort();
+            // The exact name wins over the other spellings (`val/` beside `valid/`), which
+            // are left out, saying so: the layouts read before keep their splits.
+            let exact = dirs
+                .iter()
+                .position(|d| d.file_name().is_some_and(|n| n == split.name()));
+            if let Some(exact) = exact.filter(|_| dirs.len() > 1) {
+                let chosen = dirs.remove(exact);
+                for other in &dirs {
+                    tracing::warn!(
+                        folder = %other.display(),
+                        chosen = %chosen.display(),
+                        "imagefolder: another folder of the {} split, left out",
+                        split.name()
+                    );
+                }
+                dirs = vec![chosen];
+            }
             if let [one] = &dirs[..] {
                 folders.insert(split, one.clone());
                 continue;
@@ -254,7 +271,7 @@ impl ImageFolder {
         for entry in sorted_entries(dir)? {
             let name = entry.file_name().to_string_lossy().into_owned();
             let relative = format!("{split_name}/{name}");
-            if !entry.path().is_dir() {
+            if !is_folder(&entry) {
                 if let Some(reason) = no_image_reason(&name) {
                     skipped.push(Skipped {
                         file: relative,
@@ -307,6 +324,7 @@ impl ImageFolder {
         let mut groups = HashMap::new();
         let mut spellings = super::label_values::Spellings::default();
         let mut listed = super::label_values::Listed::default();
+        let locator = crate::locate::Locator::new(&self.root);
         for record in reader.records() {
             let record = record.map_err(|e| crate::text::csv_error(&path, &e))?;
             header.refuse_repeat(&record, &path)?;
@@ -316,13 +334,12 @@ impl ImageFolder {
                 super::label_values::check_group(value, name, line, &path)?;
                 spellings.check(name, value, line, &path)?;
             }
-            // An absolute path into the root is the image below it.
             let written = record.get(path_col).unwrap_or("");
-            let below = Path::new(written).strip_prefix(&self.root).ok();
-            let relative = below.and_then(Path::to_str).unwrap_or(written);
+            // An absolute path into the root is the image below it.
+            let below = locator.relative(written);
+            let key = super::label_values::path_key(below.as_deref().unwrap_or(written));
             // Twice however spelled: `./a.jpg`, `a.jpg` and its absolute path are one row.
-            listed.check(relative, line, &path)?;
-            let key = super::label_values::path_key(relative);
+            listed.check_as(key.clone(), written, line, &path)?;
             groups.insert(
                 key,
                 cols.iter()
@@ -448,7 +465,7 @@ impl Class<'_> {
                 continue;
             };
             let file = format!("{relative}/{name}");
-            if entry.path().is_dir() {
+            if is_folder(&entry) {
                 if !not_a_class(name) {
                     self.read(&entry.path(), &file, samples, skipped)?;
                 }
@@ -464,7 +481,8 @@ impl Class<'_> {
             if !super::is_image(name) {
                 continue;
             }
-            if std::fs::metadata(entry.path()).is_err() {
+            let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+            if link && std::fs::metadata(entry.path()).is_err() {
                 // A link that loops or points at nothing.
                 let why = crate::locate::unresolved(&entry.path());
                 skipped.push(Skipped {
@@ -491,6 +509,16 @@ impl Class<'_> {
             });
         }
         Ok(())
+    }
+}
+
+/// Whether an entry is a folder, following a link: the entry's own type where it is no
+/// link (no `stat` per image).
+fn is_folder(entry: &std::fs::DirEntry) -> bool {
+    match entry.file_type() {
+        Ok(t) if t.is_symlink() => entry.path().is_dir(),
+        Ok(t) => t.is_dir(),
+        Err(_) => false,
     }
 }
 

@@ -52,7 +52,21 @@ impl Listed {
     /// # Errors
     /// When `file` was listed before, naming both lines.
     pub(crate) fn check(&mut self, file: &str, line: u64, path: &Path) -> Result<()> {
-        let key = path_key(file);
+        self.check_as(path_key(file), file, line, path)
+    }
+
+    /// Notes the file `key` names ([`path_key`] of a path below the root), written `file`,
+    /// on `line`.
+    ///
+    /// # Errors
+    /// When `key` was listed before, naming both lines and `file` as written.
+    pub(crate) fn check_as(
+        &mut self,
+        key: String,
+        file: &str,
+        line: u64,
+        path: &Path,
+    ) -> Result<()> {
         match self.first_line.get(&key) {
             Some(first) => Err(DataError::parse(
                 path,

@@ -132,7 +132,7 @@ impl DatasetConfig {
         // Files the layout wants are absent: a library's export in their place says why.
         loaded.map_err(|error| match error {
             DataError::MissingFile { .. } | DataError::ImagesNotFound { .. } => {
-                export_in(self.root()).map_or(error, |problem| DataError::Root {
+                export_in(self.root(), &error).map_or(error, |problem| DataError::Root {
                     dataset: self.kind(),
                     problem,
                 })
@@ -192,9 +192,8 @@ fn respellings(root: &Path) -> Vec<PathBuf> {
     let mut locator = Locator::new(Path::new("/"));
     let candidates = match locator.on_disk(&absolute.to_string_lossy()) {
         Ok(one) => vec![one],
-        Err(crate::locate::NotFound::Ambiguous(names)) => {
-            let parent = absolute.parent().unwrap_or(Path::new("/"));
-            names.iter().map(|n| parent.join(n)).collect()
+        Err(crate::locate::NotFound::Ambiguous { folder, names }) => {
+            names.iter().map(|n| folder.join(n)).collect()
         }
         Err(_) => Vec::new(),
     };
@@ -203,47 +202,50 @@ fn respellings(root: &Path) -> Vec<PathBuf> {
 
 /// A dataset library's export in `root` or up to two folders below it (`data/`, as the
 /// Hugging Face hub lays out a dataset; `celeb_a/2.1.0/` in TensorFlow Datasets' data
-/// dir): Parquet, Arrow or TFRecord files.
-fn export_in(root: &Path) -> Option<RootProblem> {
-    let formats = [
+/// dir): Parquet, Arrow or TFRecord files. Files are told from folders by their entries'
+/// types (no `stat` each), and the search stops at the first export file, level by level.
+fn export_in(root: &Path, cause: &DataError) -> Option<RootProblem> {
+    let mut level = vec![root.to_owned()];
+    for _ in 0..3 {
+        let mut below = Vec::new();
+        for folder in &level {
+            let Ok(listing) = std::fs::read_dir(folder) else {
+                continue;
+            };
+            let mut entries: Vec<_> = listing.flatten().collect();
+            entries.sort_by_key(|e| e.file_name());
+            for entry in entries {
+                if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                    below.push(entry.path());
+                } else if let Some(format) = export_format(&entry.file_name().to_string_lossy()) {
+                    return Some(RootProblem::Export {
+                        root: root.to_owned(),
+                        format,
+                        example: entry.path(),
+                        cause: cause.to_string(),
+                    });
+                }
+            }
+        }
+        level = below;
+    }
+    None
+}
+
+/// What a dataset library's file is, in words, by its name.
+fn export_format(name: &str) -> Option<&'static str> {
+    let name = name.to_ascii_lowercase();
+    [
         (".parquet", "Parquet files (a Hugging Face dataset)"),
         (
             ".arrow",
             "Arrow files (a Hugging Face dataset saved with save_to_disk)",
         ),
         (".tfrecord", "TFRecord files (a TensorFlow Datasets build)"),
-    ];
-    let files = |folder: &Path| -> Vec<PathBuf> {
-        let mut found: Vec<PathBuf> = std::fs::read_dir(folder)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|e| e.path())
-            .collect();
-        found.sort();
-        found
-    };
-    // Two levels: TensorFlow Datasets' data dir holds `celeb_a/2.1.0/*.tfrecord*`.
-    let top = files(root);
-    let below: Vec<PathBuf> = top
-        .iter()
-        .filter(|p| p.is_dir())
-        .flat_map(|d| files(d))
-        .collect();
-    let deeper = below.iter().filter(|p| p.is_dir()).flat_map(|d| files(d));
-    top.iter()
-        .chain(&below)
-        .cloned()
-        .chain(deeper)
-        .find_map(|path| {
-            let name = path.file_name()?.to_str()?.to_ascii_lowercase();
-            let (_, format) = formats.iter().find(|(ext, _)| name.contains(ext))?;
-            Some(RootProblem::Export {
-                root: root.to_owned(),
-                format,
-                example: path,
-            })
-        })
+    ]
+    .into_iter()
+    .find(|(ext, _)| name.contains(ext))
+    .map(|(_, format)| format)
 }
 
 /// Whether a file name has an image extension we decode.
