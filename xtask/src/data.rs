@@ -59,6 +59,9 @@ struct CheckArgs {
     /// The manifest's CSV, or ImageFolder's groups CSV, relative to the root.
     #[arg(long)]
     csv: Option<PathBuf>,
+    /// The manifest's column of image paths (default `path`).
+    #[arg(long)]
+    path_column: Option<String>,
 }
 
 impl DataArgs {
@@ -75,11 +78,16 @@ impl CheckArgs {
     fn with_columns(&self, mut config: DatasetConfig) -> anyhow::Result<DatasetConfig> {
         let kind = config.kind();
         let (target, sensitive, csv) = match &mut config {
-            DatasetConfig::Manifest(m) => (
-                Some(&mut m.target),
-                Some(&mut m.sensitive),
-                Some(&mut m.csv),
-            ),
+            DatasetConfig::Manifest(m) => {
+                if let Some(column) = &self.path_column {
+                    column.clone_into(&mut m.path_column);
+                }
+                (
+                    Some(&mut m.target),
+                    Some(&mut m.sensitive),
+                    Some(&mut m.csv),
+                )
+            }
             DatasetConfig::CelebA(c) => (Some(&mut c.target), Some(&mut c.sensitive), None),
             DatasetConfig::FairFace(f) => (Some(&mut f.target), None, None),
             DatasetConfig::UtkFace(u) => (Some(&mut u.target), None, None),
@@ -98,6 +106,12 @@ impl CheckArgs {
             (Some(field), Some(value)) => value.clone_into(field),
             (None, Some(_)) => return Err(refuse("--target", "its classes are its folders")),
             _ => {}
+        }
+        if kind != "manifest" && self.path_column.is_some() {
+            return Err(refuse(
+                "--path-column",
+                "only a manifest names its column of image paths",
+            ));
         }
         if kind == "imagefolder" && self.sensitive.is_some() && self.csv.is_none() {
             return Err(refuse(

@@ -87,7 +87,7 @@ fn check_of_a_missing_dataset_names_the_expected_files() {
     assert!(!output.status.success());
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
-        stderr.contains("celeba: expected the image folder img_align_celeba/ at /nonexistent/celeba/img_align_celeba"),
+        stderr.contains("celeba: the dataset folder `/nonexistent/celeba` does not exist ("),
         "{stderr}"
     );
     assert!(stderr.contains("mmlab.ie.cuhk.edu.hk"), "{stderr}");
@@ -168,7 +168,16 @@ fn check_of_a_manifest_takes_its_columns_from_the_flags() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     // The path column is `file`, not the default `path`: named as missing.
     assert!(!output.status.success());
-    assert!(stderr.contains("missing column `path`"), "{stdout}{stderr}");
+    assert!(
+        stderr.contains("missing column `path`") && stderr.contains("--path-column"),
+        "{stdout}{stderr}"
+    );
+    let named = check(&[&columns[..], &["--path-column", "file"]].concat());
+    assert!(
+        named.status.success(),
+        "{}",
+        String::from_utf8_lossy(&named.stderr)
+    );
     let fixed = std::fs::read_to_string(dir.path().join("faces.csv"))
         .unwrap()
         .replacen("file,", "path,", 1);

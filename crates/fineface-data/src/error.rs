@@ -144,6 +144,14 @@ pub enum RootProblem {
         /// The folders on disk it may mean.
         candidates: Vec<PathBuf>,
     },
+    /// The root does not exist (and no folder differs from it only in case).
+    #[error("the dataset folder `{}` does not exist ({hint})", root.display())]
+    Absent {
+        /// The root as given.
+        root: PathBuf,
+        /// Where the dataset is published or how its layout looks.
+        hint: &'static str,
+    },
     /// The root exists but is neither a folder nor a file: a device (`/dev/null`), a pipe.
     #[error(
         "`{}` is not a folder (a device or other special file): give the folder the dataset was unpacked to",

@@ -31,6 +31,8 @@ pub(crate) enum NotFound {
     LinkLoop(PathBuf),
     /// The file, or a folder on its way, may not be read by this user.
     NoPermission,
+    /// A URL (`https://...`), not a path: the images are not downloaded.
+    Url(String),
     /// Absent as spelled, and more than one name on disk differs from it only in letter
     /// case or Unicode form.
     Ambiguous {
@@ -51,6 +53,10 @@ impl NotFound {
             Self::BrokenLink(target) => format!(
                 "listed in {listed_in}: a link to `{}`, which is absent",
                 target.display()
+            ),
+            Self::Url(scheme) => format!(
+                "listed in {listed_in} as a URL (`{scheme}://`): download the images and list \
+                 their paths"
             ),
             Self::NoPermission => {
                 format!("listed in {listed_in} but not readable (permission denied)")
@@ -268,6 +274,14 @@ impl Locator {
     /// `listed`'s folders and name below the root: separators of any OS, `.` and `..`
     /// resolved by their text, an absolute path into the root made relative.
     fn relative_parts(&self, listed: &str) -> Result<Vec<String>, NotFound> {
+        if let Some((scheme, _)) = listed.split_once("://")
+            && !scheme.is_empty()
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c))
+        {
+            return Err(NotFound::Url(scheme.to_ascii_lowercase()));
+        }
         let relative = if is_absolute(listed) {
             let listed = listed.replace('\\', "/");
             let path = Path::new(&listed);

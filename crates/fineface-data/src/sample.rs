@@ -135,15 +135,18 @@ impl FaceDataset {
                     *unseen.entry(&sample.target).or_default() += 1;
                 }
             }
-            problems.extend(
-                unseen
-                    .into_iter()
-                    .map(|(class, images)| ClassProblem::NotInTrain {
-                        class: class.to_owned(),
-                        split,
-                        images,
-                    }),
-            );
+            problems.extend(unseen.into_iter().map(|(class, images)| {
+                ClassProblem::NotInTrain {
+                    class: class.to_owned(),
+                    split,
+                    images,
+                    // `Male` in test, `male` in train: two classes to this reader.
+                    like: train
+                        .iter()
+                        .find(|t| t.to_lowercase() == class.to_lowercase())
+                        .map(|t| (*t).to_owned()),
+                }
+            }));
         }
         problems
     }
@@ -167,6 +170,8 @@ pub enum ClassProblem {
         split: Split,
         /// Its images there.
         images: usize,
+        /// A training class that differs from it only in letter case (`male` for `Male`).
+        like: Option<String>,
     },
     /// Every training image of a class failed to decode (found while training).
     Undecodable {
@@ -189,6 +194,19 @@ impl std::fmt::Display for ClassProblem {
                 class,
                 split,
                 images,
+                like: Some(like),
+            } => write!(
+                f,
+                "class `{class}` has {images} image(s) in the {} split but none in train, \
+                 where `{like}` differs from it only in letter case: two classes to a \
+                 classifier; spell them one way (the folder or the label)",
+                split.name()
+            ),
+            Self::NotInTrain {
+                class,
+                split,
+                images,
+                like: None,
             } => write!(
                 f,
                 "class `{class}` has {images} image(s) in the {} split but none in train: the \

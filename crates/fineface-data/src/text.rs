@@ -107,6 +107,16 @@ impl Header {
         match matches[..] {
             [] => Ok(None),
             [i] => Ok(Some(i)),
+            // The same name twice (two tables pasted side by side, a column copied).
+            [i, j, ..] if self.names[i] == self.names[j] => Err(DataError::parse(
+                path,
+                1,
+                format!(
+                    "the column `{}` appears {} times; which one is meant? rename or remove the others",
+                    self.names[i],
+                    matches.len()
+                ),
+            )),
             _ => Err(DataError::parse(
                 path,
                 1,

@@ -666,6 +666,20 @@ fn utkface_in_the_wild_parts_and_a_doubled_folder_are_found() {
             "part3/8_0_3_20170116174525128.jpg",
         ]
     );
+    // A part copied into another: the image once, the copy skipped naming the first.
+    std::fs::copy(
+        root.join("part1/30_1_0_20170116174525126.jpg"),
+        root.join("part2/30_1_0_20170116174525126.jpg"),
+    )
+    .unwrap();
+    let dataset = UtkFace::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.len(), 4);
+    assert_eq!(
+        dataset.skipped[0].reason,
+        "the same image name as `part1/30_1_0_20170116174525126.jpg`: one image in two folders"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 
     // An archive unpacked into a folder of its own name: UTKFace/UTKFace/*.jpg.

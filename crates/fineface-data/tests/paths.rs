@@ -837,3 +837,104 @@ fn a_folder_off_is_said_even_when_absolute_rows_are_found() {
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// CelebA's attribute file writing "no" as both -1 and 0 (an edit, or two exports joined):
+/// refused with both lines, since 0 may then mean something else.
+#[test]
+fn celeba_refuses_a_file_that_writes_no_two_ways() {
+    let root = scratch("celeba-no");
+    let mut attr =
+        String::from("3\nMale Smiling\n000001.jpg 1 -1\n000002.jpg -1 1\n000003.jpg 0 1\n");
+    for i in 1..=3 {
+        jpeg(&root.join(format!("img_align_celeba/00000{i}.jpg")));
+    }
+    std::fs::write(root.join("list_attr_celeba.txt"), &attr).unwrap();
+    let load = || {
+        CelebA {
+            root: root.clone(),
+            target: "Smiling".into(),
+            sensitive: vec!["Male".into()],
+        }
+        .load(&SplitConfig::default())
+    };
+    let error = load().unwrap_err().to_string();
+    assert!(
+        error.ends_with(
+            ":5: the file writes \"no\" as -1 (first on line 3) and as 0 (first on line 5): one \
+             spelling per file, or 0 may mean something else (unknown?)"
+        ),
+        "{error}"
+    );
+    // One spelling throughout (1/0, as some exports write it) reads.
+    attr = attr.replace("-1", "0");
+    std::fs::write(root.join("list_attr_celeba.txt"), &attr).unwrap();
+    assert_eq!(load().unwrap().len(), 3);
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A column named twice (a column copied, two tables pasted side by side) is said as such,
+/// not as two names differing in case; a row of URLs is said to be URLs.
+#[test]
+fn a_column_named_twice_and_urls_for_paths_are_said_as_such() {
+    let root = scratch("twice-column");
+    jpeg(&root.join("img/a.jpg"));
+    std::fs::write(
+        root.join("manifest.csv"),
+        "path,label,group,path\nimg/a.jpg,0,g,img/a.jpg\n",
+    )
+    .unwrap();
+    let manifest = Manifest {
+        target: "label".into(),
+        sensitive: vec!["group".into()],
+        ..Manifest::new(root.clone())
+    };
+    let error = manifest
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.ends_with(
+            ":1: the column `path` appears 2 times; which one is meant? rename or remove the others"
+        ),
+        "{error}"
+    );
+    std::fs::write(
+        root.join("manifest.csv"),
+        "path,label,group\nimg/a.jpg,0,g\nhttps://example.com/img/b.jpg,1,g\n",
+    )
+    .unwrap();
+    let dataset = manifest.load(&SplitConfig::default()).unwrap();
+    assert_eq!(
+        dataset.skipped[0].reason,
+        "listed in the manifest as a URL (`https://`): download the images and list their paths"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Class folders spelled in two cases across splits (`train/male`, `test/Male`): two
+/// classes to a classifier, said as a case difference, not as a class without images.
+#[test]
+fn classes_differing_only_in_case_across_splits_are_said_as_such() {
+    let root = scratch("class-case");
+    for f in [
+        "train/male/1.jpg",
+        "train/female/2.jpg",
+        "test/Male/3.jpg",
+        "test/female/4.jpg",
+    ] {
+        jpeg(&root.join(f));
+    }
+    let dataset = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    let problems: Vec<String> = dataset
+        .class_problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        problems.iter().any(|p| p.starts_with("class `Male` has 1 image(s) in the test split but none in train, where `male` differs from it only in letter case")),
+        "{problems:?}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

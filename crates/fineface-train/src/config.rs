@@ -333,6 +333,30 @@ pub struct SettingDifference {
     pub other: serde_json::Value,
 }
 
+/// A path as a config file writes it that names nothing for a reason the file cannot show:
+/// empty, `~` (a shell's, never expanded in a file), spaces around it.
+fn check_path_text(key: &str, path: &Path, flag: &str) -> std::result::Result<(), String> {
+    let text = path.to_string_lossy();
+    if text.is_empty() {
+        return Err(format!(
+            "{key} is empty: give the folder or file ({flag}, or in the file)"
+        ));
+    }
+    if text == "~" || text.starts_with("~/") {
+        return Err(format!(
+            "{key} = {text}: `~` is not expanded in a config file; write the full path (or \
+             give {flag} {text}, which the shell expands)"
+        ));
+    }
+    let trimmed = text.trim();
+    if trimmed != text && !path.exists() && Path::new(trimmed).exists() {
+        return Err(format!(
+            "{key} = `{text}` has spaces around it, and `{trimmed}` exists: remove them"
+        ));
+    }
+    Ok(())
+}
+
 /// Whether `path` is a Windows drive or share path (`C:\data`, `D:/faces`,
 /// `\\server\share`) read on another system, where it would be taken as a relative file
 /// name and mean nothing (or a new folder named `C:\data`).
@@ -348,6 +372,13 @@ fn written_on_windows(path: &Path) -> bool {
         && matches!(bytes[2], b'\\' | b'/');
     drive || text.starts_with("\\\\")
 }
+
+/// The widest backbone `model.width` may ask for.
+const MAX_WIDTH: usize = 1024;
+/// The widest expert head `model.head_width` may ask for.
+const MAX_HEAD_WIDTH: usize = 16384;
+/// The largest image side `transform.resize` (and `--image-size`) may ask for, in pixels.
+const MAX_IMAGE_SIZE: usize = 4096;
 
 impl ExperimentConfig {
     /// The settings in which `other` differs from `self`, up to what does not change what is
@@ -535,6 +566,26 @@ impl ExperimentConfig {
             ));
         }
         self.model.check_widths()?;
+        self.check_columns()?;
+        // Beyond these the first allocation aborts the process (no error can be caught):
+        // torchvision's ResNets are 64 wide, the paper's images 448 px.
+        for (key, value, most) in [
+            ("model.width", self.model.width, MAX_WIDTH),
+            ("model.head_width", self.model.head_width, MAX_HEAD_WIDTH),
+            (
+                "transform.resize",
+                self.transform.resize as usize,
+                MAX_IMAGE_SIZE,
+            ),
+        ] {
+            if value > most {
+                return Err(format!(
+                    "{key} = {value} is more than {most}, which no device holds (memory grows \
+                     with its square): torchvision's ResNets are 64 wide, the paper's images \
+                     448 px"
+                ));
+            }
+        }
         if self.transform.crop < 32 || self.transform.resize < self.transform.crop {
             return Err(format!(
                 "transform: crop {} must be >= 32 and <= resize {}",
@@ -564,13 +615,42 @@ impl ExperimentConfig {
             ("model.weights", self.model.weights.as_deref(), "--weights"),
         ];
         for (key, path, flag) in paths {
-            if let Some(path) = path.filter(|p| written_on_windows(p)) {
+            let Some(path) = path else { continue };
+            if written_on_windows(path) {
                 return Err(format!(
                     "{key} = {} is a Windows path (the config was written on Windows?), which \
                      names nothing here; give the path on this machine ({flag}, or in the file)",
                     path.display()
                 ));
             }
+            check_path_text(key, path, flag)?;
+        }
+        Ok(())
+    }
+
+    /// The data's target and sensitive columns (a manifest's, CelebA's) name something.
+    fn check_columns(&self) -> std::result::Result<(), String> {
+        let (target, sensitive) = match &self.data {
+            DatasetConfig::Manifest(m) => (&m.target, &m.sensitive),
+            DatasetConfig::CelebA(c) => (&c.target, &c.sensitive),
+            _ => return Ok(()),
+        };
+        if target.trim().is_empty() {
+            return Err(
+                "data.target is empty: name the column (attribute) of the labels".to_owned(),
+            );
+        }
+        if sensitive.is_empty() {
+            return Err(
+                "data.sensitive is empty: name at least one column of groups (the audit is by \
+                 group)"
+                    .to_owned(),
+            );
+        }
+        if sensitive.iter().any(|s| s.trim().is_empty()) {
+            return Err(format!(
+                "data.sensitive = {sensitive:?} holds an empty name: give each column's name"
+            ));
         }
         Ok(())
     }

@@ -207,6 +207,17 @@ pub enum TrainError {
         /// The dataset's classes now.
         now: Vec<String>,
     },
+    /// A resumed run's dataset holds other numbers of images than the run trained on.
+    #[error(
+        "{}: the run's splits held other numbers of images ({changed}): the dataset changed since the run started (images added or lost, a folder half copied?); resume on the data it trained on, or start a new run",
+        run_info.display()
+    )]
+    DatasetChanged {
+        /// The run's `run.json`, which records the split sizes.
+        run_info: PathBuf,
+        /// Each split that changed, `train 48 -> 28`.
+        changed: String,
+    },
     /// A path given as a run folder that is a file.
     #[error(
         "{}: a file, not a run folder (runs/<experiment>/run-NNN, holding config.toml and run.json)",
@@ -218,9 +229,10 @@ pub enum TrainError {
     },
     /// The run's classes and the evaluated dataset's do not match.
     #[error(
-        "{dataset} has targets the run never learned: {} (the run predicts {}); evaluate a run trained on these classes",
+        "{dataset} has targets the run never learned: {} (the run predicts {}){}",
         quoted(found.iter().filter(|c| !run.contains(c))),
-        quoted(run.iter())
+        quoted(run.iter()),
+        case_hint(run, found)
     )]
     ClassMismatch {
         /// Classes of the trained model.
@@ -312,6 +324,22 @@ fn non_finite_loss(step: &str, value: f64, epoch: usize, batch: usize) -> String
         "{loss} is {value} at epoch {epoch}, batch {batch}; stopped before the update, {kept} \
          (lower the learning rate or check the data)"
     )
+}
+
+/// What to do about classes the run never learned: where they differ from the run's only in
+/// letter case (`Female` against `female`), say so; else evaluate another run.
+fn case_hint(run: &[String], found: &[String]) -> &'static str {
+    let unknown: Vec<&String> = found.iter().filter(|c| !run.contains(c)).collect();
+    let case_only = !unknown.is_empty()
+        && unknown
+            .iter()
+            .all(|c| run.iter().any(|r| r.to_lowercase() == c.to_lowercase()));
+    if case_only {
+        "; they differ from the run's only in letter case: spell the dataset's labels as the \
+         run's (a manifest, or --dataset manifest)"
+    } else {
+        "; evaluate a run trained on these classes"
+    }
 }
 
 /// Class names as a message lists them: `` `Female`, `Male` ``.

@@ -476,7 +476,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         if let Ok(state) = Checkpoints::state(&newest) {
             self.check_resumed_config(&state)?;
         }
-        self.check_resumed_classes()?;
+        self.check_resumed_dataset()?;
         let (model, optimizer, mut state, path) = self.load_newest(point, model)?;
         if path != newest {
             self.check_resumed_config(&state)?;
@@ -487,10 +487,10 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         Ok((model, optimizer, state))
     }
 
-    /// A resumed run's dataset has the classes the run trained on, in its order: output `i`
-    /// of the model means the same label before and after (a label renamed in the data
-    /// since would silently swap what the outputs mean).
-    fn check_resumed_classes(&self) -> Result<()> {
+    /// A resumed run's dataset has the classes the run trained on, in its order (output `i`
+    /// of the model means the same label before and after: a label renamed in the data
+    /// since would silently swap what the outputs mean), and its splits the sizes they had.
+    fn check_resumed_dataset(&self) -> Result<()> {
         let path = self.options.run_dir.join(RunInfo::FILE_NAME);
         // A run without its run.json (written by an older version) has nothing to compare.
         let Some(info) = std::fs::read_to_string(&path)
@@ -499,13 +499,39 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         else {
             return Ok(());
         };
-        if info.classes == self.dataset.classes {
+        if info.classes != self.dataset.classes {
+            return Err(TrainError::ClassesChanged {
+                run_info: path,
+                trained: info.classes,
+                now: self.dataset.classes.clone(),
+            });
+        }
+        // Images gained or lost (a folder half copied): the epochs left would train on
+        // other data than those done, and the splits would differ from the ones selected by.
+        let now: Vec<(String, usize)> = self
+            .dataset
+            .splits
+            .iter()
+            .map(|(split, samples)| (split.name().to_owned(), samples.len()))
+            .collect();
+        let recorded: std::collections::BTreeMap<&str, usize> = info
+            .split_sizes
+            .iter()
+            .map(|(s, n)| (s.as_str(), *n))
+            .collect();
+        let changed: Vec<String> = now
+            .iter()
+            .filter_map(|(split, n)| {
+                let before = *recorded.get(split.as_str())?;
+                (before != *n).then(|| format!("{split} {before} -> {n}"))
+            })
+            .collect();
+        if changed.is_empty() {
             return Ok(());
         }
-        Err(TrainError::ClassesChanged {
+        Err(TrainError::DatasetChanged {
             run_info: path,
-            trained: info.classes,
-            now: self.dataset.classes.clone(),
+            changed: changed.join(", "),
         })
     }
 

@@ -84,3 +84,60 @@ fn a_folder_for_a_file_and_a_file_for_a_run_folder_are_named() {
         )
     );
 }
+
+/// Settings a new user writes that name nothing or no device could hold: each refused at
+/// load, naming the key (sizes beyond these aborted the process at the first allocation).
+#[test]
+fn settings_that_name_nothing_or_fit_no_device_are_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let base = std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/synthface.toml"),
+    )
+    .unwrap();
+    let error = |edit: &dyn Fn(&str) -> String| {
+        let path = dir.path().join("edited.toml");
+        std::fs::write(&path, edit(&base)).unwrap();
+        ExperimentConfig::from_file(&path).unwrap_err().to_string()
+    };
+    for (from, to, says) in [
+        (
+            "head_width = 128",
+            "head_width = 100000000",
+            "model.head_width = 100000000 is more than 16384",
+        ),
+        (
+            "width = 16",
+            "width = 100000000",
+            "model.width = 100000000 is more than 1024",
+        ),
+        (
+            "resize = 68",
+            "resize = 100000000",
+            "transform.resize = 100000000 is more than 4096",
+        ),
+        (
+            "root = \"data/synthface\"",
+            "root = \"~/faces\"",
+            "data.root = ~/faces: `~` is not expanded in a config file",
+        ),
+        (
+            "root = \"data/synthface\"",
+            "root = \"\"",
+            "data.root is empty",
+        ),
+    ] {
+        let e = error(&|text: &str| text.replacen(from, to, 1));
+        assert!(e.contains(says), "{to}: {e}");
+    }
+    let manifest = |target: &str, sensitive: &str| -> Box<dyn Fn(&str) -> String> {
+        let data = format!(
+            "kind = \"manifest\"\nroot = \"data\"\ntarget = \"{target}\"\nsensitive = {sensitive}"
+        );
+        Box::new(move |text: &str| {
+            text.replacen("kind = \"synthface\"\nroot = \"data/synthface\"", &data, 1)
+        })
+    };
+    assert!(error(&*manifest("smile", "[]")).contains("data.sensitive is empty"));
+    assert!(error(&*manifest("", "[\"skin\"]")).contains("data.target is empty"));
+    assert!(error(&*manifest("smile", "[\"\"]")).contains("holds an empty name"));
+}

@@ -1104,3 +1104,32 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         "{stderr}"
     );
 }
+
+/// `predict` on chips whose names hold a tab, a line break and a backslash: each image one
+/// line of the header's columns, the name written escaped (`\t`, `\n`, `\\`).
+#[test]
+fn predictions_of_oddly_named_files_stay_one_line_each() {
+    let dir = tempfile::tempdir().unwrap();
+    for name in [
+        "tab\tname.png",
+        "new\nline.png",
+        "back\\slash.png",
+        "plain.png",
+    ] {
+        RgbImage::from_pixel(34, 34, Rgb([120, 90, 60]))
+            .save_with_format(dir.path().join(name), image::ImageFormat::Png)
+            .unwrap();
+    }
+    let output = fineface(&["predict", "--run", text(run()), text(dir.path())], true);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 5, "{stdout}");
+    let columns = lines[0].split('\t').count();
+    assert!(
+        lines.iter().all(|l| l.split('\t').count() == columns),
+        "{stdout}"
+    );
+    assert!(stdout.contains("tab\\tname.png\t"), "{stdout}");
+    assert!(stdout.contains("new\\nline.png\t"), "{stdout}");
+    assert!(stdout.contains("back\\\\slash.png\t"), "{stdout}");
+}

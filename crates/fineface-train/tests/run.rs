@@ -304,9 +304,24 @@ fn a_resume_checks_what_it_will_need_before_it_trains() {
         "{error}"
     );
 
-    // The labels renamed in the data since the run started: output 1 would change meaning.
+    // Images lost from the data since the run started (a folder half copied): refused.
     let labels = dir.path().join("synthface/labels.csv");
     let text = std::fs::read_to_string(&labels).unwrap();
+    let fewer: String = text.lines().take(60).map(|l| format!("{l}\n")).collect();
+    std::fs::write(&labels, fewer).unwrap();
+    let shrunk = copy("shrunk");
+    let error = resume(&config, &device, shrunk.clone())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(&format!(
+            "{}: the run's splits held other numbers of images (",
+            shrunk.join("run.json").display()
+        )) && error.contains("train "),
+        "{error}"
+    );
+    std::fs::write(&labels, &text).unwrap();
+    // The labels renamed in the data since the run started: output 1 would change meaning.
     std::fs::write(&labels, text.replace(",yes,", ",smiley,")).unwrap();
     let renamed = copy("renamed");
     let error = resume(&config, &device, renamed.clone())
@@ -1284,4 +1299,52 @@ fn a_run_written_on_another_system_or_by_an_older_version_resumes_or_says_why() 
         metrics_without_timing(&moved),
         metrics_without_timing(&dir.path().join("home"))
     );
+}
+
+/// A run whose dataset moved since it stopped: `--resume` alone names the run's dataset as
+/// the cause and `--data` as the way out (it named only the first file the loader lacked);
+/// with `--data` it resumes.
+#[test]
+fn a_resumed_run_whose_dataset_moved_says_to_give_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("faces");
+    let mut csv = String::from("path,label,group,split\n");
+    for (split, n) in [("train", 16), ("val", 4), ("test", 4)] {
+        for i in 0..n {
+            let name = format!("{split}/{i}.png");
+            let path = data.join(&name);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            image::RgbImage::from_pixel(40, 40, image::Rgb([(i * 20) as u8, 80, 140]))
+                .save(&path)
+                .unwrap();
+            csv.push_str(&format!(
+                "{name},{},{},{split}\n",
+                ["no", "yes"][i % 2],
+                ["a", "b"][i / 2 % 2]
+            ));
+        }
+    }
+    std::fs::write(data.join("manifest.csv"), csv).unwrap();
+    let mut config = tiny_config(Path::new("unused"), Method::Baseline);
+    config.data = fineface_data::DatasetConfig::Manifest(fineface_data::Manifest {
+        target: "label".into(),
+        sensitive: vec!["group".into()],
+        ..fineface_data::Manifest::new(data.clone())
+    });
+    config.train.epochs = 2;
+    config.train.crop_grid_images = 0;
+    std::fs::write(dir.path().join("tiny.toml"), config.to_toml().unwrap()).unwrap();
+    let run = |args: &[&str]| fineface_in(dir.path(), &[&["train", "--quiet"], args].concat());
+    let (ok, _, stderr) = run(&["tiny.toml", "--out", "r", "--stop-after-epoch", "1"]);
+    assert!(ok, "{stderr}");
+    let moved = dir.path().join("moved");
+    std::fs::rename(&data, &moved).unwrap();
+    let (ok, _, stderr) = run(&["--resume", "r"]);
+    assert!(
+        !ok && stderr.contains("the run's dataset (data.root in")
+            && stderr.contains("give where it is here with --data"),
+        "{stderr}"
+    );
+    let (ok, _, stderr) = run(&["--resume", "r", "--data", moved.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
 }

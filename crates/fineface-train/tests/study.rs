@@ -383,7 +383,7 @@ fn the_command_line_records_the_plan_and_refuses_what_it_would_silently_change()
     // Named as typed (not made absolute), under the flag that gave it.
     assert!(
         !ok && text.contains("--eval c=celeba:no/such/folder: ")
-            && text.contains(" no/such/folder")
+            && text.contains("`no/such/folder` does not exist")
             && !text.contains(&dir.path().display().to_string()),
         "{text}"
     );

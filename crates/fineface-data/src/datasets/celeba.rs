@@ -151,6 +151,7 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
         .collect();
     let mut rows = Vec::with_capacity(count.unwrap_or(0));
     let mut listed = super::label_values::Listed::default();
+    let mut falsy = FalseSpelling::default();
     for (line, text) in lines {
         let mut fields = text.split_whitespace();
         let Some(image) = fields.next() else {
@@ -169,7 +170,7 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
                 "this line repeats the attribute names (two files concatenated?); remove it",
             ));
         }
-        let values = attribute_values(path, line, fields, names.len())?;
+        let values = attribute_values(path, line, fields, names.len(), &mut falsy)?;
         listed.check(image, line, path)?;
         rows.push((image.to_owned(), values));
     }
@@ -196,6 +197,7 @@ pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
         .collect();
     let mut rows = Vec::new();
     let mut listed = super::label_values::Listed::default();
+    let mut falsy = FalseSpelling::default();
     for record in reader.records() {
         let record = record.map_err(|e| text::csv_error(path, &e))?;
         let line = record.position().map_or(0, |p| p.line());
@@ -203,7 +205,7 @@ pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
         let fields = attributes
             .iter()
             .map(|&i| record.get(i).unwrap_or_default());
-        let values = attribute_values(path, line, fields, attributes.len())?;
+        let values = attribute_values(path, line, fields, attributes.len(), &mut falsy)?;
         listed.check(&image, line, path)?;
         rows.push((image, values));
     }
@@ -228,16 +230,49 @@ fn image_column(header: &text::Header, path: &Path) -> Result<usize> {
 }
 
 /// One image's attribute values (`1` or `-1`), exactly `n_names` of them.
+/// How a file writes "no": `-1` (the official files) or `0` (some exports). A file that
+/// writes both has no one meaning for `0` (absent? unknown?), so it is refused.
+#[derive(Default)]
+struct FalseSpelling {
+    /// The first line with `-1`.
+    minus_one: Option<u64>,
+    /// The first line with `0`.
+    zero: Option<u64>,
+}
+
+impl FalseSpelling {
+    fn note(&mut self, value: &str, path: &Path, line: u64) -> Result<()> {
+        let slot = if value.starts_with('-') {
+            &mut self.minus_one
+        } else {
+            &mut self.zero
+        };
+        slot.get_or_insert(line);
+        match (self.minus_one, self.zero) {
+            (Some(minus), Some(zero)) => Err(DataError::parse(
+                path,
+                line,
+                format!(
+                    "the file writes \"no\" as -1 (first on line {minus}) and as 0 (first on line \
+                     {zero}): one spelling per file, or 0 may mean something else (unknown?)"
+                ),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
 fn attribute_values<'a>(
     path: &Path,
     line: u64,
     fields: impl Iterator<Item = &'a str>,
     n_names: usize,
+    falsy: &mut FalseSpelling,
 ) -> Result<Vec<bool>> {
     let values = fields
         .map(|v| match v {
             "1" | "1.0" => Ok(true),
-            "-1" | "0" | "-1.0" | "0.0" => Ok(false),
+            "-1" | "0" | "-1.0" | "0.0" => falsy.note(v, path, line).map(|()| false),
             other if other.eq_ignore_ascii_case("true") => Ok(true),
             other if other.eq_ignore_ascii_case("false") => Ok(false),
             other => Err(DataError::parse(

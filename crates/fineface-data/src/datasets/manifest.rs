@@ -77,7 +77,24 @@ impl Manifest {
         let text = text::read_csv(&csv_path)?;
         let mut reader = text::csv_reader(&text);
         let header = text::Header::read(&mut reader, &csv_path)?;
-        let path_col = header.require(&self.path_column, &csv_path)?;
+        let path_col = header
+            .require(&self.path_column, &csv_path)
+            .map_err(|e| match e {
+                // The column of image paths under another name (`file`, `image`).
+                DataError::Parse {
+                    path,
+                    line,
+                    message,
+                } if message.starts_with("missing column") => DataError::Parse {
+                    path,
+                    line,
+                    message: format!(
+                        "{message}; name the column of image paths with path_column = \"...\" \
+                         in the config's [data] (or data check's --path-column)"
+                    ),
+                },
+                other => other,
+            })?;
         let target_col = header.require(&self.target, &csv_path)?;
         let sensitive_cols: Vec<usize> = self
             .sensitive

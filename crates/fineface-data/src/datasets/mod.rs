@@ -131,6 +131,14 @@ impl DatasetConfig {
         };
         // Files the layout wants are absent: a library's export in their place says why.
         loaded.map_err(|error| match error {
+            // No folder at all: that, not the first file it would hold, is the news.
+            DataError::MissingFile { hint, .. } if !self.root().exists() => DataError::Root {
+                dataset: self.kind(),
+                problem: RootProblem::Absent {
+                    root: self.root().to_owned(),
+                    hint,
+                },
+            },
             DataError::MissingFile { .. } | DataError::ImagesNotFound { .. } => {
                 export_in(self.root(), &error).map_or(error, |problem| DataError::Root {
                     dataset: self.kind(),

@@ -154,6 +154,10 @@ impl UtkFace {
         }
         entries.sort_by_key(|e| e.path());
         let (mut samples, mut skipped) = (Vec::new(), Vec::new());
+        // A name holds the labels and the capture time: two folders holding one name hold
+        // one image twice (a part copied into another), which the splits would spread.
+        let mut first_of: std::collections::HashMap<std::ffi::OsString, String> =
+            std::collections::HashMap::new();
         for entry in entries {
             let os_name = entry.file_name();
             let Some(name) = os_name.to_str() else {
@@ -171,6 +175,14 @@ impl UtkFace {
                 .and_then(|p| p.to_str())
                 .unwrap_or(name)
                 .replace('\\', "/");
+            if let Some(first) = first_of.get(&os_name) {
+                skipped.push(Skipped {
+                    file: shown,
+                    reason: format!("the same image name as `{first}`: one image in two folders"),
+                });
+                continue;
+            }
+            first_of.insert(os_name.clone(), shown.clone());
             match parse_name(name) {
                 Ok(labels) => samples.push(FaceSample {
                     path,

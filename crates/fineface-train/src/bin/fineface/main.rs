@@ -456,6 +456,16 @@ fn train(args: TrainArgs) -> anyhow::Result<()> {
             }
             return Err(error.into());
         }
+        // The dataset of a resumed run, where its config.toml says: it may have moved.
+        Err(fineface_train::TrainError::Data(source))
+            if args.resume.is_some() && args.data.is_none() =>
+        {
+            return Err(fineface_train::TrainError::RunDataset {
+                config: run_dir.join("config.toml"),
+                source: Box::new(source),
+            }
+            .into());
+        }
         Err(error) => return Err(error.into()),
     };
     print_summary(&summary, &config, args.node_rank.unwrap_or(0));

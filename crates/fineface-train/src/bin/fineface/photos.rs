@@ -239,8 +239,8 @@ fn predict_chips<B: FineFaceBackend>(
                 p.probabilities.iter().map(|v| format!("{v:.4}")).collect();
             println!(
                 "{}\t{}\t{}",
-                path.display(),
-                p.label,
+                tsv_field(&path.display().to_string()),
+                tsv_field(&p.label),
                 probabilities.join("\t")
             );
         }
@@ -251,6 +251,23 @@ fn predict_chips<B: FineFaceBackend>(
         images.len()
     );
     Ok(())
+}
+
+/// A field of the tab-separated predictions: a tab or line break in a file name written
+/// `\t`, `\n`, `\r` (and a backslash `\\`), so that each image stays one line of the same
+/// columns.
+fn tsv_field(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 #[allow(clippy::print_stdout)] // The summary is this command's output.
