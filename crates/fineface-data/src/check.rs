@@ -64,6 +64,7 @@ impl DataCheck {
                         Ok((w, h)) => *image_sizes.entry(format!("{w}x{h}")).or_insert(0) += 1,
                         Err(e) => {
                             skipped.push(Skipped {
+                                split: Some(split),
                                 file: sample.file.clone(),
                                 reason: format!("unreadable image: {e}"),
                             });
@@ -99,18 +100,12 @@ impl DataCheck {
             });
         // The listing's problems, and the classes whose every training image's header does
         // not read (the counts leave those images out): the cause, not its consequence.
-        let decoded = splits.get(Split::Train.name()).map(|c| &c.targets);
-        let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
-        for sample in dataset.split(Split::Train) {
-            *listed.entry(&sample.target).or_default() += 1;
-        }
-        let lost = listed
-            .into_iter()
-            .filter(|(class, _)| decoded.is_none_or(|d| !d.contains_key(*class)))
-            .map(|(class, images)| crate::sample::ClassProblem::Undecodable {
-                class: class.to_owned(),
-                images,
-            });
+        let unreadable: std::collections::HashSet<&str> = skipped
+            .iter()
+            .filter(|s| s.split == Some(Split::Train))
+            .map(|s| s.file.as_str())
+            .collect();
+        let lost = dataset.classes_lost(|s| !unreadable.contains(s.file.as_str()));
         let classes = dataset
             .class_problems()
             .into_iter()

@@ -33,6 +33,26 @@ pub enum DataError {
         /// Where the dataset is published or how the layout looks.
         hint: &'static str,
     },
+    /// Listed paths absent as written whose images are a folder or two off: the label file
+    /// writes its paths relative to two folders (some relative to the dataset root, some to
+    /// its own folder), and those images would be left out.
+    #[error(
+        "{dataset}: {absent} path(s) listed in {listed_in} are absent as written, and some name \
+         an image elsewhere in {folder}: {hint}; write every path relative to {folder} (or \
+         delete the rows of images not meant)"
+    )]
+    ImagesOff {
+        /// Dataset name.
+        dataset: &'static str,
+        /// The label file.
+        listed_in: String,
+        /// How many listed paths are absent as written.
+        absent: usize,
+        /// The folder the paths are relative to.
+        folder: String,
+        /// The first such path, where its image is, and what differs.
+        hint: String,
+    },
     /// The dataset folder the config or `--data` names is no folder: a file (the label CSV
     /// given for its folder), or absent while a folder differing in letter case is there.
     #[error("{dataset}: {problem}")]

@@ -13,6 +13,18 @@ pub enum ImageFileError {
     /// The file cannot be read.
     #[error("cannot read the file: {0}")]
     Read(#[from] std::io::Error),
+    /// The file is a symbolic link to something absent.
+    #[error("a link to `{}`, which is absent", target.display())]
+    BrokenLink {
+        /// Where the link points.
+        target: std::path::PathBuf,
+    },
+    /// The file is a symbolic link that leads back to itself.
+    #[error("a link that loops back to itself (through `{}`)", target.display())]
+    LinkLoop {
+        /// The link on the loop.
+        target: std::path::PathBuf,
+    },
     /// The file has no bytes.
     #[error("the file is empty (0 bytes)")]
     Empty,
@@ -73,6 +85,15 @@ pub const FORMATS: [ImageFormat; 6] = [
 /// (twice its warning at 89.5 MP); the largest camera photos have about 100.
 pub const MAX_MEGAPIXELS: u64 = 179;
 
+/// The bytes of the file at `path`; a link that points at nothing or loops said as such.
+fn read_bytes(path: &Path) -> Result<Vec<u8>, ImageFileError> {
+    std::fs::read(path).map_err(|e| match crate::locate::unresolved(path) {
+        crate::locate::NotFound::BrokenLink(target) => ImageFileError::BrokenLink { target },
+        crate::locate::NotFound::LinkLoop(target) => ImageFileError::LinkLoop { target },
+        _ => ImageFileError::Read(e),
+    })
+}
+
 /// Opens the image at `path`, whatever its extension, upright.
 ///
 /// The format comes from the file's first bytes (a PNG saved as `.jpg` is a PNG); a JPEG
@@ -84,7 +105,7 @@ pub const MAX_MEGAPIXELS: u64 = 179;
 /// # Errors
 /// An [`ImageFileError`] saying what is wrong with the file.
 pub fn open_image(path: &Path) -> Result<DynamicImage, ImageFileError> {
-    let bytes = std::fs::read(path)?;
+    let bytes = read_bytes(path)?;
     let format = check_image_bytes(&bytes)?;
     let name = format_name(format);
     let decode_error = |e: image::ImageError| ImageFileError::Decode {
@@ -119,7 +140,7 @@ pub fn open_image(path: &Path) -> Result<DynamicImage, ImageFileError> {
 /// # Errors
 /// An [`ImageFileError`] saying what is wrong with the file.
 pub fn image_size(path: &Path) -> Result<(u32, u32), ImageFileError> {
-    let bytes = std::fs::read(path)?;
+    let bytes = read_bytes(path)?;
     let format = check_image_bytes(&bytes)?;
     let mut decoder = ImageReader::with_format(Cursor::new(&bytes), format)
         .into_decoder()

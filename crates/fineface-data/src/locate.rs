@@ -33,6 +33,14 @@ pub(crate) enum NotFound {
     NoPermission,
     /// A URL (`https://...`), not a path: the images are not downloaded.
     Url(String),
+    /// Written with `\`, which names two files on a Unix disk: one whose name holds a `\`,
+    /// and one in a folder (`\` as Windows' separator). Both paths, `/`-separated.
+    TwoReadings {
+        /// The file whose name holds the `\`.
+        literal: String,
+        /// The file with `\` read as a separator.
+        separated: String,
+    },
     /// Absent as spelled, and more than one name on disk differs from it only in letter
     /// case or Unicode form.
     Ambiguous {
@@ -64,6 +72,10 @@ impl NotFound {
             Self::LinkLoop(target) => format!(
                 "listed in {listed_in}: a link that loops back to itself (through `{}`)",
                 target.display()
+            ),
+            Self::TwoReadings { literal, separated } => format!(
+                "listed in {listed_in} with `\\`, which names two files here: `{literal}` (a \
+                 `\\` in its name) and `{separated}` (`\\` as a folder separator); rename one"
             ),
             Self::Ambiguous { names, .. } => format!(
                 "listed in {listed_in} but absent as spelled; the disk holds {} names that \
@@ -145,17 +157,79 @@ pub(crate) enum FileId {
 }
 
 impl FileId {
-    /// The file at `path`, or `None` when it cannot be read.
-    pub(crate) fn of(path: &Path) -> Option<Self> {
+    /// The file at `path`, whose `metadata` (links followed) is `meta`; `None` when it
+    /// cannot be resolved.
+    fn of(path: &Path, meta: &std::fs::Metadata) -> Option<Self> {
         #[cfg(unix)]
         {
             use std::os::unix::fs::MetadataExt;
-            let meta = std::fs::metadata(path).ok()?;
+            let _ = path;
             Some(Self::Inode(meta.dev(), meta.ino()))
         }
         #[cfg(not(unix))]
         {
+            let _ = meta;
             path.canonicalize().ok().map(Self::Resolved)
+        }
+    }
+}
+
+/// A listed file found on disk: its path as the disk spells it, and which file it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Located {
+    /// The path, below the root, as the disk spells it.
+    pub path: PathBuf,
+    /// The file however reached (`None` where it cannot be resolved: the decoder names it).
+    pub id: Option<FileId>,
+}
+
+impl Located {
+    /// `path`, whose `metadata` is `meta`, as a found image: a folder is none.
+    fn file(path: PathBuf, meta: &std::fs::Metadata) -> Result<Self, NotFound> {
+        if !meta.is_file() {
+            return Err(NotFound::Folder);
+        }
+        let id = FileId::of(&path, meta);
+        Ok(Self { path, id })
+    }
+}
+
+/// Where an image was listed: the label file, as a message names it, and the line where
+/// the reader knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Place {
+    /// The label file, as a message names it (`fairface_label_train.csv`).
+    pub shown: String,
+    /// The file on disk, to look the line up in when refusing.
+    pub file: PathBuf,
+    /// The 1-based line, where the reader knows it.
+    pub line: Option<u64>,
+}
+
+impl Place {
+    /// `file`, named `shown`, at `line`.
+    pub(crate) fn new(shown: impl Into<String>, file: &Path, line: Option<u64>) -> Self {
+        Self {
+            shown: shown.into(),
+            file: file.to_owned(),
+            line,
+        }
+    }
+
+    /// `file:line`, the line looked up where the reader did not keep it (the row types of
+    /// FairFace and CelebA carry none): the first line with a field that is `listed`.
+    fn describe(&self, listed: &str) -> String {
+        let line = self.line.or_else(|| {
+            let text = crate::text::read_text(&self.file).ok()?;
+            let fields = |l: &str| -> bool {
+                l.split([',', '\t', ' '])
+                    .any(|f| f.trim().trim_matches('"') == listed)
+            };
+            text.lines().position(fields).map(|i| i as u64 + 1)
+        });
+        match line {
+            Some(line) => format!("{}:{line}", self.shown),
+            None => self.shown.clone(),
         }
     }
 }
@@ -164,7 +238,7 @@ impl FileId {
 /// under two spellings, which text comparison cannot see.
 pub(crate) struct Found {
     dataset: &'static str,
-    first: HashMap<FileId, (String, String)>,
+    first: HashMap<FileId, (String, Place)>,
 }
 
 impl Found {
@@ -176,33 +250,34 @@ impl Found {
         }
     }
 
-    /// Notes that `listed`, at `place` (`manifest.csv:12`), is the image `path`.
+    /// Notes that `listed`, at `place`, is `image`.
     ///
     /// # Errors
-    /// [`DataError::ListedTwice`] when `path` was listed before, naming both listings.
+    /// [`DataError::ListedTwice`] when `image` was listed before, naming both listings and
+    /// their lines.
     pub(crate) fn note(
         &mut self,
-        path: &Path,
+        image: &Located,
         listed: &str,
-        place: String,
+        place: Place,
     ) -> Result<(), DataError> {
         // Through links too: `alias/a.jpg` with `alias -> img` is `img/a.jpg`.
-        let Some(image) = FileId::of(path) else {
+        let Some(id) = &image.id else {
             return Ok(()); // unreadable: the decoder names it
         };
-        match self.first.get(&image) {
+        match self.first.get(id) {
             Some((first, first_in)) => Err(DataError::ListedTwice {
                 dataset: self.dataset,
                 listings: Box::new(TwoListings {
                     first: first.clone(),
-                    first_in: first_in.clone(),
+                    first_in: first_in.describe(first),
                     second: listed.to_owned(),
-                    second_in: place,
+                    second_in: place.describe(listed),
                 }),
-                image: path.to_owned(),
+                image: image.path.clone(),
             }),
             None => {
-                self.first.insert(image, (listed.to_owned(), place));
+                self.first.insert(id.clone(), (listed.to_owned(), place));
                 Ok(())
             }
         }
@@ -241,15 +316,35 @@ impl Locator {
 
     /// The image `listed` names, as the disk spells it.
     pub(crate) fn find(&mut self, listed: &str) -> Result<PathBuf, NotFound> {
-        let path = self.on_disk(listed)?;
+        self.locate(listed).map(|found| found.path)
+    }
+
+    /// The image `listed` names and which file it is: one `stat` where the list spells
+    /// the path as the disk does.
+    pub(crate) fn locate(&mut self, listed: &str) -> Result<Located, NotFound> {
+        let parts = self.disk_parts(listed)?;
+        let spelled = self.below(&parts);
+        let path = match std::fs::metadata(&spelled) {
+            Ok(meta) => return Located::file(spelled, &meta),
+            Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
+                return Err(NotFound::NoPermission);
+            }
+            // A link that resolves to nothing: said below.
+            Err(_) if std::fs::symlink_metadata(&spelled).is_ok() => spelled,
+            Err(_) => self.respelled(&parts)?,
+        };
         match std::fs::metadata(&path) {
-            Ok(m) if m.is_file() => Ok(path),
-            Ok(_) => Err(NotFound::Folder),
+            Ok(meta) => Located::file(path, &meta),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => {
                 Err(NotFound::NoPermission)
             }
             Err(_) => Err(unresolved(&path)),
         }
+    }
+
+    /// `parts` joined under the root.
+    fn below(&self, parts: &[String]) -> PathBuf {
+        parts.iter().fold(self.root.clone(), |p, c| p.join(c))
     }
 
     /// `listed` as a path below the root, `/`-separated, as it is written (no disk
@@ -263,17 +358,45 @@ impl Locator {
 
     /// The file or folder `listed` names, as the disk spells it.
     pub(crate) fn on_disk(&mut self, listed: &str) -> Result<PathBuf, NotFound> {
-        let parts = self.relative_parts(listed)?;
-        let spelled = parts.iter().fold(self.root.clone(), |p, c| p.join(c));
+        let parts = self.disk_parts(listed)?;
+        let spelled = self.below(&parts);
         match std::fs::symlink_metadata(&spelled) {
             Ok(_) => Ok(spelled),
             Err(_) => self.respelled(&parts),
         }
     }
 
+    /// [`Self::relative_parts`], except that on Unix, where a file name may hold a `\`
+    /// (written so by a Linux tool), a `\` that is part of a name on disk stays in it; the
+    /// path naming both that file and another with `\` read as a separator is refused.
+    fn disk_parts(&self, listed: &str) -> Result<Vec<String>, NotFound> {
+        let separated = self.relative_parts(listed)?;
+        if !cfg!(unix) || !listed.contains('\\') || is_absolute(listed) {
+            return Ok(separated);
+        }
+        let Ok(literal) = self.parts_split_on(listed, &['/']) else {
+            return Ok(separated);
+        };
+        if std::fs::symlink_metadata(self.below(&literal)).is_err() {
+            return Ok(separated);
+        }
+        if std::fs::symlink_metadata(self.below(&separated)).is_ok() {
+            return Err(NotFound::TwoReadings {
+                literal: literal.join("/"),
+                separated: separated.join("/"),
+            });
+        }
+        Ok(literal)
+    }
+
     /// `listed`'s folders and name below the root: separators of any OS, `.` and `..`
     /// resolved by their text, an absolute path into the root made relative.
     fn relative_parts(&self, listed: &str) -> Result<Vec<String>, NotFound> {
+        self.parts_split_on(listed, &['/', '\\'])
+    }
+
+    /// [`Self::relative_parts`] with the folder separators `separators`.
+    fn parts_split_on(&self, listed: &str, separators: &[char]) -> Result<Vec<String>, NotFound> {
         if let Some((scheme, _)) = listed.split_once("://")
             && !scheme.is_empty()
             && scheme
@@ -286,8 +409,10 @@ impl Locator {
             let listed = listed.replace('\\', "/");
             let path = Path::new(&listed);
             self.below_root(path).ok_or(NotFound::LeavesTheFolder)?
-        } else {
+        } else if separators.contains(&'\\') {
             PathBuf::from(listed.replace('\\', "/"))
+        } else {
+            PathBuf::from(listed)
         };
         let mut parts: Vec<String> = Vec::new();
         for component in relative.components() {

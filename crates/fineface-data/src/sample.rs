@@ -33,6 +33,20 @@ pub struct Skipped {
     pub file: String,
     /// Why it was left out.
     pub reason: String,
+    /// The split it was listed in, where the dataset lists one (a manifest's `split`
+    /// column, FairFace's two CSVs, ImageFolder's split folders); `None` where the splits
+    /// are carved after reading.
+    pub split: Option<Split>,
+}
+
+impl Skipped {
+    /// The file as an evaluation's report lists it.
+    pub fn as_bad_image(&self) -> crate::BadImage {
+        crate::BadImage {
+            path: self.file.clone().into(),
+            message: self.reason.clone(),
+        }
+    }
 }
 
 /// The three splits.
@@ -103,6 +117,19 @@ impl FaceDataset {
         self.splits.get(&split).map_or(&[], Vec::as_slice)
     }
 
+    /// The files the reader left out that may belong to `split`, as [`BadImage`]s for its
+    /// report: those listed in it, and those of a dataset whose splits are carved after
+    /// reading (which split they would have had is unknown).
+    ///
+    /// [`BadImage`]: crate::BadImage
+    pub fn skipped_from(&self, split: Split) -> Vec<crate::BadImage> {
+        self.skipped
+            .iter()
+            .filter(|s| s.split.is_none_or(|s| s == split))
+            .map(Skipped::as_bad_image)
+            .collect()
+    }
+
     /// Number of usable samples over all splits.
     pub fn len(&self) -> usize {
         self.splits.values().map(Vec::len).sum()
@@ -149,6 +176,28 @@ impl FaceDataset {
             }));
         }
         problems
+    }
+
+    /// The classes whose every training image is lost, by `is_decoded` (false for an image
+    /// whose header or pixels do not read): [`ClassProblem::Undecodable`] with the images
+    /// listed, in class order.
+    pub fn classes_lost(&self, is_decoded: impl Fn(&FaceSample) -> bool) -> Vec<ClassProblem> {
+        let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
+        let mut decoded: BTreeSet<&str> = BTreeSet::new();
+        for sample in self.split(Split::Train) {
+            *listed.entry(&sample.target).or_default() += 1;
+            if is_decoded(sample) {
+                decoded.insert(&sample.target);
+            }
+        }
+        listed
+            .into_iter()
+            .filter(|(class, _)| !decoded.contains(class))
+            .map(|(class, images)| ClassProblem::Undecodable {
+                class: class.to_owned(),
+                images,
+            })
+            .collect()
     }
 }
 

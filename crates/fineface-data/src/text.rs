@@ -27,6 +27,11 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
 pub(crate) struct CsvText {
     text: String,
     delimiter: u8,
+    /// The 1-based line of the header, the first after the preamble.
+    header_line: u64,
+    /// The preamble's last `#` line and its number: numpy's `savetxt` writes the header
+    /// so (`# path,gender`).
+    commented: Option<(u64, String)>,
 }
 
 /// The CSV at `path` ([`read_text`], then [`CsvText`]).
@@ -34,14 +39,60 @@ pub(crate) fn read_csv(path: &Path) -> Result<CsvText> {
     let text = read_text(path)?;
     // The delimiter before the preamble is blanked: Excel's `sep=` line declares it.
     let delimiter = fineface_text::delimiter(&text);
+    // The preamble's last comment, before it is blanked with the rest of the preamble.
+    let last_comment = text
+        .lines()
+        .enumerate()
+        .take_while(|(i, l)| {
+            l.trim().is_empty()
+                || l.starts_with('#')
+                || (*i == 0 && fineface_text::excel_separator(l).is_some())
+        })
+        .filter(|(_, l)| l.starts_with('#'))
+        .last()
+        .map(|(i, l)| (i as u64 + 1, l.to_owned()));
+    let text = fineface_text::blank_preamble(text);
+    let header_line = text
+        .lines()
+        .position(|l| !l.trim().is_empty())
+        .map_or(1, |i| i as u64 + 1);
     Ok(CsvText {
-        text: fineface_text::blank_preamble(text),
+        text,
         delimiter,
+        header_line,
+        commented: last_comment,
     })
 }
 
+impl CsvText {
+    /// The header and a reader of the rows after it: the CSV's own delimiter, values
+    /// trimmed.
+    ///
+    /// # Errors
+    /// [`DataError::Parse`] for a file without a header line.
+    pub(crate) fn header(&self, path: &Path) -> Result<(Header, csv::Reader<&[u8]>)> {
+        let mut reader = csv_reader(self);
+        let names: Vec<String> = reader
+            .headers()
+            .map_err(|e| csv_error(path, &e))?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        if names.iter().all(String::is_empty) {
+            return Err(DataError::parse(path, 1, "empty file: no header line"));
+        }
+        let header = Header {
+            names,
+            line: self.header_line,
+            commented: self.commented.clone(),
+            delimiter: self.delimiter,
+        };
+        Ok((header, reader))
+    }
+}
+
 /// A CSV reader over `csv`: its own delimiter, values trimmed.
-pub(crate) fn csv_reader(csv: &CsvText) -> csv::Reader<&[u8]> {
+fn csv_reader(csv: &CsvText) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
         .delimiter(csv.delimiter)
         .trim(csv::Trim::All)
@@ -58,23 +109,14 @@ pub(crate) fn csv_error(path: &Path, e: &csv::Error) -> DataError {
 #[derive(Debug, Clone)]
 pub(crate) struct Header {
     names: Vec<String>,
+    /// Its 1-based line.
+    line: u64,
+    /// The preamble's last `#` line, and its number.
+    commented: Option<(u64, String)>,
+    delimiter: u8,
 }
 
 impl Header {
-    /// The header of `reader`'s CSV.
-    pub(crate) fn read(reader: &mut csv::Reader<&[u8]>, path: &Path) -> Result<Self> {
-        let names: Vec<String> = reader
-            .headers()
-            .map_err(|e| csv_error(path, &e))?
-            .iter()
-            .map(str::to_owned)
-            .collect();
-        if names.iter().all(String::is_empty) {
-            return Err(DataError::parse(path, 1, "empty file: no header line"));
-        }
-        Ok(Self { names })
-    }
-
     /// The header for a message: the first columns, each cut short (a header line may be a
     /// whole file without line breaks).
     fn shown(&self) -> String {
@@ -110,7 +152,7 @@ impl Header {
             // The same name twice (two tables pasted side by side, a column copied).
             [i, j, ..] if self.names[i] == self.names[j] => Err(DataError::parse(
                 path,
-                1,
+                self.line,
                 format!(
                     "the column `{}` appears {} times; which one is meant? rename or remove the others",
                     self.names[i],
@@ -119,7 +161,7 @@ impl Header {
             )),
             _ => Err(DataError::parse(
                 path,
-                1,
+                self.line,
                 format!(
                     "columns {} differ only in letter case; which one is `{name}`? rename the others",
                     matches
@@ -159,6 +201,9 @@ impl Header {
     /// When there is none, listing the header.
     pub(crate) fn require(&self, name: &str, path: &Path) -> Result<usize> {
         self.find(name, path)?.ok_or_else(|| {
+            if let Some(error) = self.commented_out(name, path) {
+                return error;
+            }
             // A name that looks right but holds an invisible character says so.
             let hidden = self
                 .names
@@ -174,8 +219,30 @@ impl Header {
                 .unwrap_or_default();
             DataError::parse(
                 path,
-                1,
+                self.line,
                 format!("missing column `{name}` (header: {}){hidden}", self.shown()),
+            )
+        })
+    }
+
+    /// The error for a header written as a `#` comment, as numpy's `savetxt` writes it
+    /// (`# path,gender`): `name` is in it, and the first row was taken for the header.
+    fn commented_out(&self, name: &str, path: &Path) -> Option<DataError> {
+        let (line, text) = self.commented.as_ref()?;
+        let names = text.trim_start_matches('#').trim();
+        let fits = names
+            .split(char::from(self.delimiter))
+            .any(|n| n.trim().trim_matches('"').eq_ignore_ascii_case(name));
+        fits.then(|| {
+            DataError::parse(
+                path,
+                *line,
+                format!(
+                    "the header is written as a comment (`{}`, as numpy's savetxt writes it \
+                     unless given comments=''): delete its `#` (line {} was read as the header)",
+                    fineface_text::shorten(text),
+                    self.line
+                ),
             )
         })
     }
@@ -191,16 +258,16 @@ mod tests {
         let csv = |text: &str| CsvText {
             text: text.to_owned(),
             delimiter: fineface_text::delimiter(text),
+            header_line: 1,
+            commented: None,
         };
         let file_race = csv("File,RACE,race2\n");
-        let mut reader = csv_reader(&file_race);
-        let header = Header::read(&mut reader, path).unwrap();
+        let (header, _) = file_race.header(path).unwrap();
         assert_eq!(header.require("file", path).unwrap(), 0);
         assert_eq!(header.require("race", path).unwrap(), 1);
         assert!(header.find("gender", path).unwrap().is_none());
         let race_race = csv("race,Race\n");
-        let mut reader = csv_reader(&race_race);
-        let header = Header::read(&mut reader, path).unwrap();
+        let (header, _) = race_race.header(path).unwrap();
         for asked in ["RACE", "race"] {
             let e = header.find(asked, path).unwrap_err().to_string();
             assert!(e.contains("`race` and `Race`"), "{e}");

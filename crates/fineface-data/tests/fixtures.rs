@@ -336,7 +336,7 @@ fn manifest_rejects_path_traversal_and_honours_its_split_column() {
     assert_eq!(dataset.skipped[0].file, "../outside.jpg");
     assert_eq!(
         dataset.skipped[0].reason,
-        "path in the manifest leaves the dataset folder"
+        "path in the manifest (line 5) leaves the dataset folder"
     );
     let error = Manifest {
         target: "age".into(),
@@ -412,7 +412,7 @@ fn manifest_paths_with_windows_separators_are_found() {
     assert_eq!(dataset.skipped.len(), 1);
     assert_eq!(
         dataset.skipped[0].reason,
-        "path in the manifest leaves the dataset folder"
+        "path in the manifest (line 5) leaves the dataset folder"
     );
     std::fs::remove_dir_all(&root).unwrap();
 }

@@ -157,9 +157,9 @@ fn a_manifest_reads_every_spelling_of_a_listed_path_or_says_why() {
     let reason = &outcome(&dataset)["img/Dup.jpg"];
     assert_eq!(
         reason.as_ref().unwrap_err(),
-        "listed in the manifest but absent as spelled; the disk holds 2 names that differ \
-         from it only in letter case or Unicode form: `DUP.jpg`, `dup.jpg` (rename one, or list \
-         the one meant)"
+        "listed in the manifest (line 6) but absent as spelled; the disk holds 2 names that \
+         differ from it only in letter case or Unicode form: `DUP.jpg`, `dup.jpg` (rename one, \
+         or list the one meant)"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -496,8 +496,8 @@ fn one_image_under_two_spellings_is_refused_naming_both() {
     assert_eq!(
         error.to_string(),
         format!(
-            "fairface: `train/1.jpg` (fairface_label_train.csv) and `./TRAIN/1.jpg` \
-             (fairface_label_val.csv) are one image, `{}`: list it once",
+            "fairface: `train/1.jpg` (fairface_label_train.csv:3) and `./TRAIN/1.jpg` \
+             (fairface_label_val.csv:2) are one image, `{}`: list it once",
             ff.join("train/1.jpg").display()
         )
     );
@@ -546,7 +546,10 @@ fn celeba_joins_its_two_files_by_the_image_not_the_text() {
     .unwrap_err()
     .to_string();
     assert!(
-        error.starts_with("celeba: `000001.JPG` (list_eval_partition) and `000001.jpg` (list_eval_partition) are one image"),
+        error.starts_with(
+            "celeba: `000001.JPG` (list_eval_partition.txt:5) and `000001.jpg` \
+             (list_eval_partition.txt:1) are one image"
+        ),
         "{error}"
     );
     std::fs::remove_dir_all(&root).unwrap();
@@ -906,7 +909,8 @@ fn a_column_named_twice_and_urls_for_paths_are_said_as_such() {
     let dataset = manifest.load(&SplitConfig::default()).unwrap();
     assert_eq!(
         dataset.skipped[0].reason,
-        "listed in the manifest as a URL (`https://`): download the images and list their paths"
+        "listed in the manifest (line 3) as a URL (`https://`): download the images and list \
+         their paths"
     );
     std::fs::remove_dir_all(&root).unwrap();
 }
@@ -936,5 +940,250 @@ fn classes_differing_only_in_case_across_splits_are_said_as_such() {
         problems.iter().any(|p| p.starts_with("class `Male` has 1 image(s) in the test split but none in train, where `male` differs from it only in letter case")),
         "{problems:?}"
     );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// The manifest of `root/manifest.csv` with columns `path,label,group`.
+fn label_manifest(root: &Path) -> Manifest {
+    Manifest {
+        target: "label".into(),
+        sensitive: vec!["group".into()],
+        ..Manifest::new(root.to_owned())
+    }
+}
+
+/// Rows written relative to two folders (half to the dataset root, half to the label file's
+/// own folder, or half without ImageFolder's `split/`) are refused naming where the other
+/// half's images are: read as written they would be left out with no error.
+#[test]
+fn rows_relative_to_another_folder_are_refused_saying_where_they_are() {
+    let root = scratch("half-off");
+    let mut csv = String::from("path,label,group\n");
+    for i in 0..8 {
+        jpeg(&root.join(format!("imgs/{i}.jpg")));
+        // Even rows relative to the root, odd ones to `imgs/` (where a list was made).
+        let listed = if i % 2 == 0 {
+            format!("imgs/{i}.jpg")
+        } else {
+            format!("{i}.jpg")
+        };
+        csv.push_str(&format!("{listed},{},g\n", i % 2));
+    }
+    std::fs::write(root.join("manifest.csv"), csv).unwrap();
+    let error = label_manifest(&root)
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("manifest: 4 path(s) listed in manifest.csv are absent as written")
+            && error.contains("`1.jpg` is at `imgs/1.jpg`: the paths lack the leading `imgs/`"),
+        "{error}"
+    );
+
+    // A leading folder the disk does not have, on some rows only (FairFace).
+    let ff = root.join("fairface");
+    for i in 0..4 {
+        jpeg(&ff.join(format!("train/{i}.jpg")));
+        jpeg(&ff.join(format!("val/{i}.jpg")));
+    }
+    let rows = |split: &str, prefix: &str| {
+        let mut text = String::from("file,age,gender,race,service_test\n");
+        for i in 0..4 {
+            let p = if i == 3 { prefix } else { "" };
+            text.push_str(&format!("{p}{split}/{i}.jpg,20-29,Male,White,False\n"));
+        }
+        text
+    };
+    std::fs::write(
+        ff.join("fairface_label_train.csv"),
+        rows("train", "fairface/"),
+    )
+    .unwrap();
+    std::fs::write(ff.join("fairface_label_val.csv"), rows("val", "")).unwrap();
+    let error = FairFace::new(ff.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(
+            "`fairface/train/3.jpg` is at `train/3.jpg`: the paths carry a leading `fairface/`"
+        ),
+        "{error}"
+    );
+
+    // ImageFolder's groups CSV, some rows without `train/`.
+    let folder = root.join("imagefolder");
+    jpeg(&folder.join("train/Male/1.jpg"));
+    jpeg(&folder.join("train/Female/2.jpg"));
+    jpeg(&folder.join("test/Male/3.jpg"));
+    std::fs::write(
+        folder.join("groups.csv"),
+        "path,race\ntrain/Male/1.jpg,Black\nFemale/2.jpg,White\ntest/Male/3.jpg,White\n",
+    )
+    .unwrap();
+    let error = ImageFolder {
+        groups_csv: Some("groups.csv".into()),
+        ..ImageFolder::new(folder.clone())
+    }
+    .load(&SplitConfig::default())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains(
+            "the row `Female/2.jpg` fits no image and the image `train/Female/2.jpg` has no row: \
+             the paths lack the leading `train/`"
+        ),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A listed image that is absent belongs to the report of the split it was listed in: a
+/// test-split evaluation lists it, a train one does not; carved splits list it everywhere.
+#[test]
+fn a_skipped_file_keeps_the_split_it_was_listed_in() {
+    let root = scratch("skipped-split");
+    let mut csv = String::from("path,label,group,split\n");
+    for i in 0..6 {
+        jpeg(&root.join(format!("{i}.jpg")));
+        let split = ["train", "val", "test"][i % 3];
+        csv.push_str(&format!("{i}.jpg,{},g,{split}\n", i % 2));
+    }
+    csv.push_str("gone.jpg,1,g,test\n");
+    std::fs::write(root.join("manifest.csv"), &csv).unwrap();
+    let dataset = label_manifest(&root).load(&SplitConfig::default()).unwrap();
+    assert_eq!(dataset.skipped[0].split, Some(Split::Test));
+    let test = dataset.skipped_from(Split::Test);
+    assert_eq!(test.len(), 1);
+    assert_eq!(test[0].path, PathBuf::from("gone.jpg"));
+    assert_eq!(
+        test[0].message,
+        "listed in the manifest (line 8) but absent"
+    );
+    assert!(dataset.skipped_from(Split::Train).is_empty());
+
+    // Without a split column the splits are carved after reading: its split is unknown.
+    let carved: String = csv
+        .lines()
+        .map(|l| l.rsplit_once(',').unwrap().0.to_owned() + "\n")
+        .collect();
+    std::fs::write(root.join("manifest.csv"), carved).unwrap();
+    let dataset = label_manifest(&root).load(&SplitConfig::default()).unwrap();
+    assert_eq!(dataset.skipped[0].split, None);
+    for split in Split::ALL {
+        assert_eq!(dataset.skipped_from(split).len(), 1, "{split:?}");
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// On Linux a file name may hold a `\` (a tool wrote it so): such a name is read as the
+/// file it names; a `\` that names both it and a file in a folder is refused with both.
+#[cfg(unix)]
+#[test]
+fn a_backslash_in_a_linux_file_name_is_read_as_part_of_the_name() {
+    let root = scratch("backslash");
+    jpeg(&root.join("a\\b.jpg"));
+    jpeg(&root.join("c/d.jpg"));
+    jpeg(&root.join("two\\e.jpg"));
+    jpeg(&root.join("two/e.jpg"));
+    jpeg(&root.join("f.jpg"));
+    std::fs::write(
+        root.join("manifest.csv"),
+        "path,label,group\na\\b.jpg,0,g\nc\\d.jpg,1,g\ntwo\\e.jpg,0,g\nf.jpg,1,g\n",
+    )
+    .unwrap();
+    let dataset = label_manifest(&root).load(&SplitConfig::default()).unwrap();
+    let found = outcome(&dataset);
+    assert_eq!(found["a\\b.jpg"], Ok(root.join("a\\b.jpg")));
+    assert_eq!(found["c\\d.jpg"], Ok(root.join("c/d.jpg")));
+    assert_eq!(
+        found["two\\e.jpg"],
+        Err(
+            "listed in the manifest (line 4) with `\\`, which names two files here: \
+             `two\\e.jpg` (a `\\` in its name) and `two/e.jpg` (`\\` as a folder separator); \
+             rename one"
+                .to_owned()
+        )
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// numpy's `savetxt` writes the header as a comment (`# path,label,group`): said as such,
+/// on its line, rather than a missing column on the first row.
+#[test]
+fn a_header_written_as_a_comment_is_named() {
+    let root = scratch("numpy-header");
+    jpeg(&root.join("a.jpg"));
+    std::fs::write(root.join("manifest.csv"), "# path,label,group\na.jpg,0,g\n").unwrap();
+    let error = label_manifest(&root)
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.ends_with(
+            "manifest.csv:1: the header is written as a comment (`# path,label,group`, as \
+             numpy's savetxt writes it unless given comments=''): delete its `#` (line 2 was \
+             read as the header)"
+        ),
+        "{error}"
+    );
+    // A comment that is no header stays a comment; the missing column is on the header's line.
+    std::fs::write(
+        root.join("manifest.csv"),
+        "# exported by a tool\n\npath,label\na.jpg,0\n",
+    )
+    .unwrap();
+    let error = label_manifest(&root)
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.ends_with("manifest.csv:3: missing column `group` (header: path,label)"),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Labels that look alike but differ in their code points: a letter of another script
+/// (a Cyrillic `а` in `male`) is refused on its line; full-width letters are another
+/// spelling of the same label (refused with both lines); an accent composed or decomposed
+/// is one label.
+#[test]
+fn labels_that_look_alike_are_one_label_or_refused() {
+    let root = scratch("homoglyphs");
+    for i in 0..4 {
+        jpeg(&root.join(format!("{i}.jpg")));
+    }
+    let write = |labels: [&str; 4]| {
+        let mut csv = String::from("path,label,group\n");
+        for (i, label) in labels.iter().enumerate() {
+            csv.push_str(&format!("{i}.jpg,{label},g\n"));
+        }
+        std::fs::write(root.join("manifest.csv"), csv).unwrap();
+        label_manifest(&root).load(&SplitConfig::default())
+    };
+    let error = write(["male", "female", "m\u{430}le", "female"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.ends_with(
+            "manifest.csv:4: column `label` holds `m\u{430}le`, a word of Latin letters with a \
+             Cyrillic `\u{430}` (U+0430) in it, which looks like a Latin letter but makes \
+             another value; retype it"
+        ),
+        "{error}"
+    );
+    let error = write(["Male", "Female", "\u{ff2d}ale", "Female"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("holds `\u{ff2d}ale` here and `Male` on line 2"),
+        "{error}"
+    );
+    let dataset = write(["Caf\u{e9}", "Bar", "Cafe\u{301}", "Bar"]).unwrap();
+    assert_eq!(dataset.classes, ["Bar", "Caf\u{e9}"]);
+    // Japanese mixes its scripts in one word; Russian is one script: both are labels.
+    let dataset = write(["東京タワー", "мужчина", "東京タワー", "мужчина"]).unwrap();
+    assert_eq!(dataset.classes.len(), 2);
     std::fs::remove_dir_all(&root).unwrap();
 }

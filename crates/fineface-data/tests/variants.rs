@@ -196,10 +196,15 @@ fn loaded(root: &Path) -> Result<Loaded, DataError> {
         .flat_map(|&s| dataset.split(s).iter().map(move |x| (s, x)))
         .map(|(s, x)| (s, x.file.clone(), x.target.clone(), x.sensitive.clone()))
         .collect();
+    // The reason names the row's line, which a preamble or blank lines move.
+    let without_line = |reason: &str| match (reason.find(" (line "), reason.find(") ")) {
+        (Some(at), Some(end)) if at < end => format!("{}{}", &reason[..at], &reason[end + 1..]),
+        _ => reason.to_owned(),
+    };
     let skipped = dataset
         .skipped
         .iter()
-        .map(|s| (s.file.clone(), s.reason.clone()))
+        .map(|s| (s.file.clone(), without_line(&s.reason)))
         .collect();
     Ok((samples, skipped))
 }

@@ -12,8 +12,8 @@ mod value;
 pub use decode::{NotText, decode, line_of, shorten};
 pub use layout::{blank_preamble, delimiter, excel_separator};
 pub use value::{
-    MISSING_SPELLINGS, NotALabel, invisible_in, is_missing, is_score, not_a_label, number,
-    spelling_key, whole_number,
+    MISSING_SPELLINGS, MixedLetter, NotALabel, invisible_in, is_missing, is_score, mixed_script,
+    not_a_label, number, spelling_key, whole_number,
 };
 
 /// The README's examples, run as doctests so that they stay true.

@@ -26,6 +26,31 @@ pub enum NotALabel {
     /// A character that shows as nothing (a zero-width space, a soft hyphen, a direction
     /// mark, a byte-order mark): two cells that look alike would be two values.
     Invisible(char),
+    /// A word whose letters come from two scripts that look alike (a Cyrillic `а` in
+    /// `male`; Unicode TS #39's single-script test, where Japanese and Chinese mixes count
+    /// as one): it would be a different value from the word it looks like.
+    MixedScript(MixedLetter),
+}
+
+/// A letter of another script than the rest of its word ([`NotALabel::MixedScript`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MixedLetter {
+    /// The letter (`а`, Cyrillic).
+    pub letter: char,
+    /// The word's first letter, of the script the word is written in (`m`, Latin).
+    pub first: char,
+}
+
+impl MixedLetter {
+    /// The script of `letter`, by its Unicode name (`Cyrillic`).
+    pub fn script(self) -> &'static str {
+        unicode_script::UnicodeScript::script(&self.letter).full_name()
+    }
+
+    /// The script of the word's first letter (`Latin`).
+    pub fn word_script(self) -> &'static str {
+        unicode_script::UnicodeScript::script(&self.first).full_name()
+    }
 }
 
 impl NotALabel {
@@ -49,8 +74,36 @@ impl NotALabel {
                 u32::from(c),
                 invisible_name(c)
             ),
+            Self::MixedScript(m) => format!(
+                "a word of {} letters with a {} `{}` (U+{:04X}) in it, which looks like a {} \
+                 letter but makes another value; retype it",
+                m.word_script(),
+                m.script(),
+                m.letter,
+                u32::from(m.letter),
+                m.word_script()
+            ),
         }
     }
+}
+
+/// The first letter of `value` whose script differs from the rest of its word, in a word
+/// that Unicode TS #39 does not count as one script (`mаle` with a Cyrillic `а`; not
+/// `東京タワー`, whose Han and Katakana are one Japanese script).
+pub fn mixed_script(value: &str) -> Option<MixedLetter> {
+    use unicode_script::{Script, UnicodeScript};
+    use unicode_security::MixedScript;
+    let word = value.split_whitespace().find(|w| !w.is_single_script())?;
+    let mut letters = word.chars().filter(|c| {
+        !matches!(
+            c.script(),
+            Script::Common | Script::Inherited | Script::Unknown
+        )
+    });
+    let first = letters.next()?;
+    letters
+        .find(|c| c.script() != first.script())
+        .map(|letter| MixedLetter { letter, first })
 }
 
 /// Why `value` (trimmed) is no label, or `None` when it is one.
@@ -64,10 +117,10 @@ pub fn not_a_label(value: &str) -> Option<NotALabel> {
     } else if is_score(value) {
         Some(NotALabel::Score)
     } else {
-        value
-            .chars()
-            .find(|&c| is_invisible(c))
+        let invisible = value.chars().find(|&c| is_invisible(c));
+        invisible
             .map(NotALabel::Invisible)
+            .or_else(|| mixed_script(value).map(NotALabel::MixedScript))
     }
 }
 
@@ -114,14 +167,19 @@ pub fn is_score(value: &str) -> bool {
 }
 
 /// The key under which two spellings are one value: lowercase, `_` and `-` read as spaces,
-/// runs of spaces as one (`Latino_Hispanic`, `latino hispanic`, `Black  Female`). Numbers
-/// are their own spelling (`-1` and `1` are two labels): the key of a number is `None`.
+/// runs of spaces as one (`Latino_Hispanic`, `latino hispanic`, `Black  Female`), Unicode's
+/// compatibility forms as the plain letters (NFKC: full-width `Ｍａｌｅ`, a no-break space,
+/// `ﬁ`; composed and decomposed accents). Numbers are their own spelling (`-1` and `1` are
+/// two labels): the key of a number is `None`.
 pub fn spelling_key(value: &str) -> Option<String> {
+    use unicode_normalization::UnicodeNormalization;
     if number(value).is_some() {
         return None;
     }
     Some(
         value
+            .nfkc()
+            .collect::<String>()
             .to_lowercase()
             .replace(['_', '-'], " ")
             .split_whitespace()

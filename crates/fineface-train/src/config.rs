@@ -380,6 +380,42 @@ const MAX_HEAD_WIDTH: usize = 16384;
 /// The largest image side `transform.resize` (and `--image-size`) may ask for, in pixels.
 const MAX_IMAGE_SIZE: usize = 4096;
 
+/// The error of the `[data]` table, naming the key: serde reads a table tagged by its
+/// `kind` whole, so a wrong value inside it is said to be "in `data`" alone. `None` when the
+/// table reads, or its `kind` is unknown (which serde's own message says).
+fn data_table_error(config: &toml::Table) -> Option<String> {
+    use fineface_data::{CelebA, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace};
+    fn read<T: serde::de::DeserializeOwned>(table: toml::Table) -> Option<toml::de::Error> {
+        toml::Value::Table(table).try_into::<T>().err()
+    }
+    let data = config.get("data")?.as_table()?;
+    let mut fields = data.clone();
+    let kind = fields.remove("kind")?;
+    let error = match kind.as_str()? {
+        "fairface" => read::<FairFace>(fields),
+        "utkface" => read::<UtkFace>(fields),
+        "celeba" => read::<CelebA>(fields),
+        "lfwa" => read::<Lfwa>(fields),
+        "manifest" => read::<Manifest>(fields),
+        "imagefolder" => read::<ImageFolder>(fields),
+        "synthface" => read::<SynthFace>(fields),
+        _ => None,
+    }?;
+    let message = error.message().trim_end().to_owned();
+    // toml names the key as a path from the table it read: `sensitive`, `root`.
+    let keys = error.to_string();
+    let key = keys.lines().rev().find_map(|l| {
+        l.trim()
+            .strip_prefix("in `")?
+            .strip_suffix('`')
+            .map(str::to_owned)
+    });
+    Some(match key {
+        Some(key) => format!("data.{key}: {message}"),
+        None => format!("[data]: {message}"),
+    })
+}
+
 impl ExperimentConfig {
     /// The settings in which `other` differs from `self`, up to what does not change what is
     /// trained: the devices, the decoding threads, how the dataset root is spelled and a
@@ -477,11 +513,12 @@ impl ExperimentConfig {
             let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("run");
             value.insert("name".to_owned(), toml::Value::String(stem.to_owned()));
         }
+        let data_error = data_table_error(&value);
         value
             .try_into()
             .map_err(|e: toml::de::Error| TrainError::Config {
                 path: path.to_owned(),
-                message: e.to_string(),
+                message: data_error.unwrap_or_else(|| e.to_string()),
             })
     }
 

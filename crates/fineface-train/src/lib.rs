@@ -45,6 +45,7 @@ mod probe;
 mod run_folder;
 mod sgd;
 pub mod study;
+mod trained_on;
 mod trainer;
 
 pub use checkpoint::{
@@ -83,4 +84,5 @@ pub use picture::write_crop_grid;
 pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
 pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};
 pub use sgd::{FusedSgd, MomentumState, SgdState};
+pub use trained_on::{FILE_NAME as TRAINED_ON_FILE, Overlap, TrainedOn};
 pub use trainer::{RunOptions, Trainer, next_run_dir, summarise, train};

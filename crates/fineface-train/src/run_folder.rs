@@ -5,7 +5,9 @@ use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
 use burn::module::ModuleDisplay;
-use fineface_data::{BadImage, DatasetConfig, FaceDataset, FaceSample, PrepareImage, Split};
+use fineface_data::{
+    BadImage, DatasetConfig, FaceDataset, FaceSample, PrepareImage, Skipped, Split,
+};
 use fineface_fair::{RunInfo, SplitSummary};
 use fineface_model::Predict;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
@@ -18,6 +20,7 @@ use crate::evaluate::{EvalSettings, predict_samples, write_evaluation};
 use crate::files::write_json;
 use crate::model::{BackboneConfig, backbone_config, build_baseline, build_fineface};
 use crate::photos::{FaceFinder, FaceSettings};
+use crate::trained_on::{Overlap, TrainedOn};
 use crate::trainer::summarise;
 
 /// A run folder written by [`Trainer::fit`](crate::Trainer::fit): `config.toml`,
@@ -212,6 +215,10 @@ pub struct EvalOutcome {
     pub split: EvalSplit,
     /// The numbers of `summary.json`.
     pub summary: SplitSummary,
+    /// The images scored that the run trained or chose its checkpoint on, when another
+    /// dataset than the run's holds them (same file name and size; runs written before
+    /// `trained-on.tsv` are not compared).
+    pub trained_on: Option<Overlap>,
 }
 
 impl RunFolder {
@@ -278,6 +285,18 @@ impl RunFolder {
             EvalSplit::One(Split::Test)
         });
         let samples = split.samples(&dataset);
+        // The run's own dataset keeps its test split held out; another may hold its images.
+        let trained_on = match other {
+            true => TrainedOn::read(&self.dir)?.and_then(|t| t.overlap(&samples)),
+            false => None,
+        };
+        if let Some(o) = &trained_on {
+            tracing::warn!(
+                seen = o.seen, of = o.of, first = %o.first,
+                "images the run trained or chose its checkpoint on are scored again (same file \
+                 name and size): these scores are not held out"
+            );
+        }
         let out = request.out.clone().unwrap_or_else(|| {
             // Raw photos get their own folder: the chips' evaluation is not overwritten.
             let detect = if request.faces.is_some() {
@@ -309,14 +328,12 @@ impl RunFolder {
         let model = self.load_model::<B>(device)?;
         let mut evaluation =
             predict_samples(&*model, &samples, &self.info.classes, &settings, device)?;
-        if split == EvalSplit::All {
-            // Files the dataset reader already left out never reached the model either.
-            evaluation
+        // Files the dataset reader already left out never reached the model either.
+        match split {
+            EvalSplit::All => evaluation
                 .bad_images
-                .extend(dataset.skipped.iter().map(|s| BadImage {
-                    path: s.file.clone().into(),
-                    message: s.reason.clone(),
-                }));
+                .extend(dataset.skipped.iter().map(Skipped::as_bad_image)),
+            EvalSplit::One(one) => evaluation.bad_images.extend(dataset.skipped_from(one)),
         }
         if evaluation.rows.is_empty() {
             return Err(nothing_scored(&dataset.name, &evaluation.bad_images));
@@ -335,6 +352,7 @@ impl RunFolder {
             dataset: dataset.name,
             split,
             summary,
+            trained_on,
         })
     }
 }

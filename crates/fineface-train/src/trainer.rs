@@ -1,13 +1,13 @@
 //! The training run: epochs of iterations, validation, checkpoints, the final test
 //! evaluation with its fairness report, and the picture of attention crops.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use burn::module::Module;
-use fineface_data::{BadImagePolicy, BatchLoader, ClassProblem, FaceDataset, LoaderConfig, Split};
+use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, LoaderConfig, Split};
 use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
@@ -27,6 +27,7 @@ use crate::model::{
 use crate::optim::GroupedSgd;
 use crate::parallel::{DataParallel, NodeSettings, shard_of};
 use crate::picture::write_crop_grid;
+use crate::trained_on::TrainedOn;
 use fineface_model::Predict;
 
 /// Stack of the thread [`Trainer::fit`] trains on.
@@ -449,7 +450,9 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 .collect(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         };
-        write_json(&run.join(RunInfo::FILE_NAME), &info)
+        write_json(&run.join(RunInfo::FILE_NAME), &info)?;
+        let seen = [Split::Train, Split::Val].map(|s| dataset.split(s));
+        TrainedOn::of(seen.into_iter().flatten()).write(run)
     }
 
     /// A fresh optimiser and state, or the latest checkpoint's with `resume`.
@@ -596,12 +599,10 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             Ok(_) => return self.check_best_epoch(model, epoch),
             Err(damage) => damage,
         };
-        let checkpoints = Checkpoints::new(&self.options.run_dir);
-        let restored = checkpoints
-            .intact_model(epoch)
-            .and_then(|file| load_weights(model.clone(), &file, self.device()).ok());
-        let Some(restored) = restored else {
-            let kept = checkpoints.folder(epoch).is_dir();
+        if !self.restore_best(model, epoch)? {
+            let kept = Checkpoints::new(&self.options.run_dir)
+                .folder(epoch)
+                .is_dir();
             return Err(TrainError::Checkpoint {
                 path: best,
                 message: format!(
@@ -611,12 +612,25 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                     if kept { "damaged too" } else { "pruned" }
                 ),
             });
-        };
+        }
         tracing::warn!(
             "{damage}; best.mpk written again from the checkpoint of epoch {epoch}, which \
              holds the same weights"
         );
-        save_weights(&restored.valid(), &best)
+        Ok(())
+    }
+
+    /// Writes `best.mpk` again from the checkpoint of `epoch`: `false` where that checkpoint
+    /// is pruned or does not load.
+    fn restore_best<M: TrainStep<B>>(&self, model: &M, epoch: usize) -> Result<bool> {
+        let restored = Checkpoints::new(&self.options.run_dir)
+            .intact_model(epoch)
+            .and_then(|file| load_weights(model.clone(), &file, self.device()).ok());
+        let Some(restored) = restored else {
+            return Ok(false);
+        };
+        save_weights(&restored.valid(), &self.options.run_dir.join("best.mpk"))?;
+        Ok(true)
     }
 
     /// `best.mpk` holds the weights of the epoch the resumed state selected: after a resume
@@ -633,22 +647,17 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let Some(written) = written.filter(|w| *w != epoch) else {
             return Ok(());
         };
-        let checkpoints = Checkpoints::new(run);
-        let restored = checkpoints
-            .intact_model(epoch)
-            .and_then(|file| load_weights(model.clone(), &file, self.device()).ok());
-        let Some(restored) = restored else {
+        if !self.restore_best(model, epoch)? {
             tracing::warn!(
                 "best.mpk holds epoch {written}'s weights, but the checkpoint resumed from \
                  selected epoch {epoch}, whose checkpoint is gone: a later epoch that wins the \
                  selection replaces it"
             );
             return Ok(());
-        };
+        }
         tracing::warn!(
             "best.mpk held epoch {written}'s weights: written again from epoch {epoch}'s checkpoint, the one the resumed state selected"
         );
-        save_weights(&restored.valid(), &run.join("best.mpk"))?;
         if let Some(metrics) = self.history_of(epoch) {
             write_json(&run.join("best.json"), &metrics)?;
         }
@@ -850,22 +859,9 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         if undecodable.is_empty() {
             return Ok(());
         }
-        let mut listed: BTreeMap<&str, usize> = BTreeMap::new();
-        let mut decoded: BTreeMap<&str, usize> = BTreeMap::new();
-        for sample in self.dataset.split(Split::Train) {
-            *listed.entry(&sample.target).or_default() += 1;
-            if !undecodable.contains(&sample.path) {
-                *decoded.entry(&sample.target).or_default() += 1;
-            }
-        }
-        let problems: Vec<ClassProblem> = listed
-            .into_iter()
-            .filter(|(class, _)| !decoded.contains_key(class))
-            .map(|(class, images)| ClassProblem::Undecodable {
-                class: class.to_owned(),
-                images,
-            })
-            .collect();
+        let problems = self
+            .dataset
+            .classes_lost(|s| !undecodable.contains(&s.path));
         if problems.is_empty() {
             return Ok(());
         }
@@ -973,7 +969,10 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     {
         let run = &self.options.run_dir;
         let best = load_weights(model.valid(), &run.join("best.mpk"), self.device())?;
-        let test = self.evaluate(&best, Split::Test)?;
+        let mut test = self.evaluate(&best, Split::Test)?;
+        // Listed test images the reader left out are the report's too.
+        test.bad_images
+            .extend(self.dataset.skipped_from(Split::Test));
         let samples = self.dataset.split(Split::Test);
         let report = write_evaluation(
             &run.join("test"),

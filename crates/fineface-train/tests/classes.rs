@@ -139,6 +139,38 @@ fn evaluation_names_the_labels_a_run_never_learned_and_audits_new_groups() {
     );
 }
 
+/// A dataset given to `eval --data` that holds the run's own training or validation images
+/// (the whole folder a run trained on part of): the outcome says how many, since their
+/// scores are not held out; a dataset of new images says nothing.
+#[test]
+fn evaluation_says_when_another_dataset_holds_the_runs_training_images() {
+    let run = common::trained_once(Method::Baseline);
+    let folder = RunFolder::open(run).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let request = EvalRequest {
+        out: Some(dir.path().join("again")),
+        ..EvalRequest::new(EvalData::Other(folder.config.data.clone()))
+    };
+    let outcome = folder
+        .evaluate::<CpuAutodiff>(&request, &Default::default())
+        .unwrap();
+    let size = |split: &str| {
+        folder
+            .info
+            .split_sizes
+            .iter()
+            .find(|(s, _)| s == split)
+            .unwrap()
+            .1
+    };
+    let overlap = outcome.trained_on.expect("the run's own images are found");
+    assert_eq!(overlap.seen, size("train") + size("val"));
+    assert_eq!(overlap.of, size("train") + size("val") + size("test"));
+    let rows = balanced(&["no", "yes"], &["test"], 2);
+    let outcome = evaluate(&folder, &dir.path().join("new"), &rows).unwrap();
+    assert_eq!(outcome.trained_on, None);
+}
+
 /// A class whose training images are all listed but none decodes (garbage saved as PNG):
 /// the listing cannot tell, so `data check`'s header reads and the first epoch do, and
 /// both refuse the class by name instead of training on the others alone.

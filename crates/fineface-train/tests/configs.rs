@@ -140,4 +140,12 @@ fn settings_that_name_nothing_or_fit_no_device_are_named() {
     assert!(error(&*manifest("smile", "[]")).contains("data.sensitive is empty"));
     assert!(error(&*manifest("", "[\"skin\"]")).contains("data.target is empty"));
     assert!(error(&*manifest("smile", "[\"\"]")).contains("holds an empty name"));
+    // A value of the wrong type inside the tagged `[data]` table names its key.
+    let e = error(&*manifest("smile", "\"race\""));
+    assert!(
+        e.contains("data.sensitive: invalid type: string \"race\", expected a sequence"),
+        "{e}"
+    );
+    let e = error(&*manifest("smile", "[\"race\"]\nsplit_column = \"s\""));
+    assert!(e.contains("[data]: unknown field `split_column`"), "{e}");
 }

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::layout;
 use crate::error::{DataError, Result};
-use crate::locate::{FileId, Found, Locator};
+use crate::locate::{FileId, Found, Locator, Place};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
@@ -185,8 +185,7 @@ pub fn read_attributes(path: &Path) -> Result<AttributeTable> {
 /// `1`/`-1`. Unnamed columns (pandas' index, R's row names) are not attributes.
 pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
     let text = text::read_csv(path)?;
-    let mut reader = text::csv_reader(&text);
-    let header = text::Header::read(&mut reader, path)?;
+    let (header, mut reader) = text.header(path)?;
     let image_col = image_column(&header, path)?;
     let attributes: Vec<usize> = (0..header.names().len())
         .filter(|&i| i != image_col && !header.names()[i].is_empty())
@@ -298,8 +297,7 @@ fn attribute_values<'a>(
 /// Parses Kaggle's `list_eval_partition.csv` (`image_id,partition`, then `image,0|1|2`).
 pub fn read_partition_csv(path: &Path) -> Result<HashMap<String, Split>> {
     let text = text::read_csv(path)?;
-    let mut reader = text::csv_reader(&text);
-    let header = text::Header::read(&mut reader, path)?;
+    let (header, mut reader) = text.header(path)?;
     let (image_col, code_col) = (
         image_column(&header, path)?,
         header.require("partition", path)?,
@@ -341,16 +339,20 @@ fn is_csv(path: &Path) -> bool {
 /// it two splits.
 fn by_image(
     names: HashMap<String, Split>,
+    file: &Path,
     locator: &mut Locator,
 ) -> Result<HashMap<FileId, Split>> {
+    let shown = file
+        .file_name()
+        .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
     let mut names: Vec<(String, Split)> = names.into_iter().collect();
     names.sort();
     let mut found = Found::new("celeba");
     let mut splits = HashMap::new();
     for (name, split) in names {
-        if let Ok(path) = locator.find(&name) {
-            found.note(&path, &name, "list_eval_partition".to_owned())?;
-            if let Some(id) = FileId::of(&path) {
+        if let Ok(image) = locator.locate(&name) {
+            found.note(&image, &name, Place::new(shown.clone(), file, None))?;
+            if let Some(id) = image.id {
                 splits.insert(id, split);
             }
         }
@@ -467,8 +469,8 @@ impl CelebA {
             self.root.join("Eval").join("list_eval_partition.txt"),
             self.root.join("list_eval_partition.csv"),
         ]) {
-            Some(path) if is_csv(path) => Some(read_partition_csv(path)?),
-            Some(path) => Some(read_partition(path)?),
+            Some(path) if is_csv(path) => Some((read_partition_csv(path)?, path.clone())),
+            Some(path) => Some((read_partition(path)?, path.clone())),
             None => {
                 tracing::warn!(root = %self.root.display(), "no list_eval_partition file: carving all splits");
                 None
@@ -486,26 +488,32 @@ impl CelebA {
             .unwrap_or_default();
         // The two files joined by the image each names, however each spells it.
         let partition = match partition {
-            Some(names) => Some(by_image(names, &mut locator)?),
+            Some((names, file)) => Some(by_image(names, &file, &mut locator)?),
             None => None,
         };
         for (image, values) in table.rows {
-            let path = match locator.find(&image) {
-                Ok(path) => path,
+            let found_image = match locator.locate(&image) {
+                Ok(found_image) => found_image,
                 Err(why) => {
                     skipped.push(Skipped {
+                        split: None,
                         reason: why.reason(&listed_in),
                         file: image,
                     });
                     continue;
                 }
             };
-            found.note(&path, &image, listed_in.clone())?;
+            found.note(
+                &found_image,
+                &image,
+                Place::new(listed_in.clone(), &attr_path, None),
+            )?;
             let split = match &partition {
-                Some(p) => match FileId::of(&path).and_then(|id| p.get(&id)) {
+                Some(p) => match found_image.id.as_ref().and_then(|id| p.get(id)) {
                     Some(split) => *split,
                     None => {
                         skipped.push(Skipped {
+                            split: None,
                             file: image,
                             reason: "not in the list_eval_partition file".to_owned(),
                         });
@@ -515,7 +523,7 @@ impl CelebA {
                 None => Split::Train,
             };
             official.entry(split).or_default().push(FaceSample {
-                path,
+                path: found_image.path,
                 target: attribute_label(&table.names[target], values[target]),
                 sensitive: sensitive
                     .iter()

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::locate::{Found, Locator};
+use crate::locate::{Found, Locator, Place};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
@@ -125,17 +125,23 @@ impl FairFace {
         for (split, csv_name, rows) in labels {
             let mut samples = Vec::new();
             for row in rows {
-                let path = match locator.find(&row.file) {
-                    Ok(path) => path,
+                let image = match locator.locate(&row.file) {
+                    Ok(image) => image,
                     Err(why) => {
                         skipped.push(Skipped {
+                            split: Some(split),
                             reason: why.reason(csv_name),
                             file: row.file,
                         });
                         continue;
                     }
                 };
-                found.note(&path, &row.file, csv_name.to_owned())?;
+                found.note(
+                    &image,
+                    &row.file,
+                    Place::new(csv_name, &self.root.join(csv_name), None),
+                )?;
+                let path = image.path;
                 let target = match self.target.as_str() {
                     "race" => row.race.clone(),
                     "age" => row.age.clone(),
@@ -160,7 +166,7 @@ impl FairFace {
             folder: &images,
             hint: HINT,
         }
-        .refuse_none_found(found, &skipped)?;
+        .refuse_lost(found, &skipped)?;
         Ok(assemble(
             "fairface",
             &self.root,
@@ -226,8 +232,7 @@ impl FairFace {
 /// value.
 pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
     let text = text::read_csv(path)?;
-    let mut csv = text::csv_reader(&text);
-    let header = text::Header::read(&mut csv, path)?;
+    let (header, mut csv) = text.header(path)?;
     let (file_col, age_col, gender_col, race_col) = (
         header.require("file", path)?,
         header.require("age", path)?,

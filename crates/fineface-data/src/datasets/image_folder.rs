@@ -37,10 +37,12 @@ struct SideGroups {
     /// Without a groups CSV, every image's values (`all`).
     everyone: Option<Vec<String>>,
     /// The rows an image took, to list those that fit none.
-    used: std::cell::RefCell<HashMap<String, String>>,
+    used: HashMap<String, String>,
     /// The images looked up, by their lower-case path key, to say what a row that fits
     /// none in its own spelling fits in another.
-    images: std::cell::RefCell<HashMap<String, Vec<String>>>,
+    images: HashMap<String, Vec<String>>,
+    /// The images no row fits, as the folder names them (`train/Male/1.jpg`).
+    unmatched: Vec<String>,
 }
 
 impl SideGroups {
@@ -59,6 +61,7 @@ impl SideGroups {
             everyone: None,
             used: Default::default(),
             images: Default::default(),
+            unmatched: Vec::new(),
         }
     }
 
@@ -67,14 +70,22 @@ impl SideGroups {
     /// is not set (a CSV written on Windows or macOS, whose disks match names in any case;
     /// set where the folder holds two names differing only in case, which one row cannot
     /// tell apart).
-    fn values_of(&self, relative: &str, exact_only: bool) -> Option<&Vec<String>> {
+    fn values_of(&mut self, relative: &str, exact_only: bool) -> Option<Vec<String>> {
+        let values = self.row_of(relative, exact_only);
+        if values.is_none() {
+            self.unmatched.push(relative.to_owned());
+        }
+        values
+    }
+
+    /// [`Self::values_of`], without noting the images no row fits.
+    fn row_of(&mut self, relative: &str, exact_only: bool) -> Option<Vec<String>> {
         if let Some(everyone) = &self.everyone {
-            return Some(everyone);
+            return Some(everyone.clone());
         }
         let key = super::label_values::path_key(relative);
         let folded = key.to_lowercase();
         self.images
-            .borrow_mut()
             .entry(folded.clone())
             .or_default()
             .push(relative.to_owned());
@@ -86,8 +97,8 @@ impl SideGroups {
                 _ => return None,
             }
         };
-        let values = self.by_path.get(&row);
-        self.used.borrow_mut().insert(row, relative.to_owned());
+        let values = self.by_path.get(&row).cloned();
+        self.used.insert(row, relative.to_owned());
         values
     }
 
@@ -98,19 +109,18 @@ impl SideGroups {
     /// A row that is another row's image in another letter case (`TRAIN/MALE/1.JPG` beside
     /// `train/male/1.jpg`): one image's groups given twice.
     fn unused(&self, csv: &Path) -> Result<Vec<Skipped>> {
-        let used = self.used.borrow();
         let taken: HashMap<&String, &String> =
-            used.iter().map(|(row, image)| (image, row)).collect();
-        let images = self.images.borrow();
+            self.used.iter().map(|(row, image)| (image, row)).collect();
         let mut rows: Vec<&String> = self
             .by_path
             .keys()
-            .filter(|k| !used.contains_key(*k))
+            .filter(|k| !self.used.contains_key(*k))
             .collect();
         rows.sort();
         let mut skipped = Vec::new();
         for row in rows {
-            let fits = images
+            let fits = self
+                .images
                 .get(&row.to_lowercase())
                 .map_or(&[][..], Vec::as_slice);
             let reason = match fits {
@@ -138,6 +148,7 @@ impl SideGroups {
                 ),
             };
             skipped.push(Skipped {
+                split: None,
                 file: row.clone(),
                 reason,
             });
@@ -257,7 +268,7 @@ impl ImageFolder {
     fn read_split(
         &self,
         dir: &Path,
-        side: &SideGroups,
+        side: &mut SideGroups,
         skipped: &mut Vec<Skipped>,
     ) -> Result<Vec<FaceSample>> {
         let split_name = dir
@@ -265,20 +276,20 @@ impl ImageFolder {
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
         let mut samples = Vec::new();
         // The split folder itself counts as read: a class linking back to it is a loop.
-        let visited = std::cell::RefCell::new(std::collections::HashSet::from_iter(
-            dir.canonicalize().ok(),
-        ));
+        let mut visited = std::collections::HashSet::from_iter(dir.canonicalize().ok());
         for entry in sorted_entries(dir)? {
             let name = entry.file_name().to_string_lossy().into_owned();
             let relative = format!("{split_name}/{name}");
             if !is_folder(&entry) {
                 if let Some(reason) = no_image_reason(&name) {
                     skipped.push(Skipped {
+                        split: None,
                         file: relative,
                         reason: reason.to_owned(),
                     });
                 } else if super::is_image(&name) {
                     skipped.push(Skipped {
+                        split: None,
                         file: relative,
                         reason: "an image beside the class folders: in no class".to_owned(),
                     });
@@ -286,10 +297,10 @@ impl ImageFolder {
                 continue;
             }
             if !not_a_class(&name) {
-                let class = Class {
+                let mut class = Class {
                     name: &name,
                     side,
-                    visited: &visited,
+                    visited: &mut visited,
                 };
                 class.read(&entry.path(), &relative, &mut samples, skipped)?;
             }
@@ -306,8 +317,7 @@ impl ImageFolder {
         };
         let path = self.root.join(csv);
         let text = crate::text::read_csv(&path)?;
-        let mut reader = crate::text::csv_reader(&text);
-        let header = crate::text::Header::read(&mut reader, &path)?;
+        let (header, mut reader) = text.header(&path)?;
         let path_col = header.require("path", &path)?;
         let names: Vec<String> = if self.sensitive.is_empty() {
             // Every named column but the path's: pandas' index and R's row names are unnamed.
@@ -358,16 +368,20 @@ impl ImageFolder {
     /// groups CSV that cannot be read or matches no image.
     pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
         let folders = self.split_folders()?;
-        let side = self.read_groups()?;
+        let mut side = self.read_groups()?;
         let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
         let mut skipped = Vec::new();
         for (split, dir) in &folders {
-            let samples = self.read_split(dir, &side, &mut skipped)?;
+            let before = skipped.len();
+            let samples = self.read_split(dir, &mut side, &mut skipped)?;
+            for file in &mut skipped[before..] {
+                file.split = Some(*split);
+            }
             if !samples.is_empty() {
                 official.insert(*split, samples);
             }
         }
-        let unmatched = skipped.iter().filter(|s| s.reason == NO_ROW).count();
+        let unmatched = side.unmatched.len();
         if official.is_empty() && unmatched > 0 && !side.by_path.is_empty() {
             let mut rows: Vec<&String> = side.by_path.keys().collect();
             rows.sort();
@@ -380,10 +394,7 @@ impl ImageFolder {
                     .unwrap_or(Path::new(""))
                     .display(),
                 rows[0],
-                skipped
-                    .iter()
-                    .find(|s| s.reason == NO_ROW)
-                    .map_or("", |s| s.file.as_str()),
+                side.unmatched[0],
                 self.root.display()
             )));
         }
@@ -402,7 +413,9 @@ impl ImageFolder {
             });
         }
         if let Some(csv) = &self.groups_csv {
-            skipped.extend(side.unused(&self.root.join(csv))?);
+            let rows = side.unused(&self.root.join(csv))?;
+            self.refuse_rows_off(&rows, &side.unmatched, csv)?;
+            skipped.extend(rows);
         }
         Ok(assemble(
             "imagefolder",
@@ -416,13 +429,72 @@ impl ImageFolder {
     }
 }
 
+impl ImageFolder {
+    /// Refuses a groups CSV some of whose rows name an image by another path than the
+    /// folder's (`Male/1.jpg` for `train/Male/1.jpg`; a path relative to the CSV's own
+    /// folder): the image has no row and the row fits no image, so both would be left out
+    /// with no error.
+    ///
+    /// # Errors
+    /// [`DataError::ImagesOff`], naming the first such row, its image and what differs.
+    fn refuse_rows_off(&self, rows: &[Skipped], unmatched: &[String], csv: &Path) -> Result<()> {
+        // Each image without a row by the paths that end it: `train/Male/1.jpg`,
+        // `Male/1.jpg`, `1.jpg`.
+        let mut by_ending: HashMap<&str, &str> = HashMap::new();
+        for file in unmatched {
+            let file = file.as_str();
+            by_ending.insert(file, file);
+            for (i, _) in file.match_indices('/') {
+                by_ending.entry(&file[i + 1..]).or_insert(file);
+            }
+        }
+        let Some((row, ending, image)) = rows.iter().find_map(|row| {
+            image_ending(&row.file, &by_ending).map(|(ending, image)| (&row.file, ending, image))
+        }) else {
+            return Ok(());
+        };
+        let hint = if ending == row.as_str() {
+            format!(
+                "the row `{row}` fits no image and the image `{image}` has no row: the paths \
+                 lack the leading `{}`; add it in the groups CSV",
+                &image[..image.len() - row.len()]
+            )
+        } else {
+            format!(
+                "the row `{row}` fits no image and the image `{image}` has no row: the paths \
+                 carry a leading `{}` that the folder does not have; remove it from the groups CSV",
+                &row[..row.len() - ending.len()]
+            )
+        };
+        Err(DataError::ImagesOff {
+            dataset: "imagefolder",
+            listed_in: csv.display().to_string(),
+            absent: rows.len(),
+            folder: format!("`{}`", self.root.display()),
+            hint,
+        })
+    }
+}
+
+/// The image without a row that `row` names a folder or two off: the row's whole path ends
+/// the image's, or one of the row's endings is it. The row's ending that fits, and the
+/// image.
+fn image_ending<'r, 'i>(
+    row: &'r str,
+    by_ending: &HashMap<&str, &'i str>,
+) -> Option<(&'r str, &'i str)> {
+    std::iter::once(row)
+        .chain(row.match_indices('/').map(|(i, _)| &row[i + 1..]))
+        .find_map(|ending| by_ending.get(ending).map(|image| (ending, *image)))
+}
+
 /// One class folder being read: its name is the label of every image below it.
 struct Class<'a> {
     name: &'a str,
-    side: &'a SideGroups,
+    side: &'a mut SideGroups,
     /// The folders read so far, links resolved: a link back to one (`up -> ..`) would
     /// read it again, or forever.
-    visited: &'a std::cell::RefCell<std::collections::HashSet<PathBuf>>,
+    visited: &'a mut std::collections::HashSet<PathBuf>,
 }
 
 impl Class<'_> {
@@ -431,7 +503,7 @@ impl Class<'_> {
     /// (`all` without one); files that are no image are passed over, and image files that
     /// cannot be read (`._` copies, HEIC, names that are not UTF-8) skipped with the reason.
     fn read(
-        &self,
+        &mut self,
         folder: &Path,
         relative: &str,
         samples: &mut Vec<FaceSample>,
@@ -440,8 +512,9 @@ impl Class<'_> {
         let canonical = folder
             .canonicalize()
             .map_err(|e| DataError::io(folder, e))?;
-        if !self.visited.borrow_mut().insert(canonical) {
+        if !self.visited.insert(canonical) {
             skipped.push(Skipped {
+                split: None,
                 file: format!("{relative}/"),
                 reason: "a link to a folder already read (a loop, or the same images twice)"
                     .to_owned(),
@@ -459,6 +532,7 @@ impl Class<'_> {
             let os_name = entry.file_name();
             let Some(name) = os_name.to_str() else {
                 skipped.push(Skipped {
+                    split: None,
                     file: format!("{relative}/{}", os_name.to_string_lossy()),
                     reason: "file name is not valid UTF-8".to_owned(),
                 });
@@ -473,6 +547,7 @@ impl Class<'_> {
             }
             if let Some(reason) = no_image_reason(name) {
                 skipped.push(Skipped {
+                    split: None,
                     file,
                     reason: reason.to_owned(),
                 });
@@ -486,6 +561,7 @@ impl Class<'_> {
                 // A link that loops or points at nothing.
                 let why = crate::locate::unresolved(&entry.path());
                 skipped.push(Skipped {
+                    split: None,
                     reason: why.reason("the class folder"),
                     file,
                 });
@@ -493,9 +569,10 @@ impl Class<'_> {
             }
             let exact_only = cased.get(&name.to_lowercase()).is_some_and(|n| *n > 1);
             let attributes = if let Some(values) = self.side.values_of(&file, exact_only) {
-                values.clone()
+                values
             } else {
                 skipped.push(Skipped {
+                    split: None,
                     file,
                     reason: NO_ROW.to_owned(),
                 });

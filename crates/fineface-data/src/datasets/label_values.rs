@@ -11,11 +11,13 @@ use crate::error::{DataError, Result};
 
 /// A label as one spelling per value: a whole number written as a float or with leading
 /// zeros (`1.0`, `01`, as pandas writes an int column holding a missing value) becomes
-/// `1`, so that `1` and `1.0` are one class; anything else stays as written.
+/// `1`, so that `1` and `1.0` are one class; anything else is its composed Unicode form
+/// (NFC), so that an accent typed decomposed (macOS) is one class with it composed.
 pub(crate) fn canonical(value: &str) -> String {
     match fineface_text::whole_number(value) {
         Some(v) => v.to_string(),
-        None => value.to_owned(),
+        // Accents composed (NFC): `Café` typed on macOS (decomposed) is `Café`.
+        None => value.nfc().collect(),
     }
 }
 
@@ -148,7 +150,8 @@ impl Spellings {
             .seen
             .entry((column.to_owned(), key))
             .or_insert_with(|| (value.to_owned(), line));
-        if first == value {
+        // One text in two Unicode forms is one value ([`canonical`]).
+        if first.nfc().eq(value.nfc()) {
             return Ok(());
         }
         Err(DataError::parse(

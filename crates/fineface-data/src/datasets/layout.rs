@@ -106,6 +106,50 @@ pub(crate) struct Listing<'a> {
 }
 
 impl Listing<'_> {
+    /// Refuses a label file whose listed images are lost: none found
+    /// ([`Self::refuse_none_found`]), or some absent as written that are a folder or two off
+    /// ([`Self::refuse_found_elsewhere`]).
+    ///
+    /// # Errors
+    /// [`DataError::ImagesNotFound`], [`DataError::ImagesOff`].
+    pub(crate) fn refuse_lost<'f>(
+        &self,
+        found: impl IntoIterator<Item = &'f str>,
+        skipped: &[Skipped],
+    ) -> Result<()> {
+        self.refuse_none_found(found, skipped)?;
+        self.refuse_found_elsewhere(skipped)
+    }
+
+    /// Refuses a label file some of whose paths are absent as written but name an image a
+    /// folder or two off ([`Offsets`]): rows written relative to two folders (half of them to
+    /// the label file's own folder) would otherwise lose that half with no error. The
+    /// first 100 absent paths are looked for.
+    ///
+    /// # Errors
+    /// [`DataError::ImagesOff`], naming the first such path, where its image is and the
+    /// number of absent paths.
+    fn refuse_found_elsewhere(&self, skipped: &[Skipped]) -> Result<()> {
+        let absent: Vec<&Skipped> = skipped
+            .iter()
+            .filter(|s| s.reason.ends_with("but absent"))
+            .collect();
+        if absent.is_empty() {
+            return Ok(());
+        }
+        let offsets = Offsets::of(self.folder);
+        let Some(hint) = absent.iter().take(100).find_map(|s| offsets.hint(&s.file)) else {
+            return Ok(());
+        };
+        Err(DataError::ImagesOff {
+            dataset: self.dataset,
+            listed_in: self.listed_in.to_owned(),
+            absent: absent.len(),
+            folder: format!("`{}`", self.folder.display()),
+            hint,
+        })
+    }
+
     /// Refuses a label file none of whose relative paths names an image (every skipped
     /// file absent or leaving the folder, and of the files `found`, as listed, none
     /// relative): the dataset would be empty, or hold only the few rows written absolute.
@@ -134,7 +178,7 @@ impl Listing<'_> {
             return Ok(());
         }
         let mut found = describe(self.folder);
-        if let Some(hint) = offset_hint(self.folder, &first.file) {
+        if let Some(hint) = Offsets::of(self.folder).hint(&first.file) {
             found = format!("{found}; {hint}");
         }
         Err(DataError::ImagesNotFound {
@@ -152,42 +196,62 @@ impl Listing<'_> {
     }
 }
 
-/// Where the file listed as `listed` is when its path is a folder or two off: with its
-/// leading folders dropped, or whole, in `folder` or one or two folders down.
-fn offset_hint(folder: &Path, listed: &str) -> Option<String> {
-    let parts: Vec<&str> = listed
-        .split(['/', '\\'])
-        .filter(|p| !p.is_empty() && *p != ".")
-        .collect();
-    let below = subfolders(folder);
-    let further: Vec<PathBuf> = below.iter().flat_map(|f| subfolders(f)).collect();
-    let bases = std::iter::once(folder.to_owned())
-        .chain(below)
-        .chain(further);
-    for base in bases {
-        let shown = base.strip_prefix(folder).unwrap_or(&base).to_owned();
-        for drop in 0..parts.len() {
-            let rest = parts[drop..].join("/");
-            if !base.join(&rest).is_file() {
-                continue;
-            }
-            let at = shown.join(&rest).to_string_lossy().replace('\\', "/");
-            return Some(if drop == 0 {
-                format!(
-                    "`{listed}` is at `{at}`: the paths lack the leading `{}/`; add it in the \
-                     label file",
-                    shown.to_string_lossy()
-                )
-            } else {
-                format!(
-                    "`{listed}` is at `{at}`: the paths carry a leading `{}/` that the folder \
-                     does not have; remove it from the label file",
-                    parts[..drop].join("/")
-                )
-            });
+/// The folders a listed path may be off by: the folder itself and the folders one and two
+/// levels below it, listed once to look many paths up.
+pub(crate) struct Offsets {
+    folder: PathBuf,
+    bases: Vec<PathBuf>,
+}
+
+impl Offsets {
+    /// The folders around `folder`.
+    pub(crate) fn of(folder: &Path) -> Self {
+        let below = subfolders(folder);
+        let further: Vec<PathBuf> = below.iter().flat_map(|f| subfolders(f)).collect();
+        let bases = std::iter::once(folder.to_owned())
+            .chain(below)
+            .chain(further)
+            .collect();
+        Self {
+            folder: folder.to_owned(),
+            bases,
         }
     }
-    None
+
+    /// Where the file listed as `listed` is when its path is a folder or two off: with its
+    /// leading folders dropped, or whole, in the folder or one or two folders down; what to
+    /// change in the label file.
+    pub(crate) fn hint(&self, listed: &str) -> Option<String> {
+        let parts: Vec<&str> = listed
+            .split(['/', '\\'])
+            .filter(|p| !p.is_empty() && *p != ".")
+            .collect();
+        for base in &self.bases {
+            let shown = base.strip_prefix(&self.folder).unwrap_or(base).to_owned();
+            for drop in 0..parts.len() {
+                let rest = parts[drop..].join("/");
+                // Nothing off: the path as written (`drop == 0` in the folder itself).
+                if (drop == 0 && base == &self.folder) || !base.join(&rest).is_file() {
+                    continue;
+                }
+                let at = shown.join(&rest).to_string_lossy().replace('\\', "/");
+                return Some(if drop == 0 {
+                    format!(
+                        "`{listed}` is at `{at}`: the paths lack the leading `{}/`; add it in \
+                         the label file",
+                        shown.to_string_lossy()
+                    )
+                } else {
+                    format!(
+                        "`{listed}` is at `{at}`: the paths carry a leading `{}/` that the \
+                         folder does not have; remove it from the label file",
+                        parts[..drop].join("/")
+                    )
+                });
+            }
+        }
+        None
+    }
 }
 
 fn has_file(folder: &Path, wanted: impl Fn(&str) -> bool) -> bool {

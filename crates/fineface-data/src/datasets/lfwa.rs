@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{DataError, Result};
-use crate::locate::{Found, Locator};
+use crate::locate::{Found, Locator, Place};
 use crate::sample::{FaceSample, Skipped};
 use crate::split::{SplitConfig, assemble};
 
@@ -166,17 +166,23 @@ impl Lfwa {
         let mut found = Found::new("lfwa");
         for row in rows {
             let relative = row.relative_path();
-            let path = match locator.find(&relative) {
-                Ok(path) => path,
+            let image = match locator.locate(&relative) {
+                Ok(image) => image,
                 Err(why) => {
                     skipped.push(Skipped {
+                        split: None,
                         file: relative,
                         reason: why.reason("lfw_attributes.txt"),
                     });
                     continue;
                 }
             };
-            found.note(&path, &relative, "lfw_attributes.txt".to_owned())?;
+            found.note(
+                &image,
+                &relative,
+                Place::new("lfw_attributes.txt", &table, None),
+            )?;
+            let path = image.path;
             samples.push(FaceSample {
                 path,
                 file: relative,
@@ -194,7 +200,7 @@ impl Lfwa {
             folder: &images,
             hint: HINT,
         }
-        .refuse_none_found(samples.iter().map(|s| s.file.as_str()), &skipped)?;
+        .refuse_lost(samples.iter().map(|s| s.file.as_str()), &skipped)?;
         Ok(assemble(
             "lfwa",
             &self.root,

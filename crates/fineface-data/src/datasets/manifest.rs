@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use super::label_values;
 use crate::error::{DataError, Result};
-use crate::locate::{Found, Locator};
+use crate::locate::{Found, Locator, Place};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
@@ -75,8 +75,7 @@ impl Manifest {
             });
         }
         let text = text::read_csv(&csv_path)?;
-        let mut reader = text::csv_reader(&text);
-        let header = text::Header::read(&mut reader, &csv_path)?;
+        let (header, mut reader) = text.header(&csv_path)?;
         let path_col = header
             .require(&self.path_column, &csv_path)
             .map_err(|e| match e {
@@ -139,17 +138,23 @@ impl Manifest {
                     )
                 })?,
             };
-            let path = match locator.find(relative) {
-                Ok(path) => path,
+            let image = match locator.locate(relative) {
+                Ok(image) => image,
                 Err(why) => {
                     skipped.push(Skipped {
+                        split: split_col.map(|_| split),
                         file: relative.to_owned(),
-                        reason: why.reason("the manifest"),
+                        reason: why.reason(&format!("the manifest (line {line})")),
                     });
                     continue;
                 }
             };
-            found.note(&path, relative, format!("{}:{line}", csv_path.display()))?;
+            found.note(
+                &image,
+                relative,
+                Place::new(csv_path.display().to_string(), &csv_path, Some(line)),
+            )?;
+            let path = image.path;
             official.entry(split).or_default().push(FaceSample {
                 path,
                 file: relative.to_owned(),
@@ -168,7 +173,7 @@ impl Manifest {
             folder: &self.root,
             hint: "a manifest's paths are relative to the dataset root",
         }
-        .refuse_none_found(found, &skipped)?;
+        .refuse_lost(found, &skipped)?;
         Ok(assemble(
             "manifest",
             &self.root,

@@ -162,6 +162,7 @@ impl UtkFace {
             let os_name = entry.file_name();
             let Some(name) = os_name.to_str() else {
                 skipped.push(Skipped {
+                    split: None,
                     file: os_name.to_string_lossy().into_owned(),
                     reason: "file name is not valid UTF-8".to_owned(),
                 });
@@ -177,6 +178,7 @@ impl UtkFace {
                 .replace('\\', "/");
             if let Some(first) = first_of.get(&os_name) {
                 skipped.push(Skipped {
+                    split: None,
                     file: shown,
                     reason: format!("the same image name as `{first}`: one image in two folders"),
                 });
@@ -196,6 +198,7 @@ impl UtkFace {
                     sensitive: vec![labels.race.to_owned(), labels.gender.to_owned()],
                 }),
                 Err(reason) => skipped.push(Skipped {
+                    split: None,
                     file: shown,
                     reason: format!("malformed UTKFace name: {reason}"),
                 }),

@@ -31,7 +31,13 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|e| TrainError::Photos {
             path: path.clone(),
-            message: format!("no such photo or folder ({e})"),
+            message: match std::fs::read_link(path) {
+                Ok(target) => format!(
+                    "a link to `{}`, which cannot be followed ({e})",
+                    target.display()
+                ),
+                Err(_) => format!("no such photo or folder ({e})"),
+            },
         })?;
         if !metadata.is_dir() {
             photos.push(path.clone());
@@ -48,9 +54,11 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                 // unreadable with the reason, anything else is said and passed over.
                 Err(error) => match error.path() {
                     Some(bad) => {
-                        tracing::warn!("{}: {error}", bad.display());
                         if is_photo(bad) {
+                            // Listed once, as unreadable, with where the link points.
                             photos.push(bad.to_owned());
+                        } else {
+                            tracing::warn!("{}: {error}", bad.display());
                         }
                         continue;
                     }

@@ -964,6 +964,14 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         if summary.skipped > 5 {
             println!("  ... {} more in summary.json", summary.skipped - 5);
         }
+        if let Some(o) = &outcome.trained_on {
+            println!(
+                "  warning: {} of the {} images scored are images the run trained or chose its \
+                 checkpoint on (same file name and size, the first `{}`): these scores are not \
+                 held out",
+                o.seen, o.of, o.first
+            );
+        }
         println!("wrote {}", outcome.dir.display());
     }
     Ok(())
