@@ -215,9 +215,10 @@ pub struct EvalOutcome {
     pub split: EvalSplit,
     /// The numbers of `summary.json`.
     pub summary: SplitSummary,
-    /// The images scored that the run trained or chose its checkpoint on, when another
-    /// dataset than the run's holds them (same file name and size; runs written before
-    /// `trained-on.tsv` are not compared).
+    /// The images scored that the run trained or chose its checkpoint on: another dataset
+    /// holding them, the run's own kind at another root that holds more images (so that
+    /// its carved test split differs), or `--split all` (same file name and size; runs
+    /// written before `trained-on.tsv` are not compared).
     pub trained_on: Option<Overlap>,
 }
 
@@ -285,11 +286,9 @@ impl RunFolder {
             EvalSplit::One(Split::Test)
         });
         let samples = split.samples(&dataset);
-        // The run's own dataset keeps its test split held out; another may hold its images.
-        let trained_on = match other {
-            true => TrainedOn::read(&self.dir)?.and_then(|t| t.overlap(&samples)),
-            false => None,
-        };
+        // Another dataset, or the run's own kind at another root (a whole folder the run
+        // trained on part of), may hold the images it trained and selected on.
+        let trained_on = TrainedOn::read(&self.dir)?.and_then(|t| t.overlap(&samples));
         if let Some(o) = &trained_on {
             tracing::warn!(
                 seen = o.seen, of = o.of, first = %o.first,
