@@ -29,9 +29,9 @@ pub(crate) struct CsvText {
     delimiter: u8,
     /// The 1-based line of the header, the first after the preamble.
     header_line: u64,
-    /// The preamble's last `#` line and its number: numpy's `savetxt` writes the header
-    /// so (`# path,gender`).
-    commented: Option<(u64, String)>,
+    /// The preamble's last `#` line: numpy's `savetxt` writes the header so
+    /// (`# path,gender`).
+    commented: Option<fineface_text::PreambleComment>,
 }
 
 /// The CSV at `path` ([`read_text`], then [`CsvText`]).
@@ -40,17 +40,7 @@ pub(crate) fn read_csv(path: &Path) -> Result<CsvText> {
     // The delimiter before the preamble is blanked: Excel's `sep=` line declares it.
     let delimiter = fineface_text::delimiter(&text);
     // The preamble's last comment, before it is blanked with the rest of the preamble.
-    let last_comment = text
-        .lines()
-        .enumerate()
-        .take_while(|(i, l)| {
-            l.trim().is_empty()
-                || l.starts_with('#')
-                || (*i == 0 && fineface_text::excel_separator(l).is_some())
-        })
-        .filter(|(_, l)| l.starts_with('#'))
-        .last()
-        .map(|(i, l)| (i as u64 + 1, l.to_owned()));
+    let commented = fineface_text::PreambleComment::last_of(&text);
     let text = fineface_text::blank_preamble(text);
     let header_line = text
         .lines()
@@ -60,7 +50,7 @@ pub(crate) fn read_csv(path: &Path) -> Result<CsvText> {
         text,
         delimiter,
         header_line,
-        commented: last_comment,
+        commented,
     })
 }
 
@@ -111,8 +101,8 @@ pub(crate) struct Header {
     names: Vec<String>,
     /// Its 1-based line.
     line: u64,
-    /// The preamble's last `#` line, and its number.
-    commented: Option<(u64, String)>,
+    /// The preamble's last `#` line.
+    commented: Option<fineface_text::PreambleComment>,
     delimiter: u8,
 }
 
@@ -228,23 +218,10 @@ impl Header {
     /// The error for a header written as a `#` comment, as numpy's `savetxt` writes it
     /// (`# path,gender`): `name` is in it, and the first row was taken for the header.
     fn commented_out(&self, name: &str, path: &Path) -> Option<DataError> {
-        let (line, text) = self.commented.as_ref()?;
-        let names = text.trim_start_matches('#').trim();
-        let fits = names
-            .split(char::from(self.delimiter))
-            .any(|n| n.trim().trim_matches('"').eq_ignore_ascii_case(name));
-        fits.then(|| {
-            DataError::parse(
-                path,
-                *line,
-                format!(
-                    "the header is written as a comment (`{}`, as numpy's savetxt writes it \
-                     unless given comments=''): delete its `#` (line {} was read as the header)",
-                    fineface_text::shorten(text),
-                    self.line
-                ),
-            )
-        })
+        let comment = self.commented.as_ref()?;
+        comment
+            .names(name, self.delimiter)
+            .then(|| DataError::parse(path, comment.line, comment.explain(self.line)))
     }
 }
 

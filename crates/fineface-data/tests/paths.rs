@@ -826,11 +826,7 @@ fn a_folder_off_is_said_even_when_absolute_rows_are_found() {
         };
         csv.push_str(&format!("{listed},{},g\n", i % 2));
     }
-    std::fs::write(root.join("manifest.csv"), csv).unwrap();
-    let error = label_manifest(&root)
-        .load(&SplitConfig::default())
-        .unwrap_err()
-        .to_string();
+    let error = manifest_error(&root, csv);
     assert!(
         error.contains("`img03.jpg` is at `imgs/img03.jpg`: the paths lack the leading `imgs/`"),
         "{error}"
@@ -945,6 +941,15 @@ fn label_manifest(root: &Path) -> Manifest {
     }
 }
 
+/// The error of `root`'s manifest (columns `path,label,group`) written as `csv`.
+fn manifest_error(root: &Path, csv: impl AsRef<[u8]>) -> String {
+    std::fs::write(root.join("manifest.csv"), csv).unwrap();
+    label_manifest(root)
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string()
+}
+
 /// Rows written relative to two folders (half to the dataset root, half to the label file's
 /// own folder, or half without ImageFolder's `split/`) are refused naming where the other
 /// half's images are: read as written they would be left out with no error.
@@ -962,11 +967,7 @@ fn rows_relative_to_another_folder_are_refused_saying_where_they_are() {
         };
         csv.push_str(&format!("{listed},{},g\n", i % 2));
     }
-    std::fs::write(root.join("manifest.csv"), csv).unwrap();
-    let error = label_manifest(&root)
-        .load(&SplitConfig::default())
-        .unwrap_err()
-        .to_string();
+    let error = manifest_error(&root, csv);
     assert!(
         error.starts_with("manifest: 4 path(s) listed in manifest.csv are absent as written")
             && error.contains("`1.jpg` is at `imgs/1.jpg`: the paths lack the leading `imgs/`"),
@@ -1107,11 +1108,7 @@ fn a_backslash_in_a_linux_file_name_is_read_as_part_of_the_name() {
 fn a_header_written_as_a_comment_is_named() {
     let root = scratch("numpy-header");
     jpeg(&root.join("a.jpg"));
-    std::fs::write(root.join("manifest.csv"), "# path,label,group\na.jpg,0,g\n").unwrap();
-    let error = label_manifest(&root)
-        .load(&SplitConfig::default())
-        .unwrap_err()
-        .to_string();
+    let error = manifest_error(&root, "# path,label,group\na.jpg,0,g\n");
     assert!(
         error.ends_with(
             "manifest.csv:1: the header is written as a comment (`# path,label,group`, as \
@@ -1121,15 +1118,7 @@ fn a_header_written_as_a_comment_is_named() {
         "{error}"
     );
     // A comment that is no header stays a comment; the missing column is on the header's line.
-    std::fs::write(
-        root.join("manifest.csv"),
-        "# exported by a tool\n\npath,label\na.jpg,0\n",
-    )
-    .unwrap();
-    let error = label_manifest(&root)
-        .load(&SplitConfig::default())
-        .unwrap_err()
-        .to_string();
+    let error = manifest_error(&root, "# exported by a tool\n\npath,label\na.jpg,0\n");
     assert!(
         error.ends_with("manifest.csv:3: missing column `group` (header: path,label)"),
         "{error}"

@@ -45,6 +45,17 @@ pub enum FairError {
         /// The columns that were expected, for the message.
         expected: String,
     },
+    /// The header is written as a `#` comment (numpy's `savetxt`), so the first row was
+    /// read as the header.
+    #[error("{path}:{line}: {explanation}")]
+    CommentedHeader {
+        /// The file that failed.
+        path: PathBuf,
+        /// The comment's line.
+        line: u64,
+        /// What it is and what to do.
+        explanation: String,
+    },
     /// The header lacks a column the audit needs.
     #[error("{path}:1: missing column `{column}` (the header has: {available})")]
     MissingColumn {

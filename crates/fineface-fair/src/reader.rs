@@ -107,7 +107,12 @@ pub fn read_predictions<R: Read>(
         })?;
     // The delimiter before the preamble is blanked: Excel's `sep=` line declares it.
     let delimiter = fineface_text::delimiter(&text);
+    let commented = fineface_text::PreambleComment::last_of(&text);
     let text = fineface_text::blank_preamble(text);
+    let header_line = text
+        .lines()
+        .position(|l| !l.trim().is_empty())
+        .map_or(1, |i| i as u64 + 1);
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -135,6 +140,18 @@ pub fn read_predictions<R: Read>(
         return Err(FairError::EmptyFile {
             path: path.to_owned(),
             expected: required.join(","),
+        });
+    }
+    // numpy's `savetxt` comments the header out: the first row was read as the header.
+    let commented_out = commented.filter(|c| {
+        c.names(&spec.y_true, delimiter)
+            && !header.iter().any(|h| h.eq_ignore_ascii_case(&spec.y_true))
+    });
+    if let Some(comment) = commented_out {
+        return Err(FairError::CommentedHeader {
+            path: path.to_owned(),
+            line: comment.line,
+            explanation: comment.explain(header_line),
         });
     }
     for (i, name) in header.iter().enumerate() {

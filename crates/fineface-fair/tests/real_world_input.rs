@@ -394,3 +394,20 @@ fn a_declared_class_no_row_holds_is_audited_with_undefined_rates() {
     bare.push("no", "no", &["a"]).unwrap();
     assert!(audit(&bare, &options).is_err());
 }
+
+/// numpy's `savetxt(header=...)` writes the header as a `#` comment: said as such on its
+/// line, rather than a missing column on the first row; a comment that is no header stays one.
+#[test]
+fn a_header_written_as_a_comment_is_named() {
+    let error = audit_text("# y_true,y_pred,group\n0,0,A\n1,1,B\n")
+        .unwrap_err()
+        .to_string();
+    assert_eq!(
+        error,
+        "preds.csv:1: the header is written as a comment (`# y_true,y_pred,group`, as numpy's \
+         savetxt writes it unless given comments=''): delete its `#` (line 2 was read as the \
+         header)"
+    );
+    let report = audit_text("# exported by a notebook\ny_true,y_pred,group\n0,0,A\n1,1,B\n");
+    assert!(report.is_ok(), "{report:?}");
+}

@@ -27,6 +27,54 @@ pub fn excel_separator(line: &str) -> Option<&str> {
         .filter(|d| d.len() == 1)
 }
 
+/// The last `#` line of a CSV's preamble (the lines before its header), which is the
+/// header itself where numpy's `savetxt(header=...)` wrote it (`# path,gender`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreambleComment {
+    /// Its 1-based line.
+    pub line: u64,
+    /// The line as written, `#` included.
+    pub text: String,
+}
+
+impl PreambleComment {
+    /// The preamble's last `#` line of `text`, if it has one. Take it before
+    /// [`blank_preamble`].
+    pub fn last_of(text: &str) -> Option<Self> {
+        text.lines()
+            .enumerate()
+            .take_while(|(i, l)| {
+                l.trim().is_empty()
+                    || l.starts_with('#')
+                    || (*i == 0 && excel_separator(l).is_some())
+            })
+            .filter(|(_, l)| l.starts_with('#'))
+            .last()
+            .map(|(i, l)| Self {
+                line: i as u64 + 1,
+                text: l.to_owned(),
+            })
+    }
+
+    /// Whether the comment, read as a header split by `delimiter`, names `column` (in any
+    /// letter case): the header was commented out, and the first row taken for it.
+    pub fn names(&self, column: &str, delimiter: u8) -> bool {
+        self.text
+            .trim_start_matches('#')
+            .split(char::from(delimiter))
+            .any(|n| n.trim().trim_matches('"').eq_ignore_ascii_case(column))
+    }
+
+    /// What to say, after "the header is written as a comment": the line and what to do.
+    pub fn explain(&self, header_line: u64) -> String {
+        format!(
+            "the header is written as a comment (`{}`, as numpy's savetxt writes it unless \
+             given comments=''): delete its `#` (line {header_line} was read as the header)",
+            crate::shorten(&self.text)
+        )
+    }
+}
+
 /// `text` with the lines before its header blanked (`# exported by ...` comments, blank
 /// lines, Excel's `sep=;` line), so that line numbers stay; a `#` line among the rows is a
 /// row, never silently dropped. Take the [`delimiter`] first: the `sep=` line declares it.

@@ -10,7 +10,7 @@ mod layout;
 mod value;
 
 pub use decode::{NotText, decode, line_of, shorten};
-pub use layout::{blank_preamble, delimiter, excel_separator};
+pub use layout::{PreambleComment, blank_preamble, delimiter, excel_separator};
 pub use value::{
     MISSING_SPELLINGS, MixedLetter, NotALabel, invisible_in, is_missing, is_score, mixed_script,
     not_a_label, number, spelling_key, whole_number,
