@@ -1067,6 +1067,33 @@ fn a_skipped_file_keeps_the_split_it_was_listed_in() {
     for split in Split::ALL {
         assert_eq!(dataset.skipped_from(split).len(), 1, "{split:?}");
     }
+
+    // CelebA: the partition file gives an absent image's split.
+    let celeba = root.join("celeba");
+    let mut attr = String::from("5\nMale Smiling\n");
+    let mut part = String::new();
+    for i in 1..=5 {
+        if i < 5 {
+            jpeg(&celeba.join(format!("img_align_celeba/00000{i}.jpg")));
+        }
+        attr.push_str(&format!(
+            "00000{i}.jpg {} {}\n",
+            [1, -1][i % 2],
+            [-1, 1][i % 2]
+        ));
+        part.push_str(&format!("00000{i}.jpg {}\n", [0, 0, 1, 2, 2][i - 1]));
+    }
+    std::fs::write(celeba.join("list_attr_celeba.txt"), attr).unwrap();
+    std::fs::write(celeba.join("list_eval_partition.txt"), part).unwrap();
+    let dataset = CelebA {
+        root: celeba,
+        target: "Smiling".into(),
+        sensitive: vec!["Male".into()],
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert_eq!(dataset.skipped[0].file, "000005.jpg");
+    assert_eq!(dataset.skipped[0].split, Some(Split::Test));
     std::fs::remove_dir_all(&root).unwrap();
 }
 

@@ -338,22 +338,22 @@ fn is_csv(path: &Path) -> bool {
 /// image named twice in two spellings (`000001.jpg` and `000001.JPG`), which could give
 /// it two splits.
 fn by_image(
-    names: HashMap<String, Split>,
+    names: &HashMap<String, Split>,
     file: &Path,
     locator: &mut Locator,
 ) -> Result<HashMap<FileId, Split>> {
     let shown = file
         .file_name()
         .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-    let mut names: Vec<(String, Split)> = names.into_iter().collect();
+    let mut names: Vec<(&String, &Split)> = names.iter().collect();
     names.sort();
     let mut found = Found::new("celeba");
     let mut splits = HashMap::new();
     for (name, split) in names {
-        if let Ok(image) = locator.locate(&name) {
-            found.note(&image, &name, Place::new(shown.clone(), file, None))?;
+        if let Ok(image) = locator.locate(name) {
+            found.note(&image, name, Place::new(shown.clone(), file, None))?;
             if let Some(id) = image.id {
-                splits.insert(id, split);
+                splits.insert(id, *split);
             }
         }
     }
@@ -487,8 +487,9 @@ impl CelebA {
             .map(|(n, _)| n.clone())
             .unwrap_or_default();
         // The two files joined by the image each names, however each spells it.
-        let partition = match partition {
-            Some((names, file)) => Some(by_image(names, &file, &mut locator)?),
+        let names = partition.as_ref().map(|(names, _)| names);
+        let partition = match &partition {
+            Some((names, file)) => Some(by_image(names, file, &mut locator)?),
             None => None,
         };
         for (image, values) in table.rows {
@@ -496,7 +497,8 @@ impl CelebA {
                 Ok(found_image) => found_image,
                 Err(why) => {
                     skipped.push(Skipped {
-                        split: None,
+                        // The partition file's split, where it names the image as written.
+                        split: names.and_then(|n| n.get(&image)).copied(),
                         reason: why.reason(&listed_in),
                         file: image,
                     });
