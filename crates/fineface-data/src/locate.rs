@@ -196,31 +196,27 @@ impl Located {
 
 /// Where an image was listed: the label file, as a message names it, and the line where
 /// the reader knows it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct Place {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Place<'a> {
     /// The label file, as a message names it (`fairface_label_train.csv`).
-    pub shown: String,
+    pub shown: &'a str,
     /// The file on disk, to look the line up in when refusing.
-    pub file: PathBuf,
+    pub file: &'a Path,
     /// The 1-based line, where the reader knows it.
     pub line: Option<u64>,
 }
 
-impl Place {
+impl<'a> Place<'a> {
     /// `file`, named `shown`, at `line`.
-    pub(crate) fn new(shown: impl Into<String>, file: &Path, line: Option<u64>) -> Self {
-        Self {
-            shown: shown.into(),
-            file: file.to_owned(),
-            line,
-        }
+    pub(crate) fn new(shown: &'a str, file: &'a Path, line: Option<u64>) -> Self {
+        Self { shown, file, line }
     }
 
     /// `file:line`, the line looked up where the reader did not keep it (the row types of
     /// FairFace and CelebA carry none): the first line with a field that is `listed`.
     fn describe(&self, listed: &str) -> String {
         let line = self.line.or_else(|| {
-            let text = crate::text::read_text(&self.file).ok()?;
+            let text = crate::text::read_text(self.file).ok()?;
             let fields = |l: &str| -> bool {
                 l.split([',', '\t', ' '])
                     .any(|f| f.trim().trim_matches('"') == listed)
@@ -229,19 +225,19 @@ impl Place {
         });
         match line {
             Some(line) => format!("{}:{line}", self.shown),
-            None => self.shown.clone(),
+            None => self.shown.to_owned(),
         }
     }
 }
 
 /// The images found so far and where each was listed, to refuse one image listed twice
 /// under two spellings, which text comparison cannot see.
-pub(crate) struct Found {
+pub(crate) struct Found<'a> {
     dataset: &'static str,
-    first: HashMap<FileId, (String, Place)>,
+    first: HashMap<FileId, (String, Place<'a>)>,
 }
 
-impl Found {
+impl<'a> Found<'a> {
     /// No image found yet, of `dataset`.
     pub(crate) fn new(dataset: &'static str) -> Self {
         Self {
@@ -259,7 +255,7 @@ impl Found {
         &mut self,
         image: &Located,
         listed: &str,
-        place: Place,
+        place: Place<'a>,
     ) -> Result<(), DataError> {
         // Through links too: `alias/a.jpg` with `alias -> img` is `img/a.jpg`.
         let Some(id) = &image.id else {

@@ -34,8 +34,8 @@ pub struct Skipped {
     /// Why it was left out.
     pub reason: String,
     /// The split it was listed in, where the dataset lists one (a manifest's `split`
-    /// column, FairFace's two CSVs, ImageFolder's split folders); `None` where the splits
-    /// are carved after reading.
+    /// column, FairFace's two CSVs, CelebA's partition file, ImageFolder's split folders);
+    /// `None` where the splits are carved after reading.
     pub split: Option<Split>,
 }
 

@@ -974,6 +974,33 @@ fn rows_relative_to_another_folder_are_refused_saying_where_they_are() {
         "{error}"
     );
 
+    // Some rows written relative to the CSV's own folder (`lists/`), climbing out with `../`.
+    std::fs::create_dir_all(root.join("lists")).unwrap();
+    let mut csv = String::from("path,label,group\n");
+    for i in 0..8 {
+        let listed = if i % 2 == 0 {
+            format!("imgs/{i}.jpg")
+        } else {
+            format!("../imgs/{i}.jpg")
+        };
+        csv.push_str(&format!("{listed},{},g\n", i % 2));
+    }
+    std::fs::write(root.join("lists/m.csv"), csv).unwrap();
+    let error = Manifest {
+        csv: "lists/m.csv".into(),
+        ..label_manifest(&root)
+    }
+    .load(&SplitConfig::default())
+    .unwrap_err()
+    .to_string();
+    assert!(
+        error.contains(
+            "`../imgs/1.jpg` is at `imgs/1.jpg`: the paths climb out with `../`, written relative \
+             to another folder (the label file's own?)"
+        ),
+        "{error}"
+    );
+
     // A leading folder the disk does not have, on some rows only (FairFace).
     let ff = root.join("fairface");
     for i in 0..4 {

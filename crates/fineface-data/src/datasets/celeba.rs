@@ -351,7 +351,7 @@ fn by_image(
     let mut splits = HashMap::new();
     for (name, split) in names {
         if let Ok(image) = locator.locate(name) {
-            found.note(&image, name, Place::new(shown.clone(), file, None))?;
+            found.note(&image, name, Place::new(&shown, file, None))?;
             if let Some(id) = image.id {
                 splits.insert(id, *split);
             }
@@ -508,7 +508,7 @@ impl CelebA {
             found.note(
                 &found_image,
                 &image,
-                Place::new(listed_in.clone(), &attr_path, None),
+                Place::new(&listed_in, &attr_path, None),
             )?;
             let split = match &partition {
                 Some(p) => match found_image.id.as_ref().and_then(|id| p.get(id)) {

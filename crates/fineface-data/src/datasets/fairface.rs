@@ -99,30 +99,31 @@ impl FairFace {
                 self.target
             )));
         }
-        let mut labels = Vec::new();
-        for (split, csv_name) in [
+        let files = [
             (Split::Train, "fairface_label_train.csv"),
             (Split::Test, "fairface_label_val.csv"),
-        ] {
-            let csv_path = self.root.join(csv_name);
+        ]
+        .map(|(split, name)| (split, name, self.root.join(name)));
+        let mut labels = Vec::new();
+        for (split, csv_name, csv_path) in &files {
             if !csv_path.exists() {
                 return Err(DataError::MissingFile {
                     dataset: "fairface",
                     expected: "the label CSV (file,age,gender,race,service_test)",
-                    path: csv_path,
+                    path: csv_path.clone(),
                     hint: HINT,
                 });
             }
-            labels.push((split, csv_name, read_labels(&csv_path)?));
+            labels.push((*split, *csv_name, csv_path, read_labels(csv_path)?));
         }
-        let probe = crate::locate::probe_names(labels[0].2.iter().map(|r| r.file.as_str()));
+        let probe = crate::locate::probe_names(labels[0].3.iter().map(|r| r.file.as_str()));
         let images = self.image_root(&probe)?;
         let mut official = BTreeMap::new();
         let mut skipped = Vec::new();
         let mut locator = Locator::new(&images);
         // Across both CSVs: an image in train and in val would leak between the splits.
         let mut found = Found::new("fairface");
-        for (split, csv_name, rows) in labels {
+        for (split, csv_name, csv_path, rows) in labels {
             let mut samples = Vec::new();
             for row in rows {
                 let image = match locator.locate(&row.file) {
@@ -136,11 +137,7 @@ impl FairFace {
                         continue;
                     }
                 };
-                found.note(
-                    &image,
-                    &row.file,
-                    Place::new(csv_name, &self.root.join(csv_name), None),
-                )?;
+                found.note(&image, &row.file, Place::new(csv_name, csv_path, None))?;
                 let path = image.path;
                 let target = match self.target.as_str() {
                     "race" => row.race.clone(),

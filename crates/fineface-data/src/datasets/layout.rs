@@ -130,9 +130,10 @@ impl Listing<'_> {
     /// [`DataError::ImagesOff`], naming the first such path, where its image is and the
     /// number of absent paths.
     fn refuse_found_elsewhere(&self, skipped: &[Skipped]) -> Result<()> {
+        // Absent, or leaving the folder (`../imgs/a.jpg` written relative to another one).
         let absent: Vec<&Skipped> = skipped
             .iter()
-            .filter(|s| s.reason.ends_with("but absent"))
+            .filter(|s| s.reason.ends_with("but absent") || s.reason.contains("leaves the"))
             .collect();
         if absent.is_empty() {
             return Ok(());
@@ -222,20 +223,30 @@ impl Offsets {
     /// leading folders dropped, or whole, in the folder or one or two folders down; what to
     /// change in the label file.
     pub(crate) fn hint(&self, listed: &str) -> Option<String> {
+        let climbs = listed.split(['/', '\\']).any(|p| p == "..");
         let parts: Vec<&str> = listed
             .split(['/', '\\'])
-            .filter(|p| !p.is_empty() && *p != ".")
+            .filter(|p| !p.is_empty() && *p != "." && *p != "..")
             .collect();
         for base in &self.bases {
             let shown = base.strip_prefix(&self.folder).unwrap_or(base).to_owned();
             for drop in 0..parts.len() {
                 let rest = parts[drop..].join("/");
-                // Nothing off: the path as written (`drop == 0` in the folder itself).
-                if (drop == 0 && base == &self.folder) || !base.join(&rest).is_file() {
+                if !base.join(&rest).is_file() {
                     continue;
                 }
                 let at = shown.join(&rest).to_string_lossy().replace('\\', "/");
-                return Some(if drop == 0 {
+                let in_the_folder = drop == 0 && base == &self.folder;
+                if in_the_folder && !climbs {
+                    continue; // the path as written: not off
+                }
+                return Some(if in_the_folder {
+                    format!(
+                        "`{listed}` is at `{at}`: the paths climb out with `../`, written \
+                         relative to another folder (the label file's own?); write them relative \
+                         to the dataset folder"
+                    )
+                } else if drop == 0 {
                     format!(
                         "`{listed}` is at `{at}`: the paths lack the leading `{}/`; add it in \
                          the label file",

@@ -104,6 +104,7 @@ impl Manifest {
         let mut spellings = label_values::Spellings::default();
         let mut listed = label_values::Listed::default();
         let mut locator = Locator::new(&self.root);
+        let shown = csv_path.display().to_string();
         let mut found = Found::new("manifest");
         let (mut official, mut skipped): (BTreeMap<Split, Vec<FaceSample>>, Vec<Skipped>) =
             Default::default();
@@ -149,11 +150,7 @@ impl Manifest {
                     continue;
                 }
             };
-            found.note(
-                &image,
-                relative,
-                Place::new(csv_path.display().to_string(), &csv_path, Some(line)),
-            )?;
+            found.note(&image, relative, Place::new(&shown, &csv_path, Some(line)))?;
             let path = image.path;
             official.entry(split).or_default().push(FaceSample {
                 path,
