@@ -99,7 +99,8 @@ pub(crate) fn is_absolute(listed: &str) -> bool {
 }
 
 /// Why `path`, which `std::fs::metadata` cannot follow, names nothing: a link on the way
-/// (the file itself, or a folder above it) that loops or points at something absent.
+/// (the file itself, or a folder above it) that loops or points at something absent, named
+/// by the end of its chain (`x.jpg -> mid.jpg -> /gone/end.jpg` is broken at `/gone/end.jpg`).
 pub(crate) fn unresolved(path: &Path) -> NotFound {
     for link in path.ancestors() {
         let Ok(target) = std::fs::read_link(link) else {
@@ -108,33 +109,42 @@ pub(crate) fn unresolved(path: &Path) -> NotFound {
         if link.canonicalize().is_ok() {
             continue; // a link that resolves: the trouble is further down
         }
-        return if chain_loops(link) {
-            NotFound::LinkLoop(target)
-        } else {
-            NotFound::BrokenLink(target)
+        return match follow(link) {
+            Chain::Loops => NotFound::LinkLoop(target),
+            Chain::EndsAt(end) => NotFound::BrokenLink(end),
         };
     }
     NotFound::Absent
 }
 
-/// Whether following `link` from link to link comes back to one already passed (rather
-/// than to something absent), within the 40 hops the kernel follows.
-fn chain_loops(link: &Path) -> bool {
+/// Where a chain of links leads.
+enum Chain {
+    /// Back to a link already passed, or on past the 40 hops the kernel follows.
+    Loops,
+    /// To nothing: the last link's target, as that link writes it.
+    EndsAt(PathBuf),
+}
+
+/// Follows `link` from link to link.
+fn follow(link: &Path) -> Chain {
     let mut passed = std::collections::HashSet::new();
     let mut at = link.to_owned();
+    let mut last_target = PathBuf::new();
     for _ in 0..40 {
         if !passed.insert(at.clone()) {
-            return true;
+            return Chain::Loops;
         }
         let Ok(target) = std::fs::read_link(&at) else {
-            return false; // not a link: the chain ended on something
+            // Not a link: the chain ends on something, and a folder above is the trouble.
+            return Chain::EndsAt(last_target);
         };
-        at = at.with_file_name(target);
+        at = at.with_file_name(&target);
         if std::fs::symlink_metadata(&at).is_err() {
-            return false; // ends on nothing
+            return Chain::EndsAt(target);
         }
+        last_target = target;
     }
-    true
+    Chain::Loops
 }
 
 /// The listed names to tell which folder holds a dataset's images: the first few relative
@@ -660,12 +670,12 @@ mod tests {
             locator.find("dirA/x.jpg"),
             Err(NotFound::LinkLoop("dirB".into()))
         );
-        // A chain of two links ending on nothing is broken, not a loop.
+        // A chain of two links ending on nothing is broken, not a loop, named by its end.
         std::os::unix::fs::symlink("hop2.jpg", root.join("hop1.jpg")).unwrap();
         std::os::unix::fs::symlink("nowhere.jpg", root.join("hop2.jpg")).unwrap();
         assert_eq!(
             locator.find("hop1.jpg"),
-            Err(NotFound::BrokenLink("hop2.jpg".into()))
+            Err(NotFound::BrokenLink("nowhere.jpg".into()))
         );
         assert!(
             NotFound::BrokenLink(elsewhere.join("gone.jpg"))

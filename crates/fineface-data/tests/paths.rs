@@ -1223,3 +1223,60 @@ fn labels_that_look_alike_are_one_label_or_refused() {
     assert_eq!(dataset.classes.len(), 2);
     std::fs::remove_dir_all(&root).unwrap();
 }
+
+/// What a row that names no image is, when it is no path a folder off: a row commented out
+/// with `#`, or a folder another than the disk's.
+#[test]
+fn a_row_commented_out_or_in_another_folder_is_said_as_such() {
+    let root = scratch("commented-row");
+    let mut csv = String::from("path,label,group\n");
+    for i in 0..4 {
+        jpeg(&root.join(format!("imgs/{i}.jpg")));
+        csv.push_str(&format!("imgs/{i}.jpg,{},g\n", i % 2));
+    }
+    let error = manifest_error(&root, format!("{csv}#imgs/3.jpg,1,g\n"));
+    assert!(
+        error.contains(
+            "`#imgs/3.jpg` is a row commented out with `#` (`imgs/3.jpg`): delete the row, or \
+             its `#`"
+        ),
+        "{error}"
+    );
+    jpeg(&root.join("other/9.jpg"));
+    let error = manifest_error(&root, format!("{csv}imgs/9.jpg,1,g\n"));
+    assert!(
+        error.contains(
+            "`imgs/9.jpg` is at `other/9.jpg`: the paths start with `imgs/` where the folder \
+             has `other/`"
+        ),
+        "{error}"
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// A link in a class folder that points at nothing is said whatever its name (a folder of
+/// images on a disk not mounted), never passed over in silence.
+#[cfg(unix)]
+#[test]
+fn a_broken_link_in_a_class_folder_is_said_whatever_its_name() {
+    let root = scratch("broken-folder-link");
+    jpeg(&root.join("train/male/1.jpg"));
+    jpeg(&root.join("train/female/2.jpg"));
+    std::os::unix::fs::symlink(
+        "/nonexistent-fineface-disk/faces",
+        root.join("train/male/more"),
+    )
+    .unwrap();
+    let dataset = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(
+        outcome(&dataset)["train/male/more"],
+        Err(
+            "listed in the class folder: a link to `/nonexistent-fineface-disk/faces`, which \
+             is absent"
+                .to_owned()
+        )
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}

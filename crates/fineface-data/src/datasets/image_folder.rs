@@ -553,18 +553,19 @@ impl Class<'_> {
                 });
                 continue;
             }
-            if !super::is_image(name) {
-                continue;
-            }
             let link = entry.file_type().is_ok_and(|t| t.is_symlink());
             if link && std::fs::metadata(entry.path()).is_err() {
-                // A link that loops or points at nothing.
+                // A link that loops or points at nothing: an image's, or a folder's of
+                // images (whatever its name), said either way.
                 let why = crate::locate::unresolved(&entry.path());
                 skipped.push(Skipped {
                     split: None,
                     reason: why.reason("the class folder"),
                     file,
                 });
+                continue;
+            }
+            if !super::is_image(name) {
                 continue;
             }
             let exact_only = cased.get(&name.to_lowercase()).is_some_and(|n| *n > 1);

@@ -223,42 +223,47 @@ impl Offsets {
     /// leading folders dropped, or whole, in the folder or one or two folders down; what to
     /// change in the label file.
     pub(crate) fn hint(&self, listed: &str) -> Option<String> {
+        if let Some(row) = listed.strip_prefix('#') {
+            // A row commented out (`#imgs/a.jpg`): not a path a folder off.
+            return Some(format!(
+                "`{listed}` is a row commented out with `#` (`{row}`): delete the row, or its `#`"
+            ));
+        }
         let climbs = listed.split(['/', '\\']).any(|p| p == "..");
         let parts: Vec<&str> = listed
             .split(['/', '\\'])
             .filter(|p| !p.is_empty() && *p != "." && *p != "..")
             .collect();
         for base in &self.bases {
-            let shown = base.strip_prefix(&self.folder).unwrap_or(base).to_owned();
+            let shown = base.strip_prefix(&self.folder).unwrap_or(base);
+            let shown = shown.to_string_lossy().replace('\\', "/");
             for drop in 0..parts.len() {
                 let rest = parts[drop..].join("/");
                 if !base.join(&rest).is_file() {
                     continue;
                 }
-                let at = shown.join(&rest).to_string_lossy().replace('\\', "/");
-                let in_the_folder = drop == 0 && base == &self.folder;
-                if in_the_folder && !climbs {
-                    continue; // the path as written: not off
-                }
-                return Some(if in_the_folder {
-                    format!(
-                        "`{listed}` is at `{at}`: the paths climb out with `../`, written \
-                         relative to another folder (the label file's own?); write them relative \
-                         to the dataset folder"
-                    )
-                } else if drop == 0 {
-                    format!(
-                        "`{listed}` is at `{at}`: the paths lack the leading `{}/`; add it in \
-                         the label file",
-                        shown.to_string_lossy()
-                    )
-                } else {
-                    format!(
-                        "`{listed}` is at `{at}`: the paths carry a leading `{}/` that the \
-                         folder does not have; remove it from the label file",
-                        parts[..drop].join("/")
-                    )
-                });
+                let at = [shown.as_str(), &rest].join("/");
+                let at = at.trim_start_matches('/');
+                let extra = parts[..drop].join("/");
+                let advice = match (base == &self.folder, drop) {
+                    (true, 0) if !climbs => continue, // the path as written: not off
+                    (true, 0) => "the paths climb out with `../`, written relative to another \
+                                  folder (the label file's own?); write them relative to the \
+                                  dataset folder"
+                        .to_owned(),
+                    (true, _) => format!(
+                        "the paths carry a leading `{extra}/` that the folder does not have; \
+                         remove it from the label file"
+                    ),
+                    (false, 0) => {
+                        format!("the paths lack the leading `{shown}/`; add it in the label file")
+                    }
+                    (false, _) => format!(
+                        "the paths start with `{extra}/` where the folder has `{shown}/`; write \
+                         that in the label file"
+                    ),
+                };
+                return Some(format!("`{listed}` is at `{at}`: {advice}"));
             }
         }
         None

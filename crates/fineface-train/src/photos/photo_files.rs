@@ -57,6 +57,14 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                         if is_photo(bad) {
                             // Listed once, as unreadable, with where the link points.
                             photos.push(bad.to_owned());
+                        } else if let (Err(_), Ok(target)) =
+                            (std::fs::metadata(bad), std::fs::read_link(bad))
+                        {
+                            tracing::warn!(
+                                "{}: a link to `{}`, which cannot be followed: passed over",
+                                bad.display(),
+                                target.display()
+                            );
                         } else {
                             tracing::warn!("{}: {error}", bad.display());
                         }
