@@ -61,7 +61,7 @@ pub use datasets::{
 pub use error::{DataError, Result, RootProblem, TwoListings, error_chain};
 pub use image_file::{FORMATS, ImageFileError, MAX_MEGAPIXELS, image_size, open_image};
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
-pub use sample::{ClassProblem, FaceDataset, FaceSample, Skipped, Split};
+pub use sample::{ClassProblem, FaceDataset, FaceSample, LikeClass, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};
 pub use transform::{IMAGENET_MEAN, IMAGENET_STD, ImageTensor, TransformConfig};
 

@@ -167,15 +167,54 @@ impl FaceDataset {
                     class: class.to_owned(),
                     split,
                     images,
-                    // `Male` in test, `male` in train: two classes to this reader.
-                    like: train
-                        .iter()
-                        .find(|t| t.to_lowercase() == class.to_lowercase())
-                        .map(|t| (*t).to_owned()),
+                    // `Male` in test, `male` (or `mаle`, Cyrillic) in train: two classes to
+                    // this reader.
+                    like: train.iter().find_map(|t| {
+                        fineface_text::look_alike(class, t).map(|how| LikeClass {
+                            class: (*t).to_owned(),
+                            how: how.to_string(),
+                        })
+                    }),
                 }
             }));
         }
+        problems.extend(self.look_alike_classes(&problems));
         problems
+    }
+
+    /// Two classes that look the same (`male` and `Male`, or `mаle` with a Cyrillic `а`;
+    /// class folders, codes read as names) but that a classifier tells apart, each pair
+    /// once; pairs [`ClassProblem::NotInTrain`] names already are left to it.
+    fn look_alike_classes(&self, said: &[ClassProblem]) -> Vec<ClassProblem> {
+        let named: BTreeSet<&str> = said
+            .iter()
+            .filter_map(|p| match p {
+                ClassProblem::NotInTrain {
+                    class,
+                    like: Some(_),
+                    ..
+                } => Some(class.as_str()),
+                _ => None,
+            })
+            .collect();
+        let mut by_look: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for class in self.classes.iter().filter(|c| !named.contains(c.as_str())) {
+            by_look
+                .entry(fineface_text::look_key(class))
+                .or_default()
+                .push(class);
+        }
+        by_look
+            .into_values()
+            .filter_map(|alike| match alike[..] {
+                [first, second, ..] => Some(ClassProblem::LookAlike {
+                    first: first.to_owned(),
+                    second: second.to_owned(),
+                    how: fineface_text::look_alike(first, second)?.to_string(),
+                }),
+                _ => None,
+            })
+            .collect()
     }
 
     /// The classes whose every training image is lost, by `is_decoded` (false for an image
@@ -201,6 +240,16 @@ impl FaceDataset {
     }
 }
 
+/// A training class that looks the same as another split's class ([`ClassProblem::NotInTrain`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LikeClass {
+    /// The training class (`male`).
+    pub class: String,
+    /// How they differ ([`fineface_text::LookAlike`]): `only in letter case`, `in U+0430
+    /// against U+0061, which look alike`.
+    pub how: String,
+}
+
 /// Why a dataset's target cannot be learned from its train split
 /// ([`FaceDataset::class_problems`]): training refuses it, `data check` warns of it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -219,8 +268,19 @@ pub enum ClassProblem {
         split: Split,
         /// Its images there.
         images: usize,
-        /// A training class that differs from it only in letter case (`male` for `Male`).
-        like: Option<String>,
+        /// A training class that looks the same (`male` for `Male`, or for `mаle` with a
+        /// Cyrillic `а`).
+        like: Option<LikeClass>,
+    },
+    /// Two classes look the same but are two to a classifier (`male` and `Male` as class
+    /// folders).
+    LookAlike {
+        /// One of them.
+        first: String,
+        /// The other.
+        second: String,
+        /// How they differ ([`fineface_text::LookAlike`]).
+        how: String,
     },
     /// Every training image of a class failed to decode (found while training).
     Undecodable {
@@ -247,9 +307,11 @@ impl std::fmt::Display for ClassProblem {
             } => write!(
                 f,
                 "class `{class}` has {images} image(s) in the {} split but none in train, \
-                 where `{like}` differs from it only in letter case: two classes to a \
-                 classifier; spell them one way (the folder or the label)",
-                split.name()
+                 where `{}` differs from it {}: two classes to a classifier; spell them one \
+                 way (the folder or the label)",
+                split.name(),
+                like.class,
+                like.how
             ),
             Self::NotInTrain {
                 class,
@@ -261,6 +323,11 @@ impl std::fmt::Display for ClassProblem {
                 "class `{class}` has {images} image(s) in the {} split but none in train: the \
                  model cannot learn it (add training images of it, or leave its rows out)",
                 split.name()
+            ),
+            Self::LookAlike { first, second, how } => write!(
+                f,
+                "classes `{first}` and `{second}` look the same but differ {how}: two classes \
+                 to a classifier; spell them one way (the folder or the label)"
             ),
             Self::Undecodable { class, images } => write!(
                 f,

@@ -34,7 +34,10 @@ fn disk_tells_spellings_apart(dir: &Path) -> bool {
         std::fs::remove_file(dir.join(name)).unwrap();
     }
     if !apart {
-        eprintln!("skipped: this disk matches names in any letter case or Unicode form");
+        #[allow(clippy::print_stderr)] // A skipped test says so, for --nocapture.
+        {
+            eprintln!("skipped: this disk matches names in any letter case or Unicode form");
+        }
     }
     apart
 }
@@ -1221,6 +1224,115 @@ fn labels_that_look_alike_are_one_label_or_refused() {
     // Japanese mixes its scripts in one word; Russian is one script: both are labels.
     let dataset = write(["東京タワー", "мужчина", "東京タワー", "мужчина"]).unwrap();
     assert_eq!(dataset.classes.len(), 2);
+    // The odd letter is the word's minority script's, wherever it stands.
+    let error = write(["male", "female", "\u{43c}ale", "female"])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("a word of Latin letters with a Cyrillic `\u{43c}` (U+043C)"),
+        "{error}"
+    );
+    // Dashes other than `-` and spaces other than ` `: another spelling, the characters
+    // named since the two print alike.
+    for (second, differ) in [
+        ("East\u{2013}Asian", "U+2013 against U+0020"),
+        ("East\u{a0}Asian", "U+00A0 against U+0020"),
+    ] {
+        let error = write(["East Asian", "White", second, "White"])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!(
+                "holds `{second}` here and `East Asian` on line 2, which differ in {differ}"
+            )),
+            "{error}"
+        );
+    }
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Class folders that look alike but differ in their code points (a Cyrillic letter, a
+/// zero-width space, full-width letters) are said as such, as a letter-case difference is;
+/// FairFace's fixed values name the one a value looks like.
+#[test]
+fn look_alike_classes_and_values_are_named() {
+    let root = scratch("look-alike-classes");
+    for (i, folder) in ["train/male", "train/female", "val/male", "val/female"]
+        .iter()
+        .enumerate()
+    {
+        jpeg(&root.join(format!("{folder}/{i}.jpg")));
+    }
+    for (odd, how) in [
+        ("m\u{430}le", "in U+0430 against U+0061, which look alike"),
+        (
+            "male\u{200b}",
+            "in U+200B against nothing, which look alike",
+        ),
+        ("\u{ff4d}ale", "in U+FF4D against U+006D, which look alike"),
+    ] {
+        let test = root.join("test");
+        let _ = std::fs::remove_dir_all(&test);
+        jpeg(&test.join(format!("{odd}/9.jpg")));
+        jpeg(&test.join("female/8.jpg"));
+        let dataset = ImageFolder::new(root.clone())
+            .load(&SplitConfig::default())
+            .unwrap();
+        let problems: Vec<String> = dataset
+            .class_problems()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert!(
+            problems.iter().any(|p| p.contains(&format!(
+                "class `{odd}` has 1 image(s) in the test split but none in train, where `male` \
+                 differs from it {how}"
+            ))),
+            "{problems:?}"
+        );
+    }
+    // Both in train: two classes a classifier tells apart, said as such.
+    jpeg(&root.join("train/m\u{430}le/5.jpg"));
+    let dataset = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    let problems: Vec<String> = dataset
+        .class_problems()
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    assert!(
+        problems.contains(
+            &"classes `male` and `m\u{430}le` look the same but differ in U+0061 against \
+              U+0430, which look alike: two classes to a classifier; spell them one way (the \
+              folder or the label)"
+                .to_owned()
+        ),
+        "{problems:?}"
+    );
+    let ff = root.join("fairface");
+    jpeg(&ff.join("train/1.jpg"));
+    std::fs::write(
+        ff.join("fairface_label_train.csv"),
+        "file,age,gender,race,service_test\ntrain/1.jpg,20-29,M\u{430}le,White,False\n",
+    )
+    .unwrap();
+    std::fs::write(
+        ff.join("fairface_label_val.csv"),
+        "file,age,gender,race,service_test\n",
+    )
+    .unwrap();
+    let error = FairFace::new(ff)
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(
+            "unknown gender `M\u{430}le` (FairFace's are Male, Female); it looks like \
+                        `Male` but differs in U+0430 against U+0061"
+        ),
+        "{error}"
+    );
     std::fs::remove_dir_all(&root).unwrap();
 }
 

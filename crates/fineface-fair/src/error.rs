@@ -276,7 +276,8 @@ pub enum FairError {
     /// (`Male` and `male`): counted apart they split one class or group in two.
     #[error(
         "{what}: values that differ only in case, spaces, `_` or `-`: {first:?}, \
-         {second:?}; spell each one way (they would be audited as different classes or groups)"
+         {second:?}{unseen}; spell each one way (they would be audited as different classes or \
+         groups)"
     )]
     CaseVariants {
         /// `the labels` or `sensitive feature race`.
@@ -285,6 +286,9 @@ pub enum FairError {
         first: String,
         /// Another.
         second: String,
+        /// Where they differ, when the eye cannot tell (`, which differ in U+00A0 against
+        /// U+0020`); empty otherwise ([`fineface_text::unseen_difference`]).
+        unseen: String,
     },
     /// An error about the table as a whole (mixed labels, two spellings), with the file and
     /// the lines where the values it names first occur.

@@ -377,6 +377,7 @@ fn case_variants(names: &[String], what: &str) -> Result<()> {
                 what: what.to_owned(),
                 first: (*first).to_owned(),
                 second: name.clone(),
+                unseen: fineface_text::unseen_difference(first, name),
             });
         }
     }

@@ -12,8 +12,9 @@ mod value;
 pub use decode::{NotText, decode, line_of, shorten};
 pub use layout::{PreambleComment, blank_preamble, delimiter, excel_separator};
 pub use value::{
-    MISSING_SPELLINGS, MixedLetter, NotALabel, invisible_in, is_missing, is_score, mixed_script,
-    not_a_label, number, spelling_key, whole_number,
+    LookAlike, MISSING_SPELLINGS, MixedLetter, NotALabel, invisible_in, is_missing, is_score,
+    look_alike, look_key, mixed_script, not_a_label, number, spelling_key, unseen_difference,
+    whole_number,
 };
 
 /// The README's examples, run as doctests so that they stay true.

@@ -94,14 +94,27 @@ pub fn mixed_script(value: &str) -> Option<MixedLetter> {
     use unicode_script::{Script, UnicodeScript};
     use unicode_security::MixedScript;
     let word = value.split_whitespace().find(|w| !w.is_single_script())?;
-    let mut letters = word.chars().filter(|c| {
-        !matches!(
-            c.script(),
-            Script::Common | Script::Inherited | Script::Unknown
+    let letters: Vec<char> = word
+        .chars()
+        .filter(|c| {
+            !matches!(
+                c.script(),
+                Script::Common | Script::Inherited | Script::Unknown
+            )
+        })
+        .collect();
+    // The word's script is its most frequent one (the first on a tie); the odd letter is
+    // one of another (`мale`: Latin, with a Cyrillic `м`).
+    let count = |script: Script| letters.iter().filter(|c| c.script() == script).count();
+    let first = letters.iter().copied().max_by_key(|c| {
+        (
+            count(c.script()),
+            std::cmp::Reverse(letters.iter().position(|l| l.script() == c.script())),
         )
-    });
-    let first = letters.next()?;
+    })?;
     letters
+        .iter()
+        .copied()
         .find(|c| c.script() != first.script())
         .map(|letter| MixedLetter { letter, first })
 }
@@ -166,7 +179,96 @@ pub fn is_score(value: &str) -> bool {
     number(value).is_some_and(|v| v.is_infinite() || (v.is_finite() && v.fract() != 0.0))
 }
 
-/// The key under which two spellings are one value: lowercase, `_` and `-` read as spaces,
+/// Where two spellings of one value differ when the eye cannot tell (a no-break space for a
+/// space, an en dash for `-`, a full-width letter): `, which differ in U+00A0 against
+/// U+0020`, to end a message naming both; empty when the first difference is plain ASCII
+/// (letter case, `_`), which shows.
+pub fn unseen_difference(a: &str, b: &str) -> String {
+    let differ = a.chars().zip(b.chars()).find(|(x, y)| x != y);
+    match differ {
+        Some((x, y)) if !x.is_ascii() || !y.is_ascii() => format!(
+            ", which differ in U+{:04X} against U+{:04X}",
+            u32::from(x),
+            u32::from(y)
+        ),
+        _ => String::new(),
+    }
+}
+
+/// How two different values look the same to a reader ([`look_alike`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LookAlike {
+    /// They differ only in letter case (`Male`, `male`).
+    LetterCase,
+    /// They differ in characters that show alike (a Cyrillic `а` for `a`, a full-width
+    /// letter, a zero-width space): the first two that differ, `None` where one value ends.
+    Characters(Option<char>, Option<char>),
+}
+
+impl std::fmt::Display for LookAlike {
+    /// `only in letter case`, `in U+0430 against U+0061, which look alike`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let code = |c: Option<char>| {
+            c.map_or_else(
+                || "nothing".to_owned(),
+                |c| format!("U+{:04X}", u32::from(c)),
+            )
+        };
+        match self {
+            Self::LetterCase => f.write_str("only in letter case"),
+            Self::Characters(a, b) => {
+                write!(f, "in {} against {}, which look alike", code(*a), code(*b))
+            }
+        }
+    }
+}
+
+/// What `value` looks like: lowercase, invisible characters dropped, compatibility forms
+/// folded (NFKC) and confusables mapped (UTS #39's skeleton). Values of one key look alike
+/// ([`look_alike`]).
+pub fn look_key(value: &str) -> String {
+    use unicode_normalization::UnicodeNormalization;
+    let visible: String = value.chars().filter(|&c| !is_invisible(c)).nfkc().collect();
+    let folded = visible
+        .to_lowercase()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ");
+    unicode_security::skeleton(&folded).collect()
+}
+
+/// Whether `a` and `b`, different values, look the same: in another letter case, or once
+/// invisible characters are dropped, compatibility forms folded (NFKC: full-width letters)
+/// and Unicode's confusables mapped (UTS #39's skeleton: a Cyrillic `а` is `a`).
+pub fn look_alike(a: &str, b: &str) -> Option<LookAlike> {
+    if a == b {
+        return None;
+    }
+    if a.to_lowercase() == b.to_lowercase() {
+        return Some(LookAlike::LetterCase);
+    }
+    if look_key(a) != look_key(b) {
+        return None;
+    }
+    let (mut x, mut y) = (a.chars(), b.chars());
+    loop {
+        match (x.next(), y.next()) {
+            (p, q) if p != q => return Some(LookAlike::Characters(p, q)),
+            (None, None) => return None,
+            _ => {}
+        }
+    }
+}
+
+/// The dashes that are not `-`: Unicode's hyphens, en and em dashes, the minus sign and
+/// their small forms (full-width `－` is `-` in NFKC).
+const DASHES: [char; 11] = [
+    '\u{2010}', '\u{2011}', '\u{2012}', '\u{2013}', '\u{2014}', '\u{2015}', '\u{2043}', '\u{2212}',
+    '\u{FE58}', '\u{FE63}', '\u{058A}',
+];
+
+/// The key under which two spellings are one value: lowercase, `_`, `-` and the other
+/// dashes (`–`, `‐`, `−`) read as spaces,
 /// runs of spaces as one (`Latino_Hispanic`, `latino hispanic`, `Black  Female`), Unicode's
 /// compatibility forms as the plain letters (NFKC: full-width `Ｍａｌｅ`, a no-break space,
 /// `ﬁ`; composed and decomposed accents). Numbers are their own spelling (`-1` and `1` are
@@ -182,6 +284,7 @@ pub fn spelling_key(value: &str) -> Option<String> {
             .collect::<String>()
             .to_lowercase()
             .replace(['_', '-'], " ")
+            .replace(DASHES, " ")
             .split_whitespace()
             .collect::<Vec<_>>()
             .join(" "),

@@ -330,13 +330,19 @@ fn non_finite_loss(step: &str, value: f64, epoch: usize, batch: usize) -> String
 /// letter case (`Female` against `female`), say so; else evaluate another run.
 fn case_hint(run: &[String], found: &[String]) -> &'static str {
     let unknown: Vec<&String> = found.iter().filter(|c| !run.contains(c)).collect();
-    let case_only = !unknown.is_empty()
+    let like = |c: &String| run.iter().find_map(|r| fineface_text::look_alike(c, r));
+    let all_like = !unknown.is_empty() && unknown.iter().all(|c| like(c).is_some());
+    let case_only = all_like
         && unknown
             .iter()
-            .all(|c| run.iter().any(|r| r.to_lowercase() == c.to_lowercase()));
+            .all(|c| like(c) == Some(fineface_text::LookAlike::LetterCase));
     if case_only {
         "; they differ from the run's only in letter case: spell the dataset's labels as the \
          run's (a manifest, or --dataset manifest)"
+    } else if all_like {
+        "; they look like the run's but differ in letter case or in characters that look \
+         alike (another script's letter, a full-width or invisible one): spell the dataset's \
+         labels as the run's (a manifest, or --dataset manifest)"
     } else {
         "; evaluate a run trained on these classes"
     }

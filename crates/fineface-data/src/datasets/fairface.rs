@@ -321,6 +321,16 @@ fn unknown_value(path: &Path, line: u64, column: &str, value: &str, known: &[&st
             fineface_text::NotALabel::Invisible(c).explain(value)
         )
     });
+    // `Mаle` with a Cyrillic `а`: looks like one of the known, is none.
+    let invisible = match known
+        .iter()
+        .find_map(|k| fineface_text::look_alike(value, k).map(|how| (k, how)))
+    {
+        Some((k, how)) if invisible.is_empty() => {
+            format!("; it looks like `{k}` but differs {how}")
+        }
+        _ => invisible,
+    };
     DataError::parse(
         path,
         line,

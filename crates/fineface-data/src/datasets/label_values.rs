@@ -158,8 +158,9 @@ impl Spellings {
             path,
             line,
             format!(
-                "column `{column}` holds `{value}` here and `{first}` on line {first_line}: one \
-                 label in two spellings would be two classes; write it one way"
+                "column `{column}` holds `{value}` here and `{first}` on line {first_line}{}: one \
+                 label in two spellings would be two classes; write it one way",
+                fineface_text::unseen_difference(value, first)
             ),
         ))
     }
