@@ -32,6 +32,8 @@ pub(crate) struct CsvText {
     /// The preamble's last `#` line: numpy's `savetxt` writes the header so
     /// (`# path,gender`).
     commented: Option<fineface_text::PreambleComment>,
+    /// Where each line starts, to name a record's line.
+    lines: fineface_text::LineStarts,
 }
 
 /// The CSV at `path` ([`read_text`], then [`CsvText`]).
@@ -47,6 +49,7 @@ pub(crate) fn read_csv(path: &Path) -> Result<CsvText> {
         .position(|l| !l.trim().is_empty())
         .map_or(1, |i| i as u64 + 1);
     Ok(CsvText {
+        lines: fineface_text::LineStarts::of(&text),
         text,
         delimiter,
         header_line,
@@ -55,6 +58,36 @@ pub(crate) fn read_csv(path: &Path) -> Result<CsvText> {
 }
 
 impl CsvText {
+    /// The 1-based line of `record`, as an editor numbers it (blank lines counted).
+    pub(crate) fn line(&self, record: &csv::StringRecord) -> u64 {
+        record
+            .position()
+            .map_or(0, |p| self.lines.line_at(p.byte()))
+    }
+
+    /// A CSV error of this file as a [`DataError::Parse`] with its line; a row of another
+    /// length than the header's said so (a `#` line among the rows as what it is).
+    pub(crate) fn error(&self, path: &Path, e: &csv::Error) -> DataError {
+        let byte = e.position().map_or(0, csv::Position::byte);
+        let line = self.lines.line_at(byte);
+        let message = match e.kind() {
+            csv::ErrorKind::UnequalLengths {
+                expected_len, len, ..
+            } => {
+                let row = self.text.get(byte as usize..).unwrap_or_default();
+                let row = row.trim_start_matches('\n');
+                let comment = if row.starts_with('#') {
+                    "; a `#` line among the rows is no comment here: delete it"
+                } else {
+                    ""
+                };
+                format!("this row has {len} field(s) where the header has {expected_len}{comment}")
+            }
+            _ => e.to_string(),
+        };
+        DataError::parse(path, line, message)
+    }
+
     /// The header and a reader of the rows after it: the CSV's own delimiter, values
     /// trimmed.
     ///
@@ -64,7 +97,7 @@ impl CsvText {
         let mut reader = csv_reader(self);
         let names: Vec<String> = reader
             .headers()
-            .map_err(|e| csv_error(path, &e))?
+            .map_err(|e| self.error(path, &e))?
             .iter()
             .map(str::to_owned)
             .collect();
@@ -87,12 +120,6 @@ fn csv_reader(csv: &CsvText) -> csv::Reader<&[u8]> {
         .delimiter(csv.delimiter)
         .trim(csv::Trim::All)
         .from_reader(csv.text.as_bytes())
-}
-
-/// A CSV error as a [`DataError::Parse`] with its line.
-pub(crate) fn csv_error(path: &Path, e: &csv::Error) -> DataError {
-    let line = e.position().map_or(1, |p| p.line());
-    DataError::parse(path, line, e.to_string())
 }
 
 /// A CSV's column names, looked up as written or in another letter case.
@@ -168,7 +195,12 @@ impl Header {
     ///
     /// # Errors
     /// [`DataError::Parse`] naming the row's line.
-    pub(crate) fn refuse_repeat(&self, record: &csv::StringRecord, path: &Path) -> Result<()> {
+    pub(crate) fn refuse_repeat(
+        &self,
+        record: &csv::StringRecord,
+        line: u64,
+        path: &Path,
+    ) -> Result<()> {
         let repeats = record.len() == self.names.len()
             && record
                 .iter()
@@ -177,7 +209,6 @@ impl Header {
         if !repeats {
             return Ok(());
         }
-        let line = record.position().map_or(0, |p| p.line());
         Err(DataError::parse(
             path,
             line,
@@ -237,6 +268,7 @@ mod tests {
             delimiter: fineface_text::delimiter(text),
             header_line: 1,
             commented: None,
+            lines: fineface_text::LineStarts::of(text),
         };
         let file_race = csv("File,RACE,race2\n");
         let (header, _) = file_race.header(path).unwrap();

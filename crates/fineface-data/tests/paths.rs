@@ -1175,6 +1175,15 @@ fn a_header_written_as_a_comment_is_named() {
         "{error}"
     );
     // A comment that is no header stays a comment; the missing column is on the header's line.
+    // A `#` line among the rows, after blank lines: its own line, said as what it is.
+    let error = manifest_error(&root, "path,label,group\na.jpg,0,g\n\n\n# the rest\n");
+    assert!(
+        error.ends_with(
+            "manifest.csv:5: this row has 1 field(s) where the header has 3; a `#` line among \
+             the rows is no comment here: delete it"
+        ),
+        "{error}"
+    );
     let error = manifest_error(&root, "# exported by a tool\n\npath,label\na.jpg,0\n");
     assert!(
         error.ends_with("manifest.csv:3: missing column `group` (header: path,label)"),

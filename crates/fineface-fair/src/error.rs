@@ -57,10 +57,12 @@ pub enum FairError {
         explanation: String,
     },
     /// The header lacks a column the audit needs.
-    #[error("{path}:1: missing column `{column}` (the header has: {available})")]
+    #[error("{path}:{line}: missing column `{column}` (the header has: {available})")]
     MissingColumn {
         /// The file that failed.
         path: PathBuf,
+        /// The header's line.
+        line: u64,
         /// The column that was looked for.
         column: String,
         /// The columns that the header does have, comma-separated.
@@ -68,11 +70,13 @@ pub enum FairError {
     },
     /// Two columns differ from a requested one only in letter case.
     #[error(
-        "{path}:1: columns {candidates} differ only in letter case; which one is `{column}`? rename the others"
+        "{path}:{line}: columns {candidates} differ only in letter case; which one is `{column}`? rename the others"
     )]
     AmbiguousColumn {
         /// The file that failed.
         path: PathBuf,
+        /// The header's line.
+        line: u64,
         /// The column that was looked for.
         column: String,
         /// The columns that match it in another case, quoted and joined.
@@ -161,10 +165,12 @@ pub enum FairError {
         value: String,
     },
     /// The header names the same column twice.
-    #[error("{path}:1: column `{column}` appears more than once in the header")]
+    #[error("{path}:{line}: column `{column}` appears more than once in the header")]
     DuplicateColumn {
         /// The file that failed.
         path: PathBuf,
+        /// The header's line.
+        line: u64,
         /// The repeated column name.
         column: String,
     },

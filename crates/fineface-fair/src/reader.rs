@@ -113,6 +113,10 @@ pub fn read_predictions<R: Read>(
         .lines()
         .position(|l| !l.trim().is_empty())
         .map_or(1, |i| i as u64 + 1);
+    // Lines as an editor numbers them: the csv crate's count skips blank lines.
+    let lines = fineface_text::LineStarts::of(&text);
+    let line_of =
+        |position: Option<&csv::Position>| position.map_or(0, |p| lines.line_at(p.byte()));
     let mut csv = csv::ReaderBuilder::new()
         .flexible(true)
         .trim(csv::Trim::All)
@@ -125,7 +129,7 @@ pub fn read_predictions<R: Read>(
         },
         _ => FairError::Csv {
             path: path.to_owned(),
-            line: e.position().map_or(0, |p| p.line()),
+            line: line_of(e.position()),
             message: e.to_string(),
         },
     };
@@ -158,11 +162,12 @@ pub fn read_predictions<R: Read>(
         if !name.is_empty() && header[..i].contains(name) {
             return Err(FairError::DuplicateColumn {
                 path: path.to_owned(),
+                line: header_line,
                 column: name.clone(),
             });
         }
     }
-    let index_of = |column: &str| column_index(&header, column, path);
+    let index_of = |column: &str| column_index(&header, column, path, header_line);
     let y_true = index_of(&spec.y_true)?;
     let y_pred = index_of(&spec.y_pred)?;
 
@@ -175,8 +180,9 @@ pub fn read_predictions<R: Read>(
             let columns: Vec<usize> = names.iter().map(|n| index_of(n)).collect::<Result<_>>()?;
             let mut t = PredictionTable::new(names.iter().cloned())?;
             while csv.read_record(&mut record).map_err(csv_error)? {
-                refuse_repeated_header(&record, &header, path)?;
-                let line = check_row(&record, header.len(), path)?;
+                let line = line_of(record.position());
+                refuse_repeated_header(&record, &header, line, path)?;
+                check_row(&record, header.len(), line, path)?;
                 let field = |i: usize| non_empty(&record, i, &header, line, path);
                 let truth = label(field(y_true)?, &header[y_true], line, path)?;
                 let pred = label(field(y_pred)?, &header[y_pred], line, path)?;
@@ -207,8 +213,9 @@ pub fn read_predictions<R: Read>(
         } => {
             let group = index_of(column)?;
             while csv.read_record(&mut record).map_err(csv_error)? {
-                refuse_repeated_header(&record, &header, path)?;
-                let line = check_row(&record, header.len(), path)?;
+                let line = line_of(record.position());
+                refuse_repeated_header(&record, &header, line, path)?;
+                check_row(&record, header.len(), line, path)?;
                 let field = |i: usize| non_empty(&record, i, &header, line, path);
                 let truth = label(field(y_true)?, &header[y_true], line, path)?;
                 let pred = label(field(y_pred)?, &header[y_pred], line, path)?;
@@ -290,6 +297,7 @@ fn read_bytes<R: Read>(mut reader: R, path: &Path) -> Result<Vec<u8>> {
 fn refuse_repeated_header(
     record: &csv::StringRecord,
     header: &[String],
+    line: u64,
     path: &Path,
 ) -> Result<()> {
     let repeats = record.len() == header.len()
@@ -300,7 +308,7 @@ fn refuse_repeated_header(
     if repeats {
         return Err(FairError::RepeatedHeader {
             path: path.to_owned(),
-            line: record.position().map_or(0, |p| p.line()),
+            line,
         });
     }
     Ok(())
@@ -340,7 +348,7 @@ impl FirstLines {
 
 /// The column called `column`, in any letter case (`Y_TRUE`, `Race`); two columns that
 /// are `column` in different cases are a question for the user.
-fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
+fn column_index(header: &[String], column: &str, path: &Path, line: u64) -> Result<usize> {
     let matches: Vec<usize> = (0..header.len())
         .filter(|&i| header[i].eq_ignore_ascii_case(column))
         .collect();
@@ -348,6 +356,7 @@ fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
         [i] => Ok(i),
         [] => Err(FairError::MissingColumn {
             path: path.to_owned(),
+            line,
             column: column.to_owned(),
             available: match header
                 .iter()
@@ -364,6 +373,7 @@ fn column_index(header: &[String], column: &str, path: &Path) -> Result<usize> {
         }),
         _ => Err(FairError::AmbiguousColumn {
             path: path.to_owned(),
+            line,
             column: column.to_owned(),
             candidates: matches
                 .iter()
@@ -472,8 +482,7 @@ fn compound_feature_names(column: &str, given: &[String], first_value: &str) -> 
 }
 
 /// The record's line, after checking it has as many fields as the header.
-fn check_row(record: &csv::StringRecord, expected: usize, path: &Path) -> Result<u64> {
-    let line = record.position().map_or(0, |p| p.line());
+fn check_row(record: &csv::StringRecord, expected: usize, line: u64, path: &Path) -> Result<()> {
     if record.len() != expected {
         return Err(FairError::RaggedRow {
             path: path.to_owned(),
@@ -482,7 +491,7 @@ fn check_row(record: &csv::StringRecord, expected: usize, path: &Path) -> Result
             found: record.len(),
         });
     }
-    Ok(line)
+    Ok(())
 }
 
 fn non_empty<'r>(

@@ -411,3 +411,24 @@ fn a_header_written_as_a_comment_is_named() {
     let report = audit_text("# exported by a notebook\ny_true,y_pred,group\n0,0,A\n1,1,B\n");
     assert!(report.is_ok(), "{report:?}");
 }
+
+/// Errors name the line as an editor numbers it, whatever comes before: a preamble before
+/// the header, blank lines among the rows.
+#[test]
+fn errors_name_the_line_an_editor_shows() {
+    let error = audit_text("# exported\n\ny_true,y_pred\n0,0\n")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with("preds.csv:3: missing column `group`"),
+        "{error}"
+    );
+    let error = audit_text("y_true,y_pred,group\n0,0,A\n\n\n1,1\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("preds.csv:5:"), "{error}");
+    let error = audit_text("y_true,y_pred,group\n0,0,A\n\n\n1,nan,B\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.starts_with("preds.csv:5:"), "{error}");
+}

@@ -98,6 +98,39 @@ pub fn line_of(before: &[u8]) -> u64 {
     breaks as u64 + 1
 }
 
+/// Where each line of a decoded text starts, to say which line a CSV record is on: the csv
+/// crate counts no blank line among the rows, and a record's position is where reading it
+/// began, before the blank lines it skipped.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LineStarts {
+    starts: Vec<u64>,
+    /// Whether each line is empty.
+    empty: Vec<bool>,
+}
+
+impl LineStarts {
+    /// The line starts of `text` ([`decode`]d: `\n` ends every line).
+    pub fn of(text: &str) -> Self {
+        let mut starts = vec![0];
+        let mut empty = Vec::new();
+        for line in text.split_inclusive('\n') {
+            empty.push(line == "\n");
+            starts.push(starts[starts.len() - 1] + line.len() as u64);
+        }
+        Self { starts, empty }
+    }
+
+    /// The 1-based line of the record whose reading began at byte `byte`: the first line
+    /// from there that is not empty.
+    pub fn line_at(&self, byte: u64) -> u64 {
+        let mut line = self.starts.partition_point(|&start| start <= byte);
+        while self.empty.get(line - 1).copied().unwrap_or(false) {
+            line += 1;
+        }
+        line as u64
+    }
+}
+
 /// `text` cut to its first 80 characters (`...` marks a cut), for a message: a header line
 /// may be a whole file without line breaks.
 pub fn shorten(text: &str) -> String {

@@ -9,7 +9,7 @@ mod decode;
 mod layout;
 mod value;
 
-pub use decode::{NotText, decode, line_of, shorten};
+pub use decode::{LineStarts, NotText, decode, line_of, shorten};
 pub use layout::{PreambleComment, blank_preamble, delimiter, excel_separator};
 pub use value::{
     LookAlike, MISSING_SPELLINGS, MixedLetter, NotALabel, invisible_in, is_missing, is_score,

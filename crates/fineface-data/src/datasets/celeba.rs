@@ -198,8 +198,8 @@ pub fn read_attributes_csv(path: &Path) -> Result<AttributeTable> {
     let mut listed = super::label_values::Listed::default();
     let mut falsy = FalseSpelling::default();
     for record in reader.records() {
-        let record = record.map_err(|e| text::csv_error(path, &e))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(|e| text.error(path, &e))?;
+        let line = text.line(&record);
         let image = record.get(image_col).unwrap_or_default().to_owned();
         let fields = attributes
             .iter()
@@ -305,8 +305,8 @@ pub fn read_partition_csv(path: &Path) -> Result<HashMap<String, Split>> {
     let mut out = HashMap::new();
     let mut listed = super::label_values::Listed::default();
     for record in reader.records() {
-        let record = record.map_err(|e| text::csv_error(path, &e))?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(|e| text.error(path, &e))?;
+        let line = text.line(&record);
         let (Some(image), Some(code)) = (record.get(image_col), record.get(code_col)) else {
             return Err(DataError::parse(path, line, "expected `image_id,0|1|2`"));
         };

@@ -241,9 +241,9 @@ pub fn read_labels(path: &Path) -> Result<Vec<FairFaceRow>> {
     let (mut odd_service_test, mut odd_count) = (None::<(u64, String)>, 0_usize);
     let mut listed = super::label_values::Listed::default();
     for record in csv.records() {
-        let record = record.map_err(|e| text::csv_error(path, &e))?;
-        header.refuse_repeat(&record, path)?;
-        let line = record.position().map_or(0, |p| p.line());
+        let record = record.map_err(|e| text.error(path, &e))?;
+        let line = text.line(&record);
+        header.refuse_repeat(&record, line, path)?;
         let field = |i: usize| record.get(i).unwrap_or("");
         let age = normalise_age(field(age_col))
             .ok_or_else(|| unknown_value(path, line, "age bin", field(age_col), &AGES))?;

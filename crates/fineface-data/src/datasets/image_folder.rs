@@ -336,9 +336,9 @@ impl ImageFolder {
         let mut listed = super::label_values::Listed::default();
         let locator = crate::locate::Locator::new(&self.root);
         for record in reader.records() {
-            let record = record.map_err(|e| crate::text::csv_error(&path, &e))?;
-            header.refuse_repeat(&record, &path)?;
-            let line = record.position().map_or(0, |p| p.line());
+            let record = record.map_err(|e| text.error(&path, &e))?;
+            let line = text.line(&record);
+            header.refuse_repeat(&record, line, &path)?;
             for (&c, name) in cols.iter().zip(&names) {
                 let value = record.get(c).unwrap_or("");
                 super::label_values::check_group(value, name, line, &path)?;

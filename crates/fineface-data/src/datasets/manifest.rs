@@ -109,9 +109,9 @@ impl Manifest {
         let (mut official, mut skipped): (BTreeMap<Split, Vec<FaceSample>>, Vec<Skipped>) =
             Default::default();
         for record in reader.records() {
-            let record = record.map_err(|e| text::csv_error(&csv_path, &e))?;
-            header.refuse_repeat(&record, &csv_path)?;
-            let line = record.position().map_or(0, |p| p.line());
+            let record = record.map_err(|e| text.error(&csv_path, &e))?;
+            let line = text.line(&record);
+            header.refuse_repeat(&record, line, &csv_path)?;
             let field = |i: usize| record.get(i).unwrap_or("");
             let relative = field(path_col);
             listed.check(&relative.replace('\\', "/"), line, &csv_path)?;
