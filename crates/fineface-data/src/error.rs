@@ -53,6 +53,25 @@ pub enum DataError {
         /// The first such path, where its image is, and what differs.
         hint: String,
     },
+    /// Listed paths that name images outside the dataset folder (absolute elsewhere, or
+    /// climbing out with `../`), which are never read: a dataset's images lie below its root.
+    #[error(
+        "{dataset}: {count} path(s) listed in {listed_in} name images outside the dataset \
+         folder {folder} (the first `{first}`), which are not read: give a root that holds \
+         them all (data.root, --data), or copy them into it"
+    )]
+    ImagesOutside {
+        /// Dataset name.
+        dataset: &'static str,
+        /// The label file.
+        listed_in: String,
+        /// How many listed paths leave the folder.
+        count: usize,
+        /// The first that names an image.
+        first: String,
+        /// The dataset folder.
+        folder: String,
+    },
     /// The dataset folder the config or `--data` names is no folder: a file (the label CSV
     /// given for its folder), or absent while a folder differing in letter case is there.
     #[error("{dataset}: {problem}")]

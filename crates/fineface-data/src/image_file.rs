@@ -87,11 +87,22 @@ pub const MAX_MEGAPIXELS: u64 = 179;
 
 /// The bytes of the file at `path`; a link that points at nothing or loops said as such.
 fn read_bytes(path: &Path) -> Result<Vec<u8>, ImageFileError> {
-    std::fs::read(path).map_err(|e| match crate::locate::unresolved(path) {
-        crate::locate::NotFound::BrokenLink(target) => ImageFileError::BrokenLink { target },
-        crate::locate::NotFound::LinkLoop(target) => ImageFileError::LinkLoop { target },
-        _ => ImageFileError::Read(e),
-    })
+    std::fs::read(path).map_err(|e| broken_link(path).unwrap_or(ImageFileError::Read(e)))
+}
+
+/// Why `path`, which cannot be followed, names nothing when a link is the cause: the link
+/// (itself, or a folder above it) points at nothing, named by the end of its chain
+/// ([`ImageFileError::BrokenLink`]), or loops ([`ImageFileError::LinkLoop`]). `None` when no
+/// link is to blame (the file is absent, or readable).
+pub fn broken_link(path: &Path) -> Option<ImageFileError> {
+    if std::fs::metadata(path).is_ok() {
+        return None;
+    }
+    match crate::locate::unresolved(path) {
+        crate::locate::NotFound::BrokenLink(target) => Some(ImageFileError::BrokenLink { target }),
+        crate::locate::NotFound::LinkLoop(target) => Some(ImageFileError::LinkLoop { target }),
+        _ => None,
+    }
 }
 
 /// Opens the image at `path`, whatever its extension, upright.

@@ -59,7 +59,9 @@ pub use datasets::{
     CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
 };
 pub use error::{DataError, Result, RootProblem, TwoListings, error_chain};
-pub use image_file::{FORMATS, ImageFileError, MAX_MEGAPIXELS, image_size, open_image};
+pub use image_file::{
+    FORMATS, ImageFileError, MAX_MEGAPIXELS, broken_link, image_size, open_image,
+};
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
 pub use sample::{ClassProblem, FaceDataset, FaceSample, LikeClass, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};

@@ -33,6 +33,8 @@ pub(crate) enum NotFound {
     NoPermission,
     /// A URL (`https://...`), not a path: the images are not downloaded.
     Url(String),
+    /// A row commented out with `#` (`#imgs/a.jpg`), which a CSV reader reads as a row.
+    CommentedOut,
     /// Written with `\`, which names two files on a Unix disk: one whose name holds a `\`,
     /// and one in a folder (`\` as Windows' separator). Both paths, `/`-separated.
     TwoReadings {
@@ -73,6 +75,9 @@ impl NotFound {
                 "listed in {listed_in}: a link that loops back to itself (through `{}`)",
                 target.display()
             ),
+            Self::CommentedOut => {
+                format!("listed in {listed_in} as a row commented out with `#`: left out")
+            }
             Self::TwoReadings { literal, separated } => format!(
                 "listed in {listed_in} with `\\`, which names two files here: `{literal}` (a \
                  `\\` in its name) and `{separated}` (`\\` as a folder separator); rename one"
@@ -91,6 +96,17 @@ impl NotFound {
     }
 }
 
+/// The local path a `file:` URI names (`file:///data/a%20b.jpg` is `/data/a b.jpg`);
+/// `None` for anything else, or a URI of another machine.
+fn file_uri_path(listed: &str) -> Option<String> {
+    let scheme = listed.get(..5)?;
+    if !scheme.eq_ignore_ascii_case("file:") {
+        return None;
+    }
+    let path = url::Url::parse(listed).ok()?.to_file_path().ok()?;
+    path.to_str().map(str::to_owned)
+}
+
 /// Whether a listed path is absolute on any OS: `/x`, `C:\x`, `C:x`, `\\server\share`.
 pub(crate) fn is_absolute(listed: &str) -> bool {
     let bytes = listed.as_bytes();
@@ -102,6 +118,12 @@ pub(crate) fn is_absolute(listed: &str) -> bool {
 /// (the file itself, or a folder above it) that loops or points at something absent, named
 /// by the end of its chain (`x.jpg -> mid.jpg -> /gone/end.jpg` is broken at `/gone/end.jpg`).
 pub(crate) fn unresolved(path: &Path) -> NotFound {
+    unresolved_within(path, 8)
+}
+
+/// [`unresolved`], following links through at most `depth` folder links that are broken
+/// themselves (`x.jpg -> gone/x.jpg` with `gone -> /mnt/usb`).
+fn unresolved_within(path: &Path, depth: usize) -> NotFound {
     for link in path.ancestors() {
         let Ok(target) = std::fs::read_link(link) else {
             continue;
@@ -109,7 +131,7 @@ pub(crate) fn unresolved(path: &Path) -> NotFound {
         if link.canonicalize().is_ok() {
             continue; // a link that resolves: the trouble is further down
         }
-        return match follow(link) {
+        return match follow(link, depth) {
             Chain::Loops => NotFound::LinkLoop(target),
             Chain::EndsAt(end) => NotFound::BrokenLink(end),
         };
@@ -125,8 +147,9 @@ enum Chain {
     EndsAt(PathBuf),
 }
 
-/// Follows `link` from link to link.
-fn follow(link: &Path) -> Chain {
+/// Follows `link` from link to link; a target under a broken folder link is followed on,
+/// `depth` times at most.
+fn follow(link: &Path, depth: usize) -> Chain {
     let mut passed = std::collections::HashSet::new();
     let mut at = link.to_owned();
     let mut last_target = PathBuf::new();
@@ -140,7 +163,12 @@ fn follow(link: &Path) -> Chain {
         };
         at = at.with_file_name(&target);
         if std::fs::symlink_metadata(&at).is_err() {
-            return Chain::EndsAt(target);
+            // Absent itself, or under a folder link that is broken in turn.
+            return match depth.checked_sub(1).map(|d| unresolved_within(&at, d)) {
+                Some(NotFound::BrokenLink(end)) => Chain::EndsAt(end),
+                Some(NotFound::LinkLoop(_)) => Chain::Loops,
+                _ => Chain::EndsAt(target),
+            };
         }
         last_target = target;
     }
@@ -227,9 +255,11 @@ impl<'a> Place<'a> {
     fn describe(&self, listed: &str) -> String {
         let line = self.line.or_else(|| {
             let text = crate::text::read_text(self.file).ok()?;
+            // A CSV's fields (names with spaces, quoted) or a text table's words.
             let fields = |l: &str| -> bool {
-                l.split([',', '\t', ' '])
+                l.split([',', ';', '\t'])
                     .any(|f| f.trim().trim_matches('"') == listed)
+                    || l.split_whitespace().any(|w| w == listed)
             };
             text.lines().position(fields).map(|i| i as u64 + 1)
         });
@@ -328,6 +358,14 @@ impl Locator {
     /// The image `listed` names and which file it is: one `stat` where the list spells
     /// the path as the disk does.
     pub(crate) fn locate(&mut self, listed: &str) -> Result<Located, NotFound> {
+        self.locate_as_written(listed).map_err(|why| match why {
+            NotFound::Absent if listed.starts_with('#') => NotFound::CommentedOut,
+            other => other,
+        })
+    }
+
+    /// [`Self::locate`], a `#` row taken as a path.
+    fn locate_as_written(&mut self, listed: &str) -> Result<Located, NotFound> {
         let parts = self.disk_parts(listed)?;
         let spelled = self.below(&parts);
         let path = match std::fs::metadata(&spelled) {
@@ -403,6 +441,10 @@ impl Locator {
 
     /// [`Self::relative_parts`] with the folder separators `separators`.
     fn parts_split_on(&self, listed: &str, separators: &[char]) -> Result<Vec<String>, NotFound> {
+        // `file:///data/a%20b.jpg`, as a notebook's `Path.as_uri()` writes it: the local path.
+        if let Some(path) = file_uri_path(listed) {
+            return self.parts_split_on(&path, separators);
+        }
         if let Some((scheme, _)) = listed.split_once("://")
             && !scheme.is_empty()
             && scheme

@@ -155,6 +155,12 @@ impl FaceDataset {
                 class: (*class).to_owned(),
             });
         }
+        // Each training class by what it looks like, to name the one an unseen class
+        // looks like (`Male` in test, `male` or `mаle` in train: two classes to a reader).
+        let train_by_look: BTreeMap<String, &str> = train
+            .iter()
+            .map(|t| (fineface_text::look_key(t), *t))
+            .collect();
         for split in [Split::Val, Split::Test] {
             let mut unseen: BTreeMap<&str, usize> = BTreeMap::new();
             for sample in self.split(split) {
@@ -167,14 +173,15 @@ impl FaceDataset {
                     class: class.to_owned(),
                     split,
                     images,
-                    // `Male` in test, `male` (or `mаle`, Cyrillic) in train: two classes to
-                    // this reader.
-                    like: train.iter().find_map(|t| {
-                        fineface_text::look_alike(class, t).map(|how| LikeClass {
-                            class: (*t).to_owned(),
-                            how: how.to_string(),
-                        })
-                    }),
+                    like: train_by_look
+                        .get(&fineface_text::look_key(class))
+                        .and_then(|t| {
+                            let how = fineface_text::look_alike(class, t)?;
+                            Some(LikeClass {
+                                class: (*t).to_owned(),
+                                how: how.to_string(),
+                            })
+                        }),
                 }
             }));
         }

@@ -1054,8 +1054,8 @@ fn rows_relative_to_another_folder_are_refused_saying_where_they_are() {
     .to_string();
     assert!(
         error.contains(
-            "the row `Female/2.jpg` fits no image and the image `train/Female/2.jpg` has no row: \
-             the paths lack the leading `train/`"
+            "`Female/2.jpg` is at `train/Female/2.jpg`: the paths lack the leading `train/`; add \
+             it in the label file: the image has no row and the row fits no image"
         ),
         "{error}"
     );
@@ -1322,54 +1322,69 @@ fn look_alike_classes_and_values_are_named() {
     let ff = root.join("fairface");
     jpeg(&ff.join("train/1.jpg"));
     std::fs::write(
-        ff.join("fairface_label_train.csv"),
-        "file,age,gender,race,service_test\ntrain/1.jpg,20-29,M\u{430}le,White,False\n",
-    )
-    .unwrap();
-    std::fs::write(
         ff.join("fairface_label_val.csv"),
         "file,age,gender,race,service_test\n",
     )
     .unwrap();
-    let error = FairFace::new(ff)
-        .load(&SplitConfig::default())
-        .unwrap_err()
-        .to_string();
-    assert!(
-        error.contains(
-            "unknown gender `M\u{430}le` (FairFace's are Male, Female); it looks like \
-                        `Male` but differs in U+0430 against U+0061"
-        ),
-        "{error}"
-    );
+    // A small letter of another script, and a capital (Cyrillic `М` for `M`).
+    for (value, how) in [
+        ("M\u{430}le", "U+0430 against U+0061"),
+        ("\u{41c}ale", "U+041C against U+004D"),
+    ] {
+        std::fs::write(
+            ff.join("fairface_label_train.csv"),
+            format!("file,age,gender,race,service_test\ntrain/1.jpg,20-29,{value},White,False\n"),
+        )
+        .unwrap();
+        let error = FairFace::new(ff.clone())
+            .load(&SplitConfig::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains(&format!(
+                "unknown gender `{value}` (FairFace's are Male, Female); it looks like `Male` \
+                 but differs in {how}"
+            )),
+            "{error}"
+        );
+    }
     std::fs::remove_dir_all(&root).unwrap();
 }
 
 /// What a row that names no image is, when it is no path a folder off: a row commented out
-/// with `#`, or a folder another than the disk's.
+/// with `#` (skipped, said as such), or an image whose name another folder holds (a deleted
+/// image, or a row in the wrong folder: skipped and warned of, never refused, since
+/// FairFace's `train/5.jpg` and `val/5.jpg` are two images).
 #[test]
-fn a_row_commented_out_or_in_another_folder_is_said_as_such() {
+fn a_row_commented_out_or_in_another_folder_is_skipped_saying_so() {
     let root = scratch("commented-row");
     let mut csv = String::from("path,label,group\n");
     for i in 0..4 {
         jpeg(&root.join(format!("imgs/{i}.jpg")));
         csv.push_str(&format!("imgs/{i}.jpg,{},g\n", i % 2));
     }
-    let error = manifest_error(&root, format!("{csv}#imgs/3.jpg,1,g\n"));
-    assert!(
-        error.contains(
-            "`#imgs/3.jpg` is a row commented out with `#` (`imgs/3.jpg`): delete the row, or \
-             its `#`"
-        ),
-        "{error}"
-    );
     jpeg(&root.join("other/9.jpg"));
-    let error = manifest_error(&root, format!("{csv}imgs/9.jpg,1,g\n"));
+    csv.push_str("#imgs/3.jpg,1,g\nimgs/9.jpg,1,g\n");
+    std::fs::write(root.join("manifest.csv"), csv).unwrap();
+    let dataset = label_manifest(&root).load(&SplitConfig::default()).unwrap();
+    let skipped = outcome(&dataset);
+    assert_eq!(
+        skipped["#imgs/3.jpg"],
+        Err("listed in the manifest (line 6) as a row commented out with `#`: left out".to_owned())
+    );
+    assert_eq!(
+        skipped["imgs/9.jpg"],
+        Err("listed in the manifest (line 7) but absent".to_owned())
+    );
+    // Two or more rows a folder off the same way are the file's way of writing paths.
+    let mut csv = String::from("path,label,group\n");
+    for i in 0..4 {
+        jpeg(&root.join(format!("imgs/sub/{i}.jpg")));
+        csv.push_str(&format!("sub/{i}.jpg,{},g\n", i % 2));
+    }
+    let error = manifest_error(&root, csv);
     assert!(
-        error.contains(
-            "`imgs/9.jpg` is at `other/9.jpg`: the paths start with `imgs/` where the folder \
-             has `other/`"
-        ),
+        error.contains("`sub/0.jpg` is at `imgs/sub/0.jpg`: the paths lack the leading `imgs/`"),
         "{error}"
     );
     std::fs::remove_dir_all(&root).unwrap();
@@ -1396,6 +1411,142 @@ fn a_broken_link_in_a_class_folder_is_said_whatever_its_name() {
         Err(
             "listed in the class folder: a link to `/nonexistent-fineface-disk/faces`, which \
              is absent"
+                .to_owned()
+        )
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// What must still load: a dataset with a few images deleted whose names another folder
+/// holds (FairFace numbers `train/` and `val/` alike; class folders numbered alike), a lone
+/// stale row of an ImageFolder's groups CSV, names that only ASCII confusables tell apart
+/// (`Kim`, `Kirn`), and words mixing Latin with a script unlike it (`Tシャツ`).
+#[test]
+fn valid_datasets_with_a_few_files_gone_still_load() {
+    let root = scratch("still-loads");
+    let ff = root.join("fairface");
+    for i in 0..6 {
+        jpeg(&ff.join(format!("train/{i}.jpg")));
+        jpeg(&ff.join(format!("val/{i}.jpg")));
+    }
+    let rows = |split: &str| {
+        let mut text = String::from("file,age,gender,race,service_test\n");
+        for i in 0..6 {
+            let gender = ["Male", "Female"][i % 2];
+            text.push_str(&format!("{split}/{i}.jpg,20-29,{gender},White,False\n"));
+        }
+        text
+    };
+    std::fs::write(ff.join("fairface_label_train.csv"), rows("train")).unwrap();
+    std::fs::write(ff.join("fairface_label_val.csv"), rows("val")).unwrap();
+    for gone in ["train/2.jpg", "train/3.jpg"] {
+        std::fs::remove_file(ff.join(gone)).unwrap();
+    }
+    let dataset = FairFace::new(ff).load(&SplitConfig::default()).unwrap();
+    assert_eq!(dataset.skipped.len(), 2, "{:?}", dataset.skipped);
+
+    let folder = root.join("imagefolder");
+    jpeg(&folder.join("train/Male/1.jpg"));
+    jpeg(&folder.join("train/Female/2.jpg"));
+    jpeg(&folder.join("test/Female/1.jpg"));
+    std::fs::write(
+        folder.join("groups.csv"),
+        "path,race\ntrain/Male/1.jpg,Black\ntrain/Female/2.jpg,White\ntrain/Male/9.jpg,White\n",
+    )
+    .unwrap();
+    // `train/Male/9.jpg` is stale and `test/Female/1.jpg` has no row: both skipped.
+    let dataset = ImageFolder {
+        groups_csv: Some("groups.csv".into()),
+        ..ImageFolder::new(folder)
+    }
+    .load(&SplitConfig::default())
+    .unwrap();
+    assert_eq!(dataset.skipped.len(), 2, "{:?}", dataset.skipped);
+
+    let names = root.join("names");
+    let mut csv = String::from("path,label,group\n");
+    for (i, label) in ["Kim", "Kirn", "Tシャツ", "Kim", "Kirn", "Tシャツ"]
+        .iter()
+        .enumerate()
+    {
+        jpeg(&names.join(format!("{i}.jpg")));
+        csv.push_str(&format!("{i}.jpg,{label},g\n"));
+    }
+    std::fs::write(names.join("manifest.csv"), csv).unwrap();
+    let dataset = label_manifest(&names)
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert!(
+        dataset.class_problems().is_empty(),
+        "{:?}",
+        dataset.class_problems()
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// Rows naming images outside the dataset folder (absolute elsewhere, or `../`): a lone
+/// one is skipped and listed; two or more are refused, since they would be lost. A
+/// `file://` URI names the local file.
+#[test]
+fn images_outside_the_folder_are_refused_and_file_uris_read() {
+    let dir = scratch("outside");
+    let root = dir.join("faces");
+    let mut csv = String::from("path,label,group\n");
+    for i in 0..4 {
+        jpeg(&root.join(format!("imgs/{i}.jpg")));
+        jpeg(&dir.join(format!("copy/{i}.jpg")));
+        let listed = if i < 2 {
+            format!("imgs/{i}.jpg")
+        } else {
+            dir.join(format!("copy/{i}.jpg")).display().to_string()
+        };
+        csv.push_str(&format!("{listed},{},g\n", i % 2));
+    }
+    let error = manifest_error(&root, &csv);
+    assert!(
+        error.starts_with(
+            "manifest: 2 path(s) listed in manifest.csv name images outside the dataset folder"
+        ) && error.contains("which are not read: give a root that holds them all"),
+        "{error}"
+    );
+    let uris: String = (0..4)
+        .map(|i| {
+            let path = root.join(format!("imgs/{i}.jpg")).display().to_string();
+            format!("file://{},{},g\n", path.replace(' ', "%20"), i % 2)
+        })
+        .collect();
+    std::fs::write(
+        root.join("manifest.csv"),
+        format!("path,label,group\n{uris}"),
+    )
+    .unwrap();
+    let dataset = label_manifest(&root).load(&SplitConfig::default()).unwrap();
+    assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
+    assert_eq!(dataset.len(), 4);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A link whose target lies under a folder link that is broken in turn is named by the end
+/// of the whole chain: the disk not mounted.
+#[cfg(unix)]
+#[test]
+fn a_link_through_a_broken_folder_link_names_the_end() {
+    let root = scratch("chain-through-folder");
+    jpeg(&root.join("imgs/0.jpg"));
+    jpeg(&root.join("imgs/1.jpg"));
+    std::os::unix::fs::symlink("/nonexistent-fineface-usb/faces", root.join("gone_dir")).unwrap();
+    std::os::unix::fs::symlink("../gone_dir/x8.jpg", root.join("imgs/x8.jpg")).unwrap();
+    std::fs::write(
+        root.join("manifest.csv"),
+        "path,label,group\nimgs/0.jpg,0,g\nimgs/1.jpg,1,g\nimgs/x8.jpg,1,g\n",
+    )
+    .unwrap();
+    let dataset = label_manifest(&root).load(&SplitConfig::default()).unwrap();
+    assert_eq!(
+        outcome(&dataset)["imgs/x8.jpg"],
+        Err(
+            "listed in the manifest (line 4): a link to `/nonexistent-fineface-usb/faces`, \
+             which is absent"
                 .to_owned()
         )
     );

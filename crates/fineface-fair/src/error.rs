@@ -56,6 +56,17 @@ pub enum FairError {
         /// What it is and what to do.
         explanation: String,
     },
+    /// A `#` line among the rows (a row commented out, a note): no comment to a CSV reader.
+    #[error(
+        "{path}:{line}: a `#` line among the rows (a row commented out, or a note): a CSV has \
+         no comments after its header; delete the line, or its `#`"
+    )]
+    CommentedRow {
+        /// The file.
+        path: PathBuf,
+        /// The line.
+        line: u64,
+    },
     /// The header lacks a column the audit needs.
     #[error("{path}:{line}: missing column `{column}` (the header has: {available})")]
     MissingColumn {
@@ -281,7 +292,7 @@ pub enum FairError {
     /// Labels or group values that differ only in letter case or surrounding spaces
     /// (`Male` and `male`): counted apart they split one class or group in two.
     #[error(
-        "{what}: values that differ only in case, spaces, `_` or `-`: {first:?}, \
+        "{what}: values that differ only in case, spaces, `_`, dashes or Unicode form: {first:?}, \
          {second:?}{unseen}; spell each one way (they would be audited as different classes or \
          groups)"
     )]

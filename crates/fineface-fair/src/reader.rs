@@ -441,15 +441,18 @@ fn group_value(value: &str, column: &str, line: u64, path: &Path) -> Result<()> 
         });
     }
     match fineface_text::not_a_label(value) {
-        Some(why @ (NotALabel::Score | NotALabel::SpreadsheetError | NotALabel::Invisible(_))) => {
-            Err(FairError::NotALabel {
-                path: path.to_owned(),
-                line,
-                column: column.to_owned(),
-                value: value.to_owned(),
-                why,
-            })
-        }
+        Some(
+            why @ (NotALabel::Score
+            | NotALabel::SpreadsheetError
+            | NotALabel::Invisible(_)
+            | NotALabel::MixedScript(_)),
+        ) => Err(FairError::NotALabel {
+            path: path.to_owned(),
+            line,
+            column: column.to_owned(),
+            value: value.to_owned(),
+            why,
+        }),
         _ => Ok(()),
     }
 }
@@ -483,6 +486,22 @@ fn compound_feature_names(column: &str, given: &[String], first_value: &str) -> 
 
 /// The record's line, after checking it has as many fields as the header.
 fn check_row(record: &csv::StringRecord, expected: usize, line: u64, path: &Path) -> Result<()> {
+    // `#1,0,c` or `# a note`: a `#` line among the rows is a row to the reader (Excel's
+    // `#N/A` and `#VALUE!` are cells, said as such where they stand).
+    let commented = record.get(0).is_some_and(|first| {
+        use fineface_text::NotALabel::{Missing, SpreadsheetError};
+        first.starts_with('#')
+            && !matches!(
+                fineface_text::not_a_label(first),
+                Some(Missing | SpreadsheetError)
+            )
+    });
+    if commented {
+        return Err(FairError::CommentedRow {
+            path: path.to_owned(),
+            line,
+        });
+    }
     if record.len() != expected {
         return Err(FairError::RaggedRow {
             path: path.to_owned(),

@@ -120,7 +120,7 @@ fn labels_or_groups_differing_only_in_case_or_spaces_are_an_error_naming_both() 
         let error = audit_text(text).unwrap_err().to_string();
         assert!(
             error.starts_with(&format!(
-                "preds.csv: {what}: values that differ only in case, spaces, `_` or `-`: \
+                "preds.csv: {what}: values that differ only in case, spaces, `_`, dashes or Unicode form: \
                  {spellings}"
             )),
             "{error}"
@@ -431,4 +431,24 @@ fn errors_name_the_line_an_editor_shows() {
         .unwrap_err()
         .to_string();
     assert!(error.starts_with("preds.csv:5:"), "{error}");
+}
+
+/// A `#` line among the rows (a row commented out, a note) is no comment to a CSV reader:
+/// refused on its line, whatever it holds; Excel's `#N/A` stays a missing value. A group
+/// value mixing Latin and Cyrillic letters is refused as labels are.
+#[test]
+fn commented_rows_and_mixed_script_groups_are_refused() {
+    for row in ["#male,female,c", "#1,0,c", "# a note"] {
+        let error = audit_text(&format!("y_true,y_pred,group\nmale,male,a\n{row}\n"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.starts_with("preds.csv:3: a `#` line among the rows"),
+            "{row}: {error}"
+        );
+    }
+    let error = audit_text("y_true,y_pred,group\n1,1,East Asian\n0,1,\u{415}ast Asian\n")
+        .unwrap_err()
+        .to_string();
+    assert!(error.contains("Cyrillic `\u{415}` (U+0415)"), "{error}");
 }

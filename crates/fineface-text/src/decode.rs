@@ -101,7 +101,7 @@ pub fn line_of(before: &[u8]) -> u64 {
 /// Where each line of a decoded text starts, to say which line a CSV record is on: the csv
 /// crate counts no blank line among the rows, and a record's position is where reading it
 /// began, before the blank lines it skipped.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineStarts {
     starts: Vec<u64>,
     /// Whether each line is empty.

@@ -37,7 +37,8 @@ pub enum NotALabel {
 pub struct MixedLetter {
     /// The letter (`а`, Cyrillic).
     pub letter: char,
-    /// The word's first letter, of the script the word is written in (`m`, Latin).
+    /// The word's first letter of the script it is written in, its most frequent (`m`,
+    /// Latin).
     pub first: char,
 }
 
@@ -92,31 +93,34 @@ impl NotALabel {
 /// `東京タワー`, whose Han and Katakana are one Japanese script).
 pub fn mixed_script(value: &str) -> Option<MixedLetter> {
     use unicode_script::{Script, UnicodeScript};
-    use unicode_security::MixedScript;
-    let word = value.split_whitespace().find(|w| !w.is_single_script())?;
-    let letters: Vec<char> = word
+    use unicode_security::{RestrictionLevel, RestrictionLevelDetection};
+    // Latin with Han, Hiragana, Katakana, Hangul or another script that looks unlike it
+    // (`Tシャツ`, `X線`) is a word; with Cyrillic or Greek, whose letters look like Latin
+    // ones, it is the word's look-alike (UTS #39's moderately restrictive level).
+    let word = value
+        .split_whitespace()
+        .find(|w| w.detect_restriction_level() > RestrictionLevel::ModeratelyRestrictive)?;
+    let letters: Vec<(char, Script)> = word
         .chars()
-        .filter(|c| {
-            !matches!(
-                c.script(),
-                Script::Common | Script::Inherited | Script::Unknown
-            )
-        })
+        .map(|c| (c, c.script()))
+        .filter(|(_, s)| !matches!(s, Script::Common | Script::Inherited | Script::Unknown))
         .collect();
-    // The word's script is its most frequent one (the first on a tie); the odd letter is
-    // one of another (`мale`: Latin, with a Cyrillic `м`).
-    let count = |script: Script| letters.iter().filter(|c| c.script() == script).count();
-    let first = letters.iter().copied().max_by_key(|c| {
-        (
-            count(c.script()),
-            std::cmp::Reverse(letters.iter().position(|l| l.script() == c.script())),
-        )
-    })?;
+    // The word's script is its most frequent one (the earliest on a tie); the odd letter is
+    // the first of another (`мale`: Latin, with a Cyrillic `м`).
+    let mut counts: Vec<(Script, usize)> = Vec::new();
+    for &(_, script) in &letters {
+        match counts.iter_mut().find(|(s, _)| *s == script) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((script, 1)),
+        }
+    }
+    let most = counts.iter().map(|(_, n)| *n).max()?;
+    let (word_script, _) = counts.iter().find(|(_, n)| *n == most)?;
+    let first = letters.iter().find(|(_, s)| s == word_script)?.0;
     letters
         .iter()
-        .copied()
-        .find(|c| c.script() != first.script())
-        .map(|letter| MixedLetter { letter, first })
+        .find(|(_, s)| s != word_script)
+        .map(|&(letter, _)| MixedLetter { letter, first })
 }
 
 /// Why `value` (trimmed) is no label, or `None` when it is one.
@@ -201,8 +205,13 @@ pub enum LookAlike {
     /// They differ only in letter case (`Male`, `male`).
     LetterCase,
     /// They differ in characters that show alike (a Cyrillic `а` for `a`, a full-width
-    /// letter, a zero-width space): the first two that differ, `None` where one value ends.
-    Characters(Option<char>, Option<char>),
+    /// letter, a zero-width space): the first two that differ other than in letter case.
+    Characters {
+        /// The first value's character; `None` where it ends.
+        first: Option<char>,
+        /// The second value's.
+        second: Option<char>,
+    },
 }
 
 impl std::fmt::Display for LookAlike {
@@ -216,9 +225,12 @@ impl std::fmt::Display for LookAlike {
         };
         match self {
             Self::LetterCase => f.write_str("only in letter case"),
-            Self::Characters(a, b) => {
-                write!(f, "in {} against {}, which look alike", code(*a), code(*b))
-            }
+            Self::Characters { first, second } => write!(
+                f,
+                "in {} against {}, which look alike",
+                code(*first),
+                code(*second)
+            ),
         }
     }
 }
@@ -229,12 +241,22 @@ impl std::fmt::Display for LookAlike {
 pub fn look_key(value: &str) -> String {
     use unicode_normalization::UnicodeNormalization;
     let visible: String = value.chars().filter(|&c| !is_invisible(c)).nfkc().collect();
-    let folded = visible
+    // The skeleton of what is not ASCII only: its table also maps ASCII to ASCII (`m` to
+    // `rn`, `1` to `l`), which would make `Kim` and `Kirn` one; before lowercasing, since
+    // it maps capitals to capitals (Cyrillic `М` to `M`).
+    let mut skeleton = String::with_capacity(visible.len());
+    for c in visible.chars() {
+        if c.is_ascii() {
+            skeleton.push(c);
+        } else {
+            skeleton.extend(unicode_security::skeleton(c.encode_utf8(&mut [0; 4])));
+        }
+    }
+    skeleton
         .to_lowercase()
         .split_whitespace()
         .collect::<Vec<_>>()
-        .join(" ");
-    unicode_security::skeleton(&folded).collect()
+        .join(" ")
 }
 
 /// Whether `a` and `b`, different values, look the same: in another letter case, or once
@@ -250,12 +272,15 @@ pub fn look_alike(a: &str, b: &str) -> Option<LookAlike> {
     if look_key(a) != look_key(b) {
         return None;
     }
+    // The first characters that differ other than in letter case: `Femаle` against `female`
+    // is the Cyrillic `а`, not the capital.
+    let same = |x: char, y: char| x.to_lowercase().eq(y.to_lowercase());
     let (mut x, mut y) = (a.chars(), b.chars());
     loop {
         match (x.next(), y.next()) {
-            (p, q) if p != q => return Some(LookAlike::Characters(p, q)),
+            (Some(p), Some(q)) if same(p, q) => {}
             (None, None) => return None,
-            _ => {}
+            (first, second) => return Some(LookAlike::Characters { first, second }),
         }
     }
 }

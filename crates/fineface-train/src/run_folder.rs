@@ -217,8 +217,8 @@ pub struct EvalOutcome {
     pub summary: SplitSummary,
     /// The images scored that the run trained or chose its checkpoint on: another dataset
     /// holding them, the run's own kind at another root that holds more images (so that
-    /// its carved test split differs), or `--split all` (same file name and size; runs
-    /// written before `trained-on.tsv` are not compared).
+    /// its carved test split differs), or `--split all` (same size and first bytes;
+    /// runs written before `trained-on.tsv` are not compared).
     pub trained_on: Option<Overlap>,
 }
 
@@ -288,12 +288,12 @@ impl RunFolder {
         let samples = split.samples(&dataset);
         // Another dataset, or the run's own kind at another root (a whole folder the run
         // trained on part of), may hold the images it trained and selected on.
-        let trained_on = TrainedOn::read(&self.dir)?.and_then(|t| t.overlap(&samples));
+        let trained_on = TrainedOn::read(&self.dir).and_then(|t| t.overlap(&samples));
         if let Some(o) = &trained_on {
             tracing::warn!(
                 seen = o.seen, of = o.of, first = %o.first,
-                "images the run trained or chose its checkpoint on are scored again (same file \
-                 name and size): these scores are not held out"
+                "images the run trained or chose its checkpoint on are scored again (same size \
+                 and first bytes): these scores are not held out"
             );
         }
         let out = request.out.clone().unwrap_or_else(|| {

@@ -1,46 +1,56 @@
 //! The images a run trained and chose its checkpoint on (its train and val splits), kept in
-//! the run folder by file name and size, so that an evaluation on another dataset that
-//! holds them again (UTKFace's whole folder after a run on part of it) says so: their
+//! the run folder by their content, so that an evaluation on another dataset that holds them
+//! again (UTKFace's whole folder after a run on part of it, a renamed copy) says so: their
 //! scores are not held out.
 
 use std::collections::HashSet;
+use std::io::Read;
 use std::path::Path;
 
 use fineface_data::FaceSample;
 
-use crate::error::{Result, TrainError};
+use crate::error::Result;
 use crate::files::write_atomic;
 
-/// The file in a run folder: `name<TAB>bytes` per image, one line each.
+/// The file in a run folder: `checksum<TAB>bytes<TAB>name` per image, one line each.
 pub const FILE_NAME: &str = "trained-on.tsv";
 
-/// The train and val images of a run, by file name and size in bytes.
+/// How much of each image's start its checksum covers: enough to tell two photos apart
+/// (their headers and first scan lines differ), little enough to read every image quickly.
+const CHECKED_BYTES: u64 = 4096;
+
+/// The train and val images of a run, by content.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TrainedOn {
     images: HashSet<ImageKey>,
 }
 
-/// One image file as a run remembers it: the name on disk (no folder: the dataset may lie
-/// elsewhere) and its size in bytes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+/// One image file as a run remembers it: its size in bytes and the CRC-32 of its first
+/// [`CHECKED_BYTES`], whatever its name or folder (a copy elsewhere, renamed, is the same).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ImageKey {
-    name: String,
+    checksum: u32,
     bytes: u64,
 }
 
 impl ImageKey {
-    /// The key of the file at `path`; `None` when it has no name or cannot be read.
+    /// The key of the file at `path`; `None` when it cannot be read.
     fn of(path: &Path) -> Option<Self> {
-        let name = path.file_name()?.to_string_lossy().into_owned();
-        let bytes = std::fs::metadata(path).ok()?.len();
-        Some(Self { name, bytes })
+        let file = std::fs::File::open(path).ok()?;
+        let bytes = file.metadata().ok()?.len();
+        let mut start = Vec::with_capacity(CHECKED_BYTES as usize);
+        file.take(CHECKED_BYTES).read_to_end(&mut start).ok()?;
+        Some(Self {
+            checksum: crc32fast::hash(&start),
+            bytes,
+        })
     }
 }
 
 /// How many images of an evaluation a run trained or chose its checkpoint on.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overlap {
-    /// Images evaluated that the run saw (same file name and size).
+    /// Images evaluated that the run saw (same size and first bytes).
     pub seen: usize,
     /// Images evaluated.
     pub of: usize,
@@ -49,7 +59,7 @@ pub struct Overlap {
 }
 
 impl TrainedOn {
-    /// The images of `samples` (a `stat` each).
+    /// The images of `samples` (their first 4 KiB read).
     pub fn of<'a>(samples: impl IntoIterator<Item = &'a FaceSample>) -> Self {
         let images = samples
             .into_iter()
@@ -61,49 +71,42 @@ impl TrainedOn {
     /// Writes [`FILE_NAME`] into the run folder `dir`.
     ///
     /// # Errors
-    /// [`TrainError::Io`] when it cannot be written.
+    /// [`TrainError::Io`](crate::TrainError::Io) when it cannot be written.
     pub fn write(&self, dir: &Path) -> Result<()> {
         let mut lines: Vec<String> = self
             .images
             .iter()
-            // A name holding a tab or a line break would break the table: left out.
-            .filter(|k| !k.name.contains(['\t', '\n', '\r']))
-            .map(|k| format!("{}\t{}\n", k.name, k.bytes))
+            .map(|k| format!("{:08x}\t{}\n", k.checksum, k.bytes))
             .collect();
         lines.sort();
         write_atomic(&dir.join(FILE_NAME), lines.concat().as_bytes())
     }
 
-    /// The images of the run folder `dir`; `None` for a run written before this file was
-    /// (nothing to compare with).
-    ///
-    /// # Errors
-    /// [`TrainError::Config`] naming the line of a file that is not `name<TAB>bytes`.
-    pub fn read(dir: &Path) -> Result<Option<Self>> {
+    /// The images of the run folder `dir`; `None` for a run written before this file was,
+    /// or whose file does not read (it only serves a warning: said, and passed over).
+    pub fn read(dir: &Path) -> Option<Self> {
         let path = dir.join(FILE_NAME);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(text) => text,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(TrainError::io(&path, e)),
-        };
+        let text = std::fs::read_to_string(&path).ok()?;
         let mut images = HashSet::new();
         for (i, line) in text.lines().enumerate() {
-            let key = line
-                .rsplit_once('\t')
-                .and_then(|(name, bytes)| Some((name, bytes.parse().ok()?)))
-                .map(|(name, bytes)| ImageKey {
-                    name: name.to_owned(),
-                    bytes,
-                });
+            let key = line.split_once('\t').and_then(|(checksum, bytes)| {
+                Some(ImageKey {
+                    checksum: u32::from_str_radix(checksum, 16).ok()?,
+                    bytes: bytes.parse().ok()?,
+                })
+            });
             let Some(key) = key else {
-                return Err(TrainError::Config {
-                    path,
-                    message: format!("line {}: expected `name<TAB>bytes`, found `{line}`", i + 1),
-                });
+                tracing::warn!(
+                    "{}:{}: expected `checksum<TAB>bytes`: the run's training images are not \
+                     compared with the evaluated ones",
+                    path.display(),
+                    i + 1
+                );
+                return None;
             };
             images.insert(key);
         }
-        Ok(Some(Self { images }))
+        Some(Self { images })
     }
 
     /// Which of `samples` the run saw; `None` when none.
@@ -118,5 +121,44 @@ impl TrainedOn {
             of: samples.len(),
             first,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two files of one size that differ in their first bytes are two images; the same bytes
+    /// under another name are one.
+    #[test]
+    fn images_are_known_by_content_not_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let write = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            FaceSample {
+                path,
+                file: name.to_owned(),
+                target: "x".to_owned(),
+                sensitive: Vec::new(),
+            }
+        };
+        let trained = [
+            write("a.jpg", b"first image"),
+            write("b.jpg", b"other image"),
+        ];
+        let seen = TrainedOn::of(&trained);
+        seen.write(dir.path()).unwrap();
+        let read = TrainedOn::read(dir.path()).unwrap();
+        assert_eq!(read, seen);
+        let evaluated = [
+            write("renamed.jpg", b"first image"),
+            write("same-size.jpg", b"third image"),
+        ];
+        let overlap = read.overlap(&evaluated).unwrap();
+        assert_eq!((overlap.seen, overlap.of), (1, 2));
+        assert_eq!(overlap.first, "renamed.jpg");
+        std::fs::write(dir.path().join(FILE_NAME), "not a table\n").unwrap();
+        assert_eq!(TrainedOn::read(dir.path()), None);
     }
 }

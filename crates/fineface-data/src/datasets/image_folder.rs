@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use super::layout::{Offset, Shift};
 use crate::error::{DataError, Result, TwoListings};
 use crate::sample::{FaceSample, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
@@ -448,24 +449,49 @@ impl ImageFolder {
                 by_ending.entry(&file[i + 1..]).or_insert(file);
             }
         }
-        let Some((row, ending, image)) = rows.iter().find_map(|row| {
-            image_ending(&row.file, &by_ending).map(|(ending, image)| (&row.file, ending, image))
-        }) else {
+        let found: Vec<(&Skipped, Offset)> = rows
+            .iter()
+            .take(20)
+            .filter_map(|row| {
+                let (ending, image) = image_ending(&row.file, &by_ending)?;
+                let extra = row.file[..row.file.len() - ending.len()].trim_end_matches('/');
+                let folder = image[..image.len() - ending.len()].trim_end_matches('/');
+                let shift = match (extra.is_empty(), folder.is_empty()) {
+                    (true, _) => Shift::Lacks {
+                        folder: folder.to_owned(),
+                    },
+                    (false, true) => Shift::Carries {
+                        extra: extra.to_owned(),
+                    },
+                    (false, false) => Shift::Replaces {
+                        extra: extra.to_owned(),
+                        folder: folder.to_owned(),
+                    },
+                };
+                Some((
+                    row,
+                    Offset {
+                        at: image.to_owned(),
+                        shift,
+                    },
+                ))
+            })
+            .collect();
+        let Some((row, offset)) = super::layout::systematic(&found, rows.len().min(20)) else {
+            if let Some((row, offset)) = found.first() {
+                // A stale row beside an image of the same name elsewhere: said, not refused.
+                tracing::warn!(
+                    "{}: {} (no image fits the row)",
+                    csv.display(),
+                    offset.describe(&row.file)
+                );
+            }
             return Ok(());
         };
-        let hint = if ending == row.as_str() {
-            format!(
-                "the row `{row}` fits no image and the image `{image}` has no row: the paths \
-                 lack the leading `{}`; add it in the groups CSV",
-                &image[..image.len() - row.len()]
-            )
-        } else {
-            format!(
-                "the row `{row}` fits no image and the image `{image}` has no row: the paths \
-                 carry a leading `{}` that the folder does not have; remove it from the groups CSV",
-                &row[..row.len() - ending.len()]
-            )
-        };
+        let hint = format!(
+            "{}: the image has no row and the row fits no image",
+            offset.describe(&row.file)
+        );
         Err(DataError::ImagesOff {
             dataset: "imagefolder",
             listed_in: csv.display().to_string(),

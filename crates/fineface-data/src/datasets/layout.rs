@@ -2,6 +2,7 @@
 //! (`img_align_celeba/img_align_celeba/`), UTKFace "in-the-wild" (`part1/ part2/ part3/`),
 //! an archive's own top folder around everything.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
@@ -130,25 +131,61 @@ impl Listing<'_> {
     /// [`DataError::ImagesOff`], naming the first such path, where its image is and the
     /// number of absent paths.
     fn refuse_found_elsewhere(&self, skipped: &[Skipped]) -> Result<()> {
+        let leaves = |s: &Skipped| s.reason.contains("leaves the");
         // Absent, or leaving the folder (`../imgs/a.jpg` written relative to another one).
         let absent: Vec<&Skipped> = skipped
             .iter()
-            .filter(|s| s.reason.ends_with("but absent") || s.reason.contains("leaves the"))
+            .filter(|s| s.reason.ends_with("but absent") || leaves(s))
             .collect();
         if absent.is_empty() {
             return Ok(());
         }
         let offsets = Offsets::of(self.folder);
-        let Some(hint) = absent.iter().take(20).find_map(|s| offsets.hint(&s.file)) else {
-            return Ok(());
-        };
-        Err(DataError::ImagesOff {
-            dataset: self.dataset,
-            listed_in: self.listed_in.to_owned(),
-            absent: absent.len(),
-            folder: format!("`{}`", self.folder.display()),
-            hint,
-        })
+        let found: Vec<(&Skipped, Offset)> = absent
+            .iter()
+            .take(20)
+            .filter_map(|s| offsets.find(&s.file).map(|o| (*s, o)))
+            .collect();
+        if let Some((first, offset)) = systematic(&found, absent.len().min(20)) {
+            return Err(DataError::ImagesOff {
+                dataset: self.dataset,
+                listed_in: self.listed_in.to_owned(),
+                absent: absent.len(),
+                folder: format!("`{}`", self.folder.display()),
+                hint: format!("{} ({})", offset.describe(&first.file), first.reason),
+            });
+        }
+        if let Some((first, offset)) = found.first() {
+            // Another folder holds a file of that name: a deleted image, or a row in the
+            // wrong folder; said, never refused.
+            tracing::warn!(
+                "{}: {} ({})",
+                self.listed_in,
+                offset.describe(&first.file),
+                first.reason
+            );
+        }
+        // Rows naming images outside the folder: a lone one (a stray `../x.jpg`) is skipped
+        // and listed; two or more are the label file's way of writing paths.
+        let outside: Vec<&Skipped> = absent.iter().copied().filter(|s| leaves(s)).collect();
+        let images_outside: Vec<&&Skipped> = outside
+            .iter()
+            .take(20)
+            .filter(|s| {
+                let written = PathBuf::from(s.file.replace('\\', "/"));
+                self.folder.join(written).is_file()
+            })
+            .collect();
+        match images_outside[..] {
+            [first, _, ..] => Err(DataError::ImagesOutside {
+                dataset: self.dataset,
+                listed_in: self.listed_in.to_owned(),
+                count: outside.len(),
+                first: first.file.clone(),
+                folder: format!("`{}`", self.folder.display()),
+            }),
+            _ => Ok(()),
+        }
     }
 
     /// Refuses a label file none of whose relative paths names an image (every skipped
@@ -197,6 +234,28 @@ impl Listing<'_> {
     }
 }
 
+/// The offset most of the `checked` absent rows share, when it is one to refuse: rows that
+/// climb out with `../`; or that carry or lack a leading folder, in at least two rows and
+/// half of those checked (or the one absent row). A replaced folder is never one.
+pub(crate) fn systematic<'a>(
+    found: &'a [(&'a Skipped, Offset)],
+    checked: usize,
+) -> Option<&'a (&'a Skipped, Offset)> {
+    let mut counts: HashMap<&Shift, usize> = HashMap::new();
+    for (_, offset) in found {
+        *counts.entry(&offset.shift).or_default() += 1;
+    }
+    let (shift, n) = counts.into_iter().max_by_key(|(_, n)| *n)?;
+    let refuse = match shift {
+        Shift::Replaces { .. } => false,
+        Shift::Climbs => true,
+        Shift::Carries { .. } | Shift::Lacks { .. } => checked == 1 || (n >= 2 && 2 * n >= checked),
+    };
+    refuse
+        .then(|| found.iter().find(|(_, o)| &o.shift == shift))
+        .flatten()
+}
+
 /// The folders a listed path may be off by: the folder itself and the folders one and two
 /// levels below it, listed once to look many paths up.
 pub(crate) struct Offsets {
@@ -208,7 +267,13 @@ impl Offsets {
     /// The folders around `folder`.
     pub(crate) fn of(folder: &Path) -> Self {
         let below = subfolders(folder);
-        let further: Vec<PathBuf> = below.iter().flat_map(|f| subfolders(f)).collect();
+        // Two levels down where the first holds few folders (splits, classes), not where it
+        // holds thousands (one per identity): each is looked in for every path.
+        let further: Vec<PathBuf> = if below.len() <= 100 {
+            below.iter().flat_map(|f| subfolders(f)).collect()
+        } else {
+            Vec::new()
+        };
         let bases = std::iter::once(folder.to_owned())
             .chain(below)
             .chain(further)
@@ -220,53 +285,107 @@ impl Offsets {
     }
 
     /// Where the file listed as `listed` is when its path is a folder or two off: with its
-    /// leading folders dropped, or whole, in the folder or one or two folders down; what to
-    /// change in the label file.
-    pub(crate) fn hint(&self, listed: &str) -> Option<String> {
-        if let Some(row) = listed.strip_prefix('#') {
-            // A row commented out (`#imgs/a.jpg`): not a path a folder off.
-            return Some(format!(
-                "`{listed}` is a row commented out with `#` (`{row}`): delete the row, or its `#`"
-            ));
-        }
+    /// leading folders dropped, or whole, in the folder or one or two folders down.
+    pub(crate) fn find(&self, listed: &str) -> Option<Offset> {
         let climbs = listed.split(['/', '\\']).any(|p| p == "..");
         let parts: Vec<&str> = listed
             .split(['/', '\\'])
             .filter(|p| !p.is_empty() && *p != "." && *p != "..")
             .collect();
         for base in &self.bases {
-            let shown = base.strip_prefix(&self.folder).unwrap_or(base);
-            let shown = shown.to_string_lossy().replace('\\', "/");
+            let folder = base.strip_prefix(&self.folder).unwrap_or(base);
+            let folder = folder.to_string_lossy().replace('\\', "/");
             for drop in 0..parts.len() {
                 let rest = parts[drop..].join("/");
                 if !base.join(&rest).is_file() {
                     continue;
                 }
-                let at = [shown.as_str(), &rest].join("/");
-                let at = at.trim_start_matches('/');
                 let extra = parts[..drop].join("/");
-                let advice = match (base == &self.folder, drop) {
+                let shift = match (base == &self.folder, drop) {
                     (true, 0) if !climbs => continue, // the path as written: not off
-                    (true, 0) => "the paths climb out with `../`, written relative to another \
-                                  folder (the label file's own?); write them relative to the \
-                                  dataset folder"
-                        .to_owned(),
-                    (true, _) => format!(
-                        "the paths carry a leading `{extra}/` that the folder does not have; \
-                         remove it from the label file"
-                    ),
-                    (false, 0) => {
-                        format!("the paths lack the leading `{shown}/`; add it in the label file")
-                    }
-                    (false, _) => format!(
-                        "the paths start with `{extra}/` where the folder has `{shown}/`; write \
-                         that in the label file"
-                    ),
+                    (true, 0) => Shift::Climbs,
+                    (true, _) => Shift::Carries { extra },
+                    (false, 0) => Shift::Lacks { folder },
+                    (false, _) => Shift::Replaces { extra, folder },
                 };
-                return Some(format!("`{listed}` is at `{at}`: {advice}"));
+                let at = [shift_folder(&shift), &rest].join("/");
+                let at = at.trim_start_matches('/').to_owned();
+                return Some(Offset { at, shift });
             }
         }
         None
+    }
+
+    /// [`Self::find`] as words: where `listed` is and what to change in the label file.
+    pub(crate) fn hint(&self, listed: &str) -> Option<String> {
+        self.find(listed).map(|offset| offset.describe(listed))
+    }
+}
+
+/// The folder a shifted path's file is in, below the dataset folder.
+fn shift_folder(shift: &Shift) -> &str {
+    match shift {
+        Shift::Lacks { folder } | Shift::Replaces { folder, .. } => folder,
+        Shift::Climbs | Shift::Carries { .. } => "",
+    }
+}
+
+/// How a listed path is off, the same for every row a label file writes one way.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub(crate) enum Shift {
+    /// It climbs out with `../`: written relative to another folder.
+    Climbs,
+    /// It carries a leading folder the disk does not have.
+    Carries {
+        /// The leading folders to remove.
+        extra: String,
+    },
+    /// It lacks a leading folder.
+    Lacks {
+        /// The folder to add.
+        folder: String,
+    },
+    /// It starts with another folder than the disk's: also what a deleted image whose
+    /// name another folder holds looks like (FairFace's `train/5.jpg` and `val/5.jpg`), so
+    /// never reason enough to refuse.
+    Replaces {
+        /// The leading folders written.
+        extra: String,
+        /// The folder that holds the file.
+        folder: String,
+    },
+}
+
+/// Where a listed path's file is, and how the path is off.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Offset {
+    /// The file, below the dataset folder.
+    pub at: String,
+    /// How the path is off.
+    pub shift: Shift,
+}
+
+impl Offset {
+    /// `` `listed` is at `at`: `` and what to change in the label file.
+    pub(crate) fn describe(&self, listed: &str) -> String {
+        let advice = match &self.shift {
+            Shift::Climbs => "the paths climb out with `../`, written relative to another \
+                              folder (the label file's own?); write them relative to the \
+                              dataset folder"
+                .to_owned(),
+            Shift::Carries { extra } => format!(
+                "the paths carry a leading `{extra}/` that the folder does not have; remove it \
+                 from the label file"
+            ),
+            Shift::Lacks { folder } => {
+                format!("the paths lack the leading `{folder}/`; add it in the label file")
+            }
+            Shift::Replaces { extra, folder } => format!(
+                "the paths start with `{extra}/` where the folder has `{folder}/`; write that \
+                 in the label file"
+            ),
+        };
+        format!("`{listed}` is at `{}`: {advice}", self.at)
     }
 }
 
@@ -279,12 +398,18 @@ fn has_file(folder: &Path, wanted: impl Fn(&str) -> bool) -> bool {
 }
 
 fn subfolders(folder: &Path) -> Vec<PathBuf> {
+    // The entry's own type (no `stat` per image); a link followed.
+    let is_folder = |e: &std::fs::DirEntry| match e.file_type() {
+        Ok(t) if t.is_symlink() => e.path().is_dir(),
+        Ok(t) => t.is_dir(),
+        Err(_) => false,
+    };
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(folder)
         .map(|entries| {
             entries
                 .filter_map(|e| e.ok())
+                .filter(is_folder)
                 .map(|e| e.path())
-                .filter(|p| p.is_dir())
                 .collect()
         })
         .unwrap_or_default();

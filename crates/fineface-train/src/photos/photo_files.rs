@@ -31,12 +31,9 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
     for path in paths {
         let metadata = std::fs::metadata(path).map_err(|e| TrainError::Photos {
             path: path.clone(),
-            message: match std::fs::read_link(path) {
-                Ok(target) => format!(
-                    "a link to `{}`, which cannot be followed ({e})",
-                    target.display()
-                ),
-                Err(_) => format!("no such photo or folder ({e})"),
+            message: match fineface_data::broken_link(path) {
+                Some(link) => link.to_string(),
+                None => format!("no such photo or folder ({e})"),
             },
         })?;
         if !metadata.is_dir() {
@@ -57,14 +54,8 @@ pub fn collect_photos(paths: &[PathBuf]) -> Result<Vec<PathBuf>> {
                         if is_photo(bad) {
                             // Listed once, as unreadable, with where the link points.
                             photos.push(bad.to_owned());
-                        } else if let (Err(_), Ok(target)) =
-                            (std::fs::metadata(bad), std::fs::read_link(bad))
-                        {
-                            tracing::warn!(
-                                "{}: a link to `{}`, which cannot be followed: passed over",
-                                bad.display(),
-                                target.display()
-                            );
+                        } else if let Some(link) = fineface_data::broken_link(bad) {
+                            tracing::warn!("{}: {link}: passed over", bad.display());
                         } else {
                             tracing::warn!("{}: {error}", bad.display());
                         }

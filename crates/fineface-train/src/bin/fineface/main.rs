@@ -967,7 +967,7 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         if let Some(o) = &outcome.trained_on {
             println!(
                 "  warning: {} of the {} images scored are images the run trained or chose its \
-                 checkpoint on (same file name and size, the first `{}`): these scores are not \
+                 checkpoint on (same size and first bytes, the first `{}`): these scores are not \
                  held out",
                 o.seen, o.of, o.first
             );
