@@ -98,7 +98,7 @@ impl NotFound {
 
 /// The local path a `file:` URI names (`file:///data/a%20b.jpg` is `/data/a b.jpg`);
 /// `None` for anything else, or a URI of another machine.
-fn file_uri_path(listed: &str) -> Option<String> {
+pub(crate) fn file_uri_path(listed: &str) -> Option<String> {
     let scheme = listed.get(..5)?;
     if !scheme.eq_ignore_ascii_case("file:") {
         return None;

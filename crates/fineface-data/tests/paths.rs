@@ -1465,10 +1465,17 @@ fn valid_datasets_with_a_few_files_gone_still_load() {
 
     let names = root.join("names");
     let mut csv = String::from("path,label,group\n");
-    for (i, label) in ["Kim", "Kirn", "Tシャツ", "Kim", "Kirn", "Tシャツ"]
-        .iter()
-        .enumerate()
-    {
+    let labels = [
+        "Kim",
+        "Kirn",
+        "Tシャツ",
+        "HIV-положительный",
+        "Kim",
+        "Kirn",
+        "Tシャツ",
+        "HIV-положительный",
+    ];
+    for (i, label) in labels.iter().enumerate() {
         jpeg(&names.join(format!("{i}.jpg")));
         csv.push_str(&format!("{i}.jpg,{label},g\n"));
     }
@@ -1523,6 +1530,20 @@ fn images_outside_the_folder_are_refused_and_file_uris_read() {
     let dataset = label_manifest(&root).load(&SplitConfig::default()).unwrap();
     assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
     assert_eq!(dataset.len(), 4);
+    // `file://` URIs of images outside: refused as the plain paths are.
+    let uris: String = (2..4)
+        .map(|i| {
+            format!(
+                "file://{},1,g\n",
+                dir.join(format!("copy/{i}.jpg")).display()
+            )
+        })
+        .collect();
+    let error = manifest_error(&root, format!("path,label,group\nimgs/0.jpg,0,g\n{uris}"));
+    assert!(
+        error.contains("name images outside the dataset folder"),
+        "{error}"
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -1549,6 +1570,51 @@ fn a_link_through_a_broken_folder_link_names_the_end() {
              which is absent"
                 .to_owned()
         )
+    );
+    std::fs::remove_dir_all(&root).unwrap();
+}
+
+/// ImageFolder's class folders as disks write them: an accent composed on one split and
+/// decomposed on another (a macOS copy) is one class; a class folder that is a broken link
+/// is said; a file linked from another split is one image there twice, refused.
+#[cfg(unix)]
+#[test]
+fn class_folders_in_either_unicode_form_broken_or_linked_are_handled() {
+    let root = scratch("class-forms");
+    jpeg(&root.join("train/Caf\u{e9}/1.jpg"));
+    jpeg(&root.join("train/Bar/2.jpg"));
+    jpeg(&root.join("test/Cafe\u{301}/3.jpg"));
+    jpeg(&root.join("test/Bar/4.jpg"));
+    std::os::unix::fs::symlink("/nonexistent-fineface-nas/faces", root.join("train/nasdir"))
+        .unwrap();
+    let dataset = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap();
+    assert_eq!(dataset.classes, ["Bar", "Caf\u{e9}"]);
+    assert!(
+        dataset.class_problems().is_empty(),
+        "{:?}",
+        dataset.class_problems()
+    );
+    assert_eq!(
+        outcome(&dataset)["train/nasdir"],
+        Err(
+            "listed in the split folder: a link to `/nonexistent-fineface-nas/faces`, which is \
+             absent"
+                .to_owned()
+        )
+    );
+    std::os::unix::fs::symlink("../../train/Bar/2.jpg", root.join("test/Bar/leak.jpg")).unwrap();
+    let error = ImageFolder::new(root.clone())
+        .load(&SplitConfig::default())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.starts_with(
+            "imagefolder: `train/Bar/2.jpg` (an image) and `test/Bar/leak.jpg` (a link to it) \
+             are one image"
+        ),
+        "{error}"
     );
     std::fs::remove_dir_all(&root).unwrap();
 }

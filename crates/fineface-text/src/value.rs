@@ -97,8 +97,11 @@ pub fn mixed_script(value: &str) -> Option<MixedLetter> {
     // Latin with Han, Hiragana, Katakana, Hangul or another script that looks unlike it
     // (`Tシャツ`, `X線`) is a word; with Cyrillic or Greek, whose letters look like Latin
     // ones, it is the word's look-alike (UTS #39's moderately restrictive level).
+    // Words end at spaces, ASCII punctuation and dashes: `HIV-положительный` is two.
     let word = value
-        .split_whitespace()
+        .split(|c: char| {
+            c.is_whitespace() || (c.is_ascii() && !c.is_ascii_alphanumeric()) || DASHES.contains(&c)
+        })
         .find(|w| w.detect_restriction_level() > RestrictionLevel::ModeratelyRestrictive)?;
     let letters: Vec<(char, Script)> = word
         .chars()

@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 use super::layout::{Offset, Shift};
 use crate::error::{DataError, Result, TwoListings};
@@ -270,6 +271,7 @@ impl ImageFolder {
         &self,
         dir: &Path,
         side: &mut SideGroups,
+        images: &mut HashMap<PathBuf, String>,
         skipped: &mut Vec<Skipped>,
     ) -> Result<Vec<FaceSample>> {
         let split_name = dir
@@ -282,7 +284,14 @@ impl ImageFolder {
             let name = entry.file_name().to_string_lossy().into_owned();
             let relative = format!("{split_name}/{name}");
             if !is_folder(&entry) {
-                if let Some(reason) = no_image_reason(&name) {
+                if let Some(why) = broken_link(&entry) {
+                    // A class folder (or an image) linked from a disk not mounted.
+                    skipped.push(Skipped {
+                        split: None,
+                        file: relative,
+                        reason: why.reason("the split folder"),
+                    });
+                } else if let Some(reason) = no_image_reason(&name) {
                     skipped.push(Skipped {
                         split: None,
                         file: relative,
@@ -302,6 +311,7 @@ impl ImageFolder {
                     name: &name,
                     side,
                     visited: &mut visited,
+                    images,
                 };
                 class.read(&entry.path(), &relative, &mut samples, skipped)?;
             }
@@ -370,11 +380,14 @@ impl ImageFolder {
     pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
         let folders = self.split_folders()?;
         let mut side = self.read_groups()?;
+        // Every image read, by its path with links resolved: a link to one read before (in
+        // another split, too) is the same image twice.
+        let mut images: HashMap<PathBuf, String> = HashMap::new();
         let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
         let mut skipped = Vec::new();
         for (split, dir) in &folders {
             let before = skipped.len();
-            let samples = self.read_split(dir, &mut side, &mut skipped)?;
+            let samples = self.read_split(dir, &mut side, &mut images, &mut skipped)?;
             for file in &mut skipped[before..] {
                 file.split = Some(*split);
             }
@@ -473,6 +486,7 @@ impl ImageFolder {
                     Offset {
                         at: image.to_owned(),
                         shift,
+                        every_row: false,
                     },
                 ))
             })
@@ -502,6 +516,47 @@ impl ImageFolder {
     }
 }
 
+/// Why `entry` is a link that names nothing (pointing at nothing, or looping); `None` for
+/// anything else.
+fn broken_link(entry: &std::fs::DirEntry) -> Option<crate::locate::NotFound> {
+    let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+    (link && std::fs::metadata(entry.path()).is_err())
+        .then(|| crate::locate::unresolved(&entry.path()))
+}
+
+impl Class<'_> {
+    /// Refuses an image read before under another path: a link to it (`test/male/leak.jpg
+    /// -> ../../train/male/1.jpg` would put a training image in the test split).
+    ///
+    /// # Errors
+    /// [`DataError::ListedTwice`] naming both paths.
+    fn refuse_seen(&mut self, entry: &std::fs::DirEntry, folder: &Path, file: &str) -> Result<()> {
+        let link = entry.file_type().is_ok_and(|t| t.is_symlink());
+        // No `stat` per image: a plain file is its folder's resolved path and its name.
+        let resolved = match link {
+            true => entry
+                .path()
+                .canonicalize()
+                .map_err(|e| DataError::io(&entry.path(), e))?,
+            false => folder.join(entry.file_name()),
+        };
+        let Some(first) = self.images.get(&resolved) else {
+            self.images.insert(resolved, file.to_owned());
+            return Ok(());
+        };
+        Err(DataError::ListedTwice {
+            dataset: "imagefolder",
+            listings: Box::new(TwoListings {
+                first: first.clone(),
+                first_in: "an image".to_owned(),
+                second: file.to_owned(),
+                second_in: "a link to it".to_owned(),
+            }),
+            image: resolved,
+        })
+    }
+}
+
 /// The image without a row that `row` names a folder or two off: the row's whole path ends
 /// the image's, or one of the row's endings is it. The row's ending that fits, and the
 /// image.
@@ -521,6 +576,8 @@ struct Class<'a> {
     /// The folders read so far, links resolved: a link back to one (`up -> ..`) would
     /// read it again, or forever.
     visited: &'a mut std::collections::HashSet<PathBuf>,
+    /// The images read so far, by their path with links resolved.
+    images: &'a mut HashMap<PathBuf, String>,
 }
 
 impl Class<'_> {
@@ -538,7 +595,7 @@ impl Class<'_> {
         let canonical = folder
             .canonicalize()
             .map_err(|e| DataError::io(folder, e))?;
-        if !self.visited.insert(canonical) {
+        if !self.visited.insert(canonical.clone()) {
             skipped.push(Skipped {
                 split: None,
                 file: format!("{relative}/"),
@@ -579,11 +636,9 @@ impl Class<'_> {
                 });
                 continue;
             }
-            let link = entry.file_type().is_ok_and(|t| t.is_symlink());
-            if link && std::fs::metadata(entry.path()).is_err() {
+            if let Some(why) = broken_link(&entry) {
                 // A link that loops or points at nothing: an image's, or a folder's of
                 // images (whatever its name), said either way.
-                let why = crate::locate::unresolved(&entry.path());
                 skipped.push(Skipped {
                     split: None,
                     reason: why.reason("the class folder"),
@@ -594,6 +649,7 @@ impl Class<'_> {
             if !super::is_image(name) {
                 continue;
             }
+            self.refuse_seen(&entry, &canonical, &file)?;
             let exact_only = cased.get(&name.to_lowercase()).is_some_and(|n| *n > 1);
             let attributes = if let Some(values) = self.side.values_of(&file, exact_only) {
                 values
@@ -608,7 +664,8 @@ impl Class<'_> {
             samples.push(FaceSample {
                 path: entry.path(),
                 file,
-                target: self.name.to_owned(),
+                // One class however the disk writes its accents (macOS: decomposed).
+                target: self.name.nfc().collect(),
                 sensitive: attributes,
             });
         }

@@ -172,7 +172,8 @@ impl Listing<'_> {
             .iter()
             .take(20)
             .filter(|s| {
-                let written = PathBuf::from(s.file.replace('\\', "/"));
+                let written = crate::locate::file_uri_path(&s.file)
+                    .unwrap_or_else(|| s.file.replace('\\', "/"));
                 self.folder.join(written).is_file()
             })
             .collect();
@@ -216,7 +217,9 @@ impl Listing<'_> {
             return Ok(());
         }
         let mut found = describe(self.folder);
-        if let Some(hint) = Offsets::of(self.folder).hint(&first.file) {
+        if let Some(mut offset) = Offsets::of(self.folder).find(&first.file) {
+            offset.every_row = true;
+            let hint = offset.describe(&first.file);
             found = format!("{found}; {hint}");
         }
         Err(DataError::ImagesNotFound {
@@ -310,15 +313,14 @@ impl Offsets {
                 };
                 let at = [shift_folder(&shift), &rest].join("/");
                 let at = at.trim_start_matches('/').to_owned();
-                return Some(Offset { at, shift });
+                return Some(Offset {
+                    at,
+                    shift,
+                    every_row: false,
+                });
             }
         }
         None
-    }
-
-    /// [`Self::find`] as words: where `listed` is and what to change in the label file.
-    pub(crate) fn hint(&self, listed: &str) -> Option<String> {
-        self.find(listed).map(|offset| offset.describe(listed))
     }
 }
 
@@ -363,6 +365,9 @@ pub(crate) struct Offset {
     pub at: String,
     /// How the path is off.
     pub shift: Shift,
+    /// Whether no listed path names an image as written, so that the offset is the label
+    /// file's way of writing paths rather than one row's.
+    pub every_row: bool,
 }
 
 impl Offset {
@@ -380,9 +385,14 @@ impl Offset {
             Shift::Lacks { folder } => {
                 format!("the paths lack the leading `{folder}/`; add it in the label file")
             }
-            Shift::Replaces { extra, folder } => format!(
+            // Every row off so: the label file's way of writing paths.
+            Shift::Replaces { extra, folder } if self.every_row => format!(
                 "the paths start with `{extra}/` where the folder has `{folder}/`; write that \
                  in the label file"
+            ),
+            Shift::Replaces { extra, folder } => format!(
+                "a file of that name is in `{folder}/`, not `{extra}/`: an image deleted from \
+                 `{extra}/`, or a row whose folder is wrong (check which before changing it)"
             ),
         };
         format!("`{listed}` is at `{}`: {advice}", self.at)

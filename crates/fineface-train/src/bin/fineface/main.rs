@@ -921,7 +921,10 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
         None => None,
     };
     let own = !matches!(data, EvalData::Other(_));
-    if own && matches!(split, Some(EvalSplit::All | EvalSplit::One(Split::Train))) {
+    // A run that keeps `trained-on.tsv` is compared image by image (the outcome says so);
+    // an older one is warned of by the split asked.
+    let compared = run.dir.join(fineface_train::TRAINED_ON_FILE).is_file();
+    if own && !compared && matches!(split, Some(EvalSplit::All | EvalSplit::One(Split::Train))) {
         tracing::warn!(
             "--split {}: the run trained on this dataset's train split, so these numbers \
              include images it learned from and flatter it (its test split is the held-out one)",
