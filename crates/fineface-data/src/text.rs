@@ -21,40 +21,15 @@ pub(crate) fn read_text(path: &Path) -> Result<String> {
     })
 }
 
-/// A CSV decoded and ready to read: its text, with the comment lines before its header
-/// (`# exported by ...`) and Excel's `sep=;` line blanked so that line numbers stay, and its
-/// delimiter. A `#` line among the rows is a row, never silently dropped.
-pub(crate) struct CsvText {
-    text: String,
-    delimiter: u8,
-    /// The 1-based line of the header, the first after the preamble.
-    header_line: u64,
-    /// The preamble's last `#` line: numpy's `savetxt` writes the header so
-    /// (`# path,gender`).
-    commented: Option<fineface_text::PreambleComment>,
-    /// Where each line starts, to name a record's line.
-    lines: fineface_text::LineStarts,
-}
+/// A CSV decoded and ready to read ([`fineface_text::CsvLayout`]): its text, with the
+/// comment lines before its header (`# exported by ...`) and Excel's `sep=;` line blanked so
+/// that line numbers stay, and its delimiter. A `#` line among the rows is a row, never
+/// silently dropped.
+pub(crate) struct CsvText(fineface_text::CsvLayout);
 
 /// The CSV at `path` ([`read_text`], then [`CsvText`]).
 pub(crate) fn read_csv(path: &Path) -> Result<CsvText> {
-    let text = read_text(path)?;
-    // The delimiter before the preamble is blanked: Excel's `sep=` line declares it.
-    let delimiter = fineface_text::delimiter(&text);
-    // The preamble's last comment, before it is blanked with the rest of the preamble.
-    let commented = fineface_text::PreambleComment::last_of(&text);
-    let text = fineface_text::blank_preamble(text);
-    let header_line = text
-        .lines()
-        .position(|l| !l.trim().is_empty())
-        .map_or(1, |i| i as u64 + 1);
-    Ok(CsvText {
-        lines: fineface_text::LineStarts::of(&text),
-        text,
-        delimiter,
-        header_line,
-        commented,
-    })
+    Ok(CsvText(fineface_text::CsvLayout::of(read_text(path)?)))
 }
 
 impl CsvText {
@@ -62,19 +37,19 @@ impl CsvText {
     pub(crate) fn line(&self, record: &csv::StringRecord) -> u64 {
         record
             .position()
-            .map_or(0, |p| self.lines.line_at(p.byte()))
+            .map_or(0, |p| self.0.lines.line_at(p.byte()))
     }
 
     /// A CSV error of this file as a [`DataError::Parse`] with its line; a row of another
     /// length than the header's said so (a `#` line among the rows as what it is).
     pub(crate) fn error(&self, path: &Path, e: &csv::Error) -> DataError {
         let byte = e.position().map_or(0, csv::Position::byte);
-        let line = self.lines.line_at(byte);
+        let line = self.0.lines.line_at(byte);
         let message = match e.kind() {
             csv::ErrorKind::UnequalLengths {
                 expected_len, len, ..
             } => {
-                let row = self.text.get(byte as usize..).unwrap_or_default();
+                let row = self.0.text.get(byte as usize..).unwrap_or_default();
                 let row = row.trim_start_matches('\n');
                 let comment = if row.starts_with('#') {
                     "; a `#` line among the rows is no comment here: delete it"
@@ -106,9 +81,9 @@ impl CsvText {
         }
         let header = Header {
             names,
-            line: self.header_line,
-            commented: self.commented.clone(),
-            delimiter: self.delimiter,
+            line: self.0.header_line,
+            commented: self.0.commented.clone(),
+            delimiter: self.0.delimiter,
         };
         Ok((header, reader))
     }
@@ -117,9 +92,9 @@ impl CsvText {
 /// A CSV reader over `csv`: its own delimiter, values trimmed.
 fn csv_reader(csv: &CsvText) -> csv::Reader<&[u8]> {
     csv::ReaderBuilder::new()
-        .delimiter(csv.delimiter)
+        .delimiter(csv.0.delimiter)
         .trim(csv::Trim::All)
-        .from_reader(csv.text.as_bytes())
+        .from_reader(csv.0.text.as_bytes())
 }
 
 /// A CSV's column names, looked up as written or in another letter case.
@@ -263,13 +238,7 @@ mod tests {
     #[test]
     fn columns_are_found_in_any_case_unless_two_match() {
         let path = Path::new("x.csv");
-        let csv = |text: &str| CsvText {
-            text: text.to_owned(),
-            delimiter: fineface_text::delimiter(text),
-            header_line: 1,
-            commented: None,
-            lines: fineface_text::LineStarts::of(text),
-        };
+        let csv = |text: &str| CsvText(fineface_text::CsvLayout::of(text.to_owned()));
         let file_race = csv("File,RACE,race2\n");
         let (header, _) = file_race.header(path).unwrap();
         assert_eq!(header.require("file", path).unwrap(), 0);

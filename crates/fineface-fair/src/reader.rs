@@ -105,16 +105,13 @@ pub fn read_predictions<R: Read>(
             line: e.line,
             cause: e.cause,
         })?;
-    // The delimiter before the preamble is blanked: Excel's `sep=` line declares it.
-    let delimiter = fineface_text::delimiter(&text);
-    let commented = fineface_text::PreambleComment::last_of(&text);
-    let text = fineface_text::blank_preamble(text);
-    let header_line = text
-        .lines()
-        .position(|l| !l.trim().is_empty())
-        .map_or(1, |i| i as u64 + 1);
-    // Lines as an editor numbers them: the csv crate's count skips blank lines.
-    let lines = fineface_text::LineStarts::of(&text);
+    let fineface_text::CsvLayout {
+        text,
+        delimiter,
+        header_line,
+        commented,
+        lines,
+    } = fineface_text::CsvLayout::of(text);
     let line_of =
         |position: Option<&csv::Position>| position.map_or(0, |p| lines.line_at(p.byte()));
     let mut csv = csv::ReaderBuilder::new()

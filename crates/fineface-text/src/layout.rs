@@ -27,6 +27,47 @@ pub fn excel_separator(line: &str) -> Option<&str> {
         .filter(|d| d.len() == 1)
 }
 
+/// A decoded CSV made ready for a CSV reader: its [`delimiter`], its preamble blanked
+/// ([`blank_preamble`]) with the comment that may be its header kept
+/// ([`PreambleComment`]), the header's line, and where each line starts ([`LineStarts`]),
+/// so that a message names the line an editor shows.
+///
+/// [`LineStarts`]: crate::LineStarts
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CsvLayout {
+    /// The text with its preamble blanked, line breaks kept.
+    pub text: String,
+    /// The delimiter.
+    pub delimiter: u8,
+    /// The 1-based line of the header, the first after the preamble.
+    pub header_line: u64,
+    /// The preamble's last `#` line.
+    pub commented: Option<PreambleComment>,
+    /// Where each line starts.
+    pub lines: crate::LineStarts,
+}
+
+impl CsvLayout {
+    /// The layout of `text` ([`decode`](crate::decode)d).
+    pub fn of(text: String) -> Self {
+        // The delimiter before the preamble is blanked: Excel's `sep=` line declares it.
+        let delimiter = delimiter(&text);
+        let commented = PreambleComment::last_of(&text);
+        let text = blank_preamble(text);
+        let header_line = text
+            .lines()
+            .position(|l| !l.trim().is_empty())
+            .map_or(1, |i| i as u64 + 1);
+        Self {
+            lines: crate::LineStarts::of(&text),
+            text,
+            delimiter,
+            header_line,
+            commented,
+        }
+    }
+}
+
 /// The last `#` line of a CSV's preamble (the lines before its header), which is the
 /// header itself where numpy's `savetxt(header=...)` wrote it (`# path,gender`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -10,7 +10,7 @@ mod layout;
 mod value;
 
 pub use decode::{LineStarts, NotText, decode, line_of, shorten};
-pub use layout::{PreambleComment, blank_preamble, delimiter, excel_separator};
+pub use layout::{CsvLayout, PreambleComment, blank_preamble, delimiter, excel_separator};
 pub use value::{
     LookAlike, MISSING_SPELLINGS, MixedLetter, NotALabel, invisible_in, is_missing, is_score,
     look_alike, look_key, mixed_script, not_a_label, number, spelling_key, unseen_difference,
