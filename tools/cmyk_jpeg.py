@@ -1,4 +1,4 @@
-"""Writes crates/fineface-train/tests/data/cmyk.jpg: a CMYK JPEG (as print workflows and some
+"""Writes crates/fineface-cli/tests/data/cmyk.jpg: a CMYK JPEG (as print workflows and some
 scanners save them, with Adobe's APP14 marker) of a synthetic picture with known colours,
 for the photo commands' bad-input tests. No person in it.
 
@@ -9,7 +9,7 @@ from pathlib import Path
 
 from PIL import Image
 
-OUT = Path(__file__).resolve().parent.parent / "crates/fineface-train/tests/data/cmyk.jpg"
+OUT = Path(__file__).resolve().parent.parent / "crates/fineface-cli/tests/data/cmyk.jpg"
 
 
 def main() -> None:

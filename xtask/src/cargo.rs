@@ -24,7 +24,7 @@ pub(crate) enum Target<'a> {
 }
 
 /// The GPU backend a build needs, from the device names it will run on: each is a cargo
-/// feature of `fineface-train` (and of the crates below it).
+/// feature of `fineface-cli` and `fineface-train` (and of the crates below them).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum GpuFeature {
     /// Burn's CUDA backend (`cuda`, `cuda:N`).

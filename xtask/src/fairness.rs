@@ -130,6 +130,41 @@ fn run_report_beside(predictions: &Path) -> Option<(Vec<String>, String, PathBuf
 
 impl FairnessArgs {
     pub fn run(self) -> anyhow::Result<()> {
+        let (spec, pos_label) = self.spec_and_label();
+        let table = fineface_fair::read_predictions_csv(&self.predictions, &spec)
+            .map_err(|e| self.explain_read_error(e))?;
+        anyhow::ensure!(
+            self.confidence.is_none() || self.bootstrap > 0,
+            "--confidence sets the level of the bootstrap intervals, which --bootstrap N (1,000 \
+             or more) draws: give it too, or drop --confidence"
+        );
+        let options = AuditOptions {
+            pos_label,
+            bootstrap: (self.bootstrap > 0).then_some(BootstrapConfig {
+                replicates: self.bootstrap,
+                seed: self.seed,
+                confidence: self.confidence.unwrap_or(0.95),
+            }),
+        };
+        let mut report = fineface_fair::audit(&table, &options).map_err(|e| {
+            let hint = match &e {
+                FairError::UnknownPosLabel { classes, .. } => {
+                    // The last in sorted order, as a run's own reports take it (`Male`, `yes`).
+                    let last = classes.split(',').next_back().unwrap_or_default().trim();
+                    format!("; pass --pos-label with one of them, e.g. --pos-label {last}")
+                }
+                _ => String::new(),
+            };
+            anyhow::anyhow!("auditing {}: {e}{hint}", self.predictions.display())
+        })?;
+        report.meta.input = Some(self.predictions.display().to_string());
+        self.write(&report, table.len())
+    }
+
+    /// The columns to read and the positive label: the flags, else the grouping and label of
+    /// the report a run wrote beside the predictions, else the compound `group` column and
+    /// `1`.
+    fn spec_and_label(&self) -> (CsvSpec, String) {
         let flags_given = !self.sensitive.is_empty()
             || self.group_column.is_some()
             || !self.feature_names.is_empty();
@@ -170,65 +205,46 @@ impl FairnessArgs {
             sensitive,
             drop_missing: self.drop_missing,
         };
-        let table = fineface_fair::read_predictions_csv(&self.predictions, &spec).map_err(|e| {
-            match &e {
-                FairError::MissingColumn {
-                    column, available, ..
-                } if self.sensitive.is_empty()
-                    && *column != self.y_true
-                    && *column != self.y_pred =>
-                {
-                    let candidates: Vec<&str> = available
-                        .split(',')
-                        .map(str::trim)
-                        .filter(|c| {
-                            !NOT_SENSITIVE.contains(c)
-                                && !c.starts_with("p_")
-                                && *c != self.y_true
-                                && *c != self.y_pred
-                        })
-                        .collect();
-                    let suggestion = if candidates.is_empty() {
-                        "name the compound group column with --group-column".to_owned()
-                    } else {
-                        format!(
-                            "pass the sensitive columns, e.g. --sensitive {}, or name a compound \
-                             group column with --group-column",
-                            candidates.join(",")
-                        )
-                    };
-                    anyhow::anyhow!("{e}; {suggestion}")
-                }
-                _ => anyhow::Error::new(e),
-            }
-        })?;
-        anyhow::ensure!(
-            self.confidence.is_none() || self.bootstrap > 0,
-            "--confidence sets the level of the bootstrap intervals, which --bootstrap N (1,000 \
-             or more) draws: give it too, or drop --confidence"
-        );
-        let options = AuditOptions {
-            pos_label,
-            bootstrap: (self.bootstrap > 0).then_some(BootstrapConfig {
-                replicates: self.bootstrap,
-                seed: self.seed,
-                confidence: self.confidence.unwrap_or(0.95),
-            }),
+        (spec, pos_label)
+    }
+
+    /// A missing compound group column explained with the columns that could be sensitive.
+    fn explain_read_error(&self, e: FairError) -> anyhow::Error {
+        let FairError::MissingColumn {
+            column, available, ..
+        } = &e
+        else {
+            return anyhow::Error::new(e);
         };
-        let mut report = fineface_fair::audit(&table, &options).map_err(|e| {
-            let hint = match &e {
-                FairError::UnknownPosLabel { classes, .. } => {
-                    // The last in sorted order, as a run's own reports take it (`Male`, `yes`).
-                    let last = classes.split(',').next_back().unwrap_or_default().trim();
-                    format!("; pass --pos-label with one of them, e.g. --pos-label {last}")
-                }
-                _ => String::new(),
-            };
-            anyhow::anyhow!("auditing {}: {e}{hint}", self.predictions.display())
-        })?;
-        report.meta.input = Some(self.predictions.display().to_string());
+        if !self.sensitive.is_empty() || *column == self.y_true || *column == self.y_pred {
+            return anyhow::Error::new(e);
+        }
+        let candidates: Vec<&str> = available
+            .split(',')
+            .map(str::trim)
+            .filter(|c| {
+                !NOT_SENSITIVE.contains(c)
+                    && !c.starts_with("p_")
+                    && *c != self.y_true
+                    && *c != self.y_pred
+            })
+            .collect();
+        let suggestion = if candidates.is_empty() {
+            "name the compound group column with --group-column".to_owned()
+        } else {
+            format!(
+                "pass the sensitive columns, e.g. --sensitive {}, or name a compound group \
+                 column with --group-column",
+                candidates.join(",")
+            )
+        };
+        anyhow::anyhow!("{e}; {suggestion}")
+    }
+
+    /// The report in the asked format, to `--out` or stdout.
+    fn write(&self, report: &SubgroupReport, rows: usize) -> anyhow::Result<()> {
         let text = match self.format {
-            Format::Json => report.to_json() + "\n",
+            Format::Json => report.to_json()? + "\n",
             Format::Csv => report.to_csv(),
             Format::Md => report.to_markdown(),
         };
@@ -237,7 +253,7 @@ impl FairnessArgs {
                 std::fs::write(path, text)
                     .with_context(|| format!("writing {}", path.display()))?;
                 tracing::info!(
-                    rows = table.len(),
+                    rows,
                     groups = report.groups.len(),
                     "wrote {}",
                     path.display()

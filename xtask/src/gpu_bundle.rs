@@ -63,7 +63,7 @@ impl GpuBundleArgs {
         let root = workspace_root();
         let features = [GpuFeature::Cuda];
         let executables = [
-            build_release("fineface-train", Target::Bin("fineface"), &features)?,
+            build_release("fineface-cli", Target::Bin("fineface"), &features)?,
             build_release(
                 "fineface-train",
                 Target::Example("bench_fineface"),

@@ -24,7 +24,7 @@ impl PassThrough {
         if command == "study" && features.is_empty() {
             features = resumed_study_features(&self.args);
         }
-        let binary = build_release("fineface-train", Target::Bin("fineface"), &features)?;
+        let binary = build_release("fineface-cli", Target::Bin("fineface"), &features)?;
         let args = fineface_args(command, &self.args, &workspace_root().join("configs"));
         let status = Command::new(&binary)
             .args(&args)

@@ -43,7 +43,11 @@ fn every_crate_has_a_readme() {
 
 #[test]
 fn libraries_log_with_tracing_not_print() {
-    for krate in crates() {
+    // A crate without `src/lib.rs` is a binary (`fineface-cli`): it prints its results.
+    for krate in crates()
+        .into_iter()
+        .filter(|c| c.join("src/lib.rs").exists())
+    {
         let mut files = Vec::new();
         rust_files(&krate.join("src"), &mut files);
         // Binaries (`src/bin/`) print their results; the libraries log.
@@ -68,6 +72,49 @@ fn libraries_log_with_tracing_not_print() {
             }
         }
     }
+}
+
+/// The names in the `[dependencies]` table of a manifest (not dev- or build-dependencies).
+fn dependencies(manifest: &str) -> Vec<String> {
+    let mut inside = false;
+    let mut names = Vec::new();
+    for line in manifest.lines().map(str::trim) {
+        if line.starts_with('[') {
+            inside = line == "[dependencies]";
+        } else if inside && !line.is_empty() && !line.starts_with('#') {
+            let name = line.split(['=', '.', ' ']).next().unwrap_or_default();
+            names.push(name.to_owned());
+        }
+    }
+    names
+}
+
+#[test]
+fn libraries_leave_command_lines_and_loggers_to_binaries() {
+    // Argument parsing, `anyhow` errors and installing a logger belong to the binaries
+    // (`fineface-cli`, `xtask`); a library returns typed errors and only emits `tracing`
+    // events.
+    let binary_only = ["clap", "anyhow", "tracing-subscriber"];
+    let mut found = Vec::new();
+    for krate in crates()
+        .into_iter()
+        .filter(|c| c.join("src/lib.rs").exists())
+    {
+        let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
+        for name in dependencies(&manifest) {
+            if binary_only.contains(&name.as_str()) {
+                found.push(format!("{}: {name}", krate.display()));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "libraries depending on a binary's crates:\n{}",
+        found.join("\n")
+    );
+    let manifest = "[package]\nname = \"x\"\n[dependencies]\n# clap: no\nanyhow.workspace = true\n\
+                    burn = { workspace = true }\n[dev-dependencies]\nclap = \"4\"\n";
+    assert_eq!(dependencies(manifest), ["anyhow", "burn"]);
 }
 
 #[test]
@@ -257,10 +304,11 @@ fn strip_comments(text: &str, blank_strings: bool) -> String {
     out
 }
 
-/// The paths named after each `crate::` in `code`, with `use crate::{a::X, b::{Y, Z}}` groups
-/// expanded: `["a::X", "b::Y", "b::Z"]`.
-fn crate_paths(code: &str) -> Vec<String> {
-    /// Parses one use tree at `rest` (after `crate::` or a group's `{`/`,`) into `out`,
+/// The paths named after each `keyword` (`crate::`, `super::`) in `code`, with
+/// `use crate::{a::X, b::{Y, Z}}` groups expanded: `["a::X", "b::Y", "b::Z"]`. For
+/// `super::`, repeated `super::super::` are kept at the front of the path.
+fn paths_after(code: &str, keyword: &str) -> Vec<String> {
+    /// Parses one use tree at `rest` (after the keyword or a group's `{`/`,`) into `out`,
     /// prefixed by `prefix`; returns what follows it.
     fn tree<'a>(rest: &'a str, prefix: &str, out: &mut Vec<String>) -> &'a str {
         let rest = rest.trim_start();
@@ -309,16 +357,46 @@ fn crate_paths(code: &str) -> Vec<String> {
     }
     let mut out = Vec::new();
     let mut search = 0;
-    while let Some(found) = code[search..].find("crate::") {
+    while let Some(found) = code[search..].find(keyword) {
         let at = search + found;
-        search = at + "crate::".len();
+        search = at + keyword.len();
         let before = code[..at].chars().next_back();
-        if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        // `my_crate::`, and the second `super::` of `super::super::`, are not a start.
+        if before.is_some_and(|c| c.is_alphanumeric() || c == '_' || c == ':') {
             continue;
         }
-        tree(&code[search..], "", &mut out);
+        // Go on after the tree: a group's inner `super::` belongs to it.
+        let rest = tree(&code[search..], "", &mut out);
+        search = code.len() - rest.len();
     }
     out
+}
+
+/// The paths named after each `crate::` in `code` (see [`paths_after`]).
+fn crate_paths(code: &str) -> Vec<String> {
+    paths_after(code, "crate::")
+}
+
+/// The crate-relative paths that `code` of `module` names through `super::`, resolved
+/// (`super::nodes::X` in `parallel::hub` is `parallel::nodes::X`). Code from the first
+/// `#[cfg(test)]` on is left out: a test module's `super::` is its own file.
+fn super_paths(code: &str, module: &str) -> Vec<String> {
+    let code = code.split("#[cfg(test)]").next().unwrap_or(code);
+    let parents: Vec<&str> = module.split("::").filter(|p| !p.is_empty()).collect();
+    paths_after(code, "super::")
+        .into_iter()
+        .filter_map(|path| {
+            let mut segments: Vec<&str> = path.split("::").collect();
+            let mut base = parents.clone();
+            base.pop()?;
+            while segments.first() == Some(&"super") {
+                segments.remove(0);
+                base.pop()?;
+            }
+            base.extend(segments);
+            Some(base.join("::"))
+        })
+        .collect()
 }
 
 /// The longest module of `modules` that `path` starts with, if any but the root.
@@ -330,9 +408,10 @@ fn module_of<'m>(path: &str, modules: &'m BTreeSet<String>) -> Option<&'m String
         .find_map(|prefix| modules.get(&prefix))
 }
 
-/// For one crate's `src/`, every module pair that import each other, as
-/// `"a <-> b (a.rs uses crate::b::X, b.rs uses crate::a::Y)"`.
-fn mutual_imports(src: &Path) -> Vec<String> {
+/// Which module imports which in one crate's `src/`: (importer, imported) -> one example,
+/// `"file uses crate::path"`. Paths through `crate::` and `super::` count; a module's
+/// re-exports of its own children (`pub use child::X` in `mod.rs`) do not.
+fn module_imports(src: &Path) -> BTreeMap<(String, String), String> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
     let files: Vec<(String, PathBuf)> = files
@@ -340,11 +419,18 @@ fn mutual_imports(src: &Path) -> Vec<String> {
         .filter_map(|f| module_path(src, &f).map(|m| (m, f)))
         .collect();
     let modules: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
-    // (importer, imported) -> one example: "file uses crate::path".
-    let mut edges: BTreeMap<(String, String), String> = BTreeMap::new();
+    let mut edges = BTreeMap::new();
     for (module, file) in &files {
         let code = strip_comments(&std::fs::read_to_string(file).unwrap(), false);
-        for path in crate_paths(&code) {
+        let named = crate_paths(&code)
+            .into_iter()
+            .map(|p| (p.clone(), format!("crate::{p}")))
+            .chain(
+                super_paths(&code, module)
+                    .into_iter()
+                    .map(|p| (p.clone(), format!("super:: ({p})"))),
+            );
+        for (path, spelled) in named {
             let Some(target) = module_of(&path, &modules) else {
                 continue;
             };
@@ -354,31 +440,126 @@ fn mutual_imports(src: &Path) -> Vec<String> {
             let name = file.strip_prefix(repo()).unwrap_or(file).display();
             edges
                 .entry((module.clone(), target.clone()))
-                .or_insert_with(|| format!("{name} uses crate::{path}"));
+                .or_insert_with(|| format!("{name} uses {spelled}"));
         }
     }
     edges
-        .iter()
-        .filter(|((a, b), _)| a < b)
-        .filter_map(|((a, b), why)| {
-            let back = edges.get(&(b.clone(), a.clone()))?;
-            Some(format!("{a} <-> {b} ({why}; {back})"))
-        })
-        .collect()
+}
+
+/// `module` cut to its first `depth` segments.
+fn at_depth(module: &str, depth: usize) -> String {
+    module
+        .split("::")
+        .take(depth)
+        .collect::<Vec<_>>()
+        .join("::")
+}
+
+/// Whether `a` is `b`'s ancestor or the reverse (a child using its parent's re-exports is
+/// no circle).
+fn nested(a: &str, b: &str) -> bool {
+    let under = |child: &str, parent: &str| child.starts_with(&format!("{parent}::"));
+    under(a, b) || under(b, a)
+}
+
+/// For one crate's `src/`, every import circle of any length, at every depth of the module
+/// tree (files, and folders taken whole: `iteration -> parallel -> iteration` is one even
+/// when the files involved differ), each as `"a -> b -> c -> a (a.rs uses crate::b::X;
+/// ...)"`, each set of modules once.
+fn import_cycles(src: &Path) -> Vec<String> {
+    let edges = module_imports(src);
+    let deepest = edges
+        .keys()
+        .flat_map(|(a, b)| [a, b])
+        .map(|m| m.split("::").count())
+        .max()
+        .unwrap_or(0);
+    // Deepest first: a circle between files is named once, not again as the circle between
+    // their folders it also makes.
+    let mut found: Vec<Vec<String>> = Vec::new();
+    let mut cycles = Vec::new();
+    for depth in (1..=deepest).rev() {
+        let mut graph: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+        for ((a, b), why) in &edges {
+            let (a, b) = (at_depth(a, depth), at_depth(b, depth));
+            if a == b || nested(&a, &b) {
+                continue;
+            }
+            graph
+                .entry(a)
+                .or_default()
+                .entry(b)
+                .or_insert_with(|| why.clone());
+        }
+        for start in graph.keys() {
+            let Some(path) = shortest_cycle(&graph, start) else {
+                continue;
+            };
+            let set: BTreeSet<String> = path.iter().cloned().collect();
+            let known = found.iter().any(|cycle| {
+                let collapsed: BTreeSet<String> =
+                    cycle.iter().map(|m| at_depth(m, depth)).collect();
+                collapsed == set
+            });
+            if known {
+                continue;
+            }
+            found.push(path.clone());
+            let why: Vec<&str> = path
+                .iter()
+                .zip(path.iter().cycle().skip(1))
+                .map(|(a, b)| graph[a][b].as_str())
+                .collect();
+            let mut names = path.clone();
+            names.push(path[0].clone());
+            cycles.push(format!("{} ({})", names.join(" -> "), why.join("; ")));
+        }
+    }
+    cycles
+}
+
+/// The shortest path from `start` back to itself in `graph`, as the modules on it (starting
+/// with `start`), if any (breadth first).
+fn shortest_cycle(
+    graph: &BTreeMap<String, BTreeMap<String, String>>,
+    start: &String,
+) -> Option<Vec<String>> {
+    let mut came_from: BTreeMap<&String, &String> = BTreeMap::new();
+    let mut queue = std::collections::VecDeque::from([start]);
+    while let Some(at) = queue.pop_front() {
+        for next in graph.get(at).into_iter().flat_map(BTreeMap::keys) {
+            if next == start {
+                let mut path = vec![at.clone()];
+                let mut step = at;
+                while step != start {
+                    step = came_from[step];
+                    path.push(step.clone());
+                }
+                path.reverse();
+                return Some(path);
+            }
+            if !came_from.contains_key(next) {
+                came_from.insert(next, at);
+                queue.push_back(next);
+            }
+        }
+    }
+    None
 }
 
 #[test]
-fn no_two_modules_import_each_other() {
+fn no_import_circles() {
     let mut circles = Vec::new();
     for src in source_roots() {
-        for pair in mutual_imports(&src) {
+        for cycle in import_cycles(&src) {
             let krate = src.parent().unwrap().strip_prefix(repo()).unwrap();
-            circles.push(format!("{}: {pair}", krate.display()));
+            circles.push(format!("{}: {cycle}", krate.display()));
         }
     }
     assert!(
         circles.is_empty(),
-        "modules that import each other (move what both need into a module of its own):\n{}",
+        "modules that import each other, directly or around a circle (move what they share \
+         into a module of its own, or pass it in):\n{}",
         circles.join("\n")
     );
 }
@@ -420,26 +601,140 @@ fn import_scanner_expands_groups_and_skips_comments_and_strings() {
         Some("a::b")
     );
     assert_eq!(module_path(src, Path::new("/x/src/bin/tool.rs")), None);
+    let code = "use super::{a::X, super::b::Y};\nuse super::super::c;\nfn f() { super::d(); }";
+    assert_eq!(
+        super_paths(code, "p::q::r"),
+        ["p::q::a::X", "p::b::Y", "p::c", "p::q::d"]
+    );
+    assert!(super_paths("use super::super::X;", "top").is_empty());
 }
 
 #[test]
-fn mutual_imports_are_found_and_named() {
+fn import_circles_are_found_and_named() {
     let dir = tempfile::tempdir().unwrap();
     let src = dir.path().join("src");
     std::fs::create_dir_all(src.join("nested")).unwrap();
-    std::fs::write(src.join("lib.rs"), "mod a;\nmod nested;\npub use a::X;\n").unwrap();
-    std::fs::write(src.join("a.rs"), "use crate::nested::inner::Y;\n").unwrap();
-    std::fs::write(src.join("nested/mod.rs"), "mod inner;\n").unwrap();
+    std::fs::create_dir_all(src.join("ring")).unwrap();
+    let write = |file: &str, text: &str| std::fs::write(src.join(file), text).unwrap();
+    write("lib.rs", "mod a;\nmod nested;\nmod ring;\npub use a::X;\n");
+    // Two modules importing each other.
+    write("a.rs", "use crate::nested::inner::Y;\n");
+    write(
+        "nested/mod.rs",
+        "mod inner;\nmod other;\npub use inner::Y;\n",
+    );
+    write("nested/inner.rs", "use crate::{X as Root, a::X};\n");
+    // Three files around a circle through `super::`; the test module's `super::` is its own.
+    write(
+        "ring/mod.rs",
+        "mod hub;\nmod nodes;\nmod sync;\npub use hub::L;\n",
+    );
+    write(
+        "ring/hub.rs",
+        "use super::nodes::N;\n#[cfg(test)]\nmod t { use super::*; }\n",
+    );
+    write("ring/nodes.rs", "use super::{sync::P};\n");
+    write("ring/sync.rs", "use super::hub;\nuse super::L;\n");
+    let found = import_cycles(&src);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(
+        found[0].starts_with("a -> nested::inner -> a ("),
+        "{found:?}"
+    );
+    assert!(
+        found[1].starts_with("ring::hub -> ring::nodes -> ring::sync -> ring::hub ("),
+        "{found:?}"
+    );
+    assert!(found[1].contains("super:: (ring::nodes::N)"), "{found:?}");
+    // Folders taken whole: `a` and `nested` meet only at depth 1, through different files.
+    write("nested/inner.rs", "// use crate::a::X;\n");
+    write("nested/other.rs", "use crate::a::X;\n");
+    write("ring/sync.rs", "use super::L;\n");
+    let found = import_cycles(&src);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("a -> nested -> a ("), "{found:?}");
+    write("a.rs", "// use crate::nested::inner::Y;\n");
+    assert!(import_cycles(&src).is_empty());
+}
+
+/// Every `static` in the code of `files` that holds state, as `"file:line: static NAME: TYPE"`.
+/// Allowed: `Mutex<()>`, a turn at something process-global that another library owns (a
+/// panic hook, a backend's generator, burn-collective's session), and `thread_local!`
+/// scratch buffers; what a run owns (links, failures, caches of results) is a value of the
+/// run.
+fn state_statics(files: &[PathBuf]) -> Vec<String> {
+    let mut found = Vec::new();
+    for file in files {
+        let code = strip_comments(&std::fs::read_to_string(file).unwrap(), true);
+        let code = code.split("#[cfg(test)]").next().unwrap_or(&code);
+        let mut in_thread_local = false;
+        for (i, line) in code.lines().enumerate() {
+            let line = line.trim();
+            if line.starts_with("thread_local!") {
+                in_thread_local = true;
+            }
+            let Some(at) = line.find("static ") else {
+                continue;
+            };
+            let before = &line[..at];
+            let declared = before.is_empty() || before.ends_with("pub ") || before.ends_with(") ");
+            let Some((_, ty)) = line[at..].split_once(':') else {
+                continue;
+            };
+            let ty: String = ty
+                .split('=')
+                .next()
+                .unwrap_or(ty)
+                .split_whitespace()
+                .collect();
+            let turn = ty.ends_with("Mutex<()>");
+            if declared && !turn && !in_thread_local && !line.contains("&'static") {
+                found.push(format!("{}:{}: {line}", file.display(), i + 1));
+            }
+            if in_thread_local && line.contains('}') && !line.contains('{') {
+                in_thread_local = false;
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn libraries_keep_no_state_in_statics() {
+    let mut files = Vec::new();
+    for krate in crates() {
+        rust_files(&krate.join("src"), &mut files);
+    }
+    let found = state_statics(&files);
+    assert!(
+        found.is_empty(),
+        "process-global state in a library (make it a value the run owns and passes on):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_statics_scanner_tells_turns_from_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a.rs");
     std::fs::write(
-        src.join("nested/inner.rs"),
-        "use crate::{X as Root, a::X};\n",
+        &file,
+        "static TURN: Mutex<()> = Mutex::new(());\n\
+         static LINK: Mutex<Option<Link>> = Mutex::new(None);\n\
+         pub(crate) static FAILURE: OnceLock<String> = OnceLock::new();\n\
+         thread_local! {\n    static SCRATCH: RefCell<Vec<f32>> = const { RefCell::new(Vec::new()) };\n}\n\
+         fn f(x: &'static str) {} // static S: u8\n\
+         const NAME: &str = \"static X: u8\";\n\
+         #[cfg(test)]\nmod tests { static SEEN: AtomicUsize = AtomicUsize::new(0); }\n",
     )
     .unwrap();
-    let found = mutual_imports(&src);
-    assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("a <-> nested::inner ("), "{found:?}");
-    std::fs::write(src.join("a.rs"), "// use crate::nested::inner::Y;\n").unwrap();
-    assert!(mutual_imports(&src).is_empty());
+    let found = state_statics(&[file]);
+    assert_eq!(found.len(), 2, "{found:?}");
+    assert!(found[0].contains(":2: static LINK"), "{found:?}");
+    assert!(
+        found[1].contains(":3: pub(crate) static FAILURE"),
+        "{found:?}"
+    );
 }
 
 /// Every `file:line` under `dir` whose code (comments and strings aside) has the `unsafe`

@@ -322,6 +322,9 @@ pub enum FairError {
     /// Bootstrap settings out of range.
     #[error("invalid bootstrap setting: {0}")]
     InvalidBootstrap(String),
+    /// The report could not be written as JSON.
+    #[error("cannot write the report as JSON: {0}")]
+    Json(#[from] serde_json::Error),
 }
 
 /// Short for `Result<T, FairError>`.

@@ -105,160 +105,25 @@ pub fn read_predictions<R: Read>(
             line: e.line,
             cause: e.cause,
         })?;
-    let fineface_text::CsvLayout {
-        text,
-        delimiter,
-        header_line,
-        commented,
-        lines,
-    } = fineface_text::CsvLayout::of(text);
-    let line_of =
-        |position: Option<&csv::Position>| position.map_or(0, |p| lines.line_at(p.byte()));
-    let mut csv = csv::ReaderBuilder::new()
-        .flexible(true)
-        .trim(csv::Trim::All)
-        .delimiter(delimiter)
-        .from_reader(text.as_bytes());
-    let csv_error = |e: csv::Error| match e.kind() {
-        csv::ErrorKind::Io(_) => FairError::Io {
-            path: path.to_owned(),
-            source: std::io::Error::other(e.to_string()),
-        },
-        _ => FairError::Csv {
-            path: path.to_owned(),
-            line: line_of(e.position()),
-            message: e.to_string(),
-        },
-    };
-    let header: Vec<String> = csv
-        .headers()
-        .map_err(csv_error)?
-        .iter()
-        .map(str::to_owned)
-        .collect();
-    let required = spec.required_columns();
-    if header.is_empty() || header.iter().all(String::is_empty) {
-        return Err(FairError::EmptyFile {
-            path: path.to_owned(),
-            expected: required.join(","),
-        });
-    }
-    // numpy's `savetxt` comments the header out: the first row was read as the header.
-    let commented_out = commented.filter(|c| {
-        c.names(&spec.y_true, delimiter)
-            && !header.iter().any(|h| h.eq_ignore_ascii_case(&spec.y_true))
-    });
-    if let Some(comment) = commented_out {
-        return Err(FairError::CommentedHeader {
-            path: path.to_owned(),
-            line: comment.line,
-            explanation: comment.explain(header_line),
-        });
-    }
-    for (i, name) in header.iter().enumerate() {
-        if !name.is_empty() && header[..i].contains(name) {
-            return Err(FairError::DuplicateColumn {
-                path: path.to_owned(),
-                line: header_line,
-                column: name.clone(),
-            });
-        }
-    }
-    let index_of = |column: &str| column_index(&header, column, path, header_line);
-    let y_true = index_of(&spec.y_true)?;
-    let y_pred = index_of(&spec.y_pred)?;
-
-    let mut record = csv::StringRecord::new();
+    let layout = fineface_text::CsvLayout::of(text);
+    let mut rows = Rows::open(&layout, path, spec)?;
     let mut first = FirstLines::default();
-    let mut table: Option<PredictionTable> = None;
     let mut dropped = 0_u64;
-    match &spec.sensitive {
+    let table = match &spec.sensitive {
         SensitiveColumns::Columns(names) => {
-            let columns: Vec<usize> = names.iter().map(|n| index_of(n)).collect::<Result<_>>()?;
-            let mut t = PredictionTable::new(names.iter().cloned())?;
-            while csv.read_record(&mut record).map_err(csv_error)? {
-                let line = line_of(record.position());
-                refuse_repeated_header(&record, &header, line, path)?;
-                check_row(&record, header.len(), line, path)?;
-                let field = |i: usize| non_empty(&record, i, &header, line, path);
-                let truth = label(field(y_true)?, &header[y_true], line, path)?;
-                let pred = label(field(y_pred)?, &header[y_pred], line, path)?;
-                let missing = columns
-                    .iter()
-                    .find(|&&c| record.get(c).is_some_and(is_missing));
-                if let Some(&c) = missing {
-                    if spec.drop_missing {
-                        dropped += 1;
-                        continue;
-                    }
-                    if record.get(c).is_some_and(|v| !v.is_empty()) {
-                        return Err(missing_error(&record, c, &header, line, path));
-                    }
-                }
-                let values: Vec<&str> = columns.iter().map(|&c| field(c)).collect::<Result<_>>()?;
-                for (&c, value) in columns.iter().zip(&values) {
-                    group_value(value, &header[c], line, path)?;
-                }
-                first.note([truth, pred].iter().chain(&values), line);
-                t.push(truth, pred, &values)?;
-            }
-            table = Some(t);
+            rows.read_columns(names, spec.drop_missing, &mut first, &mut dropped)?
         }
         SensitiveColumns::Compound {
             column,
             feature_names,
-        } => {
-            let group = index_of(column)?;
-            while csv.read_record(&mut record).map_err(csv_error)? {
-                let line = line_of(record.position());
-                refuse_repeated_header(&record, &header, line, path)?;
-                check_row(&record, header.len(), line, path)?;
-                let field = |i: usize| non_empty(&record, i, &header, line, path);
-                let truth = label(field(y_true)?, &header[y_true], line, path)?;
-                let pred = label(field(y_pred)?, &header[y_pred], line, path)?;
-                let raw = record.get(group).unwrap_or_default();
-                if raw
-                    .split(crate::table::GROUP_SEPARATOR)
-                    .any(|part| is_missing(part.trim()))
-                {
-                    if spec.drop_missing {
-                        dropped += 1;
-                        continue;
-                    }
-                    if !raw.is_empty() {
-                        return Err(missing_error(&record, group, &header, line, path));
-                    }
-                }
-                let value = field(group)?;
-                let parts: Vec<&str> = value
-                    .split(crate::table::GROUP_SEPARATOR)
-                    .map(str::trim)
-                    .collect();
-                for part in &parts {
-                    group_value(part, column, line, path)?;
-                }
-                first.note([truth, pred].iter().chain(&parts), line);
-                let t = match &mut table {
-                    Some(t) => t,
-                    None => table.insert(PredictionTable::new(compound_feature_names(
-                        column,
-                        feature_names,
-                        value,
-                    ))?),
-                };
-                t.push_compound(truth, pred, value)
-                    .map_err(|found| FairError::GroupArity {
-                        path: path.to_owned(),
-                        line,
-                        column: column.clone(),
-                        value: value.to_owned(),
-                        expected: t.feature_names().len(),
-                        found,
-                        features: t.feature_names().join(","),
-                    })?;
-            }
-        }
-    }
+        } => rows.read_compound(
+            column,
+            feature_names,
+            spec.drop_missing,
+            &mut first,
+            &mut dropped,
+        )?,
+    };
     if dropped > 0 {
         tracing::warn!(
             path = %path.display(),
@@ -275,6 +140,231 @@ pub fn read_predictions<R: Read>(
         _ => Err(FairError::NoRows {
             source_name: path.display().to_string(),
         }),
+    }
+}
+
+/// The data rows of a predictions CSV after its checked header: each row's line, and its
+/// true and predicted labels.
+struct Rows<'a> {
+    csv: csv::Reader<&'a [u8]>,
+    lines: &'a fineface_text::LineStarts,
+    path: &'a Path,
+    header: Vec<String>,
+    header_line: u64,
+    y_true: usize,
+    y_pred: usize,
+    record: csv::StringRecord,
+}
+
+/// A csv error at its line of the file.
+fn csv_error(e: csv::Error, path: &Path, lines: &fineface_text::LineStarts) -> FairError {
+    match e.kind() {
+        csv::ErrorKind::Io(_) => FairError::Io {
+            path: path.to_owned(),
+            source: std::io::Error::other(e.to_string()),
+        },
+        _ => FairError::Csv {
+            path: path.to_owned(),
+            line: e.position().map_or(0, |p| lines.line_at(p.byte())),
+            message: e.to_string(),
+        },
+    }
+}
+
+/// One data row's line and labels.
+struct Row<'r> {
+    line: u64,
+    truth: &'r str,
+    pred: &'r str,
+}
+
+impl<'a> Rows<'a> {
+    /// Reads and checks the header of `layout`'s text: not empty, not commented out (numpy's
+    /// `savetxt`), no column twice, the label columns present.
+    fn open(layout: &'a fineface_text::CsvLayout, path: &'a Path, spec: &CsvSpec) -> Result<Self> {
+        let mut csv = csv::ReaderBuilder::new()
+            .flexible(true)
+            .trim(csv::Trim::All)
+            .delimiter(layout.delimiter)
+            .from_reader(layout.text.as_bytes());
+        let header = csv
+            .headers()
+            .map_err(|e| csv_error(e, path, &layout.lines))?
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        let mut rows = Self {
+            csv,
+            lines: &layout.lines,
+            path,
+            header,
+            header_line: layout.header_line,
+            y_true: 0,
+            y_pred: 0,
+            record: csv::StringRecord::new(),
+        };
+        rows.check_header(layout, spec)?;
+        rows.y_true = rows.index_of(&spec.y_true)?;
+        rows.y_pred = rows.index_of(&spec.y_pred)?;
+        Ok(rows)
+    }
+
+    fn check_header(&self, layout: &fineface_text::CsvLayout, spec: &CsvSpec) -> Result<()> {
+        let (header, path) = (&self.header, self.path);
+        if header.is_empty() || header.iter().all(String::is_empty) {
+            return Err(FairError::EmptyFile {
+                path: path.to_owned(),
+                expected: spec.required_columns().join(","),
+            });
+        }
+        // numpy's `savetxt` comments the header out: the first row was read as the header.
+        let commented_out = layout.commented.as_ref().filter(|c| {
+            c.names(&spec.y_true, layout.delimiter)
+                && !header.iter().any(|h| h.eq_ignore_ascii_case(&spec.y_true))
+        });
+        if let Some(comment) = commented_out {
+            return Err(FairError::CommentedHeader {
+                path: path.to_owned(),
+                line: comment.line,
+                explanation: comment.explain(self.header_line),
+            });
+        }
+        for (i, name) in header.iter().enumerate() {
+            if !name.is_empty() && header[..i].contains(name) {
+                return Err(FairError::DuplicateColumn {
+                    path: path.to_owned(),
+                    line: self.header_line,
+                    column: name.clone(),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    fn index_of(&self, column: &str) -> Result<usize> {
+        column_index(&self.header, column, self.path, self.header_line)
+    }
+
+    /// Reads the next data row into `record` and checks it (not a repeated header, as many
+    /// fields as the header); its line, or `None` at the end.
+    fn advance(&mut self) -> Result<Option<u64>> {
+        let more = self.csv.read_record(&mut self.record);
+        if !more.map_err(|e| csv_error(e, self.path, self.lines))? {
+            return Ok(None);
+        }
+        let line = self
+            .record
+            .position()
+            .map_or(0, |p| self.lines.line_at(p.byte()));
+        refuse_repeated_header(&self.record, &self.header, line, self.path)?;
+        check_row(&self.record, self.header.len(), line, self.path)?;
+        Ok(Some(line))
+    }
+
+    /// The row's true and predicted labels, present and labels.
+    fn labels(&self, line: u64) -> Result<Row<'_>> {
+        let (record, header, path) = (&self.record, &self.header, self.path);
+        let field = |i: usize| non_empty(record, i, header, line, path);
+        let truth = label(field(self.y_true)?, &header[self.y_true], line, path)?;
+        let pred = label(field(self.y_pred)?, &header[self.y_pred], line, path)?;
+        Ok(Row { line, truth, pred })
+    }
+
+    /// Every row, the sensitive features in one column each (`names`).
+    fn read_columns(
+        &mut self,
+        names: &[String],
+        drop_missing: bool,
+        first: &mut FirstLines,
+        dropped: &mut u64,
+    ) -> Result<Option<PredictionTable>> {
+        let columns: Vec<usize> = names
+            .iter()
+            .map(|n| self.index_of(n))
+            .collect::<Result<_>>()?;
+        let mut table = PredictionTable::new(names.iter().cloned())?;
+        while let Some(line) = self.advance()? {
+            let Row { line, truth, pred } = self.labels(line)?;
+            let (record, header, path) = (&self.record, &self.header, self.path);
+            let missing = columns
+                .iter()
+                .find(|&&c| record.get(c).is_some_and(is_missing));
+            if let Some(&c) = missing {
+                if drop_missing {
+                    *dropped += 1;
+                    continue;
+                }
+                if record.get(c).is_some_and(|v| !v.is_empty()) {
+                    return Err(missing_error(record, c, header, line, path));
+                }
+            }
+            let field = |i: usize| non_empty(record, i, header, line, path);
+            let values: Vec<&str> = columns.iter().map(|&c| field(c)).collect::<Result<_>>()?;
+            for (&c, value) in columns.iter().zip(&values) {
+                group_value(value, &header[c], line, path)?;
+            }
+            first.note([truth, pred].iter().chain(&values), line);
+            table.push(truth, pred, &values)?;
+        }
+        Ok(Some(table))
+    }
+
+    /// Every row, the sensitive features joined with `|` in one `column`.
+    fn read_compound(
+        &mut self,
+        column: &str,
+        feature_names: &[String],
+        drop_missing: bool,
+        first: &mut FirstLines,
+        dropped: &mut u64,
+    ) -> Result<Option<PredictionTable>> {
+        let group = self.index_of(column)?;
+        let mut table: Option<PredictionTable> = None;
+        while let Some(line) = self.advance()? {
+            let Row { line, truth, pred } = self.labels(line)?;
+            let (record, header, path) = (&self.record, &self.header, self.path);
+            let raw = record.get(group).unwrap_or_default();
+            if raw
+                .split(crate::table::GROUP_SEPARATOR)
+                .any(|part| is_missing(part.trim()))
+            {
+                if drop_missing {
+                    *dropped += 1;
+                    continue;
+                }
+                if !raw.is_empty() {
+                    return Err(missing_error(record, group, header, line, path));
+                }
+            }
+            let value = non_empty(record, group, header, line, path)?;
+            let parts: Vec<&str> = value
+                .split(crate::table::GROUP_SEPARATOR)
+                .map(str::trim)
+                .collect();
+            for part in &parts {
+                group_value(part, column, line, path)?;
+            }
+            first.note([truth, pred].iter().chain(&parts), line);
+            let t = match &mut table {
+                Some(t) => t,
+                None => table.insert(PredictionTable::new(compound_feature_names(
+                    column,
+                    feature_names,
+                    value,
+                ))?),
+            };
+            t.push_compound(truth, pred, value)
+                .map_err(|found| FairError::GroupArity {
+                    path: path.to_owned(),
+                    line,
+                    column: column.to_owned(),
+                    value: value.to_owned(),
+                    expected: t.feature_names().len(),
+                    found,
+                    features: t.feature_names().join(","),
+                })?;
+        }
+        Ok(table)
     }
 }
 

@@ -4,6 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 
+use crate::error::Result;
 use crate::group::GroupMetrics;
 use crate::report::SubgroupReport;
 
@@ -12,9 +13,12 @@ const MAX_SKIPPED_LISTED: usize = 20;
 
 impl SubgroupReport {
     /// The schema's JSON, pretty-printed.
-    pub fn to_json(&self) -> String {
-        // Every field is a string, number, bool, list or string-keyed map: this cannot fail.
-        serde_json::to_string_pretty(self).unwrap_or_default()
+    ///
+    /// # Errors
+    /// [`FairError::Json`](crate::FairError::Json) when serde_json refuses a value (it has
+    /// not for any report [`audit`](crate::audit) builds: every key is a string).
+    pub fn to_json(&self) -> Result<String> {
+        Ok(serde_json::to_string_pretty(self)?)
     }
 
     /// A long-format CSV, one value per line: `section,group,metric,value`.
@@ -78,6 +82,23 @@ impl SubgroupReport {
     pub fn to_markdown(&self) -> String {
         let mut md = String::new();
         let features = markdown_inline(&self.meta.grouping.features.join(" x "));
+        self.markdown_header(&mut md, &features);
+        self.markdown_subgroups(&mut md, &features);
+        self.markdown_aggregates(&mut md);
+        self.markdown_by_feature(&mut md);
+        self.markdown_empty_intersections(&mut md);
+        self.markdown_per_class(&mut md);
+        md
+    }
+
+    /// Whether the target is grouped by itself (gender by gender): each group holds one
+    /// class, so parity between groups says nothing.
+    fn one_class_per_group(&self) -> bool {
+        self.aggregates.n_groups >= 2 && self.groups.values().all(|g| g.n_pos == 0 || g.n_neg == 0)
+    }
+
+    /// The title and the input's facts: rows, classes, what was dropped or skipped.
+    fn markdown_header(&self, md: &mut String, features: &str) {
         let _ = writeln!(md, "# Fairness report\n");
         if let Some(input) = &self.meta.input {
             let _ = writeln!(md, "- input: {}", code(input));
@@ -123,7 +144,10 @@ impl SubgroupReport {
             "- groups: {features} ({} non-empty)\n",
             self.aggregates.n_groups
         );
+    }
 
+    /// The subgroup table, with the bootstrap interval where there is one.
+    fn markdown_subgroups(&self, md: &mut String, features: &str) {
         let ci = self.bootstrap.as_ref().map(|b| {
             (
                 format!("{:.0}% CI", b.confidence * 100.0),
@@ -164,19 +188,22 @@ impl SubgroupReport {
             };
         for (name, m) in &self.groups {
             group_row(
-                &mut md,
+                md,
                 &markdown_cell(name),
                 m,
                 ci.as_ref().and_then(|(_, g, _)| g.get(name)),
             );
         }
         group_row(
-            &mut md,
+            md,
             "**overall**",
             &self.overall.metrics,
             ci.as_ref().map(|(_, _, o)| *o),
         );
+    }
 
+    /// The headline aggregates: worst and best groups, DoB, SER, parity.
+    fn markdown_aggregates(&self, md: &mut String) {
         let a = &self.aggregates;
         let p = &a.parity;
         let _ = writeln!(md, "\n## Aggregates\n");
@@ -187,8 +214,7 @@ impl SubgroupReport {
             ("FPR", p.strict.n_groups_fpr_defined),
         );
         let between = |value: String| between_groups_cell(value, n, &[]);
-        // The target grouped by itself (gender by gender): each group holds one class.
-        let one_class = n >= 2 && self.groups.values().all(|g| g.n_pos == 0 || g.n_neg == 0);
+        let one_class = self.one_class_per_group();
         let rows: [(&str, String); 14] = [
             ("worst group(s)", markdown_cell(&a.worst_groups.join(", "))),
             ("best group(s)", markdown_cell(&a.best_groups.join(", "))),
@@ -255,7 +281,10 @@ impl SubgroupReport {
         for (name, value) in rows {
             let _ = writeln!(md, "| {name} | {value} |");
         }
+    }
 
+    /// Each feature's marginal groups, when there are several features.
+    fn markdown_by_feature(&self, md: &mut String) {
         if self.by_feature.len() > 1 {
             for (feature, report) in &self.by_feature {
                 let _ = writeln!(md, "\n## By {}\n", markdown_inline(feature));
@@ -287,14 +316,22 @@ impl SubgroupReport {
                 );
             }
         }
+    }
 
+    /// The intersections no row falls in.
+    fn markdown_empty_intersections(&self, md: &mut String) {
         if !self.empty_intersections.is_empty() {
             let _ = writeln!(md, "\n## Empty intersections (no rows)\n");
             for name in &self.empty_intersections {
                 let _ = writeln!(md, "- {}", markdown_inline(name));
             }
         }
+    }
 
+    /// Each class's parity, one-vs-rest.
+    fn markdown_per_class(&self, md: &mut String) {
+        let n = self.aggregates.n_groups;
+        let one_class = self.one_class_per_group();
         let _ = writeln!(md, "\n## Per class (one-vs-rest)\n");
         let _ = writeln!(
             md,
@@ -319,7 +356,6 @@ impl SubgroupReport {
                 strict_cell(p.strict.equalized_odds_difference, n, &[tpr, fpr])
             );
         }
-        md
     }
 }
 

@@ -165,8 +165,37 @@ pub fn audit(table: &PredictionTable, options: &AuditOptions) -> Result<Subgroup
         })?;
     let cell_names: Vec<String> = (0..table.n_cells()).map(|c| table.cell_name(c)).collect();
     let core = CoreReport::compute(&counts.cells, &cell_names, pos);
+    let by_feature = by_feature(table, &counts, pos);
+    let per_class = per_class(&counts, &core, &cell_names);
+    let bootstrap = options
+        .bootstrap
+        .as_ref()
+        .map(|config| BootstrapReport::compute(config, &counts.cells, &cell_names, pos))
+        .transpose()?;
+    Ok(SubgroupReport {
+        schema_version: SCHEMA_VERSION,
+        meta: Meta::of(table, options),
+        overall: OverallMetrics {
+            metrics: core.overall,
+            n_classes: counts.classes.len(),
+            classes: counts.classes.clone(),
+        },
+        groups: core.groups.into_iter().collect(),
+        aggregates: core.aggregates,
+        by_feature,
+        empty_intersections: table.empty_intersections(),
+        per_class,
+        bootstrap,
+    })
+}
 
-    let by_feature = table
+/// Each feature's marginal groups (race alone, gender alone) and their aggregates.
+fn by_feature(
+    table: &PredictionTable,
+    counts: &CellConfusions,
+    pos: usize,
+) -> BTreeMap<String, FeatureReport> {
+    table
         .feature_names()
         .iter()
         .enumerate()
@@ -188,9 +217,16 @@ pub fn audit(table: &PredictionTable, options: &AuditOptions) -> Result<Subgroup
                 },
             )
         })
-        .collect();
+        .collect()
+}
 
-    let per_class = counts
+/// Each class's rates and parity, one-vs-rest.
+fn per_class(
+    counts: &CellConfusions,
+    core: &CoreReport,
+    cell_names: &[String],
+) -> BTreeMap<String, ClassReport> {
+    counts
         .classes
         .iter()
         .enumerate()
@@ -213,17 +249,13 @@ pub fn audit(table: &PredictionTable, options: &AuditOptions) -> Result<Subgroup
             };
             (label.clone(), report)
         })
-        .collect();
+        .collect()
+}
 
-    let bootstrap = options
-        .bootstrap
-        .as_ref()
-        .map(|config| BootstrapReport::compute(config, &counts.cells, &cell_names, pos))
-        .transpose()?;
-
-    Ok(SubgroupReport {
-        schema_version: SCHEMA_VERSION,
-        meta: Meta {
+impl Meta {
+    /// What the report says of its input: rows, what was dropped, the grouping, versions.
+    fn of(table: &PredictionTable, options: &AuditOptions) -> Self {
+        Self {
             input: None,
             n_rows: table.len() as u64,
             n_dropped_missing: table.dropped_missing(),
@@ -237,17 +269,6 @@ pub fn audit(table: &PredictionTable, options: &AuditOptions) -> Result<Subgroup
                 env!("CARGO_PKG_NAME").to_owned(),
                 env!("CARGO_PKG_VERSION").to_owned(),
             )]),
-        },
-        overall: OverallMetrics {
-            metrics: core.overall,
-            n_classes: counts.classes.len(),
-            classes: counts.classes.clone(),
-        },
-        groups: core.groups.into_iter().collect(),
-        aggregates: core.aggregates,
-        by_feature,
-        empty_intersections: table.empty_intersections(),
-        per_class,
-        bootstrap,
-    })
+        }
+    }
 }

@@ -74,7 +74,7 @@ fn intervals_contain_the_point_estimates() {
     }
     // SER is infinite in some replicates (a group without errors): "inf" is a valid bound.
     assert!(bootstrap.aggregates.contains_key("ser"));
-    assert!(report.to_json().contains("\"group_accuracy\""));
+    assert!(report.to_json().unwrap().contains("\"group_accuracy\""));
 }
 
 #[test]

@@ -59,7 +59,7 @@ proptest! {
                     for bootstrap in [None, Some(BootstrapConfig::new(40, 3))] {
                         let options = AuditOptions { pos_label: "Male".into(), bootstrap };
                         if let Ok(report) = audit(&table, &options) {
-                            let _ = (report.to_json(), report.to_markdown(), report.to_csv());
+                            let _ = (report.to_json().unwrap(), report.to_markdown(), report.to_csv());
                         }
                     }
                 }

@@ -28,6 +28,7 @@ use burn::tensor::{Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
 use fineface_model::AttentionCropConfig;
 use fineface_model::{Backbone, DeviceSpec, FineFaceAutodiffBackend};
+use fineface_train::LocalReducer;
 use fineface_train::{
     BackboneChoice, BackboneConfig, GroupedSgd, IterationContext, ModelSettings, Predict, Shard,
     TrainBackbone, TrainSettings, TrainStep, backbone_config, build_baseline, build_fineface,
@@ -156,7 +157,6 @@ where
         batch: 0,
         seed: 0,
         lean: args.lean,
-        sync: None,
     };
     let sync = || B::sync(device).map_err(|e| anyhow::anyhow!("device sync failed: {e:?}"));
     let mut step: Box<dyn FnMut() -> anyhow::Result<()>> = match args.case {
@@ -271,7 +271,7 @@ fn training_step<B: FineFaceAutodiffBackend, M: TrainStep<B> + 'static>(
     let mut optimizer = GroupedSgd::new(train);
     Box::new(move || {
         let m = model.take().ok_or_else(|| anyhow::anyhow!("no model"))?;
-        let (m, _) = m.iteration(&mut optimizer, &shards, &crop, context)?;
+        let (m, _) = m.iteration(&mut optimizer, &shards, &crop, context, &mut LocalReducer)?;
         model = Some(m);
         Ok(())
     })
@@ -319,7 +319,6 @@ fn time_parallel<B: FineFaceAutodiffBackend, M: TrainStep<B>>(
         batch: 0,
         seed: 0,
         lean: args.lean,
-        sync: None,
     };
     std::thread::scope(|scope| {
         let mut optimizer = GroupedSgd::new(&train);

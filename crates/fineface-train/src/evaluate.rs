@@ -311,7 +311,7 @@ pub fn write_evaluation(
         sensitive,
         Some(predictions.display().to_string()),
     )?;
-    write_atomic(&dir.join("fairness.json"), report.to_json().as_bytes())?;
+    write_atomic(&dir.join("fairness.json"), report.to_json()?.as_bytes())?;
     write_atomic(&dir.join("fairness.md"), report.to_markdown().as_bytes())?;
     Ok(report)
 }

@@ -22,7 +22,7 @@ use rand_chacha::ChaCha8Rng;
 use crate::config::Method;
 use crate::error::{Result, TrainError};
 use crate::optim::{GroupGradients, GroupedModule, GroupedSgd};
-use crate::parallel::{GradientSync, all_reduce_step};
+use crate::reducer::{GradientReducer, reduce_step};
 
 /// A backbone that can be trained: a [`Backbone`] on the autodiff backend whose inner
 /// (evaluation) module is a backbone too. Every Burn module implementing [`Backbone`]
@@ -76,9 +76,6 @@ pub struct IterationContext {
     pub seed: u64,
     /// Run the lean iteration (see [`fineface_step`]).
     pub lean: bool,
-    /// With data parallelism, how this worker's steps join the other workers' (set by
-    /// [`DataParallel`](crate::DataParallel)); `None` on one device.
-    pub sync: Option<GradientSync>,
 }
 
 impl IterationContext {
@@ -146,12 +143,17 @@ pub trait TrainStep<B: FineFaceAutodiffBackend>: GroupedModule<B> + Sized {
     const LOSS_NAMES: &'static [&'static str];
 
     /// One training iteration over the shards of a batch; returns the updated model.
+    /// Every optimiser step's gradients pass through `reducer` first ([`LocalReducer`]
+    /// on one device, a collective one under [`DataParallel`](crate::DataParallel)).
+    ///
+    /// [`LocalReducer`]: crate::LocalReducer
     fn iteration(
         self,
         optimizer: &mut GroupedSgd<B, Self>,
         shards: &[Shard<B>],
         crop: &AttentionCrop,
         context: IterationContext,
+        reducer: &mut dyn GradientReducer<B::InnerBackend>,
     ) -> Result<(Self, IterationLosses)>;
 }
 
@@ -171,15 +173,22 @@ fn replica<B: AutodiffBackend, M: AutodiffModule<B>>(model: &M, device: &B::Devi
     }
 }
 
-/// Forward + backward on every shard with `loss_of`, then one optimiser step. With
-/// `context.sync` (one shard per worker), the step's loss and gradients are first summed
-/// over every worker.
+/// Where a step runs: the optimiser, the shards of the batch, the other workers and where
+/// the iteration is.
+struct StepPlace<'p, B: FineFaceAutodiffBackend, M: AutodiffModule<B>> {
+    optimizer: &'p mut GroupedSgd<B, M>,
+    shards: &'p [Shard<B>],
+    reducer: &'p mut dyn GradientReducer<B::InnerBackend>,
+    context: IterationContext,
+}
+
+/// Forward + backward on every shard with `loss_of`, then one optimiser step. With a
+/// reducer that has other workers (one shard per worker), the step's loss and gradients are
+/// first summed over every worker.
 fn step_on_shards<B, M, O>(
     model: M,
-    optimizer: &mut GroupedSgd<B, M>,
-    shards: &[Shard<B>],
+    place: StepPlace<'_, B, M>,
     inputs: &[Tensor<B::InnerBackend, 4>],
-    context: IterationContext,
     step: &'static str,
     loss_of: impl Fn(&M, Tensor<B, 4>, Tensor<B, 1, Int>) -> (Tensor<B, 1>, O),
 ) -> Result<(M, f64, Vec<O>)>
@@ -187,9 +196,16 @@ where
     B: FineFaceAutodiffBackend,
     M: GroupedModule<B>,
 {
+    let StepPlace {
+        optimizer,
+        shards,
+        reducer,
+        context,
+    } = place;
     let local: usize = shards.iter().map(Shard::len).sum();
-    let total = context.sync.map_or(local, |s| s.batch_images);
-    if context.sync.is_some() && shards.len() != 1 {
+    let global = reducer.batch_images();
+    let total = global.unwrap_or(local);
+    if global.is_some() && shards.len() != 1 {
         return Err(TrainError::Unsupported(format!(
             "a data-parallel worker runs one shard, not {}",
             shards.len()
@@ -208,13 +224,13 @@ where
         } else {
             loss.mul_scalar(shard.len() as f64 / total as f64)
         };
-        let (value, grads) = match context.sync {
+        let (value, grads) = match global {
             // The loss is read after the all-reduce, so that every worker sees the batch's
             // and stops together on a non-finite one.
-            Some(sync) => {
+            Some(_) => {
                 let share = loss.clone().inner();
                 let mut grads = replica.split_gradients(loss.backward());
-                let value = all_reduce_step(&replica, &mut grads, share, sync)?;
+                let value = reduce_step(&replica, &mut grads, share, &mut *reducer)?;
                 (value, grads)
             }
             None => {
@@ -362,37 +378,36 @@ pub fn fineface_step<B, M>(
     inputs: &[Tensor<B::InnerBackend, 4>],
     step: FineFaceStep,
     context: IterationContext,
+    reducer: &mut dyn GradientReducer<B::InnerBackend>,
 ) -> Result<StepResult<B, FineFace<B, M>>>
 where
     B: FineFaceAutodiffBackend,
     M: TrainBackbone<B>,
 {
     let lean = context.lean && matches!(step, FineFaceStep::Expert2 | FineFaceStep::Expert1);
-    let (model, loss, forwards) = step_on_shards(
-        model,
+    let place = StepPlace {
         optimizer,
         shards,
-        inputs,
+        reducer,
         context,
-        step.name(),
-        |m, x, y| {
-            if lean {
-                let logits = if step == FineFaceStep::Expert2 {
-                    m.forward_expert2(x)
-                } else {
-                    m.forward_expert1(x)
-                };
-                return (cross_entropy(logits, y), None);
-            }
-            let out = m.forward(x);
-            let kept = StepForward {
-                logits: [&out.expert1, &out.expert2, &out.expert3, &out.concat]
-                    .map(|t| t.clone().inner()),
-                maps: [&out.map1, &out.map2, &out.map3].map(|t| t.clone().inner()),
+    };
+    let (model, loss, forwards) = step_on_shards(model, place, inputs, step.name(), |m, x, y| {
+        if lean {
+            let logits = if step == FineFaceStep::Expert2 {
+                m.forward_expert2(x)
+            } else {
+                m.forward_expert1(x)
             };
-            (step.loss(&out, y), Some(kept))
-        },
-    )?;
+            return (cross_entropy(logits, y), None);
+        }
+        let out = m.forward(x);
+        let kept = StepForward {
+            logits: [&out.expert1, &out.expert2, &out.expert3, &out.concat]
+                .map(|t| t.clone().inner()),
+            maps: [&out.map1, &out.map2, &out.map3].map(|t| t.clone().inner()),
+        };
+        (step.loss(&out, y), Some(kept))
+    })?;
     Ok(StepResult {
         model,
         loss,
@@ -465,9 +480,10 @@ where
         shards: &[Shard<B>],
         crop: &AttentionCrop,
         context: IterationContext,
+        reducer: &mut dyn GradientReducer<B::InnerBackend>,
     ) -> Result<(Self, IterationLosses)> {
         let [source2, source1] = context.crop_sources();
-        let mut stepper = Stepper::new(optimizer, shards, context);
+        let mut stepper = Stepper::new(optimizer, shards, context, reducer);
         let x = stepper.originals();
         let expert3 = stepper.step(self, &x, FineFaceStep::Expert3)?;
         let crops = stepper.crops(&expert3.model, expert3.forwards, crop);
@@ -511,6 +527,7 @@ pub struct Stepper<'a, B: FineFaceAutodiffBackend, M: AutodiffModule<B>> {
     optimizer: &'a mut GroupedSgd<B, M>,
     shards: &'a [Shard<B>],
     context: IterationContext,
+    reducer: &'a mut dyn GradientReducer<B::InnerBackend>,
     /// `(step name, mean loss)` of each step taken, in order.
     pub losses: Vec<(&'static str, f64)>,
 }
@@ -520,16 +537,19 @@ where
     B: FineFaceAutodiffBackend,
     M: TrainBackbone<B>,
 {
-    /// The steps of one iteration over `shards`.
+    /// The steps of one iteration over `shards`, each step's gradients summed over the
+    /// workers by `reducer` ([`LocalReducer`](crate::LocalReducer) on one device).
     pub fn new(
         optimizer: &'a mut GroupedSgd<B, FineFace<B, M>>,
         shards: &'a [Shard<B>],
         context: IterationContext,
+        reducer: &'a mut dyn GradientReducer<B::InnerBackend>,
     ) -> Self {
         Self {
             optimizer,
             shards,
             context,
+            reducer,
             losses: Vec::with_capacity(FineFaceStep::ALL.len()),
         }
     }
@@ -552,7 +572,15 @@ where
         step: FineFaceStep,
     ) -> Result<StepResult<B, FineFace<B, M>>> {
         let shards = self.shards;
-        let result = fineface_step(model, self.optimizer, shards, inputs, step, self.context)?;
+        let result = fineface_step(
+            model,
+            self.optimizer,
+            shards,
+            inputs,
+            step,
+            self.context,
+            &mut *self.reducer,
+        )?;
         self.losses.push((step.name(), result.loss));
         Ok(result)
     }
@@ -632,21 +660,21 @@ where
         shards: &[Shard<B>],
         _crop: &AttentionCrop,
         context: IterationContext,
+        reducer: &mut dyn GradientReducer<B::InnerBackend>,
     ) -> Result<(Self, IterationLosses)> {
         let inputs: Vec<_> = shards.iter().map(|s| s.images.clone()).collect();
-        let (model, loss, correct) = step_on_shards(
-            self,
+        let place = StepPlace {
             optimizer,
             shards,
-            &inputs,
+            reducer,
             context,
-            "cross_entropy",
-            |m, x, y| {
+        };
+        let (model, loss, correct) =
+            step_on_shards(self, place, &inputs, "cross_entropy", |m, x, y| {
                 let logits = m.forward(x);
                 let kept = (logits.clone().inner(), y.clone().inner());
                 (cross_entropy(logits, y), kept)
-            },
-        )?;
+            })?;
         let correct = correct
             .into_iter()
             .map(|(logits, targets)| correct_count(logits, targets))

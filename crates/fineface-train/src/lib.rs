@@ -19,8 +19,9 @@
 //! the inner (non-autodiff) backend.
 //!
 //! With several devices, [`DataParallel`] runs one worker per device at once: each forwards
-//! and backwards its shard of every batch, burn-collective's all-reduce sums each step's
-//! gradients, and every replica takes the same step ([`NodeLink`] extends the sum over
+//! and backwards its shard of every batch, and hands each step's gradients to its
+//! [`GradientReducer`] (on one device, [`LocalReducer`] leaves them as they are), which sums
+//! them with burn-collective's all-reduce; every replica takes the same step ([`NodeLink`] extends the sum over
 //! several machines).
 //!
 //! [`study::run_study`] trains every method over several seeds (paired), scores each run on
@@ -42,6 +43,7 @@ mod parallel;
 pub mod photos;
 mod picture;
 mod probe;
+mod reducer;
 mod run_folder;
 mod sgd;
 pub mod study;
@@ -77,11 +79,12 @@ pub use model::{
 };
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
 pub use parallel::{
-    CONNECT_TIMEOUT, DataParallel, GradientSync, NodeLink, NodeSettings, Peer, Peers,
-    all_reduce_step, broadcast_module, collective_config, shard_of, shard_ranges,
+    CONNECT_TIMEOUT, DataParallel, NodeLink, NodeSettings, Peers, collective_config, shard_of,
+    shard_ranges,
 };
 pub use picture::write_crop_grid;
 pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
+pub use reducer::{GradientReducer, LocalReducer};
 pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};
 pub use sgd::{FusedSgd, MomentumState, SgdState};
 pub use trained_on::{FILE_NAME as TRAINED_ON_FILE, Overlap, TrainedOn};

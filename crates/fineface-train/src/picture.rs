@@ -86,49 +86,67 @@ pub fn write_crop_grid<B: Backend, P: Predict<B> + ?Sized>(
         })
         .collect::<Result<Vec<_>>>()?;
 
-    let scale = (size as u32 / 40).max(1);
-    let header = GLYPH_HEIGHT * scale + 2 * GAP;
-    let tile = size as u32 + GAP;
-    let mut canvas = RgbImage::from_pixel(
-        COLUMNS.len() as u32 * tile + GAP,
-        header + n as u32 * tile,
-        Rgb([255, 255, 255]),
-    );
-    for (c, label) in COLUMNS.iter().enumerate() {
-        draw_label(
-            &mut canvas,
-            GAP + c as u32 * tile,
-            GAP,
-            label,
-            scale,
-            size as u32,
-        );
-    }
-    for i in 0..n {
-        let top = header + i as u32 * tile;
-        for y in 0..size {
-            for x in 0..size {
-                let pixel = input.pixel(i, y, x);
-                let mut put = |column: usize, rgb: [u8; 3]| {
-                    canvas.put_pixel(
-                        GAP + column as u32 * tile + x as u32,
-                        top + y as u32,
-                        Rgb(rgb),
-                    );
-                };
-                put(0, pixel);
-                for (k, map) in maps.iter().enumerate() {
-                    put(1 + k, map.overlay(i, y, x, size, pixel));
-                }
-                for (k, tiles) in crops.iter().enumerate() {
-                    put(4 + k, tiles.pixel(i, y, x));
-                }
-            }
-        }
-    }
+    let grid = Grid { input, maps, crops };
+    let canvas = grid.draw(size, n);
     canvas
         .save(path)
         .map_err(|e| TrainError::io(path, std::io::Error::other(e.to_string())))
+}
+
+/// The grid's columns read back to the host: the inputs, the three attention maps and the
+/// three crops (the combined crop is the last of `crops`).
+struct Grid<'a> {
+    input: Tiles<'a>,
+    maps: Vec<HeatMaps>,
+    crops: Vec<Tiles<'a>>,
+}
+
+impl Grid<'_> {
+    /// The picture: a labelled header, then a row per image of `size` px tiles.
+    fn draw(&self, size: usize, n: usize) -> RgbImage {
+        let (input, maps, crops) = (&self.input, &self.maps, &self.crops);
+        let scale = (size as u32 / 40).max(1);
+        let header = GLYPH_HEIGHT * scale + 2 * GAP;
+        let tile = size as u32 + GAP;
+        let mut canvas = RgbImage::from_pixel(
+            COLUMNS.len() as u32 * tile + GAP,
+            header + n as u32 * tile,
+            Rgb([255, 255, 255]),
+        );
+        for (c, label) in COLUMNS.iter().enumerate() {
+            draw_label(
+                &mut canvas,
+                GAP + c as u32 * tile,
+                GAP,
+                label,
+                scale,
+                size as u32,
+            );
+        }
+        for i in 0..n {
+            let top = header + i as u32 * tile;
+            for y in 0..size {
+                for x in 0..size {
+                    let pixel = input.pixel(i, y, x);
+                    let mut put = |column: usize, rgb: [u8; 3]| {
+                        canvas.put_pixel(
+                            GAP + column as u32 * tile + x as u32,
+                            top + y as u32,
+                            Rgb(rgb),
+                        );
+                    };
+                    put(0, pixel);
+                    for (k, map) in maps.iter().enumerate() {
+                        put(1 + k, map.overlay(i, y, x, size, pixel));
+                    }
+                    for (k, tiles) in crops.iter().enumerate() {
+                        put(4 + k, tiles.pixel(i, y, x));
+                    }
+                }
+            }
+        }
+        canvas
+    }
 }
 
 /// Normalised images read back to the host.

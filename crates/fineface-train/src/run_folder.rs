@@ -16,7 +16,7 @@ use fineface_model::{Backbone, FineFaceBackend};
 use crate::checkpoint::load_weights;
 use crate::config::{ExperimentConfig, Method, Overrides};
 use crate::error::{Result, TrainError};
-use crate::evaluate::{EvalSettings, predict_samples, write_evaluation};
+use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
 use crate::files::write_json;
 use crate::model::{BackboneConfig, backbone_config, build_baseline, build_fineface};
 use crate::photos::{FaceFinder, FaceSettings};
@@ -238,48 +238,7 @@ impl RunFolder {
         request: &EvalRequest,
         device: &B::Device,
     ) -> Result<EvalOutcome> {
-        let (data, other) = match &request.data {
-            EvalData::Own => {
-                // Another system's path names nothing here (SynthFace would generate there).
-                self.config
-                    .check_paths()
-                    .map_err(|message| TrainError::Config {
-                        path: self.dir.join("config.toml"),
-                        message,
-                    })?;
-                (self.config.data.clone(), false)
-            }
-            EvalData::OwnAt(root) => {
-                let mut config = self.config.clone();
-                config.apply(&Overrides {
-                    data: Some(root.clone()),
-                    ..Overrides::default()
-                });
-                (config.data, false)
-            }
-            EvalData::Other(data) => (data.clone(), true),
-        };
-        let dataset = data
-            .load(&self.config.split)
-            .map_err(|source| match request.data {
-                // The run's own dataset, where its config says: `--data` gives it when it moved.
-                EvalData::Own => TrainError::RunDataset {
-                    config: self.dir.join("config.toml"),
-                    source: Box::new(source),
-                },
-                _ => TrainError::Data(source),
-            })?;
-        if dataset
-            .classes
-            .iter()
-            .any(|c| !self.info.classes.contains(c))
-        {
-            return Err(TrainError::ClassMismatch {
-                run: self.info.classes.clone(),
-                dataset: dataset.name.clone(),
-                found: dataset.classes.clone(),
-            });
-        }
+        let (dataset, other) = self.eval_dataset(&request.data)?;
         let split = request.split.unwrap_or(if other {
             EvalSplit::All
         } else {
@@ -296,37 +255,8 @@ impl RunFolder {
                  and first bytes): these scores are not held out"
             );
         }
-        let out = request.out.clone().unwrap_or_else(|| {
-            // Raw photos get their own folder: the chips' evaluation is not overwritten.
-            let detect = if request.faces.is_some() {
-                "-detect"
-            } else {
-                ""
-            };
-            self.dir
-                .join(format!("eval-{}-{}{detect}", dataset.name, split.name()))
-        });
-        let earlier = ["predictions.csv", SplitSummary::FILE_NAME]
-            .iter()
-            .any(|f| out.join(f).is_file());
-        if earlier && !request.replace {
-            return Err(TrainError::WouldOverwrite { path: out });
-        }
-        let crop = self.crop();
-        let finder = match &request.faces {
-            Some(faces) => Some(FaceFinder::<B>::new(faces.clone(), device)?),
-            None => None,
-        };
-        let settings = EvalSettings {
-            transform: &self.config.transform,
-            crop: &crop,
-            batch_size: request.batch_size,
-            workers: self.config.train.workers,
-            prepare: finder.as_ref().map(|f| f as &dyn PrepareImage),
-        };
-        let model = self.load_model::<B>(device)?;
-        let mut evaluation =
-            predict_samples(&*model, &samples, &self.info.classes, &settings, device)?;
+        let out = self.eval_folder(request, &dataset.name, split)?;
+        let mut evaluation = self.predict::<B>(request, &samples, device)?;
         // Files the dataset reader already left out never reached the model either.
         match split {
             EvalSplit::All => evaluation
@@ -353,6 +283,106 @@ impl RunFolder {
             summary,
             trained_on,
         })
+    }
+
+    /// The dataset an evaluation reads, with the run's classes, and whether it is another
+    /// dataset than the run's.
+    fn eval_dataset(&self, data: &EvalData) -> Result<(FaceDataset, bool)> {
+        let (config, other) = match data {
+            EvalData::Own => {
+                // Another system's path names nothing here (SynthFace would generate there).
+                self.config
+                    .check_paths()
+                    .map_err(|message| TrainError::Config {
+                        path: self.dir.join("config.toml"),
+                        message,
+                    })?;
+                (self.config.data.clone(), false)
+            }
+            EvalData::OwnAt(root) => {
+                let mut config = self.config.clone();
+                config.apply(&Overrides {
+                    data: Some(root.clone()),
+                    ..Overrides::default()
+                });
+                (config.data, false)
+            }
+            EvalData::Other(data) => (data.clone(), true),
+        };
+        let dataset = config
+            .load(&self.config.split)
+            .map_err(|source| match data {
+                // The run's own dataset, where its config says: `--data` gives it when it moved.
+                EvalData::Own => TrainError::RunDataset {
+                    config: self.dir.join("config.toml"),
+                    source: Box::new(source),
+                },
+                _ => TrainError::Data(source),
+            })?;
+        if dataset
+            .classes
+            .iter()
+            .any(|c| !self.info.classes.contains(c))
+        {
+            return Err(TrainError::ClassMismatch {
+                run: self.info.classes.clone(),
+                dataset: dataset.name.clone(),
+                found: dataset.classes.clone(),
+            });
+        }
+        Ok((dataset, other))
+    }
+
+    /// Where an evaluation writes (`eval-<dataset>-<split>[-detect]` in the run folder
+    /// unless `request.out`), refused when it holds an earlier evaluation and
+    /// `request.replace` is not set.
+    fn eval_folder(
+        &self,
+        request: &EvalRequest,
+        dataset: &str,
+        split: EvalSplit,
+    ) -> Result<PathBuf> {
+        let out = request.out.clone().unwrap_or_else(|| {
+            // Raw photos get their own folder: the chips' evaluation is not overwritten.
+            let detect = if request.faces.is_some() {
+                "-detect"
+            } else {
+                ""
+            };
+            self.dir
+                .join(format!("eval-{dataset}-{}{detect}", split.name()))
+        });
+        let earlier = ["predictions.csv", SplitSummary::FILE_NAME]
+            .iter()
+            .any(|f| out.join(f).is_file());
+        if earlier && !request.replace {
+            return Err(TrainError::WouldOverwrite { path: out });
+        }
+        Ok(out)
+    }
+
+    /// The run's best model's predictions of `samples` (each photo's face found and cut
+    /// first with `request.faces`).
+    fn predict<B: FineFaceBackend>(
+        &self,
+        request: &EvalRequest,
+        samples: &[FaceSample],
+        device: &B::Device,
+    ) -> Result<Evaluation> {
+        let crop = self.crop();
+        let finder = match &request.faces {
+            Some(faces) => Some(FaceFinder::<B>::new(faces.clone(), device)?),
+            None => None,
+        };
+        let settings = EvalSettings {
+            transform: &self.config.transform,
+            crop: &crop,
+            batch_size: request.batch_size,
+            workers: self.config.train.workers,
+            prepare: finder.as_ref().map(|f| f as &dyn PrepareImage),
+        };
+        let model = self.load_model::<B>(device)?;
+        predict_samples(&*model, samples, &self.info.classes, &settings, device)
     }
 }
 

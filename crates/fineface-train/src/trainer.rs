@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use burn::module::Module;
-use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, LoaderConfig, Split};
+use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, ImageBatch, LoaderConfig, Split};
 use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
@@ -27,6 +27,7 @@ use crate::model::{
 use crate::optim::GroupedSgd;
 use crate::parallel::{DataParallel, NodeSettings, shard_of};
 use crate::picture::write_crop_grid;
+use crate::reducer::LocalReducer;
 use crate::trained_on::TrainedOn;
 use fineface_model::Predict;
 
@@ -185,7 +186,30 @@ struct EpochTraining {
     seconds: f64,
 }
 
+/// One iteration's losses and the resident memory in the log: it stays flat over an epoch
+/// because nothing outside the five steps builds an autodiff graph.
+fn log_iteration(context: IterationContext, losses: &IterationLosses) {
+    tracing::debug!(
+        epoch = context.epoch + 1,
+        batch = context.batch,
+        losses = %losses_text(&losses.losses),
+        sources = ?losses.sources,
+        rss_mb = memory_mb().0,
+        "iteration"
+    );
+}
+
 impl EpochTraining {
+    /// Counts one trained batch.
+    fn add(&mut self, losses: &IterationLosses) {
+        self.batches += 1;
+        for (sum, (_, value)) in self.loss_sums.iter_mut().zip(&losses.losses) {
+            *sum += value;
+        }
+        self.correct += losses.correct;
+        self.seen += losses.seen;
+    }
+
     /// Mean of each loss over the batches that were trained.
     fn mean_losses(&self, names: &[&str]) -> Vec<(String, f64)> {
         names
@@ -355,40 +379,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             .map_or(self.config.train.epochs, |e| {
                 e.min(self.config.train.epochs)
             });
-        let model = std::thread::scope(|scope| -> Result<M> {
-            let (mut parallel, mut model) =
-                if self.devices.len() > 1 || self.options.nodes.is_some() {
-                    let (parallel, model) = DataParallel::start(
-                        scope,
-                        model,
-                        &optimizer,
-                        &self.config.train,
-                        &self.devices,
-                        &self.crop,
-                        self.options.nodes.as_ref(),
-                    )?;
-                    (Some(parallel), model)
-                } else {
-                    (None, model)
-                };
-            for epoch in state.epochs_done..last_epoch {
-                let epoch_started = Instant::now();
-                let training;
-                (model, training) =
-                    self.train_epoch(model, &mut optimizer, &loader, epoch, parallel.as_mut())?;
-                state.step += training.batches as u64;
-                if first_node {
-                    // Validation and checkpoints on the first worker; the others wait at
-                    // the next iteration's first all-reduce.
-                    let metrics =
-                        self.validate(&model, &optimizer, epoch, &training, epoch_started)?;
-                    self.checkpoint(&model, &optimizer, &mut state, metrics)?;
-                } else {
-                    state.epochs_done = epoch + 1;
-                }
-            }
-            Ok(model)
-        })?;
+        let model = self.run_epochs(model, &mut optimizer, &mut state, &loader, last_epoch)?;
         if !first_node {
             tracing::info!(
                 epochs_done = state.epochs_done,
@@ -750,6 +741,61 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         )
     }
 
+    /// The epochs from `state.epochs_done` to `last_epoch`: on this device or on every
+    /// data-parallel worker; validation and checkpoints on the first node.
+    fn run_epochs<M>(
+        &self,
+        model: M,
+        optimizer: &mut GroupedSgd<B, M>,
+        state: &mut TrainState,
+        loader: &BatchLoader<'_>,
+        last_epoch: usize,
+    ) -> Result<M>
+    where
+        M: TrainStep<B>,
+        M::InnerModule: Predict<B::InnerBackend>,
+    {
+        let first_node = self
+            .options
+            .nodes
+            .as_ref()
+            .is_none_or(NodeSettings::is_first);
+        std::thread::scope(|scope| -> Result<M> {
+            let (mut parallel, mut model) =
+                if self.devices.len() > 1 || self.options.nodes.is_some() {
+                    let (parallel, model) = DataParallel::start(
+                        scope,
+                        model,
+                        optimizer,
+                        &self.config.train,
+                        &self.devices,
+                        &self.crop,
+                        self.options.nodes.as_ref(),
+                    )?;
+                    (Some(parallel), model)
+                } else {
+                    (None, model)
+                };
+            for epoch in state.epochs_done..last_epoch {
+                let epoch_started = Instant::now();
+                let training;
+                (model, training) =
+                    self.train_epoch(model, optimizer, loader, epoch, parallel.as_mut())?;
+                state.step += training.batches as u64;
+                if first_node {
+                    // Validation and checkpoints on the first worker; the others wait at
+                    // the next iteration's first all-reduce.
+                    let metrics =
+                        self.validate(&model, optimizer, epoch, &training, epoch_started)?;
+                    self.checkpoint(&model, optimizer, state, metrics)?;
+                } else {
+                    state.epochs_done = epoch + 1;
+                }
+            }
+            Ok(model)
+        })
+    }
+
     /// One epoch of iterations; the next batch decodes while the current one trains.
     fn train_epoch<'p, M: TrainStep<B> + 'p>(
         &self,
@@ -768,16 +814,15 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             loss_sums: vec![0.0; M::LOSS_NAMES.len()],
             ..EpochTraining::default()
         };
-        let bad_image = |e: fineface_data::BadImage| TrainError::BadImage {
-            path: e.path,
-            message: e.message,
-        };
         let mut pending = Some(loader.batch(epoch as u64, 0));
         for k in 0..n_batches {
-            let (batch, bad) = match pending.take() {
-                Some(result) => result.map_err(bad_image)?,
-                None => loader.batch(epoch as u64, k).map_err(bad_image)?,
-            };
+            let (batch, bad) = pending
+                .take()
+                .unwrap_or_else(|| loader.batch(epoch as u64, k))
+                .map_err(|e| TrainError::BadImage {
+                    path: e.path,
+                    message: e.message,
+                })?;
             training.skipped += bad.len();
             training.undecodable.extend(bad.into_iter().map(|b| b.path));
             let context = IterationContext {
@@ -785,19 +830,12 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 batch: k,
                 seed: self.config.train.seed,
                 lean: self.config.train.lean,
-                sync: None,
             };
             let (next, step) = std::thread::scope(|s| {
                 let next =
                     (k + 1 < n_batches).then(|| s.spawn(|| loader.batch(epoch as u64, k + 1)));
-                let step = (batch.len() >= min_images).then(|| match parallel.as_deref_mut() {
-                    Some(parallel) => parallel.iteration(model.clone(), optimizer, batch, context),
-                    None => {
-                        let shard = shard_of::<B>(&batch, 0..batch.len(), self.device());
-                        model
-                            .clone()
-                            .iteration(optimizer, &[shard], &self.crop, context)
-                    }
+                let step = (batch.len() >= min_images).then(|| {
+                    self.iterate(&model, optimizer, parallel.as_deref_mut(), batch, context)
                 });
                 (next.and_then(|h| h.join().ok()), step)
             });
@@ -821,22 +859,8 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             };
             let (updated, losses) = step?;
             model = updated;
-            training.batches += 1;
-            for (sum, (_, value)) in training.loss_sums.iter_mut().zip(&losses.losses) {
-                *sum += value;
-            }
-            training.correct += losses.correct;
-            training.seen += losses.seen;
-            // Resident memory per iteration in the log: it stays flat over an epoch
-            // because nothing outside the five steps builds an autodiff graph.
-            tracing::debug!(
-                epoch = epoch + 1,
-                batch = k,
-                losses = %losses_text(&losses.losses),
-                sources = ?losses.sources,
-                rss_mb = memory_mb().0,
-                "iteration"
-            );
+            training.add(&losses);
+            log_iteration(context, &losses);
             progress.advance(k, Some(&losses));
         }
         progress.finish();
@@ -850,6 +874,26 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         }
         self.refuse_classes_lost(&training.undecodable)?;
         Ok((model, training))
+    }
+
+    /// One iteration on `batch`: on this device, or on every data-parallel worker.
+    fn iterate<'p, M: TrainStep<B> + 'p>(
+        &self,
+        model: &M,
+        optimizer: &mut GroupedSgd<B, M>,
+        parallel: Option<&mut DataParallel<'p, B, M>>,
+        batch: ImageBatch,
+        context: IterationContext,
+    ) -> Result<(M, IterationLosses)> {
+        match parallel {
+            Some(parallel) => parallel.iteration(model.clone(), optimizer, batch, context),
+            None => {
+                let shard = shard_of::<B>(&batch, 0..batch.len(), self.device());
+                model
+                    .clone()
+                    .iteration(optimizer, &[shard], &self.crop, context, &mut LocalReducer)
+            }
+        }
     }
 
     /// Every class still has a training image that decodes: an epoch visits every one, so

@@ -33,6 +33,7 @@ use fineface_model::{
     AttentionCrop, AttentionCropConfig, BaselineConfig, CpuAutodiff, FineFace, FineFaceConfig,
     MobileNetV2, MobileNetV2Config, Predict, ResNetConfig, WgpuAutodiff,
 };
+use fineface_train::LocalReducer;
 use fineface_train::{
     ExperimentConfig, FineFaceResNet, GroupedSgd, IterationContext, Method, RunOptions, Shard,
     TrainBackbone, TrainSettings, TrainStep, Trainer, load_weights, save_weights,
@@ -256,7 +257,6 @@ const CONTEXT: IterationContext = IterationContext {
     batch: 0,
     seed: 0,
     lean: false,
-    sync: None,
 };
 
 fn shard<B: burn::tensor::backend::AutodiffBackend>(device: &B::Device) -> Shard<B> {
@@ -328,6 +328,7 @@ fn iteration_matches<MF: TrainStep<F>, MW: TrainStep<W>>(
             &[shard::<F>(&Default::default())],
             &crop,
             CONTEXT,
+            &mut LocalReducer,
         )
         .unwrap();
     let (wgpu, w_losses) = wgpu
@@ -336,6 +337,7 @@ fn iteration_matches<MF: TrainStep<F>, MW: TrainStep<W>>(
             &[shard::<W>(&wgpu_device())],
             &crop,
             CONTEXT,
+            &mut LocalReducer,
         )
         .unwrap();
 
@@ -419,6 +421,7 @@ fn a_checkpoint_written_on_either_backend_predicts_the_same_on_the_other_on_both
             &[shard::<W>(&device)],
             &crop,
             CONTEXT,
+            &mut LocalReducer,
         )
         .unwrap();
     let data = images_data([3, 3, 64, 64], 5);

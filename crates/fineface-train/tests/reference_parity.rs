@@ -16,6 +16,7 @@ use fineface_model::{
     Cpu, CpuAutodiff, FineFaceConfig, ResNetConfig, export_torchvision_safetensors,
     load_torchvision_weights,
 };
+use fineface_train::LocalReducer;
 use fineface_train::{
     FineFaceResNet, FineFaceStep, GroupedSgd, IterationContext, Predict, Shard, StepResult,
     TrainSettings, fineface_crops, fineface_step,
@@ -244,12 +245,19 @@ fn one_training_iteration_leaves_every_parameter_as_the_reference_does() {
         batch: 0,
         seed: 0,
         lean: false,
-        sync: None,
     };
     let mut losses = Vec::new();
     let mut step = |model, inputs: &[Tensor<Cpu, 4>], which| {
-        let result: StepResult<CpuAutodiff, _> =
-            fineface_step(model, &mut optimizer, &shards, inputs, which, context).unwrap();
+        let result: StepResult<CpuAutodiff, _> = fineface_step(
+            model,
+            &mut optimizer,
+            &shards,
+            inputs,
+            which,
+            context,
+            &mut LocalReducer,
+        )
+        .unwrap();
         losses.push((which.name(), result.loss));
         result
     };

@@ -7,6 +7,7 @@ use burn::module::{AutodiffModule, Module, ModuleVisitor, Param};
 use burn::tensor::{Distribution, Int, Tensor, TensorData};
 use fineface_model::AttentionCropConfig;
 use fineface_model::{Cpu, CpuAutodiff, FineFaceConfig, ResNetConfig};
+use fineface_train::LocalReducer;
 use fineface_train::{
     FineFaceResNet, FineFaceStep, GroupedSgd, IterationContext, Shard, StepResult, TrainSettings,
     TrainStep, fineface_step,
@@ -85,7 +86,6 @@ const CONTEXT: IterationContext = IterationContext {
     batch: 0,
     seed: 0,
     lean: false,
-    sync: None,
 };
 
 #[rstest]
@@ -113,6 +113,7 @@ fn a_step_changes_exactly_what_its_loss_reaches(
         std::slice::from_ref(&shard.images),
         step,
         CONTEXT,
+        &mut LocalReducer,
     )
     .unwrap();
     assert!(loss.is_finite() && loss > 0.0, "{loss}");
@@ -155,6 +156,7 @@ fn the_backbone_group_steps_at_its_own_rate() {
         std::slice::from_ref(&shard.images),
         FineFaceStep::CropAll,
         CONTEXT,
+        &mut LocalReducer,
     )
     .unwrap();
     for ((name, b), (_, a)) in before.iter().zip(parts(&updated)) {
@@ -175,7 +177,13 @@ fn a_whole_iteration_reports_five_finite_losses_and_leaves_no_graph() {
     let mut optimizer = GroupedSgd::<A, _>::new(&TrainSettings::default());
     let before = parts(&model);
     let (updated, losses) = model
-        .iteration(&mut optimizer, std::slice::from_ref(&shard), &crop, CONTEXT)
+        .iteration(
+            &mut optimizer,
+            std::slice::from_ref(&shard),
+            &crop,
+            CONTEXT,
+            &mut LocalReducer,
+        )
         .unwrap();
     let names: Vec<_> = losses.losses.iter().map(|(n, _)| *n).collect();
     assert_eq!(
@@ -199,6 +207,7 @@ fn a_whole_iteration_reports_five_finite_losses_and_leaves_no_graph() {
             &[shard],
             &crop,
             CONTEXT,
+            &mut LocalReducer,
         )
         .unwrap()
         .1;
@@ -292,6 +301,7 @@ fn two_shards_update_a_fineface_model_as_one_device_does_the_whole_batch() {
                 shards,
                 &crop,
                 CONTEXT,
+                &mut LocalReducer,
             )
             .unwrap()
     };
@@ -328,6 +338,7 @@ fn two_shards_update_the_baseline_as_one_device_does_the_whole_batch() {
                 shards,
                 &crop,
                 CONTEXT,
+                &mut LocalReducer,
             )
             .unwrap()
             .0
@@ -393,6 +404,7 @@ fn the_lean_step_differs_from_the_exact_one_only_in_skipped_running_statistics(
             std::slice::from_ref(&shard.images),
             step,
             IterationContext { lean, ..CONTEXT },
+            &mut LocalReducer,
         )
         .unwrap()
     };

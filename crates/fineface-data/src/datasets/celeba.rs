@@ -396,43 +396,14 @@ impl CelebA {
 
     /// Reads the annotation files and finds the images.
     pub fn load(&self, config: &SplitConfig) -> Result<crate::FaceDataset> {
-        let missing = |expected, path: PathBuf| DataError::MissingFile {
-            dataset: "celeba",
-            expected,
-            path,
-            hint: HINT,
-        };
-        // The official layout, the official archive's Anno/ and Eval/ folders, and Kaggle's
-        // (images one level down, annotations as CSV).
-        let image_folders = [
-            self.root.join("img_align_celeba"),
-            self.root.join("img_align_celeba").join("img_align_celeba"),
-            self.root.join("Img").join("img_align_celeba"),
-        ];
+        let image_folders = self.image_folders();
         if !image_folders.iter().any(|f| f.is_dir()) {
-            return Err(missing(
+            return Err(self.missing(
                 "the image folder img_align_celeba/",
                 image_folders[0].clone(),
             ));
         }
-        let attr_path = layout::first_file(&[
-            self.root.join("list_attr_celeba.txt"),
-            self.root.join("Anno").join("list_attr_celeba.txt"),
-            self.root.join("list_attr_celeba.csv"),
-        ])
-        .cloned()
-        .ok_or_else(|| {
-            missing(
-                "the attribute table list_attr_celeba.txt (or Anno/list_attr_celeba.txt, or \
-                 Kaggle's list_attr_celeba.csv)",
-                self.root.join("list_attr_celeba.txt"),
-            )
-        })?;
-        let table = if is_csv(&attr_path) {
-            read_attributes_csv(&attr_path)?
-        } else {
-            read_attributes(&attr_path)?
-        };
+        let (attr_path, table) = self.attribute_table()?;
         let listed_in = attr_path
             .file_name()
             .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
@@ -442,98 +413,20 @@ impl CelebA {
         if images != image_folders[0] {
             tracing::info!(folder = %images.display(), "celeba: images found one level down");
         }
-        let index = |name: &str| {
-            let exact = table.names.iter().position(|n| n == name);
-            exact
-                .or_else(|| {
-                    table
-                        .names
-                        .iter()
-                        .position(|n| n.eq_ignore_ascii_case(name))
-                })
-                .ok_or_else(|| {
-                    DataError::Config(format!(
-                        "celeba: no attribute `{name}` (available: {})",
-                        table.names.join(", ")
-                    ))
-                })
-        };
-        let target = index(&self.target)?;
-        let sensitive: Vec<usize> = self
-            .sensitive
-            .iter()
-            .map(|s| index(s))
-            .collect::<Result<_>>()?;
-        let partition = match layout::first_file(&[
-            self.root.join("list_eval_partition.txt"),
-            self.root.join("Eval").join("list_eval_partition.txt"),
-            self.root.join("list_eval_partition.csv"),
-        ]) {
-            Some(path) if is_csv(path) => Some((read_partition_csv(path)?, path.clone())),
-            Some(path) => Some((read_partition(path)?, path.clone())),
-            None => {
-                tracing::warn!(root = %self.root.display(), "no list_eval_partition file: carving all splits");
-                None
-            }
-        };
+        let columns = Columns::of(&table, &self.target, &self.sensitive)?;
+        let partition = self.partition()?;
         let n_listed = table.rows.len();
-        let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
-        let mut skipped = Vec::new();
-        let mut locator = Locator::new(&images);
-        let mut found = Found::new("celeba");
         let first_listed = table
             .rows
             .first()
             .map(|(n, _)| n.clone())
             .unwrap_or_default();
-        // The two files joined by the image each names, however each spells it.
-        let names = partition.as_ref().map(|(names, _)| names);
-        let partition = match &partition {
-            Some((names, file)) => Some(by_image(names, file, &mut locator)?),
-            None => None,
+        let listing = Listing {
+            file: &listed_in,
+            path: &attr_path,
         };
-        for (image, values) in table.rows {
-            let found_image = match locator.locate(&image) {
-                Ok(found_image) => found_image,
-                Err(why) => {
-                    skipped.push(Skipped {
-                        // The partition file's split, where it names the image as written.
-                        split: names.and_then(|n| n.get(&image)).copied(),
-                        reason: why.reason(&listed_in),
-                        file: image,
-                    });
-                    continue;
-                }
-            };
-            found.note(
-                &found_image,
-                &image,
-                Place::new(&listed_in, &attr_path, None),
-            )?;
-            let split = match &partition {
-                Some(p) => match found_image.id.as_ref().and_then(|id| p.get(id)) {
-                    Some(split) => *split,
-                    None => {
-                        skipped.push(Skipped {
-                            split: None,
-                            file: image,
-                            reason: "not in the list_eval_partition file".to_owned(),
-                        });
-                        continue;
-                    }
-                },
-                None => Split::Train,
-            };
-            official.entry(split).or_default().push(FaceSample {
-                path: found_image.path,
-                target: attribute_label(&table.names[target], values[target]),
-                sensitive: sensitive
-                    .iter()
-                    .map(|&i| attribute_label(&table.names[i], values[i]))
-                    .collect(),
-                file: image,
-            });
-        }
+        let Placed { official, skipped } =
+            place_images(table, &columns, &images, partition.as_ref(), listing)?;
         if official.is_empty()
             && n_listed > 0
             && skipped.iter().all(|s| s.reason.ends_with("but absent"))
@@ -541,8 +434,7 @@ impl CelebA {
             return Err(DataError::ImagesNotFound {
                 dataset: "celeba",
                 expected: format!(
-                    "image listed in {listed_in} ({n_listed} listed, the first `{}`)",
-                    first_listed
+                    "image listed in {listed_in} ({n_listed} listed, the first `{first_listed}`)"
                 ),
                 looked_in: image_folders
                     .iter()
@@ -563,4 +455,173 @@ impl CelebA {
             config,
         ))
     }
+
+    fn missing(&self, expected: &'static str, path: PathBuf) -> DataError {
+        DataError::MissingFile {
+            dataset: "celeba",
+            expected,
+            path,
+            hint: HINT,
+        }
+    }
+
+    /// Where the images may be: the official layout, the official archive's `Img/` folder,
+    /// and Kaggle's (one level down).
+    fn image_folders(&self) -> [PathBuf; 3] {
+        [
+            self.root.join("img_align_celeba"),
+            self.root.join("img_align_celeba").join("img_align_celeba"),
+            self.root.join("Img").join("img_align_celeba"),
+        ]
+    }
+
+    /// The attribute table and its path: the official text file (at the root or in
+    /// `Anno/`) or Kaggle's CSV.
+    fn attribute_table(&self) -> Result<(PathBuf, AttributeTable)> {
+        let attr_path = layout::first_file(&[
+            self.root.join("list_attr_celeba.txt"),
+            self.root.join("Anno").join("list_attr_celeba.txt"),
+            self.root.join("list_attr_celeba.csv"),
+        ])
+        .cloned()
+        .ok_or_else(|| {
+            self.missing(
+                "the attribute table list_attr_celeba.txt (or Anno/list_attr_celeba.txt, or \
+                 Kaggle's list_attr_celeba.csv)",
+                self.root.join("list_attr_celeba.txt"),
+            )
+        })?;
+        let table = if is_csv(&attr_path) {
+            read_attributes_csv(&attr_path)?
+        } else {
+            read_attributes(&attr_path)?
+        };
+        Ok((attr_path, table))
+    }
+
+    /// The official partition, each image's split as the file names it, and the file; `None`
+    /// (with a warning) where there is none: every split is then carved.
+    fn partition(&self) -> Result<Option<(HashMap<String, Split>, PathBuf)>> {
+        Ok(
+            match layout::first_file(&[
+                self.root.join("list_eval_partition.txt"),
+                self.root.join("Eval").join("list_eval_partition.txt"),
+                self.root.join("list_eval_partition.csv"),
+            ]) {
+                Some(path) if is_csv(path) => Some((read_partition_csv(path)?, path.clone())),
+                Some(path) => Some((read_partition(path)?, path.clone())),
+                None => {
+                    tracing::warn!(root = %self.root.display(), "no list_eval_partition file: carving all splits");
+                    None
+                }
+            },
+        )
+    }
+}
+
+/// The attribute table's columns of the target and the sensitive features.
+struct Columns {
+    target: usize,
+    sensitive: Vec<usize>,
+}
+
+impl Columns {
+    /// Finds each attribute by name, exactly or in another letter case.
+    fn of(table: &AttributeTable, target: &str, sensitive: &[String]) -> Result<Self> {
+        let index = |name: &str| {
+            let exact = table.names.iter().position(|n| n == name);
+            exact
+                .or_else(|| {
+                    table
+                        .names
+                        .iter()
+                        .position(|n| n.eq_ignore_ascii_case(name))
+                })
+                .ok_or_else(|| {
+                    DataError::Config(format!(
+                        "celeba: no attribute `{name}` (available: {})",
+                        table.names.join(", ")
+                    ))
+                })
+        };
+        Ok(Self {
+            target: index(target)?,
+            sensitive: sensitive.iter().map(|s| index(s)).collect::<Result<_>>()?,
+        })
+    }
+}
+
+/// The attribute file, as messages name it.
+#[derive(Clone, Copy)]
+struct Listing<'a> {
+    file: &'a str,
+    path: &'a Path,
+}
+
+/// Each listed image found in `images` and put in its official split (the partition file's,
+/// joined by the image, however each file spells it; all in train without one), or skipped
+/// with the reason.
+fn place_images(
+    table: AttributeTable,
+    columns: &Columns,
+    images: &Path,
+    partition: Option<&(HashMap<String, Split>, PathBuf)>,
+    listing: Listing<'_>,
+) -> Result<Placed> {
+    let mut official: BTreeMap<Split, Vec<FaceSample>> = BTreeMap::new();
+    let mut skipped = Vec::new();
+    let mut locator = Locator::new(images);
+    let mut found = Found::new("celeba");
+    let names = partition.map(|(names, _)| names);
+    let by_file = match partition {
+        Some((names, file)) => Some(by_image(names, file, &mut locator)?),
+        None => None,
+    };
+    for (image, values) in table.rows {
+        let found_image = match locator.locate(&image) {
+            Ok(found_image) => found_image,
+            Err(why) => {
+                skipped.push(Skipped {
+                    // The partition file's split, where it names the image as written.
+                    split: names.and_then(|n| n.get(&image)).copied(),
+                    reason: why.reason(listing.file),
+                    file: image,
+                });
+                continue;
+            }
+        };
+        found.note(
+            &found_image,
+            &image,
+            Place::new(listing.file, listing.path, None),
+        )?;
+        let split = match &by_file {
+            Some(p) => match found_image.id.as_ref().and_then(|id| p.get(id)) {
+                Some(split) => *split,
+                None => {
+                    skipped.push(Skipped {
+                        split: None,
+                        file: image,
+                        reason: "not in the list_eval_partition file".to_owned(),
+                    });
+                    continue;
+                }
+            },
+            None => Split::Train,
+        };
+        let label = |i: usize| attribute_label(&table.names[i], values[i]);
+        official.entry(split).or_default().push(FaceSample {
+            path: found_image.path,
+            target: label(columns.target),
+            sensitive: columns.sensitive.iter().map(|&i| label(i)).collect(),
+            file: image,
+        });
+    }
+    Ok(Placed { official, skipped })
+}
+
+/// The listed images in their official splits, and those skipped.
+struct Placed {
+    official: BTreeMap<Split, Vec<FaceSample>>,
+    skipped: Vec<Skipped>,
 }

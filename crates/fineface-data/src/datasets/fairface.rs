@@ -138,18 +138,7 @@ impl FairFace {
                     }
                 };
                 found.note(&image, &row.file, Place::new(csv_name, csv_path, None))?;
-                let path = image.path;
-                let target = match self.target.as_str() {
-                    "race" => row.race.clone(),
-                    "age" => row.age.clone(),
-                    _ => row.gender.clone(),
-                };
-                samples.push(FaceSample {
-                    path,
-                    file: row.file,
-                    target,
-                    sensitive: vec![row.race, row.gender],
-                });
+                samples.push(self.sample(image.path, row));
             }
             official.insert(split, samples);
         }
@@ -173,6 +162,21 @@ impl FairFace {
             skipped,
             config,
         ))
+    }
+
+    /// The sample of a label row whose image is at `path`.
+    fn sample(&self, path: PathBuf, row: FairFaceRow) -> FaceSample {
+        let target = match self.target.as_str() {
+            "race" => row.race.clone(),
+            "age" => row.age.clone(),
+            _ => row.gender.clone(),
+        };
+        FaceSample {
+            path,
+            file: row.file,
+            target,
+            sensitive: vec![row.race, row.gender],
+        }
     }
 
     /// Where the images the CSVs list as `train/1.jpg` are: the root, or the one folder

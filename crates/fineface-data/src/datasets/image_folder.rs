@@ -605,12 +605,7 @@ impl Class<'_> {
             return Ok(());
         }
         let entries = sorted_entries(folder)?;
-        // Names that differ only in letter case: a row matches each only as spelled.
-        let mut cased: HashMap<String, usize> = HashMap::new();
-        for entry in &entries {
-            let name = entry.file_name().to_string_lossy().to_lowercase();
-            *cased.entry(name).or_default() += 1;
-        }
+        let cased = case_counts(&entries);
         for entry in entries {
             let os_name = entry.file_name();
             let Some(name) = os_name.to_str() else {
@@ -628,21 +623,11 @@ impl Class<'_> {
                 }
                 continue;
             }
-            if let Some(reason) = no_image_reason(name) {
+            if let Some(reason) = unreadable(name, &entry) {
                 skipped.push(Skipped {
                     split: None,
                     file,
-                    reason: reason.to_owned(),
-                });
-                continue;
-            }
-            if let Some(why) = broken_link(&entry) {
-                // A link that loops or points at nothing: an image's, or a folder's of
-                // images (whatever its name), said either way.
-                skipped.push(Skipped {
-                    split: None,
-                    reason: why.reason("the class folder"),
-                    file,
+                    reason,
                 });
                 continue;
             }
@@ -671,6 +656,27 @@ impl Class<'_> {
         }
         Ok(())
     }
+}
+
+/// How many entries of a folder share each lower-case name: names that differ only in
+/// letter case are matched to a row only as spelled.
+fn case_counts(entries: &[std::fs::DirEntry]) -> HashMap<String, usize> {
+    let mut cased: HashMap<String, usize> = HashMap::new();
+    for entry in entries {
+        let name = entry.file_name().to_string_lossy().to_lowercase();
+        *cased.entry(name).or_default() += 1;
+    }
+    cased
+}
+
+/// Why a file of a class folder that is no folder cannot be read as an image: a `._` copy,
+/// a format not decoded (HEIC, AVIF), or a link that loops or points at nothing (an
+/// image's, or a folder's of images whatever its name, said either way).
+fn unreadable(name: &str, entry: &std::fs::DirEntry) -> Option<String> {
+    if let Some(reason) = no_image_reason(name) {
+        return Some(reason.to_owned());
+    }
+    broken_link(entry).map(|why| why.reason("the class folder"))
 }
 
 /// Whether an entry is a folder, following a link: the entry's own type where it is no

@@ -1,7 +1,7 @@
 //! Any dataset described by a CSV: `path,<target>,<sensitive columns...>[,split]`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -76,30 +76,7 @@ impl Manifest {
         }
         let text = text::read_csv(&csv_path)?;
         let (header, mut reader) = text.header(&csv_path)?;
-        let path_col = header
-            .require(&self.path_column, &csv_path)
-            .map_err(|e| match e {
-                // The column of image paths under another name (`file`, `image`).
-                DataError::Parse {
-                    path,
-                    line,
-                    message,
-                } if message.starts_with("missing column") => DataError::Parse {
-                    path,
-                    line,
-                    message: format!(
-                        "{message}; name the column of image paths with path_column = \"...\" \
-                         in the config's [data] (or data check's --path-column)"
-                    ),
-                },
-                other => other,
-            })?;
-        let target_col = header.require(&self.target, &csv_path)?;
-        let sensitive_cols: Vec<usize> = self
-            .sensitive
-            .iter()
-            .map(|s| header.require(s, &csv_path))
-            .collect::<Result<_>>()?;
+        let columns = self.columns(&header, &csv_path)?;
         let split_col = header.find("split", &csv_path)?;
         let mut spellings = label_values::Spellings::default();
         let mut listed = label_values::Listed::default();
@@ -113,32 +90,10 @@ impl Manifest {
             let line = text.line(&record);
             header.refuse_repeat(&record, line, &csv_path)?;
             let field = |i: usize| record.get(i).unwrap_or("");
-            let relative = field(path_col);
+            let relative = field(columns.path);
             listed.check(&relative.replace('\\', "/"), line, &csv_path)?;
-            for &c in std::iter::once(&target_col).chain(&sensitive_cols) {
-                let column = &header.names()[c];
-                if c == target_col {
-                    label_values::check_label(field(c), column, line, &csv_path)?;
-                } else {
-                    label_values::check_group(field(c), column, line, &csv_path)?;
-                }
-                spellings.check(column, field(c), line, &csv_path)?;
-            }
-            let split = match split_col.map(field) {
-                None => Split::Train,
-                // An empty cell is no split (pandas writes a missing one so): refused, never
-                // taken as train.
-                Some(value) => Split::parse(value).ok_or_else(|| {
-                    DataError::parse(
-                        &csv_path,
-                        line,
-                        format!(
-                            "split `{value}` is not train, val or test (also read: training, \
-                             valid, validation, dev, testing, in any case)"
-                        ),
-                    )
-                })?,
-            };
+            columns.check_labels(&record, &header, &mut spellings, (&csv_path, line))?;
+            let split = row_split(split_col.map(field), &csv_path, line)?;
             let image = match locator.locate(relative) {
                 Ok(image) => image,
                 Err(why) => {
@@ -155,8 +110,9 @@ impl Manifest {
             official.entry(split).or_default().push(FaceSample {
                 path,
                 file: relative.to_owned(),
-                target: label_values::canonical(field(target_col)),
-                sensitive: sensitive_cols
+                target: label_values::canonical(field(columns.target)),
+                sensitive: columns
+                    .sensitive
                     .iter()
                     .map(|&c| label_values::canonical(field(c)))
                     .collect(),
@@ -180,5 +136,88 @@ impl Manifest {
             skipped,
             config,
         ))
+    }
+
+    /// The columns of the image paths, the target and the sensitive features, each required.
+    fn columns(&self, header: &text::Header, csv_path: &Path) -> Result<Columns> {
+        let path_col = header
+            .require(&self.path_column, csv_path)
+            .map_err(|e| match e {
+                // The column of image paths under another name (`file`, `image`).
+                DataError::Parse {
+                    path,
+                    line,
+                    message,
+                } if message.starts_with("missing column") => DataError::Parse {
+                    path,
+                    line,
+                    message: format!(
+                        "{message}; name the column of image paths with path_column = \"...\" \
+                         in the config's [data] (or data check's --path-column)"
+                    ),
+                },
+                other => other,
+            })?;
+        let target_col = header.require(&self.target, csv_path)?;
+        let sensitive_cols: Vec<usize> = self
+            .sensitive
+            .iter()
+            .map(|s| header.require(s, csv_path))
+            .collect::<Result<_>>()?;
+        Ok(Columns {
+            path: path_col,
+            target: target_col,
+            sensitive: sensitive_cols,
+        })
+    }
+}
+
+/// The manifest's columns: image paths, target, sensitive features.
+struct Columns {
+    path: usize,
+    target: usize,
+    sensitive: Vec<usize>,
+}
+
+impl Columns {
+    /// A row's target and sensitive values: labels (not scores, not missing), each value
+    /// spelled one way in the whole file.
+    fn check_labels(
+        &self,
+        record: &csv::StringRecord,
+        header: &text::Header,
+        spellings: &mut label_values::Spellings,
+        (csv_path, line): (&Path, u64),
+    ) -> Result<()> {
+        let field = |i: usize| record.get(i).unwrap_or("");
+        for &c in std::iter::once(&self.target).chain(&self.sensitive) {
+            let column = &header.names()[c];
+            if c == self.target {
+                label_values::check_label(field(c), column, line, csv_path)?;
+            } else {
+                label_values::check_group(field(c), column, line, csv_path)?;
+            }
+            spellings.check(column, field(c), line, csv_path)?;
+        }
+        Ok(())
+    }
+}
+
+/// A row's split: train without a split column; otherwise its cell, read in any of the
+/// spellings exports use. An empty cell is no split (pandas writes a missing one so):
+/// refused, never taken as train.
+fn row_split(cell: Option<&str>, csv_path: &Path, line: u64) -> Result<Split> {
+    match cell {
+        None => Ok(Split::Train),
+        Some(value) => Split::parse(value).ok_or_else(|| {
+            DataError::parse(
+                csv_path,
+                line,
+                format!(
+                    "split `{value}` is not train, val or test (also read: training, valid, \
+                     validation, dev, testing, in any case)"
+                ),
+            )
+        }),
     }
 }

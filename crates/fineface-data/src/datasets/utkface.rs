@@ -1,7 +1,7 @@
 //! UTKFace (Zhang et al., 2017): one folder of `[age]_[gender]_[race]_[datetime].jpg.chip.jpg`.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -106,6 +106,28 @@ impl UtkFace {
                 self.target
             )));
         }
+        let (folder, folders) = self.image_folders()?;
+        let (samples, skipped) = self.read_names(&folder, &folders)?;
+        if !skipped.is_empty() {
+            tracing::warn!(
+                n = skipped.len(),
+                "utkface: skipped files with malformed names"
+            );
+        }
+        Ok(assemble(
+            "utkface",
+            &self.root,
+            &self.target,
+            vec!["race".into(), "gender".into()],
+            BTreeMap::from([(crate::Split::Train, samples)]),
+            skipped,
+            config,
+        ))
+    }
+
+    /// The dataset's folder (`UTKFace/` under the root, or the root) and the folders of
+    /// images in it (itself, or parts one or two levels down).
+    fn image_folders(&self) -> Result<(PathBuf, Vec<PathBuf>)> {
         let folder = if self.root.join("UTKFace").is_dir() {
             self.root.join("UTKFace")
         } else {
@@ -143,8 +165,18 @@ impl UtkFace {
                 "utkface: images found in subfolders"
             );
         }
+        Ok((folder, folders))
+    }
+
+    /// Every file of `folders`, sorted: a sample per well-formed name, the others skipped
+    /// with the reason (not UTF-8, malformed, the same name in two folders).
+    fn read_names(
+        &self,
+        folder: &Path,
+        folders: &[PathBuf],
+    ) -> Result<(Vec<FaceSample>, Vec<Skipped>)> {
         let mut entries = Vec::new();
-        for sub in &folders {
+        for sub in folders {
             entries.extend(
                 std::fs::read_dir(sub)
                     .map_err(|e| DataError::io(sub, e))?
@@ -171,7 +203,7 @@ impl UtkFace {
             // `part1/<name>` for images in a subfolder, the bare name otherwise.
             let path = entry.path();
             let shown = path
-                .strip_prefix(&folder)
+                .strip_prefix(folder)
                 .ok()
                 .and_then(|p| p.to_str())
                 .unwrap_or(name)
@@ -204,21 +236,7 @@ impl UtkFace {
                 }),
             }
         }
-        if !skipped.is_empty() {
-            tracing::warn!(
-                n = skipped.len(),
-                "utkface: skipped files with malformed names"
-            );
-        }
-        Ok(assemble(
-            "utkface",
-            &self.root,
-            &self.target,
-            vec!["race".into(), "gender".into()],
-            BTreeMap::from([(crate::Split::Train, samples)]),
-            skipped,
-            config,
-        ))
+        Ok((samples, skipped))
     }
 }
 

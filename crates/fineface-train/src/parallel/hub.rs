@@ -11,11 +11,7 @@
 
 use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::sync::{Mutex, PoisonError};
 use std::time::{Duration, Instant};
-
-use burn::tensor::backend::Backend;
-use burn::tensor::{Tensor, TensorData};
 
 use super::nodes::NodeSettings;
 use crate::error::{Result, TrainError};
@@ -93,46 +89,7 @@ impl NodeLink {
         let mut joined: Vec<Option<TcpStream>> = (1..own.nodes).map(|_| None).collect();
         while joined.iter().any(Option::is_none) {
             match listener.accept() {
-                Ok((mut stream, from)) => {
-                    let io = |e: std::io::Error| TrainError::Nodes(format!("node at {from}: {e}"));
-                    stream.set_nonblocking(false).map_err(io)?;
-                    stream.set_nodelay(true).map_err(io)?;
-                    stream
-                        .set_read_timeout(Some(GREETING_TIMEOUT))
-                        .map_err(io)?;
-                    let hello = Hello::read(&mut stream).map_err(io)?;
-                    stream.set_read_timeout(None).map_err(io)?;
-                    let slot = hello.rank.checked_sub(1).map(|r| r as usize);
-                    let refusal = if hello.nodes != own.nodes || hello.workers != own.workers {
-                        Some(format!(
-                            "node {} at {from} runs {} nodes of {} workers, node 0 {} of {}",
-                            hello.rank, hello.nodes, hello.workers, own.nodes, own.workers
-                        ))
-                    } else if hello.fingerprint != own.fingerprint {
-                        Some(format!(
-                            "node {} at {from} trains other settings than node 0 (batch size, \
-                             seed, epochs, rates...: the nodes must run the same experiment)",
-                            hello.rank
-                        ))
-                    } else if slot.is_none_or(|s| s >= joined.len() || joined[s].is_some()) {
-                        Some(format!(
-                            "node at {from} says rank {}, taken or out of range",
-                            hello.rank
-                        ))
-                    } else {
-                        None
-                    };
-                    stream
-                        .write_all(&[u8::from(refusal.is_some())])
-                        .map_err(io)?;
-                    if let Some(refusal) = refusal {
-                        return Err(TrainError::Nodes(refusal));
-                    }
-                    if let Some(s) = slot {
-                        tracing::info!(rank = hello.rank, %from, "node joined");
-                        joined[s] = Some(stream);
-                    }
-                }
+                Ok((stream, from)) => Self::greet(stream, from, own, &mut joined)?,
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                     let missing: Vec<usize> = (1..)
                         .zip(&joined)
@@ -160,6 +117,56 @@ impl NodeLink {
             rank: 0,
             streams: joined.into_iter().flatten().collect(),
         })
+    }
+
+    /// Node 0 reads a connecting node's greeting and answers it: accepted into `joined` at its
+    /// rank, or refused (and the run stopped) when it runs another number of nodes or
+    /// workers, other settings, or a rank taken or out of range.
+    fn greet(
+        mut stream: TcpStream,
+        from: std::net::SocketAddr,
+        own: Hello,
+        joined: &mut [Option<TcpStream>],
+    ) -> Result<()> {
+        let io = |e: std::io::Error| TrainError::Nodes(format!("node at {from}: {e}"));
+        stream.set_nonblocking(false).map_err(io)?;
+        stream.set_nodelay(true).map_err(io)?;
+        stream
+            .set_read_timeout(Some(GREETING_TIMEOUT))
+            .map_err(io)?;
+        let hello = Hello::read(&mut stream).map_err(io)?;
+        stream.set_read_timeout(None).map_err(io)?;
+        let slot = hello.rank.checked_sub(1).map(|r| r as usize);
+        let refusal = if hello.nodes != own.nodes || hello.workers != own.workers {
+            Some(format!(
+                "node {} at {from} runs {} nodes of {} workers, node 0 {} of {}",
+                hello.rank, hello.nodes, hello.workers, own.nodes, own.workers
+            ))
+        } else if hello.fingerprint != own.fingerprint {
+            Some(format!(
+                "node {} at {from} trains other settings than node 0 (batch size, \
+                 seed, epochs, rates...: the nodes must run the same experiment)",
+                hello.rank
+            ))
+        } else if slot.is_none_or(|s| s >= joined.len() || joined[s].is_some()) {
+            Some(format!(
+                "node at {from} says rank {}, taken or out of range",
+                hello.rank
+            ))
+        } else {
+            None
+        };
+        stream
+            .write_all(&[u8::from(refusal.is_some())])
+            .map_err(io)?;
+        if let Some(refusal) = refusal {
+            return Err(TrainError::Nodes(refusal));
+        }
+        if let Some(s) = slot {
+            tracing::info!(rank = hello.rank, %from, "node joined");
+            joined[s] = Some(stream);
+        }
+        Ok(())
     }
 
     fn join(settings: &NodeSettings, own: Hello, timeout: Duration) -> Result<Self> {
@@ -476,62 +483,10 @@ fn read_frame(stream: &mut TcpStream, tag: [u64; 3], n: usize) -> std::io::Resul
         .collect())
 }
 
-/// The link of this process's node (a process is one node), while a run uses it.
-static LINK: Mutex<Option<NodeLink>> = Mutex::new(None);
-/// What went wrong in an exchange (the workers saw NaN, see [`exchange`]).
-static FAILURE: Mutex<Option<String>> = Mutex::new(None);
-
-/// Makes `link` the one [`exchange`] uses.
-pub(crate) fn install(link: NodeLink) {
-    *LINK.lock().unwrap_or_else(PoisonError::into_inner) = Some(link);
-    FAILURE
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .take();
-}
-
-/// Closes the link.
-pub(crate) fn uninstall() {
-    LINK.lock().unwrap_or_else(PoisonError::into_inner).take();
-}
-
-/// The failure of an exchange since the link was installed, if any.
-pub(crate) fn failure() -> Option<String> {
-    FAILURE
-        .lock()
-        .unwrap_or_else(PoisonError::into_inner)
-        .clone()
-}
-
-/// The node's first worker sums its node's `local` sum with the other nodes'. On failure
-/// the result is NaN: the other workers of the node wait for this worker's broadcast, and
-/// NaN makes every worker stop at the step's non-finite loss instead of waiting forever;
-/// the cause is kept for [`failure`].
-pub(crate) fn exchange<B: Backend>(local: Tensor<B, 1>, tag: [u64; 3]) -> Tensor<B, 1> {
-    let device = local.device();
-    let n = local.dims()[0];
-    let values = local.clone().into_data().convert::<f32>().into_vec::<f32>();
-    let total = values
-        .map_err(|e| TrainError::Nodes(format!("cannot read the gradients: {e:?}")))
-        .and_then(|values| {
-            let mut link = LINK.lock().unwrap_or_else(PoisonError::into_inner);
-            match link.as_mut() {
-                Some(link) => link.all_reduce_sum(values, tag),
-                None => Err(TrainError::Nodes("no link to the other nodes".to_owned())),
-            }
-        });
-    match total {
-        Ok(total) => Tensor::from_data(TensorData::new(total, [n]), &device),
-        Err(e) => {
-            tracing::error!(error = %e, "exchange between nodes failed");
-            *FAILURE.lock().unwrap_or_else(PoisonError::into_inner) = Some(e.to_string());
-            local.full_like(f32::NAN)
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::sync::{Mutex, PoisonError};
+
     use super::*;
 
     fn settings(nodes: u32, rank: u32, port: u16) -> NodeSettings {

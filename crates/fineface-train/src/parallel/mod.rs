@@ -1,6 +1,7 @@
 //! Data parallelism: one worker per device running at once, gradients summed by
-//! burn-collective's all-reduce, and runs that span several machines (node 0 as the hub of
-//! the exchange between nodes).
+//! burn-collective's all-reduce ([`CollectiveReducer`](sync::CollectiveReducer), the
+//! [`GradientReducer`](crate::GradientReducer) each worker's steps are given), and runs that
+//! span several machines (node 0 as the hub of the exchange between nodes).
 
 mod hub;
 mod nodes;
@@ -9,5 +10,4 @@ mod workers;
 
 pub use hub::{CONNECT_TIMEOUT, NodeLink};
 pub use nodes::{NodeSettings, Peers, collective_config};
-pub use sync::{GradientSync, Peer, all_reduce_step, broadcast_module};
 pub use workers::{DataParallel, shard_of, shard_ranges};

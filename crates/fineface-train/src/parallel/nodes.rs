@@ -2,7 +2,6 @@
 
 use burn_collective::{AllReduceStrategy, CollectiveConfig, PeerId};
 
-use super::sync::Peer;
 use crate::error::{Result, TrainError};
 
 /// One node of a data-parallel run over several machines (`--nodes N --node-rank R
@@ -63,6 +62,17 @@ impl NodeSettings {
     }
 }
 
+/// A worker's place among all workers: its burn-collective id (its global rank) and, over
+/// several nodes, the id of its node's first worker, which exchanges the node's sums with
+/// the other nodes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Peer {
+    /// burn-collective's id of this worker (unique over all nodes).
+    pub id: PeerId,
+    /// Over several nodes, the id of this node's first worker; `None` on one machine.
+    pub node_leader: Option<PeerId>,
+}
+
 /// The peers of a run: how many workers in all and which of them live on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Peers {
@@ -96,7 +106,7 @@ impl Peers {
 
     /// This node's `i`-th worker: its burn-collective id (unique over all nodes) and, over
     /// several nodes, its node's first worker.
-    pub fn peer(&self, i: usize) -> Peer {
+    pub(crate) fn peer(&self, i: usize) -> Peer {
         Peer {
             id: PeerId::from(self.rank(i)),
             node_leader: (self.nodes > 1).then(|| PeerId::from(self.rank(0))),

@@ -4,34 +4,68 @@
 //! burn-collective reduces tensor by tensor and expects every peer to call in the same
 //! order. Parameters are therefore visited in the module's own order (the same on every
 //! node, whereas `ParamId`s are random per process), and a step's gradients travel as one
-//! flat bucket, as PyTorch's DDP buckets them: one all-reduce per step instead of one per
-//! parameter.
+//! flat bucket ([`reduce_step`](crate::reducer)), as PyTorch's DDP buckets them: one
+//! all-reduce per step instead of one per parameter.
 
-use std::collections::HashMap;
-
-use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param, ParamId};
-use burn::optim::GradientsParams;
+use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
-use burn::tensor::{ElementConversion, Tensor, TensorPrimitive};
-use burn_collective::{CollectiveError, PeerId, ReduceOperation, all_reduce, broadcast};
+use burn::tensor::{ElementConversion, Tensor, TensorData, TensorPrimitive};
+use burn_collective::{CollectiveError, ReduceOperation, all_reduce, broadcast};
 
-use super::hub;
-
+use super::hub::NodeLink;
+use super::nodes::Peer;
 use crate::error::{Result, TrainError};
-use crate::optim::GroupGradients;
+use crate::reducer::GradientReducer;
 
-/// A worker's place among all workers: its burn-collective id (its global rank) and, over
-/// several nodes, the id of its node's first worker, which exchanges the node's sums with
-/// the other nodes.
+/// What the nodes check they agree on before summing: the batch's epoch and index and its
+/// images over every worker (catches nodes that resumed from different checkpoints or
+/// skipped different images).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Peer {
-    /// burn-collective's id of this worker (unique over all nodes).
-    pub id: PeerId,
-    /// Over several nodes, the id of this node's first worker; `None` on one machine.
-    pub node_leader: Option<PeerId>,
+pub(crate) struct BatchTag {
+    /// 0-based epoch.
+    pub epoch: usize,
+    /// 0-based batch within the epoch.
+    pub batch: usize,
+    /// Images in the batch over every worker.
+    pub images: usize,
 }
 
-impl Peer {
+impl BatchTag {
+    /// The tag of the start-up exchange of weights.
+    const START: [u64; 3] = [u64::MAX; 3];
+
+    fn words(self) -> [u64; 3] {
+        [self.epoch, self.batch, self.images].map(|v| v as u64)
+    }
+}
+
+/// One worker's side of the collective sum: burn-collective's all-reduce between the
+/// workers of its node and, on a node's first worker over several machines, the link to
+/// the other nodes, held as a value for the length of the run.
+#[derive(Debug)]
+pub(crate) struct CollectiveReducer {
+    peer: Peer,
+    /// The node's link to the other nodes: on the node's first worker over several nodes.
+    link: Option<NodeLink>,
+    /// The batch being reduced; `None` before the first.
+    batch: Option<BatchTag>,
+}
+
+impl CollectiveReducer {
+    /// The reducer of worker `peer`; `link` is the node's, given to its first worker.
+    pub(crate) fn new(peer: Peer, link: Option<NodeLink>) -> Self {
+        Self {
+            peer,
+            link,
+            batch: None,
+        }
+    }
+
+    /// This worker.
+    pub(crate) fn peer(&self) -> Peer {
+        self.peer
+    }
+
     /// Registers this worker with burn-collective on `device`.
     ///
     /// # Errors
@@ -41,153 +75,109 @@ impl Peer {
         device: B::Device,
         config: burn_collective::CollectiveConfig,
     ) -> Result<()> {
-        burn_collective::register::<B>(self.id, device, config).map_err(self.error("register"))
+        let peer = self.peer;
+        burn_collective::register::<B>(peer.id, device, config)
+            .map_err(collective(peer, "register"))
     }
 
-    fn error(&self, operation: &'static str) -> impl Fn(CollectiveError) -> TrainError {
-        let peer = self.id.0;
-        move |e| TrainError::Collective {
-            operation,
-            peer,
-            message: format!("{e:?}"),
-        }
+    /// The steps that follow reduce `batch`.
+    pub(crate) fn begin(&mut self, batch: BatchTag) {
+        self.batch = Some(batch);
     }
 
     /// Sums `values` over every worker: burn-collective's all-reduce between the workers
-    /// of this node, then, over several nodes, the node leaders' exchange through node 0
-    /// ([`NodeLink`](crate::NodeLink)) and burn-collective's broadcast of the total from
-    /// the leader to the node's other workers.
-    ///
-    /// `tag` names what is summed (epoch, batch, images of the batch): the nodes must agree
-    /// on it, which catches nodes that resumed from different checkpoints or skipped
-    /// different images.
-    fn all_reduce_sum<B: Backend>(
-        &self,
-        values: Tensor<B, 1>,
-        tag: [u64; 3],
-    ) -> Result<Tensor<B, 1>> {
+    /// of this node, then, over several nodes, the node leader's exchange through node 0
+    /// ([`NodeLink`]) and burn-collective's broadcast of the total from the leader to the
+    /// node's other workers. The broadcast carries a status first, so that when the leader's
+    /// exchange fails the node's other workers fail too instead of waiting, while the leader
+    /// returns the cause.
+    fn sum<B: Backend>(&mut self, values: Tensor<B, 1>, tag: [u64; 3]) -> Result<Tensor<B, 1>> {
+        let peer = self.peer;
         let device = values.device();
         let local = all_reduce::<B>(
-            self.id,
+            peer.id,
             values.into_primitive().tensor(),
             ReduceOperation::Sum,
         )
-        .map_err(self.error("all-reduce"))?;
+        .map_err(collective(peer, "all-reduce"))?;
         let local = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(local));
-        let Some(leader) = self.node_leader else {
+        let Some(leader) = peer.node_leader else {
             return Ok(local);
         };
-        let total =
-            (self.id == leader).then(|| hub::exchange(local, tag).into_primitive().tensor());
-        let total = broadcast::<B>(self.id, total).map_err(self.error("broadcast in the node"))?;
+        let (sent, outcome) = if peer.id == leader {
+            let exchanged = self.exchange(local.clone(), tag);
+            let status = Tensor::<B, 1>::from_data(
+                TensorData::new(vec![if exchanged.is_ok() { 1.0f32 } else { 0.0 }], [1]),
+                &device,
+            );
+            let total = exchanged.as_ref().map_or(local, Clone::clone);
+            (
+                Some(
+                    Tensor::cat(vec![status, total], 0)
+                        .into_primitive()
+                        .tensor(),
+                ),
+                Some(exchanged),
+            )
+        } else {
+            (None, None)
+        };
+        let received =
+            broadcast::<B>(peer.id, sent).map_err(collective(peer, "broadcast in the node"))?;
+        if let Some(outcome) = outcome {
+            return outcome;
+        }
         // burn-collective hands the broadcast tensor over on the device of the first worker
         // to call, not necessarily this worker's.
-        Ok(Tensor::from_primitive(TensorPrimitive::Float(total)).to_device(&device))
-    }
-}
-
-/// How one worker's step joins the others': who it is and the images of the whole (global)
-/// batch, so that its shard's mean loss is weighted by its share and the summed gradients
-/// are the whole batch's mean gradient.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct GradientSync {
-    /// This worker.
-    pub peer: Peer,
-    /// Images in the batch over all workers.
-    pub batch_images: usize,
-    /// The batch's epoch (0-based), which the nodes check they agree on.
-    pub epoch: usize,
-    /// The batch's index in its epoch, which the nodes check they agree on.
-    pub batch: usize,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Group {
-    Backbone,
-    Heads,
-}
-
-/// Sums `loss` (a one-value tensor: this worker's share of the batch loss) and `grads` over
-/// every worker; returns the batch loss. Afterwards every worker holds the same gradients.
-///
-/// # Errors
-/// [`TrainError::Collective`] when the all-reduce fails.
-pub fn all_reduce_step<B: AutodiffBackend, M: AutodiffModule<B>>(
-    model: &M,
-    grads: &mut GroupGradients,
-    loss: Tensor<B::InnerBackend, 1>,
-    sync: GradientSync,
-) -> Result<f64> {
-    let mut flatten = Flatten::<B::InnerBackend> {
-        grads,
-        parts: vec![loss],
-        slots: HashMap::new(),
-        offset: 1,
-    };
-    model.visit(&mut flatten);
-    let Flatten { parts, slots, .. } = flatten;
-    // [1 + parameters with a gradient]
-    let bucket = Tensor::cat(parts, 0);
-    let tag = [sync.epoch, sync.batch, sync.batch_images].map(|v| v as u64);
-    let reduced = sync.peer.all_reduce_sum(bucket, tag)?;
-    let loss = reduced.clone().slice(0..1).into_scalar().elem::<f64>();
-    model.visit(&mut Unflatten {
-        grads,
-        bucket: reduced,
-        slots,
-    });
-    Ok(loss)
-}
-
-/// Takes each parameter's gradient out of its group, flattened, in visiting order.
-struct Flatten<'a, B: Backend> {
-    grads: &'a mut GroupGradients,
-    parts: Vec<Tensor<B, 1>>,
-    slots: HashMap<ParamId, (Group, usize, usize)>,
-    offset: usize,
-}
-
-impl<AB: AutodiffBackend> ModuleVisitor<AB> for Flatten<'_, AB::InnerBackend> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
-        let id = param.id;
-        let taken = [
-            (Group::Backbone, &mut self.grads.backbone),
-            (Group::Heads, &mut self.grads.heads),
-        ]
-        .into_iter()
-        .find_map(|(group, grads)| {
-            grads
-                .remove::<AB::InnerBackend, D>(id)
-                .map(|grad| (group, grad))
-        });
-        if let Some((group, grad)) = taken {
-            let n = grad.shape().num_elements();
-            self.parts.push(grad.reshape([n]));
-            self.slots.insert(id, (group, self.offset, n));
-            self.offset += n;
+        let received =
+            Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(received)).to_device(&device);
+        let n = received.dims()[0];
+        let status = received.clone().slice(0..1).into_scalar().elem::<f64>();
+        if status != 1.0 {
+            return Err(TrainError::Nodes(format!(
+                "worker {} stops: its node's first worker could not exchange with the other nodes",
+                peer.id.0
+            )));
         }
+        Ok(received.slice(1..n))
+    }
+
+    /// The node leader's sum of its node's `local` sum with the other nodes'.
+    fn exchange<B: Backend>(&mut self, local: Tensor<B, 1>, tag: [u64; 3]) -> Result<Tensor<B, 1>> {
+        let device = local.device();
+        let n = local.dims()[0];
+        let link = self
+            .link
+            .as_mut()
+            .ok_or_else(|| TrainError::Nodes("no link to the other nodes".to_owned()))?;
+        let values = local
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| TrainError::Nodes(format!("cannot read the gradients: {e:?}")))?;
+        let total = link.all_reduce_sum(values, tag)?;
+        Ok(Tensor::from_data(TensorData::new(total, [n]), &device))
     }
 }
 
-/// Puts each parameter's reduced gradient back into its group, in its shape.
-struct Unflatten<'a, B: Backend> {
-    grads: &'a mut GroupGradients,
-    bucket: Tensor<B, 1>,
-    slots: HashMap<ParamId, (Group, usize, usize)>,
+impl<B: Backend> GradientReducer<B> for CollectiveReducer {
+    fn batch_images(&self) -> Option<usize> {
+        self.batch.map(|b| b.images)
+    }
+
+    fn all_reduce_sum(&mut self, bucket: Tensor<B, 1>) -> Result<Tensor<B, 1>> {
+        let tag = self.batch.map_or(BatchTag::START, BatchTag::words);
+        self.sum(bucket, tag)
+    }
 }
 
-impl<AB: AutodiffBackend> ModuleVisitor<AB> for Unflatten<'_, AB::InnerBackend> {
-    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<AB, D>>) {
-        let Some(&(group, offset, n)) = self.slots.get(&param.id) else {
-            return;
-        };
-        let dims: [usize; D] = param.shape().dims();
-        let grad = self.bucket.clone().slice(offset..offset + n).reshape(dims);
-        let grads: &mut GradientsParams = match group {
-            Group::Backbone => &mut self.grads.backbone,
-            Group::Heads => &mut self.grads.heads,
-        };
-        grads.register::<AB::InnerBackend, D>(param.id, grad);
+/// The error of burn-collective's `operation` on `peer`.
+fn collective(peer: Peer, operation: &'static str) -> impl Fn(CollectiveError) -> TrainError {
+    let id = peer.id.0;
+    move |e| TrainError::Collective {
+        operation,
+        peer: id,
+        message: format!("{e:?}"),
     }
 }
 
@@ -199,9 +189,9 @@ impl<AB: AutodiffBackend> ModuleVisitor<AB> for Unflatten<'_, AB::InnerBackend> 
 ///
 /// # Errors
 /// [`TrainError::Collective`] when the all-reduce fails.
-pub fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>>(
+pub(crate) fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>>(
     model: M,
-    peer: Peer,
+    reducer: &mut CollectiveReducer,
     root: bool,
 ) -> Result<M> {
     let mut collect = Collect::<B::InnerBackend>(Vec::new());
@@ -212,7 +202,7 @@ pub fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>>(
     // [every float of the module]
     let bucket = Tensor::cat(collect.0, 0);
     let sent = if root { bucket } else { bucket.zeros_like() };
-    let received = peer.all_reduce_sum(sent, START_TAG)?;
+    let received = reducer.sum(sent, BatchTag::START)?;
     if root {
         return Ok(model);
     }
@@ -221,9 +211,6 @@ pub fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>>(
         offset: 0,
     }))
 }
-
-/// The tag of the start-up exchange of weights.
-const START_TAG: [u64; 3] = [u64::MAX; 3];
 
 /// Every float of a module (parameters and running statistics), flattened, in visiting
 /// order.

@@ -11,9 +11,9 @@ use burn_collective::{finish_collective, reset_collective};
 use fineface_data::ImageBatch;
 use fineface_model::{AttentionCrop, FineFaceAutodiffBackend};
 
-use super::hub::{self, NodeLink};
+use super::hub::NodeLink;
 use super::nodes::{NodeSettings, Peers, collective_config};
-use super::sync::{GradientSync, Peer, broadcast_module};
+use super::sync::{BatchTag, CollectiveReducer, broadcast_module};
 use crate::config::TrainSettings;
 use crate::error::{Result, TrainError};
 use crate::iteration::{IterationContext, IterationLosses, Shard, TrainStep};
@@ -22,8 +22,9 @@ use crate::optim::GroupedSgd;
 /// Stack of each worker thread: as [`Trainer::fit`](crate::Trainer::fit)'s.
 const WORKER_STACK_BYTES: usize = 64 << 20;
 
-/// burn-collective keeps one session per backend in the process: data-parallel runs in one
-/// process take turns.
+/// burn-collective keeps one session per backend in the process (its state, not ours):
+/// data-parallel runs in one process take turns. Everything of a run's own (the node link,
+/// the reducers, the failures) is a value of the run.
 static COLLECTIVE: Mutex<()> = Mutex::new(());
 
 /// Data parallelism over several devices (and, with [`NodeSettings`], several machines),
@@ -46,6 +47,8 @@ static COLLECTIVE: Mutex<()> = Mutex::new(());
 /// sharing one wgpu device were measured summing stale gradients now and then.
 pub struct DataParallel<'scope, B: FineFaceAutodiffBackend, M> {
     peers: Peers,
+    /// The first worker's (this thread's): it holds the node's link to the other nodes.
+    reducer: CollectiveReducer,
     device: B::Device,
     crop: AttentionCrop,
     jobs: Vec<mpsc::Sender<Job<M>>>,
@@ -70,7 +73,7 @@ enum Job<M> {
 /// What a worker thread starts from.
 struct WorkerStart<B: FineFaceAutodiffBackend, M: TrainStep<B>> {
     index: usize,
-    peer: Peer,
+    reducer: CollectiveReducer,
     device: B::Device,
     model: M,
     optimizer: GroupedSgd<B, M>,
@@ -106,58 +109,39 @@ where
             return Err(TrainError::Unsupported("no device given".to_owned()));
         };
         let peers = Peers::new(devices.len(), nodes);
-        if settings.batch_size < 2 * peers.total() {
-            return Err(TrainError::Unsupported(format!(
-                "train.batch_size = {} cannot give each of {} workers 2 images",
-                settings.batch_size,
-                peers.total()
-            )));
-        }
+        refuse_small_batches(settings, &peers)?;
         let config = collective_config(devices.len());
-        if let Some(nodes) = nodes {
-            hub::install(NodeLink::connect(
-                nodes,
-                devices.len(),
-                fingerprint(settings),
-            )?);
-        }
+        let link = nodes
+            .map(|nodes| NodeLink::connect(nodes, devices.len(), fingerprint(settings)))
+            .transpose()?;
+        let mut reducer = CollectiveReducer::new(peers.peer(0), link);
         reset_collective::<B::InnerBackend>();
         let (reply, results) = mpsc::channel();
         let mut jobs = Vec::with_capacity(devices.len() - 1);
         let mut workers = Vec::with_capacity(devices.len() - 1);
         for (index, device) in devices.iter().enumerate().skip(1) {
-            let (send, receive) = mpsc::channel();
             // A replica with BatchNorm running statistics of its own (clones of a Burn
             // module share them), on the worker's device.
             let replica = M::from_inner(model.valid()).fork(device);
             let start = WorkerStart {
                 index,
-                peer: peers.peer(index),
+                reducer: CollectiveReducer::new(peers.peer(index), None),
                 device: device.clone(),
                 model: replica,
                 optimizer: GroupedSgd::new(settings).load_record(optimizer.to_record()),
                 crop: crop.clone(),
                 config: config.clone(),
             };
-            let reply = reply.clone();
-            let worker = std::thread::Builder::new()
-                .name(format!("fineface-worker-{index}"))
-                .stack_size(WORKER_STACK_BYTES)
-                .spawn_scoped(scope, move || serve(start, receive, reply))
-                .map_err(|e| {
-                    // The workers already started see their queue close and end.
-                    hub::uninstall();
-                    TrainError::Unsupported(format!("cannot start worker {index}: {e}"))
-                })?;
+            // The workers already started see their queue close and end.
+            let (send, worker) = spawn_worker(scope, start, reply.clone())?;
             jobs.push(send);
             workers.push(worker);
         }
         for job in &jobs {
             let _ = job.send(Job::Start);
         }
-        let peer = peers.peer(0);
-        peer.register::<B::InnerBackend>(device.clone(), config)?;
-        let model = broadcast_module(model, peer, peers.rank(0) == 0)?;
+        reducer.register::<B::InnerBackend>(device.clone(), config)?;
+        let model = broadcast_module(model, &mut reducer, peers.rank(0) == 0)?;
         tracing::info!(
             workers = peers.local,
             nodes = peers.nodes,
@@ -167,6 +151,7 @@ where
         Ok((
             Self {
                 peers,
+                reducer,
                 device,
                 crop: crop.clone(),
                 jobs,
@@ -208,28 +193,21 @@ where
         }
         let ranges = shard_ranges(n, total);
         let batch = Arc::new(batch);
-        let context_of = |i: usize| IterationContext {
-            sync: Some(GradientSync {
-                peer: self.peers.peer(i),
-                batch_images: n,
-                epoch: context.epoch,
-                batch: context.batch,
-            }),
-            ..context
-        };
         for (k, job) in self.jobs.iter().enumerate() {
             let i = k + 1;
             job.send(Job::Iterate {
                 batch: batch.clone(),
                 shard: ranges[self.peers.rank(i)].clone(),
-                context: context_of(i),
+                context,
             })
             .map_err(|_| stopped(i))?;
         }
         let own = shard_of::<B>(&batch, ranges[self.peers.rank(0)].clone(), &self.device);
         let crop = &self.crop;
+        let reducer = &mut self.reducer;
+        reducer.begin(batch_tag(context, n));
         let result = std::panic::catch_unwind(AssertUnwindSafe(|| {
-            model.iteration(optimizer, &[own], crop, context_of(0))
+            model.iteration(optimizer, &[own], crop, context, reducer)
         }));
         if result.is_err() {
             // The other workers may wait for this one in an all-reduce: reset the collective
@@ -243,9 +221,9 @@ where
             others.push(losses);
         }
         let result = result.unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-        // A failed exchange between nodes shows as a non-finite loss on every worker (see
-        // `hub::exchange`); its cause is the error to report. A worker that panicked reset
-        // the collective, which fails the others' all-reduce: its panic is the cause.
+        // A failed exchange between nodes fails this worker (the node's first) with its
+        // cause and the node's other workers with a pointer to it. A worker that panicked
+        // reset the collective, which fails the others' all-reduce: its panic is the cause.
         let first_other_error = others.iter().position(Result::is_err);
         if result.is_err() || first_other_error.is_some() {
             self.failed = true;
@@ -257,13 +235,13 @@ where
                     .map(|i| others.swap_remove(i));
                 return Err(match cause {
                     Some(Err(cause)) => cause,
-                    _ => hub::failure().map_or(e, TrainError::Nodes),
+                    _ => e,
                 });
             }
             Ok(done) => done,
         };
         for other in others {
-            let other = other.map_err(|e| hub::failure().map_or(e, TrainError::Nodes))?;
+            let other = other?;
             losses.correct += other.correct;
             losses.seen += other.seen;
         }
@@ -300,9 +278,47 @@ impl<B: FineFaceAutodiffBackend, M> Drop for DataParallel<'_, B, M> {
         for worker in self.workers.drain(..) {
             let _ = worker.join();
         }
-        let _ = finish_collective::<B::InnerBackend>(self.peers.peer(0).id);
-        hub::uninstall();
+        let _ = finish_collective::<B::InnerBackend>(self.reducer.peer().id);
     }
+}
+
+/// Where a worker answers: its index and its iteration's losses, or its error.
+type Reply = mpsc::Sender<(usize, Result<IterationLosses>)>;
+
+/// Every worker needs 2 images of each batch (BatchNorm over one image is undefined).
+fn refuse_small_batches(settings: &TrainSettings, peers: &Peers) -> Result<()> {
+    if settings.batch_size < 2 * peers.total() {
+        return Err(TrainError::Unsupported(format!(
+            "train.batch_size = {} cannot give each of {} workers 2 images",
+            settings.batch_size,
+            peers.total()
+        )));
+    }
+    Ok(())
+}
+
+/// The sender of the jobs of a new worker thread serving `start`, and the thread, which
+/// answers on `reply`.
+fn spawn_worker<'scope, B, M>(
+    scope: &'scope Scope<'scope, '_>,
+    start: WorkerStart<B, M>,
+    reply: Reply,
+) -> Result<(
+    mpsc::Sender<Job<M>>,
+    std::thread::ScopedJoinHandle<'scope, ()>,
+)>
+where
+    B: FineFaceAutodiffBackend,
+    M: TrainStep<B> + 'scope,
+{
+    let index = start.index;
+    let (send, receive) = mpsc::channel();
+    let worker = std::thread::Builder::new()
+        .name(format!("fineface-worker-{index}"))
+        .stack_size(WORKER_STACK_BYTES)
+        .spawn_scoped(scope, move || serve(start, receive, reply))
+        .map_err(|e| TrainError::Unsupported(format!("cannot start worker {index}: {e}")))?;
+    Ok((send, worker))
 }
 
 fn stopped(i: usize) -> TrainError {
@@ -321,7 +337,7 @@ fn serve<B, M>(
 {
     let WorkerStart {
         index,
-        peer,
+        mut reducer,
         device,
         model,
         mut optimizer,
@@ -329,8 +345,8 @@ fn serve<B, M>(
         config,
     } = start;
     let setup = || -> Result<M> {
-        peer.register::<B::InnerBackend>(device.clone(), config)?;
-        broadcast_module(model, peer, false)
+        reducer.register::<B::InnerBackend>(device.clone(), config)?;
+        broadcast_module(model, &mut reducer, false)
     };
     if !matches!(jobs.recv(), Ok(Job::Start)) {
         return;
@@ -349,11 +365,12 @@ fn serve<B, M>(
                 shard,
                 context,
             } => {
+                reducer.begin(batch_tag(context, batch.len()));
                 let shard = shard_of::<B>(&batch, shard, &device);
                 let step = std::panic::catch_unwind(AssertUnwindSafe(|| {
                     model
                         .clone()
-                        .iteration(&mut optimizer, &[shard], &crop, context)
+                        .iteration(&mut optimizer, &[shard], &crop, context, &mut reducer)
                 }));
                 let reply = match step {
                     Ok(step) => step.map(|(updated, losses)| {
@@ -387,7 +404,17 @@ fn serve<B, M>(
             Job::Start => {}
         }
     }
-    let _ = finish_collective::<B::InnerBackend>(peer.id);
+    let _ = finish_collective::<B::InnerBackend>(reducer.peer().id);
+}
+
+/// What the nodes agree on for the batch of `images` images (over every worker) at
+/// `context`.
+fn batch_tag(context: IterationContext, images: usize) -> BatchTag {
+    BatchTag {
+        epoch: context.epoch,
+        batch: context.batch,
+        images,
+    }
 }
 
 /// A digest of the training settings every node must share (devices and decoding threads

@@ -14,7 +14,7 @@ use crate::error::Result;
 
 /// Which face stands for a photo that has several, where a photo carries one label (a
 /// dataset of portraits whose subject shares the picture with others).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum KeepFace {
     /// The face with the largest box: a portrait's subject is usually the nearest face

@@ -143,29 +143,7 @@ pub fn study_markdown(
         paired_row(&mut out, paired);
     }
     let _ = writeln!(out, "\n**Verdict:** {}\n", summary.verdict);
-    let _ = writeln!(out, "### Runs\n");
-    let _ = writeln!(
-        out,
-        "| method | seed | accuracy (%) | DoB (%) | worst group | SER | max/min | run |\n\
-         |---|---:|---:|---:|---|---:|---:|---|"
-    );
-    for name in &summary.method_order {
-        for run in &summary.methods[name].runs {
-            let t = &run.test;
-            let _ = writeln!(
-                out,
-                "| {name} | {} | {} | {} | {} {} | {} | {} | `{}` |",
-                run.seed,
-                value(Metric::Accuracy, Some(t.accuracy)),
-                value(Metric::Dob, Some(t.dob)),
-                worst_groups(&t.worst_group),
-                value(Metric::WorstGroupAccuracy, Some(t.worst_group_accuracy)),
-                value(Metric::Ser, t.ser),
-                value(Metric::MaxMinRatio, t.max_min_ratio),
-                run.run_dir.display()
-            );
-        }
-    }
+    runs_table(&mut out, summary);
     if let Some((run_dir, report)) = bootstrap {
         noise_table(&mut out, summary, run_dir, report);
     }
@@ -197,6 +175,33 @@ pub fn study_markdown(
         group_table(&mut out, summary, name);
     }
     out
+}
+
+/// Every run's test numbers, one row each.
+fn runs_table(out: &mut String, summary: &StudySummary) {
+    let _ = writeln!(out, "### Runs\n");
+    let _ = writeln!(
+        out,
+        "| method | seed | accuracy (%) | DoB (%) | worst group | SER | max/min | run |\n\
+         |---|---:|---:|---:|---|---:|---:|---|"
+    );
+    for name in &summary.method_order {
+        for run in &summary.methods[name].runs {
+            let t = &run.test;
+            let _ = writeln!(
+                out,
+                "| {name} | {} | {} | {} | {} {} | {} | {} | `{}` |",
+                run.seed,
+                value(Metric::Accuracy, Some(t.accuracy)),
+                value(Metric::Dob, Some(t.dob)),
+                worst_groups(&t.worst_group),
+                value(Metric::WorstGroupAccuracy, Some(t.worst_group_accuracy)),
+                value(Metric::Ser, t.ser),
+                value(Metric::MaxMinRatio, t.max_min_ratio),
+                run.run_dir.display()
+            );
+        }
+    }
 }
 
 /// Each group's accuracy on a cross-dataset evaluation per method: mean ± its 95 % interval

@@ -127,18 +127,7 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
     options: &StudyOptions,
 ) -> Result<StudyOutcome> {
     plan.validate()?;
-    // Bootstrap settings that cannot work fail now, not after every run has trained.
-    let bootstrap = BootstrapConfig::new(options.bootstrap_replicates, 0);
-    if options.bootstrap_replicates > 0
-        && options.bootstrap_replicates < bootstrap.minimum_replicates()
-    {
-        return Err(TrainError::InvalidStudy(format!(
-            "--bootstrap {}: a 95 % percentile interval needs at least {} replicates (0 for \
-             none)",
-            options.bootstrap_replicates,
-            bootstrap.minimum_replicates()
-        )));
-    }
+    check_bootstrap(options)?;
     let Some(device) = devices.first() else {
         return Err(TrainError::Unsupported("no device given".to_owned()));
     };
@@ -200,23 +189,45 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
         }
     }
     let summary = StudySummary::collect(plan)?;
-    write_json(&plan.out.join(StudySummary::FILE_NAME), &summary)?;
+    write_summaries(plan, &summary, options)?;
+    Ok(StudyOutcome::Finished(Box::new(summary)))
+}
+
+/// Bootstrap settings that cannot work fail before any run trains.
+fn check_bootstrap(options: &StudyOptions) -> Result<()> {
+    let bootstrap = BootstrapConfig::new(options.bootstrap_replicates, 0);
+    if options.bootstrap_replicates > 0
+        && options.bootstrap_replicates < bootstrap.minimum_replicates()
+    {
+        return Err(TrainError::InvalidStudy(format!(
+            "--bootstrap {}: a 95 % percentile interval needs at least {} replicates (0 for \
+             none)",
+            options.bootstrap_replicates,
+            bootstrap.minimum_replicates()
+        )));
+    }
+    Ok(())
+}
+
+/// `study.json`, `study.md`, `study.svg` and, when asked, `paper-tables.md`.
+fn write_summaries(plan: &StudyPlan, summary: &StudySummary, options: &StudyOptions) -> Result<()> {
+    write_json(&plan.out.join(StudySummary::FILE_NAME), summary)?;
     // Extra detail: a failure is logged and the files are written without it.
-    let bootstrap = representative_bootstrap(&summary, options).unwrap_or_else(|error| {
+    let bootstrap = representative_bootstrap(summary, options).unwrap_or_else(|error| {
         tracing::warn!("no test-sample bootstrap in study.md: {error}");
         None
     });
-    let mut markdown = study_markdown(&summary, bootstrap.as_ref());
+    let mut markdown = study_markdown(summary, bootstrap.as_ref());
     if options.paper_tables {
-        let tables = paper_tables(&summary, plan);
+        let tables = paper_tables(summary, plan);
         write_atomic(&plan.out.join("paper-tables.md"), tables.as_bytes())?;
         markdown.push('\n');
         markdown.push_str(&tables);
     }
     write_atomic(&plan.out.join("study.md"), markdown.as_bytes())?;
-    write_study_svg(&plan.out.join("study.svg"), &summary)?;
+    write_study_svg(&plan.out.join("study.svg"), summary)?;
     tracing::info!(out = %plan.out.display(), verdict = %summary.verdict, "study written");
-    Ok(StudyOutcome::Finished(Box::new(summary)))
+    Ok(())
 }
 
 /// Mean wall time (training and evaluations) of each method's runs trained in this sitting,

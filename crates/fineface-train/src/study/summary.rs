@@ -8,7 +8,7 @@ use fineface_fair::SubgroupReport;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
-use crate::study::plan::StudyPlan;
+use crate::study::plan::{StudyMethod, StudyPlan};
 use crate::study::stats::{Interval95, PairedDifference, mean_ci95, sd_ddof1};
 
 /// The numbers a study compares, read from one run's `fairness.json` (fractions, not %).
@@ -438,61 +438,8 @@ impl StudySummary {
         let mut methods = BTreeMap::new();
         let mut eval_groups: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for method in &plan.methods {
-            let mut runs = Vec::new();
-            let mut test_reports = Vec::new();
-            let mut eval_reports: BTreeMap<String, Vec<SubgroupReport>> = BTreeMap::new();
-            for &seed in &plan.seeds {
-                let run_dir = plan.run_dir(&method.name, seed);
-                let test = read_report(&run_dir.join("test").join("fairness.json"))?;
-                let mut evals = BTreeMap::new();
-                for eval in &plan.evals {
-                    let path = plan.eval_dir(&run_dir, &eval.name).join("fairness.json");
-                    let report = read_report(&path)?;
-                    eval_groups
-                        .entry(eval.name.clone())
-                        .or_insert_with(|| report.meta.grouping.features.clone());
-                    evals.insert(eval.name.clone(), RunMetrics::of(&report));
-                    eval_reports
-                        .entry(eval.name.clone())
-                        .or_default()
-                        .push(report);
-                }
-                runs.push(StudyRun {
-                    seed,
-                    run_dir,
-                    test: RunMetrics::of(&test),
-                    evals,
-                });
-                test_reports.push(test);
-            }
-            let tests: Vec<&RunMetrics> = runs.iter().map(|r| &r.test).collect();
-            let test_summary = SeedSummary::of(&tests, &test_reports.iter().collect::<Vec<_>>());
-            let evals = plan
-                .evals
-                .iter()
-                .map(|eval| {
-                    let metrics: Vec<&RunMetrics> = runs
-                        .iter()
-                        .filter_map(|r| r.evals.get(&eval.name))
-                        .collect();
-                    let reports: Vec<&SubgroupReport> = eval_reports
-                        .get(&eval.name)
-                        .map(|r| r.iter().collect())
-                        .unwrap_or_default();
-                    (eval.name.clone(), SeedSummary::of(&metrics, &reports))
-                })
-                .collect();
-            methods.insert(
-                method.name.clone(),
-                MethodSummary {
-                    experiment: method.config.name.clone(),
-                    runs,
-                    mean: test_summary.mean,
-                    ci95: test_summary.ci95,
-                    group_accuracy_mean: test_summary.group_accuracy_mean,
-                    evals,
-                },
-            );
+            let summary = method_summary(plan, method, &mut eval_groups)?;
+            methods.insert(method.name.clone(), summary);
         }
         let order: Vec<String> = plan.methods.iter().map(|m| m.name.clone()).collect();
         let pair = |select: &dyn Fn(&StudyRun) -> Option<&RunMetrics>| -> Option<PairedSummary> {
@@ -539,6 +486,68 @@ impl StudySummary {
             evals,
         })
     }
+}
+
+/// One method's runs over the plan's seeds, read back: each run's test and cross-dataset
+/// numbers and their summaries over seeds. Notes each evaluation's grouping in
+/// `eval_groups`.
+fn method_summary(
+    plan: &StudyPlan,
+    method: &StudyMethod,
+    eval_groups: &mut BTreeMap<String, Vec<String>>,
+) -> Result<MethodSummary> {
+    let mut runs = Vec::new();
+    let mut test_reports = Vec::new();
+    let mut eval_reports: BTreeMap<String, Vec<SubgroupReport>> = BTreeMap::new();
+    for &seed in &plan.seeds {
+        let run_dir = plan.run_dir(&method.name, seed);
+        let test = read_report(&run_dir.join("test").join("fairness.json"))?;
+        let mut evals = BTreeMap::new();
+        for eval in &plan.evals {
+            let path = plan.eval_dir(&run_dir, &eval.name).join("fairness.json");
+            let report = read_report(&path)?;
+            eval_groups
+                .entry(eval.name.clone())
+                .or_insert_with(|| report.meta.grouping.features.clone());
+            evals.insert(eval.name.clone(), RunMetrics::of(&report));
+            eval_reports
+                .entry(eval.name.clone())
+                .or_default()
+                .push(report);
+        }
+        runs.push(StudyRun {
+            seed,
+            run_dir,
+            test: RunMetrics::of(&test),
+            evals,
+        });
+        test_reports.push(test);
+    }
+    let tests: Vec<&RunMetrics> = runs.iter().map(|r| &r.test).collect();
+    let test_summary = SeedSummary::of(&tests, &test_reports.iter().collect::<Vec<_>>());
+    let evals = plan
+        .evals
+        .iter()
+        .map(|eval| {
+            let metrics: Vec<&RunMetrics> = runs
+                .iter()
+                .filter_map(|r| r.evals.get(&eval.name))
+                .collect();
+            let reports: Vec<&SubgroupReport> = eval_reports
+                .get(&eval.name)
+                .map(|r| r.iter().collect())
+                .unwrap_or_default();
+            (eval.name.clone(), SeedSummary::of(&metrics, &reports))
+        })
+        .collect();
+    Ok(MethodSummary {
+        experiment: method.config.name.clone(),
+        runs,
+        mean: test_summary.mean,
+        ci95: test_summary.ci95,
+        group_accuracy_mean: test_summary.group_accuracy_mean,
+        evals,
+    })
 }
 
 /// A run's `fairness.json`.

@@ -1,10 +1,14 @@
-//! What the whole-run tests share.
+//! What the whole-run tests share (fineface-train's, and fineface-cli's through `#[path]`).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::tensor::{Tensor, backend::Backend};
 use fineface_data::{DatasetConfig, SplitConfig, SynthFace, TransformConfig};
-use fineface_model::{BackboneArch, CpuAutodiff};
+use fineface_model::{
+    BackboneArch, CpuAutodiff, FineFaceAutodiffBackend, FineFaceConfig, ResNetConfig,
+};
 use fineface_train::{
     BackboneChoice, CropSettings, ExperimentConfig, Method, ModelSettings, RunOptions,
     TrainSettings, train,
@@ -77,10 +81,14 @@ pub fn trained_once(method: Method) -> &'static Path {
         .1
 }
 
-/// The `## Files` section of this crate's README: what every written file holds.
+/// The `## Files` section of fineface-train's README: what every written file holds (this
+/// module serves fineface-cli's tests too, hence the path through `..`).
 fn files_section() -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md"))
-        .expect("the crate's README");
+    let readme = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../fineface-train/README.md"
+    ))
+    .expect("fineface-train's README");
     let start = readme
         .find("\n## Files\n")
         .expect("the README has a ## Files section");
@@ -208,4 +216,65 @@ pub fn assert_documented(dir: &Path, files: &[PathBuf], classes: &[String], sens
         missing.is_empty(),
         "not documented in the README's ## Files: {missing:#?}"
     );
+}
+
+/// Values of every float of a module; with `trainable`, only those that require a gradient
+/// (on an autodiff backend: the parameters, not the running statistics).
+#[allow(dead_code)] // Used by the test crates that compare weights.
+pub fn floats<B: Backend, M: Module<B>>(module: &M, trainable: bool) -> Vec<Vec<f32>> {
+    struct Values(Vec<Vec<f32>>, bool);
+    impl<B: Backend> ModuleVisitor<B> for Values {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
+            let tensor = param.val();
+            if !self.1 || tensor.is_require_grad() {
+                self.0.push(tensor.into_data().to_vec::<f32>().unwrap());
+            }
+        }
+    }
+    let mut v = Values(Vec::new(), trainable);
+    module.visit(&mut v);
+    v.0
+}
+
+/// FineFACE over a ResNet-18 of width 4, heads of 8, two classes.
+#[allow(dead_code)] // Used by the test crates that compare weights.
+pub fn tiny_fineface<B: FineFaceAutodiffBackend>(
+    device: &B::Device,
+) -> fineface_train::FineFaceResNet<B> {
+    let backbone = ResNetConfig::resnet18().with_width(4).init::<B>(device);
+    FineFaceConfig::new(2)
+        .with_head_width(8)
+        .init(backbone, device)
+}
+
+/// `metrics.csv` without the columns that measure the machine (time, memory).
+#[allow(dead_code)] // Used by the test crates that resume runs.
+pub fn metrics_without_timing(run: &Path) -> Vec<String> {
+    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let keep: Vec<usize> = header
+        .iter()
+        .enumerate()
+        .filter(|(_, h)| {
+            ![
+                "seconds",
+                "train_seconds",
+                "train_images_per_second",
+                "rss_mb",
+                "peak_rss_mb",
+            ]
+            .contains(h)
+        })
+        .map(|(i, _)| i)
+        .collect();
+    std::iter::once(text.lines().next().unwrap().to_owned())
+        .chain(lines.map(|l| {
+            let fields: Vec<&str> = l.split(',').collect();
+            keep.iter()
+                .map(|&i| fields[i])
+                .collect::<Vec<_>>()
+                .join(",")
+        }))
+        .collect()
 }

@@ -33,7 +33,25 @@ pub struct FaceArgs {
     /// Which face stands for a photo with several (`align`, `eval --detect`) [default:
     /// largest].
     #[arg(long, value_enum)]
-    pub keep: Option<KeepFace>,
+    pub keep: Option<KeepArg>,
+}
+
+/// `--keep`: the command line's spelling of [`KeepFace`] (the library stays free of clap).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum KeepArg {
+    /// The face with the largest box (a portrait's subject is usually the nearest face).
+    Largest,
+    /// The face MTCNN is surest of.
+    MostProbable,
+}
+
+impl From<KeepArg> for KeepFace {
+    fn from(keep: KeepArg) -> Self {
+        match keep {
+            KeepArg::Largest => Self::Largest,
+            KeepArg::MostProbable => Self::MostProbable,
+        }
+    }
 }
 
 impl FaceArgs {
@@ -55,7 +73,7 @@ impl FaceArgs {
 
     /// The face kept of a photo with several.
     pub fn keep(&self) -> KeepFace {
-        self.keep.unwrap_or(KeepFace::Largest)
+        self.keep.map_or(KeepFace::Largest, KeepFace::from)
     }
 
     /// The flags given on the command line (`--padding`, ...).

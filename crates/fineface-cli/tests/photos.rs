@@ -18,6 +18,7 @@ use fineface_train::photos::{Classifier, FaceFinder, FaceSettings};
 use fineface_train::{Method, RunFolder};
 use image::{DynamicImage, Rgb, RgbImage};
 
+#[path = "../../fineface-train/tests/common/mod.rs"]
 mod common;
 
 use common::{assert_documented, files_under};
