@@ -9,6 +9,7 @@ use std::path::Path;
 
 use anyhow::bail;
 use plotters::coord::Shift;
+use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 use plotters::style::text_anchor::{HPos, Pos, VPos};
 
@@ -228,62 +229,87 @@ pub fn group_bars(
         .map_err(plot_error)?;
     // Under the bars: it shows between them, never across their labels.
     if let Some(overall) = overall {
-        let top = f64::from(n);
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(overall, 0.0), (overall, top)],
-                BLACK.mix(0.7).stroke_width(1),
-            )))
-            .map_err(plot_error)?;
-        let (px, py) = chart.backend_coord(&(overall, top));
-        // Towards the picture's middle from the line, so that 99 % stays inside.
-        let (x, h) = if overall > 50.0 {
-            (px - 4, HPos::Right)
-        } else {
-            (px + 4, HPos::Left)
-        };
-        root.draw(&Text::new(
-            format!("overall {overall:.1} %"),
-            (x, py - 2),
-            style(12, h, VPos::Bottom),
-        ))
-        .map_err(plot_error)?;
+        overall_line(&root, &mut chart, overall, n)?;
     }
     for (i, bar) in bars.iter().enumerate() {
         // The first group on top.
-        let low = f64::from(n - 1 - i as u32);
-        let middle = low + 0.5;
-        chart
-            .draw_series(std::iter::once(Rectangle::new(
-                [
-                    (0.0, low + 0.15),
-                    (bar.percent.clamp(0.0, 100.0), low + 0.85),
-                ],
-                BAR_COLOUR.filled(),
-            )))
-            .map_err(plot_error)?;
-        let value = format!("{:.1} % (n = {})", bar.percent, bar.n);
-        let (x, colour, h) = if bar.percent >= 45.0 {
-            (bar.percent - 1.0, WHITE, HPos::Right)
-        } else {
-            (bar.percent + 1.0, BLACK, HPos::Left)
-        };
-        chart
-            .draw_series(std::iter::once(Text::new(
-                value,
-                (x, middle),
-                style(12, h, VPos::Center).color(&colour),
-            )))
-            .map_err(plot_error)?;
-        let (px, py) = chart.backend_coord(&(0.0, middle));
-        root.draw(&Text::new(
-            bar.name.clone(),
-            (px - 8, py),
-            style(TEXT, HPos::Right, VPos::Center),
-        ))
-        .map_err(plot_error)?;
+        draw_bar(&root, &mut chart, bar, f64::from(n - 1 - i as u32))?;
     }
     root.present().map_err(plot_error)
+}
+
+/// The chart of [`group_bars`]: accuracy in % (x), a row per group (y).
+type BarChart<'a, 'b> =
+    ChartContext<'a, SVGBackend<'b>, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
+
+/// The line at the overall accuracy, labelled, over `n` rows.
+fn overall_line(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    chart: &mut BarChart<'_, '_>,
+    overall: f64,
+    n: u32,
+) -> anyhow::Result<()> {
+    let top = f64::from(n);
+    chart
+        .draw_series(std::iter::once(PathElement::new(
+            vec![(overall, 0.0), (overall, top)],
+            BLACK.mix(0.7).stroke_width(1),
+        )))
+        .map_err(plot_error)?;
+    let (px, py) = chart.backend_coord(&(overall, top));
+    // Towards the picture's middle from the line, so that 99 % stays inside.
+    let (x, h) = if overall > 50.0 {
+        (px - 4, HPos::Right)
+    } else {
+        (px + 4, HPos::Left)
+    };
+    root.draw(&Text::new(
+        format!("overall {overall:.1} %"),
+        (x, py - 2),
+        style(12, h, VPos::Bottom),
+    ))
+    .map_err(plot_error)?;
+    Ok(())
+}
+
+/// One group's bar from row `low`, its accuracy and size on it, its name to the left.
+fn draw_bar(
+    root: &DrawingArea<SVGBackend<'_>, Shift>,
+    chart: &mut BarChart<'_, '_>,
+    bar: &Bar,
+    low: f64,
+) -> anyhow::Result<()> {
+    let middle = low + 0.5;
+    chart
+        .draw_series(std::iter::once(Rectangle::new(
+            [
+                (0.0, low + 0.15),
+                (bar.percent.clamp(0.0, 100.0), low + 0.85),
+            ],
+            BAR_COLOUR.filled(),
+        )))
+        .map_err(plot_error)?;
+    let value = format!("{:.1} % (n = {})", bar.percent, bar.n);
+    let (x, colour, h) = if bar.percent >= 45.0 {
+        (bar.percent - 1.0, WHITE, HPos::Right)
+    } else {
+        (bar.percent + 1.0, BLACK, HPos::Left)
+    };
+    chart
+        .draw_series(std::iter::once(Text::new(
+            value,
+            (x, middle),
+            style(12, h, VPos::Center).color(&colour),
+        )))
+        .map_err(plot_error)?;
+    let (px, py) = chart.backend_coord(&(0.0, middle));
+    root.draw(&Text::new(
+        bar.name.clone(),
+        (px - 8, py),
+        style(TEXT, HPos::Right, VPos::Center),
+    ))
+    .map_err(plot_error)?;
+    Ok(())
 }
 
 /// Accuracy (x) against DoB (y), a numbered point per run, the legend's rows naming them.

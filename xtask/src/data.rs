@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use fineface_data::{DataCheck, DatasetConfig, SplitConfig};
+use fineface_data::{DataCheck, DatasetConfig, DatasetKind, SplitConfig};
 
 /// Dataset tasks.
 #[derive(Debug, Args)]
@@ -21,6 +21,7 @@ enum DataCommand {
     Check(CheckArgs),
 }
 
+/// The dataset kinds `data check` reads (SynthFace is generated, not checked).
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum Kind {
     Fairface,
@@ -29,6 +30,19 @@ enum Kind {
     Lfwa,
     Imagefolder,
     Manifest,
+}
+
+impl From<Kind> for DatasetKind {
+    fn from(kind: Kind) -> Self {
+        match kind {
+            Kind::Fairface => Self::FairFace,
+            Kind::Utkface => Self::UtkFace,
+            Kind::Celeba => Self::CelebA,
+            Kind::Lfwa => Self::Lfwa,
+            Kind::Imagefolder => Self::ImageFolder,
+            Kind::Manifest => Self::Manifest,
+        }
+    }
 }
 
 #[derive(Debug, Args)]
@@ -107,13 +121,13 @@ impl CheckArgs {
             (None, Some(_)) => return Err(refuse("--target", "its classes are its folders")),
             _ => {}
         }
-        if kind != "manifest" && self.path_column.is_some() {
+        if kind != DatasetKind::Manifest && self.path_column.is_some() {
             return Err(refuse(
                 "--path-column",
                 "only a manifest names its column of image paths",
             ));
         }
-        if kind == "imagefolder" && self.sensitive.is_some() && self.csv.is_none() {
+        if kind == DatasetKind::ImageFolder && self.sensitive.is_some() && self.csv.is_none() {
             return Err(refuse(
                 "--sensitive",
                 "its groups come from a groups CSV: give it with --csv",
@@ -141,7 +155,7 @@ impl CheckArgs {
         }
         match (csv, &self.csv) {
             (Some(field), Some(value)) => value.clone_into(field),
-            (None, Some(_)) if kind != "imagefolder" => {
+            (None, Some(_)) if kind != DatasetKind::ImageFolder => {
                 return Err(refuse("--csv", "it reads its own label files"));
             }
             _ => {}
@@ -150,9 +164,7 @@ impl CheckArgs {
     }
 
     fn run(self) -> anyhow::Result<()> {
-        let kind = format!("{:?}", self.kind).to_lowercase();
-        let config = DatasetConfig::with_root(&kind, self.root.clone())
-            .with_context(|| format!("unknown dataset kind {kind}"))?;
+        let config = DatasetConfig::with_root(self.kind.into(), self.root.clone());
         let config = self.with_columns(config)?;
         let split = SplitConfig {
             seed: self.seed,

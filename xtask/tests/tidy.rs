@@ -118,6 +118,63 @@ fn libraries_leave_command_lines_and_loggers_to_binaries() {
 }
 
 #[test]
+fn the_readme_draws_the_crate_graph_the_manifests_declare() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let graph = readme
+        .split("## Architecture\n```text\n")
+        .nth(1)
+        .and_then(|rest| rest.split("```").next())
+        .expect("README.md has an Architecture section with a crate graph");
+    let mut wrong = Vec::new();
+    for krate in crates() {
+        let name = krate.file_name().unwrap().to_string_lossy().into_owned();
+        if !graph.contains(&name) {
+            wrong.push(format!("{name} is not drawn"));
+        }
+        let manifest = std::fs::read_to_string(krate.join("Cargo.toml")).unwrap();
+        let mut declared: Vec<String> = dependencies(&manifest)
+            .into_iter()
+            .filter(|d| d.starts_with("fineface-"))
+            .collect();
+        declared.sort();
+        // `name <- fineface-a, -b`: what the line says `name` depends on.
+        let Some(line) = graph
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(name.as_str()) && l.contains("<-"))
+        else {
+            continue;
+        };
+        let listed = line
+            .split("<-")
+            .nth(1)
+            .unwrap()
+            .split(['(', ';'])
+            .next()
+            .unwrap();
+        let mut drawn: Vec<String> = listed
+            .split(',')
+            .map(|d| d.trim())
+            .filter(|d| !d.is_empty())
+            .map(|d| match d.strip_prefix('-') {
+                Some(short) => format!("fineface-{short}"),
+                None => d.to_owned(),
+            })
+            .collect();
+        drawn.sort();
+        if drawn != declared {
+            wrong.push(format!(
+                "{name}: drawn {drawn:?}, Cargo.toml has {declared:?}"
+            ));
+        }
+    }
+    assert!(
+        wrong.is_empty(),
+        "README.md's crate graph:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
 fn burn_is_pinned_exactly() {
     let manifest = std::fs::read_to_string(repo().join("Cargo.toml")).unwrap();
     for krate in ["burn", "burn-dataset", "burn-store"] {
@@ -735,6 +792,120 @@ fn the_statics_scanner_tells_turns_from_state() {
         found[1].contains(":3: pub(crate) static FAILURE"),
         "{found:?}"
     );
+}
+
+/// The longest a function may be, in lines from its `fn` to its closing brace, without a
+/// comment saying why (`// long function: ...` just above it).
+const LONGEST_FUNCTION: usize = 80;
+
+/// Every function of `text` (outside `#[cfg(test)]`, rustfmt's layout) longer than
+/// [`LONGEST_FUNCTION`] lines with no reason given, as `(line, name, lines)`.
+fn long_functions(text: &str) -> Vec<(usize, String, usize)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let end = lines
+        .iter()
+        .position(|l| l.trim() == "#[cfg(test)]")
+        .unwrap_or(lines.len());
+    let mut found = Vec::new();
+    for i in 0..end {
+        let line = lines[i];
+        let code = line.trim_start();
+        let indent = &line[..line.len() - code.len()];
+        let after_qualifiers = [
+            "pub(crate) ",
+            "pub(super) ",
+            "pub ",
+            "const ",
+            "async ",
+            "unsafe ",
+        ]
+        .iter()
+        .fold(code, |rest, q| rest.strip_prefix(q).unwrap_or(rest));
+        let Some(signature) = after_qualifiers.strip_prefix("fn ") else {
+            continue;
+        };
+        let name: String = signature
+            .chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect();
+        // The body opens on the signature's last line; a declaration (`;`) has none.
+        let Some(open) = (i..end).find(|&j| {
+            let l = lines[j].trim_end();
+            l.ends_with('{') || l.ends_with(';')
+        }) else {
+            continue;
+        };
+        if lines[open].trim_end().ends_with(';') {
+            continue;
+        }
+        let closing = format!("{indent}}}");
+        let Some(close) = (open + 1..end).find(|&j| lines[j] == closing) else {
+            continue;
+        };
+        let length = close - i + 1;
+        let reason = lines[..i]
+            .iter()
+            .rev()
+            .take_while(|l| {
+                let t = l.trim_start();
+                t.starts_with("//") || t.starts_with("#[")
+            })
+            .any(|l| l.trim_start().starts_with("// long function:"));
+        if length > LONGEST_FUNCTION && !reason {
+            found.push((i + 1, name, length));
+        }
+    }
+    found
+}
+
+#[test]
+fn functions_are_short_enough_to_read_at_once() {
+    let mut found = Vec::new();
+    for src in source_roots() {
+        let mut files = Vec::new();
+        rust_files(&src, &mut files);
+        for file in files {
+            let text = std::fs::read_to_string(&file).unwrap();
+            for (line, name, length) in long_functions(&text) {
+                found.push(format!(
+                    "{}:{line}: {name} ({length} lines)",
+                    file.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        found.is_empty(),
+        "functions over {LONGEST_FUNCTION} lines (split them, or say why just above with \
+         `// long function: ...`):\n{}",
+        found.join("\n")
+    );
+}
+
+#[test]
+fn the_function_scanner_measures_bodies_and_takes_reasons() {
+    let body = |n: usize, indent: &str| format!("{indent}    let x = 1;\n").repeat(n);
+    let text = [
+        format!(
+            "pub(crate) fn long(\n    a: u8,\n) -> u8 {{\n{}}}\n",
+            body(79, "")
+        ),
+        format!("fn short() {{\n{}}}\n", body(10, "")),
+        format!(
+            "trait T {{\n    fn declared(&self);\n    fn provided(&self) {{\n{}    }}\n}}\n",
+            body(90, "    ")
+        ),
+        format!(
+            "/// Docs.\n// long function: one table, row by row.\n#[allow(x)]\n\
+             fn explained() {{\n{}}}\n",
+            body(100, "")
+        ),
+        format!("#[cfg(test)]\nfn in_tests() {{\n{}}}\n", body(100, "")),
+    ]
+    .concat();
+    let found = long_functions(&text);
+    let found: Vec<(&str, usize)> = found.iter().map(|(_, n, l)| (n.as_str(), *l)).collect();
+    assert_eq!(found, [("long", 83), ("provided", 92)]);
 }
 
 /// Every `file:line` under `dir` whose code (comments and strings aside) has the `unsafe`

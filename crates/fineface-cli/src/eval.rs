@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use clap::Args;
-use fineface_data::{DatasetConfig, Split};
+use fineface_data::{DatasetConfig, DatasetKind, Split};
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_train::{
     BackendTask, EvalData, EvalOutcome, EvalRequest, EvalSplit, Method, RunFolder, on_devices,
@@ -22,7 +22,7 @@ pub(crate) struct EvalArgs {
     pub(crate) run: PathBuf,
     /// Another dataset kind to evaluate on (`utkface`, `celeba`, `lfwa`, `fairface`, ...).
     #[arg(long, requires = "data")]
-    pub(crate) dataset: Option<String>,
+    pub(crate) dataset: Option<DatasetKind>,
     /// Root of that dataset.
     #[arg(long)]
     pub(crate) data: Option<PathBuf>,
@@ -86,14 +86,7 @@ fn eval_on<B: fineface_model::FineFaceBackend>(
 /// What to evaluate, from the flags: which data and split, where to write, the faces.
 fn eval_request(args: &EvalArgs, run: &RunFolder) -> anyhow::Result<EvalRequest> {
     let data = match (&args.dataset, &args.data) {
-        (Some(kind), Some(root)) => EvalData::Other(
-            DatasetConfig::with_root(kind, root.clone()).with_context(|| {
-                format!(
-                    "--dataset {kind}: unknown dataset kind (one of {})",
-                    DatasetConfig::KINDS.join(", ")
-                )
-            })?,
-        ),
+        (Some(kind), Some(root)) => EvalData::Other(DatasetConfig::with_root(*kind, root.clone())),
         (None, Some(root)) => EvalData::OwnAt(root.clone()),
         _ => EvalData::Own,
     };

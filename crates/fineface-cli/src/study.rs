@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use fineface_model::FineFaceAutodiffBackend;
-use fineface_train::study::{
+use fineface_study::{
     StudyOptions, StudyOutcome, StudyPlan, StudyRecord, StudyRequest, next_study_dir, run_study,
 };
 use fineface_train::{BackendTask, Overrides, on_devices, parse_devices, write_json};
@@ -111,7 +111,7 @@ pub(crate) fn study(args: StudyArgs) -> anyhow::Result<()> {
         || plan
             .methods
             .first()
-            .is_some_and(|m| m.config.data.kind() == "fairface");
+            .is_some_and(|m| m.config.data.kind() == fineface_data::DatasetKind::FairFace);
     let options = StudyOptions {
         stop_after_runs: args.stop_after_runs,
         progress: !args.quiet,
@@ -126,7 +126,7 @@ pub(crate) fn study(args: StudyArgs) -> anyhow::Result<()> {
             plan: &plan,
             options: &options,
         },
-    )?;
+    )??;
     #[allow(clippy::print_stdout)]
     match outcome {
         StudyOutcome::Finished(summary) => {
@@ -222,12 +222,12 @@ struct RunStudy<'a> {
 }
 
 impl BackendTask for RunStudy<'_> {
-    type Output = StudyOutcome;
+    type Output = fineface_study::Result<StudyOutcome>;
 
     fn run<B: FineFaceAutodiffBackend>(
         self,
         devices: Vec<B::Device>,
-    ) -> fineface_train::Result<StudyOutcome> {
-        run_study::<B>(self.plan, &devices, self.options)
+    ) -> fineface_train::Result<Self::Output> {
+        Ok(run_study::<B>(self.plan, &devices, self.options))
     }
 }

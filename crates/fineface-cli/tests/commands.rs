@@ -210,8 +210,10 @@ fn resume_from_the_command_line_continues_the_run_it_names_and_refuses_what_woul
     };
     std::fs::write(dir.path().join("other.toml"), other.to_toml().unwrap()).unwrap();
     let absent = ExperimentConfig {
-        data: fineface_data::DatasetConfig::with_root("manifest", "no-such-dataset".into())
-            .unwrap(),
+        data: fineface_data::DatasetConfig::with_root(
+            fineface_data::DatasetKind::Manifest,
+            "no-such-dataset".into(),
+        ),
         ..config.clone()
     };
     std::fs::write(dir.path().join("absent.toml"), absent.to_toml().unwrap()).unwrap();

@@ -33,8 +33,7 @@ struct Args {
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args = Args::parse();
-    let dataset = DatasetConfig::with_root("utkface", args.root)
-        .ok_or("unknown dataset")?
+    let dataset = DatasetConfig::with_root(fineface_data::DatasetKind::UtkFace, args.root)
         .load(&SplitConfig::default())?;
     let train = dataset.split(Split::Train);
     let samples = &train[..args.images.min(train.len())];

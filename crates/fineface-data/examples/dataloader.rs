@@ -10,7 +10,6 @@
 
 use std::path::PathBuf;
 
-use anyhow::Context;
 use burn::backend::Flex;
 use burn::data::dataloader::DataLoaderBuilder;
 use clap::Parser;
@@ -21,7 +20,7 @@ struct Args {
     /// Dataset kind (`utkface`, `fairface`, `celeba`, `lfwa`, `manifest`, `imagefolder`,
     /// `synthface`).
     #[arg(long, default_value = "synthface")]
-    kind: String,
+    kind: fineface_data::DatasetKind,
     /// The dataset's folder.
     #[arg(long, default_value = "data/synthface")]
     root: PathBuf,
@@ -35,8 +34,7 @@ struct Args {
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    let config = DatasetConfig::with_root(&args.kind, args.root.clone())
-        .with_context(|| format!("unknown dataset kind {:?}", args.kind))?;
+    let config = DatasetConfig::with_root(args.kind, args.root.clone());
     let faces = config.load(&SplitConfig::default())?;
     let train = faces.dataset(Split::Train)?; // a burn Dataset<FaceSample>
     let transform = TransformConfig {

@@ -20,9 +20,9 @@
 //! a panic; listed paths that leave the root (`../../x.jpg`) are rejected.
 //!
 //! ```no_run
-//! use fineface_data::{DatasetConfig, Split, SplitConfig};
+//! use fineface_data::{DatasetConfig, DatasetKind, Split, SplitConfig};
 //!
-//! let config = DatasetConfig::with_root("utkface", "../shared/data/utkface".into()).unwrap();
+//! let config = DatasetConfig::with_root(DatasetKind::UtkFace, "../shared/data/utkface".into());
 //! let dataset = config.load(&SplitConfig::default())?;
 //! for sample in dataset.split(Split::Train) {
 //!     println!("{} {} {}", sample.file, sample.target, sample.group());
@@ -56,7 +56,8 @@ pub use batcher::{FaceBatch, FaceBatcher};
 pub use check::{DataCheck, SplitCounts};
 pub use dataset::SplitDataset;
 pub use datasets::{
-    CelebA, DatasetConfig, FairFace, ImageFolder, Lfwa, Manifest, SynthFace, UtkFace,
+    CelebA, DatasetConfig, DatasetKind, FairFace, ImageFolder, Lfwa, Manifest, SynthFace,
+    UnknownKind, UtkFace,
 };
 pub use error::{DataError, Result, RootProblem, TwoListings, error_chain};
 pub use image_file::{

@@ -24,8 +24,7 @@ fn small() -> TransformConfig {
 #[test]
 fn shared_data_utkface_batches_do_not_depend_on_the_worker_count() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data/utkface");
-    let dataset = DatasetConfig::with_root("utkface", root)
-        .unwrap()
+    let dataset = DatasetConfig::with_root(fineface_data::DatasetKind::UtkFace, root)
         .load(&SplitConfig::default())
         .unwrap();
     let train = &dataset.split(Split::Train)[..50];
@@ -221,10 +220,11 @@ fn a_prepare_step_changes_refuses_or_panics_per_image_and_loses_none() {
 }
 
 #[test]
-fn every_listed_dataset_kind_is_one_with_root_knows_and_names_back() {
-    for kind in fineface_data::DatasetConfig::KINDS {
+fn every_dataset_kind_is_one_with_root_knows_and_names_back() {
+    for kind in fineface_data::DatasetKind::ALL {
         let config = fineface_data::DatasetConfig::with_root(kind, "root".into());
-        assert_eq!(config.map(|c| c.kind()), Some(kind));
+        assert_eq!(config.kind(), kind);
+        assert_eq!(kind.name().parse::<fineface_data::DatasetKind>(), Ok(kind));
     }
-    assert!(fineface_data::DatasetConfig::with_root("imdb", "root".into()).is_none());
+    assert!("imdb".parse::<fineface_data::DatasetKind>().is_err());
 }

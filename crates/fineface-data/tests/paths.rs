@@ -290,8 +290,8 @@ fn a_dataset_root_that_is_a_file_or_differs_in_case_is_refused_by_every_kind() {
     std::fs::create_dir_all(dir.join("faces")).unwrap();
     let file = dir.join("faces/labels.csv");
     std::fs::write(&file, "path,label\n").unwrap();
-    for kind in DatasetConfig::KINDS {
-        let config = DatasetConfig::with_root(kind, file.clone()).unwrap();
+    for kind in fineface_data::DatasetKind::ALL {
+        let config = DatasetConfig::with_root(kind, file.clone());
         let error = config.load(&SplitConfig::default()).unwrap_err();
         match &error {
             DataError::Root {
@@ -310,7 +310,7 @@ fn a_dataset_root_that_is_a_file_or_differs_in_case_is_refused_by_every_kind() {
             )
         );
         let typed = dir.join("FACES");
-        let config = DatasetConfig::with_root(kind, typed.clone()).unwrap();
+        let config = DatasetConfig::with_root(kind, typed.clone());
         let error = config.load(&SplitConfig::default()).unwrap_err();
         assert_eq!(
             error.to_string(),
@@ -350,11 +350,11 @@ fn a_dataset_librarys_export_is_named_by_every_kind() {
         let file = root.join(layout);
         std::fs::create_dir_all(file.parent().unwrap()).unwrap();
         std::fs::write(&file, b"PAR1").unwrap();
-        for kind in DatasetConfig::KINDS {
-            if kind == "synthface" {
+        for kind in fineface_data::DatasetKind::ALL {
+            if kind == fineface_data::DatasetKind::SynthFace {
                 continue; // generated, never read from an archive
             }
-            let config = DatasetConfig::with_root(kind, root.clone()).unwrap();
+            let config = DatasetConfig::with_root(kind, root.clone());
             let error = config.load(&SplitConfig::default()).unwrap_err();
             assert!(
                 matches!(
@@ -598,8 +598,7 @@ fn each_kind_of_root_that_is_no_folder_is_named() {
     std::fs::create_dir_all(dir.join("cx")).unwrap();
     std::fs::create_dir_all(dir.join("re\u{301}sume\u{301}")).unwrap();
     let load = |root: PathBuf| {
-        DatasetConfig::with_root("manifest", root)
-            .unwrap()
+        DatasetConfig::with_root(fineface_data::DatasetKind::Manifest, root)
             .load(&SplitConfig::default())
             .unwrap_err()
             .to_string()

@@ -30,7 +30,10 @@ fn all_groups(dataset: &FaceDataset) -> BTreeMap<String, usize> {
 
 #[test]
 fn shared_data_utkface_sample_has_3000_images_300_per_group() {
-    let config = DatasetConfig::with_root("utkface", shared_data().join("utkface")).unwrap();
+    let config = DatasetConfig::with_root(
+        fineface_data::DatasetKind::UtkFace,
+        shared_data().join("utkface"),
+    );
     let dataset = config.load(&SplitConfig::default()).unwrap();
     assert_eq!(dataset.len(), 3000);
     assert!(dataset.skipped.is_empty(), "{:?}", dataset.skipped);
@@ -91,7 +94,7 @@ fn shared_data_celeba_sample_has_4000_images_gender_balanced() {
     // Every image of the sample is partition 0: val and test are carved from it.
     assert!(!dataset.split(Split::Val).is_empty() && !dataset.split(Split::Test).is_empty());
 
-    let gender = DatasetConfig::with_root("celeba", root).unwrap();
+    let gender = DatasetConfig::with_root(fineface_data::DatasetKind::CelebA, root);
     let dataset = gender.load(&SplitConfig::default()).unwrap();
     let check = DataCheck::new(&dataset, true);
     let total: BTreeMap<String, usize> =
@@ -135,8 +138,7 @@ fn shared_data_fairface_label_csvs_parse_in_full_and_absent_images_are_reported(
 
     // Labels without their images: refused, saying what the folder holds, rather than a
     // dataset of 97,698 absent images.
-    let e = DatasetConfig::with_root("fairface", root)
-        .unwrap()
+    let e = DatasetConfig::with_root(fineface_data::DatasetKind::FairFace, root)
         .load(&SplitConfig::default())
         .unwrap_err()
         .to_string();

@@ -64,7 +64,7 @@ pub(crate) fn input_gradient_by_zero_insertion<B: FineFaceBackend>(
     options: &ConvOptions<2>,
 ) -> Option<Tensor<B, 4>> {
     let [batch, channels_in, height, width] = x.dims();
-    let [_, channels_out, height_out, width_out] = output_grad.dims();
+    let [_, _, height_out, width_out] = output_grad.dims();
     let [_, _, kernel_h, kernel_w] = weight.dims();
     let [stride_h, stride_w] = options.stride;
     let device = output_grad.device();
@@ -81,41 +81,7 @@ pub(crate) fn input_gradient_by_zero_insertion<B: FineFaceBackend>(
         return None;
     }
     // [batch, channels_out, (height_out - 1) * stride_h + 1, (width_out - 1) * stride_w + 1]
-    let mut spread = output_grad.reshape([batch, channels_out, height_out, 1, width_out, 1]);
-    if stride_h > 1 {
-        let zeros = Tensor::zeros(
-            [batch, channels_out, height_out, stride_h - 1, width_out, 1],
-            &device,
-        );
-        spread = Tensor::cat(vec![spread, zeros], 3);
-    }
-    if stride_w > 1 {
-        let zeros = Tensor::zeros(
-            [
-                batch,
-                channels_out,
-                height_out,
-                stride_h,
-                width_out,
-                stride_w - 1,
-            ],
-            &device,
-        );
-        spread = Tensor::cat(vec![spread, zeros], 5);
-    }
-    let spread = spread
-        .reshape([
-            batch,
-            channels_out,
-            height_out * stride_h,
-            width_out * stride_w,
-        ])
-        .slice([
-            0..batch,
-            0..channels_out,
-            0..(height_out - 1) * stride_h + 1,
-            0..(width_out - 1) * stride_w + 1,
-        ]);
+    let spread = insert_zeros(output_grad, options.stride);
     let stride_1 = ConvOptions::new([1, 1], options.padding, options.dilation, options.groups);
     let read_x = x
         .clone()
@@ -138,4 +104,52 @@ pub(crate) fn input_gradient_by_zero_insertion<B: FineFaceBackend>(
         grad = Tensor::cat(vec![grad, zeros], 2);
     }
     Some(grad)
+}
+
+/// `output_grad` with `stride - 1` zeros between its pixels along each axis (the transposed
+/// convolution's zero insertion).
+///
+/// # Shapes
+/// - `output_grad`: `[batch, channels_out, height_out, width_out]`
+/// - output: `[batch, channels_out, (height_out - 1) * stride_h + 1,
+///   (width_out - 1) * stride_w + 1]`
+fn insert_zeros<B: FineFaceBackend>(output_grad: Tensor<B, 4>, stride: [usize; 2]) -> Tensor<B, 4> {
+    let [batch, channels_out, height_out, width_out] = output_grad.dims();
+    let [stride_h, stride_w] = stride;
+    let device = output_grad.device();
+    let mut spread = output_grad.reshape([batch, channels_out, height_out, 1, width_out, 1]);
+    if stride_h > 1 {
+        let zeros = Tensor::zeros(
+            [batch, channels_out, height_out, stride_h - 1, width_out, 1],
+            &device,
+        );
+        spread = Tensor::cat(vec![spread, zeros], 3);
+    }
+    if stride_w > 1 {
+        let zeros = Tensor::zeros(
+            [
+                batch,
+                channels_out,
+                height_out,
+                stride_h,
+                width_out,
+                stride_w - 1,
+            ],
+            &device,
+        );
+        spread = Tensor::cat(vec![spread, zeros], 5);
+    }
+    spread
+        .reshape([
+            batch,
+            channels_out,
+            height_out * stride_h,
+            width_out * stride_w,
+        ])
+        .slice([
+            0..batch,
+            0..channels_out,
+            0..(height_out - 1) * stride_h + 1,
+            0..(width_out - 1) * stride_w + 1,
+        ])
 }

@@ -35,15 +35,20 @@ pub struct CudaDevice {
     pub memory_bytes: usize,
 }
 
+/// Whether the CUDA driver library loads (one `unsafe` block, allowed here alone).
+#[allow(unsafe_code)]
+fn driver_present() -> bool {
+    // SAFETY: only tries to dlopen the driver library by its well-known names.
+    unsafe { sys::is_culib_present() }
+}
+
 /// The CUDA devices the driver sees, in its order, without touching Burn's runtime.
 ///
 /// # Errors
 /// [`CudaUnavailable::NoDriver`] where no driver library loads, or the driver's own error
 /// when it does not start or cannot describe a device.
-#[allow(unsafe_code)]
 pub fn devices() -> Result<Vec<CudaDevice>, CudaUnavailable> {
-    // SAFETY: only tries to dlopen the driver library by its well-known names.
-    if !unsafe { sys::is_culib_present() } {
+    if !driver_present() {
         return Err(CudaUnavailable::NoDriver);
     }
     result::init().map_err(|e| CudaUnavailable::DriverFailed(format!("{e:?}")))?;
@@ -57,6 +62,7 @@ pub fn devices() -> Result<Vec<CudaDevice>, CudaUnavailable> {
             let device = result::device::get(ordinal).map_err(describe)?;
             let name = result::device::get_name(device).map_err(describe)?;
             // SAFETY: `device` is a handle the initialised driver just returned.
+            #[allow(unsafe_code)]
             let memory_bytes = unsafe { result::device::total_mem(device) }.map_err(describe)?;
             Ok(CudaDevice {
                 index: usize::try_from(ordinal).unwrap_or(0),
@@ -73,10 +79,8 @@ pub fn devices() -> Result<Vec<CudaDevice>, CudaUnavailable> {
 ///
 /// # Errors
 /// The first probe that fails, as a [`CudaUnavailable`].
-#[allow(unsafe_code)]
 pub fn check_device(index: usize) -> Result<(), CudaUnavailable> {
-    // SAFETY: only tries to dlopen the driver library by its well-known names.
-    if !unsafe { sys::is_culib_present() } {
+    if !driver_present() {
         return Err(CudaUnavailable::NoDriver);
     }
     result::init().map_err(|e| CudaUnavailable::DriverFailed(format!("{e:?}")))?;

@@ -38,7 +38,8 @@
 //! new one cannot slip in unreviewed: filling an output buffer in parallel without zeroing it
 //! on one thread first (two blocks, `flex/tensor.rs`), handing the `gemm` crate raw strided
 //! views after checking their bounds (`flex/matmul.rs`), and, with the `cuda` feature, asking
-//! whether the CUDA driver library can be loaded (`cuda.rs`).
+//! whether the CUDA driver library can be loaded and how much memory a device has (`cuda.rs`;
+//! the first in a one-line function that holds nothing else).
 
 mod activation;
 mod autodiff;

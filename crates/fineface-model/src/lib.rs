@@ -62,7 +62,7 @@ pub use error::{ModelError, Result};
 pub use fineface::{
     Attention, AttentionCrop, AttentionCropConfig, AttentionMaps, Classifier, ClassifierConfig,
     ConvBlock, ConvBlockConfig, CropBoxes, Expert, ExpertConfig, ExpertOutput, FineFace,
-    FineFaceConfig, FineFaceOutput, HeadLogits, Predict, attention_map,
+    FineFaceConfig, FineFaceOutput, HeadLogits, Predict, argmax, attention_map,
 };
 pub use mobilenet::{
     Conv2dNormActivation, InvertedResidual, MobileNetV2, MobileNetV2Config, MobileNetV2Layer,

@@ -19,30 +19,83 @@ pub trait BackendTask {
     fn run<B: FineFaceAutodiffBackend>(self, devices: Vec<B::Device>) -> Result<Self::Output>;
 }
 
+/// The devices of a run: one backend, at least one device, parsed once from their names
+/// (`cpu`, `cuda`, `cuda:N`, `wgpu`, `wgpu:N`) by [`parse_devices`]. Nothing else makes one,
+/// so [`on_devices`] never meets an empty list or a name of another backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Devices(OneBackend);
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum OneBackend {
+    /// Workers on Flex's one CPU device (at least one).
+    Cpu(usize),
+    /// CUDA devices by index.
+    Cuda(Vec<usize>),
+    /// wgpu adapters by index (`None`: the default one).
+    Wgpu(Vec<Option<usize>>),
+}
+
+impl Devices {
+    /// How many devices (workers on this machine).
+    pub fn len(&self) -> usize {
+        match &self.0 {
+            OneBackend::Cpu(n) => *n,
+            OneBackend::Cuda(ids) => ids.len(),
+            OneBackend::Wgpu(ids) => ids.len(),
+        }
+    }
+
+    /// Always `false`: a [`Devices`] holds at least one device.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Parses device names (`cpu`, `cuda`, `cuda:N`, `wgpu`, `wgpu:N`) and checks each can run.
 ///
 /// # Errors
 /// [`TrainError::Model`] for an unknown name or an unusable device;
 /// [`TrainError::Unsupported`] for an empty list or a mix of backends (`cpu` with `cuda:0`,
 /// say): one run trains on one backend.
-pub fn parse_devices(names: &[String]) -> Result<Vec<DeviceSpec>> {
-    if names.is_empty() {
-        return Err(TrainError::Unsupported("no device given".to_owned()));
-    }
-    let devices: Vec<DeviceSpec> = names
+pub fn parse_devices(names: &[String]) -> Result<Devices> {
+    let specs: Vec<DeviceSpec> = names
         .iter()
         .map(|n| n.parse::<DeviceSpec>())
         .collect::<std::result::Result<_, _>>()?;
-    let backend = |d: &DeviceSpec| std::mem::discriminant(d);
-    if devices.iter().any(|d| backend(d) != backend(&devices[0])) {
-        return Err(TrainError::Unsupported(format!(
+    let mixed = || {
+        TrainError::Unsupported(format!(
             "devices {names:?} mix backends (cpu, cuda, wgpu); use one kind"
-        )));
-    }
-    for device in &devices {
+        ))
+    };
+    let backend = match specs.first() {
+        None => return Err(TrainError::Unsupported("no device given".to_owned())),
+        Some(DeviceSpec::Cpu) if specs.iter().all(|d| *d == DeviceSpec::Cpu) => {
+            OneBackend::Cpu(specs.len())
+        }
+        Some(DeviceSpec::Cuda(_)) => OneBackend::Cuda(
+            specs
+                .iter()
+                .map(|d| match d {
+                    DeviceSpec::Cuda(i) => Ok(*i),
+                    _ => Err(mixed()),
+                })
+                .collect::<Result<_>>()?,
+        ),
+        Some(DeviceSpec::Wgpu(_)) => OneBackend::Wgpu(
+            specs
+                .iter()
+                .map(|d| match d {
+                    DeviceSpec::Wgpu(i) => Ok(*i),
+                    _ => Err(mixed()),
+                })
+                .collect::<Result<_>>()?,
+        ),
+        Some(DeviceSpec::Cpu) => return Err(mixed()),
+    };
+    for device in &specs {
         device.check()?;
     }
-    Ok(devices)
+    Ok(Devices(backend))
 }
 
 /// Runs `task` on the backend of `devices`: Flex for `cpu` (every `cpu` is the same Flex
@@ -50,33 +103,27 @@ pub fn parse_devices(names: &[String]) -> Result<Vec<DeviceSpec>> {
 /// for `wgpu` / `wgpu:N` (with the `wgpu` feature).
 ///
 /// # Errors
-/// The task's errors; [`TrainError::Unsupported`] for an empty list or a backend this build
-/// lacks; [`TrainError::Model`] for an absent wgpu adapter.
-pub fn on_devices<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
-    match devices.first() {
-        None => Err(TrainError::Unsupported("no device given".to_owned())),
-        Some(DeviceSpec::Cpu) => {
-            task.run::<fineface_model::CpuAutodiff>(vec![Default::default(); devices.len()])
-        }
-        Some(DeviceSpec::Cuda(_)) => on_cuda(devices, task),
-        Some(DeviceSpec::Wgpu(_)) => on_wgpu(devices, task),
+/// The task's errors; [`TrainError::Unsupported`] for a backend this build lacks;
+/// [`TrainError::Model`] for an absent wgpu adapter.
+pub fn on_devices<T: BackendTask>(devices: &Devices, task: T) -> Result<T::Output> {
+    match &devices.0 {
+        OneBackend::Cpu(n) => task.run::<fineface_model::CpuAutodiff>(vec![Default::default(); *n]),
+        OneBackend::Cuda(ids) => on_cuda(ids, task),
+        OneBackend::Wgpu(ids) => on_wgpu(ids, task),
     }
 }
 
 #[cfg(feature = "cuda")]
-fn on_cuda<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
-    let cuda = devices
+fn on_cuda<T: BackendTask>(ids: &[usize], task: T) -> Result<T::Output> {
+    let cuda = ids
         .iter()
-        .map(|spec| match spec {
-            DeviceSpec::Cuda(i) => burn::backend::cuda::CudaDevice::new(*i),
-            DeviceSpec::Cpu | DeviceSpec::Wgpu(_) => burn::backend::cuda::CudaDevice::new(0),
-        })
+        .map(|&i| burn::backend::cuda::CudaDevice::new(i))
         .collect();
     task.run::<fineface_model::CudaAutodiff>(cuda)
 }
 
 #[cfg(not(feature = "cuda"))]
-fn on_cuda<T: BackendTask>(_devices: &[DeviceSpec], _task: T) -> Result<T::Output> {
+fn on_cuda<T: BackendTask>(_ids: &[usize], _task: T) -> Result<T::Output> {
     Err(TrainError::Unsupported(
         "this build has no CUDA support: `cargo xtask train ... --device cuda:0` builds it \
          with `--features cuda`"
@@ -85,28 +132,26 @@ fn on_cuda<T: BackendTask>(_devices: &[DeviceSpec], _task: T) -> Result<T::Outpu
 }
 
 #[cfg(feature = "wgpu")]
-fn on_wgpu<T: BackendTask>(devices: &[DeviceSpec], task: T) -> Result<T::Output> {
-    if devices.len() > 1 {
+fn on_wgpu<T: BackendTask>(ids: &[Option<usize>], task: T) -> Result<T::Output> {
+    if ids.len() > 1 {
         return Err(TrainError::Unsupported(format!(
-            "{devices:?}: data parallelism on wgpu does not work with Burn 0.21: it cannot \
+            "{} wgpu devices: data parallelism on wgpu does not work with Burn 0.21: it cannot \
              move tensors between two wgpu devices (cubecl-wgpu has no device-to-device \
              transfer), and two workers sharing one wgpu device sometimes sum stale gradients \
              (tests/data_parallel.rs measured updates 57-63 % off in 5 of 13 runs); train on one \
-             wgpu device, on several CUDA devices, or on `cpu`"
+             wgpu device, on several CUDA devices, or on `cpu`",
+            ids.len()
         )));
     }
-    let wgpu = devices
+    let wgpu = ids
         .iter()
-        .map(|spec| match spec {
-            DeviceSpec::Wgpu(index) => fineface_model::wgpu_device(*index),
-            DeviceSpec::Cpu | DeviceSpec::Cuda(_) => fineface_model::wgpu_device(None),
-        })
+        .map(|&index| fineface_model::wgpu_device(index))
         .collect::<std::result::Result<_, _>>()?;
     task.run::<fineface_model::WgpuAutodiff>(wgpu)
 }
 
 #[cfg(not(feature = "wgpu"))]
-fn on_wgpu<T: BackendTask>(_devices: &[DeviceSpec], _task: T) -> Result<T::Output> {
+fn on_wgpu<T: BackendTask>(_ids: &[Option<usize>], _task: T) -> Result<T::Output> {
     Err(TrainError::Unsupported(
         "this build has no wgpu support: `cargo xtask train ... --device wgpu` builds it \
          with `--features wgpu`"
@@ -137,10 +182,8 @@ mod tests {
     #[cfg(feature = "wgpu")]
     #[test]
     fn several_wgpu_devices_are_refused_before_anything_runs() {
-        for devices in [
-            [DeviceSpec::Wgpu(None), DeviceSpec::Wgpu(Some(0))],
-            [DeviceSpec::Wgpu(None); 2],
-        ] {
+        for ids in [vec![None, Some(0)], vec![None; 2]] {
+            let devices = Devices(OneBackend::Wgpu(ids));
             let message = on_devices(&devices, Count).unwrap_err().to_string();
             assert!(message.contains("data parallelism on wgpu"), "{message}");
         }
@@ -149,12 +192,17 @@ mod tests {
     #[test]
     fn empty_and_mixed_device_lists_are_errors() {
         assert!(parse_devices(&[]).is_err());
-        assert!(on_devices(&[], Count).is_err());
-        let mixed = parse_devices(&["cpu".to_owned(), "cuda:0".to_owned()]);
-        let message = mixed.unwrap_err().to_string();
-        assert!(
-            message.contains("mix backends") || message.contains("cuda:0"),
-            "{message}"
-        );
+        // Every order, so that no name of another backend is taken as the first one's
+        // device (a stray `cpu` among CUDA devices was run as `cuda:0`).
+        for names in [
+            ["cpu", "cuda:0"],
+            ["cuda:0", "cpu"],
+            ["wgpu", "cpu"],
+            ["cpu", "wgpu"],
+        ] {
+            let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+            let message = parse_devices(&names).unwrap_err().to_string();
+            assert!(message.contains("mix backends"), "{names:?}: {message}");
+        }
     }
 }

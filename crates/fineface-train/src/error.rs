@@ -250,21 +250,21 @@ pub enum TrainError {
         /// What went wrong.
         message: String,
     },
+    /// The model gave NaN among an image's logits: broken weights or input, never read as
+    /// class 0.
+    #[error(
+        "the model gave NaN {what} for {image}: its weights or this input are broken (a NaN \
+         is never read as a class)"
+    )]
+    NanLogits {
+        /// Which logits (`logits`, `concat logits`, `head logits`).
+        what: &'static str,
+        /// The image's file, as its dataset lists it.
+        image: String,
+    },
     /// A request the configuration cannot serve (e.g. a CUDA device without the feature).
     #[error("{0}")]
     Unsupported(String),
-    /// A `fairness.json` that does not read as a fairness report.
-    #[error("{path}: not a fairness report: {message}")]
-    Report {
-        /// The file.
-        path: std::path::PathBuf,
-        /// The parser's message.
-        message: String,
-    },
-    /// A study that cannot run as asked (no seed, a repeated method, a run folder in the
-    /// way trained with another config).
-    #[error("study: {0}")]
-    InvalidStudy(String),
     /// The device probe computed something else on the device than on Flex.
     #[error(
         "device `{device}` computes the probe differently from Flex: relative error {error:e} \

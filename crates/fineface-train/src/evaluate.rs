@@ -14,8 +14,6 @@ use fineface_model::AttentionCrop;
 
 use crate::error::{Result, TrainError};
 use crate::files::{write_atomic, write_csv};
-#[allow(unused_imports)] // Linked from the docs.
-use fineface_model::HeadLogits;
 use fineface_model::Predict;
 
 /// The images of a batch as a `[n, 3, size, size]` tensor on `device`.
@@ -129,17 +127,16 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
         let n_classes = logits.combined.dims()[1];
         let probabilities = host(logits.probabilities(), "probabilities")?;
         let argmax = |t: Tensor<B, 2>, what| -> Result<Vec<usize>> {
-            Ok(host(t, what)?
+            host(t, what)?
                 .chunks(n_classes)
-                .map(|row| {
-                    row.iter()
-                        .enumerate()
-                        .fold((0, f32::NEG_INFINITY), |best, (i, &v)| {
-                            if v > best.1 { (i, v) } else { best }
-                        })
-                        .0
+                .zip(&indices)
+                .map(|(row, &sample)| {
+                    fineface_model::argmax(row).ok_or_else(|| TrainError::NanLogits {
+                        what,
+                        image: samples[sample].file.clone(),
+                    })
                 })
-                .collect())
+                .collect()
         };
         let combined = argmax(logits.combined, "logits")?;
         let concat = argmax(logits.concat, "concat logits")?;

@@ -56,7 +56,7 @@ where
 }
 
 /// `path` made absolute (links resolved where it exists), to compare two spellings of it.
-pub(crate) fn absolute(path: &Path) -> PathBuf {
+pub fn absolute(path: &Path) -> PathBuf {
     std::fs::canonicalize(path)
         .or_else(|_| std::path::absolute(path))
         .unwrap_or_else(|_| path.to_owned())

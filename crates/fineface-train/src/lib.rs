@@ -1,8 +1,9 @@
 //! FineFACE training: the staged expert iteration, the baseline, validation with subgroup
 //! fairness numbers, atomic resumable checkpoints, evaluation and prediction.
 //!
-//! One FineFACE iteration ([`TrainStep::iteration`]) is the paper's five steps, each with its
-//! own forward, backward and SGD step over one shared optimiser state:
+//! One FineFACE iteration ([`TrainStep::iteration`]) is the spec's six stages: five
+//! optimiser steps, each with its own forward, backward and SGD step over one shared
+//! optimiser state, and the attention crops between the first two (no gradient):
 //! 1. expert 3 on the batch;
 //! 2. attention crops from step 1's maps under the classifiers as updated (no gradient);
 //! 3. expert 2 on one source chosen for the batch from {crop 3, crop 1, original};
@@ -24,10 +25,7 @@
 //! them with burn-collective's all-reduce; every replica takes the same step ([`NodeLink`] extends the sum over
 //! several machines).
 //!
-//! [`study::run_study`] trains every method over several seeds (paired), scores each run on
-//! its test split and across datasets ([`RunFolder::evaluate`]), and summarises the runs with
-//! Student-t intervals, paired differences and a verdict (`study.json`, `study.md`,
-//! `study.svg`).
+//! Seed studies over these runs are the `fineface-study` crate's.
 
 mod checkpoint;
 mod config;
@@ -46,7 +44,6 @@ mod probe;
 mod reducer;
 mod run_folder;
 mod sgd;
-pub mod study;
 mod trained_on;
 mod trainer;
 
@@ -58,13 +55,13 @@ pub use config::{
     BackboneChoice, CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy,
     SettingDifference, TrainSettings,
 };
-pub use devices::{BackendTask, on_devices, parse_devices};
+pub use devices::{BackendTask, Devices, on_devices, parse_devices};
 pub use error::{Damage, Result, TrainError};
 pub use evaluate::{
     EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, probability_column,
     write_evaluation,
 };
-pub use files::{write_atomic, write_csv, write_json};
+pub use files::{absolute, write_atomic, write_csv, write_json};
 pub use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 /// FineFACE's prediction lives with the model; re-exported for evaluation code.
 pub use fineface_model::{Attention, HeadLogits, Predict};
@@ -88,4 +85,4 @@ pub use reducer::{GradientReducer, LocalReducer};
 pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};
 pub use sgd::{FusedSgd, MomentumState, SgdState};
 pub use trained_on::{FILE_NAME as TRAINED_ON_FILE, Overlap, TrainedOn};
-pub use trainer::{RunOptions, Trainer, next_run_dir, summarise, train};
+pub use trainer::{RunOptions, Trainer, next_free_dir, next_run_dir, summarise, train};

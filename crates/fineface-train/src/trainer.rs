@@ -1174,7 +1174,7 @@ pub fn next_run_dir(root: &Path, name: &str) -> PathBuf {
 }
 
 /// The first `<base>/<prefix>-NNN` (from 001) that does not exist.
-pub(crate) fn next_free_dir(base: &Path, prefix: &str) -> PathBuf {
+pub fn next_free_dir(base: &Path, prefix: &str) -> PathBuf {
     (1..)
         .map(|i| base.join(format!("{prefix}-{i:03}")))
         .find(|p| !p.exists())

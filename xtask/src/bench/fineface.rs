@@ -126,40 +126,30 @@ impl BenchArgs {
             &mut ours,
             &mut reference,
         )?;
-        let devices = if reference_device == m.device {
-            m.device.clone()
-        } else {
-            format!("ours {}, reference {reference_device}", m.device)
-        };
-        // `--width` is a ResNet's; MobileNetV2 runs at torchvision's width.
-        let width = if m.backbone.starts_with("resnet") {
-            format!("width {}, ", m.width)
-        } else {
-            String::new()
-        };
-        let shape = format!(
-            "{} ({width}heads {}), batch {}, {} px, {devices}",
-            m.backbone, m.head_width, m.batch, m.image_size
-        );
-        let name = match case {
-            "iteration" if m.lean => "iteration_lean".to_owned(),
-            "iteration" => "iteration".to_owned(),
-            "baseline" => "baseline_iteration".to_owned(),
-            "forward" => "backbone_forward".to_owned(),
-            "backward" => "backbone_forward_backward".to_owned(),
-            "eval" => "eval_8_logit".to_owned(),
-            "crops" => "attention_crops".to_owned(),
-            "matmul" => format!("matmul_{}", m.image_size),
-            other => other.to_owned(),
-        };
+        let (name, shape) = case_name_and_shape(m, case, &reference_device);
         let mut result = CaseResult::summarise(name, &rounds, shape)?;
+        self.add_notes(&mut result, m, case, || {
+            let mut count = Command::new(&self.python);
+            count.arg(&script).args(["--crops", &m.crops, "--flops"]);
+            common(&mut count);
+            count.args(["--device", &reference_device]);
+            count
+        })?;
+        Ok(result)
+    }
+
+    /// The case's rates beside its times: GFLOP/s for the iteration (PyTorch's flop counter
+    /// run by `flop_counter`) and the matmul, images/s for the evaluation.
+    fn add_notes(
+        &self,
+        result: &mut CaseResult,
+        m: &ModelBench,
+        case: &str,
+        flop_counter: impl FnOnce() -> Command,
+    ) -> anyhow::Result<()> {
         match case {
             "iteration" => {
-                let mut count = Command::new(&self.python);
-                count.arg(&script).args(["--crops", &m.crops, "--flops"]);
-                common(&mut count);
-                count.args(["--device", &reference_device]);
-                let out = measure(&mut count)?;
+                let out = measure(&mut flop_counter())?;
                 let json: serde_json::Value = serde_json::from_str(out.stdout.trim())
                     .with_context(|| format!("flop count output: {}", out.stdout))?;
                 let flops = json["flops"].as_f64().unwrap_or(0.0);
@@ -201,6 +191,37 @@ impl BenchArgs {
             }
             _ => {}
         }
-        Ok(result)
+        Ok(())
     }
+}
+
+/// The case's name in the results and the shape it ran at.
+fn case_name_and_shape(m: &ModelBench, case: &str, reference_device: &str) -> (String, String) {
+    let devices = if reference_device == m.device {
+        m.device.clone()
+    } else {
+        format!("ours {}, reference {reference_device}", m.device)
+    };
+    // `--width` is a ResNet's; MobileNetV2 runs at torchvision's width.
+    let width = if m.backbone.starts_with("resnet") {
+        format!("width {}, ", m.width)
+    } else {
+        String::new()
+    };
+    let shape = format!(
+        "{} ({width}heads {}), batch {}, {} px, {devices}",
+        m.backbone, m.head_width, m.batch, m.image_size
+    );
+    let name = match case {
+        "iteration" if m.lean => "iteration_lean".to_owned(),
+        "iteration" => "iteration".to_owned(),
+        "baseline" => "baseline_iteration".to_owned(),
+        "forward" => "backbone_forward".to_owned(),
+        "backward" => "backbone_forward_backward".to_owned(),
+        "eval" => "eval_8_logit".to_owned(),
+        "crops" => "attention_crops".to_owned(),
+        "matmul" => format!("matmul_{}", m.image_size),
+        other => other.to_owned(),
+    };
+    (name, shape)
 }

@@ -47,43 +47,101 @@ pub enum DatasetConfig {
     SynthFace(SynthFace),
 }
 
-impl DatasetConfig {
-    /// Every kind [`with_root`](Self::with_root) knows, as configs and the command line name
-    /// them.
-    pub const KINDS: [&'static str; 7] = [
-        "fairface",
-        "utkface",
-        "celeba",
-        "lfwa",
-        "manifest",
-        "imagefolder",
-        "synthface",
+/// The kinds of dataset, as configs (`kind = "fairface"`) and the command line name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatasetKind {
+    /// FairFace.
+    FairFace,
+    /// UTKFace.
+    UtkFace,
+    /// CelebA.
+    CelebA,
+    /// LFWA+.
+    Lfwa,
+    /// A manifest CSV.
+    Manifest,
+    /// An ImageFolder tree.
+    ImageFolder,
+    /// The generated SynthFace.
+    SynthFace,
+}
+
+impl DatasetKind {
+    /// Every kind.
+    pub const ALL: [Self; 7] = [
+        Self::FairFace,
+        Self::UtkFace,
+        Self::CelebA,
+        Self::Lfwa,
+        Self::Manifest,
+        Self::ImageFolder,
+        Self::SynthFace,
     ];
 
+    /// The kind's name (`fairface`, `utkface`, ...).
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::FairFace => "fairface",
+            Self::UtkFace => "utkface",
+            Self::CelebA => "celeba",
+            Self::Lfwa => "lfwa",
+            Self::Manifest => "manifest",
+            Self::ImageFolder => "imagefolder",
+            Self::SynthFace => "synthface",
+        }
+    }
+}
+
+impl std::fmt::Display for DatasetKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// A dataset kind no loader reads.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown dataset kind `{0}` (one of fairface, utkface, celeba, lfwa, manifest, imagefolder, synthface)"
+)]
+pub struct UnknownKind(pub String);
+
+impl std::str::FromStr for DatasetKind {
+    type Err = UnknownKind;
+
+    /// A kind's name, in any letter case.
+    fn from_str(text: &str) -> std::result::Result<Self, UnknownKind> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.name().eq_ignore_ascii_case(text.trim()))
+            .ok_or_else(|| UnknownKind(text.to_owned()))
+    }
+}
+
+impl DatasetConfig {
     /// The default configuration of a dataset kind at `root`.
-    pub fn with_root(kind: &str, root: PathBuf) -> Option<Self> {
-        Some(match kind {
-            "fairface" => Self::FairFace(FairFace::new(root)),
-            "utkface" => Self::UtkFace(UtkFace::new(root)),
-            "celeba" => Self::CelebA(CelebA::new(root)),
-            "lfwa" => Self::Lfwa(Lfwa::new(root)),
-            "manifest" => Self::Manifest(Manifest::new(root)),
-            "imagefolder" => Self::ImageFolder(ImageFolder::new(root)),
-            "synthface" => Self::SynthFace(SynthFace::new(root)),
-            _ => return None,
-        })
+    pub fn with_root(kind: DatasetKind, root: PathBuf) -> Self {
+        match kind {
+            DatasetKind::FairFace => Self::FairFace(FairFace::new(root)),
+            DatasetKind::UtkFace => Self::UtkFace(UtkFace::new(root)),
+            DatasetKind::CelebA => Self::CelebA(CelebA::new(root)),
+            DatasetKind::Lfwa => Self::Lfwa(Lfwa::new(root)),
+            DatasetKind::Manifest => Self::Manifest(Manifest::new(root)),
+            DatasetKind::ImageFolder => Self::ImageFolder(ImageFolder::new(root)),
+            DatasetKind::SynthFace => Self::SynthFace(SynthFace::new(root)),
+        }
     }
 
-    /// The kind as configs and the command line name it (`fairface`, `utkface`, ...).
-    pub fn kind(&self) -> &'static str {
+    /// The dataset's kind.
+    pub fn kind(&self) -> DatasetKind {
         match self {
-            Self::FairFace(_) => "fairface",
-            Self::UtkFace(_) => "utkface",
-            Self::CelebA(_) => "celeba",
-            Self::Lfwa(_) => "lfwa",
-            Self::Manifest(_) => "manifest",
-            Self::ImageFolder(_) => "imagefolder",
-            Self::SynthFace(_) => "synthface",
+            Self::FairFace(_) => DatasetKind::FairFace,
+            Self::UtkFace(_) => DatasetKind::UtkFace,
+            Self::CelebA(_) => DatasetKind::CelebA,
+            Self::Lfwa(_) => DatasetKind::Lfwa,
+            Self::Manifest(_) => DatasetKind::Manifest,
+            Self::ImageFolder(_) => DatasetKind::ImageFolder,
+            Self::SynthFace(_) => DatasetKind::SynthFace,
         }
     }
 
@@ -119,7 +177,7 @@ impl DatasetConfig {
     /// [`DataError::Root`] when the root is a file, or absent beside a folder whose name
     /// differs only in letter case; each loader's errors otherwise.
     pub fn load(&self, split: &SplitConfig) -> Result<FaceDataset> {
-        check_root(self.kind(), self.root())?;
+        check_root(self.kind().name(), self.root())?;
         let loaded = match self {
             Self::FairFace(d) => d.load(split),
             Self::UtkFace(d) => d.load(split),
@@ -133,7 +191,7 @@ impl DatasetConfig {
         loaded.map_err(|error| match error {
             // No folder at all: that, not the first file it would hold, is the news.
             DataError::MissingFile { hint, .. } if !self.root().exists() => DataError::Root {
-                dataset: self.kind(),
+                dataset: self.kind().name(),
                 problem: RootProblem::Absent {
                     root: self.root().to_owned(),
                     hint,
@@ -141,7 +199,7 @@ impl DatasetConfig {
             },
             DataError::MissingFile { .. } | DataError::ImagesNotFound { .. } => {
                 export_in(self.root(), &error).map_or(error, |problem| DataError::Root {
-                    dataset: self.kind(),
+                    dataset: self.kind().name(),
                     problem,
                 })
             }
@@ -268,11 +326,11 @@ pub(crate) fn is_image(name: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use super::DatasetConfig;
+    use super::{DatasetConfig, DatasetKind};
 
     #[test]
     fn each_kind_names_itself_as_configs_spell_it() {
-        for kind in [
+        let names = [
             "fairface",
             "utkface",
             "celeba",
@@ -280,13 +338,23 @@ mod tests {
             "manifest",
             "imagefolder",
             "synthface",
-        ] {
-            let config = DatasetConfig::with_root(kind, "data".into()).unwrap();
+        ];
+        for (kind, name) in DatasetKind::ALL.into_iter().zip(names) {
+            let config = DatasetConfig::with_root(kind, "data".into());
             assert_eq!(config.kind(), kind);
+            assert_eq!(config.kind().name(), name);
             assert_eq!(config.root(), std::path::Path::new("data"));
-            // The same spelling as the `kind` key of a config file.
+            // The same spelling as the `kind` key of a config file, and read back from it in
+            // any letter case.
             let value = serde_json::to_value(&config).unwrap();
-            assert_eq!(value["kind"], kind);
+            assert_eq!(value["kind"], name);
+            assert_eq!(serde_json::to_value(kind).unwrap(), name);
+            assert_eq!(name.to_uppercase().parse::<DatasetKind>(), Ok(kind));
         }
+        let unknown = "imdb".parse::<DatasetKind>().unwrap_err().to_string();
+        assert!(
+            unknown.contains("`imdb`") && unknown.contains("synthface"),
+            "{unknown}"
+        );
     }
 }

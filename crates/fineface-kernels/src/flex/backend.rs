@@ -172,7 +172,7 @@ impl FineFaceBackend for Flex {
         }
     }
 
-    /// Two sweeps over memory each way instead of about eight (see `ops/flex/batch_norm.rs`).
+    /// Two sweeps over memory each way instead of about eight (see `flex/batch_norm.rs`).
     fn batch_norm_forward(
         rows: FloatTensor<Self>,
         gamma: FloatTensor<Self>,

@@ -12,4 +12,4 @@ pub use classifier::{Classifier, ClassifierConfig};
 pub use crop::{AttentionCrop, AttentionCropConfig, CropBoxes};
 pub use expert::{ConvBlock, ConvBlockConfig, Expert, ExpertConfig, ExpertOutput};
 pub use model::{AttentionMaps, FineFace, FineFaceConfig, FineFaceOutput};
-pub use predict::{Attention, HeadLogits, Predict};
+pub use predict::{Attention, HeadLogits, Predict, argmax};

@@ -59,6 +59,28 @@ impl<B: Backend> HeadLogits<B> {
     }
 }
 
+/// The predicted class of one image's logits or probabilities, read on the host: the index of
+/// the largest value, the first of equal ones (as `torch.argmax`). `None` for an empty row or
+/// one holding NaN: a NaN logit is a fault to report, never read as class 0.
+///
+/// ```
+/// use fineface_model::argmax;
+/// assert_eq!(argmax(&[0.2, 0.7, 0.7]), Some(1));
+/// assert_eq!(argmax(&[f32::NAN, 0.1]), None);
+/// ```
+pub fn argmax(row: &[f32]) -> Option<usize> {
+    if row.is_empty() || row.iter().any(|v| v.is_nan()) {
+        return None;
+    }
+    let mut best = 0;
+    for (i, &value) in row.iter().enumerate() {
+        if value > row[best] {
+            best = i;
+        }
+    }
+    Some(best)
+}
+
 impl<B: FineFaceBackend, M: Backbone<B>> Predict<B> for FineFace<B, M> {
     fn predict(&self, images: Tensor<B, 4>, crop: &AttentionCrop) -> HeadLogits<B> {
         let on_image = self.forward(images.clone());

@@ -3,7 +3,7 @@
 
 use burn::tensor::backend::Backend;
 use fineface_data::{ImageBatch, TransformConfig};
-use fineface_model::{AttentionCrop, Predict};
+use fineface_model::{AttentionCrop, Predict, argmax};
 use image::DynamicImage;
 
 use crate::error::{Result, TrainError};
@@ -86,11 +86,12 @@ impl<B: Backend> Classifier<'_, B> {
         }
         probabilities
             .chunks(n)
-            .map(|row| {
+            .enumerate()
+            .map(|(i, row)| {
                 let (class, probability) =
-                    best_class(row).ok_or_else(|| TrainError::TensorData {
+                    best_class(row).ok_or_else(|| TrainError::NanLogits {
                         what: "probabilities",
-                        message: format!("no class is more probable than another in {row:?}"),
+                        image: format!("face {} of the batch", i + 1),
                     })?;
                 Ok(Prediction {
                     class,
@@ -103,14 +104,10 @@ impl<B: Backend> Classifier<'_, B> {
     }
 }
 
-/// The most probable class and its probability; `None` for an empty or all-NaN vector.
+/// The most probable class and its probability ([`argmax`]: the first of equal ones);
+/// `None` for an empty vector or one holding NaN.
 pub fn best_class(probabilities: &[f32]) -> Option<(usize, f32)> {
-    probabilities
-        .iter()
-        .copied()
-        .enumerate()
-        .filter(|(_, p)| !p.is_nan())
-        .max_by(|a, b| a.1.total_cmp(&b.1))
+    argmax(probabilities).map(|class| (class, probabilities[class]))
 }
 
 #[cfg(test)]
@@ -122,6 +119,15 @@ mod tests {
         assert_eq!(best_class(&[]), None);
         assert_eq!(best_class(&[f32::NAN]), None);
         assert_eq!(best_class(&[0.2, 0.7, 0.1]), Some((1, 0.7)));
-        assert_eq!(best_class(&[f32::NAN, 0.1, 0.3]), Some((2, 0.3)));
+        assert_eq!(
+            best_class(&[f32::NAN, 0.1, 0.3]),
+            None,
+            "a NaN is a fault, not skipped"
+        );
+        assert_eq!(
+            best_class(&[0.4, 0.4, 0.2]),
+            Some((0, 0.4)),
+            "ties go to the first"
+        );
     }
 }

@@ -4,8 +4,8 @@ use std::fmt::Write as _;
 
 use fineface_fair::{BootstrapReport, Interval};
 
-use crate::study::stats::{Interval95, sd_ddof1};
-use crate::study::summary::{Metric, MetricIntervals, MetricValues, PairedSummary, StudySummary};
+use crate::stats::{Interval95, sd_ddof1};
+use crate::summary::{Metric, MetricIntervals, MetricValues, PairedSummary, StudySummary};
 
 /// A metric's mean with the half-width of its interval: `82.1 ± 1.2` (accuracy, DoB and
 /// worst group in %, ratios as they are), `inf`, or `n/a`.

@@ -15,7 +15,7 @@ pub type Interval95 = [f64; 2];
 ///
 /// # Examples
 /// ```
-/// use fineface_train::study::mean_ci95;
+/// use fineface_study::mean_ci95;
 /// let (mean, ci) = mean_ci95(&[Some(0.80), Some(0.82), Some(0.84)]);
 /// assert!((mean.unwrap() - 0.82).abs() < 1e-12);
 /// // t(0.975, 2) = 4.303, sd = 0.02, half-width = 4.303 * 0.02 / sqrt(3) = 0.0497

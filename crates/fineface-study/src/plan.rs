@@ -7,11 +7,10 @@ use std::str::FromStr;
 use fineface_data::DatasetConfig;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{ExperimentConfig, Method, Overrides};
-use crate::error::{Result, TrainError};
-use crate::files::absolute;
-use crate::model::check_imagenet_weights;
-use crate::trainer::next_free_dir;
+use crate::error::{Result, StudyError};
+use fineface_train::check_imagenet_weights;
+use fineface_train::next_free_dir;
+use fineface_train::{ExperimentConfig, Method, Overrides};
 
 /// The next free `<root>/<experiment>/study-NNN` folder.
 pub fn next_study_dir(root: &Path, experiment: &str) -> PathBuf {
@@ -59,12 +58,10 @@ impl FromStr for CrossEval {
         if root.is_empty() {
             return Err(format!("`{text}`: no path; {format}"));
         }
-        let data = DatasetConfig::with_root(kind, PathBuf::from(root)).ok_or_else(|| {
-            format!(
-                "`{text}`: unknown dataset kind `{kind}` (fairface, utkface, celeba, lfwa, \
-                 manifest, imagefolder, synthface)"
-            )
-        })?;
+        let kind = kind
+            .parse::<fineface_data::DatasetKind>()
+            .map_err(|e| format!("`{text}`: {e}"))?;
+        let data = DatasetConfig::with_root(kind, PathBuf::from(root));
         Ok(Self {
             name: name.to_owned(),
             data,
@@ -142,7 +139,7 @@ impl StudyRecord {
     ///
     /// # Errors
     /// A config that cannot be read or is invalid (the flags blamed when they make it so),
-    /// ImageNet weights it names that are absent ([`TrainError::MissingWeights`]), a dataset
+    /// ImageNet weights it names that are absent ([`TrainError::MissingWeights`](fineface_train::TrainError::MissingWeights)), a dataset
     /// that cannot be read, a method that trains the other method, a malformed evaluation
     /// or method name.
     pub fn resolve(request: &StudyRequest) -> Result<Self> {
@@ -170,9 +167,13 @@ impl StudyRecord {
                 // Read now, under the path as typed: a mistyped --data fails before anything
                 // trains, and says what the user wrote, not its absolute form.
                 config.data.load(&config.split)?;
-                let root = absolute(config.data.root());
+                let root = fineface_train::absolute(config.data.root());
                 *config.data.root_mut() = root;
-                config.model.weights = config.model.weights.as_deref().map(absolute);
+                config.model.weights = config
+                    .model
+                    .weights
+                    .as_deref()
+                    .map(fineface_train::absolute);
                 Ok(RecordedMethod {
                     name: name.clone(),
                     config,
@@ -191,7 +192,7 @@ impl StudyRecord {
                     "{}={}:{}",
                     eval.name,
                     eval.data.kind(),
-                    absolute(&eval.root).display()
+                    fineface_train::absolute(&eval.root).display()
                 ))
             })
             .collect::<Result<Vec<_>>>()?;
@@ -257,8 +258,8 @@ fn check_name(what: &str, name: &str) -> Result<()> {
     }
 }
 
-fn invalid(message: String) -> TrainError {
-    TrainError::InvalidStudy(message)
+fn invalid(message: String) -> StudyError {
+    StudyError::Invalid(message)
 }
 
 impl StudyPlan {
@@ -266,7 +267,7 @@ impl StudyPlan {
     /// name repeats.
     ///
     /// # Errors
-    /// [`TrainError::InvalidStudy`] saying which.
+    /// [`StudyError::Invalid`] saying which.
     pub fn validate(&self) -> Result<()> {
         if self.seeds.is_empty() {
             return Err(invalid("a study needs at least one seed".to_owned()));
@@ -344,7 +345,7 @@ mod tests {
     fn cross_evaluations_parse_and_bad_ones_say_why() {
         let eval: CrossEval = "celeba=celeba:../shared/data/celeba".parse().unwrap();
         assert_eq!(eval.name, "celeba");
-        assert_eq!(eval.data.kind(), "celeba");
+        assert_eq!(eval.data.kind(), fineface_data::DatasetKind::CelebA);
         assert_eq!(eval.root, PathBuf::from("../shared/data/celeba"));
         // A Windows path keeps its drive colon: only the first `:` splits.
         let eval: CrossEval = "u=utkface:C:\\data\\UTKFace".parse().unwrap();

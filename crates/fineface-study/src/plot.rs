@@ -8,16 +8,16 @@ use std::ops::Range;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
 
-use crate::error::{Result, TrainError};
-use crate::study::summary::{MethodSummary, StudySummary};
+use crate::error::{Result, StudyError};
+use crate::summary::{MethodSummary, StudySummary};
 
 /// Writes the scatter of the study's test numbers to `path`.
 ///
 /// # Errors
-/// [`TrainError::Io`] when the file cannot be written.
+/// [`StudyError::Io`] when the file cannot be written.
 pub fn write_study_svg(path: &Path, summary: &StudySummary) -> Result<()> {
     draw(path, summary).map_err(|message| {
-        TrainError::io(
+        StudyError::io(
             path,
             std::io::Error::other(format!("plotting failed: {message}")),
         )

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use fineface_fair::SubgroupReport;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Result, TrainError};
-use crate::study::plan::{StudyMethod, StudyPlan};
-use crate::study::stats::{Interval95, PairedDifference, mean_ci95, sd_ddof1};
+use crate::error::{Result, StudyError};
+use crate::plan::{StudyMethod, StudyPlan};
+use crate::stats::{Interval95, PairedDifference, mean_ci95, sd_ddof1};
 
 /// The numbers a study compares, read from one run's `fairness.json` (fractions, not %).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -467,7 +467,7 @@ impl StudySummary {
                 let paired = pair(&|r: &StudyRun| r.evals.get(&eval.name));
                 let verdict = paired.as_ref().map(PairedSummary::verdict);
                 let summary = EvalSummary {
-                    dataset: eval.data.kind().to_owned(),
+                    dataset: eval.data.kind().name().to_owned(),
                     root: eval.root.clone(),
                     groups,
                     paired,
@@ -552,8 +552,8 @@ fn method_summary(
 
 /// A run's `fairness.json`.
 pub(crate) fn read_report(path: &Path) -> Result<SubgroupReport> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    serde_json::from_str(&text).map_err(|e| TrainError::Report {
+    let text = std::fs::read_to_string(path).map_err(|e| StudyError::io(path, e))?;
+    serde_json::from_str(&text).map_err(|e| StudyError::Report {
         path: path.to_owned(),
         message: e.to_string(),
     })

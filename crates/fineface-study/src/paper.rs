@@ -5,8 +5,8 @@ use std::fmt::Write as _;
 
 use fineface_data::DatasetConfig;
 
-use crate::study::plan::StudyPlan;
-use crate::study::summary::StudySummary;
+use crate::plan::StudyPlan;
+use crate::summary::StudySummary;
 use fineface_fair::markdown_cell;
 
 /// One published row: accuracy and DoB in %, max/min as a ratio.
@@ -85,7 +85,7 @@ pub fn paper_tables(summary: &StudySummary, plan: &StudyPlan) -> String {
         summary,
         comparable: matches!(data, Some(DatasetConfig::FairFace(f)) if f.target == "gender"),
         paper: PaperResults::FAIRFACE_GENDER,
-        dataset: data.map_or("?", DatasetConfig::kind),
+        dataset: data.map_or("?", |d| d.kind().name()),
     };
     let mut out = String::new();
     layout.table2(&mut out);

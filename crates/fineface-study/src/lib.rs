@@ -1,6 +1,13 @@
-//! Seed studies: every method trained over several seeds, paired, evaluated on the test
-//! split and across datasets, and summarised with intervals and a verdict.
+//! Seed studies: every method trained over several seeds (paired: a seed fixes
+//! initialisation, splits, data order and augmentation), evaluated on the test split and
+//! across datasets ([`RunFolder::evaluate`](fineface_train::RunFolder::evaluate)), and
+//! summarised with Student-t intervals, paired differences and a verdict (`study.json`,
+//! `study.md`, `study.svg`, and the paper's two tables in `paper-tables.md`).
+//!
+//! [`run_study`] resumes where a study stopped: finished runs are kept, unfinished ones
+//! continue from their newest intact checkpoint.
 
+mod error;
 mod paper;
 mod plan;
 mod plot;
@@ -10,6 +17,7 @@ mod stats;
 mod study;
 mod summary;
 
+pub use error::{Result, StudyError};
 pub use paper::{PaperResults, PaperRow, paper_tables};
 pub use plan::{
     CrossEval, RecordedMethod, StudyMethod, StudyPlan, StudyRecord, StudyRequest, next_study_dir,

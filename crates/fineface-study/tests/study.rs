@@ -11,11 +11,12 @@ use std::path::{Path, PathBuf};
 use fineface_data::{DatasetConfig, SynthFace};
 use fineface_fair::SubgroupReport;
 use fineface_model::CpuAutodiff;
-use fineface_train::Method;
-use fineface_train::study::{
+use fineface_study::{
     CrossEval, StudyMethod, StudyOptions, StudyOutcome, StudyPlan, StudySummary, run_study,
 };
+use fineface_train::Method;
 
+#[path = "../../fineface-train/tests/common/mod.rs"]
 mod common;
 
 use common::tiny_config;
@@ -68,12 +69,12 @@ fn report(path: PathBuf) -> SubgroupReport {
     serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
 }
 
-fn study(plan: &StudyPlan, options: &StudyOptions) -> fineface_train::Result<StudyOutcome> {
+fn study(plan: &StudyPlan, options: &StudyOptions) -> fineface_study::Result<StudyOutcome> {
     run_study::<CpuAutodiff>(plan, &[Default::default()], options)
 }
 
 /// The study's numbers of one run against its `fairness.json`, exactly.
-fn assert_same_numbers(metrics: &fineface_train::study::RunMetrics, path: PathBuf) {
+fn assert_same_numbers(metrics: &fineface_study::RunMetrics, path: PathBuf) {
     let report = report(path);
     let a = &report.aggregates;
     assert_eq!(metrics.accuracy, report.overall.metrics.accuracy);
@@ -193,7 +194,7 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
     for (metric, get) in [
         (
             "accuracy",
-            (|m: &fineface_train::study::RunMetrics| m.accuracy) as fn(&_) -> f64,
+            (|m: &fineface_study::RunMetrics| m.accuracy) as fn(&_) -> f64,
         ),
         ("dob", |m| m.dob),
         ("worst_group_accuracy", |m| m.worst_group_accuracy),
@@ -296,9 +297,10 @@ fn a_two_seed_study_matches_its_runs_and_continues_after_a_kill() {
     // The same study as if trained on FairFace gender: the published numbers beside ours.
     let mut fairface = plan.clone();
     for method in &mut fairface.methods {
-        method.config.data = DatasetConfig::with_root("fairface", "data/fairface".into()).unwrap();
+        method.config.data =
+            DatasetConfig::with_root(fineface_data::DatasetKind::FairFace, "data/fairface".into());
     }
-    let tables = fineface_train::study::paper_tables(&written, &fairface);
+    let tables = fineface_study::paper_tables(&written, &fairface);
     assert!(!tables.contains("left empty"), "{tables}");
     assert!(tables.contains(&overall("96.4", "93.2")), "{tables}");
     let dob = format!(

@@ -9,17 +9,17 @@ use fineface_fair::{
 };
 use fineface_model::FineFaceAutodiffBackend;
 
-use crate::checkpoint::Checkpoints;
-use crate::config::ExperimentConfig;
-use crate::error::{Result, TrainError};
-use crate::files::{write_atomic, write_json};
-use crate::run_folder::{EvalData, EvalRequest, RunFolder};
-use crate::study::paper::paper_tables;
-use crate::study::plan::StudyPlan;
-use crate::study::plot::write_study_svg;
-use crate::study::render::study_markdown;
-use crate::study::summary::{StudySummary, read_report};
-use crate::trainer::{RunOptions, train};
+use crate::error::{Result, StudyError};
+use crate::paper::paper_tables;
+use crate::plan::StudyPlan;
+use crate::plot::write_study_svg;
+use crate::render::study_markdown;
+use crate::summary::{StudySummary, read_report};
+use fineface_train::Checkpoints;
+use fineface_train::ExperimentConfig;
+use fineface_train::{EvalData, EvalRequest, RunFolder};
+use fineface_train::{RunOptions, train};
+use fineface_train::{write_atomic, write_json};
 
 /// How a study runs.
 #[derive(Debug, Clone)]
@@ -104,7 +104,7 @@ fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<ExperimentC
     if differences.is_empty() {
         return Ok(found);
     }
-    Err(TrainError::InvalidStudy(format!(
+    Err(StudyError::Invalid(format!(
         "{} was trained with other settings than the study asks for ({}); give the study \
          another --out, or remove that run folder",
         dir.display(),
@@ -129,11 +129,11 @@ pub fn run_study<B: FineFaceAutodiffBackend>(
     plan.validate()?;
     check_bootstrap(options)?;
     let Some(device) = devices.first() else {
-        return Err(TrainError::Unsupported("no device given".to_owned()));
+        return Err(StudyError::Invalid("no device given".to_owned()));
     };
     // A mistyped `--eval` path fails now, not after the first run has trained.
     plan.check_evals()?;
-    std::fs::create_dir_all(&plan.out).map_err(|e| TrainError::io(&plan.out, e))?;
+    std::fs::create_dir_all(&plan.out).map_err(|e| StudyError::io(&plan.out, e))?;
     let total = plan.seeds.len() * plan.methods.len();
     let mut trained = 0;
     let mut finished = 0;
@@ -199,7 +199,7 @@ fn check_bootstrap(options: &StudyOptions) -> Result<()> {
     if options.bootstrap_replicates > 0
         && options.bootstrap_replicates < bootstrap.minimum_replicates()
     {
-        return Err(TrainError::InvalidStudy(format!(
+        return Err(StudyError::Invalid(format!(
             "--bootstrap {}: a 95 % percentile interval needs at least {} replicates (0 for \
              none)",
             options.bootstrap_replicates,
