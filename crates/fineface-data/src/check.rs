@@ -64,6 +64,7 @@ impl DataCheck {
                         Ok((w, h)) => *image_sizes.entry(format!("{w}x{h}")).or_insert(0) += 1,
                         Err(e) => {
                             skipped.push(Skipped {
+                                lost: None,
                                 split: Some(split),
                                 file: sample.file.clone(),
                                 reason: format!("unreadable image: {e}"),

@@ -64,7 +64,7 @@ pub use image_file::{
     FORMATS, ImageFileError, MAX_MEGAPIXELS, broken_link, image_size, open_image,
 };
 pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
-pub use sample::{ClassProblem, FaceDataset, FaceSample, LikeClass, Skipped, Split};
+pub use sample::{ClassProblem, FaceDataset, FaceSample, LikeClass, Lost, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};
 pub use transform::{IMAGENET_MEAN, IMAGENET_STD, ImageTensor, TransformConfig};
 

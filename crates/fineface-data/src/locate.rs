@@ -54,6 +54,15 @@ pub(crate) enum NotFound {
 }
 
 impl NotFound {
+    /// How the file was lost, where the layout checks need it.
+    pub(crate) fn lost(&self) -> Option<crate::sample::Lost> {
+        match self {
+            Self::Absent => Some(crate::sample::Lost::Absent),
+            Self::LeavesTheFolder => Some(crate::sample::Lost::OutsideRoot),
+            _ => None,
+        }
+    }
+
     /// The reason a skipped file is listed with; `listed_in` names the label file.
     pub(crate) fn reason(&self, listed_in: &str) -> String {
         match self {

@@ -37,6 +37,20 @@ pub struct Skipped {
     /// column, FairFace's two CSVs, CelebA's partition file, ImageFolder's split folders);
     /// `None` where the splits are carved after reading.
     pub split: Option<Split>,
+    /// For a listed file that is not there, how it was lost ([`Lost`]): what the layout
+    /// checks read, never the reason's words. Not written with the reason.
+    #[serde(skip)]
+    pub lost: Option<Lost>,
+}
+
+/// How a listed file was lost, where it matters to the layout checks: a label file whose
+/// paths are all absent or outside the folder is read against the wrong folder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lost {
+    /// Listed, but nothing of that name is there.
+    Absent,
+    /// The path leaves the dataset folder (absolute elsewhere, `../`, another drive).
+    OutsideRoot,
 }
 
 impl Skipped {

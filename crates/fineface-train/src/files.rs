@@ -37,7 +37,7 @@ pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
 ///
 /// # Errors
 /// [`TrainError::Io`] naming the file.
-pub fn write_csv<R, I, S>(path: &Path, header: &[String], rows: R) -> Result<()>
+pub(crate) fn write_csv<R, I, S>(path: &Path, header: &[String], rows: R) -> Result<()>
 where
     R: IntoIterator<Item = I>,
     I: IntoIterator<Item = S>,

@@ -22,8 +22,8 @@
 //! With several devices, [`DataParallel`] runs one worker per device at once: each forwards
 //! and backwards its shard of every batch, and hands each step's gradients to its
 //! [`GradientReducer`] (on one device, [`LocalReducer`] leaves them as they are), which sums
-//! them with burn-collective's all-reduce; every replica takes the same step ([`NodeLink`] extends the sum over
-//! several machines).
+//! them with burn-collective's all-reduce; every replica takes the same step ([`NodeSettings`]
+//! extend the sum over several machines).
 //!
 //! Seed studies over these runs are the `fineface-study` crate's.
 
@@ -61,7 +61,7 @@ pub use evaluate::{
     EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, probability_column,
     write_evaluation,
 };
-pub use files::{absolute, write_atomic, write_csv, write_json};
+pub use files::{absolute, write_atomic, write_json};
 pub use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 /// FineFACE's prediction lives with the model; re-exported for evaluation code.
 pub use fineface_model::{Attention, HeadLogits, Predict};
@@ -69,16 +69,13 @@ pub use iteration::{
     BatchCrops, CropSource, FineFaceStep, IterationContext, IterationLosses, Shard, ShardCrops,
     StepForward, StepResult, Stepper, TrainBackbone, TrainStep, fineface_crops, fineface_step,
 };
-pub use metrics::{EpochMetrics, memory_mb, write_history};
+pub use metrics::EpochMetrics;
 pub use model::{
     BackboneConfig, BaselineResNet, FineFaceResNet, backbone_config, build_baseline,
     build_fineface, check_imagenet_weights, initialise_parameters, pretrained,
 };
 pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
-pub use parallel::{
-    CONNECT_TIMEOUT, DataParallel, NodeLink, NodeSettings, Peers, collective_config, shard_of,
-    shard_ranges,
-};
+pub use parallel::{DataParallel, NodeSettings, shard_of};
 pub use picture::write_crop_grid;
 pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
 pub use reducer::{GradientReducer, LocalReducer};

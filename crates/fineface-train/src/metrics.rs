@@ -66,7 +66,7 @@ impl EpochMetrics {
 ///
 /// # Errors
 /// [`TrainError::Io`](crate::TrainError::Io) naming the file that could not be written.
-pub fn write_history(run: &Path, history: &[EpochMetrics]) -> Result<()> {
+pub(crate) fn write_history(run: &Path, history: &[EpochMetrics]) -> Result<()> {
     let mut header: Vec<String> = ["epoch", "lr_backbone", "lr_new"]
         .map(String::from)
         .to_vec();
@@ -127,7 +127,7 @@ pub fn write_history(run: &Path, history: &[EpochMetrics]) -> Result<()> {
 }
 
 /// Current and peak resident memory of this process in MB (Linux; zeros elsewhere).
-pub fn memory_mb() -> (f64, f64) {
+pub(crate) fn memory_mb() -> (f64, f64) {
     let Ok(status) = std::fs::read_to_string("/proc/self/status") else {
         return (0.0, 0.0);
     };

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use super::layout;
 use crate::error::{DataError, Result};
 use crate::locate::{FileId, Found, Locator, Place};
-use crate::sample::{FaceSample, Skipped, Split};
+use crate::sample::{FaceSample, Lost, Skipped, Split};
 use crate::split::{SplitConfig, assemble};
 use crate::text;
 
@@ -429,7 +429,7 @@ impl CelebA {
             place_images(table, &columns, &images, partition.as_ref(), listing)?;
         if official.is_empty()
             && n_listed > 0
-            && skipped.iter().all(|s| s.reason.ends_with("but absent"))
+            && skipped.iter().all(|s| s.lost == Some(Lost::Absent))
         {
             return Err(DataError::ImagesNotFound {
                 dataset: "celeba",
@@ -582,6 +582,7 @@ fn place_images(
             Ok(found_image) => found_image,
             Err(why) => {
                 skipped.push(Skipped {
+                    lost: why.lost(),
                     // The partition file's split, where it names the image as written.
                     split: names.and_then(|n| n.get(&image)).copied(),
                     reason: why.reason(listing.file),
@@ -600,6 +601,7 @@ fn place_images(
                 Some(split) => *split,
                 None => {
                     skipped.push(Skipped {
+                        lost: None,
                         split: None,
                         file: image,
                         reason: "not in the list_eval_partition file".to_owned(),

@@ -130,6 +130,7 @@ impl FairFace {
                     Ok(image) => image,
                     Err(why) => {
                         skipped.push(Skipped {
+                            lost: why.lost(),
                             split: Some(split),
                             reason: why.reason(csv_name),
                             file: row.file,

@@ -150,6 +150,7 @@ impl SideGroups {
                 ),
             };
             skipped.push(Skipped {
+                lost: None,
                 split: None,
                 file: row.clone(),
                 reason,
@@ -287,18 +288,21 @@ impl ImageFolder {
                 if let Some(why) = broken_link(&entry) {
                     // A class folder (or an image) linked from a disk not mounted.
                     skipped.push(Skipped {
+                        lost: why.lost(),
                         split: None,
                         file: relative,
                         reason: why.reason("the split folder"),
                     });
                 } else if let Some(reason) = no_image_reason(&name) {
                     skipped.push(Skipped {
+                        lost: None,
                         split: None,
                         file: relative,
                         reason: reason.to_owned(),
                     });
                 } else if super::is_image(&name) {
                     skipped.push(Skipped {
+                        lost: None,
                         split: None,
                         file: relative,
                         reason: "an image beside the class folders: in no class".to_owned(),
@@ -597,6 +601,7 @@ impl Class<'_> {
             .map_err(|e| DataError::io(folder, e))?;
         if !self.visited.insert(canonical.clone()) {
             skipped.push(Skipped {
+                lost: None,
                 split: None,
                 file: format!("{relative}/"),
                 reason: "a link to a folder already read (a loop, or the same images twice)"
@@ -610,6 +615,7 @@ impl Class<'_> {
             let os_name = entry.file_name();
             let Some(name) = os_name.to_str() else {
                 skipped.push(Skipped {
+                    lost: None,
                     split: None,
                     file: format!("{relative}/{}", os_name.to_string_lossy()),
                     reason: "file name is not valid UTF-8".to_owned(),
@@ -625,6 +631,7 @@ impl Class<'_> {
             }
             if let Some(reason) = unreadable(name, &entry) {
                 skipped.push(Skipped {
+                    lost: None,
                     split: None,
                     file,
                     reason,
@@ -640,6 +647,7 @@ impl Class<'_> {
                 values
             } else {
                 skipped.push(Skipped {
+                    lost: None,
                     split: None,
                     file,
                     reason: NO_ROW.to_owned(),

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use crate::error::{DataError, Result};
-use crate::sample::Skipped;
+use crate::sample::{Lost, Skipped};
 
 /// The first of `candidates` that is a file.
 pub(crate) fn first_file(candidates: &[PathBuf]) -> Option<&PathBuf> {
@@ -131,12 +131,8 @@ impl Listing<'_> {
     /// [`DataError::ImagesOff`], naming the first such path, where its image is and the
     /// number of absent paths.
     fn refuse_found_elsewhere(&self, skipped: &[Skipped]) -> Result<()> {
-        let leaves = |s: &Skipped| s.reason.contains("leaves the");
         // Absent, or leaving the folder (`../imgs/a.jpg` written relative to another one).
-        let absent: Vec<&Skipped> = skipped
-            .iter()
-            .filter(|s| s.reason.ends_with("but absent") || leaves(s))
-            .collect();
+        let absent: Vec<&Skipped> = skipped.iter().filter(|s| s.lost.is_some()).collect();
         if absent.is_empty() {
             return Ok(());
         }
@@ -167,7 +163,11 @@ impl Listing<'_> {
         }
         // Rows naming images outside the folder: a lone one (a stray `../x.jpg`) is skipped
         // and listed; two or more are the label file's way of writing paths.
-        let outside: Vec<&Skipped> = absent.iter().copied().filter(|s| leaves(s)).collect();
+        let outside: Vec<&Skipped> = absent
+            .iter()
+            .copied()
+            .filter(|s| s.lost == Some(Lost::OutsideRoot))
+            .collect();
         let images_outside: Vec<&&Skipped> = outside
             .iter()
             .take(20)
@@ -208,8 +208,7 @@ impl Listing<'_> {
             .filter(|f| !crate::locate::is_absolute(f))
             .count();
         // Absent, or a path that leaves the folder (absolute, `../`): either way not there.
-        let absent =
-            |s: &Skipped| s.reason.ends_with("but absent") || s.reason.contains("leaves the");
+        let absent = |s: &Skipped| s.lost.is_some();
         let Some(first) = skipped.first() else {
             return Ok(());
         };

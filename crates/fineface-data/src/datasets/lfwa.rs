@@ -170,6 +170,7 @@ impl Lfwa {
                 Ok(image) => image,
                 Err(why) => {
                     skipped.push(Skipped {
+                        lost: why.lost(),
                         split: None,
                         file: relative,
                         reason: why.reason("lfw_attributes.txt"),

@@ -98,6 +98,7 @@ impl Manifest {
                 Ok(image) => image,
                 Err(why) => {
                     skipped.push(Skipped {
+                        lost: why.lost(),
                         split: split_col.map(|_| split),
                         file: relative.to_owned(),
                         reason: why.reason(&format!("the manifest (line {line})")),

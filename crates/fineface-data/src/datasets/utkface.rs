@@ -194,6 +194,7 @@ impl UtkFace {
             let os_name = entry.file_name();
             let Some(name) = os_name.to_str() else {
                 skipped.push(Skipped {
+                    lost: None,
                     split: None,
                     file: os_name.to_string_lossy().into_owned(),
                     reason: "file name is not valid UTF-8".to_owned(),
@@ -210,6 +211,7 @@ impl UtkFace {
                 .replace('\\', "/");
             if let Some(first) = first_of.get(&os_name) {
                 skipped.push(Skipped {
+                    lost: None,
                     split: None,
                     file: shown,
                     reason: format!("the same image name as `{first}`: one image in two folders"),
@@ -230,6 +232,7 @@ impl UtkFace {
                     sensitive: vec![labels.race.to_owned(), labels.gender.to_owned()],
                 }),
                 Err(reason) => skipped.push(Skipped {
+                    lost: None,
                     split: None,
                     file: shown,
                     reason: format!("malformed UTKFace name: {reason}"),

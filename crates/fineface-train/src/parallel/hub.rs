@@ -17,7 +17,7 @@ use super::nodes::NodeSettings;
 use crate::error::{Result, TrainError};
 
 /// How long node 0 waits for the others to connect, and the others for node 0 to listen.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long a greeting may take once a connection is open (a stray connection that sends
 /// nothing must not block node 0).
@@ -27,7 +27,7 @@ const MAGIC: [u8; 4] = *b"FFDP";
 
 /// A node's connection(s) to the other nodes.
 #[derive(Debug)]
-pub struct NodeLink {
+pub(crate) struct NodeLink {
     rank: u32,
     /// Node 0: a stream to each other node, in rank order. Others: the stream to node 0.
     streams: Vec<TcpStream>,

@@ -8,6 +8,5 @@ mod nodes;
 mod sync;
 mod workers;
 
-pub use hub::{CONNECT_TIMEOUT, NodeLink};
-pub use nodes::{NodeSettings, Peers, collective_config};
-pub use workers::{DataParallel, shard_of, shard_ranges};
+pub use nodes::NodeSettings;
+pub use workers::{DataParallel, shard_of};

@@ -9,8 +9,7 @@ use crate::error::{Result, TrainError};
 ///
 /// Every node runs the same experiment with the same number of devices; the global batch
 /// is cut into `nodes x devices` shards, and node `R` trains shards `R * devices ..
-/// (R + 1) * devices`. Node 0 is the hub the others connect to (see
-/// [`NodeLink`](crate::NodeLink)); it validates, checkpoints and writes the run folder,
+/// (R + 1) * devices`. Node 0 is the hub the others connect to; it validates, checkpoints and writes the run folder,
 /// the other nodes train and wait.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSettings {
@@ -75,7 +74,7 @@ pub(crate) struct Peer {
 
 /// The peers of a run: how many workers in all and which of them live on this node.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Peers {
+pub(crate) struct Peers {
     /// Workers on this node (its devices).
     pub local: usize,
     /// This node's rank (0 on one machine).
@@ -116,7 +115,7 @@ impl Peers {
 
 /// burn-collective's configuration of this node's workers: `local` devices and a tree
 /// all-reduce between them.
-pub fn collective_config(local: usize) -> CollectiveConfig {
+pub(crate) fn collective_config(local: usize) -> CollectiveConfig {
     CollectiveConfig::default()
         .with_num_devices(local)
         .with_local_all_reduce_strategy(AllReduceStrategy::Tree(2))

@@ -434,7 +434,7 @@ fn fingerprint(settings: &TrainSettings) -> u64 {
 }
 
 /// The images of each of `workers` shards of a batch of `n`: sizes differ by at most one.
-pub fn shard_ranges(n: usize, workers: usize) -> Vec<Range<usize>> {
+pub(crate) fn shard_ranges(n: usize, workers: usize) -> Vec<Range<usize>> {
     let workers = workers.max(1);
     let (per, extra) = (n / workers, n % workers);
     let mut start = 0;
