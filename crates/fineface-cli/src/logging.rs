@@ -1,21 +1,19 @@
 //! Logging: plain lines to stderr (colour only on a terminal) and, for runs and studies,
 //! to a log file in their folder.
 
+use std::io::IsTerminal;
 use std::path::Path;
 
 use anyhow::Context;
-
-use std::io::IsTerminal;
-
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-/// Logs to stderr (`RUST_LOG`, default info) and, for runs, to `train.log` in the run folder.
 /// The target of the error a command ends with: written to the log file, not again to
 /// stderr (`main` prints it there).
 pub(crate) const EXIT_TARGET: &str = "fineface::exit";
 
+/// Logs to stderr (`RUST_LOG`, default info) and, for runs, to `train.log` in the run folder.
 pub(crate) fn init_logging(file: Option<&Path>) -> anyhow::Result<()> {
     // Colour codes only on a terminal: a log redirected to a file or a pipe stays plain.
     let stderr = tracing_subscriber::fmt::layer()

@@ -15,6 +15,7 @@ use burn::module::AutodiffModule;
 use fineface_model::{Cpu, CpuAutodiff};
 use fineface_train::{Method, RunOptions, load_weights};
 
+/// A free localhost port (bound, then released for the child to take).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()

@@ -35,7 +35,10 @@ pub trait GroupedModule<B: AutodiffBackend>: AutodiffModule<B> {
 /// gives when stepped once per epoch (a test steps it beside this), in closed form, so that a
 /// resumed run needs nothing but its epoch. A zero rate (a frozen group) stays zero.
 pub fn cosine_lr(lr0: f64, epoch: usize, epochs: usize) -> f64 {
-    lr0 / 2.0 * ((std::f64::consts::PI * epoch as f64 / epochs.max(1) as f64).cos() + 1.0)
+    // Burn's expression (`min + 0.5 * (max - min) * (1 + cos(t / T * pi))` with a minimum of
+    // 0), in its order, so that a run resumed here continues one the scheduler stepped to the
+    // bit.
+    0.5 * lr0 * (1.0 + (epoch as f64 / epochs.max(1) as f64 * std::f64::consts::PI).cos())
 }
 
 /// The learning rates of one epoch.
@@ -154,8 +157,9 @@ mod tests {
                 .expect("a valid schedule");
             for epoch in 0..epochs {
                 let (ours, theirs) = (cosine_lr(lr0, epoch, epochs), burn.step());
-                assert!(
-                    (ours - theirs).abs() <= 1e-15 * lr0,
+                assert_eq!(
+                    ours.to_bits(),
+                    theirs.to_bits(),
                     "{epoch}/{epochs}: {ours} vs Burn's {theirs}"
                 );
             }

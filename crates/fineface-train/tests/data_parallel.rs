@@ -311,7 +311,6 @@ fn replicas_stay_identical() {
     }
 }
 
-/// A free localhost port (bound, then released for the child to take).
 /// Files of a run folder, relative, sorted (log and timing-free names only).
 fn files(run: &Path) -> Vec<String> {
     let mut found = Vec::new();

@@ -122,11 +122,18 @@ impl CollectiveReducer {
         } else {
             (None, None)
         };
-        let received =
-            broadcast::<B>(peer.id, sent).map_err(collective(peer, "broadcast in the node"))?;
-        if let Some(outcome) = outcome {
-            return outcome;
+        let received = broadcast::<B>(peer.id, sent);
+        // The leader's own outcome first: a failed exchange is the cause even when the
+        // broadcast that follows it fails too.
+        match outcome {
+            Some(Err(cause)) => return Err(cause),
+            Some(Ok(total)) => {
+                received.map_err(collective(peer, "broadcast in the node"))?;
+                return Ok(total);
+            }
+            None => {}
         }
+        let received = received.map_err(collective(peer, "broadcast in the node"))?;
         // burn-collective hands the broadcast tensor over on the device of the first worker
         // to call, not necessarily this worker's.
         let received =

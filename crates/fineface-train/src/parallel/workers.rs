@@ -195,12 +195,17 @@ where
         let batch = Arc::new(batch);
         for (k, job) in self.jobs.iter().enumerate() {
             let i = k + 1;
-            job.send(Job::Iterate {
+            let sent = job.send(Job::Iterate {
                 batch: batch.clone(),
                 shard: ranges[self.peers.rank(i)].clone(),
                 context,
-            })
-            .map_err(|_| stopped(i))?;
+            });
+            if sent.is_err() {
+                // The workers already sent this batch wait in its first all-reduce: the
+                // collective is reset when this `DataParallel` drops, which ends their wait.
+                self.failed = true;
+                return Err(stopped(i));
+            }
         }
         let own = shard_of::<B>(&batch, ranges[self.peers.rank(0)].clone(), &self.device);
         let crop = &self.crop;
@@ -282,6 +287,15 @@ impl<B: FineFaceAutodiffBackend, M> Drop for DataParallel<'_, B, M> {
     }
 }
 
+/// The message a panic carries (`panic!("...")` or a formatted one), or nothing.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_default()
+}
+
 /// Where a worker answers: its index and its iteration's losses, or its error.
 type Reply = mpsc::Sender<(usize, Result<IterationLosses>)>;
 
@@ -355,6 +369,9 @@ fn serve<B, M>(
         Ok(model) => model,
         Err(e) => {
             tracing::error!(worker = index, error = %e, "data-parallel worker cannot start");
+            // The first worker waits for this one in the start-up broadcast: a reset makes
+            // it fail instead of waiting for ever.
+            reset_collective::<B::InnerBackend>();
             return;
         }
     };
@@ -380,11 +397,7 @@ fn serve<B, M>(
                     Err(panic) => {
                         // The others may wait for this worker in an all-reduce.
                         reset_collective::<B::InnerBackend>();
-                        let message = panic
-                            .downcast_ref::<&str>()
-                            .map(|s| (*s).to_owned())
-                            .or_else(|| panic.downcast_ref::<String>().cloned())
-                            .unwrap_or_default();
+                        let message = panic_message(panic.as_ref());
                         let _ = results.send((
                             index,
                             Err(TrainError::Unsupported(format!(
