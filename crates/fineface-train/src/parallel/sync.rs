@@ -253,3 +253,69 @@ impl<AB: AutodiffBackend> ModuleMapper<AB> for Scatter<AB::InnerBackend> {
         Param::from_mapped_value(id, value, mapper)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::PoisonError;
+
+    use burn::tensor::Tensor;
+    use burn_collective::{PeerId, finish_collective, reset_collective};
+    use fineface_model::Cpu;
+
+    use super::{BatchTag, CollectiveReducer};
+    use crate::error::{Result, TrainError};
+    use crate::parallel::nodes::{Peer, collective_config};
+    use crate::parallel::workers::COLLECTIVE;
+    use crate::reducer::GradientReducer;
+
+    /// One step's sum on each of a node's two workers whose first worker (the node leader)
+    /// has `link`less exchange with the other nodes.
+    fn node_of_two_without_a_link() -> [Result<Vec<f32>>; 2] {
+        let _turn = COLLECTIVE.lock().unwrap_or_else(PoisonError::into_inner);
+        reset_collective::<Cpu>();
+        let leader = PeerId::from(0);
+        std::thread::scope(|scope| {
+            [0usize, 1]
+                .map(|i| {
+                    scope.spawn(move || {
+                        let peer = Peer {
+                            id: PeerId::from(i),
+                            node_leader: Some(leader),
+                        };
+                        let mut reducer = CollectiveReducer::new(peer, None);
+                        reducer.register::<Cpu>(Default::default(), collective_config(2))?;
+                        reducer.begin(BatchTag {
+                            epoch: 0,
+                            batch: 0,
+                            images: 4,
+                        });
+                        let bucket = Tensor::<Cpu, 1>::from_floats([1.0, 2.0], &Default::default());
+                        let sum = GradientReducer::<Cpu>::all_reduce_sum(&mut reducer, bucket);
+                        let _ = finish_collective::<Cpu>(peer.id);
+                        let values = sum?.into_data().to_vec::<f32>();
+                        values.map_err(|e| TrainError::Nodes(format!("{e:?}")))
+                    })
+                })
+                .map(|worker| {
+                    worker
+                        .join()
+                        .unwrap_or_else(|p| std::panic::resume_unwind(p))
+                })
+        })
+    }
+
+    #[test]
+    fn a_failed_exchange_between_nodes_stops_every_worker_of_the_node_with_its_cause() {
+        // The node leader's exchange fails (no link): it returns the cause, and the node's
+        // other worker, waiting for the leader's broadcast, returns an error that points at
+        // it instead of waiting or taking a made-up total.
+        let [leader, other] = node_of_two_without_a_link();
+        let leader = leader.expect_err("the leader's exchange fails").to_string();
+        assert!(leader.contains("no link to the other nodes"), "{leader}");
+        let other = other.expect_err("the other worker stops too").to_string();
+        assert!(
+            other.contains("first worker could not exchange with the other nodes"),
+            "{other}"
+        );
+    }
+}

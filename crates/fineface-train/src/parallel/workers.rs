@@ -25,7 +25,7 @@ const WORKER_STACK_BYTES: usize = 64 << 20;
 /// burn-collective keeps one session per backend in the process (its state, not ours):
 /// data-parallel runs in one process take turns. Everything of a run's own (the node link,
 /// the reducers, the failures) is a value of the run.
-static COLLECTIVE: Mutex<()> = Mutex::new(());
+pub(crate) static COLLECTIVE: Mutex<()> = Mutex::new(());
 
 /// Data parallelism over several devices (and, with [`NodeSettings`], several machines),
 /// on Burn's collective engine (burn-collective, as Burn's own DDP strategy).
