@@ -1,5 +1,7 @@
 //! A run over several machines: which node this is and where node 0 listens.
 
+use std::sync::Mutex;
+
 use burn_collective::{AllReduceStrategy, CollectiveConfig, PeerId};
 
 use crate::error::{Result, TrainError};
@@ -60,6 +62,11 @@ impl NodeSettings {
         self.rank == 0
     }
 }
+
+/// burn-collective keeps one session per backend in the process (its state, not ours):
+/// data-parallel runs in one process take turns. Everything of a run's own (the node link,
+/// the reducers, the failures) is a value of the run.
+pub(crate) static COLLECTIVE: Mutex<()> = Mutex::new(());
 
 /// A worker's place among all workers: its burn-collective id (its global rank) and, over
 /// several nodes, the id of its node's first worker, which exchanges the node's sums with

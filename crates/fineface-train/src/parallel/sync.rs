@@ -264,8 +264,7 @@ mod tests {
 
     use super::{BatchTag, CollectiveReducer};
     use crate::error::{Result, TrainError};
-    use crate::parallel::nodes::{Peer, collective_config};
-    use crate::parallel::workers::COLLECTIVE;
+    use crate::parallel::nodes::{COLLECTIVE, Peer, collective_config};
     use crate::reducer::GradientReducer;
 
     /// One step's sum on each of a node's two workers whose first worker (the node leader)

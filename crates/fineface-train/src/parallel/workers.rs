@@ -3,7 +3,7 @@
 
 use std::ops::Range;
 use std::panic::AssertUnwindSafe;
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError, mpsc};
+use std::sync::{Arc, MutexGuard, PoisonError, mpsc};
 use std::thread::Scope;
 
 use burn::tensor::{Int, Tensor, TensorData};
@@ -12,7 +12,7 @@ use fineface_data::ImageBatch;
 use fineface_model::{AttentionCrop, FineFaceAutodiffBackend};
 
 use super::hub::NodeLink;
-use super::nodes::{NodeSettings, Peers, collective_config};
+use super::nodes::{COLLECTIVE, NodeSettings, Peers, collective_config};
 use super::sync::{BatchTag, CollectiveReducer, broadcast_module};
 use crate::config::TrainSettings;
 use crate::error::{Result, TrainError};
@@ -21,11 +21,6 @@ use crate::optim::GroupedSgd;
 
 /// Stack of each worker thread: as [`Trainer::fit`](crate::Trainer::fit)'s.
 const WORKER_STACK_BYTES: usize = 64 << 20;
-
-/// burn-collective keeps one session per backend in the process (its state, not ours):
-/// data-parallel runs in one process take turns. Everything of a run's own (the node link,
-/// the reducers, the failures) is a value of the run.
-pub(crate) static COLLECTIVE: Mutex<()> = Mutex::new(());
 
 /// Data parallelism over several devices (and, with [`NodeSettings`], several machines),
 /// on Burn's collective engine (burn-collective, as Burn's own DDP strategy).
