@@ -1,13 +1,15 @@
 //! `cargo xtask report DIR` and `cargo xtask compare RUN...`: markdown reports with SVG
 //! charts, read from the files a training run writes.
 
-use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 use clap::Args;
-use fineface_fair::{RunInfo, SplitSummary, SubgroupReport, markdown_cell, markdown_inline};
+use fineface_fair::{SubgroupReport, markdown_cell, markdown_inline};
+use fineface_run::{
+    Column, EpochMetrics, EvaluatedSplit, FinishedRun, History, RunInfo, SplitSummary,
+};
 
 use crate::charts::{self, Bar, Panel, Point, Series};
 
@@ -29,155 +31,153 @@ pub struct CompareArgs {
     out: PathBuf,
 }
 
-/// One trained run's files.
+/// One finished run, read through `fineface-run`'s types.
 struct Run {
     dir: PathBuf,
-    info: RunInfo,
-    test: SplitSummary,
-    fairness: SubgroupReport,
-    metrics: Metrics,
-}
-
-/// `metrics.csv` as columns.
-struct Metrics {
-    columns: BTreeMap<String, Vec<f64>>,
-    order: Vec<String>,
-}
-
-fn read_json<T: serde::de::DeserializeOwned>(path: &Path) -> anyhow::Result<T> {
-    let text = std::fs::read_to_string(path).with_context(|| {
-        format!(
-            "cannot read {} (is this a finished run folder?)",
-            path.display()
-        )
-    })?;
-    serde_json::from_str(&text).with_context(|| format!("cannot parse {}", path.display()))
+    run: FinishedRun,
 }
 
 impl Run {
     fn open(dir: &Path) -> anyhow::Result<Self> {
         Ok(Self {
             dir: dir.to_owned(),
-            info: read_json(&dir.join(RunInfo::FILE_NAME))?,
-            test: read_json(&dir.join("test").join(SplitSummary::FILE_NAME))?,
-            fairness: read_json(&dir.join("test/fairness.json"))?,
-            metrics: Metrics::read(&dir.join("metrics.csv"))?,
+            run: FinishedRun::open(dir)?,
         })
     }
 
     fn label(&self) -> String {
         let folder = self.dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
-        format!("{} ({})", self.info.name, folder)
+        format!("{} ({})", self.run.info.name, folder)
+    }
+
+    fn info(&self) -> &RunInfo {
+        &self.run.info
+    }
+
+    fn test(&self) -> &SplitSummary {
+        &self.run.test.summary
+    }
+
+    fn fairness(&self) -> &SubgroupReport {
+        &self.run.test.fairness
     }
 }
 
-impl Metrics {
-    fn read(path: &Path) -> anyhow::Result<Self> {
-        let mut reader = csv::Reader::from_path(path)
-            .with_context(|| format!("cannot read {}", path.display()))?;
-        let order: Vec<String> = reader.headers()?.iter().map(str::to_owned).collect();
-        let mut columns: BTreeMap<String, Vec<f64>> = BTreeMap::new();
-        for (line, record) in reader.records().enumerate() {
-            let record = record.with_context(|| format!("{}:{}", path.display(), line + 2))?;
-            for (name, value) in order.iter().zip(record.iter()) {
-                let value: f64 = value.parse().with_context(|| {
-                    format!("{}:{}: `{value}` in {name}", path.display(), line + 2)
-                })?;
-                columns.entry(name.clone()).or_default().push(value);
-            }
-        }
-        Ok(Self { columns, order })
-    }
+/// Whether `column` is drawn and tabled: not the epoch or the learning rates, and without
+/// FineFACE's head readings (`has_heads` false: the baseline's would repeat its one
+/// prediction).
+fn is_shown(column: Column, has_heads: bool) -> bool {
+    let heads = matches!(column, Column::ValAccuracyConcat | Column::ValAccuracyHeads);
+    !matches!(column, Column::Epoch | Column::LrBackbone | Column::LrNew) && (has_heads || !heads)
+}
 
-    /// The columns `keep` names (in file order), as `name(column)` and `scale` x values.
-    fn series(
-        &self,
-        keep: impl Fn(&str) -> bool,
-        name: impl Fn(&str) -> String,
-        scale: f64,
-    ) -> Vec<Series> {
-        self.order
-            .iter()
-            .filter(|n| keep(n))
-            .filter_map(|n| {
-                self.columns.get(n).map(|v| Series {
-                    name: name(n),
-                    values: v.iter().map(|x| x * scale).collect(),
-                })
-            })
-            .collect()
-    }
+/// The accuracies drawn on the accuracy panel.
+fn is_accuracy(column: Column) -> bool {
+    matches!(
+        column,
+        Column::TrainAccuracy
+            | Column::ValAccuracy
+            | Column::ValAccuracyConcat
+            | Column::ValAccuracyHeads
+            | Column::ValWorstGroupAccuracy
+    )
+}
 
-    /// Whether `column` is drawn and tabled: not the learning rates, and for a baseline
-    /// (`one_prediction`) not FineFACE's head readings, which repeat its one prediction.
-    fn shown(column: &str, one_prediction: bool) -> bool {
-        let heads = column == "val_accuracy_concat" || column == "val_accuracy_heads";
-        column != "epoch" && !column.starts_with("lr_") && !(one_prediction && heads)
-    }
+/// The `columns` of `history` that `keep` names, as `name(column)` and `scale` x values.
+fn series(
+    history: &History,
+    keep: impl Fn(Column) -> bool,
+    name: impl Fn(Column) -> String,
+    scale: f64,
+) -> Vec<Series> {
+    history
+        .columns
+        .iter()
+        .filter(|&&c| keep(c))
+        .map(|&c| Series {
+            name: name(c),
+            values: history
+                .epochs
+                .iter()
+                .map(|m| c.value(m).unwrap_or(f64::NAN) * scale)
+                .collect(),
+        })
+        .collect()
+}
 
-    /// `curves.svg`'s panels: each step's loss (named without `loss_`), the accuracies in
-    /// percent on a 0-100 axis.
-    fn panels(&self, one_prediction: bool) -> Vec<Panel> {
-        vec![
-            Panel {
-                title: "training losses",
-                y_desc: "mean loss (nats)",
-                series: self.series(
-                    |n| n.starts_with("loss_"),
-                    |n| n.trim_start_matches("loss_").to_owned(),
-                    1.0,
-                ),
-                y_max: None,
-            },
-            Panel {
-                title: "accuracy",
-                y_desc: "accuracy (%)",
-                series: self.series(
-                    |n| {
-                        (n.ends_with("accuracy") || n.starts_with("val_accuracy"))
-                            && Self::shown(n, one_prediction)
-                    },
-                    str::to_owned,
-                    100.0,
-                ),
-                y_max: Some(100.0),
-            },
-        ]
-    }
+/// `curves.svg`'s panels: each step's loss (by its name), the accuracies in percent on a
+/// 0-100 axis.
+fn panels(history: &History, has_heads: bool) -> Vec<Panel> {
+    vec![
+        Panel {
+            title: "training losses",
+            y_desc: "mean loss (nats)",
+            series: series(
+                history,
+                |c| matches!(c, Column::Loss(_)),
+                |c| match c {
+                    Column::Loss(loss) => loss.name().to_owned(),
+                    other => other.name(),
+                },
+                1.0,
+            ),
+            y_max: None,
+        },
+        Panel {
+            title: "accuracy",
+            y_desc: "accuracy (%)",
+            series: series(
+                history,
+                |c| is_accuracy(c) && is_shown(c, has_heads),
+                Column::name,
+                100.0,
+            ),
+            y_max: Some(100.0),
+        },
+    ]
 }
 
 impl Run {
     /// The title, what was trained and the test split's numbers.
     fn summary_section(&self) -> String {
-        let best: Option<serde_json::Value> = read_json(&self.dir.join("best.json")).ok();
+        let info = self.info();
         let mut md = String::new();
         // Names come from the user's files: shown as written, never rendered.
         let _ = writeln!(
             md,
             "# {} ({}) on {}\n",
-            markdown_inline(&self.info.name),
-            markdown_inline(&self.info.method),
-            markdown_inline(&self.info.dataset)
+            markdown_inline(&info.name),
+            info.method,
+            markdown_inline(&info.dataset)
         );
         let _ = writeln!(
             md,
             "Target {} (classes {}), groups by {}. Test split: {} images, under the \
              checkpoint selected on validation{}.\n",
-            markdown_inline(&self.info.target),
-            markdown_inline(&self.info.classes.join(", ")),
-            markdown_inline(&self.info.sensitive.join(" x ")),
-            self.test.n,
-            best.as_ref()
-                .and_then(|b| b["epoch"].as_u64())
-                .map(|e| format!(" (epoch {e})"))
+            markdown_inline(&info.target),
+            markdown_inline(&info.classes.join(", ")),
+            markdown_inline(&info.sensitive.join(" x ")),
+            self.test().n,
+            self.run
+                .best
+                .as_ref()
+                .map(|b| format!(" (epoch {})", b.epoch))
                 .unwrap_or_default()
         );
         md.push_str("## Test summary\n\n| metric | value |\n|---|---|\n");
-        let t = &self.test;
+        for (name, value) in self.summary_rows() {
+            let _ = writeln!(md, "| {name} | {value} |");
+        }
+        md
+    }
+
+    /// The rows of the test summary table.
+    fn summary_rows(&self) -> Vec<(&'static str, String)> {
+        let t = self.test();
         let undefined = |v: Option<f64>| v.map_or("undefined".to_owned(), |v| format!("{v:.3}"));
         let mut rows = vec![("accuracy (final prediction, %)", percent(t.accuracy))];
         // The baseline has one prediction: FineFACE's head readings would repeat it.
-        if self.info.method != "baseline" {
+        if self.info().method.has_heads() {
             rows.push((
                 "accuracy, concat head on the image (%)",
                 percent(t.accuracy_concat),
@@ -194,52 +194,57 @@ impl Run {
             ("SER: worst / best group error", undefined(t.ser)),
             (
                 "max / min group accuracy",
-                undefined(self.fairness.aggregates.max_min_accuracy_ratio),
+                undefined(self.fairness().aggregates.max_min_accuracy_ratio),
             ),
             (
                 "images skipped (could not be decoded)",
                 t.skipped.to_string(),
             ),
         ]);
-        for (name, value) in rows {
-            let _ = writeln!(md, "| {name} | {value} |");
-        }
-        md
+        rows
     }
 }
 
-impl Metrics {
-    /// The `epoch` column.
-    fn epochs(&self) -> Vec<u32> {
-        self.columns
-            .get("epoch")
-            .map(|e| e.iter().map(|&v| v as u32).collect())
-            .unwrap_or_default()
-    }
-
-    /// The curves and a table of every epoch (the columns [`Self::shown`]).
-    fn curves_section(&self, one_prediction: bool) -> String {
-        let mut md = String::from("\n## Training curves\n\n![curves](curves.svg)\n\n");
-        let shown: Vec<&String> = self
-            .order
-            .iter()
-            .filter(|n| Self::shown(n, one_prediction))
-            .collect();
-        let names: Vec<&str> = shown.iter().map(|s| s.as_str()).collect();
-        let _ = writeln!(md, "| epoch | {} |", names.join(" | "));
-        let _ = writeln!(md, "|---|{}", "---|".repeat(shown.len()));
-        for (i, epoch) in self.epochs().iter().enumerate() {
-            let _ = write!(md, "| {epoch} |");
-            for name in &shown {
-                let column = &self.columns[*name];
-                // Counts and megabytes as they are, rates and losses to four places.
-                let whole = column.iter().all(|v| v.fract() == 0.0);
-                let places = if whole { 0 } else { 4 };
-                let _ = write!(md, " {:.places$} |", column[i]);
-            }
-            md.push('\n');
+/// The curves and a table of every epoch (the columns [`is_shown`]).
+fn curves_section(history: &History, has_heads: bool) -> String {
+    let mut md = String::from("\n## Training curves\n\n![curves](curves.svg)\n\n");
+    let shown: Vec<Column> = history
+        .columns
+        .iter()
+        .copied()
+        .filter(|&c| is_shown(c, has_heads))
+        .collect();
+    let names: Vec<String> = shown.iter().map(|c| c.name()).collect();
+    let _ = writeln!(md, "| epoch | {} |", names.join(" | "));
+    let _ = writeln!(md, "|---|{}", "---|".repeat(shown.len()));
+    // Counts and megabytes as they are (a column of whole numbers), rates and losses to
+    // four places.
+    let places: Vec<usize> = shown
+        .iter()
+        .map(|&c| {
+            let whole = history
+                .epochs
+                .iter()
+                .all(|m| c.value(m).is_some_and(|v| v.fract() == 0.0));
+            if whole { 0 } else { 4 }
+        })
+        .collect();
+    for epoch in &history.epochs {
+        let _ = write!(md, "| {} |", epoch.epoch);
+        for (&column, &places) in shown.iter().zip(&places) {
+            let _ = write!(md, " {} |", cell(column, epoch, places));
         }
-        md
+        md.push('\n');
+    }
+    md
+}
+
+/// One cell of the epoch table: a number to `places`, the worst group as written.
+fn cell(column: Column, epoch: &EpochMetrics, places: usize) -> String {
+    match (column, column.value(epoch)) {
+        (Column::ValWorstGroup, _) => markdown_cell(&epoch.val_worst_group),
+        (_, Some(value)) => format!("{value:.places$}"),
+        (_, None) => "—".to_owned(),
     }
 }
 
@@ -251,30 +256,28 @@ impl ReportArgs {
     /// Writes the report.
     pub fn run(&self) -> anyhow::Result<()> {
         let run = Run::open(&self.run)?;
-        let epochs = run.metrics.epochs();
-        let baseline = run.info.method == "baseline";
-        charts::curves(
-            &self.run.join("curves.svg"),
-            &epochs,
-            &run.metrics.panels(baseline),
-        )?;
+        let history = &run.run.history;
+        let epochs: Vec<u32> = history.epochs.iter().map(|m| m.epoch as u32).collect();
+        let has_heads = run.info().method.has_heads();
+        let report = run.run.files.report();
+        charts::curves(&report.curves, &epochs, &panels(history, has_heads))?;
         charts::group_bars(
-            &self.run.join("groups.svg"),
+            &report.groups,
             "test accuracy per subgroup",
-            &bars(&run.fairness),
-            Some(100.0 * run.fairness.overall.metrics.accuracy),
+            &bars(run.fairness()),
+            Some(100.0 * run.fairness().overall.metrics.accuracy),
         )?;
-        let evaluations = Evaluation::all(&self.run)?;
+        let evaluations = run.run.evaluations()?;
         let mut md = run.summary_section();
-        md.push_str(&groups_section(&run.fairness));
-        md.push_str(&run.metrics.curves_section(baseline));
-        if self.run.join("crops.png").is_file() {
+        md.push_str(&groups_section(run.fairness()));
+        md.push_str(&curves_section(history, has_heads));
+        if run.run.files.crops().is_file() {
             md.push_str(CROPS_SECTION);
         }
         md.push_str(&evaluations_section(&evaluations));
-        let config = std::fs::read_to_string(self.run.join("config.toml")).unwrap_or_default();
+        let config = std::fs::read_to_string(run.run.files.config()).unwrap_or_default();
         let _ = write!(md, "\n## Configuration\n\n```toml\n{config}```\n");
-        let path = self.run.join("report.md");
+        let path = report.markdown;
         std::fs::write(&path, md).with_context(|| format!("cannot write {}", path.display()))?;
         tracing::info!("wrote {}", path.display());
         Ok(())
@@ -320,51 +323,8 @@ fn groups_section(report: &SubgroupReport) -> String {
     md
 }
 
-/// A cross-dataset (or other split's) evaluation of the run: `eval-*/`.
-struct Evaluation {
-    /// The folder's name (`eval-utkface-all`).
-    name: String,
-    summary: SplitSummary,
-    fairness: SubgroupReport,
-}
-
-impl Evaluation {
-    /// Every finished `eval-*` folder of `run` (its `summary.json` written), by name.
-    fn all(run: &Path) -> anyhow::Result<Vec<Self>> {
-        let entries =
-            std::fs::read_dir(run).with_context(|| format!("cannot read {}", run.display()))?;
-        let mut found = Vec::new();
-        for entry in entries {
-            let dir = entry
-                .with_context(|| format!("cannot read {}", run.display()))?
-                .path();
-            let Some(name) = dir.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            if !name.starts_with("eval-") {
-                continue;
-            }
-            // summary.json is the last file an evaluation writes.
-            if !dir.join(SplitSummary::FILE_NAME).is_file() {
-                tracing::warn!(
-                    "{}: unfinished evaluation (no summary.json), left out",
-                    dir.display()
-                );
-                continue;
-            }
-            found.push(Self {
-                name: name.to_owned(),
-                summary: read_json(&dir.join(SplitSummary::FILE_NAME))?,
-                fairness: read_json(&dir.join("fairness.json"))?,
-            });
-        }
-        found.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(found)
-    }
-}
-
 /// The run's `eval-*` folders: one summary row each, then each one's groups.
-fn evaluations_section(evaluations: &[Evaluation]) -> String {
+fn evaluations_section(evaluations: &[EvaluatedSplit]) -> String {
     if evaluations.is_empty() {
         return String::new();
     }
@@ -417,7 +377,7 @@ impl CompareArgs {
             .map(|d| Run::open(d))
             .collect::<anyhow::Result<_>>()?;
         let datasets: std::collections::BTreeSet<&str> =
-            runs.iter().map(|r| r.info.dataset.as_str()).collect();
+            runs.iter().map(|r| r.info().dataset.as_str()).collect();
         if datasets.len() > 1 {
             tracing::warn!(?datasets, "comparing runs on different datasets");
         }
@@ -437,30 +397,30 @@ impl CompareArgs {
             "| run | method | dataset | accuracy (%) | DoB (%) | SER | max/min | worst group | worst-group acc. (%) |\n|---|---|---|---|---|---|---|---|---|\n",
         );
         for run in &runs {
-            let a = &run.fairness.aggregates;
+            let a = &run.fairness().aggregates;
             let _ = writeln!(
                 md,
                 "| {} | {} | {} | {} | {} | {} | {} | {} | {} |",
                 markdown_cell(&run.label()),
-                run.info.method,
-                run.info.dataset,
-                percent(run.test.accuracy),
-                percent(run.test.dob),
-                run.test
+                run.info().method,
+                run.info().dataset,
+                percent(run.test().accuracy),
+                percent(run.test().dob),
+                run.test()
                     .ser
                     .map_or("undefined".to_owned(), |s| format!("{s:.3}")),
                 a.max_min_accuracy_ratio
                     .map_or("undefined".to_owned(), |r| format!("{r:.3}")),
-                markdown_cell(&run.test.worst_group),
-                percent(run.test.worst_group_accuracy)
+                markdown_cell(&run.test().worst_group),
+                percent(run.test().worst_group_accuracy)
             );
         }
         let points: Vec<Point> = runs
             .iter()
             .map(|r| Point {
                 label: r.label(),
-                accuracy: 100.0 * r.test.accuracy,
-                dob: 100.0 * r.test.dob,
+                accuracy: 100.0 * r.test().accuracy,
+                dob: 100.0 * r.test().dob,
             })
             .collect();
         charts::accuracy_vs_dob(&self.out.join("compare.svg"), &points)?;

@@ -201,6 +201,34 @@ fn compare_tables_runs_side_by_side_with_a_scatter() {
 }
 
 #[test]
+fn report_on_a_broken_history_names_the_file_line_and_cause() {
+    let dir = tempfile::tempdir().unwrap();
+    let run = dir.path().join("run-001");
+    fake_run(&run, "baseline", 0.9, 0.02);
+    let (header, rows) = TWO_EPOCHS.split_once('\n').unwrap();
+    let first = rows.lines().next().unwrap();
+    for (metrics, at, cause) in [
+        (
+            format!("{header}\n{first}\n{first}\n"),
+            "metrics.csv:3",
+            "epoch 1 where epoch 2 was due",
+        ),
+        (
+            TWO_EPOCHS.replacen("0.61", "NaN", 1),
+            "metrics.csv:2",
+            "not a finite number",
+        ),
+        (format!("{header}\n"), "metrics.csv:2", "no epochs"),
+    ] {
+        std::fs::write(run.join("metrics.csv"), metrics).unwrap();
+        let output = xtask(&["report", run.to_str().unwrap()]);
+        assert!(!output.status.success());
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(at) && stderr.contains(cause), "{stderr}");
+    }
+}
+
+#[test]
 fn report_on_a_folder_that_is_not_a_run_names_the_missing_file() {
     let dir = tempfile::tempdir().unwrap();
     let output = xtask(&["report", dir.path().to_str().unwrap()]);

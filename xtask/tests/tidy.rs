@@ -585,14 +585,8 @@ fn resolve(
             path[module.len()..].trim_start_matches("::")
         };
         let next = rest.split("::").next().unwrap_or_default();
-        // A folder's re-exports only. The crate root's (`crate::X`) are not followed yet:
-        // followed, they show five circles (fineface-data's image_file, locate, sample and
-        // loader; fineface-kernels' backend with conv, pool and sgd), left to the rest of
-        // issue 28.
-        let folder = (!module.is_empty())
-            .then(|| reexports.get(&(module.clone(), next.to_owned())))
-            .flatten();
-        match folder {
+        // A folder's re-exports (`crate::parallel::X`), and the crate root's (`crate::X`).
+        match reexports.get(&(module.clone(), next.to_owned())) {
             Some(target) if *target != path => {
                 let after = rest[next.len()..].trim_start_matches("::");
                 path = if after.is_empty() {
@@ -857,6 +851,18 @@ fn import_circles_are_found_and_named() {
     assert!(found[0].starts_with("a -> nested -> a ("), "{found:?}");
     write("a.rs", "// use crate::nested::inner::Y;\n");
     assert!(import_cycles(&src).is_empty());
+    // Through the crate root's re-exports: `crate::Y` is nested::inner's (via nested's own
+    // re-export), `crate::X` is a's.
+    write(
+        "lib.rs",
+        "mod a;\nmod nested;\nmod ring;\npub use a::X;\npub use nested::Y;\n",
+    );
+    write("a.rs", "use crate::Y;\n");
+    write("nested/other.rs", "fn f(x: crate::X) {}\n");
+    let found = import_cycles(&src);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(found[0].starts_with("a -> nested -> a ("), "{found:?}");
+    assert!(found[0].contains("uses crate::Y"), "{found:?}");
 }
 
 /// Every `static` in the code of `files` that holds state, as `"file:line: static NAME: TYPE"`.

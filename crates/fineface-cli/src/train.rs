@@ -140,7 +140,7 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<()> {
             if args.resume.is_some() && args.data.is_none() =>
         {
             return Err(fineface_train::TrainError::RunDataset {
-                config: run_dir.join("config.toml"),
+                config: fineface_train::RunFiles::new(&run_dir).config(),
                 source: Box::new(source),
             }
             .into());
@@ -171,11 +171,8 @@ fn start_logging(args: &TrainArgs, run_dir: &Path, resume: bool) -> anyhow::Resu
     std::fs::create_dir_all(run_dir)
         .with_context(|| format!("cannot create the run folder {}", run_dir.display()))?;
     // Nodes after the first log beside node 0's log when the run folder is shared.
-    let log = match args.node_rank {
-        Some(rank) if rank > 0 => format!("train-node{rank}.log"),
-        _ => "train.log".to_owned(),
-    };
-    init_logging(Some(&run_dir.join(log)))?;
+    let log = fineface_train::RunFiles::new(run_dir).log(args.node_rank.unwrap_or(0));
+    init_logging(Some(&log))?;
     if args.resume.is_some() && !resume {
         tracing::info!(
             "{} has no checkpoint yet: training it from the start with its config.toml",
@@ -189,10 +186,17 @@ fn start_logging(args: &TrainArgs, run_dir: &Path, resume: bool) -> anyhow::Resu
 /// checkpoint (its `checkpoints/` deleted, or not copied with it): the new run would replace
 /// them.
 fn refuse_retraining_results(run: &Path) -> anyhow::Result<()> {
-    let results: Vec<&str> = ["best.mpk", "summary.json", "metrics.csv", "test"]
-        .into_iter()
-        .filter(|f| run.join(f).exists())
-        .collect();
+    let files = fineface_train::RunFiles::new(run);
+    let results: Vec<String> = [
+        files.best_weights(),
+        files.summary(),
+        files.metrics(),
+        files.test().dir().to_owned(),
+    ]
+    .into_iter()
+    .filter(|f| f.exists())
+    .filter_map(|f| f.file_name().map(|n| n.to_string_lossy().into_owned()))
+    .collect();
     anyhow::ensure!(
         results.is_empty(),
         "--resume {}: the run holds results ({}) but no checkpoint to continue from \
@@ -269,7 +273,7 @@ fn overrides(args: &TrainArgs) -> Overrides {
 /// other than the run's, or a flag that would change what is trained (`--batch-size`,
 /// `--seed`, ...), is an error naming it.
 fn resumed_config(args: &TrainArgs, run: &Path) -> anyhow::Result<ExperimentConfig> {
-    let path = run.join("config.toml");
+    let path = fineface_train::RunFiles::new(run).config();
     // Where the dataset and weights are may change (a run copied from another machine, a
     // Windows path in its file): the file is read with them in place.
     let moved = Overrides {

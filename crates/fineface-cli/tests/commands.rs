@@ -60,7 +60,7 @@ fn eval_records_every_skipped_image_with_its_reason_in_every_file() {
         "{stdout}"
     );
     let out = run.join("eval-synthface-test");
-    let summary: fineface_fair::SplitSummary =
+    let summary: fineface_train::SplitSummary =
         serde_json::from_str(&std::fs::read_to_string(out.join("summary.json")).unwrap()).unwrap();
     assert_eq!((summary.n, summary.skipped), (n_test - 4, 4));
     let report: SubgroupReport =
@@ -130,7 +130,7 @@ fn eval_records_every_skipped_image_with_its_reason_in_every_file() {
         .output()
         .unwrap();
     assert!(output.status.success());
-    let summary: fineface_fair::SplitSummary = serde_json::from_str(
+    let summary: fineface_train::SplitSummary = serde_json::from_str(
         &std::fs::read_to_string(run.join("eval-synthface-all/summary.json")).unwrap(),
     )
     .unwrap();

@@ -959,7 +959,7 @@ fn align_cuts_one_chip_per_photo_resumably_and_eval_detect_scores_the_same_chips
         std::fs::read_to_string(on_raw.join("predictions.csv")).unwrap(),
         std::fs::read_to_string(on_chips.join("predictions.csv")).unwrap()
     );
-    let summary: fineface_fair::SplitSummary =
+    let summary: fineface_train::SplitSummary =
         serde_json::from_str(&std::fs::read_to_string(on_raw.join("summary.json")).unwrap())
             .unwrap();
     let reason = |file: &str| {

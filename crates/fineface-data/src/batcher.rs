@@ -9,7 +9,8 @@ use burn::tensor::{Int, Tensor, TensorData};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::loader::{BadImage, decode};
+use crate::bad_image::BadImage;
+use crate::loader::decode;
 use crate::sample::{FaceSample, class_index};
 use crate::transform::TransformConfig;
 

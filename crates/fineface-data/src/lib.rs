@@ -37,6 +37,7 @@
 //! `FaceBatcher` turns samples into image and target tensors, so
 //! `DataLoaderBuilder::new(batcher).batch_size(n).build(dataset)` works (see the README).
 
+mod bad_image;
 #[cfg(feature = "burn")]
 mod batcher;
 mod check;
@@ -51,6 +52,7 @@ mod split;
 mod text;
 mod transform;
 
+pub use bad_image::BadImage;
 #[cfg(feature = "burn")]
 pub use batcher::{FaceBatch, FaceBatcher};
 pub use check::{DataCheck, SplitCounts};
@@ -63,7 +65,7 @@ pub use error::{DataError, Result, RootProblem, TwoListings, error_chain};
 pub use image_file::{
     FORMATS, ImageFileError, MAX_MEGAPIXELS, broken_link, image_size, open_image,
 };
-pub use loader::{BadImage, BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
+pub use loader::{BadImagePolicy, BatchLoader, ImageBatch, LoaderConfig, PrepareImage};
 pub use sample::{ClassProblem, FaceDataset, FaceSample, LikeClass, Lost, Skipped, Split};
 pub use split::{SplitConfig, stratified_split};
 pub use transform::{IMAGENET_MEAN, IMAGENET_STD, ImageTensor, TransformConfig};

@@ -1,7 +1,6 @@
 //! Parallel, reproducible decoding and augmentation of a split into batches.
 
 use std::panic::AssertUnwindSafe;
-use std::path::PathBuf;
 
 use image::DynamicImage;
 use rand::SeedableRng;
@@ -9,6 +8,7 @@ use rand::seq::SliceRandom;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
+use crate::bad_image::BadImage;
 use crate::sample::{FaceSample, class_index};
 use crate::transform::{ImageTensor, TransformConfig};
 
@@ -71,17 +71,6 @@ impl ImageBatch {
     pub fn is_empty(&self) -> bool {
         self.targets.is_empty()
     }
-}
-
-/// An image that cannot go into a batch, and why: it could not be decoded (its decoder or
-/// transform panicked included), or its target is not one of the classes.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct BadImage {
-    /// The file.
-    pub path: PathBuf,
-    /// What went wrong: the decoder's message, the panic's, or the unknown label with the
-    /// known classes.
-    pub message: String,
 }
 
 /// A step between decoding an image and transforming it, for images that need more than

@@ -25,10 +25,6 @@
 //! Files: [`read_predictions_csv`] reads `y_true,y_pred` plus either one column per sensitive
 //! feature or a compound `group` column (`Black|Female`); other columns are ignored. The
 //! definitions and the JSON schema are in the crate README.
-//!
-//! Run folders: [`RunInfo`], [`RunSummary`] and [`SplitSummary`] declare the JSON files a
-//! FineFACE-rs training run writes beside its `fairness.json`, for the trainer and the tools
-//! that read them.
 
 mod aggregate;
 mod bootstrap;
@@ -40,7 +36,6 @@ mod group;
 mod reader;
 mod render;
 mod report;
-mod run_folder;
 mod table;
 
 pub use aggregate::{Aggregates, ParityAggregates, StrictRateAggregates};
@@ -59,7 +54,6 @@ pub use report::{
     AuditOptions, ClassReport, FeatureReport, Grouping, Meta, OverallMetrics, SCHEMA_VERSION,
     SkippedItem, SubgroupReport, audit,
 };
-pub use run_folder::{RunInfo, RunSummary, SplitSummary};
 pub use table::{GROUP_SEPARATOR, PredictionTable, canonical_label};
 
 /// The README's examples, run as doctests so that they stay true.

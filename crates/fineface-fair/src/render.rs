@@ -1,5 +1,6 @@
 //! Renderings of a [`SubgroupReport`]: JSON, a long-format CSV and a markdown summary.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use serde_json::Value;
@@ -29,50 +30,37 @@ impl SubgroupReport {
     /// as `strict.<metric>`; lists are `;`-joined; undefined values are empty.
     pub fn to_csv(&self) -> String {
         let mut rows = CsvRows::default();
-        let json = serde_json::to_value(self).unwrap_or(Value::Null);
-        rows.object("overall", "", &json["overall"], "");
-        rows.groups("groups", &json["groups"]);
-        rows.object("aggregates", "", &json["aggregates"], "");
-        if let Value::Object(features) = &json["by_feature"] {
-            for (feature, report) in features {
-                rows.groups(&format!("by_feature.{feature}.groups"), &report["groups"]);
-                rows.object(
-                    &format!("by_feature.{feature}.aggregates"),
-                    "",
-                    &report["aggregates"],
-                    "",
-                );
-            }
+        rows.metrics("overall", "", &self.overall);
+        rows.groups("groups", &self.groups);
+        rows.metrics("aggregates", "", &self.aggregates);
+        for (feature, report) in &self.by_feature {
+            rows.groups(&format!("by_feature.{feature}.groups"), &report.groups);
+            rows.metrics(
+                &format!("by_feature.{feature}.aggregates"),
+                "",
+                &report.aggregates,
+            );
         }
         for name in &self.empty_intersections {
             rows.push("empty_intersections", name, "n", "0");
         }
-        if let Value::Object(classes) = &json["per_class"] {
-            for (class, report) in classes {
-                rows.object(
-                    &format!("per_class.{class}.overall"),
-                    "",
-                    &report["overall"],
-                    "",
-                );
-                rows.groups(&format!("per_class.{class}.groups"), &report["groups"]);
-                rows.object(
-                    &format!("per_class.{class}.aggregates"),
-                    "",
-                    &report["aggregates"],
-                    "",
-                );
-            }
+        for (class, report) in &self.per_class {
+            rows.metrics(&format!("per_class.{class}.overall"), "", &report.overall);
+            rows.groups(&format!("per_class.{class}.groups"), &report.groups);
+            rows.metrics(
+                &format!("per_class.{class}.aggregates"),
+                "",
+                &report.aggregates,
+            );
         }
-        if let Some(bootstrap) = json.get("bootstrap") {
-            rows.object(
+        if let Some(bootstrap) = &self.bootstrap {
+            rows.metrics(
                 "bootstrap.overall_accuracy",
                 "",
-                &bootstrap["overall_accuracy"],
-                "",
+                &bootstrap.overall_accuracy,
             );
-            rows.groups("bootstrap.group_accuracy", &bootstrap["group_accuracy"]);
-            rows.groups("bootstrap.aggregates", &bootstrap["aggregates"]);
+            rows.groups("bootstrap.group_accuracy", &bootstrap.group_accuracy);
+            rows.groups("bootstrap.aggregates", &bootstrap.aggregates);
         }
         rows.finish()
     }
@@ -456,6 +444,20 @@ impl CsvRows {
         String::from_utf8(bytes).unwrap_or_default()
     }
 
+    /// Every number of one typed metrics struct as a row, by the names its JSON gives them.
+    fn metrics<T: serde::Serialize>(&mut self, section: &str, group: &str, metrics: &T) {
+        // Serialising plain structs of numbers and strings into memory cannot fail.
+        let value = serde_json::to_value(metrics).unwrap_or(Value::Null);
+        self.object(section, group, &value, "");
+    }
+
+    /// Each group's metrics, the group's name in the `group` column.
+    fn groups<T: serde::Serialize>(&mut self, section: &str, groups: &BTreeMap<String, T>) {
+        for (name, metrics) in groups {
+            self.metrics(section, name, metrics);
+        }
+    }
+
     /// Every scalar of `object` as a row; nested objects with their key as metric prefix.
     fn object(&mut self, section: &str, group: &str, object: &Value, prefix: &str) {
         let Value::Object(map) = object else { return };
@@ -468,14 +470,6 @@ impl CsvRows {
                     self.push(section, group, &metric, &joined.join(";"));
                 }
                 other => self.push(section, group, &metric, &scalar(other)),
-            }
-        }
-    }
-
-    fn groups(&mut self, section: &str, groups: &Value) {
-        if let Value::Object(map) = groups {
-            for (name, metrics) in map {
-                self.object(section, name, metrics, "");
             }
         }
     }

@@ -1,38 +1,10 @@
-//! Convolution modules through [`FineFaceBackend`].
+//! The convolution's input gradient built from Burn's stride-1 ops, for the strided
+//! convolutions Burn 0.21's CubeCL backends get wrong (the default of
+//! [`FineFaceBackend::conv2d_input_gradient`](crate::FineFaceBackend::conv2d_input_gradient)).
 
-use burn::nn::PaddingConfig2d;
-use burn::nn::conv::Conv2d;
+use burn::tensor::backend::Backend;
 use burn::tensor::ops::ConvOptions;
 use burn::tensor::{Tensor, TensorPrimitive};
-
-use crate::FineFaceBackend;
-
-/// `conv.forward(input)` through [`FineFaceBackend::conv2d_tracked`], so that the backend's
-/// own convolution kernels run (on an autodiff backend: forward and both gradients). Padding other than symmetric explicit or
-/// valid goes through Burn's `Conv2d::forward` unchanged.
-///
-/// # Shapes
-/// - `input`: `[batch, channels_in, height, width]`
-/// - output: `[batch, channels_out, height_out, width_out]`
-pub fn conv2d<B: FineFaceBackend>(conv: &Conv2d<B>, input: Tensor<B, 4>) -> Tensor<B, 4> {
-    let padding = match conv.padding {
-        PaddingConfig2d::Valid => [0, 0],
-        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
-            [top, left]
-        }
-        _ => return conv.forward(input),
-    };
-    let options = ConvOptions::new(conv.stride, padding, conv.dilation, conv.groups);
-    let output = B::conv2d_tracked(
-        input.into_primitive().tensor(),
-        conv.weight.val().into_primitive().tensor(),
-        conv.bias
-            .as_ref()
-            .map(|b| b.val().into_primitive().tensor()),
-        options,
-    );
-    Tensor::from_primitive(TensorPrimitive::Float(output))
-}
 
 /// Whether a convolution's kernel spans fewer pixels than its stride along some axis
 /// (`dilation * (kernel - 1) + 1 < stride`), so that some input pixels are never read: a 1x1
@@ -57,7 +29,7 @@ pub(crate) fn skips_pixels(weight: [usize; 4], options: &ConvOptions<2>) -> bool
 /// - `weight`: `[channels_out, channels_in / groups, kernel_h, kernel_w]`
 /// - `output_grad`: `[batch, channels_out, height_out, width_out]`
 /// - output: `[batch, channels_in, height, width]`
-pub(crate) fn input_gradient_by_zero_insertion<B: FineFaceBackend>(
+pub(crate) fn input_gradient_by_zero_insertion<B: Backend>(
     x: &Tensor<B, 4>,
     weight: Tensor<B, 4>,
     output_grad: Tensor<B, 4>,
@@ -113,7 +85,7 @@ pub(crate) fn input_gradient_by_zero_insertion<B: FineFaceBackend>(
 /// - `output_grad`: `[batch, channels_out, height_out, width_out]`
 /// - output: `[batch, channels_out, (height_out - 1) * stride_h + 1,
 ///   (width_out - 1) * stride_w + 1]`
-fn insert_zeros<B: FineFaceBackend>(output_grad: Tensor<B, 4>, stride: [usize; 2]) -> Tensor<B, 4> {
+fn insert_zeros<B: Backend>(output_grad: Tensor<B, 4>, stride: [usize; 2]) -> Tensor<B, 4> {
     let [batch, channels_out, height_out, width_out] = output_grad.dims();
     let [stride_h, stride_w] = stride;
     let device = output_grad.device();

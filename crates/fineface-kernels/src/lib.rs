@@ -52,6 +52,7 @@ mod conv;
 pub mod cuda;
 #[cfg(feature = "flex")]
 mod flex;
+mod module;
 mod pool;
 mod residual;
 mod sgd;
@@ -65,7 +66,7 @@ pub use batch_norm::{
     BatchNormStatistics, per_row,
 };
 pub use batch_norm_inference::batch_norm_inference;
-pub use conv::conv2d;
-pub use pool::{MaxPoolOptions, max_pool2d};
+pub use module::{conv2d, max_pool2d, sgd_step};
+pub use pool::MaxPoolOptions;
 pub use residual::add_relu;
-pub use sgd::{SgdOptions, SgdUpdate, sgd_step};
+pub use sgd::{SgdOptions, SgdUpdate};

@@ -1,10 +1,4 @@
-//! Max pooling through [`FineFaceBackend`].
-
-use burn::nn::PaddingConfig2d;
-use burn::nn::pool::MaxPool2d;
-use burn::tensor::{Tensor, TensorPrimitive};
-
-use crate::FineFaceBackend;
+//! The settings of a max pool, as the backend's op takes them.
 
 /// The settings of a 2-d max pool (those of Burn's `ModuleOps::max_pool2d`), padding
 /// symmetric.
@@ -43,31 +37,4 @@ impl MaxPoolOptions {
         }
         out
     }
-}
-
-/// `pool.forward(input)` through [`FineFaceBackend::max_pool2d_tracked`] (on Flex one
-/// parallel sweep over the planes, without the indices Flex 0.21's op computes and throws
-/// away). Padding other than valid or symmetric explicit goes through Burn's
-/// `MaxPool2d::forward` unchanged.
-///
-/// # Shapes
-/// - `input`: `[batch, channels, height, width]`
-/// - output: `[batch, channels, height_out, width_out]`
-pub fn max_pool2d<B: FineFaceBackend>(pool: &MaxPool2d, input: Tensor<B, 4>) -> Tensor<B, 4> {
-    let padding = match pool.padding {
-        PaddingConfig2d::Valid => [0, 0],
-        PaddingConfig2d::Explicit(top, left, bottom, right) if top == bottom && left == right => {
-            [top, left]
-        }
-        _ => return pool.forward(input),
-    };
-    let options = MaxPoolOptions {
-        kernel_size: pool.kernel_size,
-        stride: pool.stride,
-        padding,
-        dilation: pool.dilation,
-        ceil_mode: pool.ceil_mode,
-    };
-    let output = B::max_pool2d_tracked(input.into_primitive().tensor(), options);
-    Tensor::from_primitive(TensorPrimitive::Float(output))
 }

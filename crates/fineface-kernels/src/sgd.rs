@@ -1,10 +1,9 @@
-//! One SGD update of a parameter through [`FineFaceBackend`]: weight decay, momentum and the
-//! step as one op.
+//! One SGD update of a parameter (weight decay, momentum and the step as one op): its
+//! settings, its result and its reference in Burn's tensor ops (the default of
+//! [`FineFaceBackend::sgd_step`](crate::FineFaceBackend::sgd_step)).
 
+use burn::tensor::Scalar;
 use burn::tensor::backend::Backend;
-use burn::tensor::{Scalar, Tensor, TensorPrimitive};
-
-use crate::FineFaceBackend;
 
 /// The settings of one SGD update: PyTorch's `SGD` without Nesterov, as Burn's `Sgd` computes
 /// it with momentum and weight decay.
@@ -62,38 +61,4 @@ pub(crate) fn sgd_reference<B: Backend>(
         B::float_mul_scalar(velocity.clone(), Scalar::Float(lr)),
     );
     SgdUpdate { param, velocity }
-}
-
-/// The parameter and momentum buffer after one SGD update ([`FineFaceBackend::sgd_step`]),
-/// `velocity` being `None` at a parameter's first step.
-///
-/// # Shapes
-/// - `param`, `grad`, `velocity`: the same shape
-/// - outputs: that shape
-///
-/// # Panics
-/// If the shapes differ.
-pub fn sgd_step<B: FineFaceBackend, const D: usize>(
-    param: Tensor<B, D>,
-    grad: Tensor<B, D>,
-    velocity: Option<Tensor<B, D>>,
-    options: SgdOptions,
-) -> [Tensor<B, D>; 2] {
-    let dims = param.dims();
-    assert_eq!(dims, grad.dims(), "sgd_step: the gradient's shape differs");
-    if let Some(v) = &velocity {
-        assert_eq!(
-            dims,
-            v.dims(),
-            "sgd_step: the momentum buffer's shape differs"
-        );
-    }
-    let update = B::sgd_step(
-        param.into_primitive().tensor(),
-        grad.into_primitive().tensor(),
-        velocity.map(|v| v.into_primitive().tensor()),
-        options,
-    );
-    let unwrap = |t| Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(t)).reshape(dims);
-    [unwrap(update.param), unwrap(update.velocity)]
 }

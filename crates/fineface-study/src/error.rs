@@ -43,6 +43,13 @@ impl From<fineface_train::TrainError> for StudyError {
     }
 }
 
+/// A run-folder file: through the trainer's error, which keeps an I/O failure an I/O one.
+impl From<fineface_run::RunError> for StudyError {
+    fn from(error: fineface_run::RunError) -> Self {
+        Self::from(fineface_train::TrainError::from(error))
+    }
+}
+
 impl From<fineface_data::DataError> for StudyError {
     fn from(error: fineface_data::DataError) -> Self {
         Self::Data(Box::new(error))

@@ -310,7 +310,10 @@ impl StudyPlan {
 
     /// `<run>/eval-<name>`.
     pub fn eval_dir(&self, run_dir: &Path, name: &str) -> PathBuf {
-        run_dir.join(format!("eval-{name}"))
+        fineface_run::RunFiles::new(run_dir)
+            .evaluation(name)
+            .dir()
+            .to_owned()
     }
 
     /// The method's experiment with `seed` as its training and split seed.

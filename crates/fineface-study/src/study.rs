@@ -4,10 +4,11 @@
 use std::path::Path;
 
 use fineface_fair::{
-    AuditOptions, BootstrapConfig, BootstrapReport, CsvSpec, RunSummary, SensitiveColumns, audit,
+    AuditOptions, BootstrapConfig, BootstrapReport, CsvSpec, SensitiveColumns, audit,
     read_predictions_csv,
 };
 use fineface_model::FineFaceAutodiffBackend;
+use fineface_run::{RunFiles, RunSummary, SplitFiles, read_json};
 
 use crate::error::{Result, StudyError};
 use crate::paper::paper_tables;
@@ -75,12 +76,9 @@ enum RunState {
 }
 
 fn run_state(dir: &Path) -> Result<RunState> {
-    let summary = dir.join(RunSummary::FILE_NAME);
-    let finished = std::fs::read_to_string(&summary)
-        .ok()
-        .and_then(|text| serde_json::from_str::<RunSummary>(&text).ok())
-        .is_some_and(|s| s.test.is_some())
-        && dir.join("test").join("fairness.json").is_file();
+    let files = RunFiles::new(dir);
+    let finished = read_json::<RunSummary>(&files.summary()).is_ok_and(|s| s.test.is_some())
+        && files.test().fairness().is_file();
     if finished {
         return Ok(RunState::Finished);
     }
@@ -95,7 +93,7 @@ fn run_state(dir: &Path) -> Result<RunState> {
 /// the study's config for it, up to devices and decoding threads (which do not change what is
 /// trained) and how the dataset root is spelled. Returns that saved config.
 fn check_same_run(dir: &Path, expected: &ExperimentConfig) -> Result<ExperimentConfig> {
-    let found = ExperimentConfig::from_file(&dir.join("config.toml"))?;
+    let found = ExperimentConfig::from_file(&RunFiles::new(dir).config())?;
     let differences: Vec<String> = found
         .differences(expected)
         .iter()
@@ -284,7 +282,7 @@ fn evaluate_missing<B: FineFaceAutodiffBackend>(
 ) -> Result<()> {
     for eval in &plan.evals {
         let out = plan.eval_dir(dir, &eval.name);
-        if out.join("fairness.json").is_file() {
+        if SplitFiles::new(&out).fairness().is_file() {
             continue;
         }
         let run = RunFolder::open(dir)?;
@@ -321,14 +319,15 @@ fn representative_bootstrap(
     if options.bootstrap_replicates == 0 {
         return Ok(None);
     }
-    let report = read_report(&run.run_dir.join("test").join("fairness.json"))?;
+    let test = RunFiles::new(&run.run_dir).test();
+    let report = read_report(&test.fairness())?;
     let spec = CsvSpec {
         y_true: "y_true".to_owned(),
         y_pred: "y_pred".to_owned(),
         sensitive: SensitiveColumns::Columns(report.meta.grouping.features.clone()),
         drop_missing: false,
     };
-    let table = read_predictions_csv(run.run_dir.join("test").join("predictions.csv"), &spec)?;
+    let table = read_predictions_csv(test.predictions(), &spec)?;
     let audit_options = AuditOptions {
         pos_label: report.meta.pos_label.clone(),
         bootstrap: Some(BootstrapConfig::new(options.bootstrap_replicates, run.seed)),

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use fineface_fair::SubgroupReport;
+use fineface_run::{RunFiles, SplitFiles};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, StudyError};
@@ -501,10 +502,10 @@ fn method_summary(
     let mut eval_reports: BTreeMap<String, Vec<SubgroupReport>> = BTreeMap::new();
     for &seed in &plan.seeds {
         let run_dir = plan.run_dir(&method.name, seed);
-        let test = read_report(&run_dir.join("test").join("fairness.json"))?;
+        let test = read_report(&RunFiles::new(&run_dir).test().fairness())?;
         let mut evals = BTreeMap::new();
         for eval in &plan.evals {
-            let path = plan.eval_dir(&run_dir, &eval.name).join("fairness.json");
+            let path = SplitFiles::new(plan.eval_dir(&run_dir, &eval.name)).fairness();
             let report = read_report(&path)?;
             eval_groups
                 .entry(eval.name.clone())

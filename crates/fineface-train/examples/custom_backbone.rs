@@ -3,6 +3,8 @@
 //! ```sh
 //! cargo run --release -p fineface-train --example custom_backbone -- --epochs 5
 //! cargo xtask report runs/synthface-tiny-vgg/run-001
+//! cargo run --release -p fineface-train --example custom_backbone -- \
+//!     --evaluate runs/synthface-tiny-vgg/run-001
 //! ```
 //!
 //! [`TinyVgg`] below is a VGG-style network defined entirely in this file: five stride-2
@@ -11,9 +13,12 @@
 //! [`Backbone`](fineface_model::Backbone) for it is all FineFACE needs; [`Trainer`] then
 //! trains, validates, checkpoints, resumes and audits it exactly as it does a ResNet, and
 //! writes the same run folder (`test/fairness.json`, `metrics.csv`, `crops.png`, ...).
+//! Read back, the folder gives the method, settings and weights and this program the
+//! backbone they fit ([`RunFolder::load_model_over`]): `--evaluate RUN` scores the test
+//! split again into `RUN/eval-<dataset>-test/`.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use burn::config::Config;
 use burn::module::Module;
@@ -22,9 +27,10 @@ use burn::nn::{BatchNorm, BatchNormConfig, PaddingConfig2d, Relu};
 use burn::tensor::Tensor;
 use burn::tensor::backend::Backend;
 use clap::Parser;
-use fineface_model::{Backbone, BackboneFeatures, CpuAutodiff, FineFaceConfig};
+use fineface_model::{Backbone, BackboneFeatures, Cpu, CpuAutodiff, FineFaceConfig};
 use fineface_train::{
-    BackboneChoice, ExperimentConfig, Overrides, RunOptions, RunSummary, Trainer, next_run_dir,
+    BackboneChoice, EvalData, EvalOutcome, EvalRequest, Experiment, ExperimentConfig, Overrides,
+    RunFolder, RunOptions, RunSummary, Trainer, next_run_dir,
 };
 
 /// One stage: a 3x3 convolution of stride 2, BatchNorm and ReLU (halves the map).
@@ -122,6 +128,10 @@ struct Args {
     /// The run folder (default `runs/synthface-tiny-vgg/run-NNN`).
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Instead of training: score a finished run of this example on its test split again,
+    /// into `RUN/eval-<dataset>-test/`.
+    #[arg(long, value_name = "RUN")]
+    evaluate: Option<PathBuf>,
 }
 
 /// The experiment: SynthFace's config, with this backbone's name recorded in the run.
@@ -141,7 +151,8 @@ fn experiment(args: &Args) -> anyhow::Result<ExperimentConfig> {
 
 /// Trains FineFACE over [`TinyVgg`] and returns the run's summary.
 fn run(config: ExperimentConfig, options: RunOptions) -> anyhow::Result<RunSummary> {
-    let trainer = Trainer::<CpuAutodiff>::new(config, vec![Default::default()], options)?;
+    let experiment = Experiment::new(config, vec![Default::default()])?;
+    let trainer = Trainer::<CpuAutodiff>::new(experiment, options)?;
     let n_classes = trainer.n_classes();
     let (width, head_width) = (
         trainer.config().model.width,
@@ -156,6 +167,22 @@ fn run(config: ExperimentConfig, options: RunOptions) -> anyhow::Result<RunSumma
     Ok(trainer.fit(model)?)
 }
 
+/// Scores the finished run `dir` of this example on its own test split again: the run
+/// folder gives the method, settings and selected weights, this program the backbone.
+fn evaluate(dir: &Path) -> anyhow::Result<EvalOutcome> {
+    let run = RunFolder::open(dir)?;
+    let device = Default::default();
+    let backbone = TinyVggConfig::new()
+        .with_width(run.config.model.width)
+        .init::<Cpu>(&device);
+    let model = run.load_model_over(backbone, &device)?;
+    let request = EvalRequest {
+        replace: true,
+        ..EvalRequest::new(EvalData::Own)
+    };
+    Ok(run.evaluate_model(&*model, &request, &device)?)
+}
+
 fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_writer(std::io::stderr)
@@ -166,6 +193,14 @@ fn main() -> anyhow::Result<()> {
         )
         .init();
     let args = Args::parse();
+    if let Some(run) = &args.evaluate {
+        let outcome = evaluate(run)?;
+        tracing::info!(
+            out = %outcome.dir.display(), accuracy = outcome.summary.accuracy,
+            dob = outcome.summary.dob, "evaluated"
+        );
+        return Ok(());
+    }
     let config = experiment(&args)?;
     let out = args
         .out
@@ -209,6 +244,7 @@ mod tests {
             epochs: 2,
             width: 4,
             out: None,
+            evaluate: None,
         };
         let mut config = experiment(&args).unwrap();
         config.data = DatasetConfig::SynthFace(SynthFace {
@@ -266,5 +302,34 @@ mod tests {
             saved.model.backbone,
             BackboneChoice::Custom("tiny-vgg".to_owned())
         );
+        // Read back: the library cannot build the backbone, this program can, and the
+        // selected weights score the test split exactly as training's last step did.
+        let refused = RunFolder::open(&out)
+            .unwrap()
+            .load_model::<Cpu>(&Default::default())
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(refused.contains("load_model_over"), "{refused}");
+        // On a thread of known stack, as `Trainer::fit` trains: an unoptimised build's
+        // forward passes go deeper than a test thread's 2 MiB.
+        let again = std::thread::scope(|scope| {
+            std::thread::Builder::new()
+                .stack_size(64 << 20)
+                .spawn_scoped(scope, || evaluate(&out).unwrap())
+                .unwrap()
+                .join()
+                .unwrap()
+        });
+        assert_eq!(again.summary.n, test.n);
+        assert_eq!(again.summary.accuracy, test.accuracy);
+        assert_eq!(again.summary.dob, test.dob);
+        // And reported: the run folder reads back whole, the evaluation with it.
+        let finished = fineface_run::FinishedRun::open(&out).unwrap();
+        assert_eq!(finished.history.epochs.len(), 2);
+        assert_eq!(finished.test.summary, test);
+        let evaluations = finished.evaluations().unwrap();
+        assert_eq!(evaluations.len(), 1);
+        assert_eq!(evaluations[0].summary.accuracy, test.accuracy);
     }
 }

@@ -26,8 +26,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::ExperimentConfig;
 use crate::error::{Damage, Result, TrainError};
 use crate::files::{write_atomic, write_json};
-use crate::metrics::EpochMetrics;
 use crate::optim::{GroupedModule, GroupedSgd};
+use fineface_run::EpochMetrics;
 
 /// The recorder of every checkpoint file.
 pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
@@ -79,20 +79,6 @@ pub struct TrainState {
     pub config: Option<ExperimentConfig>,
 }
 
-impl TrainState {
-    /// Loss names as this version writes them: the baseline's one loss was `loss` before
-    /// it was `cross_entropy`, and a resumed run's `metrics.csv` must not mix the two.
-    pub fn rename_old_losses(&mut self) {
-        for epoch in &mut self.history {
-            if let [(name, _)] = epoch.losses.as_mut_slice()
-                && name == "loss"
-            {
-                "cross_entropy".clone_into(name);
-            }
-        }
-    }
-}
-
 /// The checkpoints folder of a run.
 #[derive(Debug, Clone)]
 pub struct Checkpoints {
@@ -103,7 +89,7 @@ impl Checkpoints {
     /// The checkpoints of the run folder `run`.
     pub fn new(run: &Path) -> Self {
         Self {
-            dir: run.join("checkpoints"),
+            dir: fineface_run::RunFiles::new(run).checkpoints(),
         }
     }
 
@@ -293,13 +279,10 @@ impl Checkpoints {
         let state_path = path.join("state.json");
         let text =
             std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-        let mut state: TrainState =
-            serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-                path: state_path,
-                message: e.to_string(),
-            })?;
-        state.rename_old_losses();
-        Ok(state)
+        serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
+            path: state_path,
+            message: e.to_string(),
+        })
     }
 
     /// The folder of epoch `epoch`'s checkpoint (`checkpoints/epoch-007`), whether or not
@@ -534,10 +517,12 @@ fn record_error(path: &Path, error: burn::record::RecorderError) -> TrainError {
 
 #[cfg(test)]
 mod tests {
+    use fineface_run::Loss;
+
     use super::TrainState;
 
     #[test]
-    fn an_old_baselines_loss_reads_under_its_new_name() {
+    fn an_old_baselines_loss_reads_under_its_new_name_and_an_unknown_one_is_refused() {
         let epoch = |losses: &str| {
             format!(
                 r#"{{"epoch": 1, "lr_backbone": 0.1, "lr_new": 0.1, "losses": {losses},
@@ -547,15 +532,21 @@ mod tests {
                 "rss_mb": 1.0, "peak_rss_mb": 1.0, "skipped_images": 0}}"#
             )
         };
-        let text = format!(
-            r#"{{"epochs_done": 2, "step": 4, "seed": 0, "best": null, "history": [{}, {}]}}"#,
-            epoch(r#"[["loss", 0.7]]"#),
-            epoch(r#"[["expert3", 0.7], ["loss", 0.1]]"#)
+        let state = |losses: &str| {
+            let text = format!(
+                r#"{{"epochs_done": 1, "step": 4, "seed": 0, "best": null, "history": [{}]}}"#,
+                epoch(losses)
+            );
+            serde_json::from_str::<TrainState>(&text)
+        };
+        let old = state(r#"[["loss", 0.7]]"#).unwrap();
+        assert_eq!(old.history[0].losses, [(Loss::CrossEntropy, 0.7)]);
+        let fineface = state(r#"[["expert3", 0.7], ["crop_all", 0.1]]"#).unwrap();
+        assert_eq!(
+            fineface.history[0].losses,
+            [(Loss::Expert3, 0.7), (Loss::CropAll, 0.1)]
         );
-        let mut state: TrainState = serde_json::from_str(&text).unwrap();
-        state.rename_old_losses();
-        assert_eq!(state.history[0].losses, [("cross_entropy".to_owned(), 0.7)]);
-        // Only a lone `loss` is the baseline's.
-        assert_eq!(state.history[1].losses[1].0, "loss");
+        let unknown = state(r#"[["expert4", 0.7]]"#).unwrap_err().to_string();
+        assert!(unknown.contains("expert4"), "{unknown}");
     }
 }

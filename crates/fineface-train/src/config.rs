@@ -8,25 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
 
-/// Which network and iteration to train.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Method {
-    /// Three experts, attention crops, the five-step iteration.
-    FineFace,
-    /// The plain classifier on the deepest layer.
-    Baseline,
-}
-
-impl Method {
-    /// The name in config files and `run.json`: `fineface` or `baseline`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::FineFace => "fineface",
-            Self::Baseline => "baseline",
-        }
-    }
-}
+/// Which network and iteration to train: the run folder's name for it.
+pub use fineface_run::Method;
 
 /// Which validation number picks the checkpoint kept as `best`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -37,6 +20,16 @@ pub enum SelectBy {
     Accuracy,
     /// Accuracy of the worst subgroup.
     WorstGroup,
+}
+
+impl SelectBy {
+    /// Its value in an epoch's validation numbers.
+    pub fn value_in(self, epoch: &fineface_run::EpochMetrics) -> f64 {
+        match self {
+            Self::Accuracy => epoch.val_accuracy,
+            Self::WorstGroup => epoch.val_worst_group_accuracy,
+        }
+    }
 }
 
 /// A whole experiment: data, model, optimisation. Every table has defaults (the paper's
@@ -91,7 +84,8 @@ impl BackboneChoice {
             Self::Torchvision(arch) => Ok(*arch),
             Self::Custom(name) => Err(TrainError::Unsupported(format!(
                 "backbone `custom:{name}` is not one this library builds: the program that \
-                 defines it trains and evaluates it through `Trainer::fit` (see \
+                 defines it trains it through `Trainer::fit` and evaluates it through \
+                 `RunFolder::load_model_over` and `RunFolder::evaluate_model` (see \
                  examples/custom_backbone.rs)"
             ))),
         }

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 /// What stops a run.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
+    /// A run-folder file (other than an unreadable or unwritable one: [`TrainError::Io`])
+    /// that does not hold what its name says.
+    #[error(transparent)]
+    RunFile(fineface_run::RunError),
     /// An experiment file that cannot be read into a configuration.
     #[error("{path}: {message}")]
     Config {
@@ -160,10 +164,10 @@ pub enum TrainError {
         message: String,
     },
     /// A loss became NaN or infinite; the last good checkpoint is kept.
-    #[error("{}", non_finite_loss(step, *value, *epoch, *batch))]
+    #[error("{}", non_finite_loss(*step, *value, *epoch, *batch))]
     NonFiniteLoss {
         /// Which of the iteration's losses.
-        step: &'static str,
+        step: fineface_run::Loss,
         /// Its value.
         value: f64,
         /// 1-based epoch.
@@ -265,6 +269,15 @@ pub enum TrainError {
     /// A request the configuration cannot serve (e.g. a CUDA device without the feature).
     #[error("{0}")]
     Unsupported(String),
+    /// An experiment with a setting out of range, built in code (a file's is
+    /// [`TrainError::Config`], naming the file).
+    #[error("experiment `{name}`: {message}")]
+    InvalidExperiment {
+        /// The experiment's name.
+        name: String,
+        /// The setting and why.
+        message: String,
+    },
     /// The device probe computed something else on the device than on Flex.
     #[error(
         "device `{device}` computes the probe differently from Flex: relative error {error:e} \
@@ -295,6 +308,15 @@ impl std::fmt::Display for Damage {
     }
 }
 
+impl From<fineface_run::RunError> for TrainError {
+    fn from(error: fineface_run::RunError) -> Self {
+        match error {
+            fineface_run::RunError::Io { path, source } => Self::Io { path, source },
+            other => Self::RunFile(other),
+        }
+    }
+}
+
 /// Short for `Result<T, TrainError>`.
 pub type Result<T, E = TrainError> = std::result::Result<T, E>;
 
@@ -310,7 +332,7 @@ impl TrainError {
 /// The message of [`TrainError::NonFiniteLoss`]: which loss, as `metrics.csv` names it
 /// (`the cross_entropy loss`, `the crop_all loss`), where, and what is left to resume from
 /// (no checkpoint in the first epoch).
-fn non_finite_loss(step: &str, value: f64, epoch: usize, batch: usize) -> String {
+fn non_finite_loss(step: fineface_run::Loss, value: f64, epoch: usize, batch: usize) -> String {
     let loss = format!("the {step} loss");
     let kept = if epoch > 1 {
         format!(

@@ -287,7 +287,7 @@ impl Evaluation {
             fields.extend(sample.sensitive.iter().cloned());
             fields
         });
-        write_csv(path, &header, rows)
+        Ok(write_csv(path, &header, rows)?)
     }
 }
 
@@ -300,7 +300,8 @@ pub fn write_evaluation(
     sensitive: &[String],
 ) -> Result<SubgroupReport> {
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
-    let predictions = dir.join("predictions.csv");
+    let files = fineface_run::SplitFiles::new(dir);
+    let predictions = files.predictions();
     evaluation.write_csv(&predictions, samples, classes, sensitive)?;
     let report = evaluation.fairness(
         samples,
@@ -308,7 +309,7 @@ pub fn write_evaluation(
         sensitive,
         Some(predictions.display().to_string()),
     )?;
-    write_atomic(&dir.join("fairness.json"), report.to_json()?.as_bytes())?;
-    write_atomic(&dir.join("fairness.md"), report.to_markdown().as_bytes())?;
+    write_atomic(&files.fairness(), report.to_json()?.as_bytes())?;
+    write_atomic(&files.fairness_markdown(), report.to_markdown().as_bytes())?;
     Ok(report)
 }

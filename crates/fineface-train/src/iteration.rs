@@ -23,6 +23,7 @@ use crate::config::Method;
 use crate::error::{Result, TrainError};
 use crate::optim::{GroupGradients, GroupedModule, GroupedSgd};
 use crate::reducer::{GradientReducer, reduce_step};
+use fineface_run::Loss;
 
 /// A backbone that can be trained: a [`Backbone`] on the autodiff backend whose inner
 /// (evaluation) module is a backbone too. Every Burn module implementing [`Backbone`]
@@ -112,7 +113,7 @@ impl IterationContext {
 #[derive(Debug, Clone, PartialEq)]
 pub struct IterationLosses {
     /// `(name, mean loss)` of each step, in order.
-    pub losses: Vec<(&'static str, f64)>,
+    pub losses: Vec<(Loss, f64)>,
     /// Correct predictions of the step training accuracy is read from.
     pub correct: usize,
     /// Images in the batch.
@@ -139,8 +140,8 @@ pub trait TrainStep<B: FineFaceAutodiffBackend>: GroupedModule<B> + Sized {
     /// The method this model trains with (recorded in the run folder).
     const METHOD: Method;
 
-    /// Names of the losses [`iteration`](TrainStep::iteration) reports, in order.
-    const LOSS_NAMES: &'static [&'static str];
+    /// The losses [`iteration`](TrainStep::iteration) reports, in order.
+    const LOSSES: &'static [Loss];
 
     /// One training iteration over the shards of a batch; returns the updated model.
     /// Every optimiser step's gradients pass through `reducer` first ([`LocalReducer`]
@@ -189,7 +190,7 @@ fn step_on_shards<B, M, O>(
     model: M,
     place: StepPlace<'_, B, M>,
     inputs: &[Tensor<B::InnerBackend, 4>],
-    step: &'static str,
+    step: Loss,
     loss_of: impl Fn(&M, Tensor<B, 4>, Tensor<B, 1, Int>) -> (Tensor<B, 1>, O),
 ) -> Result<(M, f64, Vec<O>)>
 where
@@ -256,7 +257,7 @@ where
     Ok((model, loss, outputs))
 }
 
-fn check_finite(value: f64, step: &'static str, context: IterationContext) -> Result<()> {
+fn check_finite(value: f64, step: Loss, context: IterationContext) -> Result<()> {
     if value.is_finite() {
         Ok(())
     } else {
@@ -321,14 +322,14 @@ impl FineFaceStep {
         Self::Concat,
     ];
 
-    /// The loss name in logs and `metrics.csv`.
-    pub fn name(self) -> &'static str {
+    /// Its loss as logs and `metrics.csv` name it.
+    pub fn loss_name(self) -> Loss {
         match self {
-            Self::Expert3 => "expert3",
-            Self::Expert2 => "expert2",
-            Self::Expert1 => "expert1",
-            Self::CropAll => "crop_all",
-            Self::Concat => "concat",
+            Self::Expert3 => Loss::Expert3,
+            Self::Expert2 => Loss::Expert2,
+            Self::Expert1 => Loss::Expert1,
+            Self::CropAll => Loss::CropAll,
+            Self::Concat => Loss::Concat,
         }
     }
 
@@ -391,23 +392,24 @@ where
         reducer,
         context,
     };
-    let (model, loss, forwards) = step_on_shards(model, place, inputs, step.name(), |m, x, y| {
-        if lean {
-            let logits = if step == FineFaceStep::Expert2 {
-                m.forward_expert2(x)
-            } else {
-                m.forward_expert1(x)
+    let (model, loss, forwards) =
+        step_on_shards(model, place, inputs, step.loss_name(), |m, x, y| {
+            if lean {
+                let logits = if step == FineFaceStep::Expert2 {
+                    m.forward_expert2(x)
+                } else {
+                    m.forward_expert1(x)
+                };
+                return (cross_entropy(logits, y), None);
+            }
+            let out = m.forward(x);
+            let kept = StepForward {
+                logits: [&out.expert1, &out.expert2, &out.expert3, &out.concat]
+                    .map(|t| t.clone().inner()),
+                maps: [&out.map1, &out.map2, &out.map3].map(|t| t.clone().inner()),
             };
-            return (cross_entropy(logits, y), None);
-        }
-        let out = m.forward(x);
-        let kept = StepForward {
-            logits: [&out.expert1, &out.expert2, &out.expert3, &out.concat]
-                .map(|t| t.clone().inner()),
-            maps: [&out.map1, &out.map2, &out.map3].map(|t| t.clone().inner()),
-        };
-        (step.loss(&out, y), Some(kept))
-    })?;
+            (step.loss(&out, y), Some(kept))
+        })?;
     Ok(StepResult {
         model,
         loss,
@@ -470,8 +472,7 @@ where
     M: TrainBackbone<B>,
 {
     const METHOD: Method = Method::FineFace;
-    const LOSS_NAMES: &'static [&'static str] =
-        &["expert3", "expert2", "expert1", "crop_all", "concat"];
+    const LOSSES: &'static [Loss] = &Loss::FINEFACE;
 
     /// The paper's iteration (`../shared/docs/FINEFACE.md`, "Training"), one line a stage.
     fn iteration(
@@ -528,8 +529,8 @@ pub struct Stepper<'a, B: FineFaceAutodiffBackend, M: AutodiffModule<B>> {
     shards: &'a [Shard<B>],
     context: IterationContext,
     reducer: &'a mut dyn GradientReducer<B::InnerBackend>,
-    /// `(step name, mean loss)` of each step taken, in order.
-    pub losses: Vec<(&'static str, f64)>,
+    /// `(step's loss, mean loss)` of each step taken, in order.
+    pub losses: Vec<(Loss, f64)>,
 }
 
 impl<'a, B, M> Stepper<'a, B, FineFace<B, M>>
@@ -581,7 +582,7 @@ where
             self.context,
             &mut *self.reducer,
         )?;
-        self.losses.push((step.name(), result.loss));
+        self.losses.push((step.loss_name(), result.loss));
         Ok(result)
     }
 
@@ -652,7 +653,7 @@ where
     M: TrainBackbone<B>,
 {
     const METHOD: Method = Method::Baseline;
-    const LOSS_NAMES: &'static [&'static str] = &["cross_entropy"];
+    const LOSSES: &'static [Loss] = &Loss::BASELINE;
 
     fn iteration(
         self,
@@ -670,7 +671,7 @@ where
             context,
         };
         let (model, loss, correct) =
-            step_on_shards(self, place, &inputs, "cross_entropy", |m, x, y| {
+            step_on_shards(self, place, &inputs, Loss::CrossEntropy, |m, x, y| {
                 let logits = m.forward(x);
                 let kept = (logits.clone().inner(), y.clone().inner());
                 (cross_entropy(logits, y), kept)
@@ -682,7 +683,7 @@ where
         Ok((
             model,
             IterationLosses {
-                losses: vec![("cross_entropy", loss)],
+                losses: vec![(Loss::CrossEntropy, loss)],
                 correct,
                 seen: shards.iter().map(Shard::len).sum(),
                 sources: None,

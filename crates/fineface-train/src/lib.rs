@@ -32,6 +32,7 @@ mod config;
 mod devices;
 mod error;
 mod evaluate;
+mod experiment;
 mod files;
 mod iteration;
 mod metrics;
@@ -61,15 +62,18 @@ pub use evaluate::{
     EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, probability_column,
     write_evaluation,
 };
+pub use experiment::Experiment;
 pub use files::{absolute, write_atomic, write_json};
-pub use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 /// FineFACE's prediction lives with the model; re-exported for evaluation code.
 pub use fineface_model::{Attention, HeadLogits, Predict};
+/// The run folder's files and formats, declared in `fineface-run`.
+pub use fineface_run::{
+    EpochMetrics, Loss, RunFiles, RunInfo, RunSummary, SplitFiles, SplitSummary,
+};
 pub use iteration::{
     BatchCrops, CropSource, FineFaceStep, IterationContext, IterationLosses, Shard, ShardCrops,
     StepForward, StepResult, Stepper, TrainBackbone, TrainStep, fineface_crops, fineface_step,
 };
-pub use metrics::EpochMetrics;
 pub use model::{
     BackboneConfig, BaselineResNet, FineFaceResNet, backbone_config, build_baseline,
     build_fineface, check_imagenet_weights, initialise_parameters, pretrained,
@@ -81,5 +85,5 @@ pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
 pub use reducer::{GradientReducer, LocalReducer};
 pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};
 pub use sgd::{FusedSgd, MomentumState, SgdState};
-pub use trained_on::{FILE_NAME as TRAINED_ON_FILE, Overlap, TrainedOn};
+pub use trained_on::{Overlap, TrainedOn};
 pub use trainer::{RunOptions, Trainer, next_free_dir, next_run_dir, summarise, train};

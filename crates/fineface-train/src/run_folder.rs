@@ -8,10 +8,10 @@ use burn::module::ModuleDisplay;
 use fineface_data::{
     BadImage, DatasetConfig, FaceDataset, FaceSample, PrepareImage, Skipped, Split,
 };
-use fineface_fair::{RunInfo, SplitSummary};
 use fineface_model::Predict;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
 use fineface_model::{Backbone, FineFaceBackend};
+use fineface_run::{RunFiles, RunInfo, SplitFiles, SplitSummary};
 
 use crate::checkpoint::load_weights;
 use crate::config::{ExperimentConfig, Method, Overrides};
@@ -40,23 +40,19 @@ impl RunFolder {
     /// Reads `dir/config.toml` and `dir/run.json`.
     ///
     /// # Errors
-    /// [`TrainError::Config`] or [`TrainError::Checkpoint`] naming the file that is missing
-    /// or unreadable.
+    /// [`TrainError::NotARunFolder`] for a file; [`TrainError::Config`] for a `config.toml`
+    /// that is no experiment; [`TrainError::Io`] naming a file that is missing or
+    /// unreadable; [`TrainError::RunFile`] for a `run.json` that is not this version's.
     pub fn open(dir: &Path) -> Result<Self> {
         if dir.is_file() {
             return Err(TrainError::NotARunFolder {
                 path: dir.to_owned(),
             });
         }
-        let mut config = ExperimentConfig::from_run_file(&dir.join("config.toml"))?;
+        let files = RunFiles::new(dir);
+        let mut config = ExperimentConfig::from_run_file(&files.config())?;
         config.model.weights = None;
-        let info_path = dir.join(RunInfo::FILE_NAME);
-        let text =
-            std::fs::read_to_string(&info_path).map_err(|e| TrainError::io(&info_path, e))?;
-        let info = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint {
-            path: info_path.clone(),
-            message: format!("not a run.json: {e}"),
-        })?;
+        let info = fineface_run::read_json(&files.info())?;
         Ok(Self {
             dir: dir.to_owned(),
             config,
@@ -73,32 +69,40 @@ impl RunFolder {
     }
 
     /// The run's model (FineFACE or baseline over the torchvision backbone it trained) on
-    /// `device` with its selected weights, for evaluation. A run of a custom backbone is evaluated by the program that defines
-    /// the backbone (its model type is not in the config).
+    /// `device` with its selected weights, for evaluation. A run of a custom backbone (its
+    /// type is not in the config) is loaded by the program that defines the backbone, with
+    /// [`RunFolder::load_model_over`].
     ///
     /// # Errors
-    /// An unknown backbone name, or weights that are absent or do not fit.
+    /// A custom backbone ([`TrainError::Unsupported`]), or weights that are absent or do not
+    /// fit.
     pub fn load_model<B: FineFaceBackend>(
         &self,
         device: &B::Device,
     ) -> Result<Box<dyn Predict<B>>> {
         match backbone_config(&self.config.model)? {
-            BackboneConfig::ResNet(c) => self.with_weights(c.init(device), device),
-            BackboneConfig::MobileNetV2(c) => self.with_weights(c.init(device), device),
+            BackboneConfig::ResNet(c) => self.load_model_over(c.init(device), device),
+            BackboneConfig::MobileNetV2(c) => self.load_model_over(c.init(device), device),
         }
     }
 
-    /// The run's method over `backbone`, with the selected weights.
-    fn with_weights<B: FineFaceBackend, N: Backbone<B> + ModuleDisplay + 'static>(
+    /// The run's method (FineFACE or the baseline, as it trained) over `backbone`, with the
+    /// selected weights (`best.mpk`): how a run of any backbone, a custom one included, is
+    /// read back. `backbone` must be built as the run built it (its architecture and widths;
+    /// its weights are replaced).
+    ///
+    /// # Errors
+    /// Weights that are absent or do not fit `backbone` ([`TrainError::Checkpoint`]).
+    pub fn load_model_over<B: FineFaceBackend, N: Backbone<B> + ModuleDisplay + 'static>(
         &self,
         backbone: N,
         device: &B::Device,
     ) -> Result<Box<dyn Predict<B>>> {
-        let weights = self.dir.join("best.mpk");
+        let weights = RunFiles::new(&self.dir).best_weights();
         let n_classes = self.info.classes.len();
-        // `run.json`'s method is what was trained (the model's own); the config agrees for
-        // the runs this builds.
-        Ok(match self.config.method {
+        // `run.json`'s method is what was trained: the model's own, whatever a config
+        // edited since says.
+        Ok(match self.info.method {
             Method::FineFace => {
                 let model = build_fineface(&self.config.model, n_classes, backbone, device);
                 Box::new(load_weights(model, &weights, device)?)
@@ -204,6 +208,15 @@ impl EvalRequest {
     }
 }
 
+/// An evaluation checked and ready to score: its dataset, images and output folder.
+struct PlannedEvaluation {
+    dataset: FaceDataset,
+    split: EvalSplit,
+    samples: Vec<FaceSample>,
+    out: PathBuf,
+    trained_on: Option<Overlap>,
+}
+
 /// What [`RunFolder::evaluate`] wrote.
 #[derive(Debug, Clone)]
 pub struct EvalOutcome {
@@ -238,6 +251,30 @@ impl RunFolder {
         request: &EvalRequest,
         device: &B::Device,
     ) -> Result<EvalOutcome> {
+        // The dataset and the output folder first: their errors are the user's to mend
+        // before any weights are read.
+        let planned = self.plan_evaluation(request)?;
+        let model = self.load_model::<B>(device)?;
+        self.score(planned, &*model, request, device)
+    }
+
+    /// [`RunFolder::evaluate`] with a model the caller loaded: a run of a custom backbone,
+    /// through [`RunFolder::load_model_over`].
+    ///
+    /// # Errors
+    /// As [`RunFolder::evaluate`], but for the weights, which the caller loaded.
+    pub fn evaluate_model<B: FineFaceBackend>(
+        &self,
+        model: &dyn Predict<B>,
+        request: &EvalRequest,
+        device: &B::Device,
+    ) -> Result<EvalOutcome> {
+        let planned = self.plan_evaluation(request)?;
+        self.score(planned, model, request, device)
+    }
+
+    /// What an evaluation scores and where it writes, checked before the model is read.
+    fn plan_evaluation(&self, request: &EvalRequest) -> Result<PlannedEvaluation> {
         let (dataset, other) = self.eval_dataset(&request.data)?;
         let split = request.split.unwrap_or(if other {
             EvalSplit::All
@@ -256,7 +293,31 @@ impl RunFolder {
             );
         }
         let out = self.eval_folder(request, &dataset.name, split)?;
-        let mut evaluation = self.predict::<B>(request, &samples, device)?;
+        Ok(PlannedEvaluation {
+            dataset,
+            split,
+            samples,
+            out,
+            trained_on,
+        })
+    }
+
+    /// Scores the planned images with `model` and writes the evaluation's files.
+    fn score<B: FineFaceBackend>(
+        &self,
+        planned: PlannedEvaluation,
+        model: &dyn Predict<B>,
+        request: &EvalRequest,
+        device: &B::Device,
+    ) -> Result<EvalOutcome> {
+        let PlannedEvaluation {
+            dataset,
+            split,
+            samples,
+            out,
+            trained_on,
+        } = planned;
+        let mut evaluation = self.predict(model, request, &samples, device)?;
         // Files the dataset reader already left out never reached the model either.
         match split {
             EvalSplit::All => evaluation
@@ -275,7 +336,7 @@ impl RunFolder {
             &dataset.sensitive,
         )?;
         let summary = summarise(&evaluation, &report);
-        write_json(&out.join(SplitSummary::FILE_NAME), &summary)?;
+        write_json(&SplitFiles::new(&out).summary(), &summary)?;
         Ok(EvalOutcome {
             dir: out,
             dataset: dataset.name,
@@ -294,7 +355,7 @@ impl RunFolder {
                 self.config
                     .check_paths()
                     .map_err(|message| TrainError::Config {
-                        path: self.dir.join("config.toml"),
+                        path: RunFiles::new(&self.dir).config(),
                         message,
                     })?;
                 (self.config.data.clone(), false)
@@ -314,7 +375,7 @@ impl RunFolder {
             .map_err(|source| match data {
                 // The run's own dataset, where its config says: `--data` gives it when it moved.
                 EvalData::Own => TrainError::RunDataset {
-                    config: self.dir.join("config.toml"),
+                    config: RunFiles::new(&self.dir).config(),
                     source: Box::new(source),
                 },
                 _ => TrainError::Data(source),
@@ -349,12 +410,13 @@ impl RunFolder {
             } else {
                 ""
             };
-            self.dir
-                .join(format!("eval-{dataset}-{}{detect}", split.name()))
+            let name = format!("{dataset}-{}{detect}", split.name());
+            RunFiles::new(&self.dir).evaluation(&name).dir().to_owned()
         });
-        let earlier = ["predictions.csv", SplitSummary::FILE_NAME]
+        let files = SplitFiles::new(&out);
+        let earlier = [files.predictions(), files.summary()]
             .iter()
-            .any(|f| out.join(f).is_file());
+            .any(|f| f.is_file());
         if earlier && !request.replace {
             return Err(TrainError::WouldOverwrite { path: out });
         }
@@ -365,6 +427,7 @@ impl RunFolder {
     /// first with `request.faces`).
     fn predict<B: FineFaceBackend>(
         &self,
+        model: &dyn Predict<B>,
         request: &EvalRequest,
         samples: &[FaceSample],
         device: &B::Device,
@@ -381,8 +444,7 @@ impl RunFolder {
             workers: self.config.train.workers,
             prepare: finder.as_ref().map(|f| f as &dyn PrepareImage),
         };
-        let model = self.load_model::<B>(device)?;
-        predict_samples(&*model, samples, &self.info.classes, &settings, device)
+        predict_samples(model, samples, &self.info.classes, &settings, device)
     }
 }
 

@@ -12,9 +12,6 @@ use fineface_data::FaceSample;
 use crate::error::Result;
 use crate::files::write_atomic;
 
-/// The file in a run folder: `checksum<TAB>bytes<TAB>name` per image, one line each.
-pub const FILE_NAME: &str = "trained-on.tsv";
-
 /// How much of each image's start its checksum covers: enough to tell two photos apart
 /// (their headers and first scan lines differ), little enough to read every image quickly.
 const CHECKED_BYTES: u64 = 4096;
@@ -68,7 +65,7 @@ impl TrainedOn {
         Self { images }
     }
 
-    /// Writes [`FILE_NAME`] into the run folder `dir`.
+    /// Writes `trained-on.tsv` into the run folder `dir`.
     ///
     /// # Errors
     /// [`TrainError::Io`](crate::TrainError::Io) when it cannot be written.
@@ -79,13 +76,16 @@ impl TrainedOn {
             .map(|k| format!("{:08x}\t{}\n", k.checksum, k.bytes))
             .collect();
         lines.sort();
-        write_atomic(&dir.join(FILE_NAME), lines.concat().as_bytes())
+        Ok(write_atomic(
+            &fineface_run::RunFiles::new(dir).trained_on(),
+            lines.concat().as_bytes(),
+        )?)
     }
 
     /// The images of the run folder `dir`; `None` for a run written before this file was,
     /// or whose file does not read (it only serves a warning: said, and passed over).
     pub fn read(dir: &Path) -> Option<Self> {
-        let path = dir.join(FILE_NAME);
+        let path = fineface_run::RunFiles::new(dir).trained_on();
         let text = std::fs::read_to_string(&path).ok()?;
         let mut images = HashSet::new();
         for (i, line) in text.lines().enumerate() {
@@ -158,7 +158,11 @@ mod tests {
         let overlap = read.overlap(&evaluated).unwrap();
         assert_eq!((overlap.seen, overlap.of), (1, 2));
         assert_eq!(overlap.first, "renamed.jpg");
-        std::fs::write(dir.path().join(FILE_NAME), "not a table\n").unwrap();
+        std::fs::write(
+            fineface_run::RunFiles::new(dir.path()).trained_on(),
+            "not a table\n",
+        )
+        .unwrap();
         assert_eq!(TrainedOn::read(dir.path()), None);
     }
 }

@@ -8,18 +8,21 @@ use std::time::{Duration, Instant};
 
 use burn::module::Module;
 use fineface_data::{BadImagePolicy, BatchLoader, FaceDataset, ImageBatch, LoaderConfig, Split};
-use fineface_fair::{RunInfo, RunSummary, SplitSummary};
 use fineface_model::FineFaceAutodiffBackend;
 use fineface_model::{AttentionCrop, AttentionCropConfig};
+use fineface_run::{
+    EpochMetrics, Loss, RunFiles, RunInfo, RunSummary, SplitSummary, write_history,
+};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::checkpoint::{Checkpoints, ResumePoint, TrainState, load_weights, save_weights};
 use crate::config::{ExperimentConfig, Method};
 use crate::error::{Damage, Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
+use crate::experiment::Experiment;
 use crate::files::{write_atomic, write_json};
 use crate::iteration::{IterationContext, IterationLosses, TrainBackbone, TrainStep};
-use crate::metrics::{EpochMetrics, memory_mb, write_history};
+use crate::metrics::memory_mb;
 use crate::model::{
     BackboneConfig, backbone_config, build_baseline, build_fineface, check_imagenet_weights,
     initialise_parameters, pretrained,
@@ -93,7 +96,8 @@ pub fn train<B: FineFaceAutodiffBackend>(
     if !resume {
         check_imagenet_weights(&config.model)?;
     }
-    let trainer = Trainer::<B>::new(config.clone(), devices.to_vec(), options.clone())?;
+    let experiment = Experiment::new(config.clone(), devices.to_vec())?;
+    let trainer = Trainer::<B>::new(experiment, options.clone())?;
     let settings = &config.model;
     match backbone {
         BackboneConfig::ResNet(c) => {
@@ -146,12 +150,12 @@ where
 /// for every one:
 ///
 /// ```no_run
-/// # use fineface_train::{ExperimentConfig, RunOptions, Trainer};
+/// # use fineface_train::{Experiment, ExperimentConfig, RunOptions, Trainer};
 /// # use fineface_model::{CpuAutodiff, FineFaceConfig, ResNetConfig};
 /// # fn main() -> fineface_train::Result<()> {
 /// let config = ExperimentConfig::from_file("configs/synthface.toml".as_ref())?;
-/// let trainer = Trainer::<CpuAutodiff>::new(config, vec![Default::default()],
-///     RunOptions::new("runs/mine"))?;
+/// let experiment = Experiment::new(config, vec![Default::default()])?;
+/// let trainer = Trainer::<CpuAutodiff>::new(experiment, RunOptions::new("runs/mine"))?;
 /// let n_classes = trainer.n_classes();
 /// // Any `Backbone` goes here: examples/custom_backbone.rs builds one that is not a ResNet.
 /// let model = trainer.init_model(|device| {
@@ -211,11 +215,11 @@ impl EpochTraining {
     }
 
     /// Mean of each loss over the batches that were trained.
-    fn mean_losses(&self, names: &[&str]) -> Vec<(String, f64)> {
+    fn mean_losses(&self, names: &[Loss]) -> Vec<(Loss, f64)> {
         names
             .iter()
             .zip(&self.loss_sums)
-            .map(|(name, sum)| ((*name).to_owned(), sum / self.batches.max(1) as f64))
+            .map(|(&name, sum)| (name, sum / self.batches.max(1) as f64))
             .collect()
     }
 }
@@ -226,18 +230,10 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// # Errors
     /// [`TrainError::Data`] when the dataset cannot be read, [`TrainError::TooFewImages`]
     /// when the train split holds less than a batch or validation or test is empty,
-    /// [`TrainError::Classes`] when the train split holds one class or lacks one that
-    /// validation or test hold, and
-    /// [`TrainError::Unsupported`] without a device.
-    pub fn new(
-        mut config: ExperimentConfig,
-        devices: Vec<B::Device>,
-        options: RunOptions,
-    ) -> Result<Self> {
-        config.resolve_normalisation();
-        if devices.is_empty() {
-            return Err(TrainError::Unsupported("no device given".to_owned()));
-        }
+    /// and [`TrainError::Classes`] when the train split holds one class or lacks one that
+    /// validation or test hold.
+    pub fn new(experiment: Experiment<B::Device>, options: RunOptions) -> Result<Self> {
+        let (config, devices) = experiment.into_parts();
         let dataset = config.data.load(&config.split)?;
         let needed = config.train.batch_size;
         for (split, n) in [(Split::Train, needed), (Split::Val, 1), (Split::Test, 1)] {
@@ -410,7 +406,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             test,
             seconds: started.elapsed().as_secs_f64(),
         };
-        write_json(&self.options.run_dir.join(RunSummary::FILE_NAME), &summary)?;
+        write_json(&RunFiles::new(&self.options.run_dir).summary(), &summary)?;
         Ok(summary)
     }
 
@@ -420,7 +416,8 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
         let mut config = self.config.clone();
         config.method = method;
-        let path = run.join("config.toml");
+        let files = RunFiles::new(run);
+        let path = files.config();
         let text = config.to_toml().map_err(|message| TrainError::Config {
             path: path.clone(),
             message,
@@ -429,7 +426,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let dataset = &self.dataset;
         let info = RunInfo {
             name: config.name.clone(),
-            method: method.name().to_owned(),
+            method,
             dataset: dataset.name.clone(),
             target: dataset.target.clone(),
             classes: dataset.classes.clone(),
@@ -441,7 +438,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 .collect(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
         };
-        write_json(&run.join(RunInfo::FILE_NAME), &info)?;
+        write_json(&files.info(), &info)?;
         let seen = [Split::Train, Split::Val].map(|s| dataset.split(s));
         TrainedOn::of(seen.into_iter().flatten()).write(run)
     }
@@ -460,7 +457,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let run = &self.options.run_dir;
         let Some(point) = Checkpoints::new(run).resume_point()? else {
             return Err(TrainError::Checkpoint {
-                path: run.join("checkpoints"),
+                path: RunFiles::new(run).checkpoints(),
                 message: "no checkpoint to resume from".to_owned(),
             });
         };
@@ -485,12 +482,9 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// of the model means the same label before and after: a label renamed in the data
     /// since would silently swap what the outputs mean), and its splits the sizes they had.
     fn check_resumed_dataset(&self) -> Result<()> {
-        let path = self.options.run_dir.join(RunInfo::FILE_NAME);
+        let path = RunFiles::new(&self.options.run_dir).info();
         // A run without its run.json (written by an older version) has nothing to compare.
-        let Some(info) = std::fs::read_to_string(&path)
-            .ok()
-            .and_then(|text| serde_json::from_str::<RunInfo>(&text).ok())
-        else {
+        let Some(info) = fineface_run::read_json::<RunInfo>(&path).ok() else {
             return Ok(());
         };
         if info.classes != self.dataset.classes {
@@ -569,7 +563,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             }
         }
         Err(TrainError::NoIntactCheckpoint {
-            dir: self.options.run_dir.join("checkpoints"),
+            dir: RunFiles::new(&self.options.run_dir).checkpoints(),
             damaged: point.damaged.into_iter().chain(damaged).collect(),
         })
     }
@@ -585,7 +579,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let Some((_, epoch)) = state.best else {
             return Ok(());
         };
-        let best = self.options.run_dir.join("best.mpk");
+        let best = RunFiles::new(&self.options.run_dir).best_weights();
         let damage = match load_weights(model.valid(), &best, self.device()) {
             Ok(_) => return self.check_best_epoch(model, epoch),
             Err(damage) => damage,
@@ -620,7 +614,10 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let Some(restored) = restored else {
             return Ok(false);
         };
-        save_weights(&restored.valid(), &self.options.run_dir.join("best.mpk"))?;
+        save_weights(
+            &restored.valid(),
+            &RunFiles::new(&self.options.run_dir).best_weights(),
+        )?;
         Ok(true)
     }
 
@@ -630,10 +627,9 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// the selected epoch's checkpoint where it is kept; otherwise a later epoch that wins
     /// the selection writes it again, which the warning says.
     fn check_best_epoch<M: TrainStep<B>>(&self, model: &M, epoch: usize) -> Result<()> {
-        let run = &self.options.run_dir;
-        let written = std::fs::read_to_string(run.join("best.json"))
+        let best = RunFiles::new(&self.options.run_dir).best_epoch();
+        let written = fineface_run::read_json::<EpochMetrics>(&best)
             .ok()
-            .and_then(|text| serde_json::from_str::<EpochMetrics>(&text).ok())
             .map(|metrics| metrics.epoch);
         let Some(written) = written.filter(|w| *w != epoch) else {
             return Ok(());
@@ -650,7 +646,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             "best.mpk held epoch {written}'s weights: written again from epoch {epoch}'s checkpoint, the one the resumed state selected"
         );
         if let Some(metrics) = self.history_of(epoch) {
-            write_json(&run.join("best.json"), &metrics)?;
+            write_json(&best, &metrics)?;
         }
         Ok(())
     }
@@ -668,7 +664,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// those done are an error; another dataset root is allowed (the dataset moved), with a
     /// warning.
     fn check_resumed_config(&self, state: &TrainState) -> Result<()> {
-        let path = self.options.run_dir.join("config.toml");
+        let path = RunFiles::new(&self.options.run_dir).config();
         let epochs = self.config.train.epochs;
         if epochs < state.epochs_done {
             // `--epochs` or the file: either way the run's count, not the file, is at fault.
@@ -811,7 +807,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let n_batches = loader.n_batches();
         let mut progress = Progress::new(self, epoch, n_batches);
         let mut training = EpochTraining {
-            loss_sums: vec![0.0; M::LOSS_NAMES.len()],
+            loss_sums: vec![0.0; M::LOSSES.len()],
             ..EpochTraining::default()
         };
         let mut pending = Some(loader.batch(epoch as u64, 0));
@@ -941,7 +937,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             epoch: epoch + 1,
             lr_backbone: rates.backbone,
             lr_new: rates.heads,
-            losses: training.mean_losses(M::LOSS_NAMES),
+            losses: training.mean_losses(M::LOSSES),
             train_accuracy: if training.seen == 0 {
                 0.0
             } else {
@@ -991,17 +987,17 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         state: &mut TrainState,
         metrics: EpochMetrics,
     ) -> Result<()> {
-        let run = &self.options.run_dir;
-        let value = metrics.selection_value(self.config.train.select_by);
+        let files = RunFiles::new(&self.options.run_dir);
+        let value = self.config.train.select_by.value_in(&metrics);
         if state.best.is_none_or(|(best, _)| value > best) {
             state.best = Some((value, metrics.epoch));
-            save_weights(&model.valid(), &run.join("best.mpk"))?;
-            write_json(&run.join("best.json"), &metrics)?;
+            save_weights(&model.valid(), &files.best_weights())?;
+            write_json(&files.best_epoch(), &metrics)?;
         }
         state.epochs_done = metrics.epoch;
         state.history.push(metrics);
-        write_history(run, &state.history)?;
-        Checkpoints::new(run).save(model, optimizer, state)?;
+        write_history(&files.metrics(), &files.val_groups(), &state.history)?;
+        Checkpoints::new(files.dir()).save(model, optimizer, state)?;
         Ok(())
     }
 
@@ -1011,22 +1007,22 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         M: TrainStep<B>,
         M::InnerModule: Predict<B::InnerBackend>,
     {
-        let run = &self.options.run_dir;
-        let best = load_weights(model.valid(), &run.join("best.mpk"), self.device())?;
+        let files = RunFiles::new(&self.options.run_dir);
+        let best = load_weights(model.valid(), &files.best_weights(), self.device())?;
         let mut test = self.evaluate(&best, Split::Test)?;
         // Listed test images the reader left out are the report's too.
         test.bad_images
             .extend(self.dataset.skipped_from(Split::Test));
         let samples = self.dataset.split(Split::Test);
         let report = write_evaluation(
-            &run.join("test"),
+            files.test().dir(),
             &test,
             samples,
             &self.dataset.classes,
             &self.dataset.sensitive,
         )?;
         let summary = summarise(&test, &report);
-        write_json(&run.join("test").join(SplitSummary::FILE_NAME), &summary)?;
+        write_json(&files.test().summary(), &summary)?;
         tracing::info!(
             accuracy = summary.accuracy, accuracy_concat = summary.accuracy_concat,
             accuracy_heads = summary.accuracy_heads, worst_group = %summary.worst_group,
@@ -1042,7 +1038,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
                 &self.dataset.classes,
                 &self.config.transform,
                 &self.crop,
-                &run.join("crops.png"),
+                &files.crops(),
                 self.device(),
             )?;
         }
@@ -1183,10 +1179,10 @@ pub fn next_free_dir(base: &Path, prefix: &str) -> PathBuf {
 
 /// Losses for a log line: `expert3:0.5177,expert2:0.2735,...` (four decimals, no Rust
 /// debug syntax).
-fn losses_text<S: AsRef<str>>(losses: &[(S, f64)]) -> String {
+fn losses_text(losses: &[(Loss, f64)]) -> String {
     losses
         .iter()
-        .map(|(name, value)| format!("{}:{value:.4}", name.as_ref()))
+        .map(|(name, value)| format!("{name}:{value:.4}"))
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -1205,8 +1201,8 @@ mod tests {
             ..EpochTraining::default()
         };
         assert_eq!(
-            training.mean_losses(&["a", "b"]),
-            [("a".to_owned(), 1.5), ("b".to_owned(), 0.5)]
+            training.mean_losses(&[Loss::Expert3, Loss::Expert2]),
+            [(Loss::Expert3, 1.5), (Loss::Expert2, 0.5)]
         );
     }
 }

@@ -473,7 +473,8 @@ fn train_from<B: fineface_model::FineFaceAutodiffBackend>(
         progress: false,
         ..RunOptions::new(run)
     };
-    let trainer = Trainer::<B>::new(config.clone(), vec![device], options).unwrap();
+    let experiment = fineface_train::Experiment::new(config.clone(), vec![device]).unwrap();
+    let trainer = Trainer::<B>::new(experiment, options).unwrap();
     let model = trainer
         .init_model(|device| {
             let model = model_of::<B>(config.model.width, config.model.head_width, device);

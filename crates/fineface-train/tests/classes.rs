@@ -68,7 +68,8 @@ fn trainer_error(data: DatasetConfig) -> String {
     config.data = data;
     config.split = SplitConfig::default();
     let options = RunOptions::new(dir.path().join("run"));
-    match Trainer::<CpuAutodiff>::new(config, vec![Default::default()], options) {
+    let experiment = fineface_train::Experiment::new(config, vec![Default::default()]).unwrap();
+    match Trainer::<CpuAutodiff>::new(experiment, options) {
         Err(e @ TrainError::Classes { .. }) => e.to_string(),
         Err(other) => panic!("not a class error: {other}"),
         Ok(_) => panic!("a target it cannot learn was accepted"),

@@ -258,7 +258,7 @@ fn one_training_iteration_leaves_every_parameter_as_the_reference_does() {
             &mut LocalReducer,
         )
         .unwrap();
-        losses.push((which.name(), result.loss));
+        losses.push((which.loss_name().name(), result.loss));
         result
     };
     // The reference's sources for this golden: crop 1 for expert 2, crop 3 for expert 1.

@@ -185,7 +185,7 @@ fn a_whole_iteration_reports_five_finite_losses_and_leaves_no_graph() {
             &mut LocalReducer,
         )
         .unwrap();
-    let names: Vec<_> = losses.losses.iter().map(|(n, _)| *n).collect();
+    let names: Vec<&str> = losses.losses.iter().map(|(n, _)| n.name()).collect();
     assert_eq!(
         names,
         ["expert3", "expert2", "expert1", "crop_all", "concat"]

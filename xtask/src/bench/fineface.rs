@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use anyhow::Context;
-use clap::Args;
+use clap::{Args, ValueEnum};
 
 use super::BenchArgs;
 use super::process::measure;
@@ -49,8 +49,85 @@ pub struct ModelBench {
     lean: bool,
     /// The reference's crops: its per-sample loop (`loop`, as the authors' code) or one
     /// batched grid_sample (`batched`).
-    #[arg(long, default_value = "loop")]
-    crops: String,
+    #[arg(long, value_enum, default_value_t = ReferenceCrops::Loop)]
+    crops: ReferenceCrops,
+}
+
+/// How the PyTorch reference crops (`--crops` of `bench_fineface_torch.py`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ReferenceCrops {
+    /// A per-sample loop, as the authors' code.
+    Loop,
+    /// One batched grid_sample.
+    Batched,
+}
+
+impl ReferenceCrops {
+    /// Its name on the reference's command line.
+    fn arg(self) -> &'static str {
+        match self {
+            Self::Loop => "loop",
+            Self::Batched => "batched",
+        }
+    }
+}
+
+/// One FineFACE case: what `bench_fineface --case` and the reference script time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum ModelCase {
+    /// One full training iteration (five steps, crops, optimiser).
+    Iteration,
+    /// One baseline training iteration.
+    Baseline,
+    /// Backbone forward, evaluation mode.
+    Forward,
+    /// Backbone forward + backward, training mode.
+    Backward,
+    /// Inference: forward, combined crop, forward, 8 logits.
+    Eval,
+    /// The four attention crops of a batch.
+    Crops,
+    /// A square float32 matmul of `--image-size` (the machine's rate).
+    Matmul,
+}
+
+impl ModelCase {
+    /// The model cases `all` runs, in order (then the matmul).
+    const MODEL: [Self; 6] = [
+        Self::Iteration,
+        Self::Baseline,
+        Self::Forward,
+        Self::Backward,
+        Self::Eval,
+        Self::Crops,
+    ];
+
+    /// Its name on both sides' command lines (`--case`).
+    fn arg(self) -> &'static str {
+        match self {
+            Self::Iteration => "iteration",
+            Self::Baseline => "baseline",
+            Self::Forward => "forward",
+            Self::Backward => "backward",
+            Self::Eval => "eval",
+            Self::Crops => "crops",
+            Self::Matmul => "matmul",
+        }
+    }
+
+    /// Its name in the results.
+    fn result_name(self, m: &ModelBench) -> String {
+        match self {
+            Self::Iteration if m.lean => "iteration_lean".to_owned(),
+            Self::Iteration => "iteration".to_owned(),
+            Self::Baseline => "baseline_iteration".to_owned(),
+            Self::Forward => "backbone_forward".to_owned(),
+            Self::Backward => "backbone_forward_backward".to_owned(),
+            Self::Eval => "eval_8_logit".to_owned(),
+            Self::Crops => "attention_crops".to_owned(),
+            Self::Matmul => format!("matmul_{}", m.image_size),
+        }
+    }
 }
 
 impl BenchArgs {
@@ -58,21 +135,14 @@ impl BenchArgs {
     /// UTKFace sample is there.
     pub(super) fn all(&self, m: &ModelBench) -> anyhow::Result<Vec<CaseResult>> {
         let mut cases = Vec::new();
-        for case in [
-            "iteration",
-            "baseline",
-            "forward",
-            "backward",
-            "eval",
-            "crops",
-        ] {
+        for case in ModelCase::MODEL {
             cases.push(self.fineface_case(m, case)?);
         }
         let matmul = ModelBench {
             image_size: 2048,
             ..m.clone()
         };
-        cases.push(self.fineface_case(&matmul, "matmul")?);
+        cases.push(self.fineface_case(&matmul, ModelCase::Matmul)?);
         if m.device == "cpu" {
             let utkface = workspace_root().join("../shared/data/utkface");
             if utkface.is_dir() {
@@ -86,7 +156,11 @@ impl BenchArgs {
     /// process times `iters` iterations after a warm-up. The iteration case also counts its
     /// floating-point work (PyTorch's flop counter on the reference) and measures the
     /// machine's matmul rate, to report achieved FLOP/s against it.
-    pub(super) fn fineface_case(&self, m: &ModelBench, case: &str) -> anyhow::Result<CaseResult> {
+    pub(super) fn fineface_case(
+        &self,
+        m: &ModelBench,
+        case: ModelCase,
+    ) -> anyhow::Result<CaseResult> {
         let features: Vec<GpuFeature> = GpuFeature::of_device(&m.device).into_iter().collect();
         let ours_exe = build_release(
             "fineface-train",
@@ -102,7 +176,7 @@ impl BenchArgs {
                 });
         let script = workspace_root().join("tools/reference/bench_fineface_torch.py");
         let common = |cmd: &mut Command| {
-            cmd.args(["--case", case, "--backbone", &m.backbone])
+            cmd.args(["--case", case.arg(), "--backbone", &m.backbone])
                 .args(["--width", &m.width.to_string()])
                 .args(["--head-width", &m.head_width.to_string()])
                 .args(["--image-size", &m.image_size.to_string()])
@@ -116,11 +190,11 @@ impl BenchArgs {
         common(&mut ours);
         ours.args(["--device", &m.device]);
         let mut reference = Command::new(&self.python);
-        reference.arg(&script).args(["--crops", &m.crops]);
+        reference.arg(&script).args(["--crops", m.crops.arg()]);
         common(&mut reference);
         reference.args(["--device", &reference_device]);
         let rounds = alternate(
-            case,
+            case.arg(),
             self.repeat,
             Timing::Printed,
             &mut ours,
@@ -130,7 +204,9 @@ impl BenchArgs {
         let mut result = CaseResult::summarise(name, &rounds, shape)?;
         self.add_notes(&mut result, m, case, || {
             let mut count = Command::new(&self.python);
-            count.arg(&script).args(["--crops", &m.crops, "--flops"]);
+            count
+                .arg(&script)
+                .args(["--crops", m.crops.arg(), "--flops"]);
             common(&mut count);
             count.args(["--device", &reference_device]);
             count
@@ -144,11 +220,11 @@ impl BenchArgs {
         &self,
         result: &mut CaseResult,
         m: &ModelBench,
-        case: &str,
+        case: ModelCase,
         flop_counter: impl FnOnce() -> Command,
     ) -> anyhow::Result<()> {
         match case {
-            "iteration" => {
+            ModelCase::Iteration => {
                 let out = measure(&mut flop_counter())?;
                 let json: serde_json::Value = serde_json::from_str(out.stdout.trim())
                     .with_context(|| format!("flop count output: {}", out.stdout))?;
@@ -168,19 +244,19 @@ impl BenchArgs {
                     }
                 );
             }
-            "eval" => {
+            ModelCase::Eval => {
                 result.notes = format!(
                     "{}; ours {:.1} img/s, reference {:.1} img/s (reference crops: {})",
                     result.notes,
                     m.batch as f64 / result.ours_s,
                     m.batch as f64 / result.reference_s,
-                    m.crops
+                    m.crops.arg()
                 );
             }
-            "crops" => {
-                result.notes = format!("{}; reference crops: {}", result.notes, m.crops);
+            ModelCase::Crops => {
+                result.notes = format!("{}; reference crops: {}", result.notes, m.crops.arg());
             }
-            "matmul" => {
+            ModelCase::Matmul => {
                 let flops = 2.0 * (m.image_size as f64).powi(3);
                 result.notes = format!(
                     "float32 [{n}, {n}] @ [{n}, {n}]: ours {:.1} GFLOP/s, reference {:.1} GFLOP/s (the machine's matmul rate)",
@@ -189,14 +265,18 @@ impl BenchArgs {
                     n = m.image_size
                 );
             }
-            _ => {}
+            ModelCase::Baseline | ModelCase::Forward | ModelCase::Backward => {}
         }
         Ok(())
     }
 }
 
 /// The case's name in the results and the shape it ran at.
-fn case_name_and_shape(m: &ModelBench, case: &str, reference_device: &str) -> (String, String) {
+fn case_name_and_shape(
+    m: &ModelBench,
+    case: ModelCase,
+    reference_device: &str,
+) -> (String, String) {
     let devices = if reference_device == m.device {
         m.device.clone()
     } else {
@@ -212,16 +292,5 @@ fn case_name_and_shape(m: &ModelBench, case: &str, reference_device: &str) -> (S
         "{} ({width}heads {}), batch {}, {} px, {devices}",
         m.backbone, m.head_width, m.batch, m.image_size
     );
-    let name = match case {
-        "iteration" if m.lean => "iteration_lean".to_owned(),
-        "iteration" => "iteration".to_owned(),
-        "baseline" => "baseline_iteration".to_owned(),
-        "forward" => "backbone_forward".to_owned(),
-        "backward" => "backbone_forward_backward".to_owned(),
-        "eval" => "eval_8_logit".to_owned(),
-        "crops" => "attention_crops".to_owned(),
-        "matmul" => format!("matmul_{}", m.image_size),
-        other => other.to_owned(),
-    };
-    (name, shape)
+    (case.result_name(m), shape)
 }

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use fineface::ModelBench;
+use fineface::{ModelBench, ModelCase};
 
 /// Benchmarks against the Python reference tools.
 #[derive(Debug, Args)]
@@ -122,12 +122,12 @@ impl BenchArgs {
                 size,
                 iters,
             } => self.resnet(arch, *batch, *size, *iters)?,
-            BenchCase::Iteration(m) => vec![self.fineface_case(m, "iteration")?],
-            BenchCase::Baseline(m) => vec![self.fineface_case(m, "baseline")?],
-            BenchCase::Forward(m) => vec![self.fineface_case(m, "forward")?],
-            BenchCase::Backward(m) => vec![self.fineface_case(m, "backward")?],
-            BenchCase::Eval(m) => vec![self.fineface_case(m, "eval")?],
-            BenchCase::Crops(m) => vec![self.fineface_case(m, "crops")?],
+            BenchCase::Iteration(m) => vec![self.fineface_case(m, ModelCase::Iteration)?],
+            BenchCase::Baseline(m) => vec![self.fineface_case(m, ModelCase::Baseline)?],
+            BenchCase::Forward(m) => vec![self.fineface_case(m, ModelCase::Forward)?],
+            BenchCase::Backward(m) => vec![self.fineface_case(m, ModelCase::Backward)?],
+            BenchCase::Eval(m) => vec![self.fineface_case(m, ModelCase::Eval)?],
+            BenchCase::Crops(m) => vec![self.fineface_case(m, ModelCase::Crops)?],
             BenchCase::All(m) => self.all(m)?,
         };
         result::BenchReport::new(cases).write(self.json.as_deref())

@@ -583,7 +583,7 @@ fn read_report(path: &Path) -> Result<HashMap<String, AlignRow>> {
 fn write_rows(path: &Path, rows: &[AlignRow]) -> Result<()> {
     let header = ["image", "bytes", "modified", "faces", "kept", "outcome"].map(str::to_owned);
     let text = |v: Option<usize>| v.map(|v| v.to_string()).unwrap_or_default();
-    write_csv(
+    Ok(write_csv(
         path,
         &header,
         rows.iter().map(|r| {
@@ -596,7 +596,7 @@ fn write_rows(path: &Path, rows: &[AlignRow]) -> Result<()> {
                 r.outcome.clone(),
             ]
         }),
-    )
+    )?)
 }
 
 /// Copies the dataset's other files (labels, manifests) unless the same bytes are there.

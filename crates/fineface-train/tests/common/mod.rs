@@ -247,34 +247,22 @@ pub fn tiny_fineface<B: FineFaceAutodiffBackend>(
         .init(backbone, device)
 }
 
-/// `metrics.csv` without the columns that measure the machine (time, memory).
+/// The run's history (`metrics.csv` and `val_groups.csv`, read as `fineface-run` reads
+/// them) without the numbers that measure the machine (times, throughput, memory).
 #[allow(dead_code)] // Used by the test crates that resume runs.
-pub fn metrics_without_timing(run: &Path) -> Vec<String> {
-    let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
-    let keep: Vec<usize> = header
-        .iter()
-        .enumerate()
-        .filter(|(_, h)| {
-            ![
-                "seconds",
-                "train_seconds",
-                "train_images_per_second",
-                "rss_mb",
-                "peak_rss_mb",
-            ]
-            .contains(h)
+pub fn metrics_without_timing(run: &Path) -> Vec<fineface_run::EpochMetrics> {
+    let files = fineface_run::RunFiles::new(run);
+    let history = fineface_run::read_history(&files.metrics(), &files.val_groups()).unwrap();
+    history
+        .epochs
+        .into_iter()
+        .map(|m| fineface_run::EpochMetrics {
+            seconds: 0.0,
+            train_seconds: 0.0,
+            train_images_per_second: 0.0,
+            rss_mb: 0.0,
+            peak_rss_mb: 0.0,
+            ..m
         })
-        .map(|(i, _)| i)
-        .collect();
-    std::iter::once(text.lines().next().unwrap().to_owned())
-        .chain(lines.map(|l| {
-            let fields: Vec<&str> = l.split(',').collect();
-            keep.iter()
-                .map(|&i| fields[i])
-                .collect::<Vec<_>>()
-                .join(",")
-        }))
         .collect()
 }

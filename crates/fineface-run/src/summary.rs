@@ -1,9 +1,9 @@
 //! The run folder's JSON files, declared once for the trainer that writes them and the tools
-//! that read them (`cargo xtask report`, `compare`).
+//! that read them (`cargo xtask report`, `compare`, seed studies).
 //!
 //! A run folder holds [`RunInfo`] in `run.json`, [`RunSummary`] in `summary.json`, and a
 //! [`SplitSummary`] in each evaluated split's `<split>/summary.json`, beside that split's
-//! `fairness.json` ([`SubgroupReport`](crate::SubgroupReport)). Both files write an infinite
+//! `fairness.json` ([`SubgroupReport`](fineface_fair::SubgroupReport)). Both files write an infinite
 //! Skewed Error Ratio the same way: a number when finite, `"inf"` for infinity, `null` when
 //! undefined.
 
@@ -11,13 +11,15 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::method::Method;
+
 /// What a run folder says about the run, beside its config (`run.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunInfo {
     /// The experiment's name.
     pub name: String,
-    /// The method trained: `"fineface"` or `"baseline"`.
-    pub method: String,
+    /// The method trained (`"fineface"` or `"baseline"` in the file).
+    pub method: Method,
     /// The dataset trained on.
     pub dataset: String,
     /// The target attribute.
@@ -56,7 +58,7 @@ pub struct SplitSummary {
     pub dob: f64,
     /// Skewed Error Ratio (worst group error / best group error): `"inf"` in JSON when only
     /// the best group is error-free, `None` (`null`) when every group is.
-    #[serde(default, with = "crate::extended_float")]
+    #[serde(default, with = "fineface_fair::extended_float")]
     pub ser: Option<f64>,
     /// Images of the split that could not be decoded and were left out (0 in files written
     /// before this field existed).
@@ -64,7 +66,7 @@ pub struct SplitSummary {
     pub skipped: usize,
     /// Those images, each with the reason it was left out.
     #[serde(default)]
-    pub skipped_images: Vec<crate::SkippedItem>,
+    pub skipped_images: Vec<fineface_fair::SkippedItem>,
 }
 
 impl SplitSummary {
@@ -134,11 +136,11 @@ mod tests {
     #[test]
     fn ser_agrees_with_the_fairness_report() {
         // The report's aggregates write the same SER as the summary.
-        let mut table = crate::PredictionTable::new(["gender"]).unwrap();
+        let mut table = fineface_fair::PredictionTable::new(["gender"]).unwrap();
         for (t, p, g) in [("1", "1", "F"), ("0", "1", "F"), ("1", "1", "M")] {
             table.push(t, p, &[g]).unwrap();
         }
-        let report = crate::audit(&table, &crate::AuditOptions::default()).unwrap();
+        let report = fineface_fair::audit(&table, &fineface_fair::AuditOptions::default()).unwrap();
         let aggregates = serde_json::to_value(&report.aggregates).unwrap();
         let summary = serde_json::to_value(split(report.aggregates.ser)).unwrap();
         assert_eq!(aggregates["ser"], json!("inf"));
@@ -163,7 +165,7 @@ mod tests {
             "target": "gender", "classes": ["Female", "Male"], "sensitive": ["race", "gender"],
             "split_sizes": [["train", 1800], ["val", 600], ["test", 600]], "version": "0.1.0"}"#;
         let parsed: RunInfo = serde_json::from_str(info).unwrap();
-        assert_eq!(parsed.method, "baseline");
+        assert_eq!(parsed.method, Method::Baseline);
         assert_eq!(parsed.split_sizes[2], ("test".to_owned(), 600));
         let reparsed: Value = serde_json::to_value(&parsed).unwrap();
         assert_eq!(reparsed, serde_json::from_str::<Value>(info).unwrap());
