@@ -487,22 +487,23 @@ fn outside_tests(text: &str) -> String {
 /// a test module's `super::` is its own file.
 fn super_paths(code: &str, module: &str) -> Vec<String> {
     let code = outside_tests(code);
-    let code = code.as_str();
-    let parents: Vec<&str> = module.split("::").filter(|p| !p.is_empty()).collect();
-    paths_after(code, "super::")
+    paths_after(&code, "super::")
         .into_iter()
-        .filter_map(|path| {
-            let mut segments: Vec<&str> = path.split("::").collect();
-            let mut base = parents.clone();
-            base.pop()?;
-            while segments.first() == Some(&"super") {
-                segments.remove(0);
-                base.pop()?;
-            }
-            base.extend(segments);
-            Some(base.join("::"))
-        })
+        .filter_map(|path| resolve_super(&format!("super::{path}"), module))
         .collect()
+}
+
+/// `path` (`super::x::Y`, `super::super::Z`) as written in `module`, crate-relative; `None`
+/// when it climbs above the crate root.
+fn resolve_super(path: &str, module: &str) -> Option<String> {
+    let mut base: Vec<&str> = module.split("::").filter(|p| !p.is_empty()).collect();
+    let mut segments: Vec<&str> = path.split("::").collect();
+    while segments.first() == Some(&"super") {
+        segments.remove(0);
+        base.pop()?;
+    }
+    base.extend(segments);
+    Some(base.join("::"))
 }
 
 /// The longest module of `modules` that `path` starts with, if any but the root.
@@ -541,7 +542,8 @@ fn reexports(
                 } else if let Some(rest) = path.strip_prefix("self::") {
                     join(module, rest)
                 } else if path.starts_with("super::") {
-                    match super_paths(&format!("use {path};"), &format!("{module}::x")).pop() {
+                    // Written in `module`'s own file (its `mod.rs`).
+                    match resolve_super(&path, module) {
                         Some(p) => p,
                         None => continue,
                     }
@@ -604,7 +606,8 @@ fn resolve(
 /// Which module imports which in one crate's `src/`: (importer, imported) -> one example,
 /// `"file uses crate::path"`. Paths through `crate::` and `super::` count, followed through
 /// re-exports to the module that defines the item; a module's re-exports of its own
-/// children (`pub use child::X` in `mod.rs`) are no import of its own.
+/// children (`pub use child::X` in `mod.rs`) are no import of its own. Test items count for
+/// neither: a test may reach into any module without making the module graph circular.
 fn module_imports(src: &Path) -> BTreeMap<(String, String), String> {
     let mut files = Vec::new();
     rust_files(src, &mut files);
@@ -617,7 +620,7 @@ fn module_imports(src: &Path) -> BTreeMap<(String, String), String> {
     let mut edges = BTreeMap::new();
     for (module, file) in &files {
         let code = strip_comments(&std::fs::read_to_string(file).unwrap(), false);
-        let named = crate_paths(&code)
+        let named = crate_paths(&outside_tests(&code))
             .into_iter()
             .map(|p| (p.clone(), format!("crate::{p}")))
             .chain(
@@ -802,6 +805,13 @@ fn import_scanner_expands_groups_and_skips_comments_and_strings() {
         ["p::q::a::X", "p::b::Y", "p::c", "p::q::d"]
     );
     assert!(super_paths("use super::super::X;", "top").is_empty());
+    // As Rust reads it: `super` of a folder's `mod.rs` (module `p`) is the crate root.
+    assert_eq!(resolve_super("super::X", "p").as_deref(), Some("X"));
+    assert_eq!(
+        resolve_super("super::super::X", "p::q").as_deref(),
+        Some("X")
+    );
+    assert_eq!(resolve_super("super::X", ""), None);
 }
 
 #[test]
