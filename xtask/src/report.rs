@@ -241,10 +241,14 @@ fn curves_section(history: &History, has_heads: bool) -> String {
 
 /// One cell of the epoch table: a number to `places`, the worst group as written.
 fn cell(column: Column, epoch: &EpochMetrics, places: usize) -> String {
-    match (column, column.value(epoch)) {
-        (Column::ValWorstGroup, _) => markdown_cell(&epoch.val_worst_group),
-        (_, Some(value)) => format!("{value:.places$}"),
-        (_, None) => "—".to_owned(),
+    match column {
+        Column::ValWorstGroup => markdown_cell(&epoch.val_worst_group),
+        _ => {
+            let value = column
+                .value(epoch)
+                .expect("read_history fills every column of the header in every epoch");
+            format!("{value:.places$}")
+        }
     }
 }
 

@@ -100,9 +100,7 @@ fn eval_request(args: &EvalArgs, run: &RunFolder) -> anyhow::Result<EvalRequest>
     let own = !matches!(data, EvalData::Other(_));
     // A run that keeps `trained-on.tsv` is compared image by image (the outcome says so);
     // an older one is warned of by the split asked.
-    let compared = fineface_train::RunFiles::new(&run.dir)
-        .trained_on()
-        .is_file();
+    let compared = run.files.trained_on().is_file();
     if own && !compared && matches!(split, Some(EvalSplit::All | EvalSplit::One(Split::Train))) {
         tracing::warn!(
             "--split {}: the run trained on this dataset's train split, so these numbers \

@@ -199,7 +199,10 @@ fn predict_on<B: FineFaceBackend>(args: &PredictArgs, device: &B::Device) -> any
     };
     match finder {
         Some(finder) => {
-            let out = args.out.clone().unwrap_or_else(|| run.dir.join("photos"));
+            let out = args
+                .out
+                .clone()
+                .unwrap_or_else(|| run.files.dir().join("photos"));
             let report = predict_photos(&classifier, &finder, &images, &out, !args.quiet)?;
             print_photo_report(&report);
             anyhow::ensure!(

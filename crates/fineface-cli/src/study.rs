@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use clap::Args;
 use fineface_model::FineFaceAutodiffBackend;
+use fineface_run::write_json;
 use fineface_study::{
     StudyOptions, StudyOutcome, StudyPlan, StudyRecord, StudyRequest, next_study_dir, run_study,
 };
-use fineface_train::{BackendTask, Overrides, on_devices, parse_devices, write_json};
+use fineface_train::{BackendTask, Overrides, on_devices, parse_devices};
 
 use crate::experiment::experiment_path;
 use crate::flags;

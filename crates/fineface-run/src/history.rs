@@ -204,10 +204,15 @@ impl Column {
             Self::ValWorstGroup => m.val_worst_group.clone(),
             Self::Epoch => m.epoch.to_string(),
             Self::SkippedImages => m.skipped_images.to_string(),
-            Self::Seconds | Self::TrainSeconds => format!("{:.3}", self.value(m).unwrap_or(0.0)),
+            Self::Seconds => format!("{:.3}", m.seconds),
+            Self::TrainSeconds => format!("{:.3}", m.train_seconds),
             Self::TrainImagesPerSecond => format!("{:.2}", m.train_images_per_second),
-            Self::RssMb | Self::PeakRssMb => format!("{:.1}", self.value(m).unwrap_or(0.0)),
-            _ => self.value(m).unwrap_or(f64::NAN).to_string(),
+            Self::RssMb => format!("{:.1}", m.rss_mb),
+            Self::PeakRssMb => format!("{:.1}", m.peak_rss_mb),
+            _ => self
+                .value(m)
+                .expect("write_history checks that every epoch reports its columns' losses")
+                .to_string(),
         }
     }
 

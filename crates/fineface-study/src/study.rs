@@ -16,11 +16,11 @@ use crate::plan::StudyPlan;
 use crate::plot::write_study_svg;
 use crate::render::study_markdown;
 use crate::summary::{StudySummary, read_report};
+use fineface_run::{write_atomic, write_json};
 use fineface_train::Checkpoints;
 use fineface_train::ExperimentConfig;
 use fineface_train::{EvalData, EvalRequest, RunFolder};
 use fineface_train::{RunOptions, train};
-use fineface_train::{write_atomic, write_json};
 
 /// How a study runs.
 #[derive(Debug, Clone)]

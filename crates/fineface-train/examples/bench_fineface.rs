@@ -27,10 +27,10 @@ use burn::module::AutodiffModule;
 use burn::tensor::{Distribution, Int, Tensor};
 use clap::{Parser, ValueEnum};
 use fineface_model::AttentionCropConfig;
-use fineface_model::{Backbone, DeviceSpec, FineFaceAutodiffBackend};
+use fineface_model::{Backbone, DeviceSpec, FineFaceAutodiffBackend, Predict};
 use fineface_train::LocalReducer;
 use fineface_train::{
-    BackboneChoice, BackboneConfig, GroupedSgd, IterationContext, ModelSettings, Predict, Shard,
+    BackboneChoice, BackboneConfig, GroupedSgd, IterationContext, ModelSettings, Shard,
     TrainBackbone, TrainSettings, TrainStep, backbone_config, build_baseline, build_fineface,
 };
 

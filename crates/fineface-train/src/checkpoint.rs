@@ -30,7 +30,7 @@ use crate::optim::{GroupedModule, GroupedSgd};
 use fineface_run::EpochMetrics;
 
 /// The recorder of every checkpoint file.
-pub type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
+pub(crate) type CheckpointRecorder = NamedMpkFileRecorder<FullPrecisionSettings>;
 
 /// The files of a checkpoint folder that `checksums.json` must cover.
 const CHECKPOINT_FILES: [&str; 3] = ["model.mpk", "optimizer.mpk", "state.json"];
@@ -40,7 +40,7 @@ pub const CHECKSUMS_FILE: &str = "checksums.json";
 
 /// Size and SHA-256 of a checkpoint file as it was written.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileChecksum {
+pub(crate) struct FileChecksum {
     /// Length in bytes.
     pub bytes: u64,
     /// SHA-256, lowercase hex.

@@ -17,7 +17,7 @@ use crate::files::{write_atomic, write_csv};
 use fineface_model::Predict;
 
 /// The images of a batch as a `[n, 3, size, size]` tensor on `device`.
-pub fn batch_tensor<B: Backend>(batch: ImageBatch, device: &B::Device) -> Tensor<B, 4> {
+pub(crate) fn batch_tensor<B: Backend>(batch: ImageBatch, device: &B::Device) -> Tensor<B, 4> {
     let n = batch.len();
     let size = batch.size;
     Tensor::from_data(TensorData::new(batch.images, [n, 3, size, size]), device)
@@ -25,9 +25,9 @@ pub fn batch_tensor<B: Backend>(batch: ImageBatch, device: &B::Device) -> Tensor
 
 /// One evaluated image.
 #[derive(Debug, Clone, PartialEq)]
-pub struct PredictionRow {
-    /// Index of the sample in the evaluated split.
-    pub sample: usize,
+pub(crate) struct PredictionRow<'a> {
+    /// The image's sample (its file and sensitive attributes).
+    pub sample: &'a FaceSample,
     /// True class index.
     pub y_true: usize,
     /// Predicted class (FineFACE: argmax of the 8-logit sum).
@@ -37,9 +37,10 @@ pub struct PredictionRow {
     /// Prediction of the 4-head sum on the image.
     pub y_pred_heads: usize,
     /// The probability of every class, in the order of the run's classes: the softmax of
-    /// the final logits ([`HeadLogits::probabilities`](crate::HeadLogits::probabilities); a
-    /// score for ranking and thresholds, not calibrated). For two classes, the second is
-    /// the positive one (`Male`, `yes`): scikit-learn's `predict_proba(X)[:, 1]`.
+    /// the final logits
+    /// ([`HeadLogits::probabilities`](fineface_model::HeadLogits::probabilities); a score
+    /// for ranking and thresholds, not calibrated). For two classes, the second is the
+    /// positive one (`Male`, `yes`): scikit-learn's `predict_proba(X)[:, 1]`.
     pub probabilities: Vec<f64>,
 }
 
@@ -49,18 +50,22 @@ pub fn probability_column(class: &str) -> String {
     format!("p_{class}")
 }
 
-/// The predictions of a split.
-#[derive(Debug, Clone, Default)]
-pub struct Evaluation {
+/// The predictions of a split, borrowing the samples and classes they were made on.
+#[derive(Debug, Clone)]
+pub(crate) struct Evaluation<'a> {
+    /// The samples evaluated, in split order.
+    pub samples: &'a [FaceSample],
+    /// The run's classes, in the model's output order (`y_true`, `y_pred` index them).
+    pub classes: &'a [String],
     /// One row per decoded image, in split order.
-    pub rows: Vec<PredictionRow>,
+    pub rows: Vec<PredictionRow<'a>>,
     /// Images that could not be decoded (left out of the rows).
     pub bad_images: Vec<BadImage>,
 }
 
 /// How to batch an evaluation.
 #[derive(Clone)]
-pub struct EvalSettings<'a> {
+pub(crate) struct EvalSettings<'a> {
     /// The evaluation transform (resize, centre crop, normalise).
     pub transform: &'a TransformConfig,
     /// The attention crop of FineFACE's inference.
@@ -88,13 +93,13 @@ impl std::fmt::Debug for EvalSettings<'_> {
 }
 
 /// Predicts every image of `samples` with `model` (no autodiff: pass an inner module).
-pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
+pub(crate) fn predict_samples<'a, B: Backend, P: Predict<B> + ?Sized>(
     model: &P,
-    samples: &[FaceSample],
-    classes: &[String],
+    samples: &'a [FaceSample],
+    classes: &'a [String],
     settings: &EvalSettings<'_>,
     device: &B::Device,
-) -> Result<Evaluation> {
+) -> Result<Evaluation<'a>> {
     let mut loader = BatchLoader::new(
         samples,
         classes,
@@ -111,7 +116,12 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
     if let Some(prepare) = settings.prepare {
         loader = loader.with_prepare(prepare);
     }
-    let mut evaluation = Evaluation::default();
+    let mut evaluation = Evaluation {
+        samples,
+        classes,
+        rows: Vec::new(),
+        bad_images: Vec::new(),
+    };
     for k in 0..loader.n_batches() {
         let (batch, bad) = loader.batch(0, k).map_err(|e| TrainError::BadImage {
             path: e.path,
@@ -143,7 +153,7 @@ pub fn predict_samples<B: Backend, P: Predict<B> + ?Sized>(
         let heads = argmax(logits.heads_on_image, "head logits")?;
         for (i, &sample) in indices.iter().enumerate() {
             evaluation.rows.push(PredictionRow {
-                sample,
+                sample: &samples[sample],
                 y_true: targets[i],
                 y_pred: combined[i],
                 y_pred_concat: concat[i],
@@ -182,8 +192,8 @@ pub(crate) fn host<B: Backend, const D: usize>(
     }
 }
 
-impl Evaluation {
-    fn share(&self, correct: impl Fn(&PredictionRow) -> bool) -> f64 {
+impl Evaluation<'_> {
+    fn share(&self, correct: impl Fn(&PredictionRow<'_>) -> bool) -> f64 {
         if self.rows.is_empty() {
             return 0.0;
         }
@@ -205,22 +215,15 @@ impl Evaluation {
         self.share(|r| r.y_pred_heads == r.y_true)
     }
 
-    /// The final predictions with their sensitive attributes, for fineface-fair.
-    pub fn table(
-        &self,
-        samples: &[FaceSample],
-        classes: &[String],
-        sensitive: &[String],
-    ) -> Result<PredictionTable> {
+    /// The final predictions with their sensitive attributes (named `sensitive`), for
+    /// fineface-fair.
+    pub fn table(&self, sensitive: &[String]) -> Result<PredictionTable> {
+        let classes = self.classes;
         let mut table = PredictionTable::new(sensitive.iter().map(String::as_str))?;
         // Every class the model predicts, even one no row of this split holds.
         table.declare_classes(classes);
         for row in &self.rows {
-            let values: Vec<&str> = samples[row.sample]
-                .sensitive
-                .iter()
-                .map(String::as_str)
-                .collect();
+            let values: Vec<&str> = row.sample.sensitive.iter().map(String::as_str).collect();
             table.push(&classes[row.y_true], &classes[row.y_pred], &values)?;
         }
         Ok(table)
@@ -228,21 +231,20 @@ impl Evaluation {
 
     /// The fairness report of the final predictions; the positive label of the binary
     /// rates is the last class in sorted order (`Male`, `yes`).
-    pub fn fairness(
-        &self,
-        samples: &[FaceSample],
-        classes: &[String],
-        sensitive: &[String],
-        input: Option<String>,
-    ) -> Result<SubgroupReport> {
-        let table = self.table(samples, classes, sensitive)?;
+    pub fn fairness(&self, sensitive: &[String], input: Option<String>) -> Result<SubgroupReport> {
+        let table = self.table(sensitive)?;
         let options = AuditOptions {
-            pos_label: classes.last().cloned().unwrap_or_else(|| "1".to_owned()),
+            pos_label: self
+                .classes
+                .last()
+                .cloned()
+                .unwrap_or_else(|| "1".to_owned()),
             bootstrap: None,
         };
         let mut report = audit(&table, &options)?;
         report.meta.input = input;
-        let files: std::collections::HashMap<&Path, &str> = samples
+        let files: std::collections::HashMap<&Path, &str> = self
+            .samples
             .iter()
             .map(|s| (s.path.as_path(), s.file.as_str()))
             .collect();
@@ -262,20 +264,15 @@ impl Evaluation {
     /// Writes the predictions CSV: `path,y_true,y_pred,y_pred_concat,y_pred_heads,
     /// p_<class>...,<sensitive...>` (one probability column per class, [`probability_column`]),
     /// which `cargo xtask fairness` reads as it is.
-    pub fn write_csv(
-        &self,
-        path: &Path,
-        samples: &[FaceSample],
-        classes: &[String],
-        sensitive: &[String],
-    ) -> Result<()> {
+    pub fn write_csv(&self, path: &Path, sensitive: &[String]) -> Result<()> {
+        let classes = self.classes;
         let mut header: Vec<String> = ["path", "y_true", "y_pred", "y_pred_concat", "y_pred_heads"]
             .map(String::from)
             .to_vec();
         header.extend(classes.iter().map(|c| probability_column(c)));
         header.extend(sensitive.iter().cloned());
         let rows = self.rows.iter().map(|row| {
-            let sample = &samples[row.sample];
+            let sample = row.sample;
             let mut fields = vec![
                 sample.file.clone(),
                 classes[row.y_true].clone(),
@@ -291,24 +288,18 @@ impl Evaluation {
     }
 }
 
-/// Writes `predictions.csv`, `fairness.json` and `fairness.md` of an evaluation into `dir`.
-pub fn write_evaluation(
+/// Writes `predictions.csv`, `fairness.json` and `fairness.md` of an evaluation into `dir`,
+/// its groups formed by the `sensitive` attributes of its samples.
+pub(crate) fn write_evaluation(
     dir: &Path,
-    evaluation: &Evaluation,
-    samples: &[FaceSample],
-    classes: &[String],
+    evaluation: &Evaluation<'_>,
     sensitive: &[String],
 ) -> Result<SubgroupReport> {
     std::fs::create_dir_all(dir).map_err(|e| TrainError::io(dir, e))?;
     let files = fineface_run::SplitFiles::new(dir);
     let predictions = files.predictions();
-    evaluation.write_csv(&predictions, samples, classes, sensitive)?;
-    let report = evaluation.fairness(
-        samples,
-        classes,
-        sensitive,
-        Some(predictions.display().to_string()),
-    )?;
+    evaluation.write_csv(&predictions, sensitive)?;
+    let report = evaluation.fairness(sensitive, Some(predictions.display().to_string()))?;
     write_atomic(&files.fairness(), report.to_json()?.as_bytes())?;
     write_atomic(&files.fairness_markdown(), report.to_markdown().as_bytes())?;
     Ok(report)

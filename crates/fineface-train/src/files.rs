@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-pub use fineface_run::{write_atomic, write_csv, write_json};
+pub(crate) use fineface_run::{write_atomic, write_csv, write_json};
 
 /// `path` made absolute (links resolved where it exists), to compare two spellings of it.
 pub fn absolute(path: &Path) -> PathBuf {

@@ -524,7 +524,7 @@ where
 
 /// What the steps of one FineFACE iteration share: the optimiser, the shards of the batch
 /// and where the iteration is.
-pub struct Stepper<'a, B: FineFaceAutodiffBackend, M: AutodiffModule<B>> {
+pub(crate) struct Stepper<'a, B: FineFaceAutodiffBackend, M: AutodiffModule<B>> {
     optimizer: &'a mut GroupedSgd<B, M>,
     shards: &'a [Shard<B>],
     context: IterationContext,
@@ -611,7 +611,7 @@ where
 
 /// The crops of every shard of a batch.
 #[derive(Debug, Clone)]
-pub struct BatchCrops<B: Backend>(pub Vec<ShardCrops<B>>);
+pub(crate) struct BatchCrops<B: Backend>(pub Vec<ShardCrops<B>>);
 
 impl<B: Backend> BatchCrops<B> {
     /// The images of `source` per shard (`originals` for [`CropSource::Original`]).

@@ -48,42 +48,51 @@ mod sgd;
 mod trained_on;
 mod trainer;
 
-pub use checkpoint::{
-    CHECKSUMS_FILE, CheckpointRecorder, Checkpoints, FileChecksum, ResumePoint, TrainState,
-    load_weights, save_weights,
-};
+// The public API, by what a user does with it. Everything else is the crate's own.
+
+// Training an experiment: [`train`] for the configured network, [`Trainer`] for any model.
 pub use config::{
     BackboneChoice, CropSettings, ExperimentConfig, Method, ModelSettings, Overrides, SelectBy,
     SettingDifference, TrainSettings,
 };
-pub use devices::{BackendTask, Devices, on_devices, parse_devices};
-pub use error::{Damage, Result, TrainError};
-pub use evaluate::{
-    EvalSettings, Evaluation, PredictionRow, batch_tensor, predict_samples, probability_column,
-    write_evaluation,
-};
 pub use experiment::Experiment;
-pub use files::{absolute, write_atomic, write_json};
-/// FineFACE's prediction lives with the model; re-exported for evaluation code.
-pub use fineface_model::{Attention, HeadLogits, Predict};
-/// The run folder's files and formats, declared in `fineface-run`.
-pub use fineface_run::{
-    EpochMetrics, Loss, RunFiles, RunInfo, RunSummary, SplitFiles, SplitSummary,
-};
-pub use iteration::{
-    BatchCrops, CropSource, FineFaceStep, IterationContext, IterationLosses, Shard, ShardCrops,
-    StepForward, StepResult, Stepper, TrainBackbone, TrainStep, fineface_crops, fineface_step,
-};
+pub use trainer::{RunOptions, Trainer, next_free_dir, next_run_dir, train};
+
+// Choosing the backend and devices from their names (`cpu`, `cuda:0`, `wgpu`).
+pub use devices::{BackendTask, Devices, on_devices, parse_devices};
+pub use probe::{DeviceProbe, probe_device};
+
+// Building the networks a method trains.
 pub use model::{
-    BackboneConfig, BaselineResNet, FineFaceResNet, backbone_config, build_baseline,
-    build_fineface, check_imagenet_weights, initialise_parameters, pretrained,
+    BackboneConfig, BaselineResNet, FineFaceResNet, MethodModel, backbone_config, build_baseline,
+    build_fineface, build_model, check_imagenet_weights, initialise_parameters,
 };
-pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, cosine_lr};
-pub use parallel::{DataParallel, NodeSettings, shard_of};
-pub use picture::write_crop_grid;
-pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
-pub use reducer::{GradientReducer, LocalReducer};
-pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};
+
+// One training iteration (the spec's steps), for custom models and loops.
+pub use iteration::{
+    CropSource, FineFaceStep, IterationContext, IterationLosses, Shard, ShardCrops, StepForward,
+    StepResult, TrainBackbone, TrainStep, fineface_crops, fineface_step,
+};
+pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, OptimizerRecord};
 pub use sgd::{FusedSgd, MomentumState, SgdState};
-pub use trained_on::{Overlap, TrainedOn};
-pub use trainer::{RunOptions, Trainer, next_free_dir, next_run_dir, summarise, train};
+
+// Data parallelism: the gradient sum over devices and machines.
+pub use parallel::{DataParallel, NodeSettings, shard_of};
+pub use reducer::{GradientReducer, LocalReducer};
+
+// Checkpoints and weights.
+pub use checkpoint::{
+    CHECKSUMS_FILE, Checkpoints, ResumePoint, TrainState, load_weights, save_weights,
+};
+
+// Reading a finished run back: evaluation on any dataset, prediction.
+pub use evaluate::probability_column;
+pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};
+pub use trained_on::Overlap;
+
+// The run folder's files and formats, declared in `fineface-run`.
+pub use fineface_run::{Loss, RunFiles, RunInfo, RunSummary, SplitSummary};
+
+// Errors.
+pub use error::{Damage, Result, TrainError};
+pub use files::absolute;

@@ -1,12 +1,13 @@
 //! Building the configured network.
 
+use burn::module::Module;
 use burn::tensor::backend::Backend;
 use fineface_model::{
     ArchConfig, Backbone, Baseline, BaselineConfig, FineFace, FineFaceBackend, FineFaceConfig,
     ImageNetBackbone, MobileNetV2Config, ResNet, ResNetConfig,
 };
 
-use crate::config::ModelSettings;
+use crate::config::{Method, ModelSettings};
 use crate::error::{Result, TrainError};
 
 /// The paper's FineFACE over a ResNet.
@@ -65,7 +66,7 @@ pub fn check_imagenet_weights(settings: &ModelSettings) -> Result<()> {
 /// # Errors
 /// Configured weights that are absent ([`TrainError::MissingWeights`]) or that do not fit
 /// the architecture.
-pub fn pretrained<B: Backend, N: ImageNetBackbone<B>>(
+pub(crate) fn pretrained<B: Backend, N: ImageNetBackbone<B>>(
     settings: &ModelSettings,
     mut backbone: N,
 ) -> Result<N> {
@@ -98,6 +99,35 @@ pub fn initialise_parameters<B: Backend, M: burn::module::Module<B>>(module: &M)
         }
     }
     module.visit(&mut Touch);
+}
+
+/// The model a [`Method`] builds over a backbone `N`: what [`build_model`] returns, for
+/// training ([`train`](crate::train)) and for reading a run back
+/// ([`RunFolder::load_model_over`](crate::RunFolder::load_model_over)) alike.
+#[derive(Module, Debug)]
+#[allow(clippy::large_enum_variant)] // Built, then matched into its model at once.
+pub enum MethodModel<B: Backend, N: Module<B>> {
+    /// FineFACE: three experts, their attention crops and the concat head.
+    FineFace(FineFace<B, N>),
+    /// The baseline: the backbone and one classifier.
+    Baseline(Baseline<B, N>),
+}
+
+/// The model of `method` over `backbone`, with `n_classes` outputs: FineFACE with the
+/// settings' head width ([`build_fineface`]) or the baseline ([`build_baseline`]).
+pub fn build_model<B: FineFaceBackend, N: Backbone<B>>(
+    method: Method,
+    settings: &ModelSettings,
+    n_classes: usize,
+    backbone: N,
+    device: &B::Device,
+) -> MethodModel<B, N> {
+    match method {
+        Method::FineFace => {
+            MethodModel::FineFace(build_fineface(settings, n_classes, backbone, device))
+        }
+        Method::Baseline => MethodModel::Baseline(build_baseline(n_classes, backbone, device)),
+    }
 }
 
 /// FineFACE with the settings' heads on `backbone`.

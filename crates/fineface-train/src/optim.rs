@@ -34,7 +34,7 @@ pub trait GroupedModule<B: AutodiffBackend>: AutodiffModule<B> {
 /// [`CosineAnnealingLrScheduler`](burn::lr_scheduler::cosine::CosineAnnealingLrScheduler)
 /// gives when stepped once per epoch (a test steps it beside this), in closed form, so that a
 /// resumed run needs nothing but its epoch. A zero rate (a frozen group) stays zero.
-pub fn cosine_lr(lr0: f64, epoch: usize, epochs: usize) -> f64 {
+pub(crate) fn cosine_lr(lr0: f64, epoch: usize, epochs: usize) -> f64 {
     // Burn's expression (`min + 0.5 * (max - min) * (1 + cos(t / T * pi))` with a minimum of
     // 0), in its order, so that a run resumed here continues one the scheduler stepped to the
     // bit.

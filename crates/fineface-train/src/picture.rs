@@ -29,7 +29,7 @@ const OVERLAY: f32 = 0.6;
 /// # Errors
 /// An image that cannot be decoded, a tensor that cannot be read back, or the PNG that
 /// cannot be written.
-pub fn write_crop_grid<B: Backend, P: Predict<B> + ?Sized>(
+pub(crate) fn write_crop_grid<B: Backend, P: Predict<B> + ?Sized>(
     model: &P,
     samples: &[FaceSample],
     classes: &[String],

@@ -14,11 +14,11 @@ use fineface_model::{Backbone, FineFaceBackend};
 use fineface_run::{RunFiles, RunInfo, SplitFiles, SplitSummary};
 
 use crate::checkpoint::load_weights;
-use crate::config::{ExperimentConfig, Method, Overrides};
+use crate::config::{ExperimentConfig, Overrides};
 use crate::error::{Result, TrainError};
 use crate::evaluate::{EvalSettings, Evaluation, predict_samples, write_evaluation};
 use crate::files::write_json;
-use crate::model::{BackboneConfig, backbone_config, build_baseline, build_fineface};
+use crate::model::{BackboneConfig, MethodModel, backbone_config, build_model};
 use crate::photos::{FaceFinder, FaceSettings};
 use crate::trained_on::{Overlap, TrainedOn};
 use crate::trainer::summarise;
@@ -27,8 +27,8 @@ use crate::trainer::summarise;
 /// `run.json` and the selected weights `best.mpk`.
 #[derive(Debug, Clone)]
 pub struct RunFolder {
-    /// The folder.
-    pub dir: PathBuf,
+    /// The folder's files.
+    pub files: RunFiles,
     /// The resolved config the run trained with (ImageNet weights cleared: the trained
     /// weights replace them).
     pub config: ExperimentConfig,
@@ -54,7 +54,7 @@ impl RunFolder {
         config.model.weights = None;
         let info = fineface_run::read_json(&files.info())?;
         Ok(Self {
-            dir: dir.to_owned(),
+            files,
             config,
             info,
         })
@@ -98,20 +98,17 @@ impl RunFolder {
         backbone: N,
         device: &B::Device,
     ) -> Result<Box<dyn Predict<B>>> {
-        let weights = RunFiles::new(&self.dir).best_weights();
+        let weights = self.files.best_weights();
         let n_classes = self.info.classes.len();
         // `run.json`'s method is what was trained: the model's own, whatever a config
         // edited since says.
-        Ok(match self.info.method {
-            Method::FineFace => {
-                let model = build_fineface(&self.config.model, n_classes, backbone, device);
-                Box::new(load_weights(model, &weights, device)?)
-            }
-            Method::Baseline => {
-                let model = build_baseline(n_classes, backbone, device);
-                Box::new(load_weights(model, &weights, device)?)
-            }
-        })
+        let method = self.info.method;
+        Ok(
+            match build_model(method, &self.config.model, n_classes, backbone, device) {
+                MethodModel::FineFace(model) => Box::new(load_weights(model, &weights, device)?),
+                MethodModel::Baseline(model) => Box::new(load_weights(model, &weights, device)?),
+            },
+        )
     }
 }
 
@@ -284,7 +281,7 @@ impl RunFolder {
         let samples = split.samples(&dataset);
         // Another dataset, or the run's own kind at another root (a whole folder the run
         // trained on part of), may hold the images it trained and selected on.
-        let trained_on = TrainedOn::read(&self.dir).and_then(|t| t.overlap(&samples));
+        let trained_on = TrainedOn::read(self.files.dir()).and_then(|t| t.overlap(&samples));
         if let Some(o) = &trained_on {
             tracing::warn!(
                 seen = o.seen, of = o.of, first = %o.first,
@@ -328,13 +325,7 @@ impl RunFolder {
         if evaluation.rows.is_empty() {
             return Err(nothing_scored(&dataset.name, &evaluation.bad_images));
         }
-        let report = write_evaluation(
-            &out,
-            &evaluation,
-            &samples,
-            &self.info.classes,
-            &dataset.sensitive,
-        )?;
+        let report = write_evaluation(&out, &evaluation, &dataset.sensitive)?;
         let summary = summarise(&evaluation, &report);
         write_json(&SplitFiles::new(&out).summary(), &summary)?;
         Ok(EvalOutcome {
@@ -355,7 +346,7 @@ impl RunFolder {
                 self.config
                     .check_paths()
                     .map_err(|message| TrainError::Config {
-                        path: RunFiles::new(&self.dir).config(),
+                        path: self.files.config(),
                         message,
                     })?;
                 (self.config.data.clone(), false)
@@ -375,7 +366,7 @@ impl RunFolder {
             .map_err(|source| match data {
                 // The run's own dataset, where its config says: `--data` gives it when it moved.
                 EvalData::Own => TrainError::RunDataset {
-                    config: RunFiles::new(&self.dir).config(),
+                    config: self.files.config(),
                     source: Box::new(source),
                 },
                 _ => TrainError::Data(source),
@@ -411,7 +402,7 @@ impl RunFolder {
                 ""
             };
             let name = format!("{dataset}-{}{detect}", split.name());
-            RunFiles::new(&self.dir).evaluation(&name).dir().to_owned()
+            self.files.evaluation(&name).dir().to_owned()
         });
         let files = SplitFiles::new(&out);
         let earlier = [files.predictions(), files.summary()]
@@ -425,13 +416,13 @@ impl RunFolder {
 
     /// The run's best model's predictions of `samples` (each photo's face found and cut
     /// first with `request.faces`).
-    fn predict<B: FineFaceBackend>(
-        &self,
+    fn predict<'a, B: FineFaceBackend>(
+        &'a self,
         model: &dyn Predict<B>,
         request: &EvalRequest,
-        samples: &[FaceSample],
+        samples: &'a [FaceSample],
         device: &B::Device,
-    ) -> Result<Evaluation> {
+    ) -> Result<Evaluation<'a>> {
         let crop = self.crop();
         let finder = match &request.faces {
             Some(faces) => Some(FaceFinder::<B>::new(faces.clone(), device)?),

@@ -18,7 +18,7 @@ const CHECKED_BYTES: u64 = 4096;
 
 /// The train and val images of a run, by content.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TrainedOn {
+pub(crate) struct TrainedOn {
     images: HashSet<ImageKey>,
 }
 

@@ -24,7 +24,7 @@ use crate::files::{write_atomic, write_json};
 use crate::iteration::{IterationContext, IterationLosses, TrainBackbone, TrainStep};
 use crate::metrics::memory_mb;
 use crate::model::{
-    BackboneConfig, backbone_config, build_baseline, build_fineface, check_imagenet_weights,
+    BackboneConfig, MethodModel, backbone_config, build_model, check_imagenet_weights,
     initialise_parameters, pretrained,
 };
 use crate::optim::GroupedSgd;
@@ -133,14 +133,20 @@ where
     N: TrainBackbone<B>,
 {
     let n_classes = trainer.n_classes();
-    let settings = &trainer.config().model;
-    match trainer.config().method {
-        Method::FineFace => trainer.fit(trainer.init_model(|device| {
-            Ok(build_fineface(settings, n_classes, build(device)?, device))
-        })?),
-        Method::Baseline => trainer.fit(
-            trainer.init_model(|device| Ok(build_baseline(n_classes, build(device)?, device)))?,
-        ),
+    let config = trainer.config();
+    let model = trainer.init_model(|device| {
+        let backbone = build(device)?;
+        Ok(build_model(
+            config.method,
+            &config.model,
+            n_classes,
+            backbone,
+            device,
+        ))
+    })?;
+    match model {
+        MethodModel::FineFace(model) => trainer.fit(model),
+        MethodModel::Baseline(model) => trainer.fit(model),
     }
 }
 
@@ -170,6 +176,10 @@ pub struct Trainer<B: FineFaceAutodiffBackend> {
     dataset: FaceDataset,
     devices: Vec<B::Device>,
     options: RunOptions,
+    /// The files of `options.run_dir`.
+    files: RunFiles,
+    /// Its `checkpoints/` folder.
+    checkpoints: Checkpoints,
     crop: AttentionCrop,
 }
 
@@ -275,6 +285,8 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             config,
             dataset,
             devices,
+            files: RunFiles::new(&options.run_dir),
+            checkpoints: Checkpoints::new(&options.run_dir),
             options,
             crop,
         })
@@ -406,7 +418,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             test,
             seconds: started.elapsed().as_secs_f64(),
         };
-        write_json(&RunFiles::new(&self.options.run_dir).summary(), &summary)?;
+        write_json(&self.files.summary(), &summary)?;
         Ok(summary)
     }
 
@@ -416,7 +428,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
         let mut config = self.config.clone();
         config.method = method;
-        let files = RunFiles::new(run);
+        let files = &self.files;
         let path = files.config();
         let text = config.to_toml().map_err(|message| TrainError::Config {
             path: path.clone(),
@@ -454,10 +466,9 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         if !self.options.resume {
             return Ok((model, optimizer, state));
         }
-        let run = &self.options.run_dir;
-        let Some(point) = Checkpoints::new(run).resume_point()? else {
+        let Some(point) = self.checkpoints.resume_point()? else {
             return Err(TrainError::Checkpoint {
-                path: RunFiles::new(run).checkpoints(),
+                path: self.files.checkpoints(),
                 message: "no checkpoint to resume from".to_owned(),
             });
         };
@@ -482,7 +493,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// of the model means the same label before and after: a label renamed in the data
     /// since would silently swap what the outputs mean), and its splits the sizes they had.
     fn check_resumed_dataset(&self) -> Result<()> {
-        let path = RunFiles::new(&self.options.run_dir).info();
+        let path = self.files.info();
         // A run without its run.json (written by an older version) has nothing to compare.
         let Some(info) = fineface_run::read_json::<RunInfo>(&path).ok() else {
             return Ok(());
@@ -563,7 +574,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
             }
         }
         Err(TrainError::NoIntactCheckpoint {
-            dir: RunFiles::new(&self.options.run_dir).checkpoints(),
+            dir: self.files.checkpoints(),
             damaged: point.damaged.into_iter().chain(damaged).collect(),
         })
     }
@@ -579,15 +590,13 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         let Some((_, epoch)) = state.best else {
             return Ok(());
         };
-        let best = RunFiles::new(&self.options.run_dir).best_weights();
+        let best = self.files.best_weights();
         let damage = match load_weights(model.valid(), &best, self.device()) {
             Ok(_) => return self.check_best_epoch(model, epoch),
             Err(damage) => damage,
         };
         if !self.restore_best(model, epoch)? {
-            let kept = Checkpoints::new(&self.options.run_dir)
-                .folder(epoch)
-                .is_dir();
+            let kept = self.checkpoints.folder(epoch).is_dir();
             return Err(TrainError::Checkpoint {
                 path: best,
                 message: format!(
@@ -608,16 +617,14 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// Writes `best.mpk` again from the checkpoint of `epoch`: `false` where that checkpoint
     /// is pruned or does not load.
     fn restore_best<M: TrainStep<B>>(&self, model: &M, epoch: usize) -> Result<bool> {
-        let restored = Checkpoints::new(&self.options.run_dir)
+        let restored = self
+            .checkpoints
             .intact_model(epoch)
             .and_then(|file| load_weights(model.clone(), &file, self.device()).ok());
         let Some(restored) = restored else {
             return Ok(false);
         };
-        save_weights(
-            &restored.valid(),
-            &RunFiles::new(&self.options.run_dir).best_weights(),
-        )?;
+        save_weights(&restored.valid(), &self.files.best_weights())?;
         Ok(true)
     }
 
@@ -627,7 +634,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// the selected epoch's checkpoint where it is kept; otherwise a later epoch that wins
     /// the selection writes it again, which the warning says.
     fn check_best_epoch<M: TrainStep<B>>(&self, model: &M, epoch: usize) -> Result<()> {
-        let best = RunFiles::new(&self.options.run_dir).best_epoch();
+        let best = self.files.best_epoch();
         let written = fineface_run::read_json::<EpochMetrics>(&best)
             .ok()
             .map(|metrics| metrics.epoch);
@@ -653,7 +660,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
 
     /// The metrics of `epoch` as its checkpoint's state recorded them, if it is kept.
     fn history_of(&self, epoch: usize) -> Option<EpochMetrics> {
-        let folder = Checkpoints::new(&self.options.run_dir).folder(epoch);
+        let folder = self.checkpoints.folder(epoch);
         let state = Checkpoints::state(&folder).ok()?;
         state.history.into_iter().find(|m| m.epoch == epoch)
     }
@@ -664,7 +671,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     /// those done are an error; another dataset root is allowed (the dataset moved), with a
     /// warning.
     fn check_resumed_config(&self, state: &TrainState) -> Result<()> {
-        let path = RunFiles::new(&self.options.run_dir).config();
+        let path = self.files.config();
         let epochs = self.config.train.epochs;
         if epochs < state.epochs_done {
             // `--epochs` or the file: either way the run's count, not the file, is at fault.
@@ -926,12 +933,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
     {
         let rates = optimizer.rates(epoch);
         let val = self.evaluate(&model.valid(), Split::Val)?;
-        let report = val.fairness(
-            self.dataset.split(Split::Val),
-            &self.dataset.classes,
-            &self.dataset.sensitive,
-            None,
-        )?;
+        let report = val.fairness(&self.dataset.sensitive, None)?;
         let (rss, peak) = memory_mb();
         let metrics = EpochMetrics {
             epoch: epoch + 1,
@@ -987,7 +989,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         state: &mut TrainState,
         metrics: EpochMetrics,
     ) -> Result<()> {
-        let files = RunFiles::new(&self.options.run_dir);
+        let files = &self.files;
         let value = self.config.train.select_by.value_in(&metrics);
         if state.best.is_none_or(|(best, _)| value > best) {
             state.best = Some((value, metrics.epoch));
@@ -997,7 +999,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         state.epochs_done = metrics.epoch;
         state.history.push(metrics);
         write_history(&files.metrics(), &files.val_groups(), &state.history)?;
-        Checkpoints::new(files.dir()).save(model, optimizer, state)?;
+        self.checkpoints.save(model, optimizer, state)?;
         Ok(())
     }
 
@@ -1007,20 +1009,13 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         M: TrainStep<B>,
         M::InnerModule: Predict<B::InnerBackend>,
     {
-        let files = RunFiles::new(&self.options.run_dir);
+        let files = &self.files;
         let best = load_weights(model.valid(), &files.best_weights(), self.device())?;
         let mut test = self.evaluate(&best, Split::Test)?;
         // Listed test images the reader left out are the report's too.
         test.bad_images
             .extend(self.dataset.skipped_from(Split::Test));
-        let samples = self.dataset.split(Split::Test);
-        let report = write_evaluation(
-            files.test().dir(),
-            &test,
-            samples,
-            &self.dataset.classes,
-            &self.dataset.sensitive,
-        )?;
+        let report = write_evaluation(files.test().dir(), &test, &self.dataset.sensitive)?;
         let summary = summarise(&test, &report);
         write_json(&files.test().summary(), &summary)?;
         tracing::info!(
@@ -1045,7 +1040,11 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         Ok(summary)
     }
 
-    fn evaluate<P: Predict<B::InnerBackend>>(&self, model: &P, split: Split) -> Result<Evaluation> {
+    fn evaluate<P: Predict<B::InnerBackend>>(
+        &self,
+        model: &P,
+        split: Split,
+    ) -> Result<Evaluation<'_>> {
         predict_samples(
             model,
             self.dataset.split(split),
@@ -1149,7 +1148,10 @@ impl Progress {
 }
 
 /// The headline numbers of an evaluation and its report.
-pub fn summarise(evaluation: &Evaluation, report: &fineface_fair::SubgroupReport) -> SplitSummary {
+pub(crate) fn summarise(
+    evaluation: &Evaluation<'_>,
+    report: &fineface_fair::SubgroupReport,
+) -> SplitSummary {
     SplitSummary {
         n: evaluation.rows.len(),
         accuracy: evaluation.accuracy(),

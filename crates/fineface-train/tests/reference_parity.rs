@@ -11,15 +11,15 @@ use std::path::{Path, PathBuf};
 
 use burn::module::AutodiffModule;
 use burn::tensor::{Int, Tensor, TensorData};
-use fineface_model::{AttentionCrop, AttentionCropConfig};
+use fineface_model::{AttentionCrop, AttentionCropConfig, Predict};
 use fineface_model::{
     Cpu, CpuAutodiff, FineFaceConfig, ResNetConfig, export_torchvision_safetensors,
     load_torchvision_weights,
 };
 use fineface_train::LocalReducer;
 use fineface_train::{
-    FineFaceResNet, FineFaceStep, GroupedSgd, IterationContext, Predict, Shard, StepResult,
-    TrainSettings, fineface_crops, fineface_step,
+    FineFaceResNet, FineFaceStep, GroupedSgd, IterationContext, Shard, StepResult, TrainSettings,
+    fineface_crops, fineface_step,
 };
 use safetensors::SafeTensors;
 
