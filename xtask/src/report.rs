@@ -99,7 +99,12 @@ fn series(
             values: history
                 .epochs
                 .iter()
-                .map(|m| c.value(m).unwrap_or(f64::NAN) * scale)
+                .map(|m| {
+                    let value = c.value(m).expect(
+                        "series are of number columns, which read_history fills in every epoch",
+                    );
+                    value * scale
+                })
                 .collect(),
         })
         .collect()
@@ -288,7 +293,7 @@ impl ReportArgs {
     }
 }
 
-/// `crops.png`'s section: its eight columns, as `fineface_train::picture` draws them.
+/// `crops.png`'s section: its eight columns, as fineface-train's `picture.rs` draws them.
 const CROPS_SECTION: &str = "\n## Attention crops (validation images)\n\n\
     One row per image. Columns: the input; each expert's attention map over the image it \
     crops (ATTN 1-3, red where the expert looks); each expert's crop (CROP 1-3); the \

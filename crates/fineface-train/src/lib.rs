@@ -60,7 +60,7 @@ pub use trainer::{RunOptions, Trainer, next_free_dir, next_run_dir, train};
 
 // Choosing the backend and devices from their names (`cpu`, `cuda:0`, `wgpu`).
 pub use devices::{BackendTask, Devices, on_devices, parse_devices};
-pub use probe::{DeviceProbe, probe_device};
+pub use probe::{DeviceProbe, PROBE_TOLERANCE, probe_device};
 
 // Building the networks a method trains.
 pub use model::{
@@ -91,7 +91,9 @@ pub use run_folder::{EvalData, EvalOutcome, EvalRequest, EvalSplit, RunFolder};
 pub use trained_on::Overlap;
 
 // The run folder's files and formats, declared in `fineface-run`.
-pub use fineface_run::{Loss, RunFiles, RunInfo, RunSummary, SplitSummary};
+pub use fineface_run::{EpochMetrics, Loss, RunFiles, RunInfo, RunSummary, SplitSummary};
+// Evaluation code reads models through their prediction, declared in `fineface-model`.
+pub use fineface_model::Predict;
 
 // Errors.
 pub use error::{Damage, Result, TrainError};

@@ -31,7 +31,7 @@ pub struct DeviceProbe {
 
 /// Above this relative error the device computes something else than Flex: float32 kernels
 /// that sum in another order differ by about 1e-6.
-pub(crate) const PROBE_TOLERANCE: f64 = 1e-4;
+pub const PROBE_TOLERANCE: f64 = 1e-4;
 
 /// Runs the probe on `device` and on Flex and compares them.
 ///

@@ -281,7 +281,7 @@ impl RunFolder {
         let samples = split.samples(&dataset);
         // Another dataset, or the run's own kind at another root (a whole folder the run
         // trained on part of), may hold the images it trained and selected on.
-        let trained_on = TrainedOn::read(self.files.dir()).and_then(|t| t.overlap(&samples));
+        let trained_on = TrainedOn::read(&self.files).and_then(|t| t.overlap(&samples));
         if let Some(o) = &trained_on {
             tracing::warn!(
                 seen = o.seen, of = o.of, first = %o.first,

@@ -11,6 +11,7 @@ use fineface_data::FaceSample;
 
 use crate::error::Result;
 use crate::files::write_atomic;
+use fineface_run::RunFiles;
 
 /// How much of each image's start its checksum covers: enough to tell two photos apart
 /// (their headers and first scan lines differ), little enough to read every image quickly.
@@ -65,27 +66,24 @@ impl TrainedOn {
         Self { images }
     }
 
-    /// Writes `trained-on.tsv` into the run folder `dir`.
+    /// Writes the run folder's `trained-on.tsv` ([`RunFiles::trained_on`]).
     ///
     /// # Errors
     /// [`TrainError::Io`](crate::TrainError::Io) when it cannot be written.
-    pub fn write(&self, dir: &Path) -> Result<()> {
+    pub fn write(&self, run: &RunFiles) -> Result<()> {
         let mut lines: Vec<String> = self
             .images
             .iter()
             .map(|k| format!("{:08x}\t{}\n", k.checksum, k.bytes))
             .collect();
         lines.sort();
-        Ok(write_atomic(
-            &fineface_run::RunFiles::new(dir).trained_on(),
-            lines.concat().as_bytes(),
-        )?)
+        Ok(write_atomic(&run.trained_on(), lines.concat().as_bytes())?)
     }
 
-    /// The images of the run folder `dir`; `None` for a run written before this file was,
+    /// The images of the run folder `run`; `None` for a run written before this file was,
     /// or whose file does not read (it only serves a warning: said, and passed over).
-    pub fn read(dir: &Path) -> Option<Self> {
-        let path = fineface_run::RunFiles::new(dir).trained_on();
+    pub fn read(run: &RunFiles) -> Option<Self> {
+        let path = run.trained_on();
         let text = std::fs::read_to_string(&path).ok()?;
         let mut images = HashSet::new();
         for (i, line) in text.lines().enumerate() {
@@ -148,8 +146,9 @@ mod tests {
             write("b.jpg", b"other image"),
         ];
         let seen = TrainedOn::of(&trained);
-        seen.write(dir.path()).unwrap();
-        let read = TrainedOn::read(dir.path()).unwrap();
+        let run = RunFiles::new(dir.path());
+        seen.write(&run).unwrap();
+        let read = TrainedOn::read(&run).unwrap();
         assert_eq!(read, seen);
         let evaluated = [
             write("renamed.jpg", b"first image"),
@@ -158,11 +157,7 @@ mod tests {
         let overlap = read.overlap(&evaluated).unwrap();
         assert_eq!((overlap.seen, overlap.of), (1, 2));
         assert_eq!(overlap.first, "renamed.jpg");
-        std::fs::write(
-            fineface_run::RunFiles::new(dir.path()).trained_on(),
-            "not a table\n",
-        )
-        .unwrap();
-        assert_eq!(TrainedOn::read(dir.path()), None);
+        std::fs::write(run.trained_on(), "not a table\n").unwrap();
+        assert_eq!(TrainedOn::read(&run), None);
     }
 }

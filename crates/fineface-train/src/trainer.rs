@@ -452,7 +452,7 @@ impl<B: FineFaceAutodiffBackend> Trainer<B> {
         };
         write_json(&files.info(), &info)?;
         let seen = [Split::Train, Split::Val].map(|s| dataset.split(s));
-        TrainedOn::of(seen.into_iter().flatten()).write(run)
+        TrainedOn::of(seen.into_iter().flatten()).write(&self.files)
     }
 
     /// A fresh optimiser and state, or the latest checkpoint's with `resume`.
