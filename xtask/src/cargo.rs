@@ -71,6 +71,16 @@ pub(crate) fn build_release(
     target: Target<'_>,
     features: &[GpuFeature],
 ) -> anyhow::Result<PathBuf> {
+    let names: Vec<&str> = features.iter().map(|f| f.name()).collect();
+    build_release_with(package, target, &names)
+}
+
+/// [`build_release`] with the cargo features `features` of `package` (`mpi`).
+pub(crate) fn build_release_with(
+    package: &str,
+    target: Target<'_>,
+    features: &[&str],
+) -> anyhow::Result<PathBuf> {
     let mut build = Command::new(env!("CARGO"));
     build.args([
         "build",
@@ -84,8 +94,7 @@ pub(crate) fn build_release(
         Target::Example(name) => build.args(["--example", name]),
     };
     if !features.is_empty() {
-        let names: Vec<&str> = features.iter().map(|f| f.name()).collect();
-        build.args(["--features", &names.join(",")]);
+        build.args(["--features", &features.join(",")]);
     }
     // Cargo's messages come as JSON on stdout; its progress and diagnostics stay on stderr.
     let mut child = build

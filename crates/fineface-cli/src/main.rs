@@ -10,6 +10,7 @@ mod eval;
 mod experiment;
 mod flags;
 mod logging;
+mod nodes;
 mod photos;
 mod study;
 mod train;
@@ -51,20 +52,24 @@ fn main() -> std::process::ExitCode {
     match run(Cli::parse()) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(error) => {
-            // Each cause once, on one line, no backtrace even under RUST_BACKTRACE=1: a bad
-            // flag or file is the user's to fix and the message says how; a bug panics, and
-            // a panic keeps its backtrace.
-            let text = fineface_data::error_chain(error.as_ref());
-            // Always on stderr, whatever RUST_LOG filters; into the run's log too, through
-            // a target the stderr layer leaves out.
-            #[allow(clippy::print_stderr)] // The command's last word is for its user.
-            {
-                eprintln!("error: {text}");
-            }
-            tracing::error!(target: EXIT_TARGET, "{text}");
+            report_error(&error);
             std::process::ExitCode::FAILURE
         }
     }
+}
+
+/// The command's last word on a failure. Each cause once, on one line, no backtrace even
+/// under RUST_BACKTRACE=1: a bad flag or file is the user's to fix and the message says
+/// how; a bug panics, and a panic keeps its backtrace.
+pub(crate) fn report_error(error: &anyhow::Error) {
+    let text = fineface_data::error_chain(error.as_ref());
+    // Always on stderr, whatever RUST_LOG filters; into the run's log too, through a target
+    // the stderr layer leaves out.
+    #[allow(clippy::print_stderr)] // The command's last word is for its user.
+    {
+        eprintln!("error: {text}");
+    }
+    tracing::error!(target: EXIT_TARGET, "{text}");
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {

@@ -13,6 +13,7 @@ use fineface_train::{
 use crate::experiment::{experiment_path, print_summary};
 use crate::flags;
 use crate::logging::init_logging;
+use crate::nodes::Cluster;
 
 #[derive(Args)]
 pub(crate) struct TrainArgs {
@@ -36,18 +37,12 @@ pub(crate) struct TrainArgs {
     /// `cuda:0,cuda:1`.
     #[arg(long, value_delimiter = ',', value_parser = flags::device)]
     pub(crate) devices: Option<Vec<String>>,
-    /// Machines in a data-parallel run over several machines; each runs this command with
-    /// its own `--node-rank`, the same `--hub` and the same number of devices.
-    #[arg(long, requires_all = ["node_rank", "hub"])]
-    pub(crate) nodes: Option<u32>,
-    /// This machine's rank, `0..nodes`: node 0 is the hub the others connect to, and it
-    /// validates, checkpoints and writes the run folder.
-    #[arg(long, requires = "nodes")]
-    pub(crate) node_rank: Option<u32>,
-    /// `HOST:PORT` of node 0 as the other nodes reach it; node 0 listens there (an address
-    /// of its machine; `0.0.0.0:PORT` for every interface).
-    #[arg(long, requires = "nodes")]
-    pub(crate) hub: Option<String>,
+    /// Started by `mpirun` or `srun` over several machines (a build with the `mpi`
+    /// feature): seconds a node waits for the others at an exchange before it stops the run
+    /// naming those that did not come. Node 0 validates and checkpoints between epochs while
+    /// the others wait: give it longer than that.
+    #[arg(long, default_value_t = 600, value_parser = clap::value_parser!(u64).range(1..))]
+    pub(crate) node_timeout: u64,
     /// The run folder (default `runs/<name>/run-NNN`).
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
@@ -85,10 +80,20 @@ pub(crate) struct TrainArgs {
     pub(crate) progress_every: f64,
 }
 
+/// Trains, as one node of several when `mpirun` or `srun` started this process (MPI
+/// between the nodes); on a failure there, stops every node.
 pub(crate) fn train(args: TrainArgs) -> anyhow::Result<()> {
+    let cluster = Cluster::join(std::time::Duration::from_secs(args.node_timeout))?;
+    let trained = train_as(&args, cluster.nodes());
+    cluster.finish(trained)
+}
+
+/// Trains as node `nodes` (this machine alone with `None`).
+fn train_as(args: &TrainArgs, nodes: Option<&NodeSettings>) -> anyhow::Result<()> {
+    let rank = nodes.map_or(0, NodeSettings::rank);
     let (config, run_dir, resume) = match &args.resume {
         Some(run) => {
-            let config = resumed_config(&args, run)?;
+            let config = resumed_config(args, run)?;
             let resume = has_checkpoint(run);
             if !resume {
                 refuse_retraining_results(run)?;
@@ -97,13 +102,13 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<()> {
             (config, run.clone(), resume)
         }
         None => {
-            let (config, run_dir) = new_run(&args)?;
+            let (config, run_dir) = new_run(args, nodes)?;
             (config, run_dir, false)
         }
     };
     // Everything that can be refused is checked before the run folder is touched.
     let devices = parse_devices(&config.train.devices)?;
-    let workers = devices.len() * args.nodes.unwrap_or(1) as usize;
+    let workers = devices.len() * nodes.map_or(1, NodeSettings::nodes) as usize;
     anyhow::ensure!(
         config.train.batch_size >= 2 * workers,
         "a batch of {} images (--batch-size or train.batch_size) cannot give each of {workers} \
@@ -111,11 +116,11 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<()> {
         config.train.batch_size,
         2 * workers
     );
-    let options = run_options(&args, &run_dir, resume)?;
-    // A start that fails before its first checkpoint (a split too small, a hub that cannot
-    // listen) leaves no folder behind when it made it: the same command can be run again.
-    let made_here = args.resume.is_none() && args.node_rank.unwrap_or(0) == 0 && !run_dir.exists();
-    start_logging(&args, &run_dir, resume)?;
+    let options = run_options(args, &run_dir, resume, nodes)?;
+    // A start that fails before its first checkpoint (a split too small, nodes that do not
+    // come) leaves no folder behind when it made it: the same command can be run again.
+    let made_here = args.resume.is_none() && rank == 0 && !run_dir.exists();
+    start_logging(args, &run_dir, resume, rank)?;
     tracing::info!(run = %run_dir.display(), experiment = %config.name, method = ?config.method, "starting");
     let trained = on_devices(
         &devices,
@@ -147,12 +152,17 @@ pub(crate) fn train(args: TrainArgs) -> anyhow::Result<()> {
         }
         Err(error) => return Err(error.into()),
     };
-    print_summary(&summary, &config, args.node_rank.unwrap_or(0));
+    print_summary(&summary, &config, rank);
     Ok(())
 }
 
 /// How the run is trained: where, resumed or not, progress, the other nodes.
-fn run_options(args: &TrainArgs, run_dir: &Path, resume: bool) -> anyhow::Result<RunOptions> {
+fn run_options(
+    args: &TrainArgs,
+    run_dir: &Path,
+    resume: bool,
+    nodes: Option<&NodeSettings>,
+) -> anyhow::Result<RunOptions> {
     Ok(RunOptions {
         run_dir: run_dir.to_owned(),
         resume,
@@ -160,18 +170,18 @@ fn run_options(args: &TrainArgs, run_dir: &Path, resume: bool) -> anyhow::Result
         progress: !args.quiet,
         progress_every: std::time::Duration::try_from_secs_f64(args.progress_every)
             .with_context(|| format!("--progress-every {}", args.progress_every))?,
-        nodes: node_settings(args)?,
+        nodes: nodes.cloned(),
         allow_changed_config: false,
     })
 }
 
 /// Makes the run folder and logs into it (`train.log`; `train-node<R>.log` on nodes after
 /// the first, beside node 0's when the folder is shared).
-fn start_logging(args: &TrainArgs, run_dir: &Path, resume: bool) -> anyhow::Result<()> {
+fn start_logging(args: &TrainArgs, run_dir: &Path, resume: bool, rank: u32) -> anyhow::Result<()> {
     std::fs::create_dir_all(run_dir)
         .with_context(|| format!("cannot create the run folder {}", run_dir.display()))?;
     // Nodes after the first log beside node 0's log when the run folder is shared.
-    let log = fineface_train::RunFiles::new(run_dir).log(args.node_rank.unwrap_or(0));
+    let log = fineface_train::RunFiles::new(run_dir).log(rank);
     init_logging(Some(&log))?;
     if args.resume.is_some() && !resume {
         tracing::info!(
@@ -218,11 +228,20 @@ fn has_checkpoint(run: &Path) -> bool {
 
 /// The config and folder of a new run, checked (the dataset found, the weights there) before
 /// anything is created; an `--out` that already holds files is refused, not overwritten.
-fn new_run(args: &TrainArgs) -> anyhow::Result<(ExperimentConfig, PathBuf)> {
+fn new_run(
+    args: &TrainArgs,
+    nodes: Option<&NodeSettings>,
+) -> anyhow::Result<(ExperimentConfig, PathBuf)> {
     let experiment = args
         .experiment
         .as_deref()
         .context("name an experiment (or --resume RUN)")?;
+    // Each node would pick the next free folder of `runs/` for itself, not all the same.
+    anyhow::ensure!(
+        nodes.is_none() || args.out.is_some(),
+        "over several nodes, name the run folder with --out (the same on every node; on a \
+         shared file system node 0 writes the run there and the others their logs)"
+    );
     let path = experiment_path(experiment, &args.configs);
     let mut config = ExperimentConfig::from_file_with(&path, &overrides(args))?;
     if args.no_weights {
@@ -233,10 +252,14 @@ fn new_run(args: &TrainArgs) -> anyhow::Result<(ExperimentConfig, PathBuf)> {
     config.data.load(&config.split)?;
     let run_dir = match &args.out {
         Some(out) => {
-            // Nodes after the first share node 0's folder.
-            let first_node = args.node_rank.unwrap_or(0) == 0;
-            let used = first_node
-                && std::fs::read_dir(out).is_ok_and(|mut entries| entries.next().is_some());
+            // Nodes after the first share node 0's folder, where they may already have
+            // started their logs.
+            let used = nodes.is_none_or(NodeSettings::is_first)
+                && std::fs::read_dir(out).is_ok_and(|entries| {
+                    entries
+                        .filter_map(Result::ok)
+                        .any(|e| !is_other_node_log(&e.file_name().to_string_lossy()))
+                });
             anyhow::ensure!(
                 !used,
                 "--out {}: the folder already holds files (a finished or started run is never \
@@ -249,6 +272,13 @@ fn new_run(args: &TrainArgs) -> anyhow::Result<(ExperimentConfig, PathBuf)> {
         None => next_run_dir(Path::new("runs"), &config.name),
     };
     Ok((config, run_dir))
+}
+
+/// Whether `name` is the log of a node after the first (`train-node<R>.log`).
+fn is_other_node_log(name: &str) -> bool {
+    name.strip_prefix("train-node")
+        .and_then(|rest| rest.strip_suffix(".log"))
+        .is_some_and(|rank| !rank.is_empty() && rank.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The command line's settings over an experiment's.
@@ -370,17 +400,6 @@ fn flag_of(key: &str) -> Option<&'static str> {
         "train.devices" => "--devices",
         _ => return None,
     })
-}
-
-/// `--nodes` and its companions, checked.
-fn node_settings(args: &TrainArgs) -> anyhow::Result<Option<NodeSettings>> {
-    let (Some(nodes), Some(rank), Some(hub)) = (args.nodes, args.node_rank, args.hub.clone())
-    else {
-        return Ok(None);
-    };
-    let settings = NodeSettings { nodes, rank, hub };
-    settings.validate()?;
-    Ok(Some(settings))
 }
 
 /// `fineface_train::train` on the chosen backend.

@@ -558,26 +558,31 @@ fn a_start_that_fails_leaves_no_dead_end_behind() {
     // Stopping after epoch 0 would leave nothing to continue: refused.
     let (ok, _, stderr) = run(&["tiny.toml", "--out", "zero", "--stop-after-epoch", "0"]);
     assert!(!ok && stderr.contains("--stop-after-epoch"), "{stderr}");
-    // A node 0 that cannot listen fails after its folder is made (the dataset, weights and
-    // settings were fine): the folder goes, and the same command can be given again.
-    let nodes = [
-        "tiny.toml",
-        "--out",
-        "nodes",
-        "--nodes",
-        "2",
-        "--node-rank",
-        "0",
-        "--hub",
-        "192.0.2.1:29500",
-    ];
-    for _ in 0..2 {
-        let (ok, _, stderr) = run(&nodes);
+    // A launcher (mpirun, mpiexec, srun) that starts several copies of a build without MPI:
+    // each would train the whole run alone into the same folder. Refused before the folder
+    // is made, whichever launcher's variables say so.
+    #[cfg(not(feature = "mpi"))]
+    for vars in [
+        &[("OMPI_COMM_WORLD_SIZE", "2")][..],
+        &[("PMI_SIZE", "3")],
+        &[("SLURM_NTASKS", "2"), ("SLURM_STEP_ID", "0")],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_fineface"))
+            .current_dir(dir.path())
+            .args(["train", "--quiet", "tiny.toml", "--out", "launched"])
+            .envs(vars.iter().copied())
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let (variable, processes) = vars[0];
         assert!(
-            !ok && stderr.contains("cannot listen on 192.0.2.1:29500"),
+            !output.status.success()
+                && stderr.contains(&format!("{variable}={processes}: a launcher"))
+                && stderr.contains("built without MPI")
+                && stderr.contains("--features mpi"),
             "{stderr}"
         );
-        assert!(!dir.path().join("nodes").exists(), "{stderr}");
+        assert!(!dir.path().join("launched").exists(), "{stderr}");
     }
     // A run killed in its first epoch (its settings written, no checkpoint yet) resumes from
     // the start, saying so.

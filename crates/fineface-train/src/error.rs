@@ -115,8 +115,9 @@ pub enum TrainError {
         /// burn-collective's error.
         message: String,
     },
-    /// The settings of a run over several nodes that cannot work.
-    #[error("multi-node settings: {0}")]
+    /// A run over several nodes cannot go on: a node that did not come within the timeout,
+    /// nodes that disagree (settings, devices, batch), or an MPI that cannot serve.
+    #[error("over several nodes: {0}")]
     Nodes(String),
     /// A split the run needs has no images.
     #[error(

@@ -77,7 +77,11 @@ pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, Optimizer
 pub use sgd::{FusedSgd, MomentumState, SgdState};
 
 // Data parallelism: the gradient sum over devices and machines.
-pub use parallel::{DataParallel, NodeSettings, shard_of};
+#[doc(hidden)]
+pub use parallel::hub;
+pub use parallel::{DataParallel, Launch, NodeSettings, shard_of};
+#[cfg(feature = "mpi")]
+pub use parallel::{Mpi, NodeLink};
 pub use reducer::{GradientReducer, LocalReducer};
 
 // Checkpoints and weights.

@@ -4,6 +4,7 @@
 //! median and min-max wall time and the peak resident memory of each process, and the ratio
 //! reference time / our time (above 1 means we are faster). One file per case.
 
+mod allreduce;
 mod data;
 mod detect;
 mod fairness;
@@ -17,6 +18,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
+use allreduce::AllReduceReference;
 use fineface::{ModelBench, ModelCase};
 
 /// Benchmarks against the Python reference tools.
@@ -93,6 +95,23 @@ enum BenchCase {
         #[arg(long, default_value_t = 3)]
         rounds: usize,
     },
+    /// A gradient bucket summed between nodes under `mpirun` on localhost: the MPI link
+    /// training uses beside MPI's own all-reduce (`--reference hub`: the TCP hub it
+    /// replaced). Needs Open MPI (`mpirun`, `mpicc`) and libclang.
+    Allreduce {
+        /// Floats in the bucket (a ResNet-50's parameters).
+        #[arg(long, default_value_t = 25_557_032)]
+        values: usize,
+        /// Node counts (processes), each a case.
+        #[arg(long, value_delimiter = ',', default_value = "2,3")]
+        nodes: Vec<usize>,
+        /// Timed sums per process (after one warm-up sum).
+        #[arg(long, default_value_t = 5)]
+        iters: usize,
+        /// What ours is measured beside.
+        #[arg(long, value_enum, default_value_t = AllReduceReference::MpiAllreduce)]
+        reference: AllReduceReference,
+    },
     /// `cargo xtask fairness` against fairlearn's MetricFrame on one predictions file.
     Fairness {
         /// Rows of the generated predictions file.
@@ -106,6 +125,12 @@ impl BenchArgs {
     pub fn run(self) -> anyhow::Result<()> {
         let cases = match &self.case {
             BenchCase::Fairness { rows } => vec![self.fairness(*rows)?],
+            BenchCase::Allreduce {
+                values,
+                nodes,
+                iters,
+                reference,
+            } => self.allreduce(*values, nodes, *iters, *reference)?,
             BenchCase::Detect {
                 photos,
                 weights,

@@ -13,11 +13,61 @@ use std::io::{ErrorKind, Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::time::{Duration, Instant};
 
-use super::nodes::NodeSettings;
 use crate::error::{Result, TrainError};
 
+/// The hub's node settings (`--nodes --node-rank --hub`), kept for `bench allreduce`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSettings {
+    /// Number of nodes (machines), at least 2.
+    pub nodes: u32,
+    /// This node's rank, `0..nodes`.
+    pub rank: u32,
+    /// `HOST:PORT` of node 0 as the other nodes reach it; node 0 listens there.
+    pub hub: String,
+}
+
+impl HubSettings {
+    /// Checks the rank and the hub's address.
+    ///
+    /// # Errors
+    /// [`TrainError::Nodes`] naming the value that is wrong.
+    pub fn validate(&self) -> Result<()> {
+        if self.nodes < 2 {
+            return Err(TrainError::Nodes(format!(
+                "--nodes {} (a run over several machines has at least 2; leave --nodes out on \
+                 one machine)",
+                self.nodes
+            )));
+        }
+        if self.rank >= self.nodes {
+            return Err(TrainError::Nodes(format!(
+                "--node-rank {} is not below --nodes {}",
+                self.rank, self.nodes
+            )));
+        }
+        self.hub_port().map(|_| ())
+    }
+
+    /// The port node 0 listens on.
+    ///
+    /// # Errors
+    /// [`TrainError::Nodes`] for an address without a port.
+    pub fn hub_port(&self) -> Result<u16> {
+        self.hub
+            .rsplit_once(':')
+            .and_then(|(host, port)| (!host.is_empty()).then_some(port))
+            .and_then(|port| port.parse::<u16>().ok())
+            .ok_or_else(|| TrainError::Nodes(format!("--hub `{}` is not HOST:PORT", self.hub)))
+    }
+
+    /// Whether this node validates, checkpoints and writes the run folder.
+    pub fn is_first(&self) -> bool {
+        self.rank == 0
+    }
+}
+
 /// How long node 0 waits for the others to connect, and the others for node 0 to listen.
-pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(300);
 
 /// How long a greeting may take once a connection is open (a stray connection that sends
 /// nothing must not block node 0).
@@ -27,7 +77,7 @@ const MAGIC: [u8; 4] = *b"FFDP";
 
 /// A node's connection(s) to the other nodes.
 #[derive(Debug)]
-pub(crate) struct NodeLink {
+pub struct NodeLink {
     rank: u32,
     /// Node 0: a stream to each other node, in rank order. Others: the stream to node 0.
     streams: Vec<TcpStream>,
@@ -42,7 +92,7 @@ impl NodeLink {
     /// # Errors
     /// [`TrainError::Nodes`] when a node does not connect within [`CONNECT_TIMEOUT`], a
     /// socket fails, or the nodes disagree.
-    pub fn connect(settings: &NodeSettings, workers: usize, fingerprint: u64) -> Result<Self> {
+    pub fn connect(settings: &HubSettings, workers: usize, fingerprint: u64) -> Result<Self> {
         Self::connect_within(settings, workers, fingerprint, CONNECT_TIMEOUT)
     }
 
@@ -52,7 +102,7 @@ impl NodeLink {
     /// # Errors
     /// As [`connect`](Self::connect).
     pub fn connect_within(
-        settings: &NodeSettings,
+        settings: &HubSettings,
         workers: usize,
         fingerprint: u64,
         timeout: Duration,
@@ -73,7 +123,7 @@ impl NodeLink {
 
     /// Node 0 listens where `--hub` says (`10.0.0.1:29500`: that interface alone;
     /// `0.0.0.0:29500`: every interface), not on every interface whatever the user named.
-    fn listen(settings: &NodeSettings, own: Hello, timeout: Duration) -> Result<Self> {
+    fn listen(settings: &HubSettings, own: Hello, timeout: Duration) -> Result<Self> {
         let hub = &settings.hub;
         let listener = TcpListener::bind(hub.as_str())
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
@@ -169,7 +219,7 @@ impl NodeLink {
         Ok(())
     }
 
-    fn join(settings: &NodeSettings, own: Hello, timeout: Duration) -> Result<Self> {
+    fn join(settings: &HubSettings, own: Hello, timeout: Duration) -> Result<Self> {
         let hub = &settings.hub;
         let mut waiting = Waiting::new(timeout);
         let mut stream = loop {
@@ -489,8 +539,8 @@ mod tests {
 
     use super::*;
 
-    fn settings(nodes: u32, rank: u32, port: u16) -> NodeSettings {
-        NodeSettings {
+    fn settings(nodes: u32, rank: u32, port: u16) -> HubSettings {
+        HubSettings {
             nodes,
             rank,
             hub: format!("127.0.0.1:{port}"),
@@ -775,7 +825,7 @@ mod tests {
     fn node_0_listens_where_the_hub_address_says_not_on_every_interface() {
         // 192.0.2.1 (TEST-NET-1) is no address of this machine: listening there fails and
         // says so, where binding 0.0.0.0 would have listened on every interface.
-        let node0 = NodeSettings {
+        let node0 = HubSettings {
             nodes: 2,
             rank: 0,
             hub: "192.0.2.1:29500".to_owned(),

@@ -1,12 +1,20 @@
 //! Data parallelism: one worker per device running at once, gradients summed by
 //! burn-collective's all-reduce ([`CollectiveReducer`](sync::CollectiveReducer), the
 //! [`GradientReducer`](crate::GradientReducer) each worker's steps are given), and runs that
-//! span several machines (node 0 as the hub of the exchange between nodes).
+//! span several machines (MPI between the nodes, the `mpi` feature).
 
-mod hub;
+#[doc(hidden)]
+pub mod hub;
+mod link;
+#[cfg(feature = "mpi")]
+mod mpi;
 mod nodes;
 mod sync;
 mod workers;
 
-pub use nodes::NodeSettings;
+#[cfg(feature = "mpi")]
+pub use link::NodeLink;
+#[cfg(feature = "mpi")]
+pub use mpi::Mpi;
+pub use nodes::{Launch, NodeSettings};
 pub use workers::{DataParallel, shard_of};

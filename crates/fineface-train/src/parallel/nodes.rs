@@ -1,65 +1,93 @@
-//! A run over several machines: which node this is and where node 0 listens.
+//! A run over several machines: which node this is, how many there are, and whether an
+//! MPI launcher (`mpirun`, Slurm's `srun`) started this process.
 
 use std::sync::Mutex;
+use std::time::Duration;
 
 use burn_collective::{AllReduceStrategy, CollectiveConfig, PeerId};
 
-use crate::error::{Result, TrainError};
-
-/// One node of a data-parallel run over several machines (`--nodes N --node-rank R
-/// --hub HOST:PORT`).
+/// One node of a data-parallel run over several machines, as MPI numbers them: rank `R` of
+/// `N` processes started by `mpirun -np N` or `srun` (one process a machine).
 ///
 /// Every node runs the same experiment with the same number of devices; the global batch
 /// is cut into `nodes x devices` shards, and node `R` trains shards `R * devices ..
-/// (R + 1) * devices`. Node 0 is the hub the others connect to; it validates, checkpoints and writes the run folder,
-/// the other nodes train and wait.
+/// (R + 1) * devices`. Node 0 validates, checkpoints and writes the run folder; the other
+/// nodes train and wait. Made by [`Mpi::nodes`](crate::Mpi::nodes) (the `mpi` feature).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NodeSettings {
-    /// Number of nodes (machines), at least 2.
-    pub nodes: u32,
-    /// This node's rank, `0..nodes`.
-    pub rank: u32,
-    /// `HOST:PORT` of node 0 as the other nodes reach it; node 0 listens there.
-    pub hub: String,
+    nodes: u32,
+    rank: u32,
+    timeout: Duration,
 }
 
 impl NodeSettings {
-    /// Checks the rank and the hub's address.
-    ///
-    /// # Errors
-    /// [`TrainError::Nodes`] naming the value that is wrong.
-    pub fn validate(&self) -> Result<()> {
-        if self.nodes < 2 {
-            return Err(TrainError::Nodes(format!(
-                "--nodes {} (a run over several machines has at least 2; leave --nodes out on \
-                 one machine)",
-                self.nodes
-            )));
+    /// Node `rank` of `nodes` (at least 2), waiting at most `timeout` for the others.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    pub(crate) fn new(nodes: u32, rank: u32, timeout: Duration) -> Self {
+        Self {
+            nodes,
+            rank,
+            timeout,
         }
-        if self.rank >= self.nodes {
-            return Err(TrainError::Nodes(format!(
-                "--node-rank {} is not below --nodes {}",
-                self.rank, self.nodes
-            )));
-        }
-        self.hub_port().map(|_| ())
     }
 
-    /// The port node 0 listens on.
-    ///
-    /// # Errors
-    /// [`TrainError::Nodes`] for an address without a port.
-    pub fn hub_port(&self) -> Result<u16> {
-        self.hub
-            .rsplit_once(':')
-            .and_then(|(host, port)| (!host.is_empty()).then_some(port))
-            .and_then(|port| port.parse::<u16>().ok())
-            .ok_or_else(|| TrainError::Nodes(format!("--hub `{}` is not HOST:PORT", self.hub)))
+    /// Number of nodes (MPI's world size), at least 2.
+    pub fn nodes(&self) -> u32 {
+        self.nodes
+    }
+
+    /// This node's rank, `0..nodes`.
+    pub fn rank(&self) -> u32 {
+        self.rank
+    }
+
+    /// How long a node waits for the others at an exchange before it stops with an error
+    /// naming the nodes that did not come (a node stopped, stalled or cut off). Node 0
+    /// validates and checkpoints between epochs while the others wait: longer than that.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
     }
 
     /// Whether this node validates, checkpoints and writes the run folder.
     pub fn is_first(&self) -> bool {
         self.rank == 0
+    }
+}
+
+/// An MPI launcher's say that it started this process as one of several, read from the
+/// environment it sets (before MPI is initialised, and in builds without MPI, which must
+/// not run as many copies of one single-machine run).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Launch {
+    /// The launcher's variable that says so (`OMPI_COMM_WORLD_SIZE`, `PMI_SIZE`,
+    /// `SLURM_NTASKS`).
+    pub variable: &'static str,
+    /// The number of processes it started.
+    pub processes: u32,
+}
+
+impl Launch {
+    /// The variables launchers set to the number of processes started: Open MPI's
+    /// `mpirun`, MPICH's and Intel MPI's `mpiexec` (and Slurm's PMI), Slurm's `srun`.
+    const VARIABLES: [&'static str; 3] = ["OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_NTASKS"];
+
+    /// The launch of this process when a launcher started more than one (`None` for a
+    /// process started alone, or as the only one).
+    pub fn from_env() -> Option<Self> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    fn from_vars(var: impl Fn(&str) -> Option<String>) -> Option<Self> {
+        Self::VARIABLES.into_iter().find_map(|variable| {
+            let processes = var(variable)?.trim().parse::<u32>().ok()?;
+            // `SLURM_NTASKS` is also set in a batch job's own shell: only `srun` sets
+            // `SLURM_STEP_ID` beside it.
+            let stepped = variable != "SLURM_NTASKS" || var("SLURM_STEP_ID").is_some();
+            (processes > 1 && stepped).then_some(Self {
+                variable,
+                processes,
+            })
+        })
     }
 }
 
@@ -95,8 +123,8 @@ impl Peers {
     pub fn new(local: usize, nodes: Option<&NodeSettings>) -> Self {
         Self {
             local,
-            node: nodes.map_or(0, |n| n.rank),
-            nodes: nodes.map_or(1, |n| n.nodes),
+            node: nodes.map_or(0, NodeSettings::rank),
+            nodes: nodes.map_or(1, NodeSettings::nodes),
         }
     }
 
@@ -132,43 +160,43 @@ pub(crate) fn collective_config(local: usize) -> CollectiveConfig {
 mod tests {
     use super::*;
 
-    fn node(rank: u32) -> NodeSettings {
-        NodeSettings {
-            nodes: 2,
-            rank,
-            hub: "10.0.0.1:3000".to_owned(),
-        }
-    }
-
     #[test]
     fn peers_are_numbered_node_by_node() {
-        let peers = Peers::new(2, Some(&node(1)));
+        let node = NodeSettings::new(2, 1, Duration::from_secs(1));
+        let peers = Peers::new(2, Some(&node));
         assert_eq!(peers.total(), 4);
         assert_eq!((peers.rank(0), peers.rank(1)), (2, 3));
         assert_eq!(Peers::new(3, None).rank(2), 2);
     }
 
     #[test]
-    fn node_settings_are_checked_with_the_flag_named() {
-        assert!(node(1).validate().is_ok());
-        assert_eq!(node(1).hub_port().unwrap(), 3000);
-        let message = |n: NodeSettings| n.validate().unwrap_err().to_string();
-        assert!(
-            message(node(2)).contains("--node-rank 2"),
-            "{}",
-            message(node(2))
-        );
-        for hub in ["10.0.0.1", ":3000", "10.0.0.1:port", "10.0.0.1:70000"] {
-            let bad = NodeSettings {
-                hub: hub.to_owned(),
-                ..node(0)
-            };
-            assert!(message(bad).contains(&format!("--hub `{hub}`")), "{hub}");
-        }
-        let one = NodeSettings {
-            nodes: 1,
-            ..node(0)
+    fn launchers_are_recognised_by_the_variables_they_set() {
+        let launch = |vars: &[(&str, &str)]| {
+            let vars: Vec<(String, String)> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            Launch::from_vars(|name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
         };
-        assert!(message(one).contains("at least 2"));
+        let of = |variable, processes| {
+            Some(Launch {
+                variable,
+                processes,
+            })
+        };
+        assert_eq!(
+            launch(&[("OMPI_COMM_WORLD_SIZE", "3")]),
+            of("OMPI_COMM_WORLD_SIZE", 3)
+        );
+        assert_eq!(launch(&[("PMI_SIZE", "2")]), of("PMI_SIZE", 2));
+        assert_eq!(
+            launch(&[("SLURM_NTASKS", "2"), ("SLURM_STEP_ID", "0")]),
+            of("SLURM_NTASKS", 2)
+        );
+        // A batch job's shell (no step), one process, or nothing a launcher set: alone.
+        assert_eq!(launch(&[("SLURM_NTASKS", "2")]), None);
+        assert_eq!(launch(&[("OMPI_COMM_WORLD_SIZE", "1")]), None);
+        assert_eq!(launch(&[("OMPI_COMM_WORLD_SIZE", "two")]), None);
+        assert_eq!(launch(&[]), None);
     }
 }

@@ -12,7 +12,7 @@ use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData, TensorPrimitive};
 use burn_collective::{CollectiveError, ReduceOperation, all_reduce, broadcast};
 
-use super::hub::NodeLink;
+use super::link::{NodeExchange, NodeLink};
 use super::nodes::Peer;
 use crate::error::{Result, TrainError};
 use crate::reducer::GradientReducer;
@@ -40,20 +40,21 @@ impl BatchTag {
 }
 
 /// One worker's side of the collective sum: burn-collective's all-reduce between the
-/// workers of its node and, on a node's first worker over several machines, the link to
-/// the other nodes, held as a value for the length of the run.
+/// workers of its node and, on a node's first worker over several machines, the link `L` to
+/// the other nodes, held as a value for the length of the run (the other workers' is
+/// [`NoLink`](super::link::NoLink)).
 #[derive(Debug)]
-pub(crate) struct CollectiveReducer {
+pub(crate) struct CollectiveReducer<L = NodeLink> {
     peer: Peer,
     /// The node's link to the other nodes: on the node's first worker over several nodes.
-    link: Option<NodeLink>,
+    link: Option<L>,
     /// The batch being reduced; `None` before the first.
     batch: Option<BatchTag>,
 }
 
-impl CollectiveReducer {
+impl<L: NodeExchange> CollectiveReducer<L> {
     /// The reducer of worker `peer`; `link` is the node's, given to its first worker.
-    pub(crate) fn new(peer: Peer, link: Option<NodeLink>) -> Self {
+    pub(crate) fn new(peer: Peer, link: Option<L>) -> Self {
         Self {
             peer,
             link,
@@ -167,7 +168,7 @@ impl CollectiveReducer {
     }
 }
 
-impl<B: Backend> GradientReducer<B> for CollectiveReducer {
+impl<B: Backend, L: NodeExchange> GradientReducer<B> for CollectiveReducer<L> {
     fn batch_images(&self) -> Option<usize> {
         self.batch.map(|b| b.images)
     }
@@ -196,9 +197,9 @@ fn collective(peer: Peer, operation: &'static str) -> impl Fn(CollectiveError) -
 ///
 /// # Errors
 /// [`TrainError::Collective`] when the all-reduce fails.
-pub(crate) fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>>(
+pub(crate) fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>, L: NodeExchange>(
     model: M,
-    reducer: &mut CollectiveReducer,
+    reducer: &mut CollectiveReducer<L>,
     root: bool,
 ) -> Result<M> {
     let mut collect = Collect::<B::InnerBackend>(Vec::new());
@@ -264,6 +265,7 @@ mod tests {
 
     use super::{BatchTag, CollectiveReducer};
     use crate::error::{Result, TrainError};
+    use crate::parallel::link::NoLink;
     use crate::parallel::nodes::{COLLECTIVE, Peer, collective_config};
     use crate::reducer::GradientReducer;
 
@@ -281,7 +283,7 @@ mod tests {
                             id: PeerId::from(i),
                             node_leader: Some(leader),
                         };
-                        let mut reducer = CollectiveReducer::new(peer, None);
+                        let mut reducer = CollectiveReducer::<NoLink>::new(peer, None);
                         reducer.register::<Cpu>(Default::default(), collective_config(2))?;
                         reducer.begin(BatchTag {
                             epoch: 0,

@@ -11,7 +11,7 @@ use burn_collective::{finish_collective, reset_collective};
 use fineface_data::ImageBatch;
 use fineface_model::{AttentionCrop, FineFaceAutodiffBackend};
 
-use super::hub::NodeLink;
+use super::link::{NoLink, NodeLink};
 use super::nodes::{COLLECTIVE, NodeSettings, Peers, collective_config};
 use super::sync::{BatchTag, CollectiveReducer, broadcast_module};
 use crate::config::TrainSettings;
@@ -68,7 +68,7 @@ enum Job<M> {
 /// What a worker thread starts from.
 struct WorkerStart<B: FineFaceAutodiffBackend, M: TrainStep<B>> {
     index: usize,
-    reducer: CollectiveReducer,
+    reducer: CollectiveReducer<NoLink>,
     device: B::Device,
     model: M,
     optimizer: GroupedSgd<B, M>,

@@ -1,0 +1,522 @@
+//! The link between the nodes of a run over several machines: MPI (the `mpi` feature).
+//!
+//! Each exchange is two parts. First the nodes check that they agree on what they are
+//! about to sum ([`Check`]: the settings when they connect, the batch and the bucket's
+//! length at every step), point to point, with a deadline: a node that does not come
+//! within [`NodeSettings::timeout`] is named in the error, and one at another batch or with
+//! other settings too. Then the bucket is summed in rank order, the same on every node and
+//! from run to run whatever MPI's own all-reduce would choose: a reduce-scatter (every
+//! node sums its slice of the bucket over the nodes, node 0's values first) and an
+//! all-gather of the slices, two MPI collectives moving `2 (N - 1) / N` of the bucket per
+//! node, as a ring all-reduce does.
+
+#[cfg(feature = "mpi")]
+pub use with_mpi::NodeLink;
+#[cfg(not(feature = "mpi"))]
+pub(crate) use without_mpi::NodeLink;
+
+use crate::error::Result;
+
+/// A sum between nodes, as a node's first worker makes it: its node's `values` and the
+/// other nodes', the total to all.
+pub(crate) trait NodeExchange {
+    /// Sums `values` over the nodes; `tag` is `[epoch, batch, images]` of the batch summed.
+    fn all_reduce_sum(&mut self, values: Vec<f32>, tag: [u64; 3]) -> Result<Vec<f32>>;
+}
+
+impl NodeExchange for NodeLink {
+    fn all_reduce_sum(&mut self, values: Vec<f32>, tag: [u64; 3]) -> Result<Vec<f32>> {
+        NodeLink::all_reduce_sum(self, values, tag)
+    }
+}
+
+/// The link of a worker that is not its node's first: none (it never exchanges between
+/// nodes; its node's first worker does). Unlike [`NodeLink`], it can move to the worker's
+/// thread.
+#[derive(Debug)]
+pub(crate) enum NoLink {}
+
+impl NodeExchange for NoLink {
+    fn all_reduce_sum(&mut self, _: Vec<f32>, _: [u64; 3]) -> Result<Vec<f32>> {
+        match *self {}
+    }
+}
+
+/// What the nodes agree on before a sum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Check {
+    /// When the nodes connect: every node's devices and the digest of its training
+    /// settings.
+    Hello {
+        /// Workers (devices) on the node.
+        workers: u64,
+        /// Digest of the training settings, devices aside.
+        fingerprint: u64,
+    },
+    /// Before each sum: the batch (`[epoch, batch, images]`, or all `u64::MAX` for the
+    /// start-up weights) and the bucket's length.
+    Sum {
+        /// `[epoch, batch, images]` of the batch summed.
+        tag: [u64; 3],
+        /// Values in the bucket.
+        len: u64,
+    },
+}
+
+impl Check {
+    /// The check as the words sent: `[kind, a, b, c, d]`.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    fn words(self) -> [u64; 5] {
+        match self {
+            Self::Hello {
+                workers,
+                fingerprint,
+            } => [0, workers, fingerprint, 0, 0],
+            Self::Sum { tag, len } => [1, tag[0], tag[1], tag[2], len],
+        }
+    }
+
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    fn from_words(w: [u64; 5]) -> Self {
+        match w[0] {
+            0 => Self::Hello {
+                workers: w[1],
+                fingerprint: w[2],
+            },
+            _ => Self::Sum {
+                tag: [w[1], w[2], w[3]],
+                len: w[4],
+            },
+        }
+    }
+
+    /// What is exchanged, for messages: `epoch 3 batch 10 (32 images)`.
+    pub(crate) fn name(self) -> String {
+        match self {
+            Self::Hello { .. } => "the start of the run".to_owned(),
+            Self::Sum { tag, .. } => exchange_name(tag),
+        }
+    }
+
+    /// Why node `theirs_rank`'s check differs from this node's, or `None` when they agree.
+    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
+    fn disagreement(self, rank: usize, theirs: Self, their_rank: usize) -> Option<String> {
+        if self == theirs {
+            return None;
+        }
+        Some(match (self, theirs) {
+            (
+                Self::Hello {
+                    workers: mine,
+                    fingerprint: a,
+                },
+                Self::Hello {
+                    workers: other,
+                    fingerprint: b,
+                },
+            ) => {
+                if mine != other {
+                    format!(
+                        "node {their_rank} runs {other} workers, node {rank} {mine} (every node \
+                         runs as many devices)"
+                    )
+                } else {
+                    debug_assert_ne!(a, b);
+                    format!(
+                        "node {their_rank} trains other settings than node {rank} (batch size, \
+                         seed, epochs, rates...: the nodes must run the same experiment)"
+                    )
+                }
+            }
+            (Self::Sum { tag: a, len: m }, Self::Sum { tag: b, len: n }) if a == b => format!(
+                "node {their_rank} sums {n} values at {}, node {rank} {m} (another model?)",
+                exchange_name(a)
+            ),
+            (Self::Sum { tag: a, .. }, Self::Sum { tag: b, .. }) => format!(
+                "node {their_rank} is at {}, node {rank} at {} (resumed from another \
+                 checkpoint, or other images skipped?)",
+                exchange_name(b),
+                exchange_name(a)
+            ),
+            _ => format!(
+                "node {their_rank} is at {}, node {rank} at {}",
+                theirs.name(),
+                self.name()
+            ),
+        })
+    }
+}
+
+/// What an exchange's tag stands for: `epoch 3 batch 10 (32 images)`.
+fn exchange_name(tag: [u64; 3]) -> String {
+    if tag == [u64::MAX; 3] {
+        "the start-up weights".to_owned()
+    } else {
+        format!("epoch {} batch {} ({} images)", tag[0] + 1, tag[1], tag[2])
+    }
+}
+
+#[cfg(not(feature = "mpi"))]
+mod without_mpi {
+    use super::super::nodes::NodeSettings;
+    use crate::error::{Result, TrainError};
+
+    /// Without the `mpi` feature there is no link: [`NodeLink::connect`] says how to build
+    /// one.
+    #[derive(Debug)]
+    pub(crate) enum NodeLink {}
+
+    impl NodeLink {
+        pub(crate) fn connect(_: &NodeSettings, _: usize, _: u64) -> Result<Self> {
+            Err(TrainError::Nodes(
+                "this build has no MPI: build with the `mpi` feature (`cargo build --release \
+                 -p fineface-cli --features mpi`, Open MPI or MPICH installed) to train over \
+                 several machines"
+                    .to_owned(),
+            ))
+        }
+
+        pub(crate) fn all_reduce_sum(&mut self, _: Vec<f32>, _: [u64; 3]) -> Result<Vec<f32>> {
+            match *self {}
+        }
+    }
+}
+
+#[cfg(feature = "mpi")]
+mod with_mpi {
+    use std::time::{Duration, Instant};
+
+    use mpi::datatype::{Partition, PartitionMut};
+    use mpi::request::{LocalScope, Request, scope};
+    use mpi::topology::{Communicator, SimpleCommunicator};
+    use mpi::traits::*;
+
+    use super::super::nodes::NodeSettings;
+    use super::Check;
+    use crate::error::{Result, TrainError};
+
+    /// The tag of the checks' messages (the sums are collectives, which tags do not touch).
+    const CHECK_TAG: i32 = 7;
+
+    /// The exit code of a node that stops the run because a sum stalled (`MPI_Abort`).
+    const STALLED: i32 = 3;
+
+    /// A node's link to the other nodes of a run over several machines: its own MPI
+    /// communicator (a duplicate of `MPI_COMM_WORLD`, so no other MPI traffic of the
+    /// process mixes with the run's). [`DataParallel`](crate::DataParallel) gives one to the
+    /// first worker of each node; a [`GradientReducer`](crate::GradientReducer) of your own
+    /// can sum through one too.
+    pub struct NodeLink {
+        comm: SimpleCommunicator,
+        rank: usize,
+        nodes: usize,
+        timeout: Duration,
+    }
+
+    impl std::fmt::Debug for NodeLink {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.debug_struct("NodeLink")
+                .field("rank", &self.rank)
+                .field("nodes", &self.nodes)
+                .field("timeout", &self.timeout)
+                .finish_non_exhaustive()
+        }
+    }
+
+    impl NodeLink {
+        /// Joins the other nodes (MPI must be initialised: [`Mpi::init`](crate::Mpi::init))
+        /// and checks that they agree on `workers` and `fingerprint` (of the training
+        /// settings).
+        ///
+        /// # Errors
+        /// [`TrainError::Nodes`] when MPI's world is not the one `settings` describe, a node
+        /// does not come within the timeout, or the nodes disagree.
+        pub fn connect(settings: &NodeSettings, workers: usize, fingerprint: u64) -> Result<Self> {
+            let world = SimpleCommunicator::world();
+            let (rank, nodes) = (world.rank() as usize, world.size() as usize);
+            if (rank, nodes) != (settings.rank() as usize, settings.nodes() as usize) {
+                return Err(TrainError::Nodes(format!(
+                    "MPI numbers this process {rank} of {nodes}, the settings {} of {}",
+                    settings.rank(),
+                    settings.nodes()
+                )));
+            }
+            let link = Self {
+                comm: world.duplicate(),
+                rank,
+                nodes,
+                timeout: settings.timeout(),
+            };
+            link.agree(Check::Hello {
+                workers: workers as u64,
+                fingerprint,
+            })?;
+            tracing::info!(rank, nodes, "joined the other nodes over MPI");
+            Ok(link)
+        }
+
+        /// Sums `values` over the nodes, in rank order; every node gets the total. `tag`
+        /// says what is summed (`[epoch, batch, images]`); every node must send the same,
+        /// and as many values.
+        ///
+        /// # Errors
+        /// [`TrainError::Nodes`] when a node does not come within the timeout (naming it)
+        /// or sums something else. A node that stops in the middle of the sum itself stops
+        /// the run: MPI's launcher ends every process, or this node aborts them after the
+        /// timeout (`MPI_Abort`), never waiting for ever.
+        pub fn all_reduce_sum(&mut self, mut values: Vec<f32>, tag: [u64; 3]) -> Result<Vec<f32>> {
+            let check = Check::Sum {
+                tag,
+                len: values.len() as u64,
+            };
+            self.agree(check)?;
+            self.ordered_sum(&mut values, check)?;
+            Ok(values)
+        }
+
+        /// Sends `check` to every other node and takes theirs, waiting at most the timeout;
+        /// names the nodes that did not come or that disagree.
+        fn agree(&self, check: Check) -> Result<()> {
+            let mine = check.words();
+            for other in (0..self.nodes).filter(|&r| r != self.rank) {
+                // A few bytes: MPI sends them eagerly, without waiting for the receiver.
+                self.comm
+                    .process_at_rank(other as i32)
+                    .send_with_tag(&mine[..], CHECK_TAG);
+            }
+            let mut theirs = vec![[0u64; 5]; self.nodes];
+            let missing = scope(|scope| self.receive_checks(scope, &mut theirs, check));
+            if !missing.is_empty() {
+                return Err(TrainError::Nodes(format!(
+                    "node{} {} did not reach {} within {} s (stopped, stalled or cut off; \
+                     their logs say why): node {} stops",
+                    if missing.len() > 1 { "s" } else { "" },
+                    join(&missing),
+                    check.name(),
+                    self.timeout.as_secs(),
+                    self.rank
+                )));
+            }
+            let disagreements: Vec<String> = theirs
+                .iter()
+                .enumerate()
+                .filter(|&(r, _)| r != self.rank)
+                .filter_map(|(r, &words)| {
+                    check.disagreement(self.rank, Check::from_words(words), r)
+                })
+                .collect();
+            if disagreements.is_empty() {
+                Ok(())
+            } else {
+                Err(TrainError::Nodes(disagreements.join("; ")))
+            }
+        }
+
+        /// Receives every other node's check into `theirs`, polling until the timeout (and
+        /// saying every 10 s whom it waits for); returns the nodes that did not send, whose
+        /// receives are cancelled.
+        fn receive_checks<'a, 's>(
+            &self,
+            scope: &'s LocalScope<'a>,
+            theirs: &'a mut [[u64; 5]],
+            check: Check,
+        ) -> Vec<usize> {
+            let mut pending: Vec<(usize, Request<'a, [u64], &'s LocalScope<'a>>)> = theirs
+                .iter_mut()
+                .enumerate()
+                .filter(|&(r, _)| r != self.rank)
+                .map(|(r, words)| {
+                    let process = self.comm.process_at_rank(r as i32);
+                    let request =
+                        process.immediate_receive_into_with_tag(scope, &mut words[..], CHECK_TAG);
+                    (r, request)
+                })
+                .collect();
+            let mut waiting = Waiting::new(self.timeout);
+            while !pending.is_empty() && !waiting.over() {
+                pending = pending
+                    .into_iter()
+                    .filter_map(|(r, request)| request.test().err().map(|request| (r, request)))
+                    .collect();
+                if !pending.is_empty() {
+                    let ranks: Vec<usize> = pending.iter().map(|(r, _)| *r).collect();
+                    waiting.log(|waited, left| {
+                        tracing::info!(
+                            "node {} waiting for node(s) {} at {} ({waited} s so far, {left} s \
+                             left; node 0 validates and checkpoints between epochs)",
+                            self.rank,
+                            join(&ranks),
+                            check.name()
+                        );
+                    });
+                    waiting.pause();
+                }
+            }
+            pending
+                .into_iter()
+                .map(|(r, request)| {
+                    request.cancel();
+                    request.wait();
+                    r
+                })
+                .collect()
+        }
+
+        /// Sums `values` over the nodes in rank order: each node sums its slice of every
+        /// node's bucket (reduce-scatter through `MPI_Ialltoallv`), then every node gathers
+        /// the summed slices (`MPI_Iallgatherv`). A node that stops in the middle stops the
+        /// run: after the timeout this node calls `MPI_Abort`.
+        ///
+        /// # Errors
+        /// [`TrainError::Nodes`] for a bucket of more than `i32::MAX` values (MPI's counts).
+        fn ordered_sum(&self, values: &mut [f32], check: Check) -> Result<()> {
+            let nodes = self.nodes;
+            let n = i32::try_from(values.len()).map_err(|_| {
+                TrainError::Nodes(format!(
+                    "a bucket of {} values is more than MPI's counts hold",
+                    values.len()
+                ))
+            })?;
+            let (counts, displs) = slices(n, nodes);
+            let own = counts[self.rank];
+            // [nodes, own]: every node's values of this node's slice, node 0's first.
+            let mut gathered = vec![0f32; own as usize * nodes];
+            let (own_counts, own_displs): (Vec<i32>, Vec<i32>) =
+                (0..nodes as i32).map(|r| (own, r * own)).unzip();
+            {
+                let sent = Partition::new(&*values, &counts[..], &displs[..]);
+                let mut received =
+                    PartitionMut::new(&mut gathered[..], &own_counts[..], &own_displs[..]);
+                scope(|scope| {
+                    let request =
+                        self.comm
+                            .immediate_all_to_all_varcount_into(scope, &sent, &mut received);
+                    self.complete(request, check)
+                });
+            }
+            let mut slice = gathered[..own as usize].to_vec();
+            for theirs in gathered.chunks_exact(own.max(1) as usize).skip(1) {
+                slice.iter_mut().zip(theirs).for_each(|(s, t)| *s += t);
+            }
+            let mut total = PartitionMut::new(values, &counts[..], &displs[..]);
+            scope(|scope| {
+                let request =
+                    self.comm
+                        .immediate_all_gather_varcount_into(scope, &slice[..], &mut total);
+                self.complete(request, check)
+            });
+            Ok(())
+        }
+
+        /// Waits for a collective `request`, driving MPI's progress; past the timeout the
+        /// run is stopped (`MPI_Abort` ends every node's process), since a collective cannot
+        /// be cancelled.
+        fn complete<'a, D: ?Sized>(
+            &self,
+            mut request: Request<'a, D, &LocalScope<'a>>,
+            check: Check,
+        ) {
+            let start = Instant::now();
+            loop {
+                match request.test() {
+                    Ok(_) => return,
+                    Err(pending) => request = pending,
+                }
+                if start.elapsed() > self.timeout {
+                    tracing::error!(
+                        "node {}: the sum of {} did not complete within {} s after every node \
+                         agreed on it (a node stopped or was cut off in the middle): stopping \
+                         every node (MPI_Abort)",
+                        self.rank,
+                        check.name(),
+                        self.timeout.as_secs()
+                    );
+                    self.comm.abort(STALLED);
+                }
+                std::thread::yield_now();
+            }
+        }
+    }
+
+    /// Each node's slice of a bucket of `n` values: counts and offsets, sizes differing by
+    /// at most one.
+    fn slices(n: i32, nodes: usize) -> (Vec<i32>, Vec<i32>) {
+        let nodes_i = nodes as i32;
+        let (per, extra) = (n / nodes_i, n % nodes_i);
+        let counts: Vec<i32> = (0..nodes_i).map(|r| per + i32::from(r < extra)).collect();
+        let displs = counts
+            .iter()
+            .scan(0, |start, &count| {
+                let at = *start;
+                *start += count;
+                Some(at)
+            })
+            .collect();
+        (counts, displs)
+    }
+
+    /// `1, 2` for messages.
+    fn join(ranks: &[usize]) -> String {
+        ranks
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A wait with a deadline that says, at its start and every 10 s, what it waits for.
+    struct Waiting {
+        start: Instant,
+        timeout: Duration,
+        next_log: Duration,
+    }
+
+    impl Waiting {
+        const EVERY: Duration = Duration::from_secs(10);
+
+        fn new(timeout: Duration) -> Self {
+            Self {
+                start: Instant::now(),
+                timeout,
+                next_log: Self::EVERY,
+            }
+        }
+
+        fn over(&self) -> bool {
+            self.start.elapsed() > self.timeout
+        }
+
+        /// Calls `line(seconds waited, seconds left)` every [`Self::EVERY`].
+        fn log(&mut self, line: impl FnOnce(u64, u64)) {
+            let waited = self.start.elapsed();
+            if waited >= self.next_log {
+                self.next_log = waited + Self::EVERY;
+                line(
+                    waited.as_secs(),
+                    self.timeout.saturating_sub(waited).as_secs(),
+                );
+            }
+        }
+
+        /// Yields the core at first (a step's exchange is usually microseconds away), then
+        /// sleeps a millisecond at a time (a node waiting through another's validation).
+        fn pause(&self) {
+            if self.start.elapsed() < Duration::from_millis(20) {
+                std::thread::yield_now();
+            } else {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::slices;
+
+        #[test]
+        fn slices_cover_the_bucket_and_differ_by_at_most_one() {
+            assert_eq!(slices(10, 3), (vec![4, 3, 3], vec![0, 4, 7]));
+            assert_eq!(slices(2, 3), (vec![1, 1, 0], vec![0, 1, 2]));
+        }
+    }
+}
