@@ -330,8 +330,12 @@ fn a_stalled_node_is_named_by_the_others_within_the_timeout() {
     let (output, late) = mpirun::finish_within(child, Duration::from_secs(90));
     let out = text(&output);
     assert!(!late && !output.status.success(), "late: {late}\n{out}");
+    // Stopped between two sums (nearly always: a tiny step's sum takes microseconds), the
+    // others name it when they do not meet it at the next; stopped in the middle of a sum,
+    // the others abort the run after the timeout, saying which sum stalled.
     assert!(
-        out.contains("error: over several nodes: node 2 did not reach epoch "),
+        out.contains("error: over several nodes: node 2 did not reach epoch ")
+            || out.contains("did not complete within 5 s after every node agreed on it"),
         "the stalled node is not named:\n{out}"
     );
     assert!(

@@ -9,15 +9,17 @@
 //! Links:
 //! - `ours`: [`NodeLink::all_reduce_sum`], what training sums through between nodes (the
 //!   batch check, then the rank-order sum);
-//! - `mpi-allreduce`: MPI's own `MPI_Allreduce` (sum) on the same bucket, the reference;
-//! - `hub`: the TCP hub through node 0 that MPI replaced (`--hub HOST:PORT`).
+//! - `mpi-allreduce`: MPI's own `MPI_Allreduce` (sum) on the same bucket, the reference.
+//!
+//! (The TCP hub through node 0 that MPI replaced was measured beside them before it was
+//! deleted: `docs/performance.md#between-machines`.)
 
 #![allow(clippy::print_stdout)] // The JSON result is this program's output.
 
 use std::time::Instant;
 
 use clap::{Parser, ValueEnum};
-use fineface_train::{Mpi, NodeLink, hub};
+use fineface_train::{Mpi, NodeLink};
 use mpi::collective::{CommunicatorCollectives, SystemOperation};
 use mpi::topology::SimpleCommunicator;
 
@@ -25,7 +27,6 @@ use mpi::topology::SimpleCommunicator;
 enum Link {
     Ours,
     MpiAllreduce,
-    Hub,
 }
 
 #[derive(Parser)]
@@ -38,9 +39,6 @@ struct Args {
     /// Timed sums (after one warm-up sum).
     #[arg(long, default_value_t = 5)]
     iters: usize,
-    /// `HOST:PORT` node 0 listens on (`--link hub`).
-    #[arg(long, default_value = "127.0.0.1:29500")]
-    hub: String,
 }
 
 /// One sum of a bucket: the bucket, the sum's index.
@@ -67,15 +65,6 @@ fn main() -> anyhow::Result<()> {
                 world.all_reduce_into(&values[..], &mut total[..], SystemOperation::sum());
                 Ok(total)
             })
-        }
-        Link::Hub => {
-            let settings = hub::HubSettings {
-                nodes: nodes.nodes(),
-                rank: nodes.rank(),
-                hub: args.hub.clone(),
-            };
-            let mut link = hub::NodeLink::connect(&settings, 1, 0)?;
-            Box::new(move |values, i| Ok(link.all_reduce_sum(values, [0, i, 8])?))
         }
     };
     let mut times = Vec::with_capacity(args.iters);

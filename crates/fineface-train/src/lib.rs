@@ -77,8 +77,6 @@ pub use optim::{EpochRates, GroupGradients, GroupedModule, GroupedSgd, Optimizer
 pub use sgd::{FusedSgd, MomentumState, SgdState};
 
 // Data parallelism: the gradient sum over devices and machines.
-#[doc(hidden)]
-pub use parallel::hub;
 pub use parallel::{DataParallel, Launch, NodeSettings, shard_of};
 #[cfg(feature = "mpi")]
 pub use parallel::{Mpi, NodeLink};

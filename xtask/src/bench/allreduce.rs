@@ -1,42 +1,21 @@
 //! `bench allreduce`: a bucket of gradients summed over 2 and 3 nodes on localhost, through
 //! the link training uses between nodes (MPI, `fineface_train::NodeLink`) beside MPI's own
-//! `MPI_Allreduce` (or the TCP hub it replaced), each under `mpirun`.
+//! `MPI_Allreduce`, each under `mpirun`.
 
 use std::process::Command;
-
-use clap::ValueEnum;
 
 use super::BenchArgs;
 use super::result::CaseResult;
 use super::rounds::{Timing, alternate};
 use crate::cargo::{Target, build_release_with};
 
-/// What our link is measured beside.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum AllReduceReference {
-    /// MPI's own all-reduce (`MPI_Allreduce`, sum) of the same bucket.
-    MpiAllreduce,
-    /// The TCP hub through node 0 (`--nodes/--node-rank/--hub`) that MPI replaced.
-    Hub,
-}
-
-impl AllReduceReference {
-    fn link(self) -> &'static str {
-        match self {
-            Self::MpiAllreduce => "mpi-allreduce",
-            Self::Hub => "hub",
-        }
-    }
-}
-
 impl BenchArgs {
-    /// One case per node count and bucket size: ours beside `reference`.
+    /// One case per node count and bucket size: ours beside `MPI_Allreduce`.
     pub(super) fn allreduce(
         &self,
         values: usize,
         nodes: &[usize],
         iters: usize,
-        reference: AllReduceReference,
     ) -> anyhow::Result<Vec<CaseResult>> {
         let exe = build_release_with(
             "fineface-train",
@@ -54,12 +33,11 @@ impl BenchArgs {
                         .arg(&exe)
                         .args(["--link", link, "--values", &size.to_string()])
                         .args(["--iters", &iters.to_string()])
-                        .args(["--hub", &format!("127.0.0.1:{}", 29_500 + n)])
                         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
                         .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
                     command
                 };
-                let (mut ours, mut theirs) = (side("ours"), side(reference.link()));
+                let (mut ours, mut theirs) = (side("ours"), side("mpi-allreduce"));
                 let name = format!("allreduce_{label}_{n}_nodes");
                 let rounds =
                     alternate(&name, self.repeat, Timing::Printed, &mut ours, &mut theirs)?;
@@ -67,12 +45,14 @@ impl BenchArgs {
                 case.notes = format!(
                     "{size} f32 ({:.1} MB) summed over {n} processes on localhost under mpirun \
                      (Open MPI, shared memory); ours = fineface_train::NodeLink (batch check + \
-                     rank-order sum); reference = {}; {:.2} GB/s ours, {:.2} GB/s reference \
-                     (bucket bytes / median time)",
+                     rank-order sum); reference = MPI_Allreduce (sum); {:.2} GB/s ours, {:.2} \
+                     GB/s reference (bucket bytes / median time); median latency {:.1} us \
+                     ours, {:.1} us reference",
                     size as f64 * 4e-6,
-                    reference.link(),
                     size as f64 * 4e-9 / case.ours_s,
                     size as f64 * 4e-9 / case.reference_s,
+                    case.ours_s * 1e6,
+                    case.reference_s * 1e6,
                 );
                 cases.push(case);
             }

@@ -18,7 +18,6 @@ use std::path::PathBuf;
 
 use clap::{Args, Subcommand};
 
-use allreduce::AllReduceReference;
 use fineface::{ModelBench, ModelCase};
 
 /// Benchmarks against the Python reference tools.
@@ -96,8 +95,8 @@ enum BenchCase {
         rounds: usize,
     },
     /// A gradient bucket summed between nodes under `mpirun` on localhost: the MPI link
-    /// training uses beside MPI's own all-reduce (`--reference hub`: the TCP hub it
-    /// replaced). Needs Open MPI (`mpirun`, `mpicc`) and libclang.
+    /// training uses beside MPI's own all-reduce. Needs Open MPI (`mpirun`, `mpicc`) and
+    /// libclang.
     Allreduce {
         /// Floats in the bucket (a ResNet-50's parameters).
         #[arg(long, default_value_t = 25_557_032)]
@@ -108,9 +107,6 @@ enum BenchCase {
         /// Timed sums per process (after one warm-up sum).
         #[arg(long, default_value_t = 5)]
         iters: usize,
-        /// What ours is measured beside.
-        #[arg(long, value_enum, default_value_t = AllReduceReference::MpiAllreduce)]
-        reference: AllReduceReference,
     },
     /// `cargo xtask fairness` against fairlearn's MetricFrame on one predictions file.
     Fairness {
@@ -129,8 +125,7 @@ impl BenchArgs {
                 values,
                 nodes,
                 iters,
-                reference,
-            } => self.allreduce(*values, nodes, *iters, *reference)?,
+            } => self.allreduce(*values, nodes, *iters)?,
             BenchCase::Detect {
                 photos,
                 weights,

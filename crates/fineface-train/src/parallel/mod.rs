@@ -3,8 +3,6 @@
 //! [`GradientReducer`](crate::GradientReducer) each worker's steps are given), and runs that
 //! span several machines (MPI between the nodes, the `mpi` feature).
 
-#[doc(hidden)]
-pub mod hub;
 mod link;
 #[cfg(feature = "mpi")]
 mod mpi;

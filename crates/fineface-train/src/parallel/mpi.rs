@@ -10,7 +10,7 @@ use super::nodes::NodeSettings;
 use crate::error::{Result, TrainError};
 
 /// MPI, initialised for as long as the value lives (rsmpi's `Universe`: `MPI_Finalize` when
-/// it drops). A program makes one at its start when [`Launch::from_env`](crate::Launch)
+/// it drops; `MPI_Abort` when it drops in a panic). A program makes one at its start when [`Launch::from_env`](crate::Launch)
 /// says a launcher started it, hands [`nodes`](Self::nodes) to
 /// [`RunOptions::nodes`](crate::RunOptions::nodes), and, when the run fails,
 /// [`abort`](Self::abort)s instead of dropping it: the other nodes may wait in an exchange
@@ -69,5 +69,16 @@ impl Mpi {
     /// after an error, where the others may wait for this one.
     pub fn abort(&self, code: i32) -> ! {
         self.universe.world().abort(code)
+    }
+}
+
+impl Drop for Mpi {
+    /// Unwinding from a panic, stops every process (`MPI_Abort`, exit code 101 as a panic's)
+    /// instead of finalising: the others may wait in an exchange this process will never
+    /// join, and `MPI_Finalize` would wait for them.
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.abort(101);
+        }
     }
 }
