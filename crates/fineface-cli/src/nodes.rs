@@ -77,8 +77,9 @@ impl Cluster {
     /// the others may wait in an exchange this node will never join.
     pub(crate) fn finish(self, trained: anyhow::Result<()>) -> anyhow::Result<()> {
         #[cfg(feature = "mpi")]
-        if let (Err(error), Some(mpi)) = (&trained, &self.mpi) {
-            crate::report_error(error);
+        if let (Err(error), Some(mpi), Some(nodes)) = (trained.as_ref(), &self.mpi, &self.nodes) {
+            // Every node's last word reaches the launcher's output: each says whose it is.
+            crate::report_error(&anyhow::anyhow!("node {}: {error:#}", nodes.rank()));
             mpi.abort(1);
         }
         trained

@@ -117,9 +117,11 @@ fn train_as(args: &TrainArgs, nodes: Option<&NodeSettings>) -> anyhow::Result<()
         2 * workers
     );
     let options = run_options(args, &run_dir, resume, nodes)?;
-    // A start that fails before its first checkpoint (a split too small, nodes that do not
-    // come) leaves no folder behind when it made it: the same command can be run again.
-    let made_here = args.resume.is_none() && rank == 0 && !run_dir.exists();
+    // A start that fails before its first checkpoint (a split too small) leaves no folder
+    // behind when it made it: the same command can be run again. Over several nodes the
+    // folder and its logs stay (the other nodes log there too, and a node that stops the
+    // run aborts them all); a folder of logs alone is taken again by the same command.
+    let made_here = args.resume.is_none() && nodes.is_none() && !run_dir.exists();
     start_logging(args, &run_dir, resume, rank)?;
     tracing::info!(run = %run_dir.display(), experiment = %config.name, method = ?config.method, "starting");
     let trained = on_devices(
@@ -253,12 +255,13 @@ fn new_run(
     let run_dir = match &args.out {
         Some(out) => {
             // Nodes after the first share node 0's folder, where they may already have
-            // started their logs.
+            // started their logs; logs alone are no run (a start that failed over several
+            // nodes leaves them).
             let used = nodes.is_none_or(NodeSettings::is_first)
                 && std::fs::read_dir(out).is_ok_and(|entries| {
                     entries
                         .filter_map(Result::ok)
-                        .any(|e| !is_other_node_log(&e.file_name().to_string_lossy()))
+                        .any(|e| !is_node_log(&e.file_name().to_string_lossy()))
                 });
             anyhow::ensure!(
                 !used,
@@ -274,11 +277,13 @@ fn new_run(
     Ok((config, run_dir))
 }
 
-/// Whether `name` is the log of a node after the first (`train-node<R>.log`).
-fn is_other_node_log(name: &str) -> bool {
-    name.strip_prefix("train-node")
-        .and_then(|rest| rest.strip_suffix(".log"))
-        .is_some_and(|rank| !rank.is_empty() && rank.bytes().all(|b| b.is_ascii_digit()))
+/// Whether `name` is a node's log: `train.log` (node 0's) or `train-node<R>.log`.
+fn is_node_log(name: &str) -> bool {
+    name == "train.log"
+        || name
+            .strip_prefix("train-node")
+            .and_then(|rest| rest.strip_suffix(".log"))
+            .is_some_and(|rank| !rank.is_empty() && rank.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The command line's settings over an experiment's.

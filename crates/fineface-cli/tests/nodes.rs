@@ -334,7 +334,8 @@ fn a_stalled_node_is_named_by_the_others_within_the_timeout() {
     // others name it when they do not meet it at the next; stopped in the middle of a sum,
     // the others abort the run after the timeout, saying which sum stalled.
     assert!(
-        out.contains("error: over several nodes: node 2 did not reach epoch ")
+        out.contains("error: node 0: over several nodes: node 2 did not reach epoch ")
+            || out.contains("error: node 1: over several nodes: node 2 did not reach epoch ")
             || out.contains("did not complete within 5 s after every node agreed on it"),
         "the stalled node is not named:\n{out}"
     );
@@ -359,4 +360,52 @@ fn nodes_without_a_run_folder_named_are_refused_before_they_train() {
         "{out}"
     );
     assert!(!dir.path().join("runs").exists(), "{out}");
+}
+
+#[test]
+fn nodes_that_disagree_stop_naming_each_other_and_the_run_resumes() {
+    // Node 1 trains with another seed than node 0 (its own copy of the experiment, edited):
+    // every node stops at the start, each saying which node it is and which differs; the
+    // folder keeps every node's log, and `--resume` on every node trains node 0's settings.
+    let dir = tempfile::tempdir().unwrap();
+    let config = tiny_experiment(dir.path(), 1, 20, 1);
+    config.data.load(&config.split).unwrap();
+    let mut other = config.clone();
+    other.train.seed += 1;
+    std::fs::write(dir.path().join("other.toml"), other.to_toml().unwrap()).unwrap();
+    // `mpirun` runs the same command on every node: each picks its file by its rank.
+    let script = "exec \"$0\" train \"$([ \"$OMPI_COMM_WORLD_RANK\" = 1 ] && echo other.toml || echo tiny.toml)\" --quiet --out run";
+    let child = mpirun::mpirun(
+        2,
+        Path::new("sh"),
+        &["-c", script, env!("CARGO_BIN_EXE_fineface")],
+    )
+    .current_dir(dir.path())
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let (output, late) = mpirun::finish_within(child, Duration::from_secs(120));
+    let out = text(&output);
+    assert!(!late && !output.status.success(), "late: {late}\n{out}");
+    assert!(
+        out.contains("error: node 0: over several nodes: node 1 trains other settings than node 0")
+            || out.contains(
+                "error: node 1: over several nodes: node 0 trains other settings than node 1"
+            ),
+        "{out}"
+    );
+    let run = dir.path().join("run");
+    assert!(
+        run.join("train.log").is_file() && run.join("train-node1.log").is_file(),
+        "{out}"
+    );
+    let child = fineface_on_nodes(2, &["train", "--resume", "run", "--quiet"], dir.path());
+    let (output, late) = mpirun::finish_within(child, Duration::from_secs(300));
+    assert!(
+        output.status.success() && !late,
+        "late: {late}\n{}",
+        text(&output)
+    );
+    assert!(run.join("test/summary.json").is_file());
 }

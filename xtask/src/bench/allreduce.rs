@@ -29,12 +29,21 @@ impl BenchArgs {
                 let side = |link: &str| {
                     let mut command = Command::new("mpirun");
                     command
-                        .args(["--oversubscribe", "-np", &n.to_string()])
+                        // As the tests run it: unbound, over loopback.
+                        .args([
+                            "--oversubscribe",
+                            "--bind-to",
+                            "none",
+                            "-np",
+                            &n.to_string(),
+                        ])
                         .arg(&exe)
                         .args(["--link", link, "--values", &size.to_string()])
                         .args(["--iters", &iters.to_string()])
                         .env("OMPI_ALLOW_RUN_AS_ROOT", "1")
-                        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1");
+                        .env("OMPI_ALLOW_RUN_AS_ROOT_CONFIRM", "1")
+                        .env("OMPI_MCA_btl_tcp_if_include", "lo")
+                        .env("OMPI_MCA_oob_tcp_if_include", "lo");
                     command
                 };
                 let (mut ours, mut theirs) = (side("ours"), side("mpi-allreduce"));

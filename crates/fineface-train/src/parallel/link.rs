@@ -98,7 +98,7 @@ impl Check {
         }
     }
 
-    /// Why node `theirs_rank`'s check differs from this node's, or `None` when they agree.
+    /// Why node `their_rank`'s check differs from this node's, or `None` when they agree.
     #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
     fn disagreement(self, rank: usize, theirs: Self, their_rank: usize) -> Option<String> {
         if self == theirs {
@@ -195,7 +195,12 @@ mod with_mpi {
     use super::Check;
     use crate::error::{Result, TrainError};
 
-    /// The tag of the checks' messages (the sums are collectives, which tags do not touch).
+    /// The tag of the start's check, on `MPI_COMM_WORLD` (before the link's own
+    /// communicator exists, which every node must come to make).
+    const HELLO_TAG: i32 = 6;
+
+    /// The tag of the sums' checks, on the link's communicator (the sums themselves are
+    /// collectives, which tags do not touch).
     const CHECK_TAG: i32 = 7;
 
     /// The exit code of a node that stops the run because a sum stalled (`MPI_Abort`).
@@ -205,9 +210,21 @@ mod with_mpi {
     /// communicator (a duplicate of `MPI_COMM_WORLD`, so no other MPI traffic of the
     /// process mixes with the run's). [`DataParallel`](crate::DataParallel) gives one to the
     /// first worker of each node; a [`GradientReducer`](crate::GradientReducer) of your own
-    /// can sum through one too.
+    /// can sum through one too. After an error it refuses every further sum: the nodes no
+    /// longer agree on where they are.
     pub struct NodeLink {
         comm: SimpleCommunicator,
+        node: Node,
+        /// Why the link stopped, after an error.
+        broken: Option<String>,
+        /// Every node's values of this node's slice of the bucket, kept from sum to sum
+        /// (a ResNet-50's slice is 100 MB over the nodes: made and faulted in once).
+        gathered: Vec<f32>,
+    }
+
+    /// This node among the others: its rank, their number, how long it waits for them.
+    #[derive(Debug, Clone, Copy)]
+    struct Node {
         rank: usize,
         nodes: usize,
         timeout: Duration,
@@ -216,21 +233,20 @@ mod with_mpi {
     impl std::fmt::Debug for NodeLink {
         fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
             f.debug_struct("NodeLink")
-                .field("rank", &self.rank)
-                .field("nodes", &self.nodes)
-                .field("timeout", &self.timeout)
+                .field("node", &self.node)
+                .field("broken", &self.broken)
                 .finish_non_exhaustive()
         }
     }
 
     impl NodeLink {
-        /// Joins the other nodes (MPI must be initialised: [`Mpi::init`](crate::Mpi::init))
-        /// and checks that they agree on `workers` and `fingerprint` (of the training
-        /// settings).
+        /// Joins the other nodes (MPI must be initialised: [`Mpi::init`](crate::Mpi::init)):
+        /// checks, with the timeout, that every node comes and that they agree on `workers`
+        /// and `fingerprint` (of the training settings), then makes the link's communicator.
         ///
         /// # Errors
         /// [`TrainError::Nodes`] when MPI's world is not the one `settings` describe, a node
-        /// does not come within the timeout, or the nodes disagree.
+        /// does not come within the timeout (naming it), or the nodes disagree.
         pub fn connect(settings: &NodeSettings, workers: usize, fingerprint: u64) -> Result<Self> {
             let world = SimpleCommunicator::world();
             let (rank, nodes) = (world.rank() as usize, world.size() as usize);
@@ -241,18 +257,25 @@ mod with_mpi {
                     settings.nodes()
                 )));
             }
-            let link = Self {
-                comm: world.duplicate(),
+            let node = Node {
                 rank,
                 nodes,
                 timeout: settings.timeout(),
             };
-            link.agree(Check::Hello {
+            let hello = Check::Hello {
                 workers: workers as u64,
                 fingerprint,
-            })?;
+            };
+            agree(&world, node, hello, HELLO_TAG)?;
+            // Every node has come: making the communicator cannot wait for one that has not.
+            let comm = world.duplicate();
             tracing::info!(rank, nodes, "joined the other nodes over MPI");
-            Ok(link)
+            Ok(Self {
+                comm,
+                node,
+                broken: None,
+                gathered: Vec::new(),
+            })
         }
 
         /// Sums `values` over the nodes, in rank order; every node gets the total. `tag`
@@ -260,106 +283,26 @@ mod with_mpi {
         /// and as many values.
         ///
         /// # Errors
-        /// [`TrainError::Nodes`] when a node does not come within the timeout (naming it)
-        /// or sums something else. A node that stops in the middle of the sum itself stops
-        /// the run: MPI's launcher ends every process, or this node aborts them after the
-        /// timeout (`MPI_Abort`), never waiting for ever.
+        /// [`TrainError::Nodes`] when a node does not come within the timeout (naming it),
+        /// sums something else, or the link stopped at an earlier error. A node that stops
+        /// in the middle of the sum itself stops the run: MPI's launcher ends every process,
+        /// or this node aborts them after the timeout (`MPI_Abort`).
         pub fn all_reduce_sum(&mut self, mut values: Vec<f32>, tag: [u64; 3]) -> Result<Vec<f32>> {
+            if let Some(why) = &self.broken {
+                return Err(TrainError::Nodes(format!(
+                    "the link stopped earlier: {why}"
+                )));
+            }
             let check = Check::Sum {
                 tag,
                 len: values.len() as u64,
             };
-            self.agree(check)?;
-            self.ordered_sum(&mut values, check)?;
-            Ok(values)
-        }
-
-        /// Sends `check` to every other node and takes theirs, waiting at most the timeout;
-        /// names the nodes that did not come or that disagree.
-        fn agree(&self, check: Check) -> Result<()> {
-            let mine = check.words();
-            for other in (0..self.nodes).filter(|&r| r != self.rank) {
-                // A few bytes: MPI sends them eagerly, without waiting for the receiver.
-                self.comm
-                    .process_at_rank(other as i32)
-                    .send_with_tag(&mine[..], CHECK_TAG);
+            let summed = agree(&self.comm, self.node, check, CHECK_TAG)
+                .and_then(|()| self.ordered_sum(&mut values, check));
+            if let Err(e) = &summed {
+                self.broken = Some(e.to_string());
             }
-            let mut theirs = vec![[0u64; 5]; self.nodes];
-            let missing = scope(|scope| self.receive_checks(scope, &mut theirs, check));
-            if !missing.is_empty() {
-                return Err(TrainError::Nodes(format!(
-                    "node{} {} did not reach {} within {} s (stopped, stalled or cut off; \
-                     their logs say why): node {} stops",
-                    if missing.len() > 1 { "s" } else { "" },
-                    join(&missing),
-                    check.name(),
-                    self.timeout.as_secs(),
-                    self.rank
-                )));
-            }
-            let disagreements: Vec<String> = theirs
-                .iter()
-                .enumerate()
-                .filter(|&(r, _)| r != self.rank)
-                .filter_map(|(r, &words)| {
-                    check.disagreement(self.rank, Check::from_words(words), r)
-                })
-                .collect();
-            if disagreements.is_empty() {
-                Ok(())
-            } else {
-                Err(TrainError::Nodes(disagreements.join("; ")))
-            }
-        }
-
-        /// Receives every other node's check into `theirs`, polling until the timeout (and
-        /// saying every 10 s whom it waits for); returns the nodes that did not send, whose
-        /// receives are cancelled.
-        fn receive_checks<'a, 's>(
-            &self,
-            scope: &'s LocalScope<'a>,
-            theirs: &'a mut [[u64; 5]],
-            check: Check,
-        ) -> Vec<usize> {
-            let mut pending: Vec<(usize, Request<'a, [u64], &'s LocalScope<'a>>)> = theirs
-                .iter_mut()
-                .enumerate()
-                .filter(|&(r, _)| r != self.rank)
-                .map(|(r, words)| {
-                    let process = self.comm.process_at_rank(r as i32);
-                    let request =
-                        process.immediate_receive_into_with_tag(scope, &mut words[..], CHECK_TAG);
-                    (r, request)
-                })
-                .collect();
-            let mut waiting = Waiting::new(self.timeout);
-            while !pending.is_empty() && !waiting.over() {
-                pending = pending
-                    .into_iter()
-                    .filter_map(|(r, request)| request.test().err().map(|request| (r, request)))
-                    .collect();
-                if !pending.is_empty() {
-                    let ranks: Vec<usize> = pending.iter().map(|(r, _)| *r).collect();
-                    waiting.log(|waited, left| {
-                        tracing::info!(
-                            "node {} waiting for node(s) {} at {} ({waited} s so far, {left} s \
-                             left; node 0 validates and checkpoints between epochs)",
-                            self.rank,
-                            join(&ranks),
-                            check.name()
-                        );
-                    });
-                    waiting.pause();
-                }
-            }
-            pending
-                .into_iter()
-                .map(|(r, request)| {
-                    request.cancel();
-                    request.wait();
-                    r
-                })
-                .collect()
+            summed.map(|()| values)
         }
 
         /// Sums `values` over the nodes in rank order: each node sums its slice of every
@@ -369,73 +312,188 @@ mod with_mpi {
         ///
         /// # Errors
         /// [`TrainError::Nodes`] for a bucket of more than `i32::MAX` values (MPI's counts).
-        fn ordered_sum(&self, values: &mut [f32], check: Check) -> Result<()> {
-            let nodes = self.nodes;
+        fn ordered_sum(&mut self, values: &mut [f32], check: Check) -> Result<()> {
+            let Self {
+                comm,
+                node,
+                gathered,
+                ..
+            } = self;
             let n = i32::try_from(values.len()).map_err(|_| {
                 TrainError::Nodes(format!(
                     "a bucket of {} values is more than MPI's counts hold",
                     values.len()
                 ))
             })?;
-            let (counts, displs) = slices(n, nodes);
-            let own = counts[self.rank];
+            let (counts, displs) = slices(n, node.nodes);
+            let own = counts[node.rank];
             // [nodes, own]: every node's values of this node's slice, node 0's first.
-            let mut gathered = vec![0f32; own as usize * nodes];
+            if gathered.len() != own as usize * node.nodes {
+                *gathered = vec![0f32; own as usize * node.nodes];
+            }
             let (own_counts, own_displs): (Vec<i32>, Vec<i32>) =
-                (0..nodes as i32).map(|r| (own, r * own)).unzip();
+                (0..node.nodes as i32).map(|r| (own, r * own)).unzip();
             {
                 let sent = Partition::new(&*values, &counts[..], &displs[..]);
                 let mut received =
                     PartitionMut::new(&mut gathered[..], &own_counts[..], &own_displs[..]);
                 scope(|scope| {
                     let request =
-                        self.comm
-                            .immediate_all_to_all_varcount_into(scope, &sent, &mut received);
-                    self.complete(request, check)
+                        comm.immediate_all_to_all_varcount_into(scope, &sent, &mut received);
+                    complete(comm, *node, request, check);
                 });
             }
-            let mut slice = gathered[..own as usize].to_vec();
-            for theirs in gathered.chunks_exact(own.max(1) as usize).skip(1) {
+            // Node 0's values first, then each other node's added in rank order.
+            let (slice, others) = gathered.split_at_mut(own as usize);
+            for theirs in others.chunks_exact(own.max(1) as usize) {
                 slice.iter_mut().zip(theirs).for_each(|(s, t)| *s += t);
             }
             let mut total = PartitionMut::new(values, &counts[..], &displs[..]);
             scope(|scope| {
-                let request =
-                    self.comm
-                        .immediate_all_gather_varcount_into(scope, &slice[..], &mut total);
-                self.complete(request, check)
+                let request = comm.immediate_all_gather_varcount_into(scope, &*slice, &mut total);
+                complete(comm, *node, request, check);
             });
             Ok(())
         }
+    }
 
-        /// Waits for a collective `request`, driving MPI's progress; past the timeout the
-        /// run is stopped (`MPI_Abort` ends every node's process), since a collective cannot
-        /// be cancelled.
-        fn complete<'a, D: ?Sized>(
-            &self,
-            mut request: Request<'a, D, &LocalScope<'a>>,
-            check: Check,
-        ) {
-            let start = Instant::now();
-            loop {
-                match request.test() {
-                    Ok(_) => return,
-                    Err(pending) => request = pending,
-                }
-                if start.elapsed() > self.timeout {
-                    tracing::error!(
-                        "node {}: the sum of {} did not complete within {} s after every node \
-                         agreed on it (a node stopped or was cut off in the middle): stopping \
-                         every node (MPI_Abort)",
-                        self.rank,
-                        check.name(),
-                        self.timeout.as_secs()
-                    );
-                    self.comm.abort(STALLED);
-                }
-                std::thread::yield_now();
+    /// Waits for a collective `request` on `comm`, driving MPI's progress; past the timeout
+    /// the run is stopped (`MPI_Abort` ends every node's process), since a collective
+    /// cannot be cancelled.
+    fn complete<'a, D: ?Sized>(
+        comm: &SimpleCommunicator,
+        node: Node,
+        mut request: Request<'a, D, &LocalScope<'a>>,
+        check: Check,
+    ) {
+        let start = Instant::now();
+        loop {
+            match request.test() {
+                Ok(_) => return,
+                Err(pending) => request = pending,
             }
+            if start.elapsed() > node.timeout {
+                tracing::error!(
+                    "node {}: the sum of {} did not complete within {} s after every node \
+                     agreed on it (a node stopped or was cut off in the middle): stopping every \
+                     node (MPI_Abort)",
+                    node.rank,
+                    check.name(),
+                    node.timeout.as_secs()
+                );
+                comm.abort(STALLED);
+            }
+            std::thread::yield_now();
         }
+    }
+
+    /// Sends `check` to every other node over `comm` and takes theirs (messages tagged
+    /// `tag`), waiting at most the timeout; names the nodes that did not come or that
+    /// disagree.
+    fn agree(comm: &SimpleCommunicator, node: Node, check: Check, tag: i32) -> Result<()> {
+        let mine = check.words();
+        // Untouched where a receive is cancelled before its check came.
+        let mut theirs = vec![[u64::MAX; 5]; node.nodes];
+        let cancelled =
+            scope(|scope| exchange_checks(comm, node, scope, (check, &mine), &mut theirs, tag));
+        // A check that came as its receive was cancelled counts as come.
+        let missing: Vec<usize> = cancelled
+            .into_iter()
+            .filter(|&r| theirs[r][0] == u64::MAX)
+            .collect();
+        if !missing.is_empty() {
+            return Err(TrainError::Nodes(format!(
+                "node{} {} did not reach {} within {} s (stopped, stalled or cut off; their \
+                 logs say why): node {} stops",
+                if missing.len() > 1 { "s" } else { "" },
+                join(&missing),
+                check.name(),
+                node.timeout.as_secs(),
+                node.rank
+            )));
+        }
+        let disagreements: Vec<String> = (0..node.nodes)
+            .filter(|&r| r != node.rank)
+            .filter_map(|r| check.disagreement(node.rank, Check::from_words(theirs[r]), r))
+            .collect();
+        if disagreements.is_empty() {
+            Ok(())
+        } else {
+            Err(TrainError::Nodes(disagreements.join("; ")))
+        }
+    }
+
+    /// One node's side of `check`: receives from every other node posted first, then its
+    /// own words `mine` sent to each, all polled until the timeout (saying every 10 s whom it
+    /// waits for). Returns the nodes whose check had not come by then; their receives are
+    /// cancelled. A send still pending then (a few bytes, which MPI sends eagerly: never
+    /// seen) stops the run (`MPI_Abort`).
+    fn exchange_checks<'a>(
+        comm: &SimpleCommunicator,
+        node: Node,
+        scope: &LocalScope<'a>,
+        (check, mine): (Check, &'a [u64; 5]),
+        theirs: &'a mut [[u64; 5]],
+        tag: i32,
+    ) -> Vec<usize> {
+        let others = || (0..node.nodes).filter(move |&r| r != node.rank);
+        let mut receives: Vec<_> = theirs
+            .iter_mut()
+            .enumerate()
+            .filter(|&(r, _)| r != node.rank)
+            .map(|(r, words)| {
+                let process = comm.process_at_rank(r as i32);
+                (
+                    r,
+                    process.immediate_receive_into_with_tag(scope, &mut words[..], tag),
+                )
+            })
+            .collect();
+        let mut sends: Vec<_> = others()
+            .map(|r| {
+                let process = comm.process_at_rank(r as i32);
+                process.immediate_send_with_tag(scope, &mine[..], tag)
+            })
+            .collect();
+        let mut waiting = Waiting::new(node.timeout);
+        let done = |receives: &[_], sends: &[_]| receives.is_empty() && sends.is_empty();
+        while !done(&receives, &sends) && !waiting.over() {
+            receives = receives
+                .into_iter()
+                .filter_map(|(r, request)| request.test().err().map(|request| (r, request)))
+                .collect();
+            sends = sends.into_iter().filter_map(|s| s.test().err()).collect();
+            if !receives.is_empty() {
+                let ranks: Vec<usize> = receives.iter().map(|(r, _)| *r).collect();
+                waiting.log(|waited, left| {
+                    tracing::info!(
+                        "node {} waiting for node(s) {} at {} ({waited} s so far, {left} s \
+                         left; node 0 validates and checkpoints between epochs)",
+                        node.rank,
+                        join(&ranks),
+                        check.name()
+                    );
+                });
+            }
+            waiting.pause();
+        }
+        if !sends.is_empty() {
+            tracing::error!(
+                "node {}: its check could not be sent within {} s: stopping every node \
+                 (MPI_Abort)",
+                node.rank,
+                node.timeout.as_secs()
+            );
+            comm.abort(STALLED);
+        }
+        receives
+            .into_iter()
+            .map(|(r, request)| {
+                request.cancel();
+                request.wait();
+                r
+            })
+            .collect()
     }
 
     /// Each node's slice of a bucket of `n` values: counts and offsets, sizes differing by

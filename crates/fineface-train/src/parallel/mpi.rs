@@ -10,14 +10,15 @@ use super::nodes::NodeSettings;
 use crate::error::{Result, TrainError};
 
 /// MPI, initialised for as long as the value lives (rsmpi's `Universe`: `MPI_Finalize` when
-/// it drops; `MPI_Abort` when it drops in a panic). A program makes one at its start when [`Launch::from_env`](crate::Launch)
-/// says a launcher started it, hands [`nodes`](Self::nodes) to
-/// [`RunOptions::nodes`](crate::RunOptions::nodes), and, when the run fails,
-/// [`abort`](Self::abort)s instead of dropping it: the other nodes may wait in an exchange
-/// that this one will never join, and `MPI_Finalize` would wait for them.
+/// it drops; `MPI_Abort` when it drops in a panic). A program makes one at its start when
+/// [`Launch::from_env`](crate::Launch) says a launcher started it, hands
+/// [`nodes`](Self::nodes) to [`RunOptions::nodes`](crate::RunOptions::nodes), and, when the
+/// run fails, [`abort`](Self::abort)s instead of dropping it: the other nodes may wait in an
+/// exchange that this one will never join, and `MPI_Finalize` would wait for them.
 ///
-/// The node link calls MPI from the thread that trains, the one that created it; MPI is
-/// initialised for calls from one thread at a time (`MPI_THREAD_SERIALIZED`).
+/// MPI is initialised on the thread that makes this value, and the node link calls it from
+/// the thread that trains (another, with its own stack): MPI is initialised for calls from
+/// any thread, one at a time (`MPI_THREAD_SERIALIZED`).
 pub struct Mpi {
     universe: Universe,
 }
