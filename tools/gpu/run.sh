@@ -4,7 +4,8 @@
 #   1. finds the driver's libcuda, an NVRTC library and CUDA's headers (the system's, or those
 #      in the Python packages PyTorch installed) and says which it uses;
 #   2. probes cuda:0 (`fineface devices --probe cuda:0`: a convolution and its gradients
-#      against the CPU);
+#      against the CPU, and a bucket summed by NCCL over a group of one node where libnccl is
+#      found);
 #   3. trains `synthface` for 2 epochs on cuda:0;
 #   4. trains one epoch of a ResNet-50 FineFACE at 448 px, batch 16, on generated images
 #      (images per second, peak GPU memory);
@@ -110,9 +111,12 @@ find_cuda_root() {
 
 libcuda="$(find_library libcuda.so.1 libcuda.so || true)"
 nvrtc="$(find_library libnvrtc.so.13 libnvrtc.so.12 libnvrtc.so || true)"
+# Optional: NCCL, the sum between nodes on the GPUs (the probe says what it found).
+nccl="$(find_library libnccl.so.2 libnccl.so || true)"
 cuda_root="$(find_cuda_root || true)"
 say "libcuda: ${libcuda:-not found}"
 say "nvrtc: ${nvrtc:-not found}"
+say "nccl: ${nccl:-not found (optional: runs over several machines would sum through host memory)}"
 say "CUDA headers: ${cuda_root:+$cuda_root/include}${cuda_root:-not found}"
 if [ "${1:-}" = "--find-libraries" ]; then
     [ -n "$libcuda" ] && [ -n "$nvrtc" ] && [ -n "$cuda_root" ]
@@ -130,8 +134,9 @@ if [ ! -x "$bin/fineface" ] && [ -f "$here/bin.tar.gz" ]; then
 fi
 [ -x "$bin/fineface" ] || { say "no fineface binary in $bin or $here/bin.tar.gz"; exit 1; }
 
-# Where the libraries are, for cudarc's dlopen (libcuda, then libnvrtc by its usual names).
-for lib in "$nvrtc" "$libcuda"; do
+# Where the libraries are, for cudarc's dlopen (libcuda, then libnvrtc and libnccl by their
+# usual names).
+for lib in "$nccl" "$nvrtc" "$libcuda"; do
     [ -n "$lib" ] && export LD_LIBRARY_PATH="$(dirname "$lib")${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 done
 [ -n "$cuda_root" ] && export CUDA_PATH="$cuda_root"

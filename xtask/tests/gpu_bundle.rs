@@ -72,7 +72,9 @@ impl FakeMachine {
 
 #[test]
 fn the_driver_folder_and_cuda13_python_packages_are_found() {
-    let machine = FakeMachine::new(&["cu13", "cudnn"]);
+    let machine = FakeMachine::new(&["cu13", "cudnn", "nccl"]);
+    // PyTorch's NCCL wheel keeps the library in a package of its own.
+    touch(&machine.path("site/nvidia/nccl/lib/libnccl.so.2"));
     touch(&machine.path("root/usr/local/nvidia/lib64/libcuda.so.1"));
     touch(&machine.path("site/nvidia/cu13/lib/libnvrtc.so.13"));
     touch(&machine.path("site/nvidia/cu13/include/cuda_runtime.h"));
@@ -94,6 +96,8 @@ fn the_driver_folder_and_cuda13_python_packages_are_found() {
         log.contains(&format!("CUDA headers: {}", headers.display())),
         "{log}"
     );
+    let nccl = machine.path("site/nvidia/nccl/lib/libnccl.so.2");
+    assert!(log.contains(&format!("nccl: {}", nccl.display())), "{log}");
 }
 
 #[test]
@@ -104,7 +108,9 @@ fn split_cuda12_packages_get_one_folder_of_headers() {
     touch(&machine.path("site/nvidia/cuda_nvrtc/include/nvrtc.h"));
     touch(&machine.path("site/nvidia/cuda_runtime/include/cuda_runtime.h"));
     let (ok, log) = machine.find();
+    // NCCL is optional: the check goes on without it.
     assert!(ok, "{log}");
+    assert!(log.contains("nccl: not found (optional"), "{log}");
     let merged = machine.path("fineface-cuda-headers");
     assert!(
         log.contains(&format!("CUDA headers: {}/include", merged.display())),

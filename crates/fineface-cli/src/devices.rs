@@ -70,11 +70,12 @@ pub(crate) fn devices(args: &DevicesArgs) -> anyhow::Result<()> {
             if probe.get("error").is_none() {
                 println!(
                     "probe {}: matches the CPU (relative error {:.1e}); first run {:.2} s, \
-                     second {:.3} s",
+                     second {:.3} s; between nodes: {}",
                     probe["device"].as_str().unwrap_or_default(),
                     probe["max_relative_error"].as_f64().unwrap_or_default(),
                     probe["first_seconds"].as_f64().unwrap_or_default(),
                     probe["seconds"].as_f64().unwrap_or_default(),
+                    probe["between_nodes"].as_str().unwrap_or_default(),
                 );
             }
         }

@@ -259,9 +259,9 @@ fn new_run(
             // nodes leaves them).
             let used = nodes.is_none_or(NodeSettings::is_first)
                 && std::fs::read_dir(out).is_ok_and(|entries| {
-                    entries
-                        .filter_map(Result::ok)
-                        .any(|e| !is_node_log(&e.file_name().to_string_lossy()))
+                    entries.filter_map(Result::ok).any(|e| {
+                        !fineface_train::RunFiles::is_log(&e.file_name().to_string_lossy())
+                    })
                 });
             anyhow::ensure!(
                 !used,
@@ -275,15 +275,6 @@ fn new_run(
         None => next_run_dir(Path::new("runs"), &config.name),
     };
     Ok((config, run_dir))
-}
-
-/// Whether `name` is a node's log: `train.log` (node 0's) or `train-node<R>.log`.
-fn is_node_log(name: &str) -> bool {
-    name == "train.log"
-        || name
-            .strip_prefix("train-node")
-            .and_then(|rest| rest.strip_suffix(".log"))
-            .is_some_and(|rank| !rank.is_empty() && rank.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// The command line's settings over an experiment's.

@@ -1,5 +1,7 @@
 //! The backend extension trait, with a default for every op built from Burn's own ops.
 
+use std::time::Duration;
+
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::ops::{ConvOptions, FloatTensor};
 use burn::tensor::{Tensor, TensorPrimitive};
@@ -8,6 +10,7 @@ use crate::batch_norm::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
     BatchNormStatistics, normalise, normalise_backward, normalise_inference, prelu_per_row,
 };
+use crate::node_group::{DeviceCollective, NodeGroup, NodeGroupError, NodeGroupId};
 use crate::pool::MaxPoolOptions;
 use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 
@@ -28,7 +31,7 @@ use crate::sgd::{SgdOptions, SgdUpdate, sgd_reference};
 /// |---|---|---|
 /// | `burn::backend::Flex` | `flex` (default) | this crate's kernels (`flex/`) |
 /// | `burn::backend::NdArray` | `ndarray` | the defaults (Burn's ops) |
-/// | `burn::backend::Cuda` | `cuda` | the defaults (Burn's CUDA kernels) |
+/// | `burn::backend::Cuda` | `cuda` | the defaults (Burn's CUDA kernels); NCCL between nodes |
 /// | `burn::backend::Wgpu` | `wgpu` | the defaults (Burn's CubeCL kernels on Vulkan/Metal/DX12) |
 /// | `burn::backend::Autodiff<B>` | (always) | single autodiff ops over `B`'s |
 ///
@@ -208,6 +211,53 @@ pub trait FineFaceBackend: Backend {
         options: SgdOptions,
     ) -> SgdUpdate<Self> {
         sgd_reference::<Self>(param, grad, velocity, options)
+    }
+
+    /// The device-side collective this backend sums between the nodes of a run over several
+    /// machines through (`Some(DeviceCollective::Nccl)` on CUDA), or `None`: the sum then
+    /// goes through host memory (fineface-train's MPI link). An autodiff backend's sums run
+    /// on its inner backend (gradients are reduced there), so `Autodiff<B>` answers `None`.
+    fn device_collective() -> Option<DeviceCollective> {
+        None
+    }
+
+    /// Joins the group `id` names as `rank` of `nodes` processes, summing on `device`. Every
+    /// node must call it at the same point: the library's set-up waits for all of them.
+    ///
+    /// # Errors
+    /// [`NodeGroupError::Unsupported`] where [`FineFaceBackend::device_collective`] is
+    /// `None` (the default); the library's errors (not found, set-up failed) otherwise.
+    fn node_group(
+        device: &Self::Device,
+        id: &NodeGroupId,
+        nodes: usize,
+        rank: usize,
+    ) -> Result<NodeGroup, NodeGroupError> {
+        let _ = (device, id, nodes, rank);
+        Err(NodeGroupError::Unsupported)
+    }
+
+    /// Sums `bucket` over the processes of `group` on the device, without a copy through host
+    /// memory, into a new tensor; every process gets the same total (NCCL's all-reduce: the
+    /// same bits on every node, and from run to run on the same machines and NCCL version).
+    /// Waits at most `timeout`; past it, or when the library reports another node gone, the
+    /// group is aborted and every later sum refused.
+    ///
+    /// # Shapes
+    /// - `bucket`: `[n]`, f32
+    /// - output: `[n]`
+    ///
+    /// # Errors
+    /// [`NodeGroupError::Unsupported`] by default; [`NodeGroupError::Stalled`],
+    /// [`NodeGroupError::WrongDevice`], [`NodeGroupError::WrongBucket`],
+    /// [`NodeGroupError::Aborted`] or the library's error otherwise.
+    fn node_all_reduce_sum(
+        bucket: FloatTensor<Self>,
+        group: &mut NodeGroup,
+        timeout: Duration,
+    ) -> Result<FloatTensor<Self>, NodeGroupError> {
+        let _ = (bucket, group, timeout);
+        Err(NodeGroupError::Unsupported)
     }
 }
 

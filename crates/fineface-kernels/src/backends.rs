@@ -8,9 +8,38 @@
 #[cfg(feature = "ndarray")]
 impl crate::FineFaceBackend for burn::backend::NdArray {}
 
-/// Burn's CUDA convolution kernels as they are; BatchNorm as the closed form in tensor ops.
+/// Burn's CUDA convolution kernels as they are; BatchNorm as the closed form in tensor ops;
+/// NCCL between the nodes of a run over several machines (`cuda/nccl.rs`).
 #[cfg(feature = "cuda")]
-impl crate::FineFaceBackend for burn::backend::Cuda {}
+impl crate::FineFaceBackend for burn::backend::Cuda {
+    fn device_collective() -> Option<crate::DeviceCollective> {
+        Some(crate::DeviceCollective::Nccl)
+    }
+
+    fn node_group(
+        device: &Self::Device,
+        id: &crate::NodeGroupId,
+        nodes: usize,
+        rank: usize,
+    ) -> Result<crate::NodeGroup, crate::NodeGroupError> {
+        if id.collective() != crate::DeviceCollective::Nccl {
+            return Err(crate::NodeGroupError::Unsupported);
+        }
+        Ok(crate::NodeGroup {
+            nodes,
+            rank,
+            nccl: crate::cuda::nccl::Nccl::new(device.index, id.bytes(), nodes, rank)?,
+        })
+    }
+
+    fn node_all_reduce_sum(
+        bucket: burn::tensor::ops::FloatTensor<Self>,
+        group: &mut crate::NodeGroup,
+        timeout: std::time::Duration,
+    ) -> Result<burn::tensor::ops::FloatTensor<Self>, crate::NodeGroupError> {
+        Ok(group.nccl.all_reduce_sum(bucket, timeout)?)
+    }
+}
 
 /// Burn's wgpu backend (CubeCL kernels compiled for Vulkan, Metal or DirectX 12) with Burn's
 /// ops: the same kernels as CUDA, for any GPU and for Mesa's software driver in CI.

@@ -38,8 +38,17 @@
 //! new one cannot slip in unreviewed: filling an output buffer in parallel without zeroing it
 //! on one thread first (two blocks, `flex/tensor.rs`), handing the `gemm` crate raw strided
 //! views after checking their bounds (`flex/matmul.rs`), and, with the `cuda` feature, asking
-//! whether the CUDA driver library can be loaded and how much memory a device has (`cuda.rs`;
-//! the first in a one-line function that holds nothing else).
+//! whether the CUDA driver library can be loaded and how much memory a device has
+//! (`cuda/device.rs`; the first in a one-line function that holds nothing else) and NCCL
+//! between nodes (`cuda/nccl.rs`: whether the library loads, the communicator's set-up, its
+//! all-reduce on Burn's device buffers, its error query and error strings, abort and
+//! destruction).
+//!
+//! # Between machines
+//! [`FineFaceBackend::device_collective`], [`FineFaceBackend::node_group`] and
+//! [`FineFaceBackend::node_all_reduce_sum`] sum a bucket between the nodes of a run on the
+//! devices themselves where the backend has a library for it (NCCL on CUDA; [`NodeGroup`]),
+//! so that fineface-train's sum between nodes needs no copy through host memory.
 
 mod activation;
 mod autodiff;
@@ -53,6 +62,7 @@ pub mod cuda;
 #[cfg(feature = "flex")]
 mod flex;
 mod module;
+mod node_group;
 mod pool;
 mod residual;
 mod sgd;
@@ -67,6 +77,7 @@ pub use batch_norm::{
 };
 pub use batch_norm_inference::batch_norm_inference;
 pub use module::{conv2d, max_pool2d, sgd_step};
+pub use node_group::{DeviceCollective, NodeGroup, NodeGroupError, NodeGroupId};
 pub use pool::MaxPoolOptions;
 pub use residual::add_relu;
 pub use sgd::{SgdOptions, SgdUpdate};

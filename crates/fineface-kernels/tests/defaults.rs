@@ -12,7 +12,9 @@
 //! - `add_relu` against `relu(lhs + rhs)`; `relu_gradient` against `relu_backward`;
 //! - `sgd_step` against three steps of Burn's `Sgd` with momentum, dampening and weight decay;
 //! - on `Autodiff<B>` over the backend: the convolution, BatchNorm and `add_relu` autodiff ops
-//!   (outputs and every input's gradient) against Burn's autodiff of the same computation.
+//!   (outputs and every input's gradient) against Burn's autodiff of the same computation;
+//! - the sum between nodes: a backend without a device-side collective refuses a group, one
+//!   with NCCL (CUDA) sums over a group of one node to the bit.
 //!
 //! On NdArray, CUDA and wgpu these run the trait's defaults, on Flex its kernels (at these shapes
 //! the im2col paths; `ops.rs` covers the rest of Flex's convolution, Winograd included).
@@ -39,11 +41,12 @@ use burn::optim::{GradientsParams, Optimizer, SgdConfig};
 use burn::tensor::activation::relu;
 use burn::tensor::backend::Backend;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Distribution, Tensor};
+use burn::tensor::{Distribution, Tensor, TensorPrimitive};
 use common::{assert_close, float, primitive};
 use fineface_kernels::{
-    BatchNormActivation, BatchNormOptions, BatchNormStatistics, FineFaceBackend, SgdOptions,
-    add_relu, batch_norm_inference, conv2d, max_pool2d, prelu_channels, sgd_step,
+    BatchNormActivation, BatchNormOptions, BatchNormStatistics, DeviceCollective, FineFaceBackend,
+    NodeGroupError, NodeGroupId, SgdOptions, add_relu, batch_norm_inference, conv2d, max_pool2d,
+    prelu_channels, sgd_step,
 };
 
 /// Largest difference allowed, relative to the largest value compared.
@@ -686,6 +689,40 @@ fn sgd<B: FineFaceBackend>() {
     }
 }
 
+/// A backend without a device-side collective refuses to join a group between nodes (its
+/// caller sums through host memory); one with a collective (CUDA's NCCL) sums a bucket over a
+/// group of one node into the bucket itself, to the bit, in a new tensor.
+fn node_sum<B: FineFaceBackend>() {
+    let device = Default::default();
+    let values = [1.0f32, -2.5, 3.25e7, f32::MIN_POSITIVE];
+    let bucket = Tensor::<B, 1>::from_floats(values, &device);
+    let Some(collective) = B::device_collective() else {
+        let id = NodeGroupId::from_bytes(DeviceCollective::Nccl, [0; NodeGroupId::LEN]);
+        let refused = B::node_group(&device, &id, 1, 0).unwrap_err();
+        assert_eq!(refused, NodeGroupError::Unsupported);
+        return;
+    };
+    let id = NodeGroupId::new(collective).unwrap();
+    let mut group = B::node_group(&device, &id, 1, 0).unwrap();
+    assert_eq!((group.nodes(), group.rank()), (1, 0));
+    let total = B::node_all_reduce_sum(
+        bucket.clone().into_primitive().tensor(),
+        &mut group,
+        std::time::Duration::from_secs(60),
+    )
+    .unwrap();
+    let total = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(total));
+    let bits = |t: Tensor<B, 1>| -> Vec<u32> {
+        t.into_data()
+            .to_vec::<f32>()
+            .unwrap()
+            .iter()
+            .map(|v| v.to_bits())
+            .collect()
+    };
+    assert_eq!(bits(total), bits(bucket));
+}
+
 /// Every check above as a `#[test]` on `$backend` (plain and under `Autodiff`), in a module
 /// named `$name`, with `$attr` (e.g. an `#[ignore]`) on each.
 macro_rules! backend_tests {
@@ -764,6 +801,12 @@ macro_rules! backend_tests {
             fn autodiff_add_relu_matches_burns() {
                 super::autodiff_add_relu::<B>();
             }
+
+            $(#[$attr])*
+            #[test]
+            fn sums_between_nodes_on_the_device_or_refuses() {
+                super::node_sum::<B>();
+            }
         }
     };
 }
@@ -774,6 +817,24 @@ backend_tests!(flex, burn::backend::Flex);
 backend_tests!(ndarray, burn::backend::NdArray);
 #[cfg(feature = "cuda")]
 backend_tests!(cuda, burn::backend::Cuda, #[ignore = "needs a CUDA device: run with --ignored"]);
+
+/// NCCL loads, or its absence is an error that says where to get it (no GPU needed).
+#[cfg(feature = "cuda")]
+#[test]
+fn nccl_loads_or_says_where_to_get_it() {
+    match DeviceCollective::Nccl.load() {
+        Ok(version) => assert!(version.starts_with("NCCL 2."), "{version}"),
+        Err(e) => {
+            assert!(matches!(e, NodeGroupError::NoLibrary { .. }), "{e:?}");
+            let message = e.to_string();
+            for part in ["libnccl.so.2 is not found", "libnccl.so", "LD_LIBRARY_PATH"] {
+                assert!(message.contains(part), "{message}");
+            }
+            // Node 0 cannot make a group's id either, for the same reason.
+            assert_eq!(NodeGroupId::new(DeviceCollective::Nccl).unwrap_err(), e);
+        }
+    }
+}
 // Runs wherever a Vulkan/Metal/DX12 adapter exists: in CI, Mesa's llvmpipe on the CPU.
 #[cfg(feature = "wgpu")]
 backend_tests!(wgpu, burn::backend::Wgpu);

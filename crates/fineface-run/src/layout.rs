@@ -95,6 +95,17 @@ impl RunFiles {
         }
     }
 
+    /// Whether a file named `name` in a run folder is a node's log ([`RunFiles::log`]):
+    /// `train.log` or `train-node<R>.log`. Logs are written before a run starts, so a folder
+    /// that holds only logs holds no run yet.
+    pub fn is_log(name: &str) -> bool {
+        name == "train.log"
+            || name
+                .strip_prefix("train-node")
+                .and_then(|rest| rest.strip_suffix(".log"))
+                .is_some_and(|rank| !rank.is_empty() && rank.bytes().all(|b| b.is_ascii_digit()))
+    }
+
     /// `trained-on.tsv`: what the run trained and selected on, to tell an evaluation that
     /// scores those images again.
     pub fn trained_on(&self) -> PathBuf {
@@ -203,5 +214,32 @@ impl SplitFiles {
     /// `summary.json`: [`SplitSummary`](crate::SplitSummary), the split's last file.
     pub fn summary(&self) -> PathBuf {
         self.dir.join(crate::SplitSummary::FILE_NAME)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RunFiles;
+
+    #[test]
+    fn every_nodes_log_is_a_log_and_nothing_else_is() {
+        let run = RunFiles::new("runs/x");
+        for rank in [0, 1, 12] {
+            let path = run.log(rank);
+            let name = path.file_name().unwrap().to_string_lossy();
+            assert!(RunFiles::is_log(&name), "{name}");
+        }
+        for name in [
+            "train-node.log",
+            "train-node1a.log",
+            "train-node-1.log",
+            "train.log.1",
+            "train-node1.log.tmp",
+            "config.toml",
+            "metrics.csv",
+            "Train.log",
+        ] {
+            assert!(!RunFiles::is_log(name), "{name}");
+        }
     }
 }

@@ -1,15 +1,17 @@
 //! The device probe of `fineface devices --probe DEVICE`: a small convolution, its gradients
 //! and a matrix product run on the device and on Flex, compared. It proves that a device's
 //! driver, its kernel compiler (NVRTC for CUDA, the shader compiler for wgpu) and Burn's
-//! runtime work together before an hour-long run is started on it.
+//! runtime work together before an hour-long run is started on it. It also says what a run
+//! over several machines would sum between nodes through on the device, and where that is
+//! the device itself (NCCL on CUDA) sums a bucket over a group of one node there.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use burn::tensor::backend::AutodiffBackend;
 use burn::tensor::module::conv2d;
 use burn::tensor::ops::ConvOptions;
-use burn::tensor::{Tensor, TensorData};
-use fineface_model::{DeviceSpec, FineFaceAutodiffBackend};
+use burn::tensor::{Tensor, TensorData, TensorPrimitive};
+use fineface_model::{DeviceSpec, FineFaceAutodiffBackend, FineFaceBackend, NodeGroupId};
 use serde::Serialize;
 
 use crate::devices::{BackendTask, on_devices, parse_devices};
@@ -24,9 +26,15 @@ pub struct DeviceProbe {
     pub first_seconds: f64,
     /// Wall time of the second run, kernels compiled, seconds.
     pub seconds: f64,
-    /// The largest difference to Flex over the convolution's output, both its gradients and
-    /// the matrix product, each relative to that output's largest magnitude on Flex.
+    /// The largest difference to Flex over the convolution's output, both its gradients,
+    /// the matrix product and the one-node sum, each relative to that output's largest
+    /// magnitude on Flex.
     pub max_relative_error: f64,
+    /// What a run over several machines sums between nodes through on this device: `host
+    /// memory (MPI)`, with the reason where the backend has a device-side collective that
+    /// cannot be used, or the library (`NCCL 2.21.5 on the device`), whose sum over a group
+    /// of one node was then compared too.
+    pub between_nodes: String,
 }
 
 /// Above this relative error the device computes something else than Flex: float32 kernels
@@ -42,8 +50,9 @@ pub const PROBE_TOLERANCE: f64 = 1e-4;
 /// [`PROBE_TOLERANCE`].
 pub fn probe_device(device: DeviceSpec) -> Result<DeviceProbe> {
     let devices = parse_devices(&[device.to_string()])?;
-    let reference = probe_outputs::<fineface_model::CpuAutodiff>(&Default::default());
-    let (first_seconds, seconds, outputs) = on_devices(&devices, Probe)?;
+    let mut reference = probe_outputs::<fineface_model::CpuAutodiff>(&Default::default());
+    reference.push(one_node_sum::<fineface_model::Cpu>(&Default::default()).1);
+    let (first_seconds, seconds, between_nodes, outputs) = on_devices(&devices, Probe)?;
     let max_relative_error = reference
         .iter()
         .zip(&outputs)
@@ -54,6 +63,7 @@ pub fn probe_device(device: DeviceSpec) -> Result<DeviceProbe> {
         first_seconds,
         seconds,
         max_relative_error,
+        between_nodes,
     };
     if max_relative_error > PROBE_TOLERANCE || max_relative_error.is_nan() {
         return Err(TrainError::ProbeMismatch {
@@ -65,11 +75,11 @@ pub fn probe_device(device: DeviceSpec) -> Result<DeviceProbe> {
     Ok(probe)
 }
 
-/// The probe on the backend [`on_devices`] picks: two runs, timed.
+/// The probe on the backend [`on_devices`] picks: two runs, timed, and the one-node sum.
 struct Probe;
 
 impl BackendTask for Probe {
-    type Output = (f64, f64, Vec<Vec<f32>>);
+    type Output = (f64, f64, String, Vec<Vec<f32>>);
 
     fn run<B: FineFaceAutodiffBackend>(self, devices: Vec<B::Device>) -> Result<Self::Output> {
         let device = devices
@@ -79,8 +89,40 @@ impl BackendTask for Probe {
         probe_outputs::<B>(device);
         let first_seconds = started.elapsed().as_secs_f64();
         let started = Instant::now();
-        let outputs = probe_outputs::<B>(device);
-        Ok((first_seconds, started.elapsed().as_secs_f64(), outputs))
+        let mut outputs = probe_outputs::<B>(device);
+        let seconds = started.elapsed().as_secs_f64();
+        let (between_nodes, summed) = one_node_sum::<B::InnerBackend>(device);
+        outputs.push(summed);
+        Ok((first_seconds, seconds, between_nodes, outputs))
+    }
+}
+
+/// What a run over several nodes sums through on `device`, and a bucket summed over a group
+/// of one node there (the bucket itself) where that is the device; the bucket as it is
+/// otherwise, so that it compares equal to Flex's.
+fn one_node_sum<B: FineFaceBackend>(device: &B::Device) -> (String, Vec<f32>) {
+    let values: Vec<f32> = (0..1000).map(|i| (i as f32 * 0.618_034).sin()).collect();
+    let Some(collective) = B::device_collective() else {
+        return ("host memory (MPI)".to_owned(), values);
+    };
+    let bucket = Tensor::<B, 1>::from_data(TensorData::new(values.clone(), [values.len()]), device);
+    let summed = collective.load().and_then(|version| {
+        let id = NodeGroupId::new(collective)?;
+        let mut group = B::node_group(device, &id, 1, 0)?;
+        let total = B::node_all_reduce_sum(
+            bucket.into_primitive().tensor(),
+            &mut group,
+            Duration::from_secs(60),
+        )?;
+        let total = Tensor::<B, 1>::from_primitive(TensorPrimitive::Float(total)).into_data();
+        Ok((
+            version,
+            total.convert::<f32>().to_vec::<f32>().unwrap_or_default(),
+        ))
+    });
+    match summed {
+        Ok((version, total)) => (format!("{version} on the device"), total),
+        Err(why) => (format!("host memory (MPI): {why}"), values),
     }
 }
 
@@ -154,6 +196,8 @@ mod tests {
             lengths,
             [2 * 8 * 9 * 9, 2 * 3 * 17 * 17, 8 * 3 * 3 * 3, 64 * 32]
         );
+        // Flex has no device-side collective: the nodes sum through host memory.
+        assert_eq!(probe.between_nodes, "host memory (MPI)");
         assert!(outputs.iter().all(|o| o.iter().any(|v| *v != 0.0)));
     }
 

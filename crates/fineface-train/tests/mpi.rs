@@ -15,6 +15,7 @@ use std::panic::AssertUnwindSafe;
 use std::process::{ExitCode, Stdio};
 use std::time::{Duration, Instant};
 
+use burn::tensor::Tensor;
 use fineface_train::{Launch, Mpi, NodeLink, NodeSettings};
 
 /// How long a node waits for the others in the cases where all of them come.
@@ -23,7 +24,7 @@ const TIMEOUT: Duration = Duration::from_secs(60);
 /// One case: run on every node with this node's settings.
 type Case = fn(&Mpi) -> Result<(), String>;
 
-const CASES: [(&str, Case); 7] = [
+const CASES: [(&str, Case); 8] = [
     (
         "sums_in_rank_order_and_every_node_gets_the_same_total",
         sums_in_rank_order_and_every_node_gets_the_same_total,
@@ -43,6 +44,10 @@ const CASES: [(&str, Case); 7] = [
     (
         "nodes_at_other_batches_are_refused",
         nodes_at_other_batches_are_refused,
+    ),
+    (
+        "a_backend_without_a_device_collective_sums_through_host_memory",
+        a_backend_without_a_device_collective_sums_through_host_memory,
     ),
     // Last: the node that stays away leaves the others' messages unread (on the link's
     // communicator, then on the world's).
@@ -149,6 +154,33 @@ fn sums_in_rank_order_and_every_node_gets_the_same_total(mpi: &Mpi) -> Result<()
                 &expected[..n.min(4)]
             ));
         }
+    }
+    Ok(())
+}
+
+fn a_backend_without_a_device_collective_sums_through_host_memory(mpi: &Mpi) -> Result<(), String> {
+    let nodes = nodes(mpi, TIMEOUT);
+    let mut link = NodeLink::connect_on::<fineface_model::Cpu>(&nodes, 1, 7, &Default::default())
+        .map_err(|e| e.to_string())?;
+    if link.on_device() {
+        return Err("Flex's link sums on the device".to_owned());
+    }
+    let bucket = Tensor::<fineface_model::Cpu, 1>::from_floats([1.0, 2.0], &Default::default());
+    let refused = link
+        .all_reduce_sum_on_device(bucket, [0, 0, 8])
+        .err()
+        .ok_or("a device sum without a device group")?
+        .to_string();
+    if !refused.contains("sums through host memory") {
+        return Err(format!("refused with {refused}"));
+    }
+    // The refusal came before any exchange: the link still sums, through host memory.
+    let total = link
+        .all_reduce_sum(vec![1.0, nodes.rank() as f32], [0, 0, 8])
+        .map_err(|e| e.to_string())?;
+    let n = nodes.nodes() as f32;
+    if total != [n, n * (n - 1.0) / 2.0] {
+        return Err(format!("summed {total:?}"));
     }
     Ok(())
 }

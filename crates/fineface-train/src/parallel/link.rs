@@ -1,7 +1,7 @@
 //! The link between the nodes of a run over several machines: MPI (the `mpi` feature).
 //!
 //! Each exchange is two parts. First the nodes check that they agree on what they are
-//! about to sum ([`Check`]: the settings when they connect, the batch and the bucket's
+//! about to sum (`check.rs`: the settings when they connect, the batch and the bucket's
 //! length at every step), point to point, with a deadline: a node that does not come
 //! within [`NodeSettings::timeout`] is named in the error, and one at another batch or with
 //! other settings too. Then the bucket is summed in rank order, the same on every node and
@@ -9,24 +9,57 @@
 //! node sums its slice of the bucket over the nodes, node 0's values first) and an
 //! all-gather of the slices, two MPI collectives moving `2 (N - 1) / N` of the bucket per
 //! node, as a ring all-reduce does.
+//!
+//! On a backend with a device-side collective (NCCL on CUDA:
+//! [`FineFaceBackend::device_collective`]) the sum itself runs on the devices instead, once
+//! every node's check has come: node 0 makes the group's id and sends it over MPI when the
+//! nodes connect, and each sum is NCCL's all-reduce of the bucket where it lies, without a
+//! copy through host memory. Where a node cannot load the library, every node sums through
+//! host memory, and says so.
+
+use burn::tensor::{Tensor, TensorData};
+use fineface_model::FineFaceBackend;
 
 #[cfg(feature = "mpi")]
 pub use with_mpi::NodeLink;
 #[cfg(not(feature = "mpi"))]
 pub(crate) use without_mpi::NodeLink;
 
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 
-/// A sum between nodes, as a node's first worker makes it: its node's `values` and the
+/// A sum between nodes, as a node's first worker makes it: its node's `bucket` and the
 /// other nodes', the total to all.
 pub(crate) trait NodeExchange {
-    /// Sums `values` over the nodes; `tag` is `[epoch, batch, images]` of the batch summed.
-    fn all_reduce_sum(&mut self, values: Vec<f32>, tag: [u64; 3]) -> Result<Vec<f32>>;
+    /// Sums `bucket` over the nodes; `tag` is `[epoch, batch, images]` of the batch summed.
+    ///
+    /// # Shapes
+    /// - `bucket`: `[n]`, the same `n` on every node
+    /// - output: `[n]`
+    fn all_reduce_sum_tensor<B: FineFaceBackend>(
+        &mut self,
+        bucket: Tensor<B, 1>,
+        tag: [u64; 3],
+    ) -> Result<Tensor<B, 1>>;
 }
 
 impl NodeExchange for NodeLink {
-    fn all_reduce_sum(&mut self, values: Vec<f32>, tag: [u64; 3]) -> Result<Vec<f32>> {
-        NodeLink::all_reduce_sum(self, values, tag)
+    fn all_reduce_sum_tensor<B: FineFaceBackend>(
+        &mut self,
+        bucket: Tensor<B, 1>,
+        tag: [u64; 3],
+    ) -> Result<Tensor<B, 1>> {
+        if self.on_device() {
+            return self.all_reduce_sum_on_device(bucket, tag);
+        }
+        let device = bucket.device();
+        let n = bucket.dims()[0];
+        let values = bucket
+            .into_data()
+            .convert::<f32>()
+            .into_vec::<f32>()
+            .map_err(|e| TrainError::Nodes(format!("cannot read the gradients: {e:?}")))?;
+        let total = self.all_reduce_sum(values, tag)?;
+        Ok(Tensor::from_data(TensorData::new(total, [n]), &device))
     }
 }
 
@@ -37,127 +70,20 @@ impl NodeExchange for NodeLink {
 pub(crate) enum NoLink {}
 
 impl NodeExchange for NoLink {
-    fn all_reduce_sum(&mut self, _: Vec<f32>, _: [u64; 3]) -> Result<Vec<f32>> {
+    fn all_reduce_sum_tensor<B: FineFaceBackend>(
+        &mut self,
+        _: Tensor<B, 1>,
+        _: [u64; 3],
+    ) -> Result<Tensor<B, 1>> {
         match *self {}
-    }
-}
-
-/// What the nodes agree on before a sum.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Check {
-    /// When the nodes connect: every node's devices and the digest of its training
-    /// settings.
-    Hello {
-        /// Workers (devices) on the node.
-        workers: u64,
-        /// Digest of the training settings, devices aside.
-        fingerprint: u64,
-    },
-    /// Before each sum: the batch (`[epoch, batch, images]`, or all `u64::MAX` for the
-    /// start-up weights) and the bucket's length.
-    Sum {
-        /// `[epoch, batch, images]` of the batch summed.
-        tag: [u64; 3],
-        /// Values in the bucket.
-        len: u64,
-    },
-}
-
-impl Check {
-    /// The check as the words sent: `[kind, a, b, c, d]`.
-    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    fn words(self) -> [u64; 5] {
-        match self {
-            Self::Hello {
-                workers,
-                fingerprint,
-            } => [0, workers, fingerprint, 0, 0],
-            Self::Sum { tag, len } => [1, tag[0], tag[1], tag[2], len],
-        }
-    }
-
-    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    fn from_words(w: [u64; 5]) -> Self {
-        match w[0] {
-            0 => Self::Hello {
-                workers: w[1],
-                fingerprint: w[2],
-            },
-            _ => Self::Sum {
-                tag: [w[1], w[2], w[3]],
-                len: w[4],
-            },
-        }
-    }
-
-    /// What is exchanged, for messages: `epoch 3 batch 10 (32 images)`.
-    pub(crate) fn name(self) -> String {
-        match self {
-            Self::Hello { .. } => "the start of the run".to_owned(),
-            Self::Sum { tag, .. } => exchange_name(tag),
-        }
-    }
-
-    /// Why node `their_rank`'s check differs from this node's, or `None` when they agree.
-    #[cfg_attr(not(feature = "mpi"), allow(dead_code))]
-    fn disagreement(self, rank: usize, theirs: Self, their_rank: usize) -> Option<String> {
-        if self == theirs {
-            return None;
-        }
-        Some(match (self, theirs) {
-            (
-                Self::Hello {
-                    workers: mine,
-                    fingerprint: a,
-                },
-                Self::Hello {
-                    workers: other,
-                    fingerprint: b,
-                },
-            ) => {
-                if mine != other {
-                    format!(
-                        "node {their_rank} runs {other} workers, node {rank} {mine} (every node \
-                         runs as many devices)"
-                    )
-                } else {
-                    debug_assert_ne!(a, b);
-                    format!(
-                        "node {their_rank} trains other settings than node {rank} (batch size, \
-                         seed, epochs, rates...: the nodes must run the same experiment)"
-                    )
-                }
-            }
-            (Self::Sum { tag: a, len: m }, Self::Sum { tag: b, len: n }) if a == b => format!(
-                "node {their_rank} sums {n} values at {}, node {rank} {m} (another model?)",
-                exchange_name(a)
-            ),
-            (Self::Sum { tag: a, .. }, Self::Sum { tag: b, .. }) => format!(
-                "node {their_rank} is at {}, node {rank} at {} (resumed from another \
-                 checkpoint, or other images skipped?)",
-                exchange_name(b),
-                exchange_name(a)
-            ),
-            _ => format!(
-                "node {their_rank} is at {}, node {rank} at {}",
-                theirs.name(),
-                self.name()
-            ),
-        })
-    }
-}
-
-/// What an exchange's tag stands for: `epoch 3 batch 10 (32 images)`.
-fn exchange_name(tag: [u64; 3]) -> String {
-    if tag == [u64::MAX; 3] {
-        "the start-up weights".to_owned()
-    } else {
-        format!("epoch {} batch {} ({} images)", tag[0] + 1, tag[1], tag[2])
     }
 }
 
 #[cfg(not(feature = "mpi"))]
 mod without_mpi {
+    use burn::tensor::Tensor;
+    use fineface_model::FineFaceBackend;
+
     use super::super::nodes::NodeSettings;
     use crate::error::{Result, TrainError};
 
@@ -167,7 +93,12 @@ mod without_mpi {
     pub(crate) enum NodeLink {}
 
     impl NodeLink {
-        pub(crate) fn connect(_: &NodeSettings, _: usize, _: u64) -> Result<Self> {
+        pub(crate) fn connect_on<B: FineFaceBackend>(
+            _: &NodeSettings,
+            _: usize,
+            _: u64,
+            _: &B::Device,
+        ) -> Result<Self> {
             Err(TrainError::Nodes(
                 "this build has no MPI: build with the `mpi` feature (`cargo build --release \
                  -p fineface-cli --features mpi`, Open MPI or MPICH installed) to train over \
@@ -177,6 +108,18 @@ mod without_mpi {
         }
 
         pub(crate) fn all_reduce_sum(&mut self, _: Vec<f32>, _: [u64; 3]) -> Result<Vec<f32>> {
+            match *self {}
+        }
+
+        pub(crate) fn on_device(&self) -> bool {
+            match *self {}
+        }
+
+        pub(crate) fn all_reduce_sum_on_device<B: FineFaceBackend>(
+            &mut self,
+            _: Tensor<B, 1>,
+            _: [u64; 3],
+        ) -> Result<Tensor<B, 1>> {
             match *self {}
         }
     }
@@ -191,8 +134,13 @@ mod with_mpi {
     use mpi::topology::{Communicator, SimpleCommunicator};
     use mpi::traits::*;
 
+    use burn::tensor::{DType, Tensor, TensorPrimitive};
+    use fineface_model::{
+        DeviceCollective, FineFaceBackend, NodeGroup, NodeGroupError, NodeGroupId,
+    };
+
+    use super::super::check::Check;
     use super::super::nodes::NodeSettings;
-    use super::Check;
     use crate::error::{Result, TrainError};
 
     /// The tag of the start's check, on `MPI_COMM_WORLD` (before the link's own
@@ -220,6 +168,8 @@ mod with_mpi {
         /// Every node's values of this node's slice of the bucket, kept from sum to sum
         /// (a ResNet-50's slice is 100 MB over the nodes: made and faulted in once).
         gathered: Vec<f32>,
+        /// The device-side group the sums run on (NCCL), where every node has one.
+        group: Option<NodeGroup>,
     }
 
     /// This node among the others: its rank, their number, how long it waits for them.
@@ -235,6 +185,7 @@ mod with_mpi {
             f.debug_struct("NodeLink")
                 .field("node", &self.node)
                 .field("broken", &self.broken)
+                .field("group", &self.group)
                 .finish_non_exhaustive()
         }
     }
@@ -243,11 +194,67 @@ mod with_mpi {
         /// Joins the other nodes (MPI must be initialised: [`Mpi::init`](crate::Mpi::init)):
         /// checks, with the timeout, that every node comes and that they agree on `workers`
         /// and `fingerprint` (of the training settings), then makes the link's communicator.
+        /// Its sums go through host memory ([`NodeLink::all_reduce_sum`]);
+        /// [`NodeLink::connect_on`] sums on the devices where it can.
         ///
         /// # Errors
         /// [`TrainError::Nodes`] when MPI's world is not the one `settings` describe, a node
         /// does not come within the timeout (naming it), or the nodes disagree.
         pub fn connect(settings: &NodeSettings, workers: usize, fingerprint: u64) -> Result<Self> {
+            Self::join(settings, workers, fingerprint, None).map(|(link, _)| link)
+        }
+
+        /// [`NodeLink::connect`], then, where backend `B` has a device-side collective
+        /// ([`FineFaceBackend::device_collective`]: NCCL on CUDA) and every node can load
+        /// it, joins its group on `device`: node 0 makes the group's id and sends it over
+        /// MPI. Where a node cannot load it, or node 0 cannot make an id, every node sums
+        /// through host memory and the logs say why.
+        ///
+        /// # Errors
+        /// [`NodeLink::connect`]'s, and [`TrainError::Nodes`] when the library's set-up of
+        /// the group fails on this node. The other nodes then wait in theirs: stop them with
+        /// [`Mpi::abort`](crate::Mpi::abort), as `fineface train` does; a set-up that does
+        /// not end within the timeout stops every node (`MPI_Abort`).
+        pub fn connect_on<B: FineFaceBackend>(
+            settings: &NodeSettings,
+            workers: usize,
+            fingerprint: u64,
+            device: &B::Device,
+        ) -> Result<Self> {
+            let rank = settings.rank() as usize;
+            let offered = B::device_collective().filter(|collective| match collective.load() {
+                Ok(version) => {
+                    tracing::info!(
+                        rank,
+                        "{version} loaded: it sums between nodes if every node has it"
+                    );
+                    true
+                }
+                Err(why) => {
+                    tracing::warn!("node {rank}: {why}: the nodes sum through host memory (MPI)");
+                    false
+                }
+            });
+            let (mut link, collective) = Self::join(settings, workers, fingerprint, offered)?;
+            if let Some(collective) = collective {
+                link.group = link.join_group::<B>(collective, device)?;
+            }
+            Ok(link)
+        }
+
+        /// Whether the sums run on the devices ([`NodeLink::all_reduce_sum_on_device`]).
+        pub fn on_device(&self) -> bool {
+            self.group.is_some()
+        }
+
+        /// The start's check and the link's communicator; the collective every node offered,
+        /// if any.
+        fn join(
+            settings: &NodeSettings,
+            workers: usize,
+            fingerprint: u64,
+            offered: Option<DeviceCollective>,
+        ) -> Result<(Self, Option<DeviceCollective>)> {
             let world = SimpleCommunicator::world();
             let (rank, nodes) = (world.rank() as usize, world.size() as usize);
             if (rank, nodes) != (settings.rank() as usize, settings.nodes() as usize) {
@@ -265,17 +272,160 @@ mod with_mpi {
             let hello = Check::Hello {
                 workers: workers as u64,
                 fingerprint,
+                collective: collective_code(offered),
             };
-            agree(&world, node, hello, HELLO_TAG)?;
+            let theirs = agree(&world, node, hello, HELLO_TAG)?;
+            let lacking: Vec<usize> = (0..nodes)
+                .filter(|&r| r != rank && theirs[r] != hello)
+                .collect();
+            if offered.is_some() && !lacking.is_empty() {
+                tracing::warn!(
+                    "node{} {} cannot sum on the devices (their logs say why): every node sums \
+                     through host memory (MPI)",
+                    if lacking.len() > 1 { "s" } else { "" },
+                    join(&lacking)
+                );
+            }
             // Every node has come: making the communicator cannot wait for one that has not.
             let comm = world.duplicate();
             tracing::info!(rank, nodes, "joined the other nodes over MPI");
-            Ok(Self {
+            let link = Self {
                 comm,
                 node,
                 broken: None,
                 gathered: Vec::new(),
-            })
+                group: None,
+            };
+            Ok((link, offered.filter(|_| lacking.is_empty())))
+        }
+
+        /// Node 0's id of a `collective` group, sent to every node over MPI, and this node's
+        /// member of the group on `device`; `None` where node 0 cannot make an id.
+        fn join_group<B: FineFaceBackend>(
+            &mut self,
+            collective: DeviceCollective,
+            device: &B::Device,
+        ) -> Result<Option<NodeGroup>> {
+            let node = self.node;
+            // [made, id...]: node 0 says whether it made the id, then the id.
+            let mut message = [0u8; 1 + NodeGroupId::LEN];
+            if node.rank == 0 {
+                match NodeGroupId::new(collective) {
+                    Ok(id) => {
+                        message[0] = 1;
+                        message[1..].copy_from_slice(id.bytes());
+                    }
+                    Err(why) => tracing::warn!("node 0: {why}"),
+                }
+            }
+            let comm = &self.comm;
+            let what = format!("the broadcast of node 0's {} group id", collective.name());
+            scope(|scope| {
+                let request = comm
+                    .process_at_rank(0)
+                    .immediate_broadcast_into(scope, &mut message[..]);
+                complete(comm, node, request, &what);
+            });
+            let [made, id @ ..] = message;
+            if made == 0 {
+                tracing::warn!(
+                    "node 0 could not make the {} group's id: every node sums through host \
+                     memory (MPI)",
+                    collective.name()
+                );
+                return Ok(None);
+            }
+            let id = NodeGroupId::from_bytes(collective, id);
+            let watchdog =
+                Watchdog::start(node, format!("joining the {} group", collective.name()));
+            let group = B::node_group(device, &id, node.nodes, node.rank);
+            watchdog.stop();
+            let group = group.map_err(|e| {
+                TrainError::Nodes(format!(
+                    "node {}: joining the {} group between nodes: {e}",
+                    node.rank,
+                    collective.name()
+                ))
+            })?;
+            tracing::info!(
+                rank = node.rank,
+                "the nodes sum on the devices ({})",
+                collective.name()
+            );
+            Ok(Some(group))
+        }
+
+        /// Sums `bucket` over the nodes on the devices, through the group
+        /// [`NodeLink::connect_on`] joined, after the same check as
+        /// [`NodeLink::all_reduce_sum`]'s; every node gets the total.
+        ///
+        /// # Shapes
+        /// - `bucket`: `[n]`, f32, the same `n` on every node
+        /// - output: `[n]`
+        ///
+        /// # Errors
+        /// [`NodeLink::all_reduce_sum`]'s, and [`TrainError::Nodes`] where the link has no
+        /// group or the library fails (another node gone). A sum that does not complete
+        /// within the timeout stops the run (`MPI_Abort`).
+        pub fn all_reduce_sum_on_device<B: FineFaceBackend>(
+            &mut self,
+            bucket: Tensor<B, 1>,
+            tag: [u64; 3],
+        ) -> Result<Tensor<B, 1>> {
+            self.refuse_if_broken()?;
+            let Self {
+                comm,
+                node,
+                broken,
+                group,
+                ..
+            } = self;
+            let Some(group) = group.as_mut() else {
+                return Err(TrainError::Nodes(
+                    "this link sums through host memory (NodeLink::all_reduce_sum)".to_owned(),
+                ));
+            };
+            // Refused before the check: past it, the other nodes would wait in the sum.
+            if bucket.dtype() != DType::F32 {
+                return Err(TrainError::Nodes(format!(
+                    "the nodes sum f32 buckets on the devices, not {:?}",
+                    bucket.dtype()
+                )));
+            }
+            let check = Check::Sum {
+                tag,
+                len: bucket.dims()[0] as u64,
+            };
+            let summed = agree(comm, *node, check, CHECK_TAG).and_then(|_| {
+                let total =
+                    B::node_all_reduce_sum(bucket.into_primitive().tensor(), group, node.timeout);
+                if let Err(NodeGroupError::Stalled { .. }) = &total {
+                    tracing::error!(
+                        "node {}: the device sum of {} did not complete within {} s after \
+                         every node agreed on it (a node stopped or was cut off in the middle): \
+                         stopping every node (MPI_Abort)",
+                        node.rank,
+                        check.name(),
+                        node.timeout.as_secs()
+                    );
+                    comm.abort(STALLED);
+                }
+                from_device(total, node.rank, &check.name())
+            });
+            if let Err(e) = &summed {
+                *broken = Some(e.to_string());
+            }
+            summed
+        }
+
+        /// The link's refusal after an error.
+        fn refuse_if_broken(&self) -> Result<()> {
+            match &self.broken {
+                Some(why) => Err(TrainError::Nodes(format!(
+                    "the link stopped earlier: {why}"
+                ))),
+                None => Ok(()),
+            }
         }
 
         /// Sums `values` over the nodes, in rank order; every node gets the total. `tag`
@@ -288,17 +438,13 @@ mod with_mpi {
         /// in the middle of the sum itself stops the run: MPI's launcher ends every process,
         /// or this node aborts them after the timeout (`MPI_Abort`).
         pub fn all_reduce_sum(&mut self, mut values: Vec<f32>, tag: [u64; 3]) -> Result<Vec<f32>> {
-            if let Some(why) = &self.broken {
-                return Err(TrainError::Nodes(format!(
-                    "the link stopped earlier: {why}"
-                )));
-            }
+            self.refuse_if_broken()?;
             let check = Check::Sum {
                 tag,
                 len: values.len() as u64,
             };
             let summed = agree(&self.comm, self.node, check, CHECK_TAG)
-                .and_then(|()| self.ordered_sum(&mut values, check));
+                .and_then(|_| self.ordered_sum(&mut values, check));
             if let Err(e) = &summed {
                 self.broken = Some(e.to_string());
             }
@@ -340,7 +486,12 @@ mod with_mpi {
                 scope(|scope| {
                     let request =
                         comm.immediate_all_to_all_varcount_into(scope, &sent, &mut received);
-                    complete(comm, *node, request, check);
+                    complete(
+                        comm,
+                        *node,
+                        request,
+                        &format!("the sum of {}", check.name()),
+                    );
                 });
             }
             // Node 0's values first, then each other node's added in rank order.
@@ -351,7 +502,12 @@ mod with_mpi {
             let mut total = PartitionMut::new(values, &counts[..], &displs[..]);
             scope(|scope| {
                 let request = comm.immediate_all_gather_varcount_into(scope, &*slice, &mut total);
-                complete(comm, *node, request, check);
+                complete(
+                    comm,
+                    *node,
+                    request,
+                    &format!("the sum of {}", check.name()),
+                );
             });
             Ok(())
         }
@@ -364,7 +520,7 @@ mod with_mpi {
         comm: &SimpleCommunicator,
         node: Node,
         mut request: Request<'a, D, &LocalScope<'a>>,
-        check: Check,
+        what: &str,
     ) {
         let start = Instant::now();
         loop {
@@ -374,11 +530,10 @@ mod with_mpi {
             }
             if start.elapsed() > node.timeout {
                 tracing::error!(
-                    "node {}: the sum of {} did not complete within {} s after every node \
-                     agreed on it (a node stopped or was cut off in the middle): stopping every \
-                     node (MPI_Abort)",
+                    "node {}: {what} did not complete within {} s after every node agreed on \
+                     it (a node stopped or was cut off in the middle): stopping every node \
+                     (MPI_Abort)",
                     node.rank,
-                    check.name(),
                     node.timeout.as_secs()
                 );
                 comm.abort(STALLED);
@@ -387,10 +542,45 @@ mod with_mpi {
         }
     }
 
+    /// Stops the run (`MPI_Abort`) from a thread of its own when what it watches, a call
+    /// that waits for every node without a deadline of its own (NCCL's set-up of a group),
+    /// has not ended within the timeout.
+    struct Watchdog {
+        done: std::sync::mpsc::Sender<()>,
+        thread: std::thread::JoinHandle<()>,
+    }
+
+    impl Watchdog {
+        fn start(node: Node, what: String) -> Self {
+            let (done, ended) = std::sync::mpsc::channel();
+            let thread = std::thread::spawn(move || {
+                if let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    ended.recv_timeout(node.timeout)
+                {
+                    tracing::error!(
+                        "node {}: {what} did not end within {} s (a node stopped, or cannot \
+                         reach node 0): stopping every node (MPI_Abort)",
+                        node.rank,
+                        node.timeout.as_secs()
+                    );
+                    // The training thread waits in the library, not in MPI: under
+                    // MPI_THREAD_SERIALIZED this thread may call MPI.
+                    SimpleCommunicator::world().abort(STALLED);
+                }
+            });
+            Self { done, thread }
+        }
+
+        fn stop(self) {
+            let _ = self.done.send(());
+            let _ = self.thread.join();
+        }
+    }
+
     /// Sends `check` to every other node over `comm` and takes theirs (messages tagged
     /// `tag`), waiting at most the timeout; names the nodes that did not come or that
-    /// disagree.
-    fn agree(comm: &SimpleCommunicator, node: Node, check: Check, tag: i32) -> Result<()> {
+    /// disagree. Returns every node's check, by rank.
+    fn agree(comm: &SimpleCommunicator, node: Node, check: Check, tag: i32) -> Result<Vec<Check>> {
         let mine = check.words();
         // Untouched where a receive is cancelled before its check came.
         let mut theirs = vec![[u64::MAX; 5]; node.nodes];
@@ -417,7 +607,17 @@ mod with_mpi {
             .filter_map(|r| check.disagreement(node.rank, Check::from_words(theirs[r]), r))
             .collect();
         if disagreements.is_empty() {
-            Ok(())
+            Ok(theirs
+                .iter()
+                .enumerate()
+                .map(|(r, &words)| {
+                    if r == node.rank {
+                        check
+                    } else {
+                        Check::from_words(words)
+                    }
+                })
+                .collect())
         } else {
             Err(TrainError::Nodes(disagreements.join("; ")))
         }
@@ -494,6 +694,28 @@ mod with_mpi {
                 r
             })
             .collect()
+    }
+
+    /// A device-side sum's result as a tensor, or its error as the link's.
+    fn from_device<B: FineFaceBackend>(
+        total: std::result::Result<
+            burn::tensor::ops::FloatTensor<B>,
+            fineface_model::NodeGroupError,
+        >,
+        rank: usize,
+        what: &str,
+    ) -> Result<Tensor<B, 1>> {
+        total
+            .map(|t| Tensor::from_primitive(TensorPrimitive::Float(t)))
+            .map_err(|e| TrainError::Nodes(format!("node {rank}: the device sum of {what}: {e}")))
+    }
+
+    /// `Check::Hello::collective` of a node that offers `collective`.
+    fn collective_code(collective: Option<DeviceCollective>) -> u64 {
+        match collective {
+            None => Check::NO_COLLECTIVE,
+            Some(DeviceCollective::Nccl) => 1,
+        }
     }
 
     /// Each node's slice of a bucket of `n` values: counts and offsets, sizes differing by

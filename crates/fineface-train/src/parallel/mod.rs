@@ -3,6 +3,9 @@
 //! [`GradientReducer`](crate::GradientReducer) each worker's steps are given), and runs that
 //! span several machines (MPI between the nodes, the `mpi` feature).
 
+// The checks travel over MPI only; the tests read them without it too.
+#[cfg(any(feature = "mpi", test))]
+mod check;
 mod link;
 #[cfg(feature = "mpi")]
 mod mpi;

@@ -11,6 +11,7 @@ use burn::module::{AutodiffModule, ModuleMapper, ModuleVisitor, Param};
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use burn::tensor::{ElementConversion, Tensor, TensorData, TensorPrimitive};
 use burn_collective::{CollectiveError, ReduceOperation, all_reduce, broadcast};
+use fineface_model::FineFaceBackend;
 
 use super::link::{NodeExchange, NodeLink};
 use super::nodes::Peer;
@@ -87,12 +88,16 @@ impl<L: NodeExchange> CollectiveReducer<L> {
     }
 
     /// Sums `values` over every worker: burn-collective's all-reduce between the workers
-    /// of this node, then, over several nodes, the node leader's exchange through node 0
-    /// ([`NodeLink`]) and burn-collective's broadcast of the total from the leader to the
+    /// of this node, then, over several nodes, the node leader's exchange with the other
+    /// nodes ([`NodeLink`]: MPI, or NCCL on the devices) and burn-collective's broadcast of the total from the leader to the
     /// node's other workers. The broadcast carries a status first, so that when the leader's
     /// exchange fails the node's other workers fail too instead of waiting, while the leader
     /// returns the cause.
-    fn sum<B: Backend>(&mut self, values: Tensor<B, 1>, tag: [u64; 3]) -> Result<Tensor<B, 1>> {
+    fn sum<B: FineFaceBackend>(
+        &mut self,
+        values: Tensor<B, 1>,
+        tag: [u64; 3],
+    ) -> Result<Tensor<B, 1>> {
         let peer = self.peer;
         let device = values.device();
         let local = all_reduce::<B>(
@@ -150,25 +155,22 @@ impl<L: NodeExchange> CollectiveReducer<L> {
         Ok(received.slice(1..n))
     }
 
-    /// The node leader's sum of its node's `local` sum with the other nodes'.
-    fn exchange<B: Backend>(&mut self, local: Tensor<B, 1>, tag: [u64; 3]) -> Result<Tensor<B, 1>> {
-        let device = local.device();
-        let n = local.dims()[0];
+    /// The node leader's sum of its node's `local` sum with the other nodes': on the
+    /// devices where the link can (NCCL), else through host memory (MPI).
+    fn exchange<B: FineFaceBackend>(
+        &mut self,
+        local: Tensor<B, 1>,
+        tag: [u64; 3],
+    ) -> Result<Tensor<B, 1>> {
         let link = self
             .link
             .as_mut()
             .ok_or_else(|| TrainError::Nodes("no link to the other nodes".to_owned()))?;
-        let values = local
-            .into_data()
-            .convert::<f32>()
-            .into_vec::<f32>()
-            .map_err(|e| TrainError::Nodes(format!("cannot read the gradients: {e:?}")))?;
-        let total = link.all_reduce_sum(values, tag)?;
-        Ok(Tensor::from_data(TensorData::new(total, [n]), &device))
+        link.all_reduce_sum_tensor(local, tag)
     }
 }
 
-impl<B: Backend, L: NodeExchange> GradientReducer<B> for CollectiveReducer<L> {
+impl<B: FineFaceBackend, L: NodeExchange> GradientReducer<B> for CollectiveReducer<L> {
     fn batch_images(&self) -> Option<usize> {
         self.batch.map(|b| b.images)
     }
@@ -197,11 +199,16 @@ fn collective(peer: Peer, operation: &'static str) -> impl Fn(CollectiveError) -
 ///
 /// # Errors
 /// [`TrainError::Collective`] when the all-reduce fails.
-pub(crate) fn broadcast_module<B: AutodiffBackend, M: AutodiffModule<B>, L: NodeExchange>(
+pub(crate) fn broadcast_module<B, M, L>(
     model: M,
     reducer: &mut CollectiveReducer<L>,
     root: bool,
-) -> Result<M> {
+) -> Result<M>
+where
+    B: AutodiffBackend<InnerBackend: FineFaceBackend>,
+    M: AutodiffModule<B>,
+    L: NodeExchange,
+{
     let mut collect = Collect::<B::InnerBackend>(Vec::new());
     model.visit(&mut collect);
     if collect.0.is_empty() {

@@ -107,7 +107,14 @@ where
         refuse_small_batches(settings, &peers)?;
         let config = collective_config(devices.len());
         let link = nodes
-            .map(|nodes| NodeLink::connect(nodes, devices.len(), fingerprint(settings)))
+            .map(|nodes| {
+                NodeLink::connect_on::<B::InnerBackend>(
+                    nodes,
+                    devices.len(),
+                    fingerprint(settings),
+                    &device,
+                )
+            })
             .transpose()?;
         let mut reducer = CollectiveReducer::new(peers.peer(0), link);
         reset_collective::<B::InnerBackend>();
