@@ -112,7 +112,7 @@ find_cuda_root() {
 libcuda="$(find_library libcuda.so.1 libcuda.so || true)"
 nvrtc="$(find_library libnvrtc.so.13 libnvrtc.so.12 libnvrtc.so || true)"
 # Optional: NCCL, the sum between nodes on the GPUs (the probe says what it found).
-nccl="$(find_library libnccl.so.2 libnccl.so || true)"
+nccl="$(find_library libnccl.so libnccl.so.2 || true)"
 cuda_root="$(find_cuda_root || true)"
 say "libcuda: ${libcuda:-not found}"
 say "nvrtc: ${nvrtc:-not found}"
@@ -134,6 +134,13 @@ if [ ! -x "$bin/fineface" ] && [ -f "$here/bin.tar.gz" ]; then
 fi
 [ -x "$bin/fineface" ] || { say "no fineface binary in $bin or $here/bin.tar.gz"; exit 1; }
 
+# cudarc loads NCCL as libnccl.so, the link only NCCL's development package installs: beside
+# a libnccl.so.2 alone (PyTorch's nvidia-nccl wheel, Debian's libnccl2) one is made here.
+if [ -n "$nccl" ] && [ "$(basename "$nccl")" != libnccl.so ]; then
+    links="${TMPDIR:-/tmp}/fineface-nccl"
+    rm -rf "$links" && mkdir -p "$links" && ln -s "$nccl" "$links/libnccl.so"
+    nccl="$links/libnccl.so"
+fi
 # Where the libraries are, for cudarc's dlopen (libcuda, then libnvrtc and libnccl by their
 # usual names).
 for lib in "$nccl" "$nvrtc" "$libcuda"; do

@@ -1,7 +1,8 @@
 //! The GPU check's scripts on a fake machine: `tools/gpu/run.sh` finding (or not finding) the
-//! driver, NVRTC and CUDA's headers where real machines keep them, its "no CUDA driver" exit,
-//! and `tools/gpu/gpu_check.py` turning its steps' outputs into `gpu-check.json`. The real
-//! binaries' run on a GPU is in docs/performance.md.
+//! driver, NVRTC, CUDA's headers and NCCL (with the `libnccl.so` link cudarc loads) where real
+//! machines keep them, its "no CUDA driver" exit, and `tools/gpu/gpu_check.py` turning its
+//! steps' outputs into `gpu-check.json`. The real binaries' run on a GPU is in
+//! docs/performance.md.
 
 #![allow(clippy::unwrap_used)] // Test helpers panic on broken fixtures by design.
 
@@ -156,6 +157,43 @@ fn without_a_driver_the_check_stops_with_no_cuda_driver_and_keeps_the_probe() {
     );
     let probe = std::fs::read_to_string(out_dir.join("probe.json")).unwrap();
     assert!(probe.contains("no CUDA driver library"), "{probe}");
+}
+
+#[test]
+fn a_lone_libnccl_so_2_gets_the_libnccl_so_link_cudarc_loads() {
+    let machine = FakeMachine::new(&["cu13", "nccl"]);
+    touch(&machine.path("root/usr/lib/x86_64-linux-gnu/libcuda.so.1"));
+    touch(&machine.path("site/nvidia/cu13/lib/libnvrtc.so.13"));
+    touch(&machine.path("site/nvidia/cu13/include/cuda_runtime.h"));
+    touch(&machine.path("site/nvidia/cu13/include/nvrtc.h"));
+    let nccl = machine.path("site/nvidia/nccl/lib/libnccl.so.2");
+    touch(&nccl);
+    // The "python" lists the packages, and as gpu_check.py records the library path.
+    let seen = machine.path("ld_library_path");
+    let packages = ["cu13", "nccl"].map(|p| machine.path("site/nvidia").join(p));
+    script(
+        &machine.path("python"),
+        &format!(
+            "case \"$1\" in *gpu_check.py) echo \"$LD_LIBRARY_PATH\" > {}; exit 0;; esac\n\
+             cat >/dev/null\nprintf '%s\\n' {} {}",
+            seen.display(),
+            packages[0].display(),
+            packages[1].display()
+        ),
+    );
+    let bundle = machine.path("bundle");
+    std::fs::create_dir_all(&bundle).unwrap();
+    std::fs::copy(repo().join("tools/gpu/run.sh"), bundle.join("run.sh")).unwrap();
+    script(&bundle.join("bin/fineface"), "exit 0");
+    let out_dir = machine.path("results");
+    let out = machine.run_sh(&bundle.join("run.sh"), &[out_dir.to_str().unwrap()], "");
+    let log = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{log}");
+    let link = machine.path("fineface-nccl/libnccl.so");
+    assert_eq!(std::fs::read_link(&link).unwrap(), nccl);
+    let path = std::fs::read_to_string(&seen).unwrap();
+    let folder = link.parent().unwrap().to_str().unwrap();
+    assert!(path.trim_end().split(':').any(|d| d == folder), "{path}");
 }
 
 #[test]

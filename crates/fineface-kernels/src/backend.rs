@@ -239,7 +239,8 @@ pub trait FineFaceBackend: Backend {
 
     /// Sums `bucket` over the processes of `group` on the device, without a copy through host
     /// memory, into a new tensor; every process gets the same total (NCCL's all-reduce: the
-    /// same bits on every node, and from run to run on the same machines and NCCL version).
+    /// same bits on every node; from run to run the same in practice on the same machines,
+    /// NCCL version and `NCCL_ALGO`/`NCCL_PROTO`, which NCCL does not promise).
     /// Waits at most `timeout`; past it, or when the library reports another node gone, the
     /// group is aborted and every later sum refused.
     ///

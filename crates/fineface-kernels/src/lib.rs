@@ -77,7 +77,7 @@ pub use batch_norm::{
 };
 pub use batch_norm_inference::batch_norm_inference;
 pub use module::{conv2d, max_pool2d, sgd_step};
-pub use node_group::{DeviceCollective, NodeGroup, NodeGroupError, NodeGroupId};
+pub use node_group::{CollectiveVersion, DeviceCollective, NodeGroup, NodeGroupError, NodeGroupId};
 pub use pool::MaxPoolOptions;
 pub use residual::add_relu;
 pub use sgd::{SgdOptions, SgdUpdate};

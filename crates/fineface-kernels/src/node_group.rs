@@ -29,21 +29,42 @@ impl DeviceCollective {
         }
     }
 
-    /// Loads the library and returns its version (`NCCL 2.21.5`).
+    /// Loads the library and returns its version.
     ///
     /// # Errors
     /// [`NodeGroupError::NoLibrary`] where it is not found, [`NodeGroupError::NotBuilt`] in a
     /// build without the backend that uses it (NCCL: the `cuda` feature).
-    pub fn load(self) -> Result<String, NodeGroupError> {
+    pub fn load(self) -> Result<CollectiveVersion, NodeGroupError> {
         match self {
             #[cfg(feature = "cuda")]
-            Self::Nccl => Ok(crate::cuda::nccl::load()?),
+            Self::Nccl => Ok(CollectiveVersion {
+                collective: self,
+                code: crate::cuda::nccl::load()?,
+            }),
             #[cfg(not(feature = "cuda"))]
             Self::Nccl => Err(NodeGroupError::NotBuilt {
                 collective: self,
                 feature: "cuda",
             }),
         }
+    }
+}
+
+/// A loaded collective library's version; shows as `NCCL 2.21.5`. The nodes of a group must
+/// load the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CollectiveVersion {
+    /// The library.
+    pub collective: DeviceCollective,
+    /// Its version code: `major * 10000 + minor * 100 + patch` (NCCL's `NCCL_VERSION_CODE`
+    /// since 2.9).
+    pub code: u32,
+}
+
+impl std::fmt::Display for CollectiveVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let (major, minor, patch) = (self.code / 10000, self.code / 100 % 100, self.code % 100);
+        write!(f, "{} {major}.{minor}.{patch}", self.collective.name())
     }
 }
 
@@ -110,7 +131,8 @@ impl std::fmt::Debug for NodeGroupId {
 /// This process's member of a device-side group between nodes: made by
 /// [`FineFaceBackend::node_group`](crate::FineFaceBackend::node_group), summed through by
 /// [`FineFaceBackend::node_all_reduce_sum`](crate::FineFaceBackend::node_all_reduce_sum).
-/// Dropping it leaves the group (`ncclCommDestroy`).
+/// Dropping it leaves the group (`ncclCommDestroy`); [`NodeGroup::abort`] leaves it after an
+/// error.
 #[derive(Debug)]
 pub struct NodeGroup {
     pub(crate) nodes: usize,
@@ -128,6 +150,15 @@ impl NodeGroup {
     /// This process's rank in it, from 0.
     pub fn rank(&self) -> usize {
         self.rank
+    }
+
+    /// Leaves the group at once, stopping whatever it runs, without waiting for the other
+    /// nodes (`ncclCommAbort`): after an error, where leaving it as dropping it does
+    /// (`ncclCommDestroy`) could wait for a node that is gone. Later sums are refused
+    /// ([`NodeGroupError::Aborted`]).
+    pub fn abort(&mut self) {
+        #[cfg(feature = "cuda")]
+        self.nccl.abort();
     }
 }
 
@@ -147,9 +178,10 @@ pub enum NodeGroupError {
     },
     /// The library cannot be loaded.
     #[error(
-        "{library} is not found (searched as {searched}): install {} (Debian's libnccl2, \
-         NVIDIA's nvidia-nccl-cu12 wheel, or a cluster's nccl module) and put its folder on \
-         LD_LIBRARY_PATH",
+        "{library} is not found (searched as {searched}): install {} with the link \
+         libnccl.so (Debian's libnccl-dev, or a cluster's nccl module; beside the \
+         libnccl.so.2 of libnccl2 or PyTorch's nvidia-nccl-cu12 wheel, make it with `ln -s \
+         libnccl.so.2 libnccl.so`) and put its folder on LD_LIBRARY_PATH",
         collective.name()
     )]
     NoLibrary {
@@ -213,12 +245,25 @@ impl From<crate::cuda::nccl::NcclError> for NodeGroupError {
     }
 }
 
-#[cfg(all(test, not(feature = "cuda")))]
+#[cfg(test)]
 mod tests {
-    use super::{DeviceCollective, NodeGroupError, NodeGroupId};
+    use super::{CollectiveVersion, DeviceCollective};
 
     #[test]
+    fn versions_show_as_the_library_names_them() {
+        let version = |code| CollectiveVersion {
+            collective: DeviceCollective::Nccl,
+            code,
+        };
+        assert_eq!(version(22105).to_string(), "NCCL 2.21.5");
+        assert_eq!(version(23007).to_string(), "NCCL 2.30.7");
+    }
+
+    #[cfg(not(feature = "cuda"))]
+    #[test]
     fn a_build_without_cuda_names_the_feature_nccl_needs() {
+        use super::{NodeGroupError, NodeGroupId};
+
         let wanted = NodeGroupError::NotBuilt {
             collective: DeviceCollective::Nccl,
             feature: "cuda",

@@ -72,9 +72,9 @@ pub use norm::{BatchNorm, BatchNormConfig};
 // so that users of the model need not name that crate.
 pub use fineface_kernels::{
     BatchNormActivation, BatchNormForward, BatchNormGradients, BatchNormOptions,
-    BatchNormStatistics, DeviceCollective, FineFaceAutodiffBackend, FineFaceBackend,
-    MaxPoolOptions, NodeGroup, NodeGroupError, NodeGroupId, SgdOptions, SgdUpdate, add_relu,
-    batch_norm_inference, conv2d, max_pool2d, per_row, prelu_channels, sgd_step,
+    BatchNormStatistics, CollectiveVersion, DeviceCollective, FineFaceAutodiffBackend,
+    FineFaceBackend, MaxPoolOptions, NodeGroup, NodeGroupError, NodeGroupId, SgdOptions, SgdUpdate,
+    add_relu, batch_norm_inference, conv2d, max_pool2d, per_row, prelu_channels, sgd_step,
 };
 pub use resnet::{
     BasicBlock, BlockKind, Bottleneck, Downsample, FloatCastAdapter, ImageNetBackbone, LoadReport,

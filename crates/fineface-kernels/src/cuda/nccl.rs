@@ -20,8 +20,9 @@ use burn_cubecl::tensor::CubeTensor;
 use cudarc::driver::{CudaContext, CudaStream};
 use cudarc::nccl::{result, sys};
 
-/// The library's file name, for messages.
-pub(crate) const LIBRARY: &str = "libnccl.so.2";
+/// The library's file name, for messages: cudarc loads it as `libnccl.so` (never by its
+/// soname `libnccl.so.2`), the link NCCL's development package installs.
+pub(crate) const LIBRARY: &str = "libnccl.so";
 
 /// Bytes in a unique id (`NCCL_UNIQUE_ID_BYTES`).
 pub(crate) const ID_BYTES: usize = 128;
@@ -43,21 +44,18 @@ pub(crate) enum NcclError {
     Aborted,
 }
 
-/// Loads NCCL and returns its version (`NCCL 2.21.5`).
-pub(crate) fn load() -> Result<String, NcclError> {
+/// Loads NCCL and returns its version code (`NCCL_VERSION_CODE`: 22105 for 2.21.5).
+pub(crate) fn load() -> Result<u32, NcclError> {
     if !library_present() {
         return Err(NcclError::NoLibrary(
             cudarc::get_lib_name_candidates("nccl").join(", "),
         ));
     }
-    let code = result::get_nccl_version().map_err(nccl("ncclGetVersion"))?;
-    // NCCL_VERSION_CODE since 2.9: major * 10000 + minor * 100 + patch.
-    Ok(format!(
-        "NCCL {}.{}.{}",
-        code / 10000,
-        code / 100 % 100,
-        code % 100
-    ))
+    let code = result::get_nccl_version().map_err(|e| NcclError::Failed {
+        call: "ncclGetVersion",
+        message: describe(e.0),
+    })?;
+    Ok(u32::try_from(code).unwrap_or(0))
 }
 
 /// Whether NCCL's library loads (its `unsafe` block holds nothing else).
@@ -70,7 +68,10 @@ fn library_present() -> bool {
 /// A new unique id (`ncclGetUniqueId`), as bytes.
 pub(crate) fn unique_id() -> Result<[u8; ID_BYTES], NcclError> {
     load()?;
-    let id = result::get_uniqueid().map_err(nccl("ncclGetUniqueId"))?;
+    let id = result::get_uniqueid().map_err(|e| NcclError::Failed {
+        call: "ncclGetUniqueId",
+        message: describe(e.0),
+    })?;
     Ok(id.internal.map(|c| c as u8))
 }
 
@@ -84,6 +85,9 @@ pub(crate) struct Nccl {
     /// Set once `ncclCommAbort` has freed the communicator.
     aborted: bool,
 }
+
+/// How long an aborted communicator's stream is given to empty before its buffers are let go.
+const DRAIN: Duration = Duration::from_secs(10);
 
 impl std::fmt::Debug for Nccl {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -124,8 +128,10 @@ impl Nccl {
         // the id is node 0's, `rank` below `nodes`, and the device's context is current.
         #[allow(unsafe_code)]
         let comm = unsafe {
-            result::comm_init_rank(comm.as_mut_ptr(), nodes_i, unique, rank_i)
-                .map_err(nccl("ncclCommInitRank"))?;
+            succeeded(
+                "ncclCommInitRank",
+                result::comm_init_rank(comm.as_mut_ptr(), nodes_i, unique, rank_i),
+            )?;
             comm.assume_init()
         };
         tracing::info!(device, rank, nodes, "joined the NCCL group between nodes");
@@ -184,7 +190,7 @@ impl Nccl {
         // `sent` and `received` until the sum is complete or the communicator aborted below;
         // `comm` is initialised and not aborted, `stream` is a stream of the same context.
         #[allow(unsafe_code)]
-        unsafe {
+        let queued = unsafe {
             result::all_reduce(
                 sent.resource().ptr as *const c_void,
                 received.resource().ptr as *mut c_void,
@@ -194,16 +200,27 @@ impl Nccl {
                 self.comm,
                 self.stream.cu_stream() as sys::cudaStream_t,
             )
-            .map_err(nccl("ncclAllReduce"))?;
-        }
-        let waited = self.wait(timeout);
+        };
+        let waited = succeeded("ncclAllReduce", queued).and_then(|()| self.wait(timeout));
         if waited.is_err() {
             // Nothing may still write to the buffers once they are dropped.
             self.abort();
-            let _ = self.stream.synchronize();
+            self.drain();
         }
         drop((sent, received, bucket));
         waited.map(|()| total)
+    }
+
+    /// Waits a little, at most [`DRAIN`], for an aborted communicator's kernels to leave the
+    /// stream (they stop at the abort).
+    fn drain(&self) {
+        let Ok(drained) = self.stream.record_event(None) else {
+            return;
+        };
+        let start = Instant::now();
+        while !drained.try_is_complete().unwrap_or(true) && start.elapsed() < DRAIN {
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Waits for the work queued on the stream, at most `timeout`, watching for errors NCCL
@@ -230,15 +247,20 @@ impl Nccl {
         // SAFETY: `comm` is initialised and not aborted; `state` is a place for one result.
         #[allow(unsafe_code)]
         let asked = unsafe { sys::ncclCommGetAsyncError(self.comm, &mut state) };
-        asked
-            .result()
-            .and_then(|_| state.result())
-            .map(|_| ())
-            .map_err(nccl("ncclCommGetAsyncError"))
+        succeeded("ncclCommGetAsyncError", asked.result())?;
+        match state {
+            sys::ncclResult_t::ncclSuccess => Ok(()),
+            other => Err(NcclError::Failed {
+                call: "a sum between nodes",
+                message: describe(other),
+            }),
+        }
     }
 
-    /// Frees the communicator, stopping whatever it runs (`ncclCommAbort`).
-    fn abort(&mut self) {
+    /// Frees the communicator at once, stopping whatever it runs, without waiting for the
+    /// other nodes (`ncclCommAbort`): after an error, where destroying it could wait for a
+    /// node that is gone. Later sums are refused.
+    pub(crate) fn abort(&mut self) {
         if !self.aborted {
             self.aborted = true;
             // SAFETY: `comm` is initialised and not yet aborted or destroyed.
@@ -284,11 +306,24 @@ fn check_bucket(bucket: &CubeTensor<CudaRuntime>, device: usize) -> Result<(), N
     Ok(())
 }
 
-/// A failed NCCL `call`, with NCCL's words for its result and its last error.
-fn nccl(call: &'static str) -> impl Fn(result::NcclError) -> NcclError {
-    move |e| NcclError::Failed {
-        call,
-        message: describe(e.0),
+/// A completed NCCL `call`, or its failure with NCCL's words for it. cudarc counts
+/// `ncclInProgress` (a non-blocking communicator's answer, under `NCCL_COMM_BLOCKING=0`) as
+/// success; here it is an error, since the communicator and its sums are used as blocking.
+fn succeeded(
+    call: &'static str,
+    status: Result<result::NcclStatus, result::NcclError>,
+) -> Result<(), NcclError> {
+    match status {
+        Ok(result::NcclStatus::Success) => Ok(()),
+        Ok(_) => Err(NcclError::Failed {
+            call,
+            message: "ncclInProgress: a non-blocking communicator (unset NCCL_COMM_BLOCKING)"
+                .to_owned(),
+        }),
+        Err(e) => Err(NcclError::Failed {
+            call,
+            message: describe(e.0),
+        }),
     }
 }
 

@@ -136,7 +136,8 @@ mod with_mpi {
 
     use burn::tensor::{DType, Tensor, TensorPrimitive};
     use fineface_model::{
-        DeviceCollective, FineFaceBackend, NodeGroup, NodeGroupError, NodeGroupId,
+        CollectiveVersion, DeviceCollective, FineFaceBackend, NodeGroup, NodeGroupError,
+        NodeGroupId,
     };
 
     use super::super::check::Check;
@@ -205,16 +206,16 @@ mod with_mpi {
         }
 
         /// [`NodeLink::connect`], then, where backend `B` has a device-side collective
-        /// ([`FineFaceBackend::device_collective`]: NCCL on CUDA) and every node can load
-        /// it, joins its group on `device`: node 0 makes the group's id and sends it over
-        /// MPI. Where a node cannot load it, or node 0 cannot make an id, every node sums
-        /// through host memory and the logs say why.
+        /// ([`FineFaceBackend::device_collective`]: NCCL on CUDA) and every node loads the
+        /// same version of it, joins its group on `device`: node 0 makes the group's id and
+        /// sends it over MPI. Where a node cannot load it or loads another version, node 0
+        /// cannot make an id, or a node cannot join (NCCL refuses two nodes on one GPU),
+        /// every node sums through host memory, and the logs say which node and why. A
+        /// set-up that does not end within the timeout (a node stopped in it) stops every
+        /// node (`MPI_Abort`).
         ///
         /// # Errors
-        /// [`NodeLink::connect`]'s, and [`TrainError::Nodes`] when the library's set-up of
-        /// the group fails on this node. The other nodes then wait in theirs: stop them with
-        /// [`Mpi::abort`](crate::Mpi::abort), as `fineface train` does; a set-up that does
-        /// not end within the timeout stops every node (`MPI_Abort`).
+        /// [`NodeLink::connect`]'s.
         pub fn connect_on<B: FineFaceBackend>(
             settings: &NodeSettings,
             workers: usize,
@@ -222,22 +223,22 @@ mod with_mpi {
             device: &B::Device,
         ) -> Result<Self> {
             let rank = settings.rank() as usize;
-            let offered = B::device_collective().filter(|collective| match collective.load() {
+            let offered = B::device_collective().and_then(|collective| match collective.load() {
                 Ok(version) => {
                     tracing::info!(
                         rank,
                         "{version} loaded: it sums between nodes if every node has it"
                     );
-                    true
+                    Some(version)
                 }
                 Err(why) => {
                     tracing::warn!("node {rank}: {why}: the nodes sum through host memory (MPI)");
-                    false
+                    None
                 }
             });
             let (mut link, collective) = Self::join(settings, workers, fingerprint, offered)?;
             if let Some(collective) = collective {
-                link.group = link.join_group::<B>(collective, device)?;
+                link.group = link.join_group::<B>(collective, device);
             }
             Ok(link)
         }
@@ -253,7 +254,7 @@ mod with_mpi {
             settings: &NodeSettings,
             workers: usize,
             fingerprint: u64,
-            offered: Option<DeviceCollective>,
+            offered: Option<CollectiveVersion>,
         ) -> Result<(Self, Option<DeviceCollective>)> {
             let world = SimpleCommunicator::world();
             let (rank, nodes) = (world.rank() as usize, world.size() as usize);
@@ -280,8 +281,8 @@ mod with_mpi {
                 .collect();
             if offered.is_some() && !lacking.is_empty() {
                 tracing::warn!(
-                    "node{} {} cannot sum on the devices (their logs say why): every node sums \
-                     through host memory (MPI)",
+                    "node{} {} cannot sum on the devices or loaded another version of the \
+                     library (their logs say which): every node sums through host memory (MPI)",
                     if lacking.len() > 1 { "s" } else { "" },
                     join(&lacking)
                 );
@@ -296,17 +297,61 @@ mod with_mpi {
                 gathered: Vec::new(),
                 group: None,
             };
-            Ok((link, offered.filter(|_| lacking.is_empty())))
+            let common = offered.filter(|_| lacking.is_empty());
+            Ok((link, common.map(|version| version.collective)))
         }
 
-        /// Node 0's id of a `collective` group, sent to every node over MPI, and this node's
-        /// member of the group on `device`; `None` where node 0 cannot make an id.
+        /// This node's member of a `collective` group on `device`, from node 0's id; `None`
+        /// (every node then sums through host memory) where node 0 cannot make an id or a
+        /// node cannot join.
         fn join_group<B: FineFaceBackend>(
-            &mut self,
+            &self,
             collective: DeviceCollective,
             device: &B::Device,
-        ) -> Result<Option<NodeGroup>> {
+        ) -> Option<NodeGroup> {
             let node = self.node;
+            let name = collective.name();
+            let Some(id) = self.shared_id(collective) else {
+                tracing::warn!(
+                    "node 0 could not make the {name} group's id: every node sums through host \
+                     memory (MPI)"
+                );
+                return None;
+            };
+            let watchdog = Watchdog::start(node, format!("joining the {name} group"));
+            let joined = B::node_group(device, &id, node.nodes, node.rank);
+            watchdog.stop();
+            if let Err(why) = &joined {
+                tracing::warn!(
+                    "node {}: joining the {name} group between nodes: {why}",
+                    node.rank
+                );
+            }
+            let failed = self.not_ok(joined.is_ok());
+            match joined {
+                Ok(group) if failed.is_empty() => {
+                    tracing::info!(rank = node.rank, "the nodes sum on the devices ({name})");
+                    Some(group)
+                }
+                joined => {
+                    if let Ok(mut group) = joined {
+                        group.abort();
+                    }
+                    tracing::warn!(
+                        "node{} {} could not join the {name} group (their logs say why): every \
+                         node sums through host memory (MPI)",
+                        if failed.len() > 1 { "s" } else { "" },
+                        join(&failed)
+                    );
+                    None
+                }
+            }
+        }
+
+        /// Node 0's id of a new `collective` group, sent to every node over MPI; `None` on
+        /// every node where node 0 cannot make one.
+        fn shared_id(&self, collective: DeviceCollective) -> Option<NodeGroupId> {
+            let (comm, node) = (&self.comm, self.node);
             // [made, id...]: node 0 says whether it made the id, then the id.
             let mut message = [0u8; 1 + NodeGroupId::LEN];
             if node.rank == 0 {
@@ -318,7 +363,6 @@ mod with_mpi {
                     Err(why) => tracing::warn!("node 0: {why}"),
                 }
             }
-            let comm = &self.comm;
             let what = format!("the broadcast of node 0's {} group id", collective.name());
             scope(|scope| {
                 let request = comm
@@ -327,32 +371,18 @@ mod with_mpi {
                 complete(comm, node, request, &what);
             });
             let [made, id @ ..] = message;
-            if made == 0 {
-                tracing::warn!(
-                    "node 0 could not make the {} group's id: every node sums through host \
-                     memory (MPI)",
-                    collective.name()
-                );
-                return Ok(None);
-            }
-            let id = NodeGroupId::from_bytes(collective, id);
-            let watchdog =
-                Watchdog::start(node, format!("joining the {} group", collective.name()));
-            let group = B::node_group(device, &id, node.nodes, node.rank);
-            watchdog.stop();
-            let group = group.map_err(|e| {
-                TrainError::Nodes(format!(
-                    "node {}: joining the {} group between nodes: {e}",
-                    node.rank,
-                    collective.name()
-                ))
-            })?;
-            tracing::info!(
-                rank = node.rank,
-                "the nodes sum on the devices ({})",
-                collective.name()
-            );
-            Ok(Some(group))
+            (made == 1).then(|| NodeGroupId::from_bytes(collective, id))
+        }
+
+        /// The nodes whose `ok` is false, every node's gathered over MPI.
+        fn not_ok(&self, ok: bool) -> Vec<usize> {
+            let (comm, node) = (&self.comm, self.node);
+            let (mine, mut every) = (u8::from(ok), vec![0u8; node.nodes]);
+            scope(|scope| {
+                let request = comm.immediate_all_gather_into(scope, &mine, &mut every[..]);
+                complete(comm, node, request, "the nodes' word on the group");
+            });
+            (0..node.nodes).filter(|&r| every[r] == 0).collect()
         }
 
         /// Sums `bucket` over the nodes on the devices, through the group
@@ -414,6 +444,8 @@ mod with_mpi {
             });
             if let Err(e) = &summed {
                 *broken = Some(e.to_string());
+                // The other nodes may be gone: leave the group without waiting for them.
+                group.abort();
             }
             summed
         }
@@ -710,11 +742,15 @@ mod with_mpi {
             .map_err(|e| TrainError::Nodes(format!("node {rank}: the device sum of {what}: {e}")))
     }
 
-    /// `Check::Hello::collective` of a node that offers `collective`.
-    fn collective_code(collective: Option<DeviceCollective>) -> u64 {
-        match collective {
+    /// `Check::Hello::collective` of a node that offers `version`: the library in the
+    /// high half, its version code in the low one.
+    fn collective_code(version: Option<CollectiveVersion>) -> u64 {
+        match version {
             None => Check::NO_COLLECTIVE,
-            Some(DeviceCollective::Nccl) => 1,
+            Some(CollectiveVersion {
+                collective: DeviceCollective::Nccl,
+                code,
+            }) => (1 << 32) | u64::from(code),
         }
     }
 
