@@ -17,7 +17,7 @@ use std::time::Duration;
 /// A device-side collective library.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DeviceCollective {
-    /// NVIDIA's NCCL (`libnccl.so.2`), between CUDA devices.
+    /// NVIDIA's NCCL, between CUDA devices (loaded at run time as `libnccl.so`).
     Nccl,
 }
 
@@ -95,12 +95,10 @@ impl NodeGroupId {
                 bytes: crate::cuda::nccl::unique_id()?,
             }),
             #[cfg(not(feature = "cuda"))]
-            DeviceCollective::Nccl => {
-                Err(collective.load().err().unwrap_or(NodeGroupError::NotBuilt {
-                    collective,
-                    feature: "cuda",
-                }))
-            }
+            DeviceCollective::Nccl => Err(NodeGroupError::NotBuilt {
+                collective,
+                feature: "cuda",
+            }),
         }
     }
 

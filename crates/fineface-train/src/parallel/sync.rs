@@ -89,10 +89,10 @@ impl<L: NodeExchange> CollectiveReducer<L> {
 
     /// Sums `values` over every worker: burn-collective's all-reduce between the workers
     /// of this node, then, over several nodes, the node leader's exchange with the other
-    /// nodes ([`NodeLink`]: MPI, or NCCL on the devices) and burn-collective's broadcast of the total from the leader to the
-    /// node's other workers. The broadcast carries a status first, so that when the leader's
-    /// exchange fails the node's other workers fail too instead of waiting, while the leader
-    /// returns the cause.
+    /// nodes ([`NodeLink`]: MPI, or NCCL on the devices) and burn-collective's broadcast of
+    /// the total from the leader to the node's other workers. The broadcast carries a status
+    /// first, so that when the leader's exchange fails the node's other workers fail too
+    /// instead of waiting, while the leader returns the cause.
     fn sum<B: FineFaceBackend>(
         &mut self,
         values: Tensor<B, 1>,
